@@ -1,0 +1,78 @@
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { SkbError, describeIssues } from '../schedules/index.js';
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+const EnvSchema = z.object({
+  SKB_DB_URL: z
+    .string()
+    .regex(/^(file:|libsql:\/\/|https?:\/\/|wss?:\/\/)/, 'SKB_DB_URL must start with file:, libsql://, http(s):// or ws(s)://')
+    .default('file:data/kb.db'),
+  SKB_DB_AUTH_TOKEN: z.string().optional(),
+  SKB_DATA_DIR: z.string().min(1).default('data'),
+  SKB_HOST: z.string().min(1).default('127.0.0.1'),
+  SKB_PORT: z.coerce.number().int().min(0).max(65535).default(4477),
+  SKB_API_TOKEN: z.string().min(16, 'SKB_API_TOKEN must be at least 16 characters').optional(),
+  SKB_EMBEDDER: z.enum(['offline', 'openai']).default('offline'),
+  SKB_EMBEDDING_MODEL: z.string().min(1).default('text-embedding-3-small'),
+  SKB_OPENAI_BASE_URL: z.url('SKB_OPENAI_BASE_URL must be a URL such as http://localhost:11434/v1').optional(),
+  SKB_OPENAI_API_KEY: z.string().optional(),
+  /** Comma-separated model names of the planner ensemble. */
+  SKB_MODELS: z.string().default('gpt-4o-mini'),
+  SKB_TARGETS_FILE: z.string().optional(),
+  SKB_MAX_REQUEST_BYTES: z.coerce.number().int().positive().default(16 * 1024 * 1024),
+});
+
+export interface Config {
+  dbUrl: string;
+  dbAuthToken: string | undefined;
+  dataDir: string;
+  host: string;
+  port: number;
+  apiToken: string | undefined;
+  embedder: 'offline' | 'openai';
+  embeddingModel: string;
+  openaiBaseUrl: string | undefined;
+  openaiApiKey: string | undefined;
+  models: string[];
+  targetsFile: string | undefined;
+  maxRequestBytes: number;
+}
+
+/**
+ * Reads SKB_* variables once at start. Every problem is reported together, naming the variable.
+ * Without SKB_API_TOKEN the service refuses to listen anywhere but loopback, because starting a
+ * search runs code on a target.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('SKB_') && v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) throw new SkbError('CONFIG', `Invalid configuration: ${describeIssues(parsed.error.issues)}`);
+  const e = parsed.data;
+  if (!e.SKB_API_TOKEN && !LOOPBACK.has(e.SKB_HOST)) {
+    throw new SkbError(
+      'CONFIG',
+      `SKB_HOST=${e.SKB_HOST} would expose the service without authentication: set SKB_API_TOKEN, or listen on 127.0.0.1`,
+    );
+  }
+  if (e.SKB_EMBEDDER === 'openai' && !e.SKB_OPENAI_BASE_URL && !e.SKB_OPENAI_API_KEY) {
+    throw new SkbError('CONFIG', 'SKB_EMBEDDER=openai needs SKB_OPENAI_BASE_URL (for a local server) or SKB_OPENAI_API_KEY');
+  }
+  const dataDir = isAbsolute(e.SKB_DATA_DIR) ? e.SKB_DATA_DIR : resolve(cwd, e.SKB_DATA_DIR);
+  return {
+    dbUrl: e.SKB_DB_URL,
+    dbAuthToken: e.SKB_DB_AUTH_TOKEN,
+    dataDir,
+    host: e.SKB_HOST,
+    port: e.SKB_PORT,
+    apiToken: e.SKB_API_TOKEN,
+    embedder: e.SKB_EMBEDDER,
+    embeddingModel: e.SKB_EMBEDDING_MODEL,
+    openaiBaseUrl: e.SKB_OPENAI_BASE_URL,
+    openaiApiKey: e.SKB_OPENAI_API_KEY,
+    models: e.SKB_MODELS.split(',').map((m) => m.trim()).filter(Boolean),
+    targetsFile: e.SKB_TARGETS_FILE,
+    maxRequestBytes: e.SKB_MAX_REQUEST_BYTES,
+  };
+}

@@ -1,0 +1,159 @@
+import { z } from 'zod';
+import { SkbError, describeIssues } from './errors.js';
+
+/** Bumped whenever the way keys are derived changes; old keys then never collide with new ones. */
+export const OPERATION_KEY_VERSION = 1;
+
+export const KNOWN_KINDS = ['gemm', 'batched_gemm', 'conv2d', 'matvec', 'softmax', 'layernorm'] as const;
+
+export const OperationKindSchema = z
+  .string()
+  .regex(
+    /^(gemm|batched_gemm|conv2d|matvec|softmax|layernorm|custom:[a-z0-9][a-z0-9_.-]{0,62})$/,
+    `kind must be one of ${KNOWN_KINDS.join(', ')} or custom:<name> (lower case letters, digits, _ . -)`,
+  );
+
+export const DtypeSchema = z.enum(['f32', 'f16', 'bf16', 'f64', 'i8', 'i32']);
+
+const DimNameSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,31}$/, 'dimension names are identifiers such as M, N, K');
+
+export const OperationSchema = z
+  .object({
+    kind: OperationKindSchema,
+    /** Named sizes, e.g. { M: 512, N: 512, K: 512 }. */
+    dims: z
+      .record(DimNameSchema, z.number().int().positive().max(2 ** 40))
+      .refine((d) => Object.keys(d).length > 0 && Object.keys(d).length <= 16, 'an operation has 1 to 16 named dimensions'),
+    dtype: DtypeSchema.default('f32'),
+    /** Memory layout, e.g. "row", "nchw", "tn". */
+    layout: z.string().regex(/^[a-z0-9_]{1,16}$/).optional(),
+    /** Fused epilogue in application order, e.g. ["bias", "relu"]. */
+    epilogue: z.array(z.string().regex(/^[a-z0-9_]{1,16}$/)).max(8).default([]),
+    /** Structural parameters that are not sizes (stride, padding, transposition). */
+    attrs: z.record(z.string().regex(/^[a-z][a-zA-Z0-9_]{0,31}$/), z.union([z.number().int(), z.string().max(32), z.boolean()])).default({}),
+  })
+  .strict();
+
+export type Operation = z.infer<typeof OperationSchema>;
+export type OperationInput = z.input<typeof OperationSchema>;
+
+/** Validates an operation from outside (API, file, CLI) with a message that names the bad field. */
+export function parseOperation(input: unknown): Operation {
+  const result = OperationSchema.safeParse(input);
+  if (!result.success) throw new SkbError('BAD_INPUT', `Invalid operation: ${describeIssues(result.error.issues)}`);
+  return result.data;
+}
+
+function attrsPart(attrs: Operation['attrs']): string {
+  const keys = Object.keys(attrs).sort();
+  return keys.length ? keys.map((k) => `${k}=${String(attrs[k])}`).join(',') : '-';
+}
+
+/**
+ * Everything but the sizes: kind, dtype, layout, epilogue, dimension names and structural attributes.
+ * Two GEMMs of different sizes share it.
+ */
+export function structureKey(op: Operation): string {
+  const dimNames = Object.keys(op.dims).sort().join(',');
+  return [
+    `op${OPERATION_KEY_VERSION}`,
+    op.kind,
+    op.dtype,
+    op.layout ?? '-',
+    op.epilogue.length ? op.epilogue.join('+') : '-',
+    dimNames,
+    attrsPart(op.attrs),
+  ].join('|');
+}
+
+/** The structure key plus the sizes: equal only for the very same problem. */
+export function shapeKey(op: Operation): string {
+  const sizes = Object.keys(op.dims)
+    .sort()
+    .map((k) => `${k}=${op.dims[k]}`)
+    .join(',');
+  return `${structureKey(op)}|${sizes}`;
+}
+
+/**
+ * Floating-point operations one call performs, used for GFLOP/s, arithmetic intensity and the
+ * embedder. Unknown kinds fall back to the product of their sizes.
+ */
+export function flopCount(op: Operation): number {
+  const d = op.dims;
+  const g = (name: string, fallback = 1): number => d[name] ?? fallback;
+  switch (op.kind) {
+    case 'gemm':
+      return 2 * g('M') * g('N') * g('K');
+    case 'batched_gemm':
+      return 2 * g('B') * g('M') * g('N') * g('K');
+    case 'matvec':
+      return 2 * g('M') * g('K', g('N'));
+    case 'conv2d': {
+      const { outH, outW } = conv2dOutputSize(op);
+      return 2 * g('N') * g('K') * outH * outW * g('C') * g('R') * g('S');
+    }
+    case 'softmax':
+      return 5 * g('M') * g('N');
+    case 'layernorm':
+      return 8 * g('M') * g('N');
+    default:
+      return Object.values(d).reduce((a, b) => a * b, 1);
+  }
+}
+
+/** Output height and width of a conv2d from its sizes and its stride / padding attributes. */
+export function conv2dOutputSize(op: Operation): { outH: number; outW: number } {
+  const stride = typeof op.attrs.stride === 'number' ? op.attrs.stride : 1;
+  const pad = typeof op.attrs.pad === 'number' ? op.attrs.pad : 0;
+  const H = op.dims.H ?? 1;
+  const W = op.dims.W ?? 1;
+  const R = op.dims.R ?? 1;
+  const S = op.dims.S ?? 1;
+  return {
+    outH: Math.max(0, Math.floor((H + 2 * pad - R) / stride) + 1),
+    outW: Math.max(0, Math.floor((W + 2 * pad - S) / stride) + 1),
+  };
+}
+
+const DTYPE_BYTES: Record<Operation['dtype'], number> = { f32: 4, f16: 2, bf16: 2, f64: 8, i8: 1, i32: 4 };
+
+export function dtypeBytes(dtype: Operation['dtype']): number {
+  return DTYPE_BYTES[dtype];
+}
+
+/** Compulsory bytes moved (each input read once, the output written once). */
+export function minimumBytes(op: Operation): number {
+  const d = op.dims;
+  const g = (name: string, fallback = 1): number => d[name] ?? fallback;
+  const b = dtypeBytes(op.dtype);
+  switch (op.kind) {
+    case 'gemm':
+      return b * (g('M') * g('K') + g('K') * g('N') + g('M') * g('N'));
+    case 'batched_gemm':
+      return b * g('B') * (g('M') * g('K') + g('K') * g('N') + g('M') * g('N'));
+    case 'matvec':
+      return b * (g('M') * g('K', g('N')) + g('K', g('N')) + g('M'));
+    case 'conv2d': {
+      const { outH, outW } = conv2dOutputSize(op);
+      return b * (g('N') * g('C') * g('H') * g('W') + g('K') * g('C') * g('R') * g('S') + g('N') * g('K') * outH * outW);
+    }
+    case 'softmax':
+    case 'layernorm':
+      return b * 2 * g('M') * g('N');
+    default:
+      return b * Object.values(d).reduce((a, v) => a * v, 1);
+  }
+}
+
+/** Parses "M=512,N=512,K=512" (the CLI's --shape) into dims. */
+export function parseShapeSpec(spec: string): Record<string, number> {
+  const dims: Record<string, number> = {};
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z][A-Za-z0-9_]*)=(\d+)$/.exec(part);
+    if (!m) throw new SkbError('BAD_INPUT', `Bad shape entry "${part}": write sizes as NAME=INTEGER separated by commas, e.g. M=512,N=512,K=512`);
+    dims[m[1]!] = Number(m[2]);
+  }
+  if (Object.keys(dims).length === 0) throw new SkbError('BAD_INPUT', 'The shape is empty: give sizes such as M=512,N=512,K=512');
+  return dims;
+}

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { canonicalJson, sha256Hex } from './canonical.js';
+import { OperationSchema } from './operation.js';
+
+const JsonValue: z.ZodType<unknown> = z.lazy(() =>
+  z.union([z.string().max(100_000), z.number(), z.boolean(), z.null(), z.array(JsonValue).max(1000), z.record(z.string().max(128), JsonValue)]),
+);
+
+const LatencySchema = z.number().positive().finite();
+
+/** One accepted optimization on the lineage from the root to the best candidate. */
+export const StepSchema = z
+  .object({
+    /** Stable menu option id shared by every planner of a toolchain, e.g. "cpu.register_block". */
+    optionId: z.string().regex(/^[a-z0-9_.:-]{1,64}$/, 'option ids are lower case: letters, digits, _ . : -'),
+    optionLabel: z.string().min(1).max(200),
+    plan: z.string().max(20_000),
+    /** Structured knob changes where the planner has them, e.g. { MR: 6, NR: 32 }. */
+    params: z.record(z.string().max(64), JsonValue).optional(),
+    latencyBeforeMs: LatencySchema,
+    latencyAfterMs: LatencySchema,
+  })
+  .strict();
+export type Step = z.infer<typeof StepSchema>;
+
+/** A tried step that did not survive: kept as negative evidence for later searches. */
+export const NegativeStepSchema = z
+  .object({
+    optionId: StepSchema.shape.optionId,
+    plan: z.string().max(20_000),
+    params: z.record(z.string().max(64), JsonValue).optional(),
+    outcome: z.enum(['failed', 'regressed']),
+    /** The step index on the lineage it branched from (0 = from the baseline). */
+    atStep: z.number().int().nonnegative(),
+    latencyMs: LatencySchema.optional(),
+  })
+  .strict();
+export type NegativeStep = z.infer<typeof NegativeStepSchema>;
+
+export const ProvenanceSchema = z
+  .object({
+    source: z.enum(['search', 'import', 'seed']),
+    searchId: z.string().max(64).optional(),
+    planner: z.string().max(64).optional(),
+    note: z.string().max(2000).optional(),
+  })
+  .strict();
+
+/** What a schedule says; its id and content hash are derived from this. */
+export const ScheduleContentSchema = z
+  .object({
+    operation: OperationSchema,
+    targetKey: z.string().regex(/^t-[0-9a-f]{16}$/, 'targetKey is a target key such as t-0123456789abcdef'),
+    steps: z.array(StepSchema).max(256),
+    negatives: z.array(NegativeStepSchema).max(1024).default([]),
+    finalCode: z.string().max(1_000_000),
+    baselineLatencyMs: LatencySchema,
+    bestLatencyMs: LatencySchema,
+    samplesUsed: z.number().int().nonnegative(),
+    settings: z.record(z.string().max(64), JsonValue).default({}),
+    models: z.array(z.string().max(128)).max(32).default([]),
+    provenance: ProvenanceSchema,
+    createdAt: z.iso.datetime(),
+  })
+  .strict()
+  .refine((s) => s.bestLatencyMs <= s.baselineLatencyMs * 1.0000001 || s.steps.length === 0, {
+    message: 'bestLatencyMs cannot be above baselineLatencyMs when the schedule has steps',
+    path: ['bestLatencyMs'],
+  });
+export type ScheduleContent = z.infer<typeof ScheduleContentSchema>;
+export type ScheduleContentInput = z.input<typeof ScheduleContentSchema>;
+
+export type Schedule = ScheduleContent & {
+  /** `sch_` + the first 24 hex digits of the content hash: equal content, equal id. */
+  id: string;
+  contentHash: string;
+  /** baseline / best. */
+  speedup: number;
+};
+
+export function scheduleContentHash(content: ScheduleContent): string {
+  return sha256Hex(canonicalJson(content));
+}
+
+/** Completes validated content into a schedule with its derived id, hash and speedup. */
+export function toSchedule(content: ScheduleContent): Schedule {
+  const contentHash = scheduleContentHash(content);
+  return { ...content, id: `sch_${contentHash.slice(0, 24)}`, contentHash, speedup: content.baselineLatencyMs / content.bestLatencyMs };
+}
+
+export const ReuseTierSchema = z.enum(['exact', 'structure', 'similar']);
+export type ReuseTier = z.infer<typeof ReuseTierSchema>;
+
+/** One schedule used to seed one search, and what came of it. */
+export const ReuseSchema = z
+  .object({
+    id: z.string().max(64),
+    scheduleId: z.string().max(64),
+    searchId: z.string().max(64),
+    tier: ReuseTierSchema,
+    distance: z.number().nonnegative().finite(),
+    outcome: z.enum(['pending', 'replayed', 'failed', 'improved', 'not_improved']),
+    /** Speedup of the search's best over what the search would have had without the seed's lineage, where measured. */
+    gain: z.number().finite().optional(),
+    createdAt: z.iso.datetime(),
+  })
+  .strict();
+export type Reuse = z.infer<typeof ReuseSchema>;

@@ -1,0 +1,104 @@
+import type { Operation } from './operation.js';
+import type { Reuse, Schedule, ScheduleContent } from './schedule.js';
+import type { TargetRecord } from './target.js';
+
+/** Filters of the `schedules` query and of export. All given fields must match. */
+export interface ScheduleFilter {
+  kind?: string;
+  structureKey?: string;
+  shapeKey?: string;
+  /** Exact target key. */
+  targetKey?: string;
+  /** Hardware family of the target (see targetFamily). */
+  targetFamily?: string;
+  /** Inclusive ranges on named dimensions, e.g. { M: { min: 256, max: 1024 } }. */
+  dims?: Record<string, { min?: number; max?: number }>;
+  minSpeedup?: number;
+  /** Restrict to these schedule ids (used for "similar to this operation" exports). */
+  ids?: string[];
+}
+
+export interface PageRequest {
+  first: number;
+  after?: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque cursor of the last item, or null when nothing follows. */
+  endCursor: string | null;
+  hasNextPage: boolean;
+  totalCount: number;
+}
+
+export interface OperationSummary {
+  operation: Operation;
+  structureKey: string;
+  shapeKey: string;
+  scheduleCount: number;
+  bestSpeedup: number;
+}
+
+export interface EmbeddingRow {
+  scheduleId: string;
+  /** Integer label of the schedule in ANN indexes (stable for the life of the row). */
+  label: number;
+  targetFamily: string;
+  vector: Float32Array;
+}
+
+export interface EmbeddingSpace {
+  embedderId: string;
+  dim: number;
+  count: number;
+}
+
+export interface InsertResult {
+  inserted: Schedule[];
+  /** Ids of schedules whose content was already stored (deduplicated by content hash). */
+  duplicates: string[];
+}
+
+/**
+ * The knowledge base's source of truth. Every method that writes several rows does so in one
+ * transaction: it commits whole or not at all.
+ */
+export interface Store {
+  upsertTargets(targets: TargetRecord[]): Promise<void>;
+  getTarget(key: string): Promise<TargetRecord | null>;
+  listTargets(): Promise<TargetRecord[]>;
+
+  /**
+   * Inserts schedules (and the targets they refer to, when given) in one transaction, with their
+   * embeddings when given (same order as `contents`). Content already stored is skipped and reported.
+   * A schedule whose target is neither stored nor given is refused (BAD_INPUT) and nothing is written.
+   */
+  insertSchedules(
+    contents: ScheduleContent[],
+    options?: { targets?: TargetRecord[]; embeddings?: { embedderId: string; vectors: Float32Array[] } },
+  ): Promise<InsertResult>;
+  getSchedule(id: string): Promise<Schedule | null>;
+  /** Schedules in a deterministic order (creation time, then id), filtered and paginated. */
+  listSchedules(filter: ScheduleFilter, page: PageRequest): Promise<Page<Schedule>>;
+  /** Every schedule matching the filter, in the same order as listSchedules. */
+  allSchedules(filter: ScheduleFilter): Promise<Schedule[]>;
+  /** Deletes a schedule with its embeddings and reuse records. Returns false when it did not exist. */
+  deleteSchedule(id: string): Promise<boolean>;
+  listOperations(): Promise<OperationSummary[]>;
+
+  /** Stores vectors of one embedding space; refuses (EMBEDDING_SPACE_MISMATCH) a dimension other than the space's. */
+  putEmbeddings(embedderId: string, rows: Array<{ scheduleId: string; vector: Float32Array }>): Promise<void>;
+  listEmbeddings(embedderId: string): Promise<EmbeddingRow[]>;
+  embeddingSpaces(): Promise<EmbeddingSpace[]>;
+  /** Label and target family of a schedule, for index maintenance. */
+  scheduleLabel(id: string): Promise<{ label: number; targetFamily: string } | null>;
+  schedulesByLabels(labels: number[]): Promise<Schedule[]>;
+
+  recordReuse(reuse: Omit<Reuse, 'id' | 'createdAt'> & { id?: string }): Promise<Reuse>;
+  updateReuse(id: string, patch: Pick<Reuse, 'outcome'> & { gain?: number }): Promise<Reuse>;
+  listReuses(filter: { scheduleId?: string; searchId?: string }): Promise<Reuse[]>;
+
+  /** Increases on every write that changes schedules or embeddings; ANN indexes record it to detect staleness. */
+  revision(): Promise<number>;
+  close(): void;
+}

@@ -1,0 +1,65 @@
+/**
+ * An executor runs commands for candidate evaluation somewhere: on this machine or on a host over SSH.
+ * Every candidate gets its own throwaway workspace; commands run with limits and an environment
+ * that holds none of the service's secrets. One contract test suite runs against every executor.
+ */
+
+export interface ExecLimits {
+  /** Wall-clock limit; the command (and every process it started) is killed when it passes. */
+  wallMs: number;
+  /** Address-space limit per process. */
+  memoryBytes: number;
+  /** Most processes the command may have at once (fork bombs hit this). */
+  maxProcesses: number;
+  /** Most bytes kept of stdout and of stderr each; output past it is dropped and the command killed. */
+  maxOutputBytes: number;
+}
+
+export const DEFAULT_LIMITS: ExecLimits = {
+  wallMs: 60_000,
+  memoryBytes: 2 * 1024 ** 3,
+  maxProcesses: 64,
+  maxOutputBytes: 1024 * 1024,
+};
+
+export interface ExecRequest {
+  /** Program and arguments (no shell), run in the workspace directory. */
+  argv: string[];
+  limits?: Partial<ExecLimits>;
+  /** Extra environment variables for this command; the base environment is minimal and secret-free. */
+  env?: Record<string, string>;
+  stdin?: string;
+  /** Aborting kills the command. */
+  signal?: AbortSignal;
+}
+
+export type LimitKind = 'time' | 'memory' | 'processes' | 'output';
+
+export interface ExecResult {
+  exitCode: number | null;
+  /** Signal name when the command was killed by one (SIGSEGV, SIGKILL, ...). */
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  /** Set when a limit ended or truncated the command. */
+  limitExceeded: LimitKind | null;
+  wallMs: number;
+}
+
+export interface Workspace {
+  /** Directory on the executor's host where files live and commands run. */
+  readonly path: string;
+  writeFile(relativePath: string, content: string | Uint8Array): Promise<void>;
+  readFile(relativePath: string): Promise<Uint8Array>;
+  exec(request: ExecRequest): Promise<ExecResult>;
+  /** Removes the directory and everything in it. */
+  dispose(): Promise<void>;
+}
+
+export interface Executor {
+  readonly kind: 'local' | 'ssh';
+  /** Human-readable place, e.g. "local" or "user@host:22". */
+  readonly describe: string;
+  createWorkspace(): Promise<Workspace>;
+  close(): Promise<void>;
+}
