@@ -57,3 +57,18 @@ export type {
   EmbeddingSpace,
   InsertResult,
 } from './store.js';
+export { createLibsqlStore, validateTargetRecord, type LibsqlStoreOptions } from './libsql-store.js';
+export { MIGRATIONS, migrate, type Migration } from './migrations.js';
+export { compareByCreation, creationSortKey } from './ordering.js';
+export {
+  exportJsonl,
+  parseJsonl,
+  pruneBest,
+  ExportHeaderSchema,
+  EXPORT_FORMAT,
+  EXPORT_VERSION,
+  EXPORTER,
+  type ExportHeader,
+  type ParsedExport,
+  type ImportLineError,
+} from './jsonl.js';

@@ -1,0 +1,592 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClient, type Client, type InStatement, type Row, type Transaction } from '@libsql/client';
+import { z } from 'zod';
+import { canonicalJson } from './canonical.js';
+import { SkbError, describeIssues } from './errors.js';
+import { migrate } from './migrations.js';
+import { OperationSchema, shapeKey, structureKey } from './operation.js';
+import { creationSortKey } from './ordering.js';
+import { ReuseSchema, ScheduleContentSchema, toSchedule, type Reuse, type Schedule } from './schedule.js';
+import type { EmbeddingRow, EmbeddingSpace, InsertResult, OperationSummary, Page, PageRequest, ScheduleFilter, Store } from './store.js';
+import { TargetRecordSchema, targetFamily, targetKey, type TargetRecord } from './target.js';
+
+export interface LibsqlStoreOptions {
+  /** `file:path/to.db`, `:memory:`, or a `libsql://` / `http(s)://` / `ws(s)://` server URL. */
+  url: string;
+  authToken?: string;
+  /** How long a writer waits for another process's lock on a file database, in ms. */
+  busyTimeoutMs?: number;
+}
+
+type Executor = Pick<Client, 'execute'> | Transaction;
+
+const SCHEDULE_COLUMNS = 's.seq, s.id, s.content_hash, s.content';
+const CursorSchema = z.tuple([z.string().min(1), z.string().min(1)]);
+
+function isMemoryUrl(url: string): boolean {
+  return url === ':memory:' || url.startsWith('file::memory:') || url.includes('mode=memory');
+}
+
+/** The local path of a `file:` URL, or null for memory and remote databases. */
+function localPath(url: string): string | null {
+  if (!url.startsWith('file:') || isMemoryUrl(url)) return null;
+  const withoutQuery = url.split('?')[0]!;
+  return withoutQuery.startsWith('file://') ? fileURLToPath(withoutQuery) : resolve(withoutQuery.slice('file:'.length));
+}
+
+function corrupt(what: string, detail: string): SkbError {
+  return new SkbError(
+    'INTERNAL',
+    `The database holds a corrupt ${what} (${detail}): restore the database from an export, or delete the row`,
+    { what },
+  );
+}
+
+function parseJsonColumn(text: unknown, what: string): unknown {
+  if (typeof text !== 'string') throw corrupt(what, 'the JSON column is not text');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw corrupt(what, `the JSON column does not parse: ${(error as Error).message}`);
+  }
+}
+
+/** Vectors are stored as little-endian float32 so the bytes mean the same on every machine. */
+function vectorToBlob(vector: Float32Array): Uint8Array {
+  const bytes = new Uint8Array(vector.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < vector.length; i++) view.setFloat32(i * 4, vector[i]!, true);
+  return bytes;
+}
+
+function blobToVector(value: unknown, dim: number, what: string): Float32Array {
+  const bytes = value instanceof ArrayBuffer ? new Uint8Array(value) : value instanceof Uint8Array ? value : null;
+  if (!bytes) throw corrupt(what, 'the vector is not a blob');
+  if (bytes.byteLength !== dim * 4) throw corrupt(what, `the vector has ${bytes.byteLength} bytes, expected ${dim * 4} for dimension ${dim}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(dim);
+  for (let i = 0; i < dim; i++) out[i] = view.getFloat32(i * 4, true);
+  return out;
+}
+
+function rowToSchedule(row: Row): Schedule {
+  const id = String(row.id);
+  const what = `schedule row ${id}`;
+  const parsed = ScheduleContentSchema.safeParse(parseJsonColumn(row.content, what));
+  if (!parsed.success) throw corrupt(what, describeIssues(parsed.error.issues));
+  const schedule = toSchedule(parsed.data);
+  if (schedule.id !== id || schedule.contentHash !== row.content_hash) {
+    throw corrupt(what, `its content hashes to ${schedule.contentHash}, the row says ${String(row.content_hash)}`);
+  }
+  return schedule;
+}
+
+function rowToTarget(row: Row): TargetRecord {
+  const what = `target row ${String(row.key)}`;
+  const parsed = TargetRecordSchema.safeParse({
+    key: row.key,
+    family: row.family,
+    name: row.name,
+    description: row.description,
+    fingerprint: parseJsonColumn(row.fingerprint, what),
+  });
+  if (!parsed.success) throw corrupt(what, describeIssues(parsed.error.issues));
+  return parsed.data;
+}
+
+function rowToReuse(row: Row): Reuse {
+  const parsed = ReuseSchema.safeParse({
+    id: row.id,
+    scheduleId: row.schedule_id,
+    searchId: row.search_id,
+    tier: row.tier,
+    distance: row.distance,
+    outcome: row.outcome,
+    gain: row.gain ?? undefined,
+    createdAt: row.created_at,
+  });
+  if (!parsed.success) throw corrupt(`reuse row ${String(row.id)}`, describeIssues(parsed.error.issues));
+  return parsed.data;
+}
+
+/** Checks a target from outside: schema, and key and family that really derive from its fingerprint. */
+export function validateTargetRecord(input: unknown): TargetRecord {
+  const parsed = TargetRecordSchema.safeParse(input);
+  if (!parsed.success) throw new SkbError('BAD_INPUT', `Invalid target: ${describeIssues(parsed.error.issues)}`);
+  const t = parsed.data;
+  const key = targetKey(t.fingerprint);
+  const family = targetFamily(t.fingerprint);
+  if (t.key !== key || t.family !== family) {
+    throw new SkbError(
+      'BAD_INPUT',
+      `Target "${t.name}" has key ${t.key} and family ${t.family}, but its fingerprint gives ${key} and ${family}: build target records with makeTargetRecord`,
+    );
+  }
+  return t;
+}
+
+function encodeCursor(s: Pick<Schedule, 'createdAt' | 'id'>): string {
+  return Buffer.from(JSON.stringify([creationSortKey(s.createdAt), s.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): [string, string] {
+  try {
+    return CursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+  } catch {
+    throw new SkbError('BAD_INPUT', `The cursor "${cursor.slice(0, 40)}" is not one this service issued: pass the endCursor of a previous page`);
+  }
+}
+
+/** WHERE clause and arguments of a filter over `schedules s`. */
+function filterSql(filter: ScheduleFilter): { where: string[]; args: Array<string | number> } {
+  const where: string[] = [];
+  const args: Array<string | number> = [];
+  const eq = (column: string, value: string | undefined): void => {
+    if (value === undefined) return;
+    where.push(`${column} = ?`);
+    args.push(value);
+  };
+  eq('s.kind', filter.kind);
+  eq('s.structure_key', filter.structureKey);
+  eq('s.shape_key', filter.shapeKey);
+  eq('s.target_key', filter.targetKey);
+  eq('s.target_family', filter.targetFamily);
+  for (const [name, range] of Object.entries(filter.dims ?? {})) {
+    const conds = ['d.schedule_seq = s.seq', 'd.name = ?'];
+    args.push(name);
+    if (range.min !== undefined) {
+      conds.push('d.value >= ?');
+      args.push(range.min);
+    }
+    if (range.max !== undefined) {
+      conds.push('d.value <= ?');
+      args.push(range.max);
+    }
+    where.push(`EXISTS (SELECT 1 FROM schedule_dims d WHERE ${conds.join(' AND ')})`);
+  }
+  if (filter.minSpeedup !== undefined) {
+    where.push('s.speedup >= ?');
+    args.push(filter.minSpeedup);
+  }
+  if (filter.ids !== undefined) {
+    // One JSON argument instead of one placeholder per id keeps long lists under SQLite's variable limit.
+    where.push('s.id IN (SELECT value FROM json_each(?))');
+    args.push(JSON.stringify(filter.ids));
+  }
+  return { where, args };
+}
+
+function whereClause(parts: string[]): string {
+  return parts.length ? `WHERE ${parts.join(' AND ')}` : '';
+}
+
+/**
+ * Runs one task at a time. An in-memory libSQL database has a single connection, which an open
+ * transaction holds, so nothing else may touch the client until it settles.
+ */
+function createLane(): <T>(task: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(task: () => Promise<T>): Promise<T> => {
+    const run = tail.then(task, task);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}
+
+/**
+ * Opens (and migrates) the knowledge base's libSQL database. File databases use WAL so readers
+ * never block the writer, and a busy timeout so two processes on one file wait instead of failing.
+ */
+export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Store> {
+  const { url } = options;
+  const path = localPath(url);
+  if (path) mkdirSync(dirname(path), { recursive: true });
+  const memory = isMemoryUrl(url);
+  let client: Client;
+  try {
+    client = createClient({ url, authToken: options.authToken, timeout: options.busyTimeoutMs ?? 5000 });
+  } catch (error) {
+    throw new SkbError('CONFIG', `Cannot open the database at ${url}: ${(error as Error).message}. Check SKB_DB_URL`);
+  }
+  try {
+    if (path) await client.execute('PRAGMA journal_mode = WAL');
+    await migrate(client);
+  } catch (error) {
+    client.close();
+    throw error;
+  }
+
+  const writeLane = createLane();
+  // Reads of a file or remote database may run beside a write (WAL, separate connections); an
+  // in-memory database has only the one connection, so its reads queue behind writes.
+  const read = memory ? writeLane : <T>(task: () => Promise<T>): Promise<T> => task();
+
+  function write<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    return writeLane(async () => {
+      const tx = await client.transaction('write');
+      try {
+        const result = await work(tx);
+        await tx.commit();
+        return result;
+      } catch (error) {
+        await tx.rollback().catch(() => undefined);
+        throw error;
+      } finally {
+        tx.close();
+      }
+    });
+  }
+
+  async function bumpRevision(tx: Transaction): Promise<void> {
+    await tx.execute(`UPDATE kb_meta SET value = value + 1 WHERE key = 'revision'`);
+  }
+
+  async function upsertTargetsIn(tx: Transaction, targets: TargetRecord[]): Promise<void> {
+    for (const input of targets) {
+      const t = validateTargetRecord(input);
+      // The name stays the one the target was first seen under; the description may be improved.
+      await tx.execute({
+        sql: `INSERT INTO targets (key, family, name, description, fingerprint) VALUES (?, ?, ?, ?, ?)
+              ON CONFLICT (key) DO UPDATE SET description = excluded.description`,
+        args: [t.key, t.family, t.name, t.description, canonicalJson(t.fingerprint)],
+      });
+    }
+  }
+
+  /**
+   * Records the space's dimension on its first vectors and checks every vector against it, before
+   * anything of the call is written.
+   */
+  async function ensureSpace(tx: Transaction, embedderId: string, vectors: Float32Array[]): Promise<number> {
+    if (embedderId.length < 1 || embedderId.length > 200 || /[\u0000-\u001f]/.test(embedderId)) {
+      throw new SkbError('BAD_INPUT', 'An embedder id is 1 to 200 printable characters, e.g. offline-v1-256');
+    }
+    const existing = await tx.execute({ sql: 'SELECT dim FROM embedding_spaces WHERE embedder_id = ?', args: [embedderId] });
+    const recorded = existing.rows[0] ? Number(existing.rows[0].dim) : undefined;
+    const dim = recorded ?? vectors[0]?.length ?? 0;
+    for (const v of vectors) {
+      if (v.length !== dim) {
+        throw new SkbError(
+          'EMBEDDING_SPACE_MISMATCH',
+          recorded !== undefined
+            ? `Embedder "${embedderId}" gives ${v.length}-dimensional vectors, but its space in the database holds ${dim}-dimensional ones: use another embedder id for the new model, or re-embed everything`
+            : `Embedder "${embedderId}" gave vectors of ${dim} and ${v.length} dimensions in one batch: one embedding space has one dimension`,
+          { embedderId, expectedDim: dim, actualDim: v.length },
+        );
+      }
+      if (!v.every(Number.isFinite)) throw new SkbError('BAD_INPUT', `Embedder "${embedderId}" produced a vector with NaN or infinite values`);
+    }
+    if (recorded === undefined && vectors.length > 0) {
+      if (dim === 0) throw new SkbError('BAD_INPUT', `Embedder "${embedderId}" produced empty vectors`);
+      await tx.execute({ sql: 'INSERT INTO embedding_spaces (embedder_id, dim) VALUES (?, ?)', args: [embedderId, dim] });
+    }
+    return dim;
+  }
+
+  async function scheduleSeq(ex: Executor, id: string): Promise<{ seq: number; targetFamily: string } | null> {
+    const r = await ex.execute({ sql: 'SELECT seq, target_family FROM schedules WHERE id = ?', args: [id] });
+    const row = r.rows[0];
+    return row ? { seq: Number(row.seq), targetFamily: String(row.target_family) } : null;
+  }
+
+  async function selectSchedules(statement: InStatement): Promise<Schedule[]> {
+    const r = await client.execute(statement);
+    return r.rows.map(rowToSchedule);
+  }
+
+  const store: Store = {
+    upsertTargets(targets) {
+      return write((tx) => upsertTargetsIn(tx, targets));
+    },
+
+    getTarget(key) {
+      return read(async () => {
+        const r = await client.execute({ sql: 'SELECT * FROM targets WHERE key = ?', args: [key] });
+        return r.rows[0] ? rowToTarget(r.rows[0]) : null;
+      });
+    },
+
+    listTargets() {
+      return read(async () => (await client.execute('SELECT * FROM targets ORDER BY key')).rows.map(rowToTarget));
+    },
+
+    async insertSchedules(contents, opts = {}) {
+      const parsed = contents.map((c, i) => {
+        const result = ScheduleContentSchema.safeParse(c);
+        if (!result.success) throw new SkbError('BAD_INPUT', `Schedule ${i + 1} of ${contents.length} is invalid: ${describeIssues(result.error.issues)}`);
+        return result.data;
+      });
+      const embeddings = opts.embeddings;
+      if (embeddings && embeddings.vectors.length !== parsed.length) {
+        throw new SkbError('BAD_INPUT', `Got ${embeddings.vectors.length} embedding vectors for ${parsed.length} schedules: give one vector per schedule, in the same order`);
+      }
+      return write(async (tx): Promise<InsertResult> => {
+        await upsertTargetsIn(tx, opts.targets ?? []);
+        const dim = embeddings ? await ensureSpace(tx, embeddings.embedderId, embeddings.vectors) : 0;
+        const knownTargets = new Map<string, string>();
+        const inserted: Schedule[] = [];
+        const duplicates: string[] = [];
+        let embeddingsWritten = 0;
+        for (const [i, content] of parsed.entries()) {
+          let family = knownTargets.get(content.targetKey);
+          if (family === undefined) {
+            const t = await tx.execute({ sql: 'SELECT family FROM targets WHERE key = ?', args: [content.targetKey] });
+            if (!t.rows[0]) {
+              throw new SkbError(
+                'BAD_INPUT',
+                `Schedule ${i + 1} of ${parsed.length} refers to target ${content.targetKey}, which is not stored: add the target first or pass it with the schedules`,
+              );
+            }
+            family = String(t.rows[0].family);
+            knownTargets.set(content.targetKey, family);
+          }
+          const schedule = toSchedule(content);
+          const existing = await tx.execute({ sql: 'SELECT seq FROM schedules WHERE content_hash = ?', args: [schedule.contentHash] });
+          let seq: number;
+          if (existing.rows[0]) {
+            duplicates.push(schedule.id);
+            seq = Number(existing.rows[0].seq);
+          } else {
+            const r = await tx.execute({
+              sql: `INSERT INTO schedules (id, content_hash, kind, structure_key, shape_key, operation, target_key, target_family, speedup, created_at, content)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+              args: [
+                schedule.id,
+                schedule.contentHash,
+                content.operation.kind,
+                structureKey(content.operation),
+                shapeKey(content.operation),
+                canonicalJson(content.operation),
+                content.targetKey,
+                family,
+                schedule.speedup,
+                creationSortKey(content.createdAt),
+                canonicalJson(content),
+              ],
+            });
+            seq = Number(r.lastInsertRowid);
+            for (const [name, value] of Object.entries(content.operation.dims)) {
+              await tx.execute({ sql: 'INSERT INTO schedule_dims (schedule_seq, name, value) VALUES (?, ?, ?)', args: [seq, name, value] });
+            }
+            inserted.push(schedule);
+          }
+          if (embeddings) {
+            // A duplicate keeps a vector it already has in this space; one it lacks is filled in.
+            const r = await tx.execute({
+              sql: 'INSERT OR IGNORE INTO schedule_embeddings (schedule_seq, embedder_id, dim, vector) VALUES (?, ?, ?, ?)',
+              args: [seq, embeddings.embedderId, dim, vectorToBlob(embeddings.vectors[i]!)],
+            });
+            embeddingsWritten += r.rowsAffected;
+          }
+        }
+        if (inserted.length || embeddingsWritten) await bumpRevision(tx);
+        return { inserted, duplicates };
+      });
+    },
+
+    getSchedule(id) {
+      return read(async () => {
+        const rows = await selectSchedules({ sql: `SELECT ${SCHEDULE_COLUMNS} FROM schedules s WHERE s.id = ?`, args: [id] });
+        return rows[0] ?? null;
+      });
+    },
+
+    async listSchedules(filter, page: PageRequest): Promise<Page<Schedule>> {
+      if (!Number.isInteger(page.first) || page.first < 1) {
+        throw new SkbError('BAD_INPUT', `first must be a positive integer, got ${page.first}`);
+      }
+      const { where, args } = filterSql(filter);
+      const pageWhere = [...where];
+      const pageArgs = [...args];
+      if (page.after) {
+        const [createdAt, id] = decodeCursor(page.after);
+        pageWhere.push('(s.created_at > ? OR (s.created_at = ? AND s.id > ?))');
+        pageArgs.push(createdAt, createdAt, id);
+      }
+      return read(async () => {
+        const total = await client.execute({ sql: `SELECT COUNT(*) AS n FROM schedules s ${whereClause(where)}`, args });
+        const items = await selectSchedules({
+          sql: `SELECT ${SCHEDULE_COLUMNS} FROM schedules s ${whereClause(pageWhere)} ORDER BY s.created_at, s.id LIMIT ?`,
+          args: [...pageArgs, page.first + 1],
+        });
+        const hasNextPage = items.length > page.first;
+        const pageItems = items.slice(0, page.first);
+        const last = pageItems.at(-1);
+        return {
+          items: pageItems,
+          endCursor: hasNextPage && last ? encodeCursor(last) : null,
+          hasNextPage,
+          totalCount: Number(total.rows[0]?.n ?? 0),
+        };
+      });
+    },
+
+    allSchedules(filter) {
+      const { where, args } = filterSql(filter);
+      return read(() => selectSchedules({ sql: `SELECT ${SCHEDULE_COLUMNS} FROM schedules s ${whereClause(where)} ORDER BY s.created_at, s.id`, args }));
+    },
+
+    deleteSchedule(id) {
+      return write(async (tx) => {
+        const found = await scheduleSeq(tx, id);
+        if (!found) return false;
+        await tx.execute({ sql: 'DELETE FROM schedule_embeddings WHERE schedule_seq = ?', args: [found.seq] });
+        await tx.execute({ sql: 'DELETE FROM schedule_dims WHERE schedule_seq = ?', args: [found.seq] });
+        await tx.execute({ sql: 'DELETE FROM reuses WHERE schedule_id = ?', args: [id] });
+        await tx.execute({ sql: 'DELETE FROM schedules WHERE seq = ?', args: [found.seq] });
+        await bumpRevision(tx);
+        return true;
+      });
+    },
+
+    listOperations() {
+      return read(async () => {
+        // The shape key encodes every field of the operation, so all rows of a group hold the same one.
+        const r = await client.execute(
+          `SELECT shape_key, structure_key, MIN(operation) AS operation, COUNT(*) AS n, MAX(speedup) AS best
+           FROM schedules GROUP BY shape_key, structure_key ORDER BY shape_key`,
+        );
+        return r.rows.map((row): OperationSummary => {
+          const what = `operation of shape ${String(row.shape_key)}`;
+          const op = OperationSchema.safeParse(parseJsonColumn(row.operation, what));
+          if (!op.success) throw corrupt(what, describeIssues(op.error.issues));
+          return {
+            operation: op.data,
+            structureKey: String(row.structure_key),
+            shapeKey: String(row.shape_key),
+            scheduleCount: Number(row.n),
+            bestSpeedup: Number(row.best),
+          };
+        });
+      });
+    },
+
+    putEmbeddings(embedderId, rows) {
+      return write(async (tx) => {
+        const dim = await ensureSpace(
+          tx,
+          embedderId,
+          rows.map((r) => r.vector),
+        );
+        for (const row of rows) {
+          const found = await scheduleSeq(tx, row.scheduleId);
+          if (!found) throw new SkbError('NOT_FOUND', `Cannot store an embedding for schedule ${row.scheduleId}: no such schedule`);
+          await tx.execute({
+            sql: `INSERT INTO schedule_embeddings (schedule_seq, embedder_id, dim, vector) VALUES (?, ?, ?, ?)
+                  ON CONFLICT (embedder_id, schedule_seq) DO UPDATE SET dim = excluded.dim, vector = excluded.vector`,
+            args: [found.seq, embedderId, dim, vectorToBlob(row.vector)],
+          });
+        }
+        if (rows.length) await bumpRevision(tx);
+      });
+    },
+
+    listEmbeddings(embedderId) {
+      return read(async () => {
+        const r = await client.execute({
+          sql: `SELECT s.id, s.seq, s.target_family, e.dim, e.vector FROM schedule_embeddings e
+                JOIN schedules s ON s.seq = e.schedule_seq WHERE e.embedder_id = ? ORDER BY s.seq`,
+          args: [embedderId],
+        });
+        return r.rows.map(
+          (row): EmbeddingRow => ({
+            scheduleId: String(row.id),
+            label: Number(row.seq),
+            targetFamily: String(row.target_family),
+            vector: blobToVector(row.vector, Number(row.dim), `embedding of schedule ${String(row.id)} in space ${embedderId}`),
+          }),
+        );
+      });
+    },
+
+    embeddingSpaces() {
+      return read(async () => {
+        const r = await client.execute(
+          `SELECT p.embedder_id, p.dim, COUNT(e.schedule_seq) AS n FROM embedding_spaces p
+           LEFT JOIN schedule_embeddings e ON e.embedder_id = p.embedder_id GROUP BY p.embedder_id, p.dim ORDER BY p.embedder_id`,
+        );
+        return r.rows.map((row): EmbeddingSpace => ({ embedderId: String(row.embedder_id), dim: Number(row.dim), count: Number(row.n) }));
+      });
+    },
+
+    scheduleLabel(id) {
+      return read(async () => {
+        const found = await scheduleSeq(client, id);
+        return found ? { label: found.seq, targetFamily: found.targetFamily } : null;
+      });
+    },
+
+    schedulesByLabels(labels) {
+      return read(async () => {
+        const r = await client.execute({
+          sql: `SELECT ${SCHEDULE_COLUMNS} FROM schedules s WHERE s.seq IN (SELECT value FROM json_each(?))`,
+          args: [JSON.stringify(labels)],
+        });
+        const bySeq = new Map(r.rows.map((row) => [Number(row.seq), rowToSchedule(row)]));
+        // Callers pass labels in rank order (nearest first); keep it.
+        return labels.map((l) => bySeq.get(l)).filter((s): s is Schedule => s !== undefined);
+      });
+    },
+
+    async recordReuse(input) {
+      const parsed = ReuseSchema.safeParse({ ...input, id: input.id ?? `reu_${randomUUID()}`, createdAt: new Date().toISOString() });
+      if (!parsed.success) throw new SkbError('BAD_INPUT', `Invalid reuse record: ${describeIssues(parsed.error.issues)}`);
+      const reuse = parsed.data;
+      return write(async (tx) => {
+        if (!(await scheduleSeq(tx, reuse.scheduleId))) {
+          throw new SkbError('NOT_FOUND', `Cannot record a reuse of schedule ${reuse.scheduleId}: no such schedule`);
+        }
+        const dup = await tx.execute({ sql: 'SELECT 1 FROM reuses WHERE id = ?', args: [reuse.id] });
+        if (dup.rows.length) throw new SkbError('CONFLICT', `A reuse with id ${reuse.id} already exists: leave id out to get a fresh one`);
+        await tx.execute({
+          sql: `INSERT INTO reuses (id, schedule_id, search_id, tier, distance, outcome, gain, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          args: [reuse.id, reuse.scheduleId, reuse.searchId, reuse.tier, reuse.distance, reuse.outcome, reuse.gain ?? null, reuse.createdAt],
+        });
+        return reuse;
+      });
+    },
+
+    updateReuse(id, patch) {
+      return write(async (tx) => {
+        const r = await tx.execute({ sql: 'SELECT * FROM reuses WHERE id = ?', args: [id] });
+        if (!r.rows[0]) throw new SkbError('NOT_FOUND', `No reuse with id ${id}`);
+        const current = rowToReuse(r.rows[0]);
+        const parsed = ReuseSchema.safeParse({ ...current, outcome: patch.outcome, gain: patch.gain ?? current.gain });
+        if (!parsed.success) throw new SkbError('BAD_INPUT', `Invalid reuse update: ${describeIssues(parsed.error.issues)}`);
+        const next = parsed.data;
+        await tx.execute({ sql: 'UPDATE reuses SET outcome = ?, gain = ? WHERE id = ?', args: [next.outcome, next.gain ?? null, id] });
+        return next;
+      });
+    },
+
+    listReuses(filter) {
+      const where: string[] = [];
+      const args: string[] = [];
+      if (filter.scheduleId !== undefined) {
+        where.push('schedule_id = ?');
+        args.push(filter.scheduleId);
+      }
+      if (filter.searchId !== undefined) {
+        where.push('search_id = ?');
+        args.push(filter.searchId);
+      }
+      return read(async () => (await client.execute({ sql: `SELECT * FROM reuses ${whereClause(where)} ORDER BY created_at, id`, args })).rows.map(rowToReuse));
+    },
+
+    revision() {
+      return read(async () => {
+        const r = await client.execute(`SELECT value FROM kb_meta WHERE key = 'revision'`);
+        return Number(r.rows[0]?.value ?? 0);
+      });
+    },
+
+    close() {
+      client.close();
+    },
+  };
+  return store;
+}
+

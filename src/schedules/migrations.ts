@@ -1,0 +1,122 @@
+import type { Client } from '@libsql/client';
+import { SkbError } from './errors.js';
+
+/** One schema change. Versions are applied in ascending order and never edited once released. */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+/**
+ * The store's schema. `schedules.seq` is AUTOINCREMENT so a deleted schedule's number is never
+ * handed out again: ANN indexes use it as their label and must not confuse an old vector with a
+ * new schedule.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    statements: [
+      `CREATE TABLE kb_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`,
+      `INSERT INTO kb_meta (key, value) VALUES ('revision', 0)`,
+      `CREATE TABLE targets (
+        key TEXT PRIMARY KEY,
+        family TEXT NOT NULL,
+        name TEXT NOT NULL,
+        description TEXT NOT NULL,
+        fingerprint TEXT NOT NULL
+      )`,
+      `CREATE INDEX targets_family ON targets (family)`,
+      `CREATE TABLE schedules (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        content_hash TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        structure_key TEXT NOT NULL,
+        shape_key TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        target_key TEXT NOT NULL REFERENCES targets (key),
+        target_family TEXT NOT NULL,
+        speedup REAL NOT NULL,
+        created_at TEXT NOT NULL,
+        content TEXT NOT NULL
+      )`,
+      `CREATE INDEX schedules_order ON schedules (created_at, id)`,
+      `CREATE INDEX schedules_structure ON schedules (structure_key)`,
+      `CREATE INDEX schedules_shape ON schedules (shape_key)`,
+      `CREATE INDEX schedules_target ON schedules (target_key)`,
+      `CREATE INDEX schedules_family ON schedules (target_family)`,
+      `CREATE TABLE schedule_dims (
+        schedule_seq INTEGER NOT NULL REFERENCES schedules (seq),
+        name TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        PRIMARY KEY (schedule_seq, name)
+      )`,
+      `CREATE INDEX schedule_dims_range ON schedule_dims (name, value)`,
+      `CREATE TABLE embedding_spaces (embedder_id TEXT PRIMARY KEY, dim INTEGER NOT NULL CHECK (dim > 0))`,
+      `CREATE TABLE schedule_embeddings (
+        schedule_seq INTEGER NOT NULL REFERENCES schedules (seq),
+        embedder_id TEXT NOT NULL REFERENCES embedding_spaces (embedder_id),
+        dim INTEGER NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY (embedder_id, schedule_seq)
+      )`,
+      `CREATE INDEX schedule_embeddings_seq ON schedule_embeddings (schedule_seq)`,
+      `CREATE TABLE reuses (
+        id TEXT PRIMARY KEY,
+        schedule_id TEXT NOT NULL REFERENCES schedules (id),
+        search_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        distance REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        gain REAL,
+        created_at TEXT NOT NULL
+      )`,
+      `CREATE INDEX reuses_schedule ON reuses (schedule_id)`,
+      `CREATE INDEX reuses_search ON reuses (search_id)`,
+    ],
+  },
+];
+
+/**
+ * Brings the database up to the newest migration. Pending migrations run in one write transaction
+ * together with their `schema_migrations` rows, so a crash leaves the schema at a known version;
+ * the applied versions are read inside that transaction, so two processes opening one file at
+ * once do not both apply the same migration.
+ */
+export async function migrate(client: Client, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  await client.execute(
+    `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+  );
+  const tx = await client.transaction('write');
+  try {
+    const rows = await tx.execute('SELECT version FROM schema_migrations ORDER BY version');
+    const applied = new Set(rows.rows.map((r) => Number(r.version)));
+    const newest = Math.max(0, ...migrations.map((m) => m.version));
+    const unknown = [...applied].filter((v) => v > newest);
+    if (unknown.length) {
+      throw new SkbError(
+        'CONFIG',
+        `The database has schema version ${Math.max(...unknown)}, newer than this schedule-kb knows (${newest}): upgrade schedule-kb or point SKB_DB_URL at another database`,
+      );
+    }
+    const done: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (applied.has(m.version)) continue;
+      for (const sql of m.statements) await tx.execute(sql);
+      await tx.execute({
+        sql: 'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
+        args: [m.version, m.name, new Date().toISOString()],
+      });
+      done.push(m.version);
+    }
+    await tx.commit();
+    return done;
+  } catch (error) {
+    await tx.rollback().catch(() => undefined);
+    throw error;
+  } finally {
+    tx.close();
+  }
+}
