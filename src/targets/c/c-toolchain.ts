@@ -1,0 +1,255 @@
+/**
+ * The C toolchain: a candidate is C source that defines the operation's entry point
+ * (see entry-points.ts). Candidates are compiled in parallel, each in its own workspace, then timed
+ * one at a time so that no compilation or other candidate disturbs a measurement.
+ */
+import { SkbError, flopCount, minimumBytes, targetKey, type CpuFingerprint, type Operation } from '../../schedules/index.js';
+import { peakGflopsPerCore, probeCpu, type CpuProbe } from '../cpu-fingerprint.js';
+import type { ExecLimits, ExecResult, Executor, Workspace } from '../executor.js';
+import {
+  CandidateResultSchema,
+  summarizeSamples,
+  trimOutput,
+  type CandidateResult,
+  type EvaluateRequest,
+  type SelfCheckResult,
+  type TimingSettings,
+  type Toolchain,
+} from '../toolchain.js';
+import { entryPointFor, type EntryPoint } from './entry-points.js';
+import { flushBytesFor, harnessNonce, harnessSource, parseHarnessOutput, WRAP_FLAGS, type HarnessResult } from './harness.js';
+
+export interface CToolchainOptions {
+  /** Compiler command on the target; default gcc. */
+  cc?: string;
+  /** Flags for the harness and the candidate; default -O3 -march=native. */
+  cflags?: string[];
+  /** Limits of the compiler. */
+  compileLimits?: Partial<ExecLimits>;
+  /** Limits of a candidate's run; the process limit leaves room for threads (OpenMP, pthreads). */
+  runLimits?: Partial<ExecLimits>;
+  /** Shortest timed sample; tiny kernels are repeated within a sample until it lasts this long. */
+  minSampleMs?: number;
+  /** Seed of the harness inputs. */
+  seed?: number;
+}
+
+export const DEFAULT_TIMING: TimingSettings = { warmup: 3, runs: 15 };
+export const DEFAULT_CFLAGS = ['-O3', '-march=native'];
+
+const DEFAULT_COMPILE_LIMITS: Partial<ExecLimits> = { wallMs: 60_000, memoryBytes: 2 * 1024 ** 3, maxProcesses: 16, maxOutputBytes: 256 * 1024 };
+const DEFAULT_RUN_LIMITS: Partial<ExecLimits> = { wallMs: 30_000, memoryBytes: 2 * 1024 ** 3, maxOutputBytes: 256 * 1024 };
+const FLAG = /^-[A-Za-z0-9_=,.+:/-]+$/;
+
+interface Compiled {
+  index: number;
+  ws: Workspace;
+  disposed: boolean;
+}
+
+/** Creates the C toolchain. */
+export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
+  const cc = options.cc ?? 'gcc';
+  const cflags = options.cflags ?? DEFAULT_CFLAGS;
+  for (const flag of cflags) {
+    if (!FLAG.test(flag)) throw new SkbError('CONFIG', `The C flag "${flag}" is not allowed: flags start with "-" and hold no spaces or shell characters`);
+  }
+  const minSampleMs = options.minSampleMs ?? 0.5;
+  const seed = options.seed ?? 20240611;
+  const probes = new WeakMap<Executor, Promise<CpuProbe>>();
+
+  const probe = (executor: Executor): Promise<CpuProbe> => {
+    let p = probes.get(executor);
+    if (!p) {
+      p = probeCpu(executor, cc);
+      // A failed probe (host briefly down) must not be remembered forever.
+      p.catch(() => probes.delete(executor));
+      probes.set(executor, p);
+    }
+    return p;
+  };
+
+  async function compile(ws: Workspace, sources: string[], output: string, signal: AbortSignal | undefined): Promise<ExecResult> {
+    return ws.exec({
+      argv: [cc, ...cflags, '-std=gnu11', '-o', output, ...sources, ...WRAP_FLAGS, '-lm'],
+      limits: { ...DEFAULT_COMPILE_LIMITS, ...options.compileLimits },
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  return {
+    kind: 'c',
+
+    async fingerprint(executor) {
+      return (await probe(executor)).fingerprint;
+    },
+
+    async selfCheck(executor): Promise<SelfCheckResult> {
+      const ws = await executor.createWorkspace();
+      try {
+        await ws.writeFile('check.c', '#include <stdio.h>\nint main(void) { printf("self-check %d\\n", 6 * 7); return 0; }\n');
+        const built = await compile(ws, ['check.c'], 'check', undefined);
+        if (built.exitCode !== 0) return { ok: false, output: trimOutput(`${cc} failed: ${built.stderr}${built.stdout}`) };
+        const ran = await ws.exec({ argv: ['./check'], limits: { wallMs: 10_000 } });
+        const ok = ran.exitCode === 0 && ran.stdout.trim() === 'self-check 42';
+        return { ok, output: trimOutput(ok ? ran.stdout.trim() : `the program printed ${JSON.stringify(ran.stdout)} and exited ${ran.exitCode ?? ran.signal}: ${ran.stderr}`) };
+      } finally {
+        await ws.dispose();
+      }
+    },
+
+    async evaluate(request: EvaluateRequest): Promise<CandidateResult[]> {
+      const { operation, candidates, executor, signal } = request;
+      const ep = entryPointFor(operation);
+      const timing: TimingSettings = { ...DEFAULT_TIMING, ...request.timing };
+      if (!Number.isInteger(timing.warmup) || timing.warmup < 0 || !Number.isInteger(timing.runs) || timing.runs < 1 || timing.runs > 1000) {
+        throw new SkbError('BAD_INPUT', `Timing needs an integer warmup >= 0 and 1 to 1000 runs (got warmup ${timing.warmup}, runs ${timing.runs})`);
+      }
+      const cpu = await probe(executor);
+      const fingerprintKey = targetKey(cpu.fingerprint);
+      const harness = harnessSource(ep, {
+        ...timing,
+        flushBytes: flushBytesFor(ep, cpu.fingerprint.caches.l3 ?? cpu.fingerprint.caches.l2),
+        minSampleNs: Math.round(minSampleMs * 1e6),
+        seed,
+      });
+      const results: (CandidateResult | undefined)[] = new Array(candidates.length);
+      const compiled: Compiled[] = [];
+      const make = (partial: Omit<CandidateResult, 'fingerprintKey'>): CandidateResult =>
+        CandidateResultSchema.parse({ ...partial, output: trimOutput(partial.output), fingerprintKey });
+
+      try {
+        await promisePool(candidates.length, Math.max(1, cpu.fingerprint.cores), async (index) => {
+          signal?.throwIfAborted();
+          const ws = await executor.createWorkspace();
+          let keep = false;
+          try {
+            await ws.writeFile('harness.c', harness);
+            await ws.writeFile('candidate.c', candidates[index]!);
+            const built = await compile(ws, ['harness.c', 'candidate.c'], 'run', signal);
+            if (built.exitCode === 0 && built.limitExceeded === null) {
+              compiled.push({ index, ws, disposed: false });
+              keep = true;
+            } else {
+              results[index] = make(compileFailure(built, cc));
+            }
+          } finally {
+            if (!keep) await ws.dispose();
+          }
+        });
+        compiled.sort((a, b) => a.index - b.index);
+        for (const entry of compiled) {
+          const { index, ws } = entry;
+          signal?.throwIfAborted();
+          const nonce = harnessNonce();
+          const ran = await ws.exec({
+            argv: ['./run'],
+            stdin: nonce,
+            limits: { maxProcesses: cpu.fingerprint.cores * 2 + 8, ...DEFAULT_RUN_LIMITS, ...options.runLimits },
+            ...(signal ? { signal } : {}),
+          });
+          results[index] = make(classifyRun(ran, nonce, operation, ep, cpu));
+          entry.disposed = true;
+          await ws.dispose();
+        }
+      } finally {
+        await Promise.all(compiled.filter((c) => !c.disposed).map(({ ws }) => ws.dispose()));
+      }
+      return results.map((r, i) => {
+        if (!r) throw new SkbError('INTERNAL', `Candidate ${i} was neither compiled nor rejected`);
+        return r;
+      });
+    },
+  };
+}
+
+function compileFailure(built: ExecResult, cc: string): Omit<CandidateResult, 'fingerprintKey'> {
+  const text = `${built.stderr}${built.stdout}`;
+  const firstError = text.split('\n').find((l) => /error|undefined reference/i.test(l));
+  const reason =
+    built.limitExceeded === 'time'
+      ? `the compiler ran past ${Math.round(built.wallMs / 1000)} s`
+      : built.limitExceeded
+        ? `the compiler hit the ${built.limitExceeded} limit`
+        : (firstError?.trim() ?? `${cc} exited with ${built.exitCode ?? built.signal}`);
+  return {
+    correct: false,
+    latencyMs: null,
+    samplesMs: [],
+    spreadPct: null,
+    errorKind: 'compile',
+    output: text,
+    feedback: [`does not compile: ${reason.slice(0, 300)}`],
+  };
+}
+
+function failure(errorKind: CandidateResult['errorKind'], output: string, line: string): Omit<CandidateResult, 'fingerprintKey'> {
+  return { correct: false, latencyMs: null, samplesMs: [], spreadPct: null, errorKind, output, feedback: [line] };
+}
+
+/** Turns one run of the harness into a result; every way a candidate can fail ends up as an error kind. */
+function classifyRun(ran: ExecResult, nonce: string, operation: Operation, ep: EntryPoint, cpu: CpuProbe): Omit<CandidateResult, 'fingerprintKey'> {
+  const output = `${ran.stderr}${ran.stderr && ran.stdout ? '\n' : ''}${ran.stdout}`;
+  switch (ran.limitExceeded) {
+    case 'time':
+      return failure('timeout', output, `did not finish within ${(ran.wallMs / 1000).toFixed(1)} s (loops forever, or far too slow)`);
+    case 'output':
+      return failure('limit_exceeded', trimOutput(output, 1024), 'printed more output than allowed; a kernel should print nothing');
+    case 'memory':
+      return failure('limit_exceeded', output, 'allocated more memory than allowed');
+    case 'processes':
+      return failure('limit_exceeded', output, 'started more processes or threads than allowed');
+    case null:
+      break;
+  }
+  const result: HarnessResult | null = parseHarnessOutput(ran.stdout, nonce);
+  if (ran.signal || ran.exitCode !== 0 || !result) {
+    const how = ran.signal ? `crashed with ${ran.signal}` : ran.exitCode !== 0 ? `exited with status ${ran.exitCode}` : 'ended without reporting a result (did it call exit()?)';
+    return failure('runtime', output, `${how} while running the ${ep.kind} kernel`);
+  }
+  if (!result.correct) {
+    const where = result.firstBad === null ? '' : ` at output element ${result.firstBad}: got ${result.got ?? 'NaN'}, expected ${result.expected ?? 'NaN'}`;
+    const ratio = result.maxErrRatio === null ? 'some outputs are not numbers' : `the largest error is ${result.maxErrRatio.toPrecision(3)} times the tolerance`;
+    return failure('wrong_answer', output, `wrong answer${where}; ${ratio}`);
+  }
+  const { median, spreadPct } = summarizeSamples(result.samplesMs);
+  if (median === null) return failure('runtime', output, 'reported no timing samples');
+  return {
+    correct: true,
+    latencyMs: median,
+    samplesMs: result.samplesMs,
+    spreadPct,
+    errorKind: null,
+    output,
+    feedback: performanceFeedback(operation, median, spreadPct ?? 0, result, cpu),
+  };
+}
+
+function performanceFeedback(op: Operation, medianMs: number, spreadPct: number, result: HarnessResult, cpu: CpuProbe): string[] {
+  const seconds = medianMs / 1000;
+  const gflops = seconds > 0 ? flopCount(op) / seconds / 1e9 : 0;
+  const gbps = seconds > 0 ? minimumBytes(op) / seconds / 1e9 : 0;
+  const peak = peakGflopsPerCore(cpu.fingerprint, cpu.clockGhz);
+  return [
+    `latency ${medianMs.toPrecision(4)} ms (median of ${result.samplesMs.length} runs, spread ${spreadPct.toFixed(1)}%${result.flushed ? ', caches flushed before each run' : ''})`,
+    `achieved ${gflops.toPrecision(3)} GFLOP/s = ${((gflops / peak) * 100).toPrecision(3)}% of this machine's estimated single-core f32 peak of ${peak.toFixed(0)} GFLOP/s (${describeCpu(cpu.fingerprint)})`,
+    `moves at least ${gbps.toPrecision(3)} GB/s of compulsory traffic`,
+  ];
+}
+
+function describeCpu(fp: CpuFingerprint): string {
+  const simd = fp.isa.includes('avx512f') ? 'AVX-512' : fp.isa.includes('avx2') ? 'AVX2' : fp.isa.includes('avx') ? 'AVX' : fp.arch;
+  return `${fp.model}, ${simd}${fp.isa.includes('fma') ? ' + FMA' : ''}`;
+}
+
+/** Runs `task(i)` for i < count with at most `width` running at once; rejects with the first failure. */
+async function promisePool(count: number, width: number, task: (index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const index = next++;
+      await task(index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, count) }, worker));
+}

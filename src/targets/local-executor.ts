@@ -1,0 +1,256 @@
+/**
+ * The local executor: each workspace is a fresh directory under the system temp directory, each
+ * command a detached process group wrapped in `limitedArgv`. When the service runs as root, every
+ * workspace gets its own unprivileged uid, so process limits hold and candidates cannot read the
+ * service's files.
+ */
+import { spawn } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { chown, mkdir, mkdtemp, open, realpath, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { SkbError } from '../schedules/index.js';
+import { DEFAULT_LIMITS, type ExecLimits, type ExecRequest, type ExecResult, type Executor, type LimitKind, type Workspace } from './executor.js';
+import { allocateSandboxUid, classifyLimit, KILL_GRACE_SECONDS, limitedArgv, releaseSandboxUid, type RunAs } from './limits.js';
+
+/** The PATH candidates see: system directories only, never the service's own PATH. */
+export const SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface LocalExecutorOptions {
+  /** Parent directory of workspaces; default the system temp directory. */
+  root?: string;
+  /** Run candidates as a per-workspace unprivileged uid; default: when this process runs as root. */
+  dropPrivileges?: boolean;
+  /** Limits used where a request does not set its own. */
+  defaultLimits?: Partial<ExecLimits>;
+}
+
+/**
+ * The minimal environment of a candidate command. Nothing is copied from `process.env`, so API
+ * tokens and provider keys of the service never reach a candidate.
+ */
+export function sandboxEnv(workspacePath: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { PATH: SANDBOX_PATH, HOME: workspacePath, TMPDIR: workspacePath, LANG: 'C', LC_ALL: 'C', ...extra };
+}
+
+/** Creates the executor for this machine. */
+export function createLocalExecutor(options: LocalExecutorOptions = {}): Executor {
+  const root = options.root ?? tmpdir();
+  const drop = options.dropPrivileges ?? process.getuid?.() === 0;
+  const baseLimits: ExecLimits = { ...DEFAULT_LIMITS, ...options.defaultLimits };
+  const live = new Set<Workspace>();
+  return {
+    kind: 'local',
+    describe: 'local',
+    async createWorkspace() {
+      const ws = await createLocalWorkspace(root, drop, baseLimits);
+      live.add(ws);
+      const dispose = ws.dispose.bind(ws);
+      return Object.assign(ws, {
+        dispose: async () => {
+          live.delete(ws);
+          await dispose();
+        },
+      });
+    },
+    async close() {
+      await Promise.all([...live].map((ws) => ws.dispose()));
+    },
+  };
+}
+
+async function createLocalWorkspace(root: string, drop: boolean, baseLimits: ExecLimits): Promise<Workspace> {
+  const path = await realpath(await mkdtemp(join(root, 'skb-ws-')));
+  let runAs: RunAs | undefined;
+  if (drop) {
+    const uid = allocateSandboxUid();
+    runAs = { uid, gid: uid };
+    await chown(path, uid, uid);
+  }
+  let disposed = false;
+
+  /** Resolves a workspace-relative path; refuses paths that leave the workspace, symlinks included. */
+  async function resolveInside(relativePath: string): Promise<string> {
+    const rel = normalize(relativePath);
+    if (isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`) || rel === '.') {
+      throw new SkbError('BAD_INPUT', `Workspace path "${relativePath}" must be a relative path inside the workspace`);
+    }
+    const full = join(path, rel);
+    const parent = await realpath(dirname(full));
+    const fromRoot = relative(path, parent);
+    if (fromRoot.startsWith('..') || isAbsolute(fromRoot)) {
+      throw new SkbError('BAD_INPUT', `Workspace path "${relativePath}" leads outside the workspace (through a symbolic link)`);
+    }
+    return join(parent, rel.split(sep).pop()!);
+  }
+
+  async function sweep(): Promise<void> {
+    // Kills every process of the workspace's uid, including any that left the process group with
+    // setsid(). kill(-1) never signals the caller itself.
+    if (!runAs) return;
+    await new Promise<void>((resolve) => {
+      const child = spawn('setpriv', [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups', '--', 'kill', '-KILL', '-1'], {
+        stdio: 'ignore',
+        env: { PATH: SANDBOX_PATH },
+      });
+      child.on('error', () => resolve());
+      child.on('close', () => resolve());
+    });
+  }
+
+  const ws: Workspace = {
+    path,
+    async writeFile(relativePath, content) {
+      if (disposed) throw new SkbError('TARGET', 'This workspace was disposed; create a new one');
+      const rel = normalize(relativePath);
+      if (runAs) {
+        // Create parent directories one by one so each is owned by the candidate's uid.
+        const parts = rel.split(sep).slice(0, -1);
+        let dir = path;
+        for (const part of parts) {
+          dir = join(dir, part);
+          await mkdir(dir, { recursive: true });
+          await chown(dir, runAs.uid, runAs.gid);
+        }
+      } else {
+        await mkdir(dirname(join(path, rel)), { recursive: true });
+      }
+      const full = await resolveInside(relativePath);
+      const handle = await open(full, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
+      try {
+        await handle.writeFile(content);
+        if (runAs) await handle.chown(runAs.uid, runAs.gid);
+      } finally {
+        await handle.close();
+      }
+    },
+    async readFile(relativePath) {
+      const full = await resolveInside(relativePath);
+      const handle = await open(full, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+      try {
+        return new Uint8Array(await handle.readFile());
+      } finally {
+        await handle.close();
+      }
+    },
+    async exec(request) {
+      if (disposed) throw new SkbError('TARGET', 'This workspace was disposed; create a new one');
+      const result = await runLimited(path, request, { ...baseLimits, ...request.limits }, runAs);
+      if (runAs && (result.limitExceeded || result.signal)) await sweep();
+      return result;
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await sweep();
+      await rm(path, { recursive: true, force: true });
+      if (runAs) releaseSandboxUid(runAs.uid);
+    },
+  };
+  return ws;
+}
+
+function runLimited(cwd: string, request: ExecRequest, limits: ExecLimits, runAs: RunAs | undefined): Promise<ExecResult> {
+  const { signal } = request;
+  if (signal?.aborted) return Promise.reject(signal.reason ?? new DOMException('The command was aborted', 'AbortError'));
+  const argv = limitedArgv(request.argv, limits, runAs ? { runAs } : {});
+  const started = performance.now();
+  return new Promise<ExecResult>((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd,
+      env: sandboxEnv(cwd, request.env),
+      // Own session and process group, so one kill(-pgid) reaches everything the command started.
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let limitHit: LimitKind | null = null;
+    let aborted = false;
+    const out = new CappedBuffer(limits.maxOutputBytes);
+    const err = new CappedBuffer(limits.maxOutputBytes);
+
+    const killGroup = (): void => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // The group is already gone.
+      }
+    };
+    const onData = (buffer: CappedBuffer) => (chunk: Buffer) => {
+      if (!buffer.push(chunk) && limitHit === null) {
+        limitHit = 'output';
+        killGroup();
+      }
+    };
+    child.stdout.on('data', onData(out));
+    child.stderr.on('data', onData(err));
+    // `timeout` inside the wrapper is the primary wall-time limit; this one catches a wrapper that
+    // itself hangs (it should never fire).
+    const backstop = setTimeout(() => {
+      limitHit ??= 'time';
+      killGroup();
+    }, limits.wallMs + (KILL_GRACE_SECONDS + 2) * 1000);
+    const onAbort = (): void => {
+      aborted = true;
+      killGroup();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.stdin.on('error', () => {
+      // The command may exit without reading its input (EPIPE); that is its business.
+    });
+    child.stdin.end(request.stdin ?? '');
+
+    child.on('error', (error) => {
+      clearTimeout(backstop);
+      signal?.removeEventListener('abort', onAbort);
+      reject(new SkbError('TARGET', `Could not start "${argv[0]}" on this machine: ${error.message}. Install coreutils and util-linux.`));
+    });
+    child.on('close', (exitCode, exitSignal) => {
+      clearTimeout(backstop);
+      signal?.removeEventListener('abort', onAbort);
+      // Leftovers of the group (a background child that kept the pipes open) go too.
+      killGroup();
+      if (aborted) {
+        reject(signal?.reason ?? new DOMException('The command was aborted', 'AbortError'));
+        return;
+      }
+      const wallMs = performance.now() - started;
+      const stderr = err.text();
+      resolve({
+        exitCode,
+        signal: exitSignal,
+        stdout: out.text(),
+        stderr,
+        limitExceeded: limitHit ?? classifyLimit({ exitCode, signal: exitSignal, elapsedMs: wallMs, stderr, limits }),
+        wallMs,
+      });
+    });
+  });
+}
+
+/** Keeps the first `max` bytes of a stream; `push` answers false once anything had to be dropped. */
+class CappedBuffer {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private overflowed = false;
+
+  constructor(private readonly max: number) {}
+
+  push(chunk: Buffer): boolean {
+    const room = this.max - this.size;
+    if (chunk.length > room) {
+      if (room > 0) this.chunks.push(chunk.subarray(0, room));
+      this.size = this.max;
+      this.overflowed = true;
+    } else {
+      this.chunks.push(chunk);
+      this.size += chunk.length;
+    }
+    return !this.overflowed;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}

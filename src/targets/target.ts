@@ -1,0 +1,96 @@
+/**
+ * A target: an executor and a toolchain from one targets-file entry, plus the fingerprint of the
+ * hardware behind them. The search asks a target to evaluate candidates; the knowledge base files
+ * measurements under the fingerprint's key.
+ */
+import { homedir } from 'node:os';
+import { SkbError, makeTargetRecord, type Fingerprint, type TargetRecord } from '../schedules/index.js';
+import { createCToolchain } from './c/c-toolchain.js';
+import type { Executor } from './executor.js';
+import { createKernelBenchToolchain } from './kernelbench-toolchain.js';
+import { createLocalExecutor } from './local-executor.js';
+import { createSshExecutor } from './ssh-executor.js';
+import type { SshExecutorEntry, TargetEntry } from './targets-file.js';
+import type { CandidateResult, EvaluateRequest, Toolchain } from './toolchain.js';
+
+export interface Target {
+  readonly id: string;
+  readonly description: string;
+  readonly executor: Executor;
+  readonly toolchain: Toolchain;
+  /** Probed once, then remembered. */
+  fingerprint(): Promise<Fingerprint>;
+  /** The record the knowledge base stores for this target (no connection details). */
+  record(): Promise<TargetRecord>;
+  /** Evaluates candidates for an operation on this target. */
+  evaluate(request: Omit<EvaluateRequest, 'executor'>): Promise<CandidateResult[]>;
+  close(): Promise<void>;
+}
+
+export interface TargetDeps {
+  /** Builds the KernelBench toolchain for an entry; default createKernelBenchToolchain({ python }). */
+  kernelbench?: (config: Extract<TargetEntry['toolchain'], { kind: 'kernelbench' }>) => Toolchain;
+  /** Environment used to resolve `agent: true` (SSH_AUTH_SOCK); default process.env. */
+  env?: Record<string, string | undefined>;
+}
+
+function expandHome(path: string): string {
+  return path === '~' || path.startsWith('~/') ? `${homedir()}${path.slice(1)}` : path;
+}
+
+function sshExecutor(e: SshExecutorEntry, env: Record<string, string | undefined>): Executor {
+  let agent: string | undefined;
+  if (e.agent === true) {
+    agent = env.SSH_AUTH_SOCK;
+    if (!agent) throw new SkbError('CONFIG', `Target ${e.username}@${e.host} uses the ssh-agent, but SSH_AUTH_SOCK is not set: start an agent or set privateKeyPath`);
+  } else if (typeof e.agent === 'string') {
+    agent = e.agent;
+  }
+  return createSshExecutor({
+    host: e.host,
+    port: e.port,
+    username: e.username,
+    hostKeySha256: e.hostKeySha256,
+    ...(e.privateKeyPath !== undefined ? { privateKeyPath: expandHome(e.privateKeyPath) } : {}),
+    ...(agent !== undefined ? { agent } : {}),
+    ...(e.maxSessions !== undefined ? { maxSessions: e.maxSessions } : {}),
+  });
+}
+
+/** Builds the target of one targets-file entry. Nothing connects or runs until it is used. */
+export function createTarget(entry: TargetEntry, deps: TargetDeps = {}): Target {
+  const executor = entry.executor.kind === 'local' ? createLocalExecutor() : sshExecutor(entry.executor, deps.env ?? process.env);
+  let toolchain: Toolchain;
+  if (entry.toolchain.kind === 'c') {
+    toolchain = createCToolchain({ cc: entry.toolchain.cc, ...(entry.toolchain.cflags ? { cflags: entry.toolchain.cflags } : {}) });
+  } else if (deps.kernelbench) {
+    toolchain = deps.kernelbench(entry.toolchain);
+  } else {
+    toolchain = createKernelBenchToolchain(entry.toolchain.python !== undefined ? { python: entry.toolchain.python } : {});
+  }
+  const description = entry.description ?? `${entry.id}: ${executor.describe}, ${entry.toolchain.kind} toolchain`;
+  let fingerprint: Promise<Fingerprint> | undefined;
+  const target: Target = {
+    id: entry.id,
+    description,
+    executor,
+    toolchain,
+    fingerprint() {
+      fingerprint ??= toolchain.fingerprint(executor);
+      fingerprint.catch(() => {
+        fingerprint = undefined;
+      });
+      return fingerprint;
+    },
+    async record() {
+      return makeTargetRecord(entry.id, description, await target.fingerprint());
+    },
+    evaluate(request) {
+      return toolchain.evaluate({ ...request, executor });
+    },
+    close() {
+      return executor.close();
+    },
+  };
+  return target;
+}

@@ -1,0 +1,128 @@
+/**
+ * The targets file: which machines schedule-kb may run candidates on, and how code is built there.
+ * JSON, validated with zod; credentials are referenced (a key file path, the ssh-agent), never
+ * written into it. `SKB_TARGETS_FILE` points at it; without it, data/targets.json is used, and
+ * without that file, a single "local" target describes this machine.
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { SkbError, describeIssues } from '../schedules/index.js';
+
+const LocalExecutorEntrySchema = z.object({ kind: z.literal('local') }).strict();
+
+const SshExecutorEntrySchema = z
+  .object({
+    kind: z.literal('ssh'),
+    host: z.string().min(1).max(255),
+    port: z.number().int().min(1).max(65535).default(22),
+    username: z.string().min(1).max(64),
+    /** Private key file on the machine that runs schedule-kb (`~/` is expanded). */
+    privateKeyPath: z.string().min(1).optional(),
+    /** true: use the ssh-agent named by SSH_AUTH_SOCK; a string: that agent socket. */
+    agent: z.union([z.boolean(), z.string().min(1)]).optional(),
+    /** Pinned host key, as `ssh-keyscan -t ed25519 HOST | ssh-keygen -lf -` prints it. */
+    hostKeySha256: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must look like SHA256:<43 base64 characters>, as ssh-keygen -lf prints it'),
+    maxSessions: z.number().int().min(1).max(10).optional(),
+  })
+  .strict()
+  .refine((e) => e.privateKeyPath !== undefined || (e.agent !== undefined && e.agent !== false), {
+    message: 'an ssh executor needs privateKeyPath or agent (keys are referenced, never written into the targets file)',
+  });
+
+const CToolchainEntrySchema = z
+  .object({
+    kind: z.literal('c'),
+    cc: z.string().regex(/^[A-Za-z0-9_./+-]+$/, 'cc is a compiler command such as gcc or /usr/bin/clang-17').default('gcc'),
+    cflags: z.array(z.string().regex(/^-[A-Za-z0-9_=,.+:/-]+$/, 'each flag starts with "-" and holds no spaces')).max(32).optional(),
+  })
+  .strict();
+
+const KernelBenchToolchainEntrySchema = z
+  .object({
+    kind: z.literal('kernelbench'),
+    /** Python interpreter on the target that has torch installed; default python3. */
+    python: z.string().min(1).max(255).optional(),
+  })
+  .strict();
+
+export const TargetEntrySchema = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'id is 1 to 64 lower-case letters, digits, _ . -'),
+    /** One short paragraph for prompts: what the hardware is and what matters on it. */
+    description: z.string().max(2000).optional(),
+    executor: z.discriminatedUnion('kind', [LocalExecutorEntrySchema, SshExecutorEntrySchema]),
+    toolchain: z.discriminatedUnion('kind', [CToolchainEntrySchema, KernelBenchToolchainEntrySchema]),
+  })
+  .strict();
+
+export const TargetsFileSchema = z
+  .object({
+    targets: z
+      .array(TargetEntrySchema)
+      .min(1, 'list at least one target')
+      .refine((ts) => new Set(ts.map((t) => t.id)).size === ts.length, 'target ids must be unique'),
+  })
+  .strict();
+
+export type TargetEntry = z.infer<typeof TargetEntrySchema>;
+export type TargetsFile = z.infer<typeof TargetsFileSchema>;
+export type SshExecutorEntry = z.infer<typeof SshExecutorEntrySchema>;
+
+/** The target used when no targets file exists: this machine, C compiled with gcc. */
+export const DEFAULT_TARGETS: TargetsFile = {
+  targets: [
+    {
+      id: 'local',
+      description: 'This machine: C kernels compiled with gcc -O3 -march=native and timed on one core.',
+      executor: { kind: 'local' },
+      toolchain: { kind: 'c', cc: 'gcc' },
+    },
+  ],
+};
+
+/** Validates targets-file content; the error names the file and the path of each bad field. */
+export function parseTargetsFile(raw: unknown, source = 'the targets file'): TargetsFile {
+  const parsed = TargetsFileSchema.safeParse(raw);
+  if (!parsed.success) throw new SkbError('CONFIG', `Invalid targets in ${source}: ${describeIssues(parsed.error.issues)}`);
+  return parsed.data;
+}
+
+export interface LoadTargetsOptions {
+  /** An explicit file (SKB_TARGETS_FILE, config.targetsFile); it must exist. */
+  file?: string | undefined;
+  /** Where data/targets.json is looked for when no file is given; default the working directory. */
+  cwd?: string;
+}
+
+/**
+ * Loads the targets: the given file (which must exist), else data/targets.json if present, else
+ * DEFAULT_TARGETS. Returns where they came from, for `skb targets list`.
+ */
+export async function loadTargets(options: LoadTargetsOptions = {}): Promise<{ source: string; targets: TargetsFile }> {
+  const cwd = options.cwd ?? process.cwd();
+  const explicit = options.file !== undefined && options.file !== '';
+  const path = explicit ? (isAbsolute(options.file!) ? options.file! : resolve(cwd, options.file!)) : resolve(cwd, 'data', 'targets.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (!explicit && code === 'ENOENT') return { source: 'built-in default', targets: DEFAULT_TARGETS };
+    throw new SkbError('CONFIG', `Could not read the targets file ${path} (${code ?? String(error)}): check SKB_TARGETS_FILE`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new SkbError('CONFIG', `The targets file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  return { source: path, targets: parseTargetsFile(raw, path) };
+}
+
+/** The entry with this id, or a NOT_FOUND error listing the ids there are. */
+export function findTarget(file: TargetsFile, id: string): TargetEntry {
+  const entry = file.targets.find((t) => t.id === id);
+  if (!entry) throw new SkbError('NOT_FOUND', `No target "${id}" in the targets file; known targets: ${file.targets.map((t) => t.id).join(', ')}`);
+  return entry;
+}

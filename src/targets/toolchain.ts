@@ -1,0 +1,85 @@
+/**
+ * A toolchain knows how candidate code for an operation is built, checked against a reference and
+ * timed on an executor. The search calls `evaluate` and nothing else; every toolchain (C,
+ * KernelBench) answers with the same CandidateResult.
+ */
+import { z } from 'zod';
+import type { Fingerprint, Operation } from '../schedules/index.js';
+import type { Executor } from './executor.js';
+
+export const ErrorKindSchema = z.enum(['compile', 'runtime', 'timeout', 'wrong_answer', 'limit_exceeded']);
+export type ErrorKind = z.infer<typeof ErrorKindSchema>;
+
+/** Most characters of program or compiler output kept in a result. */
+export const MAX_RESULT_OUTPUT_CHARS = 4096;
+
+export const CandidateResultSchema = z
+  .object({
+    /** Matched the reference within the tolerance (and ran to the end). */
+    correct: z.boolean(),
+    /** Median of the timed runs in milliseconds; null when the candidate was not timed. */
+    latencyMs: z.number().nonnegative().nullable(),
+    /** Every timed run, in order. */
+    samplesMs: z.array(z.number().nonnegative()),
+    /** (max - min) / median of the samples, in percent; null without samples. */
+    spreadPct: z.number().nonnegative().nullable(),
+    errorKind: ErrorKindSchema.nullable(),
+    /** Compiler or program output that explains the result, trimmed to a few KB. */
+    output: z.string().max(MAX_RESULT_OUTPUT_CHARS + 64),
+    /** Short lines for the planner: achieved GFLOP/s, fraction of peak, what went wrong. */
+    feedback: z.array(z.string()),
+    /** `targetKey` of the fingerprint the candidate was measured on. */
+    fingerprintKey: z.string().regex(/^t-[0-9a-f]{16}$/),
+  })
+  .strict();
+export type CandidateResult = z.infer<typeof CandidateResultSchema>;
+
+export interface TimingSettings {
+  /** Untimed runs before measuring. */
+  warmup: number;
+  /** Timed runs; the latency is their median. */
+  runs: number;
+}
+
+export interface EvaluateRequest {
+  operation: Operation;
+  /** Source code of each candidate, in the toolchain's language. */
+  candidates: string[];
+  executor: Executor;
+  signal?: AbortSignal;
+  timing?: Partial<TimingSettings>;
+}
+
+export interface SelfCheckResult {
+  ok: boolean;
+  /** What the tiny program printed, or why it failed. */
+  output: string;
+}
+
+export interface Toolchain {
+  readonly kind: 'c' | 'kernelbench';
+  /** Evaluates every candidate; one result per candidate, in order. Never throws for a bad candidate. */
+  evaluate(request: EvaluateRequest): Promise<CandidateResult[]>;
+  /** The hardware and toolchain fingerprint of the machine behind `executor`. */
+  fingerprint(executor: Executor): Promise<Fingerprint>;
+  /** Builds and runs a tiny program on the executor: proves the toolchain works there. */
+  selfCheck(executor: Executor): Promise<SelfCheckResult>;
+}
+
+/** Keeps the head and the tail of long output, which is where compilers and crashes say what happened. */
+export function trimOutput(text: string, max = MAX_RESULT_OUTPUT_CHARS): string {
+  if (text.length <= max) return text;
+  const head = Math.floor(max * 0.6);
+  const tail = max - head;
+  return `${text.slice(0, head)}\n[... ${text.length - max} characters cut ...]\n${text.slice(text.length - tail)}`;
+}
+
+/** Median and spread ((max - min) / median, percent) of timing samples. */
+export function summarizeSamples(samples: readonly number[]): { median: number | null; spreadPct: number | null } {
+  if (samples.length === 0) return { median: null, spreadPct: null };
+  const sorted = [...samples].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const spreadPct = median > 0 ? ((sorted[sorted.length - 1]! - sorted[0]!) / median) * 100 : 0;
+  return { median, spreadPct };
+}

@@ -1,0 +1,177 @@
+/**
+ * The one contract every executor (local, SSH) must meet. Each executor's test file calls
+ * `describeExecutorContract` with a factory; the suite uses only the Executor interface and POSIX
+ * shell commands, so it says nothing about where the commands run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Executor, Workspace } from '../../src/targets/executor.js';
+
+export interface ExecutorContractOptions {
+  /** Extra wall time the executor needs per command (connection set-up); default 0. */
+  slackMs?: number;
+}
+
+const SECRETS: Record<string, string> = {
+  SKB_API_TOKEN: 'skb-secret-token-0123456789abcdef',
+  OPENAI_API_KEY: 'sk-test-secret-key-do-not-leak',
+  SKB_OPENAI_API_KEY: 'sk-other-secret-key-do-not-leak',
+};
+
+/**
+ * A shell command that prints "gone" once the process whose pid is in `pidFile` no longer runs.
+ * Zombies count as gone (the init of a container may reap them late); it waits up to 3 s because
+ * a killed process takes a moment to go.
+ */
+const goneCheck = (pidFile: string): string[] => [
+  'sh',
+  '-c',
+  `p=$(cat ${pidFile}); i=0; while [ $i -lt 30 ]; do s=$(sed -n 's/^State:[[:space:]]*\\(.\\).*/\\1/p' /proc/$p/status 2>/dev/null); ` +
+    `if [ -z "$s" ] || [ "$s" = Z ]; then echo gone; exit 0; fi; i=$((i+1)); sleep 0.1; done; echo alive`,
+];
+
+const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
+
+export function describeExecutorContract(name: string, makeExecutor: () => Promise<Executor>, options: ExecutorContractOptions = {}): void {
+  const slack = options.slackMs ?? 0;
+
+  describe(`executor contract: ${name}`, () => {
+    let executor: Executor;
+    let ws: Workspace;
+    const saved: Record<string, string | undefined> = {};
+
+    beforeAll(async () => {
+      for (const [k, v] of Object.entries(SECRETS)) {
+        saved[k] = process.env[k];
+        process.env[k] = v;
+      }
+      executor = await makeExecutor();
+      ws = await executor.createWorkspace();
+    });
+
+    afterAll(async () => {
+      await ws?.dispose();
+      await executor?.close();
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    });
+
+    it('writes files that commands can read, and reads files that commands wrote', async () => {
+      await ws.writeFile('in/data.txt', 'hello workspace\n');
+      const cat = await ws.exec({ argv: ['cat', 'in/data.txt'] });
+      expect(cat.exitCode).toBe(0);
+      expect(cat.stdout).toBe('hello workspace\n');
+      const made = await ws.exec({ argv: ['sh', '-c', 'printf "%s" "made by command" > out.txt'] });
+      expect(made.exitCode).toBe(0);
+      expect(text(await ws.readFile('out.txt'))).toBe('made by command');
+      await ws.writeFile('bin.dat', new Uint8Array([0, 1, 2, 255]));
+      expect([...(await ws.readFile('bin.dat'))]).toEqual([0, 1, 2, 255]);
+    });
+
+    it('runs commands in the workspace directory', async () => {
+      const pwd = await ws.exec({ argv: ['pwd'] });
+      expect(pwd.stdout.trim()).toBe(ws.path);
+    });
+
+    it('refuses paths that leave the workspace', async () => {
+      await expect(ws.writeFile('../escape.txt', 'x')).rejects.toThrow(/workspace/);
+      await expect(ws.readFile('/etc/hostname')).rejects.toThrow(/workspace/);
+    });
+
+    it('reports exit codes, stderr and signals', async () => {
+      const failed = await ws.exec({ argv: ['sh', '-c', 'echo oops >&2; exit 3'] });
+      expect(failed.exitCode).toBe(3);
+      expect(failed.stderr).toContain('oops');
+      expect(failed.limitExceeded).toBeNull();
+      const segv = await ws.exec({ argv: ['sh', '-c', 'kill -SEGV $$'] });
+      expect(segv.signal).toBe('SIGSEGV');
+      expect(segv.limitExceeded).toBeNull();
+    });
+
+    it('passes stdin and extra environment variables', async () => {
+      const r = await ws.exec({ argv: ['sh', '-c', 'cat; printf "|%s" "$GREETING"'], stdin: 'from stdin', env: { GREETING: 'hi' } });
+      expect(r.stdout).toBe('from stdin|hi');
+    });
+
+    it('gives commands an environment without the service secrets', async () => {
+      const r = await ws.exec({ argv: ['env'] });
+      expect(r.exitCode).toBe(0);
+      for (const [k, v] of Object.entries(SECRETS)) {
+        expect(r.stdout).not.toContain(v);
+        expect(r.stdout).not.toContain(`${k}=`);
+      }
+      expect(r.stdout).toContain('PATH=');
+    });
+
+    it('kills the whole process group when the wall-time limit passes', async () => {
+      const started = Date.now();
+      const r = await ws.exec({
+        argv: ['sh', '-c', 'sleep 30 & echo $! > child.pid; sleep 30'],
+        limits: { wallMs: 500 },
+      });
+      expect(r.limitExceeded).toBe('time');
+      expect(Date.now() - started).toBeLessThan(10_000 + slack);
+      const check = await ws.exec({ argv: goneCheck('child.pid') });
+      expect(check.stdout.trim()).toBe('gone');
+    });
+
+    it('caps output and stops a command that prints without end', async () => {
+      const r = await ws.exec({ argv: ['yes', 'spam'], limits: { maxOutputBytes: 64 * 1024, wallMs: 20_000 } });
+      expect(r.limitExceeded).toBe('output');
+      expect(r.stdout.length).toBeLessThanOrEqual(64 * 1024);
+      expect(r.stdout.startsWith('spam\nspam\n')).toBe(true);
+    });
+
+    it('refuses allocations past the memory limit', async () => {
+      const r = await ws.exec({
+        argv: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=512M', 'count=1'],
+        limits: { memoryBytes: 128 * 1024 ** 2 },
+      });
+      expect(r.exitCode).not.toBe(0);
+      expect(r.limitExceeded).toBe('memory');
+      const small = await ws.exec({ argv: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1M', 'count=4'], limits: { memoryBytes: 128 * 1024 ** 2 } });
+      expect(small.exitCode).toBe(0);
+    });
+
+    it('stops a fork bomb at the process limit, and the next command still runs', async () => {
+      const r = await ws.exec({
+        argv: ['sh', '-c', 'bomb() { bomb | bomb & }; bomb; sleep 2'],
+        limits: { maxProcesses: 24, wallMs: 8_000 },
+      });
+      expect(['processes', 'time']).toContain(r.limitExceeded);
+      const next = await ws.exec({ argv: ['sh', '-c', 'echo still fine'] });
+      expect(next.exitCode).toBe(0);
+      expect(next.stdout).toBe('still fine\n');
+    });
+
+    it('kills the command when the abort signal fires', async () => {
+      const controller = new AbortController();
+      const started = Date.now();
+      const pending = ws.exec({ argv: ['sh', '-c', 'echo $$ > main.pid; sleep 30'], signal: controller.signal, limits: { wallMs: 60_000 } });
+      setTimeout(() => controller.abort(), 400);
+      await expect(pending).rejects.toThrow();
+      expect(Date.now() - started).toBeLessThan(10_000 + slack);
+      const check = await ws.exec({ argv: goneCheck('main.pid') });
+      expect(check.stdout.trim()).toBe('gone');
+    });
+
+    it('keeps concurrent workspaces apart and removes them on dispose', async () => {
+      const [a, b] = await Promise.all([executor.createWorkspace(), executor.createWorkspace()]);
+      try {
+        expect(a.path).not.toBe(b.path);
+        await Promise.all([a.writeFile('who.txt', 'a'), b.writeFile('who.txt', 'b')]);
+        const [ra, rb] = await Promise.all([a.exec({ argv: ['cat', 'who.txt'] }), b.exec({ argv: ['cat', 'who.txt'] })]);
+        expect(ra.stdout).toBe('a');
+        expect(rb.stdout).toBe('b');
+      } finally {
+        await a.dispose();
+      }
+      const exists = await b.exec({ argv: ['sh', '-c', 'test -e "$1" && echo present || echo removed', 'sh', a.path] });
+      expect(exists.stdout.trim()).toBe('removed');
+      await b.dispose();
+      await expect(b.exec({ argv: ['true'] })).rejects.toThrow();
+    });
+  });
+}
+
