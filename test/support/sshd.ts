@@ -1,0 +1,145 @@
+/**
+ * A real OpenSSH server on loopback for tests: its own temp dir, generated host and client keys,
+ * a free port. The SSH executor's contract suite runs against it, so "works over SSH" means works
+ * with the sshd users actually run, not with a simulation of it.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export const SSHD_PATH = '/usr/sbin/sshd';
+
+export interface TestSshd {
+  host: string;
+  port: number;
+  username: string;
+  privateKeyPath: string;
+  /** As `ssh-keygen -lf` prints it. */
+  hostKeySha256: string;
+  /** The server's temp dir (keys, config, pid file). */
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Generates an ed25519 key pair with ssh-keygen; returns the private key path (public key beside it). */
+export async function generateKey(path: string): Promise<string> {
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'skb-test', '-f', path]);
+  return path;
+}
+
+/** The `SHA256:...` fingerprint of a public key file, computed by ssh-keygen itself. */
+export async function fingerprintOf(publicKeyPath: string): Promise<string> {
+  const { stdout } = await run('ssh-keygen', ['-l', '-E', 'sha256', '-f', publicKeyPath]);
+  const fingerprint = stdout.split(/\s+/)[1];
+  if (!fingerprint?.startsWith('SHA256:')) throw new Error(`unexpected ssh-keygen -lf output: ${stdout}`);
+  return fingerprint;
+}
+
+function portAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Starts `/usr/sbin/sshd -D -e` on 127.0.0.1. Fails (never skips) when OpenSSH's server is not
+ * installed, saying how to install it.
+ */
+export async function startSshd(): Promise<TestSshd> {
+  try {
+    await access(SSHD_PATH);
+  } catch {
+    throw new Error(`OpenSSH server not found at ${SSHD_PATH}: run \`bash scripts/setup-test-deps.sh\` (it installs openssh-server from Debian) before the SSH tests`);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'skb-sshd-'));
+  // sshd refuses to start without its privilege separation directory.
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 }).catch(() => undefined);
+  const hostKey = await generateKey(join(dir, 'host_ed25519'));
+  const clientKey = await generateKey(join(dir, 'client_ed25519'));
+  await writeFile(join(dir, 'authorized_keys'), await readFile(`${clientKey}.pub`), { mode: 0o600 });
+  const hostKeySha256 = await fingerprintOf(`${hostKey}.pub`);
+
+  for (let attempt = 0; ; attempt += 1) {
+    const port = await freePort();
+    const config = [
+      `Port ${port}`,
+      'ListenAddress 127.0.0.1',
+      `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+      `PidFile ${join(dir, 'sshd.pid')}`,
+      'PermitRootLogin prohibit-password',
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'StrictModes no',
+      'UsePAM no',
+      'MaxSessions 10',
+      'MaxStartups 50:30:100',
+      'LogLevel ERROR',
+      'Subsystem sftp internal-sftp',
+      '',
+    ].join('\n');
+    const configPath = join(dir, 'sshd_config');
+    await writeFile(configPath, config);
+    const child = spawn(SSHD_PATH, ['-D', '-e', '-f', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    let exited = false;
+    child.once('exit', () => {
+      exited = true;
+    });
+    const deadline = Date.now() + 10_000;
+    while (!exited && Date.now() < deadline && !(await portAccepts(port))) await new Promise((r) => setTimeout(r, 50));
+    if (!exited && (await portAccepts(port))) {
+      return {
+        host: '127.0.0.1',
+        port,
+        username: userInfo().username,
+        privateKeyPath: clientKey,
+        hostKeySha256,
+        dir,
+        stop: () => stopSshd(child, dir),
+      };
+    }
+    await stopSshd(child, null);
+    // Another process may have taken the port between freePort and sshd's bind: try another.
+    if (attempt >= 2) {
+      await rm(dir, { recursive: true, force: true });
+      throw new Error(`sshd did not start: ${stderr.trim() || 'no output'}`);
+    }
+  }
+}
+
+async function stopSshd(child: ChildProcess, dir: string | null): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    await new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+    });
+  }
+  if (dir) await rm(dir, { recursive: true, force: true });
+}
