@@ -1,0 +1,167 @@
+/**
+ * The KernelBench toolchain for PyTorch/CUDA targets: a candidate is a Python file that defines
+ * `ModelNew`, judged against a KernelBench problem (`Model`, `get_inputs`, `get_init_inputs`) by
+ * harness.py on the target: 5 seeded correctness trials with KernelBench's tolerances, then CUDA-event
+ * timing with the L2 flushed before each run, beside the eager reference. Candidates run one at a
+ * time, each in its own workspace and process, so a hanging or crashing one costs only its own run.
+ */
+import { SkbError, targetKey, isSkbError, type GpuFingerprint, type Operation } from '../schedules/index.js';
+import type { ExecLimits, Executor } from './executor.js';
+import { GPU_PROCESS_LIMITS, gpuFingerprint } from './gpu-fingerprint.js';
+import { kernelBenchHarnessSource } from './kernelbench/harness-source.js';
+import { kernelBenchProblemFor } from './kernelbench/problems.js';
+import { interpretHarnessRun } from './kernelbench/result.js';
+import { CandidateResultSchema, type CandidateResult, type EvaluateRequest, type SelfCheckResult, type TimingSettings, type Toolchain } from './toolchain.js';
+
+export interface KernelBenchToolchainOptions {
+  /** Python interpreter with PyTorch (and Triton) on the target; default python3. */
+  python?: string;
+  /** Extra environment for harness runs (CUDA_VISIBLE_DEVICES, LD_LIBRARY_PATH, ...). */
+  env?: Record<string, string>;
+  /** Limits of one candidate's harness run; the wall time decides 'timeout'. */
+  runLimits?: Partial<ExecLimits>;
+  /** Problem source for an operation, for `evaluate`; default: generated for gemm and batched_gemm. */
+  problemFor?: (operation: Operation) => string;
+  /** Seeded correctness trials; KernelBench uses 5. */
+  trials?: number;
+  /** Base seed of weights and inputs. */
+  seed?: number;
+  /** torch device string; default cuda. */
+  device?: string;
+}
+
+export interface KernelBenchEvaluateRequest {
+  /** Python source of the KernelBench problem. */
+  problemSource: string;
+  /** Python sources that each define `ModelNew`. */
+  candidates: string[];
+  executor: Executor;
+  signal?: AbortSignal;
+  timing?: Partial<TimingSettings>;
+}
+
+/** One candidate's result with what KernelBench adds to it. */
+export interface KernelBenchEvaluation {
+  result: CandidateResult;
+  /** Median latency of the eager PyTorch reference on the same GPU; null when it was never timed. */
+  referenceLatencyMs: number | null;
+  /** Reference median over candidate median; null unless both exist. */
+  speedup: number | null;
+  /** The GPU the candidate was measured on. */
+  fingerprint: GpuFingerprint;
+}
+
+export interface KernelBenchToolchain extends Toolchain {
+  readonly kind: 'kernelbench';
+  /** Evaluates candidates against a problem given as source; one evaluation per candidate, in order. */
+  evaluateProblem(request: KernelBenchEvaluateRequest): Promise<KernelBenchEvaluation[]>;
+}
+
+/** KernelBench's timing: 100 timed runs after warm-up. */
+export const KERNELBENCH_TIMING: TimingSettings = { warmup: 10, runs: 100 };
+const DEFAULT_RUN_LIMITS: Partial<ExecLimits> = { wallMs: 180_000, maxOutputBytes: 1024 * 1024 };
+
+/** Creates the KernelBench toolchain. */
+export function createKernelBenchToolchain(options: KernelBenchToolchainOptions = {}): KernelBenchToolchain {
+  const python = options.python ?? 'python3';
+  const trials = options.trials ?? 5;
+  const seed = options.seed ?? 42;
+  const device = options.device ?? 'cuda';
+  if (!Number.isInteger(trials) || trials < 1 || trials > 100) throw new SkbError('CONFIG', `KernelBench trials must be an integer from 1 to 100 (got ${trials})`);
+  if (!/^cuda(:\d+)?$/.test(device)) throw new SkbError('CONFIG', `The KernelBench device must be "cuda" or "cuda:<index>" (got "${device}")`);
+  const probes = new WeakMap<Executor, Promise<GpuFingerprint>>();
+  const probeOptions = { python, ...(options.env ? { env: options.env } : {}) };
+
+  const probe = (executor: Executor): Promise<GpuFingerprint> => {
+    let p = probes.get(executor);
+    if (!p) {
+      p = gpuFingerprint(executor, probeOptions);
+      // A failed probe (host briefly down) must not be remembered forever.
+      p.catch(() => probes.delete(executor));
+      probes.set(executor, p);
+    }
+    return p;
+  };
+
+  async function evaluateProblem(request: KernelBenchEvaluateRequest): Promise<KernelBenchEvaluation[]> {
+    const { problemSource, candidates, executor, signal } = request;
+    const timing: TimingSettings = { ...KERNELBENCH_TIMING, ...request.timing };
+    if (!Number.isInteger(timing.warmup) || timing.warmup < 0 || !Number.isInteger(timing.runs) || timing.runs < 1 || timing.runs > 1000) {
+      throw new SkbError('BAD_INPUT', `Timing needs an integer warmup >= 0 and 1 to 1000 runs (got warmup ${timing.warmup}, runs ${timing.runs})`);
+    }
+    const probed = await probe(executor);
+    const harness = await kernelBenchHarnessSource();
+    // The eager reference is timed once, by the first run that gets that far, and reused after.
+    let referenceLatencyMs: number | null = null;
+    const evaluations: KernelBenchEvaluation[] = [];
+    for (const source of candidates) {
+      signal?.throwIfAborted();
+      const ws = await executor.createWorkspace();
+      try {
+        await ws.writeFile('harness.py', harness);
+        await ws.writeFile('problem.py', problemSource);
+        await ws.writeFile('candidate.py', source);
+        const argv = [python, 'harness.py', '--problem', 'problem.py', '--candidate', 'candidate.py'];
+        argv.push('--trials', String(trials), '--warmup', String(timing.warmup), '--iters', String(timing.runs), '--seed', String(seed), '--device', device);
+        if (referenceLatencyMs !== null) argv.push('--skip-reference-timing');
+        const ran = await ws.exec({
+          argv,
+          limits: { ...GPU_PROCESS_LIMITS, ...DEFAULT_RUN_LIMITS, ...options.runLimits },
+          // Compiler caches live in the workspace: candidates never share (or poison) them.
+          env: {
+            PYTHONDONTWRITEBYTECODE: '1',
+            TRITON_CACHE_DIR: `${ws.path}/.triton`,
+            TORCH_EXTENSIONS_DIR: `${ws.path}/.torch_extensions`,
+            TORCHINDUCTOR_CACHE_DIR: `${ws.path}/.inductor`,
+            ...options.env,
+          },
+          ...(signal ? { signal } : {}),
+        });
+        const outcome = interpretHarnessRun(ran, referenceLatencyMs);
+        if ('problem' in outcome) {
+          throw new SkbError('BAD_INPUT', `The KernelBench problem fails on its own, before any candidate runs: ${outcome.problem}. Fix Model, get_inputs or get_init_inputs.`);
+        }
+        referenceLatencyMs ??= outcome.referenceLatencyMs;
+        const fingerprint = outcome.fingerprint ?? probed;
+        const result = CandidateResultSchema.parse({ ...outcome.result, fingerprintKey: targetKey(fingerprint) });
+        const reference = outcome.referenceLatencyMs;
+        const speedup = reference !== null && result.latencyMs ? reference / result.latencyMs : null;
+        evaluations.push({ result, referenceLatencyMs: reference, speedup, fingerprint });
+      } finally {
+        await ws.dispose();
+      }
+    }
+    return evaluations;
+  }
+
+  return {
+    kind: 'kernelbench',
+    evaluateProblem,
+
+    async evaluate(request: EvaluateRequest): Promise<CandidateResult[]> {
+      const problemSource = (options.problemFor ?? kernelBenchProblemFor)(request.operation);
+      const evaluations = await evaluateProblem({
+        problemSource,
+        candidates: request.candidates,
+        executor: request.executor,
+        ...(request.signal ? { signal: request.signal } : {}),
+        ...(request.timing ? { timing: request.timing } : {}),
+      });
+      return evaluations.map((e) => e.result);
+    },
+
+    fingerprint(executor) {
+      return probe(executor);
+    },
+
+    async selfCheck(executor): Promise<SelfCheckResult> {
+      try {
+        const fp = await gpuFingerprint(executor, probeOptions);
+        return { ok: true, output: `${fp.name}: ${fp.smCount} SMs, compute capability ${fp.computeCapability}, driver ${fp.driver || 'unknown'}, CUDA ${fp.cuda}, PyTorch ${fp.torch}${fp.triton ? `, Triton ${fp.triton}` : ''}` };
+      } catch (error) {
+        if (isSkbError(error)) return { ok: false, output: error.message };
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,483 @@
+#!/usr/bin/env python3
+"""KernelBench evaluation harness for schedule-kb.
+
+Loads a KernelBench problem (``Model``, ``get_inputs``, ``get_init_inputs``) and a candidate
+(``ModelNew``) from files, checks the candidate against the eager reference over seeded trials with
+KernelBench's tolerances, times both with CUDA events (warm-up, then ``--iters`` runs, L2 flushed
+before each run) and reports a GPU fingerprint.
+
+Protocol: whatever the candidate prints goes to stderr (file descriptor 1 is pointed at stderr
+before any candidate code runs), and the harness writes exactly one line to the original stdout:
+
+    SKB_RESULT {json}
+
+Error kinds: ``problem`` (the problem itself failed before any candidate code ran), ``compile``
+(import, syntax, Triton or extension build errors), ``runtime`` (exceptions, CUDA errors, missing
+torch or GPU) and ``wrong_answer``. Timeouts are decided by whoever runs this script.
+
+It depends only on the standard library until the problem is loaded, so a target without PyTorch
+still gets a well-formed result that says what is missing.
+"""
+
+import argparse
+import importlib.util
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import traceback
+
+PROTOCOL_VERSION = 1
+RESULT_PREFIX = "SKB_RESULT "
+TRACEBACK_LIMIT = 4000
+FALLBACK_FLUSH_BYTES = 256 * 1024 * 1024
+
+
+class HarnessError(Exception):
+    """A classified failure: ends the run with this error kind and message."""
+
+    def __init__(self, kind, phase, message, tb=None):
+        super().__init__(message)
+        self.kind = kind
+        self.phase = phase
+        self.message = message
+        self.tb = tb
+
+
+def trimmed_traceback():
+    text = traceback.format_exc()
+    return text if len(text) <= TRACEBACK_LIMIT else "..." + text[-TRACEBACK_LIMIT:]
+
+
+def describe_exception(exc):
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text if len(text) <= 2000 else text[:2000] + "..."
+
+
+def is_build_error(exc):
+    """Triton compile errors and torch extension build failures are the candidate's compile errors."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        module = type(exc).__module__ or ""
+        name = type(exc).__name__
+        if module.startswith("triton") and ("Compil" in name or "Unsupported" in name):
+            return True
+        message = str(exc)
+        if "Error building extension" in message:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def load_module(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load a Python module from {path}")
+    module = importlib.util.module_from_spec(spec)
+    # Registered before execution so that dataclasses, pickling and Triton's source lookup work.
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def query_driver_version():
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=15, check=False,
+        )
+        line = out.stdout.strip().splitlines()[0].strip() if out.returncode == 0 and out.stdout.strip() else ""
+        if line:
+            return line
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        import pynvml  # type: ignore[import-not-found]
+
+        pynvml.nvmlInit()
+        version = pynvml.nvmlSystemGetDriverVersion()
+        return version.decode() if isinstance(version, bytes) else str(version)
+    except Exception:  # noqa: BLE001 - pynvml is optional; any failure means "unknown"
+        return ""
+
+
+def collect_fingerprint(torch, device):
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    props = torch.cuda.get_device_properties(index)
+    major, minor = torch.cuda.get_device_capability(index)
+    fingerprint = {
+        "kind": "gpu",
+        "name": torch.cuda.get_device_name(index),
+        "smCount": int(props.multi_processor_count),
+        "computeCapability": f"{major}.{minor}",
+        "driver": query_driver_version(),
+        "cuda": str(torch.version.cuda or ""),
+        "torch": str(torch.__version__),
+    }
+    try:
+        import triton  # type: ignore[import-not-found]
+
+        fingerprint["triton"] = str(triton.__version__)
+    except Exception:  # noqa: BLE001 - Triton is optional on a target
+        pass
+    return fingerprint
+
+
+def l2_flush_bytes(torch, device):
+    props = torch.cuda.get_device_properties(device)
+    l2 = int(getattr(props, "L2_cache_size", 0) or 0)
+    # Twice the L2 so that no line of the previous run survives the flush.
+    return 2 * l2 if l2 > 0 else FALLBACK_FLUSH_BYTES
+
+
+def to_device(torch, value, device):
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_device(torch, v, device) for v in value)
+    return value
+
+
+def clone_inputs(torch, inputs):
+    return [x.clone() if isinstance(x, torch.Tensor) else x for x in inputs]
+
+
+def flatten_outputs(torch, output):
+    if isinstance(output, torch.Tensor):
+        return [output]
+    if isinstance(output, (list, tuple)):
+        flat = []
+        for item in output:
+            flat.extend(flatten_outputs(torch, item))
+        return flat
+    raise TypeError(f"the model returned {type(output).__name__}; expected a tensor or a tuple of tensors")
+
+
+def tolerance_for(torch, dtype):
+    if dtype in (torch.float16, torch.bfloat16):
+        return 1e-2
+    return 1e-4
+
+
+def seeded(torch, seed):
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+PRECISION_FLAGS = (
+    ("cuda.matmul", "allow_tf32"),
+    ("cudnn", "allow_tf32"),
+    ("cuda.matmul", "allow_fp16_reduced_precision_reduction"),
+    ("cuda.matmul", "allow_bf16_reduced_precision_reduction"),
+)
+
+
+def _flag_owner(torch, path):
+    owner = torch.backends
+    for part in path.split("."):
+        owner = getattr(owner, part)
+    return owner
+
+
+def snapshot_precision(torch):
+    """The global math-precision settings as the problem left them."""
+    flags = {}
+    for path, name in PRECISION_FLAGS:
+        try:
+            flags[(path, name)] = getattr(_flag_owner(torch, path), name)
+        except Exception:  # noqa: BLE001 - a flag this torch lacks is simply not guarded
+            pass
+    return torch.get_float32_matmul_precision(), flags
+
+
+def restore_precision(torch, snapshot):
+    """Undoes a candidate's global precision changes (TF32 and the like) before the reference runs,
+    so that the reference stays the problem's own arithmetic."""
+    precision, flags = snapshot
+    try:
+        torch.set_float32_matmul_precision(precision)
+    except Exception:  # noqa: BLE001
+        pass
+    for (path, name), value in flags.items():
+        try:
+            setattr(_flag_owner(torch, path), name, value)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def make_inputs(torch, problem, seed, device):
+    seeded(torch, seed)
+    return [to_device(torch, x, device) for x in problem.get_inputs()]
+
+
+def copy_matching_state(torch, reference, candidate):
+    """Copies the reference's parameters and buffers into the candidate where names and shapes match."""
+    ref_state = reference.state_dict()
+    copied = 0
+    with torch.no_grad():
+        for name, tensor in candidate.state_dict().items():
+            source = ref_state.get(name)
+            if isinstance(source, torch.Tensor) and isinstance(tensor, torch.Tensor) and source.shape == tensor.shape:
+                tensor.copy_(source.to(dtype=tensor.dtype, device=tensor.device))
+                copied += 1
+    return copied
+
+
+def compare(torch, ref_out, new_out):
+    """One trial's verdict: shapes, dtypes and allclose with KernelBench's tolerance per output."""
+    refs = flatten_outputs(torch, ref_out)
+    news = flatten_outputs(torch, new_out)
+    trial = {"passed": True, "maxAbsDiff": 0.0, "maxRelDiff": 0.0, "mismatchFraction": 0.0, "problem": None}
+    if len(refs) != len(news):
+        trial.update(passed=False, problem=f"the candidate returned {len(news)} tensors; the reference returned {len(refs)}")
+        return trial
+    mismatched = 0
+    total = 0
+    for i, (r, n) in enumerate(zip(refs, news)):
+        if tuple(r.shape) != tuple(n.shape):
+            trial.update(passed=False, problem=f"output {i} has shape {list(n.shape)}; the reference has {list(r.shape)}")
+            return trial
+        if r.dtype != n.dtype:
+            trial.update(passed=False, problem=f"output {i} has dtype {str(n.dtype).replace('torch.', '')}; the reference has {str(r.dtype).replace('torch.', '')}")
+            return trial
+        tol = tolerance_for(torch, r.dtype)
+        rf = r.detach().float()
+        nf = n.detach().float()
+        if not torch.isfinite(nf).all() and torch.isfinite(rf).all():
+            trial["problem"] = f"output {i} holds NaN or Inf where the reference is finite"
+        close = torch.isclose(nf, rf, rtol=tol, atol=tol)
+        diff = (nf - rf).abs()
+        diff = torch.nan_to_num(diff, nan=math.inf)
+        # Relative to |ref|, floored at the tolerance so that zeros in the reference do not explode it.
+        rel = diff / rf.abs().clamp_min(tol)
+        if diff.numel():
+            trial["maxAbsDiff"] = max(trial["maxAbsDiff"], float(diff.max()))
+            trial["maxRelDiff"] = max(trial["maxRelDiff"], float(rel.max()))
+        mismatched += int((~close).sum())
+        total += close.numel()
+        if not bool(close.all()):
+            trial["passed"] = False
+    trial["mismatchFraction"] = (mismatched / total) if total else 0.0
+    return trial
+
+
+def finite_or_none(value):
+    return value if isinstance(value, float) and math.isfinite(value) else None
+
+
+def summarize(samples):
+    return {
+        "mean": statistics.fmean(samples),
+        "median": statistics.median(samples),
+        "std": statistics.pstdev(samples) if len(samples) > 1 else 0.0,
+        "min": min(samples),
+        "max": max(samples),
+        "samplesMs": samples,
+    }
+
+
+def time_model(torch, model, inputs, warmup, iters, flush_buffer):
+    """Times `iters` runs with CUDA events, each after an L2 flush, after `warmup` untimed runs."""
+    with torch.no_grad():
+        for _ in range(warmup):
+            model(*inputs)
+        torch.cuda.synchronize()
+        samples = []
+        for _ in range(iters):
+            flush_buffer.zero_()
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            model(*inputs)
+            end.record()
+            torch.cuda.synchronize()
+            samples.append(float(start.elapsed_time(end)))
+    return summarize(samples)
+
+
+def candidate_failure(exc, phase):
+    kind = "compile" if is_build_error(exc) else "runtime"
+    return HarnessError(kind, phase, describe_exception(exc), trimmed_traceback())
+
+
+def evaluate(args, result):
+    try:
+        import torch  # type: ignore[import-not-found]
+    except Exception as exc:  # noqa: BLE001 - a broken install is reported the same way as a missing one
+        raise HarnessError("runtime", "setup", f"PyTorch is not installed for {sys.executable} on this target ({describe_exception(exc)})")
+    if not args.device.startswith("cuda") or not torch.cuda.is_available():
+        raise HarnessError("runtime", "setup", "CUDA is not available on this target")
+    device = torch.device(args.device)
+    if device.index is not None:
+        torch.cuda.set_device(device)
+    result["fingerprint"] = collect_fingerprint(torch, device)
+    if args.fingerprint_only:
+        return
+
+    # Everything up to the first reference output runs before any candidate code, so a failure here
+    # is the problem's own and never the candidate's.
+    try:
+        problem = load_module(args.problem, "skb_problem")
+        for attr in ("Model", "get_inputs", "get_init_inputs"):
+            if not hasattr(problem, attr):
+                raise AttributeError(f"the problem file defines no {attr}")
+        precision = snapshot_precision(torch)
+        seeded(torch, args.seed)
+        init_inputs = [to_device(torch, x, device) for x in problem.get_init_inputs()]
+        seeded(torch, args.seed)
+        reference = problem.Model(*init_inputs).to(device).eval()
+        trial_seeds = [args.seed + 1000 * (t + 1) for t in range(args.trials)]
+        first_inputs = make_inputs(torch, problem, trial_seeds[0], device)
+        with torch.no_grad():
+            first_ref = reference(*clone_inputs(torch, first_inputs))
+        torch.cuda.synchronize()
+        flatten_outputs(torch, first_ref)
+    except HarnessError:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - SystemExit from a problem file is a problem error too
+        raise HarnessError("problem", "load_problem", describe_exception(exc), trimmed_traceback())
+
+    try:
+        candidate = load_module(args.candidate, "skb_candidate")
+        if not hasattr(candidate, "ModelNew"):
+            raise AttributeError("the candidate defines no ModelNew class")
+    except BaseException as exc:  # noqa: BLE001 - import of untrusted code: everything is a compile error
+        raise HarnessError("compile", "load_candidate", describe_exception(exc), trimmed_traceback())
+
+    try:
+        seeded(torch, args.seed)
+        model_new = candidate.ModelNew(*init_inputs).to(device).eval()
+        copy_matching_state(torch, reference, model_new)
+    except BaseException as exc:  # noqa: BLE001
+        raise candidate_failure(exc, "build_candidate")
+
+    trials = []
+    result["correctness"] = {
+        "trials": args.trials,
+        "passed": 0,
+        "atol": None,
+        "rtol": None,
+        "dtype": None,
+        "maxAbsDiff": 0.0,
+        "maxRelDiff": 0.0,
+        "mismatchFraction": 0.0,
+        "details": trials,
+    }
+    correctness = result["correctness"]
+    try:
+        for index, seed in enumerate(trial_seeds):
+            inputs = first_inputs if index == 0 else make_inputs(torch, problem, seed, device)
+            with torch.no_grad():
+                if index > 0:
+                    restore_precision(torch, precision)
+                ref_out = first_ref if index == 0 else reference(*clone_inputs(torch, inputs))
+                new_out = model_new(*clone_inputs(torch, inputs))
+            torch.cuda.synchronize()
+            ref_dtype = flatten_outputs(torch, ref_out)[0].dtype
+            tol = tolerance_for(torch, ref_dtype)
+            correctness.update(atol=tol, rtol=tol, dtype=str(ref_dtype).replace("torch.", ""))
+            trial = compare(torch, ref_out, new_out)
+            trial["seed"] = seed
+            trials.append(trial)
+            correctness["maxAbsDiff"] = max(correctness["maxAbsDiff"], trial["maxAbsDiff"])
+            correctness["maxRelDiff"] = max(correctness["maxRelDiff"], trial["maxRelDiff"])
+            correctness["mismatchFraction"] = max(correctness["mismatchFraction"], trial["mismatchFraction"])
+            if trial["passed"]:
+                correctness["passed"] += 1
+            del ref_out, new_out
+    except BaseException as exc:  # noqa: BLE001
+        raise candidate_failure(exc, "correctness")
+    for key in ("maxAbsDiff", "maxRelDiff"):
+        correctness[key] = finite_or_none(correctness[key])
+    for trial in trials:
+        for key in ("maxAbsDiff", "maxRelDiff"):
+            trial[key] = finite_or_none(trial[key])
+
+    if correctness["passed"] != args.trials:
+        failed = next(t for t in trials if not t["passed"])
+        reason = failed["problem"] or (
+            f"max abs diff {failed['maxAbsDiff']}, max rel diff {failed['maxRelDiff']}, "
+            f"{failed['mismatchFraction'] * 100:.2f}% of elements outside atol=rtol={correctness['atol']}"
+        )
+        raise HarnessError("wrong_answer", "correctness", f"{correctness['passed']}/{args.trials} trials passed; seed {failed['seed']}: {reason}")
+
+    try:
+        flush_bytes = l2_flush_bytes(torch, device)
+        flush_buffer = torch.empty(flush_bytes // 4, dtype=torch.int32, device=device)
+        timing_inputs = make_inputs(torch, problem, args.seed, device)
+        timing = {"warmup": args.warmup, "iters": args.iters, "l2FlushBytes": flush_bytes, "candidate": None, "reference": None}
+        result["timing"] = timing
+        timing["candidate"] = time_model(torch, model_new, timing_inputs, args.warmup, args.iters, flush_buffer)
+    except BaseException as exc:  # noqa: BLE001
+        raise candidate_failure(exc, "timing")
+    if not args.skip_reference_timing:
+        try:
+            # Fresh inputs: the candidate may have written into the ones it was timed on.
+            reference_inputs = make_inputs(torch, problem, args.seed, device)
+            restore_precision(torch, precision)
+            timing["reference"] = time_model(torch, reference, reference_inputs, args.warmup, args.iters, flush_buffer)
+        except BaseException as exc:  # noqa: BLE001 - the candidate ran in this process first, so it may have broken the context
+            raise candidate_failure(exc, "timing_reference")
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Evaluate a KernelBench candidate against its problem.")
+    parser.add_argument("--problem", help="file with Model, get_inputs, get_init_inputs")
+    parser.add_argument("--candidate", help="file with ModelNew")
+    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--iters", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--skip-reference-timing", action="store_true")
+    parser.add_argument("--fingerprint-only", action="store_true", help="report only the GPU fingerprint")
+    args = parser.parse_args()
+    if not args.fingerprint_only and (not args.problem or not args.candidate):
+        parser.error("--problem and --candidate are required unless --fingerprint-only is given")
+    if args.trials < 1 or args.iters < 1 or args.warmup < 0:
+        parser.error("--trials and --iters must be at least 1 and --warmup at least 0")
+
+    # The result goes to a private copy of stdout; fd 1 then points at stderr, so nothing the
+    # candidate prints (from Python or from native code) can forge or garble the result line.
+    sys.stdout.flush()
+    result_fd = os.dup(1)
+    os.dup2(2, 1)
+    result_stream = os.fdopen(result_fd, "w", encoding="utf-8")
+
+    result = {
+        "version": PROTOCOL_VERSION,
+        "ok": False,
+        "errorKind": None,
+        "phase": None,
+        "message": None,
+        "traceback": None,
+        "fingerprint": None,
+        "correctness": None,
+        "timing": None,
+    }
+    try:
+        evaluate(args, result)
+        result["ok"] = True
+    except HarnessError as err:
+        result.update(errorKind=err.kind, phase=err.phase, message=err.message, traceback=err.tb)
+    except BaseException as exc:  # noqa: BLE001 - the harness must always report
+        result.update(errorKind="runtime", phase="harness", message=describe_exception(exc), traceback=trimmed_traceback())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        line = json.dumps(result, allow_nan=False, default=str)
+    except ValueError as exc:
+        line = json.dumps({**{k: None for k in result}, "version": PROTOCOL_VERSION, "ok": False, "errorKind": "runtime", "phase": "harness",
+                           "message": f"the result could not be encoded as JSON ({exc})"})
+    result_stream.write(RESULT_PREFIX + line + "\n")
+    result_stream.flush()
+    # Skips interpreter teardown: a candidate's atexit hooks or a wedged CUDA context must not
+    # hang or rewrite the result after it is out.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

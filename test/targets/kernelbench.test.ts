@@ -1,0 +1,265 @@
+/**
+ * The KernelBench toolchain. The GPU suite needs python3 with a CUDA build of PyTorch and is skipped
+ * elsewhere; the rest runs anywhere: the real harness on a python without a GPU, malformed output
+ * from real Python processes, and harness lines recorded on an H200 replayed by a real process.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GpuFingerprintSchema, isSkbError, targetKey } from '../../src/schedules/index.js';
+import type { ExecLimits, Executor } from '../../src/targets/executor.js';
+import { gpuFingerprint } from '../../src/targets/gpu-fingerprint.js';
+import { createKernelBenchToolchain } from '../../src/targets/kernelbench-toolchain.js';
+import { kernelBenchHarnessSource } from '../../src/targets/kernelbench/harness-source.js';
+import { interpretHarnessRun, type KernelBenchOutcome } from '../../src/targets/kernelbench/result.js';
+import { createLocalExecutor } from '../../src/targets/local-executor.js';
+
+const FIXTURES = new URL('../fixtures/kernelbench/', import.meta.url);
+const fixture = (path: string): Promise<string> => readFile(new URL(path, FIXTURES), 'utf8');
+
+const hasGpu = spawnSync('python3', ['-c', 'import torch; assert torch.cuda.is_available()'], { stdio: 'ignore' }).status === 0;
+
+/** Runs a fixture script as a real process in a fresh workspace and classifies what it printed. */
+async function runScript(executor: Executor, script: string, args: string[] = [], limits: Partial<ExecLimits> = {}, files: Record<string, string> = {}) {
+  const ws = await executor.createWorkspace();
+  try {
+    await ws.writeFile('script.py', await fixture(`malformed/${script}`));
+    for (const [name, content] of Object.entries(files)) await ws.writeFile(name, content);
+    const ran = await ws.exec({ argv: ['python3', 'script.py', ...args], limits: { wallMs: 20_000, ...limits } });
+    return { ran, outcome: interpretHarnessRun(ran) };
+  } finally {
+    await ws.dispose();
+  }
+}
+
+function candidateOutcome(outcome: ReturnType<typeof interpretHarnessRun>): KernelBenchOutcome {
+  if ('problem' in outcome) throw new Error(`expected a candidate outcome, got a problem failure: ${outcome.problem}`);
+  return outcome;
+}
+
+describe('KernelBench harness output handling (real processes, no GPU needed)', () => {
+  let executor: Executor;
+  beforeAll(() => {
+    executor = createLocalExecutor();
+  });
+  afterAll(async () => {
+    await executor.close();
+  });
+
+  it('classifies garbage without a result line as a runtime error and keeps the output', async () => {
+    const { outcome } = await runScript(executor, 'garbage.py');
+    const { result } = candidateOutcome(outcome);
+    expect(result.errorKind).toBe('runtime');
+    expect(result.correct).toBe(false);
+    expect(result.feedback[0]).toContain('printed no SKB_RESULT line');
+    expect(result.output).toContain('something exploded');
+    expect(result.output).toContain('not a result');
+  });
+
+  it('classifies a truncated JSON line as a runtime error', async () => {
+    const { result } = candidateOutcome((await runScript(executor, 'not_json.py')).outcome);
+    expect(result.errorKind).toBe('runtime');
+    expect(result.feedback[0]).toContain('not JSON');
+  });
+
+  it('classifies a JSON line of the wrong shape as a runtime error', async () => {
+    const { result } = candidateOutcome((await runScript(executor, 'wrong_shape.py')).outcome);
+    expect(result.errorKind).toBe('runtime');
+    expect(result.feedback[0]).toContain('wrong shape');
+  });
+
+  it('reports a process that kills itself with SIGSEGV as a runtime crash', async () => {
+    const { ran, outcome } = await runScript(executor, 'segfault.py');
+    expect(ran.signal).toBe('SIGSEGV');
+    const { result } = candidateOutcome(outcome);
+    expect(result.errorKind).toBe('runtime');
+    expect(result.feedback[0]).toContain('crashed with SIGSEGV');
+    expect(result.output).toContain('about to crash');
+  });
+
+  it('reports a run that passes the wall-time limit as a timeout', async () => {
+    const { result } = candidateOutcome((await runScript(executor, 'sleeps.py', [], { wallMs: 1500 })).outcome);
+    expect(result.errorKind).toBe('timeout');
+    expect(result.feedback[0]).toMatch(/did not finish within \d/);
+  });
+
+  it('stops a run that floods its output and says so', async () => {
+    const { result } = candidateOutcome((await runScript(executor, 'floods.py', [], { maxOutputBytes: 64 * 1024 })).outcome);
+    expect(result.errorKind).toBe('limit_exceeded');
+    expect(result.output.length).toBeLessThan(2048);
+  });
+
+  it.skipIf(hasGpu)('the real harness on a python without a GPU reports why, as a runtime error', async () => {
+    const ws = await executor.createWorkspace();
+    try {
+      await ws.writeFile('harness.py', await kernelBenchHarnessSource());
+      await ws.writeFile('problem.py', await fixture('problems/matmul_fp32.py'));
+      await ws.writeFile('candidate.py', await fixture('candidates/matmul_fp32/torch_ok.py'));
+      const ran = await ws.exec({ argv: ['python3', 'harness.py', '--problem', 'problem.py', '--candidate', 'candidate.py'], limits: { wallMs: 60_000 } });
+      expect(ran.stdout.trim().split('\n')).toHaveLength(1);
+      const { result, fingerprint } = candidateOutcome(interpretHarnessRun(ran));
+      expect(result.errorKind).toBe('runtime');
+      expect(result.feedback[0]).toMatch(/PyTorch is not installed|CUDA is not available on this target/);
+      expect(fingerprint).toBeNull();
+    } finally {
+      await ws.dispose();
+    }
+  });
+
+  it('the harness refuses bad arguments without a result line, which reads as a runtime error', async () => {
+    const ws = await executor.createWorkspace();
+    try {
+      await ws.writeFile('harness.py', await kernelBenchHarnessSource());
+      const ran = await ws.exec({ argv: ['python3', 'harness.py', '--problem', 'problem.py'], limits: { wallMs: 30_000 } });
+      expect(ran.exitCode).toBe(2);
+      const { result } = candidateOutcome(interpretHarnessRun(ran));
+      expect(result.errorKind).toBe('runtime');
+      expect(result.output).toContain('--problem and --candidate are required');
+    } finally {
+      await ws.dispose();
+    }
+  });
+
+  it.skipIf(hasGpu)('without a GPU the toolchain fails with a target error that says what to fix, and self-check says so', async () => {
+    const toolchain = createKernelBenchToolchain();
+    const problemSource = await fixture('problems/matmul_fp32.py');
+    const candidate = await fixture('candidates/matmul_fp32/torch_ok.py');
+    const error = await toolchain.evaluateProblem({ problemSource, candidates: [candidate], executor }).catch((e: unknown) => e);
+    expect(isSkbError(error) && error.code).toBe('TARGET');
+    expect((error as Error).message).toMatch(/PyTorch is not installed|CUDA is not available on this target/);
+    await expect(gpuFingerprint(executor)).rejects.toThrow(/NVIDIA GPU/);
+    const check = await toolchain.selfCheck(executor);
+    expect(check.ok).toBe(false);
+    expect(check.output).toMatch(/PyTorch is not installed|CUDA is not available/);
+  });
+
+  it('a python that does not exist on the target is a target error naming it', async () => {
+    await expect(gpuFingerprint(executor, { python: 'python3-that-does-not-exist' })).rejects.toThrow(/python3-that-does-not-exist/);
+  });
+});
+
+describe('KernelBench harness lines recorded on an H200, replayed by a real process', async () => {
+  const rows = (await fixture('recorded/h200-results.tsv'))
+    .trim()
+    .split('\n')
+    .map((row) => {
+      const [name, rc, , , line] = row.split('\t');
+      return { name: name!, rc: rc!, line: line! };
+    })
+    .filter((r) => r.line !== 'NONE');
+  const expected: Record<string, string | null> = {
+    torch_ok: null,
+    triton_ok: null,
+    triton_fused_ok: null,
+    wrong: 'wrong_answer',
+    tf32_wrong: 'wrong_answer',
+    forges_result: 'wrong_answer',
+    raises: 'runtime',
+    syntax_error: 'compile',
+    triton_compile_error: 'compile',
+    torch_ok_problem: 'problem',
+  };
+  let executor: Executor;
+  beforeAll(() => {
+    executor = createLocalExecutor();
+  });
+  afterAll(async () => {
+    await executor.close();
+  });
+
+  it('holds every fixture pair but the hanging one', () => {
+    expect(rows.map((r) => r.name)).toContain('matmul_bf16/triton_ok');
+    expect(rows).toHaveLength(10);
+  });
+
+  it.each(rows.map((r) => [r.name, r] as const))('%s is classified as the fixture intends', async (name, row) => {
+    const candidate = name.startsWith('broken_problem/') ? 'torch_ok_problem' : name.split('/')[1]!;
+    const want = expected[candidate];
+    const { outcome } = await runScript(executor, 'replay.py', ['line.txt'], {}, { 'line.txt': `${row.line}\n` });
+    if (want === 'problem') {
+      expect('problem' in outcome && outcome.problem).toContain('shapes cannot be multiplied');
+      return;
+    }
+    const { result, fingerprint, referenceLatencyMs } = candidateOutcome(outcome);
+    expect(GpuFingerprintSchema.parse(fingerprint).name).toBe('NVIDIA H200');
+    expect(result.errorKind).toBe(want);
+    expect(result.correct).toBe(want === null);
+    if (want === null) {
+      const report = JSON.parse(row.line.slice('SKB_RESULT '.length)) as { timing: { candidate: { median: number; samplesMs: number[] }; reference: { median: number } } };
+      expect(result.samplesMs).toHaveLength(100);
+      expect(result.latencyMs).toBeCloseTo(report.timing.candidate.median, 9);
+      expect(referenceLatencyMs).toBeCloseTo(report.timing.reference.median, 9);
+      expect(result.feedback.join('\n')).toContain(`speedup over eager PyTorch ${(report.timing.reference.median / report.timing.candidate.median).toFixed(2)}x`);
+    } else {
+      expect(result.latencyMs).toBeNull();
+    }
+  });
+});
+
+describe.skipIf(!hasGpu)('KernelBench toolchain on a GPU', () => {
+  let executor: Executor;
+  const toolchain = createKernelBenchToolchain({ runLimits: { wallMs: 120_000 } });
+  beforeAll(() => {
+    executor = createLocalExecutor();
+  });
+  afterAll(async () => {
+    await executor.close();
+  });
+
+  it('fingerprints the GPU the same way twice', async () => {
+    const a = await gpuFingerprint(executor);
+    const b = await gpuFingerprint(executor);
+    expect(b).toEqual(a);
+    expect(a.smCount).toBeGreaterThan(0);
+  });
+
+  it('judges correct, wrong, raising, unimportable and forging fp32 candidates', async () => {
+    const names = ['torch_ok', 'wrong', 'tf32_wrong', 'raises', 'syntax_error', 'forges_result'];
+    const candidates = await Promise.all(names.map((n) => fixture(`candidates/matmul_fp32/${n}.py`)));
+    const evaluations = await toolchain.evaluateProblem({ problemSource: await fixture('problems/matmul_fp32.py'), candidates, executor });
+    expect(evaluations.map((e) => e.result.errorKind)).toEqual([null, 'wrong_answer', 'wrong_answer', 'runtime', 'compile', 'wrong_answer']);
+    const ok = evaluations[0]!;
+    expect(ok.result.samplesMs).toHaveLength(100);
+    expect(ok.referenceLatencyMs).toBeGreaterThan(0);
+    expect(ok.speedup).toBeGreaterThan(0);
+    expect(ok.result.fingerprintKey).toBe(targetKey(ok.fingerprint));
+  });
+
+  it('times out a hanging candidate without hanging the toolchain', async () => {
+    const hanging = createKernelBenchToolchain({ runLimits: { wallMs: 30_000 } });
+    const [evaluation] = await hanging.evaluateProblem({
+      problemSource: await fixture('problems/matmul_fp32.py'),
+      candidates: [await fixture('candidates/matmul_fp32/hangs.py')],
+      executor,
+    });
+    expect(evaluation!.result.errorKind).toBe('timeout');
+  });
+
+  it('runs Triton candidates: a correct bf16 matmul, a fused linear+relu and one that fails to compile', async () => {
+    const bf16 = await toolchain.evaluateProblem({
+      problemSource: await fixture('problems/matmul_bf16.py'),
+      candidates: [await fixture('candidates/matmul_bf16/triton_ok.py'), await fixture('candidates/matmul_bf16/triton_compile_error.py')],
+      executor,
+    });
+    expect(bf16.map((e) => e.result.errorKind)).toEqual([null, 'compile']);
+    const [fused] = await toolchain.evaluateProblem({
+      problemSource: await fixture('problems/linear_relu.py'),
+      candidates: [await fixture('candidates/linear_relu/triton_fused_ok.py')],
+      executor,
+    });
+    expect(fused!.result.correct).toBe(true);
+  });
+
+  it('refuses a problem that fails on its own with a clear input error', async () => {
+    const error = await toolchain
+      .evaluateProblem({ problemSource: await fixture('problems/broken_problem.py'), candidates: [await fixture('candidates/matmul_fp32/torch_ok.py')], executor })
+      .catch((e: unknown) => e);
+    expect(isSkbError(error) && error.code).toBe('BAD_INPUT');
+  });
+
+  it('evaluates a generated gemm+relu problem through the Toolchain interface', async () => {
+    const candidate = 'import torch\nimport torch.nn as nn\n\n\nclass ModelNew(nn.Module):\n    def forward(self, A, B):\n        return torch.relu(A @ B)\n';
+    const [result] = await toolchain.evaluate({ operation: { kind: 'gemm', dims: { M: 256, N: 256, K: 256 }, dtype: 'f16', epilogue: ['relu'], attrs: {} }, candidates: [candidate], executor });
+    expect(result!.correct).toBe(true);
+  });
+});
