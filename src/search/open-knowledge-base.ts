@@ -1,0 +1,231 @@
+import { SkbError, toSchedule, type InsertResult, type ScheduleContent, type Store, type TargetRecord } from '../schedules/index.js';
+import { createLibsqlStore } from '../schedules/libsql-store.js';
+import { exportJsonl, parseJsonl, pruneBest } from '../schedules/jsonl.js';
+import type { Embedder } from '../embeddings/embedder.js';
+import { openAnnIndex, type AnnIndex } from '../embeddings/ann-index.js';
+import { checkVector, type HnswOptions } from '../embeddings/vector-index.js';
+import type { ExportRequest, ImportReport, KnowledgeBase, RetrievalMatch, SimilarQuery } from './knowledge-base.js';
+import { retrieve } from './retrieve.js';
+import { createShapeCatalog } from './shape-catalog.js';
+
+export interface OpenKnowledgeBaseOptions {
+  /** SKB_DB_URL: `file:data/kb.db`, or a libsql:// / http(s):// server. */
+  dbUrl: string;
+  authToken?: string;
+  /** Where `index/<embedder>.hnsw` lives (SKB_DATA_DIR). */
+  dataDir: string;
+  embedder: Embedder;
+  /**
+   * How long after a write the index is saved, in ms; writes in between share one save. 0 saves
+   * after every write. Default 2000. Closing always saves; a crash before a save costs only a
+   * rebuild on the next open (the saved revision no longer matches the store).
+   */
+  saveDelayMs?: number;
+  hnsw?: HnswOptions;
+}
+
+/** The service with a view of its index, for health reporting and tests. */
+export interface OpenedKnowledgeBase extends KnowledgeBase {
+  /** The ANN index as currently loaded; replaced when another process changed the store. */
+  readonly index: AnnIndex;
+}
+
+/**
+ * Opens the knowledge base: the libSQL store (the truth) and the ANN index of `embedder`'s space
+ * (derived, rebuilt from the store when missing, stale or damaged). Refuses to open when the
+ * store holds vectors of this embedder id with another dimension, and embeds any schedule that
+ * has no vector in this space yet. Writes are serialized, so the
+ * index always reflects a known store revision; a change made by another process is noticed on
+ * the next `similar` and the index is rebuilt.
+ */
+export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Promise<OpenedKnowledgeBase> {
+  const { embedder, dataDir } = options;
+  const saveDelayMs = options.saveDelayMs ?? 2000;
+  const store = await createLibsqlStore({ url: options.dbUrl, authToken: options.authToken });
+  let index: AnnIndex;
+  let knownRevision: number;
+  try {
+    const clash = (await store.embeddingSpaces()).find((s) => s.embedderId === embedder.id && s.dim !== embedder.dim);
+    if (clash) {
+      throw new SkbError(
+        'EMBEDDING_SPACE_MISMATCH',
+        `The database holds ${clash.count} vectors of embedder ${embedder.id} with dimension ${clash.dim}, but the embedder now produces dimension ${embedder.dim}; configure the dimension the database was built with, or use a new database.`,
+        { embedderId: embedder.id, stored: clash.dim, embedder: embedder.dim },
+      );
+    }
+    index = await openAnnIndex({ store, embedderId: embedder.id, dim: embedder.dim, dataDir, hnsw: options.hnsw });
+    knownRevision = index.revision;
+    if (await backfill(store, embedder, index)) {
+      knownRevision = await store.revision();
+      index.save(knownRevision);
+    }
+  } catch (error) {
+    store.close();
+    throw error;
+  }
+
+  const catalog = createShapeCatalog(store);
+  let dirty = false;
+  let saveTimer: NodeJS.Timeout | null = null;
+  let closed = false;
+  let tail: Promise<unknown> = Promise.resolve();
+
+  /** Runs `task` after every earlier write: the index and `knownRevision` change only here. */
+  function serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = tail.then(task, task);
+    tail = run.catch(() => undefined);
+    return run;
+  }
+
+  function saveNow(): void {
+    if (saveTimer) clearTimeout(saveTimer);
+    saveTimer = null;
+    if (!dirty) return;
+    index.save(knownRevision);
+    dirty = false;
+  }
+
+  function afterWrite(revision: number): void {
+    knownRevision = revision;
+    dirty = true;
+    if (saveDelayMs === 0) return saveNow();
+    if (saveTimer) return;
+    saveTimer = setTimeout(() => {
+      saveTimer = null;
+      // A failed save leaves `dirty` set, so close tries again; the store is unaffected either way.
+      serial(async () => saveNow()).catch(() => undefined);
+    }, saveDelayMs);
+    saveTimer.unref();
+  }
+
+  async function refreshIfStale(): Promise<void> {
+    if ((await store.revision()) === knownRevision) return;
+    index = await openAnnIndex({ store, embedderId: embedder.id, dim: embedder.dim, dataDir, hnsw: options.hnsw });
+    catalog.clear();
+    knownRevision = index.revision;
+    dirty = false;
+  }
+
+  function assertOpen(): void {
+    if (closed) throw new SkbError('INTERNAL', 'The knowledge base is closed; open it again to use it.');
+  }
+
+  async function addSchedules(contents: ScheduleContent[], targets?: TargetRecord[]): Promise<InsertResult> {
+    assertOpen();
+    return serial(async () => {
+      await refreshIfStale();
+      const vectors = await embedder.embed(contents.map((c) => ({ operation: c.operation, steps: c.steps })));
+      if (vectors.length !== contents.length) {
+        throw new SkbError('INTERNAL', `The embedder ${embedder.id} returned ${vectors.length} vectors for ${contents.length} schedules.`);
+      }
+      vectors.forEach((v, i) => checkVector(v, embedder.dim, `The embedding of schedule ${i + 1}`));
+      const result = await store.insertSchedules(contents, { targets, embeddings: { embedderId: embedder.id, vectors } });
+      const entries = [];
+      const familyOf = new Map<string, string>();
+      for (const [i, content] of contents.entries()) {
+        const id = toSchedule(content).id;
+        const found = await store.scheduleLabel(id);
+        if (!found) continue;
+        familyOf.set(id, found.targetFamily);
+        if (!index.has(found.label)) entries.push({ label: found.label, targetFamily: found.targetFamily, vector: vectors[i]! });
+      }
+      index.add(entries);
+      catalog.noteInserted(result.inserted.filter((s) => familyOf.has(s.id)).map((s) => ({ schedule: s, targetFamily: familyOf.get(s.id)! })));
+      afterWrite(await store.revision());
+      return result;
+    });
+  }
+
+  const kb: OpenedKnowledgeBase = {
+    store,
+    embedder,
+    get index() {
+      return index;
+    },
+    addSchedules,
+
+    async importJsonl(text: string): Promise<ImportReport> {
+      assertOpen();
+      const parsed = parseJsonl(text);
+      const result = await addSchedules(parsed.contents, parsed.targets);
+      return {
+        imported: result.inserted.length,
+        duplicates: result.duplicates.length,
+        targets: parsed.targets.length,
+        scheduleIds: parsed.contents.map((c) => toSchedule(c).id),
+      };
+    },
+
+    async exportJsonl(request: ExportRequest): Promise<string> {
+      assertOpen();
+      let schedules = await (async () => {
+        if (!request.similarTo) return store.allSchedules(request.filter);
+        const ids = (await kb.similar(request.similarTo)).map((m) => m.schedule.id);
+        return ids.length === 0 ? [] : store.allSchedules({ ...request.filter, ids: request.filter.ids ? request.filter.ids.filter((id) => ids.includes(id)) : ids });
+      })();
+      if (request.pruned) schedules = pruneBest(schedules);
+      const used = new Set(schedules.map((s) => s.targetKey));
+      const targets = (await store.listTargets()).filter((t) => used.has(t.key));
+      return exportJsonl(schedules, targets, { embedderId: embedder.id });
+    },
+
+    async deleteSchedule(id: string): Promise<boolean> {
+      assertOpen();
+      return serial(async () => {
+        await refreshIfStale();
+        const found = await store.scheduleLabel(id);
+        const deleted = await store.deleteSchedule(id);
+        if (found) index.remove(found.label);
+        catalog.noteDeleted(id);
+        if (deleted) afterWrite(await store.revision());
+        return deleted;
+      });
+    },
+
+    async similar(query: SimilarQuery): Promise<RetrievalMatch[]> {
+      assertOpen();
+      // The check (one small query) waits for writes in flight, so it never mistakes our own write for another process's.
+      await serial(refreshIfStale);
+      return retrieve({ store, index, embedder, catalog }, query);
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      try {
+        await serial(async () => saveNow());
+      } finally {
+        store.close();
+      }
+    },
+  };
+  return kb;
+}
+
+const BACKFILL_BATCH = 256;
+
+/**
+ * Embeds the schedules that have no vector in this embedder's space yet (stored while another
+ * embedder was configured, or written by a tool that does not embed), so that switching
+ * embedders does not leave the similar tier blind. Returns whether anything was added.
+ */
+async function backfill(store: Store, embedder: Embedder, index: AnnIndex): Promise<boolean> {
+  const total = (await store.listSchedules({}, { first: 1 })).totalCount;
+  const have = (await store.embeddingSpaces()).find((s) => s.embedderId === embedder.id)?.count ?? 0;
+  if (have >= total) return false;
+  const embedded = new Set((await store.listEmbeddings(embedder.id)).map((r) => r.scheduleId));
+  const missing = (await store.allSchedules({})).filter((s) => !embedded.has(s.id));
+  for (let i = 0; i < missing.length; i += BACKFILL_BATCH) {
+    const batch = missing.slice(i, i + BACKFILL_BATCH);
+    const vectors = await embedder.embed(batch.map((s) => ({ operation: s.operation, steps: s.steps })));
+    vectors.forEach((v, j) => checkVector(v, embedder.dim, `The embedding of schedule ${batch[j]!.id}`));
+    await store.putEmbeddings(embedder.id, batch.map((s, j) => ({ scheduleId: s.id, vector: vectors[j]! })));
+    const entries = [];
+    for (const [j, s] of batch.entries()) {
+      const found = await store.scheduleLabel(s.id);
+      if (found) entries.push({ label: found.label, targetFamily: found.targetFamily, vector: vectors[j]! });
+    }
+    index.add(entries);
+  }
+  return missing.length > 0;
+}

@@ -1,0 +1,166 @@
+import { SkbError, shapeKey, structureKey, type Operation, type ReuseTier, type Schedule, type Store } from '../schedules/index.js';
+import type { Embedder } from '../embeddings/embedder.js';
+import type { VectorIndex } from '../embeddings/vector-index.js';
+import type { RetrievalMatch, SimilarQuery } from './knowledge-base.js';
+import type { ShapeCatalog } from './shape-catalog.js';
+import { compareShapes, shapeDistance } from './shape-distance.js';
+
+export interface RetrieveDeps {
+  store: Store;
+  /** The ANN index of `embedder`'s space. */
+  index: VectorIndex;
+  embedder: Embedder;
+  /** Sizes of stored schedules by structure, for the exact and same-structure tiers. */
+  catalog: ShapeCatalog;
+}
+
+const ALL_TIERS: readonly ReuseTier[] = ['exact', 'structure', 'similar'];
+const TIER_BASE: Record<ReuseTier, number> = { exact: 3, structure: 2, similar: 1 };
+const MAX_K = 1000;
+
+/**
+ * A score in (base, base + 1): closeness counts most, then speedup (log2, saturating at 16x),
+ * so a tier never overtakes the one above it.
+ */
+function score(tier: ReuseTier, closeness: number, speedup: number): number {
+  const gain = Math.min(1, Math.log2(Math.max(1, speedup)) / 4);
+  return TIER_BASE[tier] + 0.999 * (0.7 * Math.max(0, Math.min(1, closeness)) + 0.3 * gain);
+}
+
+function describeOperation(op: Operation): string {
+  const dims = Object.entries(op.dims)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  return `${op.kind} ${dims} ${op.dtype}${op.layout ? ` ${op.layout}` : ''}${op.epilogue.length ? ` +${op.epilogue.join('+')}` : ''}`;
+}
+
+function outcome(s: Schedule): string {
+  return `${s.speedup.toFixed(2)}x on that shape in ${s.steps.length} step${s.steps.length === 1 ? '' : 's'}`;
+}
+
+/** Ids compared by code unit: deterministic, and far cheaper than localeCompare when ranking thousands. */
+function byId(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function byScore(a: RetrievalMatch, b: RetrievalMatch): number {
+  return b.score - a.score || byId(a.schedule.id, b.schedule.id);
+}
+
+/**
+ * Schedules to warm-start a search for `query.operation` on `query.targetKey`, in three tiers:
+ * exact (same shapeKey), same structure (same structureKey, ranked by shape distance) and similar
+ * (nearest in the embedding index). Only schedules measured on the target's hardware family are
+ * ever returned. At most `k` matches, best score first.
+ */
+export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise<RetrievalMatch[]> {
+  const { store, index, embedder, catalog } = deps;
+  const { operation: op, k } = query;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new SkbError('BAD_INPUT', `k must be an integer from 1 to ${MAX_K}, not ${k}.`);
+  const tiers = new Set(query.tiers && query.tiers.length > 0 ? query.tiers : ALL_TIERS);
+  const target = await store.getTarget(query.targetKey);
+  if (!target) {
+    throw new SkbError('NOT_FOUND', `No target with key ${query.targetKey} is stored: pass the key of a known target (see the targets list), or import schedules measured on it first.`);
+  }
+  const family = target.family;
+  const matches: RetrievalMatch[] = [];
+  const taken = new Set<string>();
+  const take = (m: RetrievalMatch): void => {
+    matches.push(m);
+    taken.add(m.schedule.id);
+  };
+  const myShape = shapeKey(op);
+
+  const needCatalog = tiers.has('exact') || tiers.has('structure');
+  const entries = needCatalog ? await catalog.entries(structureKey(op), family) : [];
+  /**
+   * Full schedules of the chosen entries, in the given order. The catalog groups by family and an
+   * id fixes the content (so the target), so no family filter is needed; adding one lets SQLite
+   * pick the family index and scan the whole family instead of looking the ids up.
+   */
+  const load = async (ids: string[]): Promise<Schedule[]> => {
+    if (ids.length === 0) return [];
+    const byId = new Map((await store.allSchedules({ ids })).map((s) => [s.id, s]));
+    return ids.map((id) => byId.get(id)).filter((s): s is Schedule => s !== undefined);
+  };
+
+  if (tiers.has('exact')) {
+    // The exact score depends only on speedup, so the best k are known before anything is read.
+    const best = entries
+      .filter((e) => e.shapeKey === myShape)
+      .sort((a, b) => b.speedup - a.speedup || byId(a.id, b.id))
+      .slice(0, k);
+    const exact = (await load(best.map((e) => e.id)))
+      .map((s): RetrievalMatch => ({
+        schedule: s,
+        tier: 'exact',
+        distance: 0,
+        score: score('exact', 1, s.speedup),
+        reason: `exact: same operation and sizes on this hardware family${s.targetKey === query.targetKey ? ' (same target)' : ''}; ${outcome(s)}`,
+      }))
+      .sort(byScore);
+    exact.forEach(take);
+  }
+
+  if (tiers.has('structure') && matches.length < k) {
+    const ranked = entries
+      .filter((e) => e.shapeKey !== myShape && !taken.has(e.id))
+      .map((e) => {
+        const distance = shapeDistance(op.dims, e.dims);
+        return { id: e.id, dims: e.dims, score: score('structure', 1 / (1 + distance), e.speedup) };
+      })
+      .sort((a, b) => b.score - a.score || byId(a.id, b.id))
+      .slice(0, k - matches.length);
+    const schedules = new Map((await load(ranked.map((r) => r.id))).map((s) => [s.id, s]));
+    for (const { id, dims, score: sc } of ranked) {
+      const s = schedules.get(id);
+      if (!s) continue;
+      const cmp = compareShapes(op.dims, dims);
+      const kin = [cmp.divisible ? 'sizes divide' : '', cmp.sameAspect ? 'same aspect ratio' : '', cmp.shared >= 2 ? `${cmp.shared} shared dimensions` : '']
+        .filter(Boolean)
+        .join(', ');
+      take({
+        schedule: s,
+        tier: 'structure',
+        distance: cmp.distance,
+        score: sc,
+        reason: `same structure; that shape has ${cmp.changes.join(', ')}${kin ? ` (${kin})` : ''}; ${outcome(s)}`,
+      });
+    }
+  }
+
+  if (tiers.has('similar') && matches.length < k && index.size > 0) {
+    const [vector] = await embedder.embed([{ operation: op }]);
+    // Over-fetch by what is already taken, since those may be among the nearest.
+    const neighbors = index.search(vector!, k - matches.length + taken.size, family);
+    const schedules = await store.schedulesByLabels(neighbors.map((n) => n.label));
+    // schedulesByLabels keeps the order of the labels and drops unknown ones; only when some were
+    // dropped (an index behind the store) must each schedule's label be looked up.
+    const labels =
+      schedules.length === neighbors.length
+        ? neighbors.map((n) => n.label)
+        : await Promise.all(schedules.map(async (s) => (await store.scheduleLabel(s.id))?.label ?? -1));
+    const distanceOf = new Map(neighbors.map((n) => [n.label, n.distance]));
+    const familyOfTarget = new Map<string, string | undefined>([[target.key, family]]);
+    const similar: RetrievalMatch[] = [];
+    for (const [i, s] of schedules.entries()) {
+      if (!familyOfTarget.has(s.targetKey)) familyOfTarget.set(s.targetKey, (await store.getTarget(s.targetKey))?.family);
+      // The index filters by family already; the store is asked again so a stale index can never leak another family.
+      if (familyOfTarget.get(s.targetKey) !== family || taken.has(s.id)) continue;
+      const distance = Math.max(0, distanceOf.get(labels[i]!) ?? 2);
+      similar.push({
+        schedule: s,
+        tier: 'similar',
+        distance,
+        score: score('similar', 1 - distance, s.speedup),
+        reason: `similar (embedding distance ${distance.toFixed(3)}): ${describeOperation(s.operation)}; ${outcome(s)}`,
+      });
+    }
+    similar
+      .sort(byScore)
+      .slice(0, k - matches.length)
+      .forEach(take);
+  }
+
+  return matches.sort(byScore);
+}
