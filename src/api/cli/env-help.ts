@@ -1,0 +1,9 @@
+/** The SKB_* variables every command reads, for the usage texts. */
+export const ENVIRONMENT_HELP = `Environment:
+  SKB_DB_URL            database: file:data/kb.db (default), or libsql://, http(s)://, ws(s):// for a libSQL server
+  SKB_DB_AUTH_TOKEN     token of a remote libSQL server
+  SKB_DATA_DIR          directory of the index files (default data)
+  SKB_EMBEDDER          offline (default, no network) or openai (any OpenAI-compatible endpoint)
+  SKB_EMBEDDING_MODEL   embedding model for SKB_EMBEDDER=openai (default text-embedding-3-small)
+  SKB_OPENAI_BASE_URL   OpenAI-compatible endpoint, e.g. http://localhost:11434/v1
+  SKB_OPENAI_API_KEY    key for that endpoint`;

@@ -1,0 +1,104 @@
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseOperation, SkbError, type ScheduleFilter } from '../../schedules/index.js';
+import type { ExportRequest } from '../../search/knowledge-base.js';
+import { loadConfig } from '../config.js';
+import { MAX_PAGE_SIZE } from '../graphql/inputs.js';
+import { openConfiguredKnowledgeBase } from '../open-knowledge-base.js';
+import { UsageError, writeOut, type CliCommand, type ParsedArgs } from './command.js';
+import { ENVIRONMENT_HELP } from './env-help.js';
+import { EXIT } from './run-cli.js';
+
+const str = (args: ParsedArgs, name: string): string | undefined => {
+  const v = args.values[name];
+  return typeof v === 'string' ? v : undefined;
+};
+
+/** Turns the flags into an export request, refusing combinations that would silently mean something else. */
+export function exportRequestFromArgs(args: ParsedArgs): ExportRequest {
+  const filter: ScheduleFilter = {};
+  const kind = str(args, 'kind');
+  const structure = str(args, 'structure-key');
+  const target = str(args, 'target');
+  const similar = str(args, 'similar-to-op');
+  const k = str(args, 'k');
+  if (kind) filter.kind = kind;
+  if (structure) filter.structureKey = structure;
+  const request: ExportRequest = { filter, pruned: args.values.pruned === true };
+  if (k !== undefined && similar === undefined) throw new UsageError('--k only applies with --similar-to-op');
+  if (similar === undefined) {
+    if (target) filter.targetKey = target;
+    return request;
+  }
+  if (!target) throw new UsageError('--similar-to-op needs --target KEY: similarity is only meaningful on one target');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(similar);
+  } catch {
+    throw new UsageError(`--similar-to-op must be an operation as JSON, e.g. '{"kind":"gemm","dims":{"M":512,"N":512,"K":512}}'`);
+  }
+  const count = k === undefined ? 10 : Number(k);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_PAGE_SIZE) throw new UsageError(`--k must be an integer from 1 to ${MAX_PAGE_SIZE}, not ${k}`);
+  request.similarTo = { operation: parseOperation(raw), targetKey: target, k: count };
+  return request;
+}
+
+/** `skb export`: matching schedules as JSON Lines, to stdout or a file. */
+export const exportCommand: CliCommand = {
+  name: 'export',
+  summary: 'write schedules as JSON Lines (all, filtered, pruned, or similar to one operation)',
+  usage: `Usage: skb export [--out FILE] [--pruned] [--kind K] [--structure-key S] [--target T]
+       skb export --similar-to-op JSON --target T [--k N] [--out FILE] [--pruned]
+
+Writes the matching schedules, with their targets and operations, as JSON Lines (the format
+\`skb import\` and the importSchedules mutation read).
+
+Options:
+  --out FILE            write to FILE instead of stdout
+  --pruned              only the best schedule per operation shape and target
+  --kind K              only operations of kind K (gemm, conv2d, custom:<name>, ...)
+  --structure-key S     only operations with structure key S
+  --target T            only schedules measured on target key T; with --similar-to-op, the target
+                        whose hardware family the similar schedules must share
+  --similar-to-op JSON  the schedules most similar to this operation, all tiers, e.g.
+                        '{"kind":"gemm","dims":{"M":512,"N":512,"K":512}}'
+  --k N                 how many similar schedules (default 10, at most ${MAX_PAGE_SIZE})
+
+${ENVIRONMENT_HELP}
+`,
+  options: {
+    out: { type: 'string' },
+    pruned: { type: 'boolean' },
+    kind: { type: 'string' },
+    'structure-key': { type: 'string' },
+    target: { type: 'string' },
+    'similar-to-op': { type: 'string' },
+    k: { type: 'string' },
+  },
+  positionals: { min: 0, max: 0 },
+  async run(args, io) {
+    const request = exportRequestFromArgs(args);
+    const config = loadConfig(io.env, io.cwd);
+    const kb = await openConfiguredKnowledgeBase(config);
+    let text: string;
+    try {
+      text = await kb.exportJsonl(request);
+    } finally {
+      await kb.close();
+    }
+    const out = str(args, 'out');
+    if (!out) {
+      await writeOut(io.stdout, text);
+      return EXIT.ok;
+    }
+    const path = resolve(io.cwd, out);
+    try {
+      await writeFile(path, text, 'utf8');
+    } catch (error) {
+      throw new SkbError('BAD_INPUT', `Cannot write ${path}: ${(error as Error).message}. Choose a writable --out path.`);
+    }
+    const schedules = text.split('\n').filter((line) => line.includes('"type":"schedule"')).length;
+    await writeOut(io.stderr, `wrote ${schedules} schedule(s) to ${path}\n`);
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,19 @@
+/**
+ * The `skb` command line. Each subcommand is one module; to add one, import it and add it to
+ * COMMANDS (the order is the order of `skb --help`).
+ */
+import type { CliCommand } from './command.js';
+import { exportCommand } from './export-command.js';
+import { importCommand } from './import-command.js';
+import { runCli } from './run-cli.js';
+import { serveCommand } from './serve-command.js';
+import { targetsCommand } from './targets-command.js';
+
+export const COMMANDS: readonly CliCommand[] = [serveCommand, exportCommand, importCommand, targetsCommand];
+
+process.exitCode = await runCli(COMMANDS, process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  cwd: process.cwd(),
+});

@@ -1,0 +1,77 @@
+import { makeTargetRecord } from '../../schedules/index.js';
+import { createTarget, type TargetDeps } from '../../targets/target.js';
+import { findTarget, loadTargets, type TargetEntry } from '../../targets/targets-file.js';
+import { loadConfig } from '../config.js';
+import { UsageError, writeOut, type CliCommand } from './command.js';
+import { EXIT } from './run-cli.js';
+
+function executorText(entry: TargetEntry): string {
+  const e = entry.executor;
+  return e.kind === 'local' ? 'local' : `ssh ${e.username}@${e.host}:${e.port}`;
+}
+
+function toolchainText(entry: TargetEntry): string {
+  const t = entry.toolchain;
+  return t.kind === 'c' ? `c (${t.cc}${t.cflags ? ` ${t.cflags.join(' ')}` : ''})` : `kernelbench (${t.python ?? 'python3'})`;
+}
+
+/**
+ * `skb targets list | test <id>`. Toolchains other than C are supplied by `deps` (the KernelBench
+ * toolchain lives in its own module).
+ */
+export function createTargetsCommand(deps: TargetDeps = {}): CliCommand {
+  return {
+    name: 'targets',
+    summary: 'list the configured targets, or self-check one (build and run a tiny program, print its fingerprint)',
+    usage: `Usage: skb targets list
+       skb targets test <id>
+
+list         prints each target of the targets file: id, executor, toolchain, description
+test <id>    builds and runs a tiny program on the target, then prints its hardware
+             fingerprint and the key and family measurements on it are filed under (JSON)
+
+Environment:
+  SKB_TARGETS_FILE      the targets file (JSON); default data/targets.json, else one "local" target
+                        (this machine, gcc). SSH keys are referenced there by path or agent, never inlined.
+`,
+    options: {},
+    positionals: { min: 1, max: 2 },
+    async run(args, io) {
+      const [action, id] = args.positionals;
+      const config = loadConfig(io.env, io.cwd);
+      const { source, targets } = await loadTargets({ file: config.targetsFile, cwd: io.cwd });
+      if (action === 'list') {
+        if (id !== undefined) throw new UsageError('skb targets list takes no target id');
+        const rows = targets.targets.map((t) => [t.id, executorText(t), toolchainText(t), t.description ?? '']);
+        const header = ['ID', 'EXECUTOR', 'TOOLCHAIN', 'DESCRIPTION'];
+        const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+        const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+        await writeOut(io.stdout, `${[line(header), ...rows.map(line)].join('\n')}\n(from ${source})\n`);
+        return EXIT.ok;
+      }
+      if (action === 'test') {
+        if (id === undefined) throw new UsageError('skb targets test needs the id of a target (see skb targets list)');
+        const entry = findTarget(targets, id);
+        const target = createTarget(entry, { ...deps, env: io.env });
+        try {
+          const check = await target.toolchain.selfCheck(target.executor);
+          if (!check.ok) {
+            await writeOut(io.stderr, `target ${id}: self-check FAILED on ${target.executor.describe}\n${check.output}\n`);
+            return EXIT.failed;
+          }
+          const fingerprint = await target.fingerprint();
+          const record = makeTargetRecord(entry.id, target.description, fingerprint);
+          await writeOut(io.stderr, `target ${id}: self-check passed on ${target.executor.describe} (${check.output})\n`);
+          await writeOut(io.stdout, `${JSON.stringify({ id: entry.id, key: record.key, family: record.family, fingerprint }, null, 2)}\n`);
+          return EXIT.ok;
+        } finally {
+          await target.close();
+        }
+      }
+      throw new UsageError(`Unknown action "${action}": use skb targets list, or skb targets test <id>`);
+    },
+  };
+}
+
+/** The `skb targets` command with the toolchains built into this module. */
+export const targetsCommand: CliCommand = createTargetsCommand();

@@ -1,0 +1,29 @@
+import type { KnowledgeBase } from '../search/knowledge-base.js';
+import type { Logger } from './logger.js';
+
+/** What /health and the `health` query report. */
+export interface HealthReport {
+  ok: boolean;
+  /** Whether the database answered. */
+  database: boolean;
+  scheduleCount: number;
+  /** Vectors stored in the active embedding space, which is what the ANN index holds. */
+  indexSize: number;
+  embedderId: string;
+}
+
+/** Probes the database through the store; a failure makes the report not ok rather than an error. */
+export function createHealthProbe(deps: { kb: KnowledgeBase; logger: Logger }): () => Promise<HealthReport> {
+  const { kb, logger } = deps;
+  return async () => {
+    const embedderId = kb.embedder.id;
+    try {
+      const [page, spaces] = await Promise.all([kb.store.listSchedules({}, { first: 1 }), kb.store.embeddingSpaces()]);
+      const indexSize = spaces.find((s) => s.embedderId === embedderId)?.count ?? 0;
+      return { ok: true, database: true, scheduleCount: page.totalCount, indexSize, embedderId };
+    } catch (error) {
+      logger.error('health: the database did not answer', error);
+      return { ok: false, database: false, scheduleCount: 0, indexSize: 0, embedderId };
+    }
+  };
+}

@@ -1,0 +1,8 @@
+export { createApp, type AppDeps } from './app.js';
+export { startServer, type RunningServer } from './server.js';
+export { loadConfig, type Config } from './config.js';
+export { createConfiguredEmbedder, openConfiguredKnowledgeBase } from './open-knowledge-base.js';
+export { createConsoleLogger, type Logger } from './logger.js';
+export { createHealthProbe, type HealthReport } from './health.js';
+export { MAX_PAGE_SIZE } from './graphql/inputs.js';
+export { DEFAULT_MAX_DEPTH } from './graphql/depth-limit.js';

@@ -1,0 +1,219 @@
+/**
+ * The `skb` command line as users run it: `node bin/skb.js ...` in child processes, over real
+ * libSQL files. It runs the compiled dist/ (`npm test` builds it first; run `npm run build` before
+ * running this file alone).
+ */
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openConfiguredKnowledgeBase } from '../../src/api/open-knowledge-base.js';
+import { createLibsqlStore } from '../../src/schedules/libsql-store.js';
+import { makeContents, makeCpuTarget, makeVector } from '../support/fixtures.js';
+import { testConfig } from '../support/server.js';
+import { seed, type Seeded } from './seed.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'skb.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment of a knowledge base in `dir`, and nothing of this process's SKB_* settings. */
+function envFor(dir: string): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOME: dir, SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: dir };
+}
+
+function skb(args: string[], dir: string): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { cwd: dir, env: envFor(dir), maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
+    });
+  });
+}
+
+function scheduleLines(jsonl: string): string[] {
+  return jsonl.split('\n').filter((line) => line.includes('"type":"schedule"'));
+}
+
+let source: string;
+let data: Seeded;
+const dirs: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'skb-cli-'));
+  dirs.push(dir);
+  return dir;
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(ROOT, 'dist', 'api', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` before the CLI tests');
+  source = tempDir();
+  const kb = await openConfiguredKnowledgeBase(testConfig(source));
+  data = await seed(kb);
+  await kb.close();
+});
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('usage', () => {
+  it('prints the commands with --help and the flags of one command with <cmd> --help', async () => {
+    const overview = await skb(['--help'], source);
+    expect(overview.code).toBe(0);
+    expect(overview.stdout).toMatch(/serve[\s\S]*export[\s\S]*import/);
+    const exportHelp = await skb(['export', '--help'], source);
+    expect(exportHelp.code).toBe(0);
+    expect(exportHelp.stdout).toMatch(/--similar-to-op JSON/);
+  });
+
+  it('rejects unknown commands and flags with exit code 2 and a clear message', async () => {
+    const command = await skb(['frobnicate'], source);
+    expect(command.code).toBe(2);
+    expect(command.stderr).toMatch(/unknown command "frobnicate"/);
+    const flag = await skb(['export', '--colour'], source);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/Unknown option '--colour'[\s\S]*skb export --help/);
+    const orphanK = await skb(['export', '--k', '3'], source);
+    expect(orphanK.code).toBe(2);
+    expect(orphanK.stderr).toMatch(/--k only applies with --similar-to-op/);
+    const noTarget = await skb(['export', '--similar-to-op', '{"kind":"gemm","dims":{"M":64}}'], source);
+    expect(noTarget.code).toBe(2);
+    expect(noTarget.stderr).toMatch(/needs --target/);
+  });
+});
+
+describe('export and import', () => {
+  it('exports to stdout and to a file alike, and imports into an empty knowledge base unchanged', async () => {
+    const toStdout = await skb(['export'], source);
+    expect(toStdout.code).toBe(0);
+    expect(scheduleLines(toStdout.stdout)).toHaveLength(8);
+
+    const file = join(source, 'all.jsonl');
+    const toFile = await skb(['export', '--out', file], source);
+    expect(toFile.code).toBe(0);
+    expect(toFile.stderr).toMatch(/wrote 8 schedule\(s\)/);
+    expect(readFileSync(file, 'utf8')).toBe(toStdout.stdout);
+
+    const empty = tempDir();
+    const imported = await skb(['import', file], empty);
+    expect(imported.code).toBe(0);
+    expect(imported.stdout).toMatch(/imported 8 schedule\(s\), 0 duplicate\(s\) skipped, 2 target\(s\)/);
+    expect((await skb(['export'], empty)).stdout).toBe(toStdout.stdout);
+
+    const again = await skb(['import', file], empty);
+    expect(again.stdout).toMatch(/imported 0 schedule\(s\), 8 duplicate\(s\)/);
+  });
+
+  it('exports filtered, pruned and similar-to sets', async () => {
+    const conv = await skb(['export', '--kind', 'conv2d'], source);
+    expect(scheduleLines(conv.stdout)).toHaveLength(1);
+    expect(conv.stdout).toContain(data.ids.conv);
+
+    const onOther = await skb(['export', '--target', data.other.key], source);
+    expect(scheduleLines(onOther.stdout)).toHaveLength(1);
+    expect(onOther.stdout).toContain(data.ids.foreign);
+
+    const pruned = await skb(['export', '--pruned'], source);
+    expect(scheduleLines(pruned.stdout)).toHaveLength(7);
+    expect(pruned.stdout).not.toContain(data.ids.slowerTwin);
+
+    const similar = await skb(['export', '--similar-to-op', '{"kind":"gemm","dims":{"M":64,"N":256,"K":256}}', '--target', data.local.key, '--k', '2'], source);
+    expect(similar.code).toBe(0);
+    const lines = scheduleLines(similar.stdout);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThanOrEqual(2);
+    expect(similar.stdout).toContain(data.ids.gemms[0]);
+    expect(similar.stdout).not.toContain(data.ids.foreign);
+  });
+
+  it('refuses a truncated file: every bad line printed with its number, exit 1, nothing imported', async () => {
+    const full = (await skb(['export'], source)).stdout;
+    const total = full.trimEnd().split('\n').length;
+    const file = join(source, 'truncated.jsonl');
+    writeFileSync(file, full.trimEnd().slice(0, -25));
+
+    const dir = tempDir();
+    const other = makeCpuTarget('third', { model: 'Third CPU' });
+    const kb = await openConfiguredKnowledgeBase(testConfig(dir));
+    await kb.addSchedules(makeContents(other, 2), [other]);
+    await kb.close();
+    const before = (await skb(['export'], dir)).stdout;
+
+    const run = await skb(['import', file], dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(new RegExp(`line ${total}: .*truncated`));
+    expect(run.stdout).toBe('');
+    expect((await skb(['export'], dir)).stdout).toBe(before);
+  });
+
+  it('says which file it cannot read', async () => {
+    const run = await skb(['import', 'no-such-file.jsonl'], source);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/Cannot read .*no-such-file\.jsonl: ENOENT/);
+  });
+
+  it('refuses a database whose vectors do not fit the embedder, changing nothing', async () => {
+    const dir = tempDir();
+    const target = makeCpuTarget('local');
+    const contents = makeContents(target, 2);
+    const store = await createLibsqlStore({ url: `file:${join(dir, 'kb.db')}` });
+    await store.insertSchedules(contents, { targets: [target], embeddings: { embedderId: 'offline-v1-128', vectors: contents.map((_, i) => makeVector(8, i + 1)) } });
+    const before = await store.allSchedules({});
+    store.close();
+
+    const run = await skb(['export'], dir);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/dimension 8.*dimension 128/);
+    const reopened = await createLibsqlStore({ url: `file:${join(dir, 'kb.db')}` });
+    expect(await reopened.allSchedules({})).toEqual(before);
+    expect(await reopened.embeddingSpaces()).toEqual([{ embedderId: 'offline-v1-128', dim: 8, count: 2 }]);
+    reopened.close();
+  });
+});
+
+describe('serve', () => {
+  it('prints its URL, answers, and on SIGTERM stops cleanly with the index saved', async () => {
+    const dir = tempDir();
+    const seeded = await openConfiguredKnowledgeBase(testConfig(dir));
+    const ids = (await seed(seeded)).ids;
+    await seeded.close();
+
+    const child = spawn(process.execPath, [BIN, 'serve'], { cwd: dir, env: { ...envFor(dir), SKB_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
+        if (m) resolve(m[1]!);
+      });
+      void exited.then((code) => reject(new Error(`serve exited early with ${code}: ${stderr}`)));
+    });
+    const health = (await (await fetch(`${url}/health`)).json()) as { ok: boolean; scheduleCount: number; indexSize: number };
+    expect(health).toMatchObject({ ok: true, scheduleCount: 8, indexSize: 8 });
+
+    // A write just before the signal: the index is saved a moment after writes, or at the latest on close.
+    const deleted = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `mutation { deleteSchedule(id: "${ids.conv}") }` }),
+    });
+    expect(await deleted.json()).toEqual({ data: { deleteSchedule: true } });
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    const metaFile = readdirSync(join(dir, 'index')).find((name) => name.endsWith('.meta.json'));
+    const meta = JSON.parse(readFileSync(join(dir, 'index', metaFile!), 'utf8')) as { revision: number; count: number };
+    const store = await createLibsqlStore({ url: `file:${join(dir, 'kb.db')}` });
+    expect(meta).toMatchObject({ revision: await store.revision(), count: 7 });
+    store.close();
+  });
+});
