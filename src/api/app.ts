@@ -19,6 +19,8 @@ export interface AppDeps {
   kb: KnowledgeBase;
   config: Pick<Config, 'apiToken' | 'maxRequestBytes'>;
   logger?: Logger;
+  /** Configured target names ("local") and their keys, so queries may name a target. */
+  targetNames?: ReadonlyMap<string, string>;
   /** Deepest query nesting allowed (default 12). */
   maxQueryDepth?: number;
 }
@@ -67,7 +69,12 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
 
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => {
     const remoteAddress = c.env?.incoming?.socket?.remoteAddress;
-    const context = createApiContext({ kb: deps.kb, access: checkAccess(c.req.raw, remoteAddress), health });
+    const context = createApiContext({
+      kb: deps.kb,
+      access: checkAccess(c.req.raw, remoteAddress),
+      health,
+      ...(deps.targetNames ? { targetNames: deps.targetNames } : {}),
+    });
     return yoga.fetch(c.req.raw, context);
   });
 

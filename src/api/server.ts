@@ -18,9 +18,14 @@ function formatHost(host: string): string {
 }
 
 /** Starts the HTTP service on config.host:config.port over an open knowledge base. */
-export async function startServer(deps: { kb: KnowledgeBase; config: Config; logger: Logger }): Promise<RunningServer> {
+export async function startServer(deps: {
+  kb: KnowledgeBase;
+  config: Config;
+  logger: Logger;
+  targetNames?: ReadonlyMap<string, string>;
+}): Promise<RunningServer> {
   const { kb, config, logger } = deps;
-  const app = createApp({ kb, config, logger });
+  const app = createApp({ kb, config, logger, ...(deps.targetNames ? { targetNames: deps.targetNames } : {}) });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));
     s.once('error', reject);

@@ -40,6 +40,8 @@ export interface TestServerOptions {
   /** Reuse a directory (e.g. to reopen a database); a fresh temporary one by default. */
   dir?: string;
   embedder?: Embedder;
+  /** Configured target names and their keys (what `skb serve` registers from the targets file). */
+  targetNames?: ReadonlyMap<string, string>;
 }
 
 /** A logger that keeps what it is told, so tests can check what reached the log. */
@@ -72,7 +74,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const logs: string[] = [];
   const logger = createMemoryLogger(logs);
   const kb = await openConfiguredKnowledgeBase(config, options.embedder);
-  const server = await startServer({ kb, config, logger });
+  const server = await startServer({ kb, config, logger, ...(options.targetNames ? { targetNames: options.targetNames } : {}) });
   return {
     url: server.url,
     kb,

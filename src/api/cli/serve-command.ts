@@ -1,5 +1,6 @@
 import { loadConfig } from '../config.js';
 import { createConsoleLogger } from '../logger.js';
+import { registerLocalTargets } from '../local-targets.js';
 import { openConfiguredKnowledgeBase } from '../open-knowledge-base.js';
 import { startServer } from '../server.js';
 import { writeOut, type CliCommand } from './command.js';
@@ -31,7 +32,8 @@ ${ENVIRONMENT_HELP}
     const kb = await openConfiguredKnowledgeBase(config);
     let server;
     try {
-      server = await startServer({ kb, config, logger });
+      const targetNames = await registerLocalTargets({ store: kb.store, targetsFile: config.targetsFile, cwd: io.cwd, logger });
+      server = await startServer({ kb, config, logger, targetNames });
     } catch (error) {
       await kb.close();
       throw error;

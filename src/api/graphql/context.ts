@@ -1,4 +1,4 @@
-import type { TargetRecord } from '../../schedules/index.js';
+import { SkbError, type TargetRecord } from '../../schedules/index.js';
 import type { KnowledgeBase } from '../../search/knowledge-base.js';
 import type { HealthReport } from '../health.js';
 
@@ -15,13 +15,35 @@ export interface ApiContext {
   health: () => Promise<HealthReport>;
   /** Loads a target once per request: a page of schedules usually shares a handful of targets. */
   loadTarget: (key: string) => Promise<TargetRecord | null>;
+  /** A target key, or the name of a target configured on this service, to its key. */
+  resolveTarget: (ref: string) => string;
 }
 
+const TARGET_KEY = /^t-[0-9a-f]{16}$/;
+
 /** Builds the per-request context. */
-export function createApiContext(deps: { kb: KnowledgeBase; access: WriteAccess; health: () => Promise<HealthReport> }): ApiContext {
+export function createApiContext(deps: {
+  kb: KnowledgeBase;
+  access: WriteAccess;
+  health: () => Promise<HealthReport>;
+  targetNames?: ReadonlyMap<string, string>;
+}): ApiContext {
   const targets = new Map<string, Promise<TargetRecord | null>>();
+  const names = deps.targetNames ?? new Map<string, string>();
   return {
-    ...deps,
+    kb: deps.kb,
+    access: deps.access,
+    health: deps.health,
+    resolveTarget(ref) {
+      if (TARGET_KEY.test(ref)) return ref;
+      const key = names.get(ref);
+      if (key) return key;
+      const known = [...names.keys()];
+      throw new SkbError(
+        'BAD_INPUT',
+        `Unknown target "${ref}": give a target key such as t-0123456789abcdef (see the targets query)${known.length ? ` or one of the configured names: ${known.join(', ')}` : ''}`,
+      );
+    },
     loadTarget(key) {
       let pending = targets.get(key);
       if (!pending) {

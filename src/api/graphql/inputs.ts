@@ -13,7 +13,13 @@ import type { ExportRequest, SimilarQuery } from '../../search/knowledge-base.js
 /** The most items one request may ask for (`first`, `k`): bounds the work a single query can cause. */
 export const MAX_PAGE_SIZE = 100;
 
-const TargetKeySchema = z.string().regex(/^t-[0-9a-f]{16}$/, 'a target key looks like t-0123456789abcdef (see the targets query)');
+/** A target key (t-0123456789abcdef) or the name of a target configured on this service ("local"). */
+const TargetRefSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a target is a key such as t-0123456789abcdef (see the targets query) or a configured name such as local');
+
+/** Turns a target name into its key; keys pass through. */
+export type TargetResolver = (ref: string) => string;
 
 const CountSchema = (name: string) =>
   z
@@ -32,7 +38,7 @@ const FilterSchema = z
     kind: z.string().max(80).nullish(),
     structureKey: z.string().max(1000).nullish(),
     shapeKey: z.string().max(2000).nullish(),
-    target: TargetKeySchema.nullish(),
+    target: TargetRefSchema.nullish(),
     targetFamily: z.string().max(64).nullish(),
     dims: z.array(DimRangeSchema).max(16).nullish(),
     minSpeedup: z.number().finite().nonnegative().nullish(),
@@ -60,14 +66,14 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 }
 
 /** GraphQL ScheduleFilter -> store filter; null fields are left out. */
-export function parseFilter(value: unknown): ScheduleFilter {
+export function parseFilter(value: unknown, resolveTarget: TargetResolver): ScheduleFilter {
   const f = parse(FilterSchema, value, 'filter');
   if (!f) return {};
   const out: ScheduleFilter = {};
   if (f.kind != null) out.kind = f.kind;
   if (f.structureKey != null) out.structureKey = f.structureKey;
   if (f.shapeKey != null) out.shapeKey = f.shapeKey;
-  if (f.target != null) out.targetKey = f.target;
+  if (f.target != null) out.targetKey = resolveTarget(f.target);
   if (f.targetFamily != null) out.targetFamily = f.targetFamily;
   if (f.minSpeedup != null) out.minSpeedup = f.minSpeedup;
   if (f.dims?.length) {
@@ -105,18 +111,21 @@ export function parsePage(args: { first?: unknown; after?: unknown }): { first: 
 }
 
 /** Arguments of `similarSchedules`. */
-export function parseSimilarArgs(args: { operation?: unknown; target?: unknown; k?: unknown; tiers?: unknown }): SimilarQuery {
-  const { target, k, tiers } = parse(z.object({ target: TargetKeySchema, k: CountSchema('k'), tiers: TiersSchema }), args, 'similarSchedules arguments');
-  return { operation: parseOperationArg(args.operation), targetKey: target, k, ...(tiers ? { tiers: tiers as ReuseTier[] } : {}) };
+export function parseSimilarArgs(
+  args: { operation?: unknown; target?: unknown; k?: unknown; tiers?: unknown },
+  resolveTarget: TargetResolver,
+): SimilarQuery {
+  const { target, k, tiers } = parse(z.object({ target: TargetRefSchema, k: CountSchema('k'), tiers: TiersSchema }), args, 'similarSchedules arguments');
+  return { operation: parseOperationArg(args.operation), targetKey: resolveTarget(target), k, ...(tiers ? { tiers: tiers as ReuseTier[] } : {}) };
 }
 
 /** Arguments of `exportSchedules`. */
-export function parseExportArgs(args: { filter?: unknown; similarTo?: unknown; pruned?: unknown }): ExportRequest {
+export function parseExportArgs(args: { filter?: unknown; similarTo?: unknown; pruned?: unknown }, resolveTarget: TargetResolver): ExportRequest {
   const pruned = parse(z.boolean().nullish(), args.pruned, 'pruned') ?? false;
-  const request: ExportRequest = { filter: parseFilter(args.filter), pruned };
+  const request: ExportRequest = { filter: parseFilter(args.filter, resolveTarget), pruned };
   if (args.similarTo != null) {
     const s = parse(z.object({ operation: z.unknown(), target: z.unknown(), k: z.unknown() }), args.similarTo, 'similarTo');
-    request.similarTo = parseSimilarArgs({ operation: s.operation, target: s.target, k: s.k ?? 10 });
+    request.similarTo = parseSimilarArgs({ operation: s.operation, target: s.target, k: s.k ?? 10 }, resolveTarget);
   }
   return request;
 }

@@ -20,10 +20,10 @@ export const resolvers = {
   JSON: JsonScalar,
 
   Query: {
-    schedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.store.listSchedules(parseFilter(args.filter), parsePage(args)),
+    schedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.store.listSchedules(parseFilter(args.filter, ctx.resolveTarget), parsePage(args)),
     schedule: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.store.getSchedule(parseScheduleId(args.id)),
-    similarSchedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.similar(parseSimilarArgs(args)),
-    exportSchedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.exportJsonl(parseExportArgs(args)),
+    similarSchedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.similar(parseSimilarArgs(args, ctx.resolveTarget)),
+    exportSchedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.exportJsonl(parseExportArgs(args, ctx.resolveTarget)),
     operations: (_: unknown, __: Args, ctx: ApiContext) => ctx.kb.store.listOperations(),
     targets: (_: unknown, __: Args, ctx: ApiContext) => ctx.kb.store.listTargets(),
     health: (_: unknown, __: Args, ctx: ApiContext) => ctx.health(),

@@ -1,0 +1,31 @@
+import type { Store } from '../schedules/index.js';
+import { createTarget } from '../targets/target.js';
+import { loadTargets } from '../targets/targets-file.js';
+import type { Logger } from './logger.js';
+
+/** Names of the configured targets mapped to the keys of their fingerprints, e.g. "local" -> t-…. */
+export type TargetNames = ReadonlyMap<string, string>;
+
+/**
+ * Fingerprints the configured targets that run on this machine and stores their records, so that
+ * `targets` lists this machine and queries may name it ("local") instead of its key. Remote
+ * targets are left to their first use: a host that is down must not stop the service starting.
+ */
+export async function registerLocalTargets(deps: { store: Store; targetsFile: string | undefined; cwd: string; logger: Logger }): Promise<TargetNames> {
+  const { targets } = await loadTargets({ file: deps.targetsFile, cwd: deps.cwd });
+  const names = new Map<string, string>();
+  for (const entry of targets.targets) {
+    if (entry.executor.kind !== 'local') continue;
+    const target = createTarget(entry);
+    try {
+      const record = await target.record();
+      await deps.store.upsertTargets([record]);
+      names.set(entry.id, record.key);
+    } catch (error) {
+      deps.logger.warn(`target ${entry.id} could not be fingerprinted and is not registered: ${(error as Error).message}`);
+    } finally {
+      await target.close();
+    }
+  }
+  return names;
+}
