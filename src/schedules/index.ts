@@ -72,3 +72,16 @@ export {
   type ParsedExport,
   type ImportLineError,
 } from './jsonl.js';
+export {
+  SearchConfigSchema,
+  TaskSchema,
+  SearchStatusSchema,
+  type SearchConfig,
+  type SearchConfigInput,
+  type Task,
+  type TaskInput,
+  type SearchStatus,
+  type SearchRecord,
+  type CandidateRecord,
+  type ProgressEvent,
+} from './search.js';

@@ -1,0 +1,117 @@
+import { z } from 'zod';
+import { OperationSchema } from './operation.js';
+
+/** Settings of one beam search (Autocomp's knobs). Defaults: beam 4, 4 plans, 2 implementations. */
+export const SearchConfigSchema = z
+  .object({
+    planner: z.enum(['template', 'llm']).default('template'),
+    beamWidth: z.number().int().min(1).max(64).default(4),
+    plansPerCandidate: z.number().int().min(1).max(64).default(4),
+    implementationsPerPlan: z.number().int().min(1).max(16).default(2),
+    iterations: z.number().int().min(1).max(100).default(8),
+    /** Hard cap on samples (evaluated implementations). The baseline's own evaluation is not a sample. */
+    budget: z.number().int().min(1).max(100_000).default(64),
+    /** A child is admitted only if latency < parent latency * keep factor. */
+    keepFactorEarly: z.number().positive().max(100).default(1.1),
+    /** Iterations (after translate ones) that use keepFactorEarly. */
+    earlyIterations: z.number().int().min(0).max(100).default(2),
+    keepFactor: z.number().positive().max(100).default(1.0),
+    /** none: keep everything; plan: children of one parent with the same plan text collapse; code: identical code collapses search-wide. */
+    dedupe: z.enum(['none', 'plan', 'code']).default('code'),
+    /** Stop after this many iterations without a new best (0 = never stop early). */
+    earlyStopPatience: z.number().int().min(0).max(100).default(0),
+    /** Translate iterations first (PyTorch input): reduced menu and a lenient admission factor. */
+    translateIterations: z.number().int().min(0).max(10).default(0),
+    translateKeepFactor: z.number().positive().max(1000).default(15),
+    /** Probability that each menu option is kept in a plan sample's menu (menu dropout). */
+    menuKeep: z.number().min(0.05).max(1).default(0.3),
+    /** Probability that a plan sample asks for an optimization not on the menu. */
+    inventProbability: z.number().min(0).max(1).default(0.1),
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+    /** Models of the LLM planner's ensemble (plan and code requests are split across them). */
+    models: z.array(z.string().min(1).max(128)).max(16).default([]),
+    /** Timing settings passed to the toolchain. */
+    timing: z.object({ warmup: z.number().int().min(0).max(1000), runs: z.number().int().min(1).max(1000) }).partial().default({}),
+  })
+  .strict();
+export type SearchConfig = z.infer<typeof SearchConfigSchema>;
+export type SearchConfigInput = z.input<typeof SearchConfigSchema>;
+
+/** What to optimize: an operation on a named target, optionally from given code. */
+export const TaskSchema = z
+  .object({
+    operation: OperationSchema,
+    /** Target id from the targets file, e.g. "local". */
+    target: z.string().min(1).max(64),
+    /** Starting code; the planner's baseline (naive loop nest) when absent. */
+    baselineCode: z.string().max(1_000_000).optional(),
+    /** KernelBench problem source (Model, get_inputs, get_init_inputs) for kernelbench targets. */
+    problemSource: z.string().max(1_000_000).optional(),
+  })
+  .strict();
+export type Task = z.infer<typeof TaskSchema>;
+export type TaskInput = z.input<typeof TaskSchema>;
+
+export const SearchStatusSchema = z.enum(['queued', 'running', 'finished', 'cancelled', 'failed']);
+export type SearchStatus = z.infer<typeof SearchStatusSchema>;
+
+/** One search as stored: its task, settings and where it stands. */
+export interface SearchRecord {
+  id: string;
+  status: SearchStatus;
+  task: Task;
+  /** Key of the target's fingerprint at the time of the search. */
+  targetKey: string | null;
+  config: SearchConfig;
+  samplesUsed: number;
+  iteration: number;
+  baselineLatencyMs: number | null;
+  bestLatencyMs: number | null;
+  bestCandidateId: string | null;
+  /** The schedule stored when the search finished, if any. */
+  scheduleId: string | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** One node of a search's tree. */
+export interface CandidateRecord {
+  id: string;
+  searchId: string;
+  parentId: string | null;
+  iteration: number;
+  /** Sample number (1-based) within the search; 0 for the baseline. */
+  sample: number;
+  optionId: string | null;
+  optionLabel: string | null;
+  plan: string | null;
+  params: Record<string, unknown> | null;
+  code: string;
+  correct: boolean;
+  latencyMs: number | null;
+  errorKind: string | null;
+  output: string;
+  feedback: string[];
+  /** Whether it entered the beam. */
+  admitted: boolean;
+  /** The seed step it followed, when warm start forced it. */
+  forcedFrom: { scheduleId: string; stepIndex: number } | null;
+  model: string | null;
+  createdAt: string;
+}
+
+/** Progress published while a search runs (GraphQL subscription, CLI progress bar). */
+export interface ProgressEvent {
+  searchId: string;
+  type: 'started' | 'sample' | 'iteration' | 'finished' | 'cancelled' | 'failed';
+  status: SearchStatus;
+  iteration: number;
+  iterations: number;
+  samplesUsed: number;
+  budget: number;
+  baselineLatencyMs: number | null;
+  bestLatencyMs: number | null;
+  speedup: number | null;
+  message?: string;
+}
