@@ -57,7 +57,8 @@ export type {
   EmbeddingSpace,
   InsertResult,
 } from './store.js';
-export { createLibsqlStore, validateTargetRecord, type LibsqlStoreOptions } from './libsql-store.js';
+export { createLibsqlStore, validateTargetRecord, type LibsqlStore, type LibsqlStoreOptions } from './libsql-store.js';
+export { createLibsqlSearchStore, type SearchStore, type SearchPatch, type SearchStoreDeps } from './libsql-search-store.js';
 export { MIGRATIONS, migrate, type Migration } from './migrations.js';
 export { compareByCreation, creationSortKey } from './ordering.js';
 export {
@@ -76,6 +77,8 @@ export {
   SearchConfigSchema,
   TaskSchema,
   SearchStatusSchema,
+  LineageStepSchema,
+  type LineageStep,
   type SearchConfig,
   type SearchConfigInput,
   type Task,

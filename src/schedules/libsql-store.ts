@@ -6,11 +6,12 @@ import { createClient, type Client, type InStatement, type Row, type Transaction
 import { z } from 'zod';
 import { canonicalJson } from './canonical.js';
 import { SkbError, describeIssues } from './errors.js';
+import { createLibsqlSearchStore, type SearchStore } from './libsql-search-store.js';
 import { migrate } from './migrations.js';
 import { OperationSchema, shapeKey, structureKey } from './operation.js';
 import { creationSortKey } from './ordering.js';
 import { ReuseSchema, ScheduleContentSchema, toSchedule, type Reuse, type Schedule } from './schedule.js';
-import type { EmbeddingRow, EmbeddingSpace, InsertResult, OperationSummary, Page, PageRequest, ScheduleFilter, Store } from './store.js';
+import type { EmbeddingRow, EmbeddingSpace, InsertResult, OperationSummary, Page, PageRequest, ScheduleFilter, ShapeRow, Store } from './store.js';
 import { TargetRecordSchema, targetFamily, targetKey, type TargetRecord } from './target.js';
 
 export interface LibsqlStoreOptions {
@@ -25,6 +26,7 @@ type Executor = Pick<Client, 'execute'> | Transaction;
 
 const SCHEDULE_COLUMNS = 's.seq, s.id, s.content_hash, s.content';
 const CursorSchema = z.tuple([z.string().min(1), z.string().min(1)]);
+const DimsSchema = z.record(z.string(), z.number().int());
 
 function isMemoryUrl(url: string): boolean {
   return url === ':memory:' || url.startsWith('file::memory:') || url.includes('mode=memory');
@@ -179,6 +181,33 @@ function filterSql(filter: ScheduleFilter): { where: string[]; args: Array<strin
   return { where, args };
 }
 
+/** `json_extract(value, '$[0]'), …` for the first `n` elements of each row of a `json_each` over an array of arrays. */
+function jsonColumns(n: number): string {
+  return Array.from({ length: n }, (_, i) => `json_extract(value, '$[${i}]')`).join(', ');
+}
+
+/** A SQL string literal: SQLite strings escape nothing but the quote. */
+function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+function sqlBlob(bytes: Uint8Array): string {
+  return `X'${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}'`;
+}
+
+/**
+ * Runs a write that carries a large payload (a batch of rows) as SQL text with literals, through
+ * `executeMultiple` (sqlite3_exec, which finalizes its statements). The `libsql` binding never
+ * finalizes a statement it prepares, and an unfinalized statement keeps its bound arguments, so a
+ * payload passed as an argument would stay resident for the life of the process. Returns the
+ * number of rows the statement changed.
+ */
+async function execPayload(tx: Transaction, sql: string): Promise<number> {
+  await tx.executeMultiple(sql);
+  const r = await tx.execute('SELECT changes() AS n');
+  return Number(r.rows[0]?.n ?? 0);
+}
+
 function whereClause(parts: string[]): string {
   return parts.length ? `WHERE ${parts.join(' AND ')}` : '';
 }
@@ -200,7 +229,10 @@ function createLane(): <T>(task: () => Promise<T>) => Promise<T> {
  * Opens (and migrates) the knowledge base's libSQL database. File databases use WAL so readers
  * never block the writer, and a busy timeout so two processes on one file wait instead of failing.
  */
-export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Store> {
+/** The libSQL store, plus the search tables on the same connection (see libsql-search-store.ts). */
+export type LibsqlStore = Store & { readonly searches: SearchStore };
+
+export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<LibsqlStore> {
   const { url } = options;
   const path = localPath(url);
   if (path) mkdirSync(dirname(path), { recursive: true });
@@ -244,16 +276,35 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<St
     await tx.execute(`UPDATE kb_meta SET value = value + 1 WHERE key = 'revision'`);
   }
 
+  /**
+   * Every statement libSQL prepares keeps native memory for the life of the process (the `libsql`
+   * binding never finalizes it, not even on close), so multi-row writes use one set-based statement
+   * over a JSON array argument instead of one statement per row.
+   */
   async function upsertTargetsIn(tx: Transaction, targets: TargetRecord[]): Promise<void> {
-    for (const input of targets) {
+    if (targets.length === 0) return;
+    const rows = targets.map((input) => {
       const t = validateTargetRecord(input);
-      // The name stays the one the target was first seen under; the description may be improved.
-      await tx.execute({
-        sql: `INSERT INTO targets (key, family, name, description, fingerprint) VALUES (?, ?, ?, ?, ?)
-              ON CONFLICT (key) DO UPDATE SET description = excluded.description`,
-        args: [t.key, t.family, t.name, t.description, canonicalJson(t.fingerprint)],
-      });
-    }
+      return [t.key, t.family, t.name, t.description, canonicalJson(t.fingerprint)];
+    });
+    // The name stays the one the target was first seen under; the description may be improved.
+    // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
+    await execPayload(
+      tx,
+      `INSERT INTO targets (key, family, name, description, fingerprint)
+       SELECT ${jsonColumns(5)} FROM json_each(${sqlString(JSON.stringify(rows))}) WHERE true ORDER BY key
+       ON CONFLICT (key) DO UPDATE SET description = excluded.description`,
+    );
+  }
+
+  /** Sequence numbers of stored schedules by content hash (or by id), in one query. */
+  async function seqsBy(ex: Executor, column: 'content_hash' | 'id', values: string[]): Promise<Map<string, number>> {
+    if (values.length === 0) return new Map();
+    const r = await ex.execute({
+      sql: `SELECT ${column} AS k, seq FROM schedules WHERE ${column} IN (SELECT value FROM json_each(?))`,
+      args: [JSON.stringify(values)],
+    });
+    return new Map(r.rows.map((row) => [String(row.k), Number(row.seq)]));
   }
 
   /**
@@ -297,7 +348,9 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<St
     return r.rows.map(rowToSchedule);
   }
 
-  const store: Store = {
+  const store: LibsqlStore = {
+    searches: createLibsqlSearchStore({ client, read, write }),
+
     upsertTargets(targets) {
       return write((tx) => upsertTargetsIn(tx, targets));
     },
@@ -326,61 +379,73 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<St
       return write(async (tx): Promise<InsertResult> => {
         await upsertTargetsIn(tx, opts.targets ?? []);
         const dim = embeddings ? await ensureSpace(tx, embeddings.embedderId, embeddings.vectors) : 0;
-        const knownTargets = new Map<string, string>();
+        const targetKeys = [...new Set(parsed.map((c) => c.targetKey))];
+        const families = await tx.execute({
+          sql: 'SELECT key, family FROM targets WHERE key IN (SELECT value FROM json_each(?))',
+          args: [JSON.stringify(targetKeys)],
+        });
+        const familyOf = new Map(families.rows.map((row) => [String(row.key), String(row.family)]));
+        const missing = parsed.findIndex((c) => !familyOf.has(c.targetKey));
+        if (missing >= 0) {
+          throw new SkbError(
+            'BAD_INPUT',
+            `Schedule ${missing + 1} of ${parsed.length} refers to target ${parsed[missing]!.targetKey}, which is not stored: add the target first or pass it with the schedules`,
+          );
+        }
+        const schedules = parsed.map(toSchedule);
+        const stored = await seqsBy(tx, 'content_hash', schedules.map((s) => s.contentHash));
         const inserted: Schedule[] = [];
         const duplicates: string[] = [];
-        let embeddingsWritten = 0;
-        for (const [i, content] of parsed.entries()) {
-          let family = knownTargets.get(content.targetKey);
-          if (family === undefined) {
-            const t = await tx.execute({ sql: 'SELECT family FROM targets WHERE key = ?', args: [content.targetKey] });
-            if (!t.rows[0]) {
-              throw new SkbError(
-                'BAD_INPUT',
-                `Schedule ${i + 1} of ${parsed.length} refers to target ${content.targetKey}, which is not stored: add the target first or pass it with the schedules`,
-              );
-            }
-            family = String(t.rows[0].family);
-            knownTargets.set(content.targetKey, family);
-          }
-          const schedule = toSchedule(content);
-          const existing = await tx.execute({ sql: 'SELECT seq FROM schedules WHERE content_hash = ?', args: [schedule.contentHash] });
-          let seq: number;
-          if (existing.rows[0]) {
+        const fresh: unknown[][] = [];
+        const seen = new Set<string>();
+        // Content repeated within the call counts as a duplicate of its first occurrence, as it would across calls.
+        for (const [i, schedule] of schedules.entries()) {
+          if (stored.has(schedule.contentHash) || seen.has(schedule.contentHash)) {
             duplicates.push(schedule.id);
-            seq = Number(existing.rows[0].seq);
-          } else {
-            const r = await tx.execute({
-              sql: `INSERT INTO schedules (id, content_hash, kind, structure_key, shape_key, operation, target_key, target_family, speedup, created_at, content)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-              args: [
-                schedule.id,
-                schedule.contentHash,
-                content.operation.kind,
-                structureKey(content.operation),
-                shapeKey(content.operation),
-                canonicalJson(content.operation),
-                content.targetKey,
-                family,
-                schedule.speedup,
-                creationSortKey(content.createdAt),
-                canonicalJson(content),
-              ],
-            });
-            seq = Number(r.lastInsertRowid);
-            for (const [name, value] of Object.entries(content.operation.dims)) {
-              await tx.execute({ sql: 'INSERT INTO schedule_dims (schedule_seq, name, value) VALUES (?, ?, ?)', args: [seq, name, value] });
-            }
-            inserted.push(schedule);
+            continue;
           }
-          if (embeddings) {
-            // A duplicate keeps a vector it already has in this space; one it lacks is filled in.
-            const r = await tx.execute({
-              sql: 'INSERT OR IGNORE INTO schedule_embeddings (schedule_seq, embedder_id, dim, vector) VALUES (?, ?, ?, ?)',
-              args: [seq, embeddings.embedderId, dim, vectorToBlob(embeddings.vectors[i]!)],
-            });
-            embeddingsWritten += r.rowsAffected;
-          }
+          seen.add(schedule.contentHash);
+          inserted.push(schedule);
+          const content = parsed[i]!;
+          fresh.push([
+            schedule.id,
+            schedule.contentHash,
+            content.operation.kind,
+            structureKey(content.operation),
+            shapeKey(content.operation),
+            canonicalJson(content.operation),
+            content.targetKey,
+            familyOf.get(content.targetKey)!,
+            schedule.speedup,
+            creationSortKey(content.createdAt),
+            canonicalJson(content),
+          ]);
+        }
+        if (fresh.length) {
+          // ORDER BY key hands out sequence numbers in input order.
+          await execPayload(
+            tx,
+            `INSERT INTO schedules (id, content_hash, kind, structure_key, shape_key, operation, target_key, target_family, speedup, created_at, content)
+             SELECT ${jsonColumns(11)} FROM json_each(${sqlString(JSON.stringify(fresh))}) ORDER BY key`,
+          );
+          for (const [hash, seq] of await seqsBy(tx, 'content_hash', inserted.map((s) => s.contentHash))) stored.set(hash, seq);
+          const dims = inserted.flatMap((s) => Object.entries(s.operation.dims).map(([name, value]) => [stored.get(s.contentHash)!, name, value]));
+          await execPayload(tx, `INSERT INTO schedule_dims (schedule_seq, name, value) SELECT ${jsonColumns(3)} FROM json_each(${sqlString(JSON.stringify(dims))})`);
+        }
+        let embeddingsWritten = 0;
+        if (embeddings && schedules.length) {
+          // A duplicate keeps a vector it already has in this space; one it lacks is filled in. The
+          // vectors travel as one blob that each row slices (substr counts bytes on a blob, from 1).
+          const bytes = dim * 4;
+          const blob = new Uint8Array(schedules.length * bytes);
+          embeddings.vectors.forEach((v, i) => blob.set(vectorToBlob(v), i * bytes));
+          const rows = schedules.map((s, i) => [stored.get(s.contentHash)!, i * bytes + 1]);
+          embeddingsWritten = await execPayload(
+            tx,
+            `INSERT OR IGNORE INTO schedule_embeddings (schedule_seq, embedder_id, dim, vector)
+             SELECT json_extract(value, '$[0]'), ${sqlString(embeddings.embedderId)}, ${dim}, substr(${sqlBlob(blob)}, json_extract(value, '$[1]'), ${bytes})
+             FROM json_each(${sqlString(JSON.stringify(rows))}) ORDER BY key`,
+          );
         }
         if (inserted.length || embeddingsWritten) await bumpRevision(tx);
         return { inserted, duplicates };
@@ -471,16 +536,23 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<St
           embedderId,
           rows.map((r) => r.vector),
         );
-        for (const row of rows) {
-          const found = await scheduleSeq(tx, row.scheduleId);
-          if (!found) throw new SkbError('NOT_FOUND', `Cannot store an embedding for schedule ${row.scheduleId}: no such schedule`);
-          await tx.execute({
-            sql: `INSERT INTO schedule_embeddings (schedule_seq, embedder_id, dim, vector) VALUES (?, ?, ?, ?)
-                  ON CONFLICT (embedder_id, schedule_seq) DO UPDATE SET dim = excluded.dim, vector = excluded.vector`,
-            args: [found.seq, embedderId, dim, vectorToBlob(row.vector)],
-          });
-        }
-        if (rows.length) await bumpRevision(tx);
+        if (rows.length === 0) return;
+        const seqs = await seqsBy(tx, 'id', rows.map((r) => r.scheduleId));
+        const unknown = rows.find((r) => !seqs.has(r.scheduleId));
+        if (unknown) throw new SkbError('NOT_FOUND', `Cannot store an embedding for schedule ${unknown.scheduleId}: no such schedule`);
+        const bytes = dim * 4;
+        const blob = new Uint8Array(rows.length * bytes);
+        rows.forEach((r, i) => blob.set(vectorToBlob(r.vector), i * bytes));
+        // In input order, so a schedule given twice keeps its last vector.
+        const slices = JSON.stringify(rows.map((r, i) => [seqs.get(r.scheduleId)!, i * bytes + 1]));
+        await execPayload(
+          tx,
+          `INSERT INTO schedule_embeddings (schedule_seq, embedder_id, dim, vector)
+           SELECT json_extract(value, '$[0]'), ${sqlString(embedderId)}, ${dim}, substr(${sqlBlob(blob)}, json_extract(value, '$[1]'), ${bytes})
+           FROM json_each(${sqlString(slices)}) WHERE true ORDER BY key
+           ON CONFLICT (embedder_id, schedule_seq) DO UPDATE SET dim = excluded.dim, vector = excluded.vector`,
+        );
+        await bumpRevision(tx);
       });
     },
 
@@ -516,6 +588,33 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<St
       return read(async () => {
         const found = await scheduleSeq(client, id);
         return found ? { label: found.seq, targetFamily: found.targetFamily } : null;
+      });
+    },
+
+    scheduleLabels(ids) {
+      return read(async () => {
+        if (ids.length === 0) return [];
+        const r = await client.execute({
+          sql: 'SELECT id, seq, target_family FROM schedules WHERE id IN (SELECT value FROM json_each(?))',
+          args: [JSON.stringify(ids)],
+        });
+        return r.rows.map((row) => ({ scheduleId: String(row.id), label: Number(row.seq), targetFamily: String(row.target_family) }));
+      });
+    },
+
+    listShapes({ structureKey: sKey, targetFamily: family }) {
+      return read(async () => {
+        // Only the dims of the operation column are extracted; the content is never read.
+        const r = await client.execute({
+          sql: `SELECT id, seq, shape_key, speedup, json_extract(operation, '$.dims') AS dims FROM schedules
+                WHERE structure_key = ? AND target_family = ? ORDER BY seq`,
+          args: [sKey, family],
+        });
+        return r.rows.map((row): ShapeRow => {
+          const dims = DimsSchema.safeParse(parseJsonColumn(row.dims, `operation of schedule ${String(row.id)}`));
+          if (!dims.success) throw corrupt(`operation of schedule ${String(row.id)}`, describeIssues(dims.error.issues));
+          return { id: String(row.id), label: Number(row.seq), shapeKey: String(row.shape_key), dims: dims.data, speedup: Number(row.speedup) };
+        });
       });
     },
 

@@ -77,6 +77,35 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX reuses_search ON reuses (search_id)`,
     ],
   },
+  {
+    version: 2,
+    name: 'structure and family index for shape ranking',
+    statements: [`CREATE INDEX schedules_structure_family ON schedules (structure_key, target_family)`],
+  },
+  {
+    version: 3,
+    name: 'searches and their candidates',
+    statements: [
+      `CREATE TABLE searches (
+        id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        record TEXT NOT NULL
+      )`,
+      `CREATE INDEX searches_order ON searches (created_at, id)`,
+      `CREATE INDEX searches_status ON searches (status)`,
+      // UNIQUE (search_id, sample): a resumed search can never store one sample twice.
+      `CREATE TABLE candidates (
+        id TEXT PRIMARY KEY,
+        search_id TEXT NOT NULL REFERENCES searches (id),
+        sample INTEGER NOT NULL,
+        admitted INTEGER NOT NULL DEFAULT 0,
+        record TEXT NOT NULL,
+        UNIQUE (search_id, sample)
+      )`,
+    ],
+  },
 ];
 
 /**

@@ -55,6 +55,23 @@ export type TaskInput = z.input<typeof TaskSchema>;
 export const SearchStatusSchema = z.enum(['queued', 'running', 'finished', 'cancelled', 'failed']);
 export type SearchStatus = z.infer<typeof SearchStatusSchema>;
 
+/**
+ * One step of the best lineage of a search (root to best candidate): what a schedule is made of.
+ * Recorded when the search finishes; a later step turns it into a stored schedule.
+ */
+export const LineageStepSchema = z
+  .object({
+    candidateId: z.string().min(1),
+    optionId: z.string().min(1),
+    optionLabel: z.string(),
+    plan: z.string(),
+    params: z.record(z.string(), z.unknown()).nullable(),
+    latencyBeforeMs: z.number().nonnegative(),
+    latencyAfterMs: z.number().nonnegative(),
+  })
+  .strict();
+export type LineageStep = z.infer<typeof LineageStepSchema>;
+
 /** One search as stored: its task, settings and where it stands. */
 export interface SearchRecord {
   id: string;
@@ -70,6 +87,8 @@ export interface SearchRecord {
   bestCandidateId: string | null;
   /** The schedule stored when the search finished, if any. */
   scheduleId: string | null;
+  /** Steps from the root to the best candidate, recorded when the search finishes (empty when nothing beat the baseline). */
+  bestLineage: LineageStep[] | null;
   error: string | null;
   createdAt: string;
   updatedAt: string;

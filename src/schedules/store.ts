@@ -53,6 +53,16 @@ export interface EmbeddingSpace {
   count: number;
 }
 
+/** What ranking by shape needs of a stored schedule, read from indexed columns without the content. */
+export interface ShapeRow {
+  id: string;
+  /** Integer label of the schedule in ANN indexes. */
+  label: number;
+  shapeKey: string;
+  dims: Record<string, number>;
+  speedup: number;
+}
+
 export interface InsertResult {
   inserted: Schedule[];
   /** Ids of schedules whose content was already stored (deduplicated by content hash). */
@@ -92,7 +102,14 @@ export interface Store {
   embeddingSpaces(): Promise<EmbeddingSpace[]>;
   /** Label and target family of a schedule, for index maintenance. */
   scheduleLabel(id: string): Promise<{ label: number; targetFamily: string } | null>;
+  /** Labels and target families of many schedules in one read; unknown ids are left out, order is not kept. */
+  scheduleLabels(ids: string[]): Promise<Array<{ scheduleId: string; label: number; targetFamily: string }>>;
   schedulesByLabels(labels: number[]): Promise<Schedule[]>;
+  /**
+   * Id, label, shape key, sizes and speedup of every schedule of one structure measured on one
+   * hardware family, without reading or validating whole schedules (for ranking by shape).
+   */
+  listShapes(group: { structureKey: string; targetFamily: string }): Promise<ShapeRow[]>;
 
   recordReuse(reuse: Omit<Reuse, 'id' | 'createdAt'> & { id?: string }): Promise<Reuse>;
   updateReuse(id: string, patch: Pick<Reuse, 'outcome'> & { gain?: number }): Promise<Reuse>;

@@ -120,17 +120,21 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
       }
       vectors.forEach((v, i) => checkVector(v, embedder.dim, `The embedding of schedule ${i + 1}`));
       const result = await store.insertSchedules(contents, { targets, embeddings: { embedderId: embedder.id, vectors } });
+      const ids = contents.map((c) => toSchedule(c).id);
+      // One read for the whole batch: every statement libSQL prepares costs native memory for good.
+      const found = new Map((await store.scheduleLabels(ids)).map((f) => [f.scheduleId, f]));
       const entries = [];
-      const familyOf = new Map<string, string>();
-      for (const [i, content] of contents.entries()) {
-        const id = toSchedule(content).id;
-        const found = await store.scheduleLabel(id);
-        if (!found) continue;
-        familyOf.set(id, found.targetFamily);
-        if (!index.has(found.label)) entries.push({ label: found.label, targetFamily: found.targetFamily, vector: vectors[i]! });
+      for (const [i, id] of ids.entries()) {
+        const f = found.get(id);
+        if (f && !index.has(f.label)) entries.push({ label: f.label, targetFamily: f.targetFamily, vector: vectors[i]! });
       }
       index.add(entries);
-      catalog.noteInserted(result.inserted.filter((s) => familyOf.has(s.id)).map((s) => ({ schedule: s, targetFamily: familyOf.get(s.id)! })));
+      catalog.noteInserted(
+        result.inserted.flatMap((s) => {
+          const f = found.get(s.id);
+          return f ? [{ schedule: s, label: f.label, targetFamily: f.targetFamily }] : [];
+        }),
+      );
       afterWrite(await store.revision());
       return result;
     });
@@ -220,10 +224,11 @@ async function backfill(store: Store, embedder: Embedder, index: AnnIndex): Prom
     const vectors = await embedder.embed(batch.map((s) => ({ operation: s.operation, steps: s.steps })));
     vectors.forEach((v, j) => checkVector(v, embedder.dim, `The embedding of schedule ${batch[j]!.id}`));
     await store.putEmbeddings(embedder.id, batch.map((s, j) => ({ scheduleId: s.id, vector: vectors[j]! })));
+    const found = new Map((await store.scheduleLabels(batch.map((s) => s.id))).map((f) => [f.scheduleId, f]));
     const entries = [];
     for (const [j, s] of batch.entries()) {
-      const found = await store.scheduleLabel(s.id);
-      if (found) entries.push({ label: found.label, targetFamily: found.targetFamily, vector: vectors[j]! });
+      const f = found.get(s.id);
+      if (f) entries.push({ label: f.label, targetFamily: f.targetFamily, vector: vectors[j]! });
     }
     index.add(entries);
   }

@@ -139,7 +139,10 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
     const labels =
       schedules.length === neighbors.length
         ? neighbors.map((n) => n.label)
-        : await Promise.all(schedules.map(async (s) => (await store.scheduleLabel(s.id))?.label ?? -1));
+        : await (async () => {
+            const labelOf = new Map((await store.scheduleLabels(schedules.map((s) => s.id))).map((f) => [f.scheduleId, f.label]));
+            return schedules.map((s) => labelOf.get(s.id) ?? -1);
+          })();
     const distanceOf = new Map(neighbors.map((n) => [n.label, n.distance]));
     const familyOfTarget = new Map<string, string | undefined>([[target.key, family]]);
     const similar: RetrievalMatch[] = [];

@@ -1,23 +1,20 @@
 import { shapeKey, structureKey, type Schedule, type Store } from '../schedules/index.js';
+import type { ShapeRow } from '../schedules/store.js';
 
 /** What ranking needs of a stored schedule; the full schedule is read only for the ones returned. */
-export interface ShapeEntry {
-  id: string;
-  shapeKey: string;
-  dims: Record<string, number>;
-  speedup: number;
-}
+export type ShapeEntry = ShapeRow;
 
 /**
  * The sizes of stored schedules, grouped by (structure key, target family) and loaded on first
- * use. Reading whole schedules costs tens of microseconds each, so ranking a popular structure
- * from the store on every query would cost tens of milliseconds; ranking these entries costs
- * microseconds. The knowledge base keeps it in step with its own writes and clears it when
- * another process changed the store.
+ * use from `Store.listShapes`, which reads indexed columns and the operation's sizes but never the
+ * content. Reading and validating whole schedules costs tens of microseconds each, so a popular
+ * structure would cost tens of milliseconds per query; ranking these entries costs microseconds.
+ * The knowledge base keeps it in step with its own writes and clears it when another process
+ * changed the store.
  */
 export interface ShapeCatalog {
   entries(structureKey: string, targetFamily: string): Promise<ShapeEntry[]>;
-  noteInserted(schedules: Array<{ schedule: Schedule; targetFamily: string }>): void;
+  noteInserted(schedules: Array<{ schedule: Schedule; label: number; targetFamily: string }>): void;
   noteDeleted(id: string): void;
   clear(): void;
 }
@@ -27,7 +24,7 @@ export function createShapeCatalog(store: Store): ShapeCatalog {
   // Bumped by every change, so a load that raced with one is used once but not kept.
   let generation = 0;
   const groupKey = (sKey: string, family: string): string => `${family}\u0000${sKey}`;
-  const entryOf = (s: Schedule): ShapeEntry => ({ id: s.id, shapeKey: shapeKey(s.operation), dims: s.operation.dims, speedup: s.speedup });
+  const entryOf = (s: Schedule, label: number): ShapeEntry => ({ id: s.id, label, shapeKey: shapeKey(s.operation), dims: s.operation.dims, speedup: s.speedup });
 
   return {
     async entries(sKey, family) {
@@ -35,13 +32,13 @@ export function createShapeCatalog(store: Store): ShapeCatalog {
       const known = groups.get(key);
       if (known) return [...known.values()];
       const startedAt = generation;
-      const loaded = new Map((await store.allSchedules({ structureKey: sKey, targetFamily: family })).map((s) => [s.id, entryOf(s)]));
+      const loaded = new Map((await store.listShapes({ structureKey: sKey, targetFamily: family })).map((e) => [e.id, e]));
       if (generation === startedAt) groups.set(key, loaded);
       return [...loaded.values()];
     },
     noteInserted(items) {
       generation += 1;
-      for (const { schedule, targetFamily } of items) groups.get(groupKey(structureKey(schedule.operation), targetFamily))?.set(schedule.id, entryOf(schedule));
+      for (const { schedule, label, targetFamily } of items) groups.get(groupKey(structureKey(schedule.operation), targetFamily))?.set(schedule.id, entryOf(schedule, label));
     },
     noteDeleted(id) {
       generation += 1;

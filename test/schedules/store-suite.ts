@@ -3,7 +3,7 @@
  * several transports, one suite). Run it with `describeStoreSuite(name, makeStore)`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SkbError, shapeKey, structureKey, toSchedule, type Store, type TargetRecord } from '../../src/schedules/index.js';
+import { SkbError, makeTargetRecord, shapeKey, structureKey, toSchedule, type Store, type TargetRecord } from '../../src/schedules/index.js';
 import { makeContent, makeContents, makeCpuTarget, makeGpuTarget, makeVector } from '../support/fixtures.js';
 
 async function rejection(promise: Promise<unknown>): Promise<SkbError> {
@@ -225,6 +225,45 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
       const newLabel = (await store.scheduleLabel(again[0]!.id))!.label;
       expect(newLabel).toBeGreaterThan(Math.max(...labels));
       expect(await store.scheduleLabel('sch_missing')).toBeNull();
+    });
+
+    it('looks up the labels of many schedules in one call, leaving unknown ids out', async () => {
+      const { inserted } = await store.insertSchedules(makeContents(cpu, 3));
+      const one = await Promise.all(inserted.map(async (s) => ({ scheduleId: s.id, ...(await store.scheduleLabel(s.id))! })));
+      const many = await store.scheduleLabels([...inserted.map((s) => s.id), 'sch_missing']);
+      expect([...many].sort((a, b) => a.label - b.label)).toEqual([...one].sort((a, b) => a.label - b.label));
+      expect(await store.scheduleLabels([])).toEqual([]);
+    });
+
+    it('lists the shapes of one structure on one family without other structures or families', async () => {
+      const gpu = makeGpuTarget('h100');
+      const gemms = makeContents(cpu, 3);
+      const elsewhere = [
+        makeContent({ target: cpu, kind: 'softmax' }),
+        makeContent({ target: gpu, dims: { M: 64, N: 256, K: 256 }, createdAt: '2026-02-01T00:00:00.000Z' }),
+      ];
+      const { inserted } = await store.insertSchedules([...gemms, ...elsewhere], { targets: [gpu] });
+      const shapes = await store.listShapes({ structureKey: structureKey(inserted[0]!.operation), targetFamily: cpu.family });
+      const expected = await Promise.all(
+        inserted.slice(0, 3).map(async (s) => ({
+          id: s.id,
+          label: (await store.scheduleLabel(s.id))!.label,
+          shapeKey: shapeKey(s.operation),
+          dims: s.operation.dims,
+          speedup: s.speedup,
+        })),
+      );
+      expect(shapes).toEqual(expected);
+      expect(await store.listShapes({ structureKey: 'no-such-structure', targetFamily: cpu.family })).toEqual([]);
+    });
+
+    it("keeps text with quotes, backslashes and non-ASCII characters exactly as given", async () => {
+      const odd = makeTargetRecord('o\'brien', `It's "quoted" \\ back\\slashed; -- not a comment; ünïcødé 🚀`, makeCpuTarget('x', { model: "O'Brien's CPU" }).fingerprint);
+      const content = makeContent({ target: odd, finalCode: `/* it's */ const char *s = "a'b\\n"; // 'x' ü 🚀\n` });
+      const { inserted } = await store.insertSchedules([content], { targets: [odd], embeddings: { embedderId: "e'1", vectors: [makeVector(8, 3)] } });
+      expect(await store.getSchedule(inserted[0]!.id)).toEqual(inserted[0]);
+      expect(await store.getTarget(odd.key)).toEqual(odd);
+      expect((await store.listEmbeddings("e'1")).map((r) => Array.from(r.vector))).toEqual([Array.from(makeVector(8, 3))]);
     });
 
     it('deletes a schedule with its embeddings and reuses', async () => {
