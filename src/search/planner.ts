@@ -79,6 +79,8 @@ export interface ImplementRequest {
 
 export interface Implementation {
   code: string;
+  /** What this implementation did, when it differs from the plan's text (a template variant moves a neighbouring value). */
+  plan?: string;
   /** Planner state of the new candidate (e.g. the template's knob values after the move). */
   params?: Record<string, unknown>;
   model?: string;

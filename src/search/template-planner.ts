@@ -1,0 +1,311 @@
+/**
+ * The template planner: offline autotuning of the C kernel templates on this machine, the
+ * service's default planner. A plan is one CPU menu option realized as a knob move on the
+ * operation's template (same option ids as the LLM planner, so schedules from both compare), with
+ * a readable plan text; code is the template instantiated. It needs no network and no model.
+ */
+import { z } from 'zod';
+import { SkbError, type Operation } from '../schedules/index.js';
+import type { KernelTemplate, KnobSpec, KnobValue, Knobs } from '../targets/templates/template.js';
+import { CPU_MENU } from './menus/cpu-menu.js';
+import type { MenuOption } from './menus/menu.js';
+import { describeKnobChanges, joinPhrases } from './plan-text.js';
+import type { ForcedStep, Implementation, Plan, Planner, PlannerOutcome, PlanningTask, ProposeRequest } from './planner.js';
+import type { Rng } from './rng.js';
+
+export interface TemplatePlannerOptions {
+  /** The kernel template of an operation kind on this target, or null where there is none. */
+  templates: (kind: string) => KernelTemplate | null;
+  /**
+   * Share of random moves that jump to any other legal value of the knob instead of a neighbouring
+   * one; default 0.2. Jumps let a lineage leave a local optimum that single steps cannot.
+   */
+  jumpProbability?: number;
+}
+
+const KnobValueSchema = z.union([z.number(), z.string(), z.boolean()]);
+const KnobsSchema = z.record(z.string(), KnobValueSchema);
+/** Parameters the template planner writes on plans, steps and candidates. */
+const TemplateParamsSchema = z.object({ knobs: KnobsSchema, changed: KnobsSchema.optional() }).passthrough();
+
+/** Random draws tried before falling back to an exhaustive scan for a move that changes the knobs. */
+const RANDOM_ATTEMPTS = 24;
+
+const OPTION_BY_ID = new Map(CPU_MENU.options.map((o) => [o.id, o]));
+
+function optionLabel(id: string): string {
+  return OPTION_BY_ID.get(id)?.label ?? id;
+}
+
+function sameKnobs(a: Knobs, b: Knobs): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  for (const k of keys) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+function diff(before: Knobs, after: Knobs): Knobs {
+  const changed: Knobs = {};
+  for (const [k, v] of Object.entries(after)) if (before[k] !== v) changed[k] = v;
+  return changed;
+}
+
+/** Index of `value` in `values`, or of the nearest value (log-ratio for numbers) when absent. */
+function nearestIndex(values: readonly KnobValue[], value: KnobValue | undefined): number {
+  const exact = values.indexOf(value as KnobValue);
+  if (exact >= 0 || typeof value !== 'number') return Math.max(exact, 0);
+  let best = 0;
+  let bestDistance = Infinity;
+  values.forEach((v, i) => {
+    if (typeof v !== 'number') return;
+    const d = v > 0 && value > 0 ? Math.abs(Math.log(v / value)) : Math.abs(v - value);
+    if (d < bestDistance) {
+      best = i;
+      bestDistance = d;
+    }
+  });
+  return best;
+}
+
+/** One template bound to one operation: knob specs with their legal values for that shape. */
+interface Bound {
+  template: KernelTemplate;
+  op: Operation;
+  specs: Map<string, KnobSpec>;
+  legal: Map<string, KnobValue[]>;
+}
+
+function bind(template: KernelTemplate, op: Operation): Bound {
+  const specs = new Map(template.knobs.map((k) => [k.name, k]));
+  const legal = new Map(template.knobs.map((k) => [k.name, k.values(op)]));
+  return { template, op, specs, legal };
+}
+
+/**
+ * Snaps every knob to a legal value for this shape (a tile of 256 on a 64-wide matrix becomes the
+ * nearest legal tile), fills missing knobs from `fallback`, then lets the template resolve
+ * combinations it does not support.
+ */
+function legalize(b: Bound, knobs: Knobs, fallback: Knobs): Knobs {
+  const snapped: Knobs = {};
+  for (const spec of b.template.knobs) {
+    const values = b.legal.get(spec.name)!;
+    const wanted = knobs[spec.name] ?? fallback[spec.name];
+    if (wanted !== undefined && values.includes(wanted)) snapped[spec.name] = wanted;
+    else if (typeof wanted === 'number') snapped[spec.name] = values[nearestIndex(values, wanted)]!;
+    else snapped[spec.name] = fallback[spec.name] ?? values[0]!;
+  }
+  return b.template.legalize(b.op, snapped);
+}
+
+/** Knobs an option moves on this template, keeping only those with a choice for this shape. */
+function movableKnobs(b: Bound, optionId: string): string[] {
+  return (b.template.moves[optionId] ?? []).filter((name) => (b.legal.get(name)?.length ?? 0) > 1);
+}
+
+/** A random legal move of one knob of `optionId`: mostly a neighbouring value, sometimes a jump. */
+function randomMove(b: Bound, parent: Knobs, optionId: string, rng: Rng, jumpProbability: number): Knobs | null {
+  const names = movableKnobs(b, optionId);
+  if (names.length === 0) return null;
+  for (let attempt = 0; attempt < RANDOM_ATTEMPTS; attempt++) {
+    const name = names[rng.int(names.length)]!;
+    const values = b.legal.get(name)!;
+    const at = nearestIndex(values, parent[name]);
+    let next: number;
+    if (rng.next() < jumpProbability) {
+      next = rng.int(values.length - 1);
+      if (next >= at) next++;
+    } else {
+      const neighbours = [at - 1, at + 1].filter((i) => i >= 0 && i < values.length);
+      next = neighbours[rng.int(neighbours.length)]!;
+    }
+    const moved = legalize(b, { ...parent, [name]: values[next]! }, parent);
+    if (!sameKnobs(moved, parent)) return moved;
+  }
+  // The template may fold many values back onto the parent's (combination rules); scan in order.
+  for (const name of names) {
+    for (const value of b.legal.get(name)!) {
+      if (value === parent[name]) continue;
+      const moved = legalize(b, { ...parent, [name]: value }, parent);
+      if (!sameKnobs(moved, parent)) return moved;
+    }
+  }
+  return null;
+}
+
+/**
+ * The knob values a seed step asks for: its `changed` knobs (what the step moved), else the knobs
+ * the option moves out of its full knob set, else top-level entries that name knobs
+ * ({ MR: 6, NR: 32 }). Only knobs this template has are kept.
+ */
+function stepTargets(b: Bound, step: Pick<ForcedStep, 'optionId' | 'params'>): Knobs {
+  const params = step.params ?? {};
+  const parsed = TemplateParamsSchema.safeParse(params);
+  let source: Record<string, unknown>;
+  if (parsed.success && parsed.data.changed) source = parsed.data.changed;
+  else if (parsed.success) {
+    const names = new Set(b.template.moves[step.optionId] ?? []);
+    source = Object.fromEntries(Object.entries(parsed.data.knobs).filter(([k]) => names.has(k)));
+  } else source = params;
+  const targets: Knobs = {};
+  for (const [k, v] of Object.entries(source)) {
+    const value = KnobValueSchema.safeParse(v);
+    if (b.specs.has(k) && value.success) targets[k] = value.data;
+  }
+  return targets;
+}
+
+/** Phrases that say where a seed's value had to change for this shape. */
+function refitNotes(targets: Knobs, result: Knobs): string[] {
+  return Object.entries(targets)
+    .filter(([k, v]) => result[k] !== v)
+    .map(([k, v]) => `the seed's ${k} = ${String(v)} is re-fitted to ${String(result[k])} for this shape`);
+}
+
+/** Creates the template planner. */
+export function createTemplatePlanner(options: TemplatePlannerOptions): Planner {
+  const jumpProbability = options.jumpProbability ?? 0.2;
+
+  function bound(op: Operation): Bound {
+    const template = options.templates(op.kind);
+    if (!template) {
+      throw new SkbError(
+        'BAD_INPUT',
+        `The template planner has no kernel template for ${op.kind} operations on this target; use the LLM planner (planner "llm") for this operation`,
+      );
+    }
+    return bind(template, op);
+  }
+
+  /** The parent's knobs, legalized for this shape; the baseline's when the parent has none. */
+  function parentKnobs(b: Bound, params: Record<string, unknown> | undefined): Knobs {
+    const base = b.template.baseline(b.op);
+    const parsed = TemplateParamsSchema.safeParse(params ?? {});
+    return parsed.success ? legalize(b, parsed.data.knobs, base) : base;
+  }
+
+  function plan(optionId: string, parent: Knobs, knobs: Knobs, text: string, forced?: ForcedStep): Plan {
+    return {
+      optionId,
+      optionLabel: optionLabel(optionId),
+      text,
+      params: { knobs, changed: diff(parent, knobs) },
+      ...(forced ? { forced } : {}),
+    };
+  }
+
+  /** An implementation with its full knob set and what it changed relative to the parent (what a seed step replays). */
+  function implementation(b: Bound, parent: Knobs, knobs: Knobs): Implementation {
+    return { code: b.template.generate(b.op, knobs), params: { knobs, changed: diff(parent, knobs) }, plan: changeText(b, parent, knobs) };
+  }
+
+  function changeText(b: Bound, parent: Knobs, knobs: Knobs): string {
+    return joinPhrases(describeKnobChanges(b.op, b.template.knobs, parent, knobs));
+  }
+
+  function proposeForced(b: Bound, parent: Knobs, forced: ForcedStep, rng: Rng): PlannerOutcome<Plan> {
+    if (movableKnobs(b, forced.optionId).length === 0) {
+      return {
+        ok: false,
+        error: `The seed step's option ${forced.optionId} moves no knob of the ${b.template.kind} template for this shape`,
+        usage: [],
+      };
+    }
+    const where = `Following step ${forced.stepIndex + 1} of seed schedule ${forced.scheduleId} (${optionLabel(forced.optionId)})`;
+    const targets = stepTargets(b, forced);
+    if (Object.keys(targets).length > 0) {
+      const knobs = legalize(b, { ...parent, ...targets }, parent);
+      if (!sameKnobs(knobs, parent)) {
+        const notes = refitNotes(targets, knobs);
+        return { ok: true, value: plan(forced.optionId, parent, knobs, `${where}: ${changeText(b, parent, knobs)}${notes.length ? ` (${notes.join('; ')})` : ''}`, forced), usage: [] };
+      }
+    }
+    const knobs = randomMove(b, parent, forced.optionId, rng, jumpProbability);
+    if (!knobs) return { ok: false, error: `No legal move of ${forced.optionId} changes the ${b.template.kind} knobs of this candidate`, usage: [] };
+    const why = Object.keys(targets).length > 0 ? "the seed's knob values are already in place here" : 'the seed step carries no knob values for this template';
+    return { ok: true, value: plan(forced.optionId, parent, knobs, `${where}; ${why}, so instead: ${changeText(b, parent, knobs)}`, forced), usage: [] };
+  }
+
+  return {
+    id: 'template',
+    models: [],
+
+    baseline(task: PlanningTask) {
+      const b = bound(task.operation);
+      const knobs = b.template.baseline(b.op);
+      return { code: b.template.generate(b.op, knobs), params: { knobs } };
+    },
+
+    async propose(request: ProposeRequest): Promise<PlannerOutcome<Plan>> {
+      const b = bound(request.task.operation);
+      const parent = parentKnobs(b, request.parent.params);
+      if (request.forced) return proposeForced(b, parent, request.forced, request.rng);
+
+      // A template cannot invent code outside its knobs, so an invent sample is an ordinary move.
+      const offered: MenuOption[] = request.menu.filter((o) => movableKnobs(b, o.id).length > 0);
+      if (offered.length === 0) {
+        return { ok: false, error: `no menu option of this sample applies to the ${b.template.kind} template`, usage: [] };
+      }
+      // Draw the option, then the move; if the option cannot change anything here, try the others.
+      const first = request.rng.int(offered.length);
+      for (let i = 0; i < offered.length; i++) {
+        const option = offered[(first + i) % offered.length]!;
+        const knobs = randomMove(b, parent, option.id, request.rng, jumpProbability);
+        if (!knobs) continue;
+        return { ok: true, value: plan(option.id, parent, knobs, changeText(b, parent, knobs)), usage: [] };
+      }
+      return { ok: false, error: `no offered menu option can change the ${b.template.kind} knobs of this candidate`, usage: [] };
+    },
+
+    async implement(request): Promise<PlannerOutcome<Implementation[]>> {
+      const b = bound(request.task.operation);
+      const parent = parentKnobs(b, request.parent.params);
+      const parsed = TemplateParamsSchema.safeParse(request.plan.params ?? {});
+      if (!parsed.success) {
+        return { ok: false, error: `The plan carries no template knobs (params.knobs); the template planner implements only its own plans`, usage: [] };
+      }
+      const first = legalize(b, parsed.data.knobs, parent);
+      const chosen: Knobs[] = [first];
+      // Further implementations: one neighbouring value of a knob the same option moves, so each
+      // implementation measures a nearby point instead of repeating the first. When the option has
+      // too few (a switch like restrict), neighbours of the other knobs fill the rest, so no sample
+      // of the budget is spent on a missing or repeated implementation.
+      const own = movableKnobs(b, request.plan.optionId);
+      const others = b.template.knobs.map((k) => k.name).filter((name) => !own.includes(name) && (b.legal.get(name)?.length ?? 0) > 1);
+      const keepsMove = (v: Knobs): boolean => own.every((name) => v[name] === first[name]);
+      for (const [names, group] of [[own, 'own'], [others, 'others']] as const) {
+        const variants = names
+          .flatMap((name) => {
+            const values = b.legal.get(name)!;
+            const at = nearestIndex(values, first[name]);
+            return [at - 1, at + 1].filter((i) => i >= 0 && i < values.length).map((i) => legalize(b, { ...first, [name]: values[i]! }, first));
+          })
+          .filter((v) => group === 'own' || keepsMove(v));
+        while (chosen.length < request.count && variants.length > 0) {
+          const [v] = variants.splice(request.rng.int(variants.length), 1);
+          if (!sameKnobs(v!, parent) && !chosen.some((c) => sameKnobs(c, v!))) chosen.push(v!);
+        }
+      }
+      return { ok: true, value: chosen.map((knobs) => implementation(b, parent, knobs)), usage: [] };
+    },
+
+    async replay(request): Promise<PlannerOutcome<Implementation[]>> {
+      const b = bound(request.task.operation);
+      const parent = parentKnobs(b, request.parent.params);
+      let knobs = parent;
+      let applied = 0;
+      for (const step of request.steps) {
+        const targets = stepTargets(b, step);
+        if (Object.keys(targets).length === 0) continue;
+        knobs = legalize(b, { ...knobs, ...targets }, knobs);
+        applied++;
+      }
+      if (applied === 0) {
+        return { ok: false, error: `None of the seed's ${request.steps.length} steps carries knob values of the ${b.template.kind} template`, usage: [] };
+      }
+      if (sameKnobs(knobs, parent)) {
+        return { ok: false, error: `Replaying the seed leaves the ${b.template.kind} knobs as they are for this shape`, usage: [] };
+      }
+      return { ok: true, value: [implementation(b, parent, knobs)], usage: [] };
+    },
+  };
+}
