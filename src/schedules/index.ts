@@ -56,7 +56,9 @@ export type {
   EmbeddingRow,
   EmbeddingSpace,
   InsertResult,
+  ReuseStats,
 } from './store.js';
+export { extractSchedule, lineageOf, seedOfCandidate, type ExtractScheduleInput } from './extract-schedule.js';
 export { createLibsqlStore, validateTargetRecord, type LibsqlStore, type LibsqlStoreOptions } from './libsql-store.js';
 export { createLibsqlSearchStore, type SearchStore, type SearchPatch, type SearchStoreDeps } from './libsql-search-store.js';
 export { MIGRATIONS, migrate, type Migration } from './migrations.js';
@@ -78,7 +80,11 @@ export {
   TaskSchema,
   SearchStatusSchema,
   LineageStepSchema,
+  SearchSeedSchema,
+  WarmStartConfigSchema,
   type LineageStep,
+  type SearchSeed,
+  type WarmStartConfig,
   type SearchConfig,
   type SearchConfigInput,
   type Task,

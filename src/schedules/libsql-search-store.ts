@@ -6,7 +6,7 @@
 import type { Client, Row, Transaction } from '@libsql/client';
 import { z } from 'zod';
 import { SkbError, describeIssues } from './errors.js';
-import { LineageStepSchema, SearchConfigSchema, SearchStatusSchema, TaskSchema, type CandidateRecord, type SearchRecord, type SearchStatus } from './search.js';
+import { LineageStepSchema, SearchConfigSchema, SearchSeedSchema, SearchStatusSchema, TaskSchema, type CandidateRecord, type SearchRecord, type SearchStatus } from './search.js';
 import type { Page, PageRequest } from './store.js';
 
 const SearchRecordSchema = z
@@ -23,7 +23,10 @@ const SearchRecordSchema = z
     bestCandidateId: z.string().nullable(),
     scheduleId: z.string().nullable(),
     bestLineage: z.array(LineageStepSchema).nullable(),
+    // Searches stored before warm start existed have neither field.
+    seeds: z.array(SearchSeedSchema).default([]),
     error: z.string().nullable(),
+    message: z.string().nullable().default(null),
     createdAt: z.string().min(1),
     updatedAt: z.string().min(1),
   })
@@ -59,7 +62,7 @@ const CursorSchema = z.tuple([z.string().min(1), z.string().min(1)]);
 export type SearchPatch = Partial<
   Pick<
     SearchRecord,
-    'status' | 'targetKey' | 'samplesUsed' | 'iteration' | 'baselineLatencyMs' | 'bestLatencyMs' | 'bestCandidateId' | 'bestLineage' | 'error' | 'scheduleId'
+    'status' | 'targetKey' | 'samplesUsed' | 'iteration' | 'baselineLatencyMs' | 'bestLatencyMs' | 'bestCandidateId' | 'bestLineage' | 'error' | 'scheduleId' | 'seeds' | 'message'
   >
 >;
 
@@ -79,6 +82,11 @@ export interface SearchStore {
   markAdmitted(searchId: string, ids: string[]): Promise<void>;
   /** Every candidate of a search, in sample order. */
   listCandidates(searchId: string): Promise<CandidateRecord[]>;
+  /**
+   * Applies the patch inside a write transaction another store opened, so that it commits together
+   * with that store's writes (a search marked finished with its schedule). NOT_FOUND for an unknown id.
+   */
+  updateSearchIn(tx: Transaction, id: string, patch: SearchPatch): Promise<SearchRecord>;
 }
 
 /** How the search store reaches the knowledge base's connection (shared with the schedule store). */
@@ -132,6 +140,14 @@ export function createLibsqlSearchStore({ client, read, write }: SearchStoreDeps
     });
   }
 
+  async function updateIn(tx: Transaction, id: string, patch: SearchPatch): Promise<SearchRecord> {
+    const r = await tx.execute({ sql: 'SELECT id, record FROM searches WHERE id = ?', args: [id] });
+    if (!r.rows[0]) throw new SkbError('NOT_FOUND', `No search with id ${id}`);
+    const next: SearchRecord = { ...rowToSearch(r.rows[0]), ...patch, updatedAt: new Date().toISOString() };
+    await putSearch(tx, next);
+    return next;
+  }
+
   return {
     createSearch(record) {
       return write(async (tx) => {
@@ -142,14 +158,10 @@ export function createLibsqlSearchStore({ client, read, write }: SearchStoreDeps
     },
 
     updateSearch(id, patch) {
-      return write(async (tx) => {
-        const r = await tx.execute({ sql: 'SELECT id, record FROM searches WHERE id = ?', args: [id] });
-        if (!r.rows[0]) throw new SkbError('NOT_FOUND', `No search with id ${id}`);
-        const next: SearchRecord = { ...rowToSearch(r.rows[0]), ...patch, updatedAt: new Date().toISOString() };
-        await putSearch(tx, next);
-        return next;
-      });
+      return write((tx) => updateIn(tx, id, patch));
     },
+
+    updateSearchIn: updateIn,
 
     getSearch(id) {
       return read(async () => {

@@ -6,12 +6,13 @@ import { createClient, type Client, type InStatement, type Row, type Transaction
 import { z } from 'zod';
 import { canonicalJson } from './canonical.js';
 import { SkbError, describeIssues } from './errors.js';
-import { createLibsqlSearchStore, type SearchStore } from './libsql-search-store.js';
+import { createLibsqlSearchStore, type SearchPatch, type SearchStore } from './libsql-search-store.js';
+import type { SearchRecord } from './search.js';
 import { migrate } from './migrations.js';
 import { OperationSchema, shapeKey, structureKey } from './operation.js';
 import { creationSortKey } from './ordering.js';
-import { ReuseSchema, ScheduleContentSchema, toSchedule, type Reuse, type Schedule } from './schedule.js';
-import type { EmbeddingRow, EmbeddingSpace, InsertResult, OperationSummary, Page, PageRequest, ScheduleFilter, ShapeRow, Store } from './store.js';
+import { ReuseSchema, ScheduleContentSchema, toSchedule, type Reuse, type Schedule, type ScheduleContent, type ScheduleContentInput } from './schedule.js';
+import type { EmbeddingRow, EmbeddingSpace, InsertResult, OperationSummary, Page, PageRequest, ReuseStats, ScheduleFilter, ShapeRow, Store } from './store.js';
 import { TargetRecordSchema, targetFamily, targetKey, type TargetRecord } from './target.js';
 
 export interface LibsqlStoreOptions {
@@ -208,6 +209,12 @@ async function execPayload(tx: Transaction, sql: string): Promise<number> {
   return Number(r.rows[0]?.n ?? 0);
 }
 
+/** Markers share kb_meta with the revision under a prefix, so no marker can overwrite it. */
+function markerKey(name: string): string {
+  if (!/^[a-z][a-z0-9_.-]{0,63}$/.test(name)) throw new SkbError('BAD_INPUT', `A marker name is 1 to 64 lower-case letters, digits, _ . -, starting with a letter; got "${name.slice(0, 80)}"`);
+  return `marker:${name}`;
+}
+
 function whereClause(parts: string[]): string {
   return parts.length ? `WHERE ${parts.join(' AND ')}` : '';
 }
@@ -230,7 +237,20 @@ function createLane(): <T>(task: () => Promise<T>) => Promise<T> {
  * never block the writer, and a busy timeout so two processes on one file wait instead of failing.
  */
 /** The libSQL store, plus the search tables on the same connection (see libsql-search-store.ts). */
-export type LibsqlStore = Store & { readonly searches: SearchStore };
+export type LibsqlStore = Store & {
+  readonly searches: SearchStore;
+  /**
+   * Ends a search: applies `patch` to the search and, when given, stores its schedule (with its
+   * target and embedding) and sets the search's scheduleId, all in ONE transaction: either the
+   * search is marked and its schedule stored, or nothing changed. `inserted` is false when equal
+   * content was already stored (the search then refers to that schedule).
+   */
+  finishSearch(
+    searchId: string,
+    patch: SearchPatch,
+    schedule?: { content: ScheduleContentInput; target?: TargetRecord; embedding: { embedderId: string; vector: Float32Array } },
+  ): Promise<{ search: SearchRecord; schedule: Schedule | null; inserted: boolean }>;
+};
 
 export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<LibsqlStore> {
   const { url } = options;
@@ -348,8 +368,104 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
     return r.rows.map(rowToSchedule);
   }
 
+  /** Checks schedule contents (and their vectors) before any transaction opens. */
+  function parseContents(contents: ScheduleContentInput[], embeddings?: { vectors: Float32Array[] }): ScheduleContent[] {
+    const parsed = contents.map((c, i) => {
+      const result = ScheduleContentSchema.safeParse(c);
+      if (!result.success) throw new SkbError('BAD_INPUT', `Schedule ${i + 1} of ${contents.length} is invalid: ${describeIssues(result.error.issues)}`);
+      return result.data;
+    });
+    if (embeddings && embeddings.vectors.length !== parsed.length) {
+      throw new SkbError('BAD_INPUT', `Got ${embeddings.vectors.length} embedding vectors for ${parsed.length} schedules: give one vector per schedule, in the same order`);
+    }
+    return parsed;
+  }
+
+  /** The insert path of insertSchedules, inside a transaction the caller opened (and commits). */
+  async function insertIn(
+    tx: Transaction,
+    parsed: ScheduleContent[],
+    opts: { targets?: TargetRecord[]; embeddings?: { embedderId: string; vectors: Float32Array[] } },
+  ): Promise<InsertResult> {
+    const embeddings = opts.embeddings;
+    await upsertTargetsIn(tx, opts.targets ?? []);
+    const dim = embeddings ? await ensureSpace(tx, embeddings.embedderId, embeddings.vectors) : 0;
+    const targetKeys = [...new Set(parsed.map((c) => c.targetKey))];
+    const families = await tx.execute({
+      sql: 'SELECT key, family FROM targets WHERE key IN (SELECT value FROM json_each(?))',
+      args: [JSON.stringify(targetKeys)],
+    });
+    const familyOf = new Map(families.rows.map((row) => [String(row.key), String(row.family)]));
+    const missing = parsed.findIndex((c) => !familyOf.has(c.targetKey));
+    if (missing >= 0) {
+      throw new SkbError(
+        'BAD_INPUT',
+        `Schedule ${missing + 1} of ${parsed.length} refers to target ${parsed[missing]!.targetKey}, which is not stored: add the target first or pass it with the schedules`,
+      );
+    }
+    const schedules = parsed.map(toSchedule);
+    const stored = await seqsBy(tx, 'content_hash', schedules.map((s) => s.contentHash));
+    const inserted: Schedule[] = [];
+    const duplicates: string[] = [];
+    const fresh: unknown[][] = [];
+    const seen = new Set<string>();
+    // Content repeated within the call counts as a duplicate of its first occurrence, as it would across calls.
+    for (const [i, schedule] of schedules.entries()) {
+      if (stored.has(schedule.contentHash) || seen.has(schedule.contentHash)) {
+        duplicates.push(schedule.id);
+        continue;
+      }
+      seen.add(schedule.contentHash);
+      inserted.push(schedule);
+      const content = parsed[i]!;
+      fresh.push([
+        schedule.id,
+        schedule.contentHash,
+        content.operation.kind,
+        structureKey(content.operation),
+        shapeKey(content.operation),
+        canonicalJson(content.operation),
+        content.targetKey,
+        familyOf.get(content.targetKey)!,
+        schedule.speedup,
+        creationSortKey(content.createdAt),
+        canonicalJson(content),
+      ]);
+    }
+    if (fresh.length) {
+      // ORDER BY key hands out sequence numbers in input order.
+      await execPayload(
+        tx,
+        `INSERT INTO schedules (id, content_hash, kind, structure_key, shape_key, operation, target_key, target_family, speedup, created_at, content)
+         SELECT ${jsonColumns(11)} FROM json_each(${sqlString(JSON.stringify(fresh))}) ORDER BY key`,
+      );
+      for (const [hash, seq] of await seqsBy(tx, 'content_hash', inserted.map((s) => s.contentHash))) stored.set(hash, seq);
+      const dims = inserted.flatMap((s) => Object.entries(s.operation.dims).map(([name, value]) => [stored.get(s.contentHash)!, name, value]));
+      await execPayload(tx, `INSERT INTO schedule_dims (schedule_seq, name, value) SELECT ${jsonColumns(3)} FROM json_each(${sqlString(JSON.stringify(dims))})`);
+    }
+    let embeddingsWritten = 0;
+    if (embeddings && schedules.length) {
+      // A duplicate keeps a vector it already has in this space; one it lacks is filled in. The
+      // vectors travel as one blob that each row slices (substr counts bytes on a blob, from 1).
+      const bytes = dim * 4;
+      const blob = new Uint8Array(schedules.length * bytes);
+      embeddings.vectors.forEach((v, i) => blob.set(vectorToBlob(v), i * bytes));
+      const rows = schedules.map((s, i) => [stored.get(s.contentHash)!, i * bytes + 1]);
+      embeddingsWritten = await execPayload(
+        tx,
+        `INSERT OR IGNORE INTO schedule_embeddings (schedule_seq, embedder_id, dim, vector)
+         SELECT json_extract(value, '$[0]'), ${sqlString(embeddings.embedderId)}, ${dim}, substr(${sqlBlob(blob)}, json_extract(value, '$[1]'), ${bytes})
+         FROM json_each(${sqlString(JSON.stringify(rows))}) ORDER BY key`,
+      );
+    }
+    if (inserted.length || embeddingsWritten) await bumpRevision(tx);
+    return { inserted, duplicates };
+  }
+
+  const searches = createLibsqlSearchStore({ client, read, write });
+
   const store: LibsqlStore = {
-    searches: createLibsqlSearchStore({ client, read, write }),
+    searches,
 
     upsertTargets(targets) {
       return write((tx) => upsertTargetsIn(tx, targets));
@@ -366,89 +482,58 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
       return read(async () => (await client.execute('SELECT * FROM targets ORDER BY key')).rows.map(rowToTarget));
     },
 
-    async insertSchedules(contents, opts = {}) {
-      const parsed = contents.map((c, i) => {
-        const result = ScheduleContentSchema.safeParse(c);
-        if (!result.success) throw new SkbError('BAD_INPUT', `Schedule ${i + 1} of ${contents.length} is invalid: ${describeIssues(result.error.issues)}`);
-        return result.data;
-      });
-      const embeddings = opts.embeddings;
-      if (embeddings && embeddings.vectors.length !== parsed.length) {
-        throw new SkbError('BAD_INPUT', `Got ${embeddings.vectors.length} embedding vectors for ${parsed.length} schedules: give one vector per schedule, in the same order`);
+    insertSchedules(contents, opts = {}) {
+      let parsed: ScheduleContent[];
+      try {
+        parsed = parseContents(contents, opts.embeddings);
+      } catch (error) {
+        return Promise.reject(error);
       }
-      return write(async (tx): Promise<InsertResult> => {
-        await upsertTargetsIn(tx, opts.targets ?? []);
-        const dim = embeddings ? await ensureSpace(tx, embeddings.embedderId, embeddings.vectors) : 0;
-        const targetKeys = [...new Set(parsed.map((c) => c.targetKey))];
-        const families = await tx.execute({
-          sql: 'SELECT key, family FROM targets WHERE key IN (SELECT value FROM json_each(?))',
-          args: [JSON.stringify(targetKeys)],
+      return write((tx) => insertIn(tx, parsed, opts));
+    },
+
+    finishSearch(searchId, patch, schedule) {
+      let parsed: ScheduleContent[];
+      try {
+        parsed = schedule ? parseContents([schedule.content]) : [];
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return write(async (tx) => {
+        // The search row first: if the schedule's insert fails, the rollback takes the status back too.
+        let search = await searches.updateSearchIn(tx, searchId, patch);
+        if (!schedule) return { search, schedule: null, inserted: false };
+        const result = await insertIn(tx, parsed, {
+          ...(schedule.target ? { targets: [schedule.target] } : {}),
+          embeddings: { embedderId: schedule.embedding.embedderId, vectors: [schedule.embedding.vector] },
         });
-        const familyOf = new Map(families.rows.map((row) => [String(row.key), String(row.family)]));
-        const missing = parsed.findIndex((c) => !familyOf.has(c.targetKey));
-        if (missing >= 0) {
-          throw new SkbError(
-            'BAD_INPUT',
-            `Schedule ${missing + 1} of ${parsed.length} refers to target ${parsed[missing]!.targetKey}, which is not stored: add the target first or pass it with the schedules`,
-          );
+        const stored = toSchedule(parsed[0]!);
+        search = await searches.updateSearchIn(tx, searchId, { scheduleId: stored.id });
+        return { search, schedule: stored, inserted: result.inserted.length > 0 };
+      });
+    },
+
+    reuseStats(ids) {
+      return read(async () => {
+        if (ids.length === 0) return [];
+        const r = await client.execute({
+          sql: `SELECT schedule_id, outcome, COUNT(*) AS n FROM reuses WHERE schedule_id IN (SELECT value FROM json_each(?)) GROUP BY schedule_id, outcome`,
+          args: [JSON.stringify(ids)],
+        });
+        const stats = new Map<string, ReuseStats>();
+        for (const row of r.rows) {
+          const id = String(row.schedule_id);
+          const entry = stats.get(id) ?? { scheduleId: id, improved: 0, replayed: 0, failed: 0, notImproved: 0, pending: 0 };
+          const n = Number(row.n);
+          const outcome = String(row.outcome);
+          if (outcome === 'improved') entry.improved += n;
+          else if (outcome === 'replayed') entry.replayed += n;
+          else if (outcome === 'failed') entry.failed += n;
+          else if (outcome === 'not_improved') entry.notImproved += n;
+          else entry.pending += n;
+          stats.set(id, entry);
         }
-        const schedules = parsed.map(toSchedule);
-        const stored = await seqsBy(tx, 'content_hash', schedules.map((s) => s.contentHash));
-        const inserted: Schedule[] = [];
-        const duplicates: string[] = [];
-        const fresh: unknown[][] = [];
-        const seen = new Set<string>();
-        // Content repeated within the call counts as a duplicate of its first occurrence, as it would across calls.
-        for (const [i, schedule] of schedules.entries()) {
-          if (stored.has(schedule.contentHash) || seen.has(schedule.contentHash)) {
-            duplicates.push(schedule.id);
-            continue;
-          }
-          seen.add(schedule.contentHash);
-          inserted.push(schedule);
-          const content = parsed[i]!;
-          fresh.push([
-            schedule.id,
-            schedule.contentHash,
-            content.operation.kind,
-            structureKey(content.operation),
-            shapeKey(content.operation),
-            canonicalJson(content.operation),
-            content.targetKey,
-            familyOf.get(content.targetKey)!,
-            schedule.speedup,
-            creationSortKey(content.createdAt),
-            canonicalJson(content),
-          ]);
-        }
-        if (fresh.length) {
-          // ORDER BY key hands out sequence numbers in input order.
-          await execPayload(
-            tx,
-            `INSERT INTO schedules (id, content_hash, kind, structure_key, shape_key, operation, target_key, target_family, speedup, created_at, content)
-             SELECT ${jsonColumns(11)} FROM json_each(${sqlString(JSON.stringify(fresh))}) ORDER BY key`,
-          );
-          for (const [hash, seq] of await seqsBy(tx, 'content_hash', inserted.map((s) => s.contentHash))) stored.set(hash, seq);
-          const dims = inserted.flatMap((s) => Object.entries(s.operation.dims).map(([name, value]) => [stored.get(s.contentHash)!, name, value]));
-          await execPayload(tx, `INSERT INTO schedule_dims (schedule_seq, name, value) SELECT ${jsonColumns(3)} FROM json_each(${sqlString(JSON.stringify(dims))})`);
-        }
-        let embeddingsWritten = 0;
-        if (embeddings && schedules.length) {
-          // A duplicate keeps a vector it already has in this space; one it lacks is filled in. The
-          // vectors travel as one blob that each row slices (substr counts bytes on a blob, from 1).
-          const bytes = dim * 4;
-          const blob = new Uint8Array(schedules.length * bytes);
-          embeddings.vectors.forEach((v, i) => blob.set(vectorToBlob(v), i * bytes));
-          const rows = schedules.map((s, i) => [stored.get(s.contentHash)!, i * bytes + 1]);
-          embeddingsWritten = await execPayload(
-            tx,
-            `INSERT OR IGNORE INTO schedule_embeddings (schedule_seq, embedder_id, dim, vector)
-             SELECT json_extract(value, '$[0]'), ${sqlString(embeddings.embedderId)}, ${dim}, substr(${sqlBlob(blob)}, json_extract(value, '$[1]'), ${bytes})
-             FROM json_each(${sqlString(JSON.stringify(rows))}) ORDER BY key`,
-          );
-        }
-        if (inserted.length || embeddingsWritten) await bumpRevision(tx);
-        return { inserted, duplicates };
+        return [...stats.values()];
       });
     },
 
@@ -679,6 +764,22 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
       return read(async () => {
         const r = await client.execute(`SELECT value FROM kb_meta WHERE key = 'revision'`);
         return Number(r.rows[0]?.value ?? 0);
+      });
+    },
+
+    async getMarker(name) {
+      const key = markerKey(name);
+      return read(async () => {
+        const r = await client.execute({ sql: 'SELECT value FROM kb_meta WHERE key = ?', args: [key] });
+        return r.rows[0] ? Number(r.rows[0].value) : null;
+      });
+    },
+
+    async setMarker(name, value) {
+      const key = markerKey(name);
+      if (!Number.isSafeInteger(value)) throw new SkbError('BAD_INPUT', `A marker value is an integer, got ${value} for ${name}`);
+      return write(async (tx) => {
+        await tx.execute({ sql: 'INSERT INTO kb_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', args: [key, value] });
       });
     },
 

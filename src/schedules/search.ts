@@ -1,5 +1,20 @@
 import { z } from 'zod';
 import { OperationSchema } from './operation.js';
+import { ReuseSchema, ReuseTierSchema } from './schedule.js';
+
+/** Warm start: which stored schedules seed a search, and how much of the search follows them. */
+export const WarmStartConfigSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** How many schedules to retrieve as seeds (0 = none). */
+    seeds: z.number().int().min(0).max(16).default(3),
+    /** Retrieval tiers a seed may come from. */
+    tiers: z.array(ReuseTierSchema).min(1).max(3).default(['exact', 'structure', 'similar']),
+    /** Share of each parent's plan slots forced to the next step of the seed its lineage follows; the rest explore. */
+    guidedShare: z.number().min(0).max(1).default(0.5),
+  })
+  .strict();
+export type WarmStartConfig = z.infer<typeof WarmStartConfigSchema>;
 
 /** Settings of one beam search (Autocomp's knobs). Defaults: beam 4, 4 plans, 2 implementations. */
 export const SearchConfigSchema = z
@@ -32,6 +47,8 @@ export const SearchConfigSchema = z
     models: z.array(z.string().min(1).max(128)).max(16).default([]),
     /** Timing settings passed to the toolchain. */
     timing: z.object({ warmup: z.number().int().min(0).max(1000), runs: z.number().int().min(1).max(1000) }).partial().default({}),
+    /** Seeding from the knowledge base (on by default; a search with nothing to retrieve runs cold). */
+    warmStart: WarmStartConfigSchema.default(WarmStartConfigSchema.parse({})),
   })
   .strict();
 export type SearchConfig = z.infer<typeof SearchConfigSchema>;
@@ -72,6 +89,20 @@ export const LineageStepSchema = z
   .strict();
 export type LineageStep = z.infer<typeof LineageStepSchema>;
 
+/** A schedule that seeded a search: how it was found, and (once the search ends) what came of it. */
+export const SearchSeedSchema = z
+  .object({
+    scheduleId: z.string().min(1).max(64),
+    tier: ReuseTierSchema,
+    distance: z.number().nonnegative().finite(),
+    /** The reuse record of this seed (see Store.listReuses). */
+    reuseId: z.string().min(1).max(64),
+    outcome: ReuseSchema.shape.outcome,
+    gain: z.number().finite().optional(),
+  })
+  .strict();
+export type SearchSeed = z.infer<typeof SearchSeedSchema>;
+
 /** One search as stored: its task, settings and where it stands. */
 export interface SearchRecord {
   id: string;
@@ -89,7 +120,11 @@ export interface SearchRecord {
   scheduleId: string | null;
   /** Steps from the root to the best candidate, recorded when the search finishes (empty when nothing beat the baseline). */
   bestLineage: LineageStep[] | null;
+  /** Schedules that seeded the search (empty when it ran cold), in the order they were retrieved. */
+  seeds: SearchSeed[];
   error: string | null;
+  /** A note for people about how the search ended, e.g. why no schedule was stored. */
+  message: string | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -63,6 +63,16 @@ export interface ShapeRow {
   speedup: number;
 }
 
+/** How often a schedule's reuses ended each way (Store.reuseStats). */
+export interface ReuseStats {
+  scheduleId: string;
+  improved: number;
+  replayed: number;
+  failed: number;
+  notImproved: number;
+  pending: number;
+}
+
 export interface InsertResult {
   inserted: Schedule[];
   /** Ids of schedules whose content was already stored (deduplicated by content hash). */
@@ -114,8 +124,17 @@ export interface Store {
   recordReuse(reuse: Omit<Reuse, 'id' | 'createdAt'> & { id?: string }): Promise<Reuse>;
   updateReuse(id: string, patch: Pick<Reuse, 'outcome'> & { gain?: number }): Promise<Reuse>;
   listReuses(filter: { scheduleId?: string; searchId?: string }): Promise<Reuse[]>;
+  /** Outcome counts of the reuses of these schedules, in one read; schedules never reused are left out. */
+  reuseStats(scheduleIds: string[]): Promise<ReuseStats[]>;
 
   /** Increases on every write that changes schedules or embeddings; ANN indexes record it to detect staleness. */
   revision(): Promise<number>;
+  /**
+   * A marker the database keeps about itself, e.g. that the shipped seed schedules were imported
+   * once (so a user who deleted them does not get them back); null when never set. Markers are
+   * not schedule data: setting one leaves the revision as it is.
+   */
+  getMarker(name: string): Promise<number | null>;
+  setMarker(name: string, value: number): Promise<void>;
   close(): void;
 }

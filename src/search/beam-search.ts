@@ -45,8 +45,24 @@ export interface BeamSearchSink {
  * menu dropout. Called once per slot, in slot order; the slot's plan then carries `forced`.
  */
 export interface SeedHook {
-  forcedStep(slot: { iteration: number; parent: CandidateView; planIndex: number; rng: Rng }): ForcedStep | undefined;
+  forcedStep(slot: {
+    iteration: number;
+    parent: CandidateView;
+    planIndex: number;
+    /** The nearest seed step on the parent's path to the root (the parent included), or null: the seed this lineage descends from. */
+    lineageSeed: { scheduleId: string; stepIndex: number } | null;
+    rng: Rng;
+  }): ForcedStep | undefined;
+  /**
+   * Seeds to replay whole in the first optimize iteration: one extra plan slot of one sample each,
+   * on the best candidate of the beam (the baseline when there are no translate iterations), before
+   * its normal slots. Skipped when the planner has no `replay`; each counts against the budget.
+   */
+  readonly replays?: ReadonlyArray<{ scheduleId: string; steps: ForcedStep[] }>;
 }
+
+/** Option id of a candidate that replayed a whole seed schedule in one go. */
+export const REPLAY_OPTION_ID = 'seed.replay';
 
 export interface BeamSearchInput {
   searchId: string;
@@ -217,34 +233,46 @@ export async function runBeamSearch(input: BeamSearchInput): Promise<BeamSearchR
     const factor = keepFactorFor(config, iteration);
     const children: Node[] = [];
 
+    /** One plan slot of `count` samples: replayed from the store when an earlier run stored it, else run and stored. */
+    const slot = async (parent: Node, count: number, run: (samples: number[]) => Promise<CandidateRecord[]>): Promise<void> => {
+      const samples = Array.from({ length: count }, (_, i) => used + 1 + i);
+      const replayed = samples.map((s) => stored.get(s));
+      let records: CandidateRecord[];
+      if (replayed.every((r): r is CandidateRecord => r !== undefined)) {
+        const stray = replayed.find((r) => r.parentId !== parent.record.id || r.iteration !== iteration);
+        if (stray) {
+          throw new SkbError('INTERNAL', `Stored sample ${stray.sample} of search ${searchId} does not follow from its earlier samples (parent ${stray.parentId}, expected ${parent.record.id}): the search cannot be resumed`);
+        }
+        records = replayed;
+      } else if (replayed.some((r) => r !== undefined)) {
+        throw new SkbError('INTERNAL', `Search ${searchId} has only part of samples ${samples[0]}-${samples[samples.length - 1]} stored: the search cannot be resumed`);
+      } else {
+        checkAbort();
+        records = await run(samples);
+        checkAbort();
+        await sink.storeCandidates(records);
+      }
+      used += count;
+      for (const r of records) {
+        remember(r);
+        children.push(childNode(r, parent));
+      }
+      emit('sample', best, baselineMs);
+      await sink.progress({ iteration, samplesUsed: used, baselineLatencyMs: baselineMs, bestLatencyMs: best.record.latencyMs, bestCandidateId: best.record.id });
+    };
+
+    if (iteration === config.translateIterations + 1 && input.planner.replay) {
+      const parent = beam[0]!;
+      for (const [index, seed] of (input.seeds?.replays ?? []).entries()) {
+        if (used >= budget) break;
+        await slot(parent, 1, (samples) => runReplay({ iteration, parent, index, seed, sample: samples[0]! }));
+      }
+    }
+
     slots: for (const parent of beam) {
       for (let planIndex = 0; planIndex < config.plansPerCandidate; planIndex++) {
         if (used >= budget) break slots;
-        const count = Math.min(config.implementationsPerPlan, budget - used);
-        const samples = Array.from({ length: count }, (_, i) => used + 1 + i);
-        const replayed = samples.map((s) => stored.get(s));
-        let records: CandidateRecord[];
-        if (replayed.every((r): r is CandidateRecord => r !== undefined)) {
-          const stray = replayed.find((r) => r.parentId !== parent.record.id || r.iteration !== iteration);
-          if (stray) {
-            throw new SkbError('INTERNAL', `Stored sample ${stray.sample} of search ${searchId} does not follow from its earlier samples (parent ${stray.parentId}, expected ${parent.record.id}): the search cannot be resumed`);
-          }
-          records = replayed;
-        } else if (replayed.some((r) => r !== undefined)) {
-          throw new SkbError('INTERNAL', `Search ${searchId} has only part of samples ${samples[0]}-${samples[samples.length - 1]} stored: the search cannot be resumed`);
-        } else {
-          checkAbort();
-          records = await runSlot({ iteration, phase, options, parent, planIndex, samples });
-          checkAbort();
-          await sink.storeCandidates(records);
-        }
-        used += count;
-        for (const r of records) {
-          remember(r);
-          children.push(childNode(r, parent));
-        }
-        emit('sample', best, baselineMs);
-        await sink.progress({ iteration, samplesUsed: used, baselineLatencyMs: baselineMs, bestLatencyMs: best.record.latencyMs, bestCandidateId: best.record.id });
+        await slot(parent, Math.min(config.implementationsPerPlan, budget - used), (samples) => runSlot({ iteration, phase, options, parent, planIndex, samples }));
       }
     }
 
@@ -320,6 +348,56 @@ export async function runBeamSearch(input: BeamSearchInput): Promise<BeamSearchR
     return ok;
   }
 
+  /** The nearest seed step on a node's path to the root (the node included). */
+  function seedOf(node: Node): { scheduleId: string; stepIndex: number } | null {
+    let at: Node | undefined = node;
+    while (at) {
+      if (at.record.forcedFrom) return at.record.forcedFrom;
+      at = at.record.parentId ? nodes.get(at.record.parentId) : undefined;
+    }
+    return null;
+  }
+
+  /** A replay sample: the seed's whole sequence applied to `parent` by the planner in one go. */
+  async function runReplay(slot: { iteration: number; parent: Node; index: number; seed: { scheduleId: string; steps: ForcedStep[] }; sample: number }): Promise<CandidateRecord[]> {
+    const { parent, seed, sample } = slot;
+    // Its own generator, apart from every plan slot's (plan indexes are never negative).
+    const rng = createRng(deriveSeed(config.seed, slot.iteration, parent.record.sample, -1 - slot.index));
+    const listed = seed.steps.map((step, i) => `${i + 1}. [${step.optionId}] ${step.plan}`).join(' ');
+    const base = {
+      parentId: parent.record.id,
+      iteration: slot.iteration,
+      sample,
+      optionId: REPLAY_OPTION_ID,
+      optionLabel: `Replay of seed schedule ${seed.scheduleId}`,
+      forcedFrom: { scheduleId: seed.scheduleId, stepIndex: seed.steps.length },
+    };
+    const failed = (error: string): CandidateRecord[] => [
+      record({ ...base, plan: `Replay the seed's ${seed.steps.length} steps in order: ${listed}`, params: null, code: '', correct: false, latencyMs: null, errorKind: PLANNER_ERROR_KIND, output: error, feedback: [`the planner failed: ${error.slice(0, 300)}`], model: null }),
+    ];
+    const replayed = await input.planner.replay!({ task, parent: parent.view, steps: seed.steps, rules: menu.rules, rng, ...(signal ? { signal } : {}) });
+    checkAbort();
+    if (!replayed.ok) return failed(replayed.error);
+    const impl = replayed.value[0];
+    if (!impl || impl.code.trim() === '') return failed(impl ? 'the replay implementation is empty' : 'the planner returned no replay implementation');
+    const [result] = await input.evaluate([impl.code], signal);
+    if (!result) throw new SkbError('INTERNAL', 'The target returned no result for a replay candidate');
+    return [
+      record({
+        ...base,
+        plan: `Replay the seed's ${seed.steps.length} steps in order: ${listed}${impl.plan ? ` (here: ${impl.plan})` : ''}`,
+        params: impl.params ?? null,
+        code: impl.code,
+        correct: result.correct,
+        latencyMs: result.latencyMs,
+        errorKind: result.errorKind,
+        output: result.output,
+        feedback: result.feedback,
+        model: impl.model ?? null,
+      }),
+    ];
+  }
+
   async function runSlot(slot: {
     iteration: number;
     phase: 'translate' | 'optimize';
@@ -332,7 +410,10 @@ export async function runBeamSearch(input: BeamSearchInput): Promise<BeamSearchR
     const rng = createRng(deriveSeed(config.seed, slot.iteration, parent.record.sample, slot.planIndex));
     const dropped = slot.options.filter(() => rng.next() < config.menuKeep);
     const sampleMenu = dropped.length ? dropped : [slot.options[rng.int(slot.options.length)]!];
-    const forced = input.seeds?.forcedStep({ iteration: slot.iteration, parent: parent.view, planIndex: slot.planIndex, rng: rng.fork() });
+    const forced =
+      slot.phase === 'optimize'
+        ? input.seeds?.forcedStep({ iteration: slot.iteration, parent: parent.view, planIndex: slot.planIndex, lineageSeed: seedOf(parent), rng: rng.fork() })
+        : undefined;
     const forcedOption = forced ? [...menu.options, ...menu.translateOptions].find((o) => o.id === forced.optionId) : undefined;
     const invent = !forced && rng.next() < config.inventProbability;
     const offered = forcedOption && !sampleMenu.includes(forcedOption) ? [forcedOption, ...sampleMenu] : sampleMenu;
@@ -402,7 +483,7 @@ export async function runBeamSearch(input: BeamSearchInput): Promise<BeamSearchR
         sample,
         optionId: plan.optionId,
         optionLabel: plan.optionLabel,
-        plan: plan.text,
+        plan: impl?.plan ?? plan.text,
         model: impl?.model ?? plan.model ?? null,
       };
       if (!impl || impl.code.trim() === '') {

@@ -1,4 +1,4 @@
-import type { Operation, ReuseTier, Schedule, ScheduleContent, ScheduleFilter, Store, TargetRecord, InsertResult } from '../schedules/index.js';
+import type { Operation, ReuseTier, Schedule, ScheduleContent, ScheduleContentInput, ScheduleFilter, SearchPatch, SearchRecord, Store, TargetRecord, InsertResult } from '../schedules/index.js';
 import type { Embedder } from '../embeddings/embedder.js';
 
 /** One retrieved schedule, with why it was retrieved. */
@@ -46,6 +46,12 @@ export interface KnowledgeBase {
   importJsonl(text: string): Promise<ImportReport>;
   exportJsonl(request: ExportRequest): Promise<string>;
   deleteSchedule(id: string): Promise<boolean>;
+  /**
+   * Ends a search: embeds its schedule (when it has one), then marks the search with `patch` and
+   * stores the schedule with its embedding and target in ONE transaction, then adds it to the index.
+   * If anything fails before the commit, neither the search's status nor the schedule changed.
+   */
+  rememberSearch(request: { searchId: string; patch: SearchPatch; schedule: ScheduleContentInput | null; target?: TargetRecord }): Promise<{ search: SearchRecord; schedule: Schedule | null }>;
   similar(query: SimilarQuery): Promise<RetrievalMatch[]>;
   close(): Promise<void>;
 }

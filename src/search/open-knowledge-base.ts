@@ -1,5 +1,5 @@
-import { SkbError, toSchedule, type InsertResult, type ScheduleContent, type Store, type TargetRecord } from '../schedules/index.js';
-import { createLibsqlStore } from '../schedules/libsql-store.js';
+import { ScheduleContentSchema, SkbError, describeIssues, toSchedule, type InsertResult, type ScheduleContent, type Store, type TargetRecord } from '../schedules/index.js';
+import { createLibsqlStore, type LibsqlStore } from '../schedules/libsql-store.js';
 import { exportJsonl, parseJsonl, pruneBest } from '../schedules/jsonl.js';
 import type { Embedder } from '../embeddings/embedder.js';
 import { openAnnIndex, type AnnIndex } from '../embeddings/ann-index.js';
@@ -26,6 +26,8 @@ export interface OpenKnowledgeBaseOptions {
 
 /** The service with a view of its index, for health reporting and tests. */
 export interface OpenedKnowledgeBase extends KnowledgeBase {
+  /** The libSQL store, with the search tables on the same connection (for the search service). */
+  readonly store: LibsqlStore;
   /** The ANN index as currently loaded; replaced when another process changed the store. */
   readonly index: AnnIndex;
 }
@@ -171,6 +173,27 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
       const used = new Set(schedules.map((s) => s.targetKey));
       const targets = (await store.listTargets()).filter((t) => used.has(t.key));
       return exportJsonl(schedules, targets, { embedderId: embedder.id });
+    },
+
+    async rememberSearch({ searchId, patch, schedule, target }) {
+      assertOpen();
+      return serial(async () => {
+        await refreshIfStale();
+        if (!schedule) return { search: await store.finishSearch(searchId, patch).then((r) => r.search), schedule: null };
+        const parsed = ScheduleContentSchema.safeParse(schedule);
+        if (!parsed.success) throw new SkbError('INTERNAL', `The schedule extracted from search ${searchId} is invalid: ${describeIssues(parsed.error.issues)}`);
+        const content = parsed.data;
+        const [vector] = await embedder.embed([{ operation: content.operation, steps: content.steps }]);
+        if (!vector) throw new SkbError('INTERNAL', `The embedder ${embedder.id} returned no vector for the schedule of search ${searchId}.`);
+        checkVector(vector, embedder.dim, `The embedding of the schedule of search ${searchId}`);
+        const done = await store.finishSearch(searchId, patch, { content, ...(target ? { target } : {}), embedding: { embedderId: embedder.id, vector } });
+        const stored = done.schedule!;
+        const found = await store.scheduleLabel(stored.id);
+        if (found && !index.has(found.label)) index.add([{ label: found.label, targetFamily: found.targetFamily, vector }]);
+        if (done.inserted && found) catalog.noteInserted([{ schedule: stored, label: found.label, targetFamily: found.targetFamily }]);
+        afterWrite(await store.revision());
+        return { search: done.search, schedule: stored };
+      });
     },
 
     async deleteSchedule(id: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { SkbError, shapeKey, structureKey, type Operation, type ReuseTier, type Schedule, type Store } from '../schedules/index.js';
+import { SkbError, shapeKey, structureKey, type Operation, type ReuseStats, type ReuseTier, type Schedule, type Store } from '../schedules/index.js';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { VectorIndex } from '../embeddings/vector-index.js';
 import type { RetrievalMatch, SimilarQuery } from './knowledge-base.js';
@@ -22,9 +22,30 @@ const MAX_K = 1000;
  * A score in (base, base + 1): closeness counts most, then speedup (log2, saturating at 16x),
  * so a tier never overtakes the one above it.
  */
-function score(tier: ReuseTier, closeness: number, speedup: number): number {
+function score(tier: ReuseTier, closeness: number, speedup: number, transferFactor = 1): number {
   const gain = Math.min(1, Math.log2(Math.max(1, speedup)) / 4);
-  return TIER_BASE[tier] + 0.999 * (0.7 * Math.max(0, Math.min(1, closeness)) + 0.3 * gain);
+  const quality = 0.7 * Math.max(0, Math.min(1, closeness)) + 0.3 * gain;
+  // Past reuses move a schedule within its tier only: up towards 1 or down towards 0, never past either.
+  const adjusted = transferFactor >= 1 ? 1 - (1 - quality) / transferFactor : quality * transferFactor;
+  return TIER_BASE[tier] + 0.999 * adjusted;
+}
+
+const TRANSFER_MIN = 0.5;
+const TRANSFER_MAX = 2;
+
+/**
+ * How well a schedule transferred when it seeded earlier searches: a factor on its score within
+ * its tier (bounded to [0.5, 2]; 1 when never judged), and a note for the reason.
+ */
+export function transferOf(stats: ReuseStats | undefined): { factor: number; note: string } {
+  const judged = stats ? stats.improved + stats.replayed + stats.failed + stats.notImproved : 0;
+  if (!stats || judged === 0) return { factor: 1, note: '' };
+  const raw = (1 + stats.improved + 0.5 * stats.replayed) / (1 + stats.failed + 0.5 * stats.notImproved);
+  const well = stats.improved + stats.replayed;
+  return {
+    factor: Math.max(TRANSFER_MIN, Math.min(TRANSFER_MAX, raw)),
+    note: `; transferred well ${well} of ${judged} time${judged === 1 ? '' : 's'}`,
+  };
 }
 
 function describeOperation(op: Operation): string {
@@ -73,6 +94,9 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
 
   const needCatalog = tiers.has('exact') || tiers.has('structure');
   const entries = needCatalog ? await catalog.entries(structureKey(op), family) : [];
+  // Outcomes of past reuses, read once for every schedule of the structure (one query).
+  const stats = new Map((entries.length ? await store.reuseStats(entries.map((e) => e.id)) : []).map((r) => [r.scheduleId, r]));
+  const transfer = (id: string): { factor: number; note: string } => transferOf(stats.get(id));
   /**
    * Full schedules of the chosen entries, in the given order. The catalog groups by family and an
    * id fixes the content (so the target), so no family filter is needed; adding one lets SQLite
@@ -88,15 +112,16 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
     // The exact score depends only on speedup, so the best k are known before anything is read.
     const best = entries
       .filter((e) => e.shapeKey === myShape)
-      .sort((a, b) => b.speedup - a.speedup || byId(a.id, b.id))
+      .map((e) => ({ id: e.id, score: score('exact', 1, e.speedup, transfer(e.id).factor) }))
+      .sort((a, b) => b.score - a.score || byId(a.id, b.id))
       .slice(0, k);
     const exact = (await load(best.map((e) => e.id)))
       .map((s): RetrievalMatch => ({
         schedule: s,
         tier: 'exact',
         distance: 0,
-        score: score('exact', 1, s.speedup),
-        reason: `exact: same operation and sizes on this hardware family${s.targetKey === query.targetKey ? ' (same target)' : ''}; ${outcome(s)}`,
+        score: score('exact', 1, s.speedup, transfer(s.id).factor),
+        reason: `exact: same operation and sizes on this hardware family${s.targetKey === query.targetKey ? ' (same target)' : ''}; ${outcome(s)}${transfer(s.id).note}`,
       }))
       .sort(byScore);
     exact.forEach(take);
@@ -107,7 +132,7 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
       .filter((e) => e.shapeKey !== myShape && !taken.has(e.id))
       .map((e) => {
         const distance = shapeDistance(op.dims, e.dims);
-        return { id: e.id, dims: e.dims, score: score('structure', 1 / (1 + distance), e.speedup) };
+        return { id: e.id, dims: e.dims, score: score('structure', 1 / (1 + distance), e.speedup, transfer(e.id).factor) };
       })
       .sort((a, b) => b.score - a.score || byId(a.id, b.id))
       .slice(0, k - matches.length);
@@ -124,7 +149,7 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
         tier: 'structure',
         distance: cmp.distance,
         score: sc,
-        reason: `same structure; that shape has ${cmp.changes.join(', ')}${kin ? ` (${kin})` : ''}; ${outcome(s)}`,
+        reason: `same structure; that shape has ${cmp.changes.join(', ')}${kin ? ` (${kin})` : ''}; ${outcome(s)}${transfer(id).note}`,
       });
     }
   }
@@ -146,6 +171,7 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
     const distanceOf = new Map(neighbors.map((n) => [n.label, n.distance]));
     const familyOfTarget = new Map<string, string | undefined>([[target.key, family]]);
     const similar: RetrievalMatch[] = [];
+    for (const r of await store.reuseStats(schedules.filter((s) => !stats.has(s.id)).map((s) => s.id))) stats.set(r.scheduleId, r);
     for (const [i, s] of schedules.entries()) {
       if (!familyOfTarget.has(s.targetKey)) familyOfTarget.set(s.targetKey, (await store.getTarget(s.targetKey))?.family);
       // The index filters by family already; the store is asked again so a stale index can never leak another family.
@@ -155,8 +181,8 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
         schedule: s,
         tier: 'similar',
         distance,
-        score: score('similar', 1 - distance, s.speedup),
-        reason: `similar (embedding distance ${distance.toFixed(3)}): ${describeOperation(s.operation)}; ${outcome(s)}`,
+        score: score('similar', 1 - distance, s.speedup, transfer(s.id).factor),
+        reason: `similar (embedding distance ${distance.toFixed(3)}): ${describeOperation(s.operation)}; ${outcome(s)}${transfer(s.id).note}`,
       });
     }
     similar

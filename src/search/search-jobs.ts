@@ -11,7 +11,12 @@ import {
   SkbError,
   TaskSchema,
   describeIssues,
+  extractSchedule,
+  lineageOf,
   targetKey,
+  type CandidateRecord,
+  type LineageStep,
+  type SearchPatch,
   type ProgressEvent,
   type SearchConfig,
   type SearchConfigInput,
@@ -22,21 +27,26 @@ import {
 } from '../schedules/index.js';
 import { entryPointFor } from '../targets/c/entry-points.js';
 import type { Target } from '../targets/target.js';
-import { checkSearchConfig, runBeamSearch, type SeedHook } from './beam-search.js';
+import { checkSearchConfig, runBeamSearch } from './beam-search.js';
+import type { KnowledgeBase } from './knowledge-base.js';
 import type { Menu } from './menus/menu.js';
 import type { Planner, PlanningTask } from './planner.js';
 import type { SearchDetail, SearchService } from './search-service.js';
+import { chooseSeeds, createSeedPlan, judgeSeeds, loadSeedSchedules } from './warm-start.js';
 
 export interface SearchServiceDeps {
   /** The search tables (`store.searches` of the libSQL store). */
   searches: SearchStore;
   /** The target of a task by id; throws NOT_FOUND for an unknown one. */
   targets: (id: string) => Target;
-  /** The planner a search's settings ask for. */
-  planners: (config: SearchConfig) => Planner;
+  /** The planner a search's settings ask for, for the target it runs on (menu, ISA of its templates). */
+  planners: (config: SearchConfig, target: Target) => Planner;
   menus: (toolchain: Target['toolchain']['kind']) => Menu;
-  /** Warm start: seed steps for a search's plan slots (none by default). */
-  seeds?: (search: SearchRecord) => SeedHook | undefined;
+  /**
+   * The knowledge base: where seeds come from (warm start) and where a search's schedule is stored
+   * when it ends. Without it searches run cold and store no schedule.
+   */
+  knowledgeBase?: Pick<KnowledgeBase, 'similar' | 'rememberSearch'> & { store: Pick<KnowledgeBase['store'], 'getSchedule' | 'recordReuse' | 'updateReuse' | 'listReuses'> };
   /** What candidate code must satisfy, shown to planners; default from the C entry points or the KernelBench rules. */
   contract?: (task: Task, target: Target) => string;
 }
@@ -75,7 +85,7 @@ function eventOf(record: SearchRecord): ProgressEvent {
     baselineLatencyMs: record.baselineLatencyMs,
     bestLatencyMs: record.bestLatencyMs,
     speedup: record.baselineLatencyMs !== null && record.bestLatencyMs ? record.baselineLatencyMs / record.bestLatencyMs : null,
-    ...(record.error ? { message: record.error } : {}),
+    ...(record.error ? { message: record.error } : record.message ? { message: record.message } : {}),
   };
 }
 
@@ -112,6 +122,7 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
   const jobs = new Map<string, Job>();
   const lane = createLanes();
   const contract = deps.contract ?? defaultContract;
+  const kb = deps.knowledgeBase;
   let closed = false;
 
   function publish(job: Job, event: ProgressEvent): void {
@@ -148,12 +159,17 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
     try {
       const target = deps.targets(record.task.target);
       const menu = deps.menus(target.toolchain.kind);
-      const planner = deps.planners(record.config);
+      const planner = deps.planners(record.config, target);
       const task: PlanningTask = { operation: record.task.operation, hardware: target.description, contract: contract(record.task, target) };
       const fingerprint = await target.fingerprint();
-      record = await searches.updateSearch(id, { status: 'running', targetKey: targetKey(fingerprint) });
+      const key = targetKey(fingerprint);
+      // Seeds are chosen once, before the first sample, and kept on the record: a resumed search
+      // follows the same seeds even if the knowledge base changed meanwhile.
+      const chosen =
+        record.status === 'queued' && kb ? await chooseSeeds(kb, { searchId: id, operation: record.task.operation, targetKey: key, warmStart: record.config.warmStart }) : null;
+      record = await searches.updateSearch(id, { status: 'running', targetKey: key, ...(chosen ? { seeds: chosen } : {}) });
       const stored = await searches.listCandidates(id);
-      const seeds = deps.seeds?.(record);
+      const seeds = kb && record.seeds.length ? await seedHookFor(record, menu) : undefined;
       const current = record;
       const result = await runBeamSearch({
         searchId: id,
@@ -178,22 +194,113 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
         signal,
         onEvent: (event) => publish(job, event),
       });
-      return await searches.updateSearch(id, {
+      return await finish(record, target, {
         status: 'finished',
         samplesUsed: result.samplesUsed,
         iteration: result.iterations,
-        baselineLatencyMs: result.baseline.latencyMs,
-        bestLatencyMs: result.best.latencyMs,
-        bestCandidateId: result.best.id,
-        bestLineage: result.bestLineage,
-        error: null,
+        candidates: result.candidates,
+        baseline: result.baseline,
+        best: result.best,
+        lineage: result.bestLineage,
       });
     } catch (error) {
       if (signal.aborted && job.shutdown) return (await searches.getSearch(id)) ?? record;
-      if (signal.aborted) return searches.updateSearch(id, { status: 'cancelled', error: null });
+      try {
+        if (signal.aborted) return await cancelled(id);
+      } catch (cancelError) {
+        error = cancelError;
+      }
       const message = error instanceof Error ? error.message : String(error);
       return searches.updateSearch(id, { status: 'failed', error: message });
     }
+  }
+
+  /** The engine's seed hook for a search whose seeds are on its record; records their reuses if a crash left any unwritten. */
+  async function seedHookFor(record: SearchRecord, menu: Menu) {
+    const store = kb!.store;
+    const written = new Set((await store.listReuses({ searchId: record.id })).map((r) => r.id));
+    for (const seed of record.seeds) {
+      if (written.has(seed.reuseId)) continue;
+      await store.recordReuse({ id: seed.reuseId, scheduleId: seed.scheduleId, searchId: record.id, tier: seed.tier, distance: seed.distance, outcome: 'pending' });
+    }
+    return createSeedPlan({
+      seeds: await loadSeedSchedules((sid) => store.getSchedule(sid), record.seeds),
+      guidedShare: record.config.warmStart.guidedShare,
+      plansPerCandidate: record.config.plansPerCandidate,
+      menuOptionIds: menu.options.map((o) => o.id),
+    });
+  }
+
+  /**
+   * Ends a search with a result: judges its seeds, extracts its schedule, and marks the search and
+   * stores the schedule in one transaction (through the knowledge base), then records the seeds' outcomes.
+   */
+  async function finish(
+    record: SearchRecord,
+    target: Target,
+    end: { status: 'finished' | 'cancelled'; samplesUsed: number; iteration: number; candidates: CandidateRecord[]; baseline: CandidateRecord; best: CandidateRecord; lineage: LineageStep[] },
+  ): Promise<SearchRecord> {
+    const baselineMs = end.baseline.latencyMs!;
+    const seeds = judgeSeeds(record.seeds, end.candidates, baselineMs, end.best.id);
+    const planner = deps.planners(record.config, target);
+    const content =
+      record.targetKey !== null
+        ? extractSchedule({
+            search: record,
+            candidates: end.candidates,
+            lineage: end.lineage,
+            baselineLatencyMs: baselineMs,
+            bestLatencyMs: end.best.latencyMs!,
+            samplesUsed: end.samplesUsed,
+            targetKey: record.targetKey,
+            planner: planner.id,
+            models: [...new Set(end.candidates.flatMap((c) => (c.model ? [c.model] : [])))],
+          })
+        : null;
+    const patch: SearchPatch = {
+      status: end.status,
+      samplesUsed: end.samplesUsed,
+      iteration: end.iteration,
+      baselineLatencyMs: baselineMs,
+      bestLatencyMs: end.best.latencyMs,
+      bestCandidateId: end.best.id,
+      bestLineage: end.lineage,
+      seeds,
+      error: null,
+      message: content
+        ? null
+        : kb
+          ? 'No step improved on the baseline, so no schedule was stored.'
+          : 'No knowledge base is configured, so no schedule was stored.',
+    };
+    if (!kb) return searches.updateSearch(record.id, patch);
+    const { search } = await kb.rememberSearch({ searchId: record.id, patch, schedule: content, target: await target.record() });
+    for (const seed of seeds) await kb.store.updateReuse(seed.reuseId, { outcome: seed.outcome, ...(seed.gain !== undefined ? { gain: seed.gain } : {}) });
+    return search;
+  }
+
+  /** A cancelled search keeps what its finished iterations found: stored, with its schedule, when it beat the baseline. */
+  async function cancelled(id: string): Promise<SearchRecord> {
+    const record = await searches.getSearch(id);
+    if (!record) throw new SkbError('NOT_FOUND', `No search with id ${id}`);
+    const candidates = await searches.listCandidates(id);
+    const root = candidates.find((c) => c.parentId === null);
+    const best = candidates
+      .filter((c) => c.admitted && c.correct && c.latencyMs !== null)
+      .reduce<CandidateRecord | undefined>((b, c) => (b === undefined || c.latencyMs! < b.latencyMs! ? c : b), undefined);
+    if (!root || root.latencyMs === null || !best || best === root || !(best.latencyMs! < root.latencyMs)) {
+      return searches.updateSearch(id, { status: 'cancelled', error: null });
+    }
+    const target = deps.targets(record.task.target);
+    return finish(record, target, {
+      status: 'cancelled',
+      samplesUsed: record.samplesUsed,
+      iteration: record.iteration,
+      candidates,
+      baseline: root,
+      best,
+      lineage: lineageOf(candidates, best.id),
+    });
   }
 
   function parse<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { issues: Parameters<typeof describeIssues>[0] } } }, value: unknown, what: string): T {
@@ -223,7 +330,9 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
         bestCandidateId: null,
         scheduleId: null,
         bestLineage: null,
+        seeds: [],
         error: null,
+        message: null,
         createdAt: now,
         updatedAt: now,
       };

@@ -1,0 +1,235 @@
+/**
+ * Schedule reuse end to end, on a real libSQL file, the real engine, the template planner with the
+ * real kernel templates and the real C toolchain: a finished search stores its schedule in the
+ * transaction that marks it finished, a later search on a nearby shape is seeded by it (replay in
+ * iteration 1, guided slots after), the reuse outcomes are recorded and lift the schedule's rank.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from '@libsql/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createOfflineEmbedder } from '../../src/embeddings/offline-embedder.js';
+import { makeTargetRecord, parseOperation, seedOfCandidate, type SearchConfigInput, type SearchRecord } from '../../src/schedules/index.js';
+import { REPLAY_OPTION_ID } from '../../src/search/beam-search.js';
+import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
+import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/open-knowledge-base.js';
+import { createSearchService } from '../../src/search/search-jobs.js';
+import { createTemplatePlanner } from '../../src/search/template-planner.js';
+import { createCToolchain } from '../../src/targets/c/c-toolchain.js';
+import { createLocalExecutor } from '../../src/targets/local-executor.js';
+import type { Target } from '../../src/targets/target.js';
+import { hasTemplate, templateFor } from '../../src/targets/templates/index.js';
+import { makeContent, makeCpuTarget } from '../support/fixtures.js';
+
+const timing = { warmup: 1, runs: 3 };
+const SEED_SHAPE = { M: 128, N: 128, K: 128 };
+const NEAR_SHAPE = { M: 96, N: 128, K: 128 };
+
+let dir: string;
+let dbUrl: string;
+let kb: OpenedKnowledgeBase;
+let target: Target;
+let isa: string[] = [];
+
+function localTarget(): Target {
+  const executor = createLocalExecutor({ root: mkdtempSync(join(dir, 'ws-')) });
+  const toolchain = createCToolchain();
+  const t: Target = {
+    id: 'local',
+    description: 'this machine',
+    executor,
+    toolchain,
+    fingerprint: () => toolchain.fingerprint(executor),
+    record: async () => makeTargetRecord('local', 'this machine', await t.fingerprint()),
+    evaluate: (request) => toolchain.evaluate({ ...request, executor }),
+    close: () => executor.close(),
+  };
+  return t;
+}
+
+function service() {
+  return createSearchService({
+    searches: kb.store.searches,
+    targets: () => target,
+    planners: () => createTemplatePlanner({ templates: (kind) => (hasTemplate(kind) ? templateFor(kind, { isa }) : null) }),
+    menus: () => CPU_MENU,
+    knowledgeBase: kb,
+  });
+}
+
+const gemm = (dims: Record<string, number>) => ({ operation: { kind: 'gemm', dims }, target: 'local' });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'skb-warm-'));
+  dbUrl = `file:${join(dir, 'kb.db')}`;
+  kb = await openKnowledgeBase({ dbUrl, dataDir: dir, embedder: createOfflineEmbedder(), saveDelayMs: 0 });
+  target = localTarget();
+  const fp = await target.fingerprint();
+  isa = fp.kind === 'cpu' ? fp.isa : [];
+});
+
+afterAll(async () => {
+  await kb.close();
+  await target.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('schedule reuse end to end', () => {
+  let seedSearch: SearchRecord;
+
+  it('stores a failed insert as nothing at all: the search is not marked finished and no schedule is half-written', async () => {
+    const side = createClient({ url: dbUrl });
+    await side.execute(`CREATE TRIGGER refuse_schedules BEFORE INSERT ON schedules BEGIN SELECT RAISE(ABORT, 'disk refused the schedule'); END`);
+    try {
+      const svc = service();
+      const started = await svc.start(gemm(SEED_SHAPE), { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 2, budget: 4, seed: 3, timing });
+      const done = await svc.wait(started.id);
+      expect(done.status).toBe('failed');
+      expect(done.error).toContain('disk refused the schedule');
+      expect(done.scheduleId).toBeNull();
+      expect((await kb.store.listSchedules({}, { first: 10 })).totalCount).toBe(0);
+      expect(await kb.store.embeddingSpaces()).toEqual([]);
+      expect(kb.index.size).toBe(0);
+      await svc.close();
+    } finally {
+      await side.execute('DROP TRIGGER refuse_schedules');
+      side.close();
+    }
+  }, 300_000);
+
+  it('a finished search stores its schedule (steps, negatives) with the search, and the index finds it', async () => {
+    const svc = service();
+    const started = await svc.start(gemm(SEED_SHAPE), { beamWidth: 2, plansPerCandidate: 3, implementationsPerPlan: 1, iterations: 4, budget: 12, seed: 5, timing });
+    seedSearch = await svc.wait(started.id);
+    await svc.close();
+    expect(seedSearch.status).toBe('finished');
+    expect(seedSearch.seeds).toEqual([]);
+    expect(seedSearch.scheduleId).toMatch(/^sch_/);
+    const schedule = (await kb.store.getSchedule(seedSearch.scheduleId!))!;
+    const lineage = seedSearch.bestLineage!;
+    expect(schedule.steps.map((s) => [s.optionId, s.latencyBeforeMs, s.latencyAfterMs])).toEqual(lineage.map((s) => [s.optionId, s.latencyBeforeMs, s.latencyAfterMs]));
+    expect(schedule.bestLatencyMs).toBe(seedSearch.bestLatencyMs);
+    expect(schedule.samplesUsed).toBe(12);
+    expect(schedule.provenance).toEqual({ source: 'search', searchId: seedSearch.id, planner: 'template' });
+    const candidates = (await kb.store.searches.listCandidates(seedSearch.id)).filter((c) => c.sample > 0);
+    expect(schedule.finalCode).toBe(candidates.find((c) => c.id === seedSearch.bestCandidateId)!.code);
+    // Negatives: exactly the failed or slower, unadmitted siblings along the path, at their parent's index.
+    const path = [`${seedSearch.id}.0`, ...lineage.map((s) => s.candidateId)];
+    const all = await kb.store.searches.listCandidates(seedSearch.id);
+    const latencyOf = (id: string) => all.find((c) => c.id === id)!.latencyMs!;
+    const expected = candidates
+      .filter((c) => path.includes(c.parentId!) && !path.includes(c.id) && c.optionId !== null && c.plan)
+      .filter((c) => !c.correct || (!c.admitted && c.latencyMs! >= latencyOf(c.parentId!)))
+      .map((c) => ({ atStep: path.indexOf(c.parentId!), outcome: c.correct ? 'regressed' : 'failed' }));
+    expect(schedule.negatives.map((n) => ({ atStep: n.atStep, outcome: n.outcome }))).toEqual(expected);
+    const label = (await kb.store.scheduleLabel(schedule.id))!.label;
+    expect(kb.index.has(label)).toBe(true);
+    const found = await kb.similar({ operation: parseOperation({ kind: 'gemm', dims: NEAR_SHAPE }), targetKey: seedSearch.targetKey!, k: 3, tiers: ['similar'] });
+    expect(found.map((m) => m.schedule.id)).toContain(schedule.id);
+  }, 300_000);
+
+  it('warm-starts a search on a nearby shape: replay and guided samples, one budget, outcomes recorded', async () => {
+    const foreign = makeCpuTarget('elsewhere', { model: 'Another CPU 1 @ 1.0GHz' });
+    await kb.addSchedules([makeContent({ dims: NEAR_SHAPE, target: foreign })], [foreign]);
+    const svc = service();
+    const config: SearchConfigInput = { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 3, budget: 9, seed: 11, timing, warmStart: { seeds: 3, guidedShare: 1 } };
+    const started = await svc.start(gemm(NEAR_SHAPE), config);
+    const done = await svc.wait(started.id);
+    await svc.close();
+    expect(done.status).toBe('finished');
+    expect(done.samplesUsed).toBe(9);
+    // Only the local family: the schedule measured elsewhere on this very shape is never a seed.
+    expect(done.seeds.map((s) => [s.scheduleId, s.tier])).toEqual([[seedSearch.scheduleId, 'structure']]);
+    expect(done.seeds[0]!.distance).toBeGreaterThan(0);
+    const seedSchedule = (await kb.store.getSchedule(seedSearch.scheduleId!))!;
+    const candidates = (await kb.store.searches.listCandidates(done.id)).filter((c) => c.sample > 0);
+    expect(candidates).toHaveLength(9);
+    const replay = candidates.filter((c) => c.optionId === REPLAY_OPTION_ID);
+    expect(replay).toHaveLength(1);
+    expect(replay[0]).toMatchObject({ iteration: 1, parentId: `${done.id}.0`, forcedFrom: { scheduleId: seedSchedule.id, stepIndex: seedSchedule.steps.length } });
+    const firstGuided = candidates.filter((c) => c.iteration === 1 && c.optionId !== REPLAY_OPTION_ID);
+    expect(firstGuided.every((c) => c.forcedFrom?.scheduleId === seedSchedule.id)).toBe(true);
+    expect(firstGuided.map((c) => c.forcedFrom!.stepIndex)).toEqual(firstGuided.map(() => firstGuided[0]!.forcedFrom!.stepIndex));
+    // Later iterations: a parent whose lineage follows the seed with steps left gets its next step; other lineages explore.
+    const withRoot = new Map((await kb.store.searches.listCandidates(done.id)).map((c) => [c.id, c]));
+    const later = candidates.filter((x) => x.iteration > 1);
+    for (const c of later) {
+      const parent = withRoot.get(c.parentId!)!;
+      const lineageSeed = seedOfCandidate(withRoot, parent);
+      if (parent.parentId === null) expect(c.forcedFrom?.scheduleId).toBe(seedSchedule.id);
+      else if (lineageSeed && lineageSeed.stepIndex + 1 < seedSchedule.steps.length) expect(c.forcedFrom!.stepIndex).toBeGreaterThan(lineageSeed.stepIndex);
+      else expect(c.forcedFrom).toBeNull();
+    }
+    expect(later.filter((c) => c.forcedFrom !== null).length).toBeGreaterThan(0);
+    const [reuse] = await kb.store.listReuses({ searchId: done.id });
+    expect(reuse).toMatchObject({ id: done.seeds[0]!.reuseId, scheduleId: seedSchedule.id, tier: 'structure', outcome: done.seeds[0]!.outcome });
+    expect(reuse!.outcome).not.toBe('pending');
+    const descendants = candidates.filter((c) => c.correct && seedOfCandidate(withRoot, c)?.scheduleId === seedSchedule.id);
+    expect(descendants.length).toBeGreaterThan(0);
+    expect(reuse!.gain).toBeCloseTo(done.baselineLatencyMs! / Math.min(...descendants.map((c) => c.latencyMs!)), 9);
+    const bestSeed = seedOfCandidate(withRoot, withRoot.get(done.bestCandidateId!)!);
+    expect(reuse!.outcome).toBe(bestSeed?.scheduleId === seedSchedule.id ? 'improved' : reuse!.gain! > 1 ? 'replayed' : 'failed');
+    expect((await kb.store.listReuses({ scheduleId: seedSchedule.id })).map((r) => r.searchId)).toContain(done.id);
+  }, 300_000);
+
+  it('runs cold when warm start is off: no seeds, no forced samples, no reuse records', async () => {
+    const svc = service();
+    const started = await svc.start(gemm(NEAR_SHAPE), { beamWidth: 1, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 1, budget: 2, seed: 2, timing, warmStart: { enabled: false } });
+    const done = await svc.wait(started.id);
+    await svc.close();
+    expect(done.seeds).toEqual([]);
+    expect((await kb.store.searches.listCandidates(done.id)).every((c) => c.forcedFrom === null)).toBe(true);
+    expect(await kb.store.listReuses({ searchId: done.id })).toEqual([]);
+  }, 300_000);
+
+  it('ranks a schedule that transferred well above an equal one that did not, and says so', async () => {
+    const local = (await kb.store.listTargets()).find((t) => t.name === 'local')!;
+    const op = { kind: 'gemm', dims: { M: 64, N: 32, K: 32 } } as const;
+    await kb.addSchedules([
+      makeContent({ dims: { M: 64, N: 32, K: 64 }, target: local, extra: { provenance: { source: 'import', note: 'a' } } }),
+      makeContent({ dims: { M: 64, N: 64, K: 32 }, target: local, extra: { provenance: { source: 'import', note: 'b' } } }),
+    ]);
+    const rank = async () => (await kb.similar({ operation: parseOperation(op), targetKey: local.key, k: 10, tiers: ['structure'] })).filter((m) => m.schedule.provenance.source === 'import');
+    const before = await rank();
+    expect(before).toHaveLength(2);
+    const [first, second] = before;
+    for (const outcome of ['improved', 'improved', 'replayed', 'failed'] as const) {
+      const r = await kb.store.recordReuse({ scheduleId: second!.schedule.id, searchId: seedSearch.id, tier: 'structure', distance: 1, outcome: 'pending' });
+      await kb.store.updateReuse(r.id, { outcome });
+    }
+    await kb.store.recordReuse({ scheduleId: first!.schedule.id, searchId: seedSearch.id, tier: 'structure', distance: 1, outcome: 'failed' });
+    const after = await rank();
+    expect(after.map((m) => m.schedule.id)).toEqual([second!.schedule.id, first!.schedule.id]);
+    expect(after[0]!.score).toBeGreaterThan(second!.score);
+    expect(after[0]!.score).toBeLessThan(3);
+    expect(after[0]!.reason).toContain('transferred well 3 of 4 times');
+    expect(after[1]!.reason).toContain('transferred well 0 of 1 time');
+  });
+
+  it('resumes an interrupted warm search with the same seeds and without evaluating a sample twice', async () => {
+    const config: SearchConfigInput = { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 3, budget: 8, seed: 13, timing, warmStart: { seeds: 2, tiers: ['exact', 'structure'] } };
+    const first = service();
+    const started = await first.start(gemm({ M: 128, N: 96, K: 128 }), config);
+    for (let i = 0; i < 600 && (await kb.store.searches.listCandidates(started.id)).length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    await first.close();
+    const stopped = (await kb.store.searches.getSearch(started.id))!;
+    expect(stopped.status).toBe('running');
+    const before = await kb.store.searches.listCandidates(started.id);
+    expect(before.length).toBeLessThan(9);
+    expect(stopped.seeds.length).toBeGreaterThan(0);
+
+    const second = service();
+    expect(await second.resumeInterrupted()).toEqual([started.id]);
+    const done = await second.wait(started.id);
+    await second.close();
+    expect(done.status).toBe('finished');
+    expect(done.samplesUsed).toBe(8);
+    expect(done.seeds.map((s) => s.scheduleId)).toEqual(stopped.seeds.map((s) => s.scheduleId));
+    const after = await kb.store.searches.listCandidates(started.id);
+    expect(after.map((c) => c.sample)).toEqual(Array.from({ length: 9 }, (_, i) => i));
+    for (const c of before) expect(after.find((a) => a.id === c.id)).toMatchObject({ createdAt: c.createdAt, code: c.code });
+    expect(after.filter((c) => c.optionId === REPLAY_OPTION_ID)).toHaveLength(stopped.seeds.length);
+    expect((await kb.store.listReuses({ searchId: started.id })).map((r) => r.id).sort()).toEqual(stopped.seeds.map((s) => s.reuseId).sort());
+  }, 300_000);
+});
