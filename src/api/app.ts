@@ -4,6 +4,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { isSkbError, type ErrorCode } from '../schedules/index.js';
 import type { KnowledgeBase } from '../search/knowledge-base.js';
+import type { SearchService } from '../search/search-service.js';
 import { createWriteAccessCheck } from './auth.js';
 import type { Config } from './config.js';
 import { MASKED_MESSAGE } from './graphql/errors.js';
@@ -23,6 +24,10 @@ export interface AppDeps {
   targetNames?: ReadonlyMap<string, string>;
   /** Deepest query nesting allowed (default 12). */
   maxQueryDepth?: number;
+  /** Runs searches; without it the search fields answer with a CONFIG error. */
+  search?: SearchService;
+  /** Ids of the targets of the targets file, where startSearch may run a search. */
+  targetIds?: readonly string[];
 }
 
 /** Every error response outside GraphQL execution has the GraphQL error shape, so clients parse one envelope. */
@@ -74,6 +79,8 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
       access: checkAccess(c.req.raw, remoteAddress),
       health,
       ...(deps.targetNames ? { targetNames: deps.targetNames } : {}),
+      ...(deps.search ? { search: deps.search } : {}),
+      ...(deps.targetIds ? { targetIds: deps.targetIds } : {}),
     });
     return yoga.fetch(c.req.raw, context);
   });

@@ -2,6 +2,7 @@ export { createApp, type AppDeps } from './app.js';
 export { startServer, type RunningServer } from './server.js';
 export { loadConfig, type Config } from './config.js';
 export { createConfiguredEmbedder, openConfiguredKnowledgeBase } from './open-knowledge-base.js';
+export { openServices, type Services } from './services.js';
 export { createConsoleLogger, type Logger } from './logger.js';
 export { createHealthProbe, type HealthReport } from './health.js';
 export { MAX_PAGE_SIZE } from './graphql/inputs.js';

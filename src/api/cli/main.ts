@@ -5,11 +5,14 @@
 import type { CliCommand } from './command.js';
 import { exportCommand } from './export-command.js';
 import { importCommand } from './import-command.js';
+import { optimizeCommand } from './optimize-command.js';
 import { runCli } from './run-cli.js';
+import { scheduleCommand } from './schedule-command.js';
+import { searchCommand, searchesCommand } from './searches-command.js';
 import { serveCommand } from './serve-command.js';
 import { targetsCommand } from './targets-command.js';
 
-export const COMMANDS: readonly CliCommand[] = [serveCommand, exportCommand, importCommand, targetsCommand];
+export const COMMANDS: readonly CliCommand[] = [serveCommand, optimizeCommand, searchesCommand, searchCommand, scheduleCommand, exportCommand, importCommand, targetsCommand];
 
 process.exitCode = await runCli(COMMANDS, process.argv.slice(2), {
   stdout: process.stdout,

@@ -2,8 +2,8 @@ import { parseArgs } from 'node:util';
 import { isSkbError } from '../../schedules/index.js';
 import { UsageError, writeOut, type CliCommand, type CliIo } from './command.js';
 
-/** Exit codes: 0 done, 1 the command failed, 2 it was called wrongly. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+/** Exit codes: 0 done, 1 the command failed, 2 it was called wrongly, 130 stopped by Ctrl-C. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 function overview(commands: readonly CliCommand[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));

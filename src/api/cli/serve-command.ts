@@ -1,8 +1,7 @@
 import { loadConfig } from '../config.js';
 import { createConsoleLogger } from '../logger.js';
-import { registerLocalTargets } from '../local-targets.js';
-import { openConfiguredKnowledgeBase } from '../open-knowledge-base.js';
 import { startServer } from '../server.js';
+import { openServices } from '../services.js';
 import { writeOut, type CliCommand } from './command.js';
 import { ENVIRONMENT_HELP } from './env-help.js';
 import { EXIT } from './run-cli.js';
@@ -14,7 +13,9 @@ export const serveCommand: CliCommand = {
   usage: `Usage: skb serve
 
 Starts the service at http://SKB_HOST:SKB_PORT: POST /graphql (open it in a browser for GraphiQL),
-GET /health. Stops cleanly on Ctrl-C (SIGINT) or SIGTERM, saving the vector index.
+GET /health. Searches started with the startSearch mutation run in this process; searches an
+earlier process left running are resumed at start. Stops cleanly on Ctrl-C (SIGINT) or SIGTERM,
+saving the vector index (running searches are resumed at the next start).
 
 ${ENVIRONMENT_HELP}
   SKB_HOST              address to listen on (default 127.0.0.1; other addresses need SKB_API_TOKEN)
@@ -22,6 +23,8 @@ ${ENVIRONMENT_HELP}
   SKB_API_TOKEN         bearer token required for mutations (at least 16 characters); without it,
                         mutations are accepted from loopback only
   SKB_MAX_REQUEST_BYTES largest request body (default 16777216)
+  SKB_MODELS            comma-separated models of the LLM planner (default gpt-4o-mini)
+  SKB_TARGETS_FILE      the targets file (default data/targets.json, else this machine with gcc)
   SKB_DEBUG             set to 1 to log debug lines
 `,
   options: {},
@@ -29,14 +32,28 @@ ${ENVIRONMENT_HELP}
   async run(_args, io) {
     const config = loadConfig(io.env, io.cwd);
     const logger = createConsoleLogger({ debug: Boolean(io.env.SKB_DEBUG) });
-    const kb = await openConfiguredKnowledgeBase(config);
+    const services = await openServices(config, { cwd: io.cwd, env: io.env, logger });
     let server;
     try {
-      const targetNames = await registerLocalTargets({ store: kb.store, targetsFile: config.targetsFile, cwd: io.cwd, logger });
-      server = await startServer({ kb, config, logger, targetNames });
+      server = await startServer({
+        kb: services.kb,
+        config,
+        logger,
+        search: services.search,
+        targetNames: services.targetNames,
+        targetIds: services.targetIds,
+      });
     } catch (error) {
-      await kb.close();
+      await services.close();
       throw error;
+    }
+    // Searches a stopped or crashed process left running continue where they stopped. A failure
+    // here is logged, not fatal: the knowledge base is still worth serving.
+    try {
+      const resumed = await services.search.resumeInterrupted();
+      if (resumed.length) logger.info(`resumed ${resumed.length} interrupted search(es): ${resumed.join(', ')}`);
+    } catch (error) {
+      logger.error('resuming interrupted searches failed', error);
     }
     await writeOut(
       io.stdout,

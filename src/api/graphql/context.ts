@@ -1,5 +1,6 @@
 import { SkbError, type TargetRecord } from '../../schedules/index.js';
 import type { KnowledgeBase } from '../../search/knowledge-base.js';
+import type { SearchDetail, SearchService } from '../../search/search-service.js';
 import type { HealthReport } from '../health.js';
 
 /** Whether this request may run mutations, and if not, the sentence that says how to get access. */
@@ -17,6 +18,12 @@ export interface ApiContext {
   loadTarget: (key: string) => Promise<TargetRecord | null>;
   /** A target key, or the name of a target configured on this service, to its key. */
   resolveTarget: (ref: string) => string;
+  /** The search service; absent when the app serves the knowledge base only (search fields then fail with CONFIG). */
+  search: () => SearchService;
+  /** Ids of the targets of the targets file: where searches may run. */
+  targetIds: readonly string[];
+  /** Loads a search with its candidates once per request: several fields of one Search need the tree. */
+  loadSearch: (id: string) => Promise<SearchDetail | null>;
 }
 
 const TARGET_KEY = /^t-[0-9a-f]{16}$/;
@@ -27,13 +34,30 @@ export function createApiContext(deps: {
   access: WriteAccess;
   health: () => Promise<HealthReport>;
   targetNames?: ReadonlyMap<string, string>;
+  search?: SearchService;
+  targetIds?: readonly string[];
 }): ApiContext {
   const targets = new Map<string, Promise<TargetRecord | null>>();
+  const searches = new Map<string, Promise<SearchDetail | null>>();
+  const search = (): SearchService => {
+    if (!deps.search) throw new SkbError('CONFIG', 'This service was started without a search service: start it with `skb serve` to run searches.');
+    return deps.search;
+  };
   const names = deps.targetNames ?? new Map<string, string>();
   return {
     kb: deps.kb,
     access: deps.access,
     health: deps.health,
+    search,
+    targetIds: deps.targetIds ?? [],
+    loadSearch(id) {
+      let pending = searches.get(id);
+      if (!pending) {
+        pending = search().get(id);
+        searches.set(id, pending);
+      }
+      return pending;
+    },
     resolveTarget(ref) {
       if (TARGET_KEY.test(ref)) return ref;
       const key = names.get(ref);

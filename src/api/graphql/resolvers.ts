@@ -1,15 +1,30 @@
 import {
+  SkbError,
   shapeKey,
   structureKey,
   type Operation,
   type Page,
+  type ProgressEvent,
   type Schedule,
+  type SearchRecord,
+  type SearchSeed,
 } from '../../schedules/index.js';
+import { bestLineage, speedupOf } from '../search-lineage.js';
 import type { ApiContext } from './context.js';
 import { parseExportArgs, parseFilter, parseJsonlArg, parsePage, parseScheduleId, parseSimilarArgs } from './inputs.js';
 import { JsonScalar } from './json-scalar.js';
+import { parseSearchConfigArg, parseSearchId, parseSearchesArgs, parseTaskArg } from './search-inputs.js';
 
 type Args = Record<string, unknown>;
+
+/** yoga adds the HTTP request to the context; its signal ends a subscription when the client goes away. */
+type SubscriptionContext = ApiContext & { request?: Request };
+
+async function searchTree(search: SearchRecord, ctx: ApiContext) {
+  const detail = await ctx.loadSearch(search.id);
+  if (!detail) throw new SkbError('NOT_FOUND', `Search ${search.id} no longer exists.`);
+  return detail;
+}
 
 /**
  * The resolver map of schema.graphql. Resolvers hold no logic: they validate arguments (inputs.ts)
@@ -27,11 +42,51 @@ export const resolvers = {
     operations: (_: unknown, __: Args, ctx: ApiContext) => ctx.kb.store.listOperations(),
     targets: (_: unknown, __: Args, ctx: ApiContext) => ctx.kb.store.listTargets(),
     health: (_: unknown, __: Args, ctx: ApiContext) => ctx.health(),
+    search: async (_: unknown, args: Args, ctx: ApiContext) => (await ctx.loadSearch(parseSearchId(args.id)))?.search ?? null,
+    searches: (_: unknown, args: Args, ctx: ApiContext) => {
+      const { filter, page } = parseSearchesArgs(args);
+      return ctx.search().list(filter, page);
+    },
   },
 
   Mutation: {
     importSchedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.importJsonl(parseJsonlArg(args.jsonl)),
     deleteSchedule: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.deleteSchedule(parseScheduleId(args.id)),
+    startSearch: (_: unknown, args: Args, ctx: ApiContext) => ctx.search().start(parseTaskArg(args.task, ctx.targetIds), parseSearchConfigArg(args.config)),
+    cancelSearch: (_: unknown, args: Args, ctx: ApiContext) => ctx.search().cancel(parseSearchId(args.id)),
+  },
+
+  Subscription: {
+    searchProgress: {
+      subscribe: async (_: unknown, args: Args, ctx: SubscriptionContext): Promise<AsyncIterable<ProgressEvent>> => {
+        const id = parseSearchId(args.id);
+        if (!(await ctx.loadSearch(id))) throw new SkbError('NOT_FOUND', `No search ${id}: see the searches query for the ids there are.`);
+        return ctx.search().subscribe(id, ctx.request?.signal);
+      },
+      resolve: (event: ProgressEvent) => event,
+    },
+  },
+
+  SearchConnection: {
+    nodes: (page: Page<SearchRecord>) => page.items,
+    pageInfo: (page: Page<SearchRecord>) => ({ endCursor: page.endCursor, hasNextPage: page.hasNextPage }),
+  },
+
+  SearchSeed: {
+    schedule: (seed: SearchSeed, _: Args, ctx: ApiContext) => ctx.kb.store.getSchedule(seed.scheduleId),
+  },
+
+  Search: {
+    target: (search: SearchRecord, _: Args, ctx: ApiContext) => (search.targetKey ? ctx.loadTarget(search.targetKey) : null),
+    budget: (search: SearchRecord) => search.config.budget,
+    speedup: (search: SearchRecord) => speedupOf(search),
+    steps: (search: SearchRecord) => search.bestLineage,
+    schedule: (search: SearchRecord, _: Args, ctx: ApiContext) => (search.scheduleId ? ctx.kb.store.getSchedule(search.scheduleId) : null),
+    candidates: async (search: SearchRecord, _: Args, ctx: ApiContext) => (await searchTree(search, ctx)).candidates,
+    bestLineage: async (search: SearchRecord, _: Args, ctx: ApiContext) => {
+      const detail = await searchTree(search, ctx);
+      return bestLineage(detail.search, detail.candidates);
+    },
   },
 
   ScheduleConnection: {

@@ -1,0 +1,58 @@
+import { SkbError, type SearchConfig } from '../schedules/index.js';
+import { createLlmPlanner } from '../search/llm-planner.js';
+import { menuFor } from '../search/menus/index.js';
+import type { Planner } from '../search/planner.js';
+import { createTemplatePlanner } from '../search/template-planner.js';
+import type { Target } from '../targets/target.js';
+import { hasTemplate, templateFor } from '../targets/templates/index.js';
+import type { Config } from './config.js';
+
+/**
+ * Builds the planner one search runs with. The search service passes the search's settings; where
+ * it also passes the target, the planner is built for that target's toolchain and ISA, otherwise
+ * for this machine (the C toolchain and its ISA), which is where the template planner measures.
+ */
+export type PlannerFactory = (config: SearchConfig, target?: Pick<Target, 'id' | 'toolchain'>) => Planner;
+
+/** Why the LLM planner cannot run with this configuration, or null when it can. */
+export function llmUnavailable(config: Pick<Config, 'openaiBaseUrl' | 'openaiApiKey'>): string | null {
+  return config.openaiBaseUrl || config.openaiApiKey
+    ? null
+    : 'The llm planner needs an OpenAI-compatible endpoint: set SKB_OPENAI_BASE_URL (e.g. http://localhost:11434/v1) or SKB_OPENAI_API_KEY, or use planner "template"';
+}
+
+export interface PlannerFactoryDeps {
+  config: Pick<Config, 'openaiBaseUrl' | 'openaiApiKey' | 'models'>;
+  /**
+   * ISA flags of the targets whose CPU was fingerprinted at start, by target id, and of this
+   * machine. A target not listed gets scalar-only templates: slower code, but code that builds there.
+   */
+  isa: { byTarget: ReadonlyMap<string, readonly string[]>; local: readonly string[] };
+}
+
+/**
+ * Planners by `config.planner`: "template" (the default; the kernel templates of the C toolchain,
+ * built for the target's ISA, no network) or "llm" (the configured OpenAI-compatible endpoint with
+ * the search's models, else SKB_MODELS).
+ */
+export function createPlannerFactory(deps: PlannerFactoryDeps): PlannerFactory {
+  const { config } = deps;
+  return (search, target) => {
+    const toolchain = target?.toolchain.kind ?? 'c';
+    if (search.planner === 'llm') {
+      const missing = llmUnavailable(config);
+      if (missing) throw new SkbError('BAD_INPUT', missing);
+      return createLlmPlanner({
+        ...(config.openaiBaseUrl ? { baseURL: config.openaiBaseUrl } : {}),
+        ...(config.openaiApiKey ? { apiKey: config.openaiApiKey } : {}),
+        models: search.models.length ? search.models : config.models,
+        menu: menuFor(toolchain),
+      });
+    }
+    if (toolchain !== 'c') {
+      throw new SkbError('BAD_INPUT', `The template planner has kernel templates for C targets only; target ${target?.id ?? ''} uses the ${toolchain} toolchain: use planner "llm"`);
+    }
+    const isa = target ? (deps.isa.byTarget.get(target.id) ?? []) : deps.isa.local;
+    return createTemplatePlanner({ templates: (kind) => (hasTemplate(kind) ? templateFor(kind, { isa }) : null) });
+  };
+}

@@ -1,0 +1,133 @@
+/**
+ * The composition root: builds the services `skb serve`, `skb optimize` and the tests share from
+ * the configuration: the knowledge base, this machine's targets, the planners and the search
+ * service. Nothing else constructs them, so the service and the CLI run searches the same way.
+ */
+import { CpuFingerprintSchema, SkbError, type SearchConfigInput, type SearchRecord, type SearchStore, type Store, type TaskInput } from '../schedules/index.js';
+import type { KnowledgeBase } from '../search/knowledge-base.js';
+import { createSearchService } from '../search/search-jobs.js';
+import { menuFor } from '../search/menus/index.js';
+import type { SearchService } from '../search/search-service.js';
+import { createTarget, type Target } from '../targets/target.js';
+import { C_KINDS } from '../targets/c/entry-points.js';
+import { hasTemplate } from '../targets/templates/index.js';
+import { findTarget, loadTargets, type TargetsFile } from '../targets/targets-file.js';
+import type { Config } from './config.js';
+import { registerLocalTargets, type TargetNames } from './local-targets.js';
+import type { Logger } from './logger.js';
+import { openConfiguredKnowledgeBase } from './open-knowledge-base.js';
+import { createPlannerFactory, llmUnavailable } from './planners.js';
+
+export interface Services {
+  kb: KnowledgeBase;
+  search: SearchService;
+  /** Configured target names ("local") and the keys of their fingerprints. */
+  targetNames: TargetNames;
+  /** Ids of the targets of the targets file: where searches may run. */
+  targetIds: readonly string[];
+  /** Stops the search service (running searches stay resumable) and its targets, then closes the knowledge base. */
+  close(): Promise<void>;
+}
+
+/**
+ * What only the configuration can decide about a search, settled before anything is stored: the
+ * template planner needs a C target and a kernel template for the operation; the LLM planner needs
+ * an endpoint, and runs with SKB_MODELS unless the search names its models (so the search record
+ * says which models it used). Everything else is the search service's to validate.
+ */
+function withConfiguredPlanners(search: SearchService, deps: { config: Config; targets: TargetsFile; closeTargets: () => Promise<void> }): SearchService {
+  const refuse = (message: string) => Promise.reject(new SkbError('BAD_INPUT', message));
+  return {
+    start(task: TaskInput, settings?: SearchConfigInput): Promise<SearchRecord> {
+      if (settings?.planner === 'llm') {
+        const missing = llmUnavailable(deps.config);
+        if (missing) return refuse(missing);
+        return search.start(task, settings.models?.length ? settings : { ...settings, models: deps.config.models });
+      }
+      const toolchain = deps.targets.targets.find((t) => t.id === task.target)?.toolchain.kind;
+      if (toolchain && toolchain !== 'c') {
+        return refuse(`The template planner has kernel templates for C targets only; target ${task.target} uses the ${toolchain} toolchain: use planner "llm"`);
+      }
+      const kind = (task.operation as { kind?: unknown } | undefined)?.kind;
+      if (typeof kind === 'string' && !hasTemplate(kind)) {
+        return refuse(`The template planner has no kernel template for ${kind} operations (it has ${C_KINDS.join(', ')}): use planner "llm"`);
+      }
+      return search.start(task, settings);
+    },
+    cancel: (id) => search.cancel(id),
+    get: (id) => search.get(id),
+    list: (filter, page) => search.list(filter, page),
+    subscribe: (id, signal) => search.subscribe(id, signal),
+    wait: (id) => search.wait(id),
+    resumeInterrupted: () => search.resumeInterrupted(),
+    async close() {
+      await search.close();
+      await deps.closeTargets();
+    },
+  };
+}
+
+/** The search tables live beside the schedules in the libSQL store, which exposes them as `searches`. */
+function searchStoreOf(kb: KnowledgeBase): SearchStore {
+  const store = kb.store as Store & { searches?: SearchStore };
+  if (!store.searches) throw new SkbError('CONFIG', 'The knowledge base store has no search tables: open it with openConfiguredKnowledgeBase (libSQL).');
+  return store.searches;
+}
+
+/** ISA flags of the targets fingerprinted at start, so template planners generate code those CPUs run. */
+async function isaOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map<string, readonly string[]>> {
+  const byTarget = new Map<string, readonly string[]>();
+  for (const [id, key] of names) {
+    const fingerprint = CpuFingerprintSchema.safeParse((await kb.store.getTarget(key))?.fingerprint);
+    if (fingerprint.success) byTarget.set(id, fingerprint.data.isa);
+  }
+  return byTarget;
+}
+
+/** Opens the configured services. The caller owns them and must `close()` them (or hand them to startServer, which does). */
+export async function openServices(config: Config, options: { cwd: string; env: Record<string, string | undefined>; logger: Logger }): Promise<Services> {
+  const { cwd, env, logger } = options;
+  const kb = await openConfiguredKnowledgeBase(config);
+  try {
+    const { targets } = await loadTargets({ file: config.targetsFile, cwd });
+    const targetNames = await registerLocalTargets({ store: kb.store, targetsFile: config.targetsFile, cwd, logger });
+    const isa = await isaOfTargets(kb, targetNames);
+    // One Target per id for the life of the services: an SSH target keeps its connection between searches.
+    const built = new Map<string, Target>();
+    const targetById = (id: string): Target => {
+      let target = built.get(id);
+      if (!target) {
+        target = createTarget(findTarget(targets, id), { env });
+        built.set(id, target);
+      }
+      return target;
+    };
+    const search = createSearchService({
+      searches: searchStoreOf(kb),
+      targets: targetById,
+      planners: createPlannerFactory({ config, isa: { byTarget: isa, local: isa.get('local') ?? [...isa.values()][0] ?? [] } }),
+      menus: menuFor,
+      knowledgeBase: kb,
+    });
+    const configured = withConfiguredPlanners(search, {
+      config,
+      targets,
+      closeTargets: async () => {
+        await Promise.all([...built.values()].map((t) => t.close()));
+      },
+    });
+    return {
+      kb,
+      search: configured,
+      targetNames,
+      targetIds: targets.targets.map((t) => t.id),
+      async close() {
+        await configured.close();
+        await kb.close();
+      },
+    };
+  } catch (error) {
+    await kb.close();
+    throw error;
+  }
+}
