@@ -105,6 +105,11 @@ export function knobPhrase(op: Operation, spec: Pick<KnobSpec, 'name' | 'descrip
       ? 'copy the input into a zero-padded buffer so the inner loop needs no bounds checks (pack on)'
       : 'read the input in place with bounds checks (pack off)';
   }
+  if (n === 'ptile' && op.kind === 'conv2d' && typeof value === 'number') {
+    return value === 0
+      ? 'unfold every output pixel at once (ptile = 0: one im2col tile)'
+      : `unfold ${value} output pixels at a time so a tile of the im2col matrix stays in cache (ptile = ${value})`;
+  }
   const pair = registerPair(spec.name);
   if (pair) {
     const rows = knobs[findKnob(knobs, pair[0]) ?? ''] ?? 1;
