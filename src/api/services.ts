@@ -3,9 +3,11 @@
  * the configuration: the knowledge base, this machine's targets, the planners and the search
  * service. Nothing else constructs them, so the service and the CLI run searches the same way.
  */
+import { join } from 'node:path';
 import { CpuFingerprintSchema, SkbError, type SearchConfigInput, type SearchRecord, type SearchStore, type Store, type TaskInput } from '../schedules/index.js';
 import type { KnowledgeBase } from '../search/knowledge-base.js';
 import { createSearchService } from '../search/search-jobs.js';
+import { importSeedsOnce } from '../search/seed-import.js';
 import { menuFor } from '../search/menus/index.js';
 import type { SearchService } from '../search/search-service.js';
 import { createTarget, type Target } from '../targets/target.js';
@@ -89,6 +91,8 @@ export async function openServices(config: Config, options: { cwd: string; env: 
   const { cwd, env, logger } = options;
   const kb = await openConfiguredKnowledgeBase(config);
   try {
+    // The shipped seed schedules (data/seed-schedules.jsonl), once per database: deleted seeds stay deleted.
+    await importSeedsOnce(kb, join(config.dataDir, 'seed-schedules.jsonl'), logger);
     const { targets } = await loadTargets({ file: config.targetsFile, cwd });
     const targetNames = await registerLocalTargets({ store: kb.store, targetsFile: config.targetsFile, cwd, logger });
     const isa = await isaOfTargets(kb, targetNames);
