@@ -12,6 +12,7 @@ import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { SkbError } from '../schedules/index.js';
 import { DEFAULT_LIMITS, type ExecLimits, type ExecRequest, type ExecResult, type Executor, type LimitKind, type Workspace } from './executor.js';
 import { allocateSandboxUid, classifyLimit, KILL_GRACE_SECONDS, limitedArgv, releaseSandboxUid, type RunAs } from './limits.js';
+import { CappedBuffer } from './capped-buffer.js';
 
 /** The PATH candidates see: system directories only, never the service's own PATH. */
 export const SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -227,30 +228,4 @@ function runLimited(cwd: string, request: ExecRequest, limits: ExecLimits, runAs
       });
     });
   });
-}
-
-/** Keeps the first `max` bytes of a stream; `push` answers false once anything had to be dropped. */
-class CappedBuffer {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-  private overflowed = false;
-
-  constructor(private readonly max: number) {}
-
-  push(chunk: Buffer): boolean {
-    const room = this.max - this.size;
-    if (chunk.length > room) {
-      if (room > 0) this.chunks.push(chunk.subarray(0, room));
-      this.size = this.max;
-      this.overflowed = true;
-    } else {
-      this.chunks.push(chunk);
-      this.size += chunk.length;
-    }
-    return !this.overflowed;
-  }
-
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
 }

@@ -13,6 +13,7 @@ import { allocateSandboxUid, classifyLimit, KILL_GRACE_SECONDS, limitedArgv, rel
 import { sandboxEnv } from './local-executor.js';
 import { createSshConnector, isConnectionLost, sshError, type LiveSshConnection, type SshConnector } from './ssh-connection.js';
 import { createSemaphore, type Semaphore } from './ssh-semaphore.js';
+import { CappedBuffer } from './capped-buffer.js';
 
 /** The connection settings of an SSH target, as the targets file holds them (no key material). */
 export const SshExecutorConfigSchema = z
@@ -469,30 +470,4 @@ function sftpNoSuchFile(error: unknown): boolean {
 function sftpFailure(where: string, what: string, error: unknown): SkbError {
   if (error instanceof SkbError) return error;
   return sshError('channel-failed', `${where} could not ${what} over SFTP: ${error instanceof Error ? error.message : String(error)}`);
-}
-
-/** Keeps the first `max` bytes of a stream; `push` answers false once anything had to be dropped. */
-class CappedBuffer {
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-  private overflowed = false;
-
-  constructor(private readonly max: number) {}
-
-  push(chunk: Buffer): boolean {
-    const room = this.max - this.size;
-    if (chunk.length > room) {
-      if (room > 0) this.chunks.push(chunk.subarray(0, room));
-      this.size = this.max;
-      this.overflowed = true;
-    } else {
-      this.chunks.push(chunk);
-      this.size += chunk.length;
-    }
-    return !this.overflowed;
-  }
-
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
 }
