@@ -83,7 +83,9 @@ describe('schedule reuse end to end', () => {
     await side.execute(`CREATE TRIGGER refuse_schedules BEFORE INSERT ON schedules BEGIN SELECT RAISE(ABORT, 'disk refused the schedule'); END`);
     try {
       const svc = service();
-      const started = await svc.start(gemm(SEED_SHAPE), { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 2, budget: 4, seed: 3, timing });
+      // The settings of the next test, which must find an improving step: only then is there a
+      // schedule to insert, and the trigger refuses it.
+      const started = await svc.start(gemm(SEED_SHAPE), { beamWidth: 2, plansPerCandidate: 3, implementationsPerPlan: 1, iterations: 4, budget: 12, seed: 5, timing });
       const done = await svc.wait(started.id);
       expect(done.status).toBe('failed');
       expect(done.error).toContain('disk refused the schedule');
