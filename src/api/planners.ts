@@ -5,6 +5,7 @@ import type { Planner } from '../search/planner.js';
 import { createTemplatePlanner } from '../search/template-planner.js';
 import type { Target } from '../targets/target.js';
 import { hasTemplate, templateFor } from '../targets/templates/index.js';
+import { gpuTemplateFor } from '../targets/templates/triton-matmul-template.js';
 import type { Config } from './config.js';
 
 /**
@@ -32,7 +33,7 @@ export interface PlannerFactoryDeps {
 
 /**
  * Planners by `config.planner`: "template" (the default; the kernel templates of the C toolchain,
- * built for the target's ISA, no network) or "llm" (the configured OpenAI-compatible endpoint with
+ * built for the target's ISA, or the Triton matmul template on KernelBench targets; no network) or "llm" (the configured OpenAI-compatible endpoint with
  * the search's models, else SKB_MODELS).
  */
 export function createPlannerFactory(deps: PlannerFactoryDeps): PlannerFactory {
@@ -49,8 +50,13 @@ export function createPlannerFactory(deps: PlannerFactoryDeps): PlannerFactory {
         menu: menuFor(toolchain),
       });
     }
+    if (toolchain === 'kernelbench') {
+      // KernelBench targets: the Triton matmul template for gemm and batched gemm; the planner
+      // answers BAD_INPUT for other operations (they need planner "llm").
+      return createTemplatePlanner({ templates: gpuTemplateFor });
+    }
     if (toolchain !== 'c') {
-      throw new SkbError('BAD_INPUT', `The template planner has kernel templates for C targets only; target ${target?.id ?? ''} uses the ${toolchain} toolchain: use planner "llm"`);
+      throw new SkbError('BAD_INPUT', `The template planner has kernel templates for C and KernelBench targets only; target ${target?.id ?? ''} uses the ${toolchain} toolchain: use planner "llm"`);
     }
     const isa = target ? (deps.isa.byTarget.get(target.id) ?? []) : deps.isa.local;
     return createTemplatePlanner({ templates: (kind) => (hasTemplate(kind) ? templateFor(kind, { isa }) : null) });

@@ -13,6 +13,7 @@ import type { SearchService } from '../search/search-service.js';
 import { createTarget, type Target } from '../targets/target.js';
 import { C_KINDS } from '../targets/c/entry-points.js';
 import { hasTemplate } from '../targets/templates/index.js';
+import { GPU_TEMPLATE_KINDS, gpuTemplateFor } from '../targets/templates/triton-matmul-template.js';
 import { findTarget, loadTargets, type TargetsFile } from '../targets/targets-file.js';
 import type { Config } from './config.js';
 import { registerLocalTargets, type TargetNames } from './local-targets.js';
@@ -33,7 +34,7 @@ export interface Services {
 
 /**
  * What only the configuration can decide about a search, settled before anything is stored: the
- * template planner needs a C target and a kernel template for the operation; the LLM planner needs
+ * template planner needs a C or KernelBench target and a kernel template for the operation; the LLM planner needs
  * an endpoint, and runs with SKB_MODELS unless the search names its models (so the search record
  * says which models it used). Everything else is the search service's to validate.
  */
@@ -47,10 +48,17 @@ function withConfiguredPlanners(search: SearchService, deps: { config: Config; t
         return search.start(task, settings.models?.length ? settings : { ...settings, models: deps.config.models });
       }
       const toolchain = deps.targets.targets.find((t) => t.id === task.target)?.toolchain.kind;
-      if (toolchain && toolchain !== 'c') {
-        return refuse(`The template planner has kernel templates for C targets only; target ${task.target} uses the ${toolchain} toolchain: use planner "llm"`);
-      }
       const kind = (task.operation as { kind?: unknown } | undefined)?.kind;
+      if (toolchain === 'kernelbench') {
+        // KernelBench targets: the Triton matmul template (src/targets/templates/triton-matmul-template.ts).
+        if (typeof kind === 'string' && !gpuTemplateFor(kind)) {
+          return refuse(`The template planner has no GPU kernel template for ${kind} operations (it has ${GPU_TEMPLATE_KINDS.join(', ')}): use planner "llm"`);
+        }
+        return search.start(task, settings);
+      }
+      if (toolchain && toolchain !== 'c') {
+        return refuse(`The template planner has kernel templates for C and KernelBench targets only; target ${task.target} uses the ${toolchain} toolchain: use planner "llm"`);
+      }
       if (typeof kind === 'string' && !hasTemplate(kind)) {
         return refuse(`The template planner has no kernel template for ${kind} operations (it has ${C_KINDS.join(', ')}): use planner "llm"`);
       }

@@ -1,6 +1,7 @@
 /**
- * The template planner: offline autotuning of the C kernel templates on this machine, the
- * service's default planner. A plan is one CPU menu option realized as a knob move on the
+ * The template planner: offline autotuning of kernel templates (the C templates on CPU targets, the
+ * Triton matmul template on KernelBench targets), the service's default planner. A plan is one menu
+ * option of the target's toolchain realized as a knob move on the
  * operation's template (same option ids as the LLM planner, so schedules from both compare), with
  * a readable plan text; code is the template instantiated. It needs no network and no model.
  */
@@ -8,14 +9,21 @@ import { z } from 'zod';
 import { SkbError, type Operation } from '../schedules/index.js';
 import type { KernelTemplate, KnobSpec, KnobValue, Knobs } from '../targets/templates/template.js';
 import { CPU_MENU } from './menus/cpu-menu.js';
+import { CUDA_MENU } from './menus/cuda-menu.js';
 import type { MenuOption } from './menus/menu.js';
 import { describeKnobChanges, joinPhrases } from './plan-text.js';
 import type { ForcedStep, Implementation, Plan, Planner, PlannerOutcome, PlanningTask, ProposeRequest } from './planner.js';
 import type { Rng } from './rng.js';
 
+/**
+ * What the planner needs of a template: the `KernelTemplate` contract with any kind, so C templates
+ * and GPU templates (src/targets/templates/triton-matmul-template.ts) both fit.
+ */
+export type PlannerTemplate = Omit<KernelTemplate, 'kind'> & { kind: string };
+
 export interface TemplatePlannerOptions {
   /** The kernel template of an operation kind on this target, or null where there is none. */
-  templates: (kind: string) => KernelTemplate | null;
+  templates: (kind: string) => PlannerTemplate | null;
   /**
    * Share of random moves that jump to any other legal value of the knob instead of a neighbouring
    * one; default 0.2. Jumps let a lineage leave a local optimum that single steps cannot.
@@ -31,7 +39,7 @@ const TemplateParamsSchema = z.object({ knobs: KnobsSchema, changed: KnobsSchema
 /** Random draws tried before falling back to an exhaustive scan for a move that changes the knobs. */
 const RANDOM_ATTEMPTS = 24;
 
-const OPTION_BY_ID = new Map(CPU_MENU.options.map((o) => [o.id, o]));
+const OPTION_BY_ID = new Map([...CPU_MENU.options, ...CUDA_MENU.options, ...CUDA_MENU.translateOptions].map((o) => [o.id, o]));
 
 function optionLabel(id: string): string {
   return OPTION_BY_ID.get(id)?.label ?? id;
@@ -68,13 +76,13 @@ function nearestIndex(values: readonly KnobValue[], value: KnobValue | undefined
 
 /** One template bound to one operation: knob specs with their legal values for that shape. */
 interface Bound {
-  template: KernelTemplate;
+  template: PlannerTemplate;
   op: Operation;
   specs: Map<string, KnobSpec>;
   legal: Map<string, KnobValue[]>;
 }
 
-function bind(template: KernelTemplate, op: Operation): Bound {
+function bind(template: PlannerTemplate, op: Operation): Bound {
   const specs = new Map(template.knobs.map((k) => [k.name, k]));
   const legal = new Map(template.knobs.map((k) => [k.name, k.values(op)]));
   return { template, op, specs, legal };

@@ -1,0 +1,294 @@
+/**
+ * The Triton matmul template for KernelBench targets. Everything but the last suite runs without a
+ * GPU: generated sources are compiled by the real python3 (py_compile), knob values are read back
+ * from the source, the resource rules and moves are checked over the whole space, and the template
+ * planner and the planner factory drive the template as a search would. The last suite evaluates
+ * generated candidates with the real KernelBench harness and needs python3 with torch, Triton and
+ * CUDA; it is skipped elsewhere.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createPlannerFactory } from '../../../src/api/planners.js';
+import { SearchConfigSchema, isSkbError, parseOperation, type Operation, type OperationInput } from '../../../src/schedules/index.js';
+import { CPU_MENU } from '../../../src/search/menus/cpu-menu.js';
+import { CUDA_MENU } from '../../../src/search/menus/cuda-menu.js';
+import type { CandidateView, ForcedStep, PlanningTask } from '../../../src/search/planner.js';
+import { createRng } from '../../../src/search/rng.js';
+import { createTemplatePlanner } from '../../../src/search/template-planner.js';
+import { createKernelBenchToolchain } from '../../../src/targets/kernelbench-toolchain.js';
+import { createLocalExecutor } from '../../../src/targets/local-executor.js';
+import type { Knobs } from '../../../src/targets/templates/template.js';
+import {
+  ACCUMULATORS_PER_THREAD,
+  SHARED_MEMORY_BUDGET,
+  TRITON_MATMUL_KNOBS,
+  createTritonMatmulTemplate,
+  gpuTemplateFor,
+  tritonMatmulSpace,
+} from '../../../src/targets/templates/triton-matmul-template.js';
+
+const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
+const hasGpuTriton = spawnSync('python3', ['-c', 'import torch, triton; assert torch.cuda.is_available()'], { stdio: 'ignore' }).status === 0;
+
+const op = (input: OperationInput): Operation => parseOperation(input);
+const gemm = createTritonMatmulTemplate('gemm');
+const batched = createTritonMatmulTemplate('batched_gemm');
+
+const OPS: Operation[] = [
+  op({ kind: 'gemm', dims: { M: 4096, N: 11008, K: 4096 }, dtype: 'bf16' }),
+  op({ kind: 'gemm', dims: { M: 1000, N: 77, K: 520 }, dtype: 'f32', epilogue: ['bias', 'relu'] }),
+  op({ kind: 'gemm', dims: { M: 16, N: 24, K: 8 }, dtype: 'f16', epilogue: ['relu'] }),
+  op({ kind: 'batched_gemm', dims: { B: 8, M: 512, N: 256, K: 1024 }, dtype: 'bf16', epilogue: ['bias'] }),
+];
+const templateOf = (o: Operation) => (o.kind === 'gemm' ? gemm : batched);
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+/** Writes the sources and compiles them all with one python3 -m py_compile; returns its status and output. */
+async function pyCompile(sources: string[]): Promise<{ status: number | null; output: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'skb-triton-tpl-'));
+  dirs.push(dir);
+  const files = await Promise.all(
+    sources.map(async (s, i) => {
+      const path = join(dir, `candidate_${i}.py`);
+      await writeFile(path, s);
+      return path;
+    }),
+  );
+  const ran = spawnSync('python3', ['-m', 'py_compile', ...files], { encoding: 'utf8' });
+  return { status: ran.status, output: `${ran.stdout}${ran.stderr}` };
+}
+
+/** The constants the generated file starts with, read back as knobs. */
+function constantsOf(source: string): Knobs {
+  const read = (name: string): string | undefined => new RegExp(`^${name} = (.+)$`, 'm').exec(source)?.[1];
+  const n = (name: string): number => Number(read(name));
+  return {
+    block_m: n('BLOCK_M'),
+    block_n: n('BLOCK_N'),
+    block_k: n('BLOCK_K'),
+    group_m: n('GROUP_M'),
+    num_warps: n('NUM_WARPS'),
+    num_stages: n('NUM_STAGES'),
+    precision: JSON.parse(read('PRECISION') ?? 'null') as string,
+  };
+}
+
+/** The default Triton start and every knob moved to each of its legal values from it. */
+function everyKnobValue(o: Operation): Knobs[] {
+  const t = templateOf(o);
+  const start = t.legalize(o, { ...t.baseline(o), impl: 'triton' });
+  const out: Knobs[] = [start];
+  for (const spec of TRITON_MATMUL_KNOBS) {
+    if (spec.name === 'impl') continue;
+    for (const v of spec.values(o)) out.push({ ...start, [spec.name]: v });
+  }
+  return out;
+}
+
+describe('Triton matmul template: generated sources', () => {
+  it('the baseline is a plain torch.matmul ModelNew with the eager epilogue and no Triton', () => {
+    const o = OPS[1]!;
+    const src = gemm.generate(o, gemm.baseline(o));
+    expect(gemm.baseline(o).impl).toBe('torch');
+    expect(src).toContain('out = torch.matmul(A, B)');
+    expect(src).toContain('out = out + self.bias');
+    expect(src).toContain('out = torch.relu(out)');
+    expect(src).toContain('def __init__(self, n):');
+    expect(src).not.toContain('triton');
+  });
+
+  it.skipIf(!hasPython)('every knob value of every operation generates Python that compiles and carries the legalized value', async () => {
+    const sources: string[] = [];
+    for (const o of OPS) {
+      const t = templateOf(o);
+      sources.push(t.generate(o, t.baseline(o)));
+      for (const knobs of everyKnobValue(o)) {
+        const legal = t.legalize(o, knobs);
+        expect(legal.impl).toBe('triton');
+        const src = t.generate(o, knobs);
+        const { impl: _impl, ...expected } = legal;
+        expect(constantsOf(src)).toEqual(expected);
+        expect(src).toMatch(/@triton\.jit\ndef skb_matmul_kernel/);
+        expect(src).toContain(`HAS_BIAS=bias is not None, RELU=relu`);
+        expect(src).toContain(`return skb_matmul(A, B, ${o.epilogue.includes('bias') ? 'self.bias' : 'None'}, ${o.epilogue.includes('relu') ? 'True' : 'False'})`);
+        sources.push(src);
+      }
+    }
+    const compiled = await pyCompile(sources);
+    expect(compiled.output).toBe('');
+    expect(compiled.status).toBe(0);
+  });
+
+  it.skipIf(!hasPython)('py_compile fails on a broken file, so the check above can fail', async () => {
+    const o = OPS[0]!;
+    const broken = gemm.generate(o, { impl: 'triton' }).replace('def skb_matmul(', 'def skb_matmul((');
+    expect((await pyCompile([broken])).status).not.toBe(0);
+  });
+
+  it('f32 offers the ieee and 3xTF32 paths, f16 and bf16 the native tensor-core path; no plain TF32', () => {
+    const precision = TRITON_MATMUL_KNOBS.find((k) => k.name === 'precision')!;
+    expect(precision.values(OPS[1]!)).toEqual(['ieee', 'tf32x3']);
+    expect(precision.values(OPS[0]!)).toEqual(['native']);
+    expect(gemm.generate(OPS[1]!, { impl: 'triton', precision: 'tf32x3' })).toContain('PRECISION = "tf32x3"');
+    expect(gemm.generate(OPS[1]!, { impl: 'triton', precision: 'tf32' })).toContain('PRECISION = "ieee"');
+  });
+
+  it('rejects operations it cannot generate with a sentence that says what to do', () => {
+    const bad: OperationInput[] = [
+      { kind: 'conv2d', dims: { N: 1, C: 3, H: 8, W: 8, K: 4, R: 3, S: 3 } },
+      { kind: 'gemm', dims: { M: 8, N: 8, K: 8 }, dtype: 'f64' },
+      { kind: 'gemm', dims: { M: 8, N: 8, K: 8 }, epilogue: ['gelu'] },
+      { kind: 'gemm', dims: { M: 8, N: 8, K: 8 }, epilogue: ['relu', 'bias'] },
+      { kind: 'gemm', dims: { M: 8, K: 8 } },
+    ];
+    for (const input of bad) {
+      let caught: unknown;
+      try {
+        gemm.generate(op(input), { impl: 'triton' });
+      } catch (err) {
+        caught = err;
+      }
+      expect(isSkbError(caught) && caught.code === 'BAD_INPUT').toBe(true);
+    }
+    expect(() => gemm.generate(OPS[3]!, { impl: 'triton' })).toThrow(/generates gemm kernels, not batched_gemm/);
+  });
+});
+
+describe('Triton matmul template: legalize and the space', () => {
+  it('is idempotent, keeps impl "torch" only at the default Triton knobs, and any moved Triton knob asks for Triton', () => {
+    for (const o of OPS) {
+      const t = templateOf(o);
+      const base = t.baseline(o);
+      expect(t.legalize(o, base)).toEqual(base);
+      expect(t.legalize(o, { impl: 'torch' })).toEqual(base);
+      for (const knobs of everyKnobValue(o)) {
+        const once = t.legalize(o, knobs);
+        expect(t.legalize(o, once)).toEqual(once);
+        const asTorch = t.legalize(o, { ...knobs, impl: 'torch' });
+        const changed = TRITON_MATMUL_KNOBS.some((s) => s.name !== 'impl' && once[s.name] !== base[s.name]);
+        expect(asTorch.impl).toBe(changed ? 'triton' : 'torch');
+      }
+    }
+  });
+
+  it('every configuration of the space fits the register and shared-memory rules and is legal', () => {
+    for (const o of OPS) {
+      const space = tritonMatmulSpace(o);
+      expect(space.length).toBeGreaterThan(8);
+      expect(new Set(space.map((k) => JSON.stringify(k))).size).toBe(space.length);
+      const bytes = o.dtype === 'f32' ? 4 : 2;
+      for (const k of space) {
+        const [bm, bn, bk, w, s] = [k.block_m, k.block_n, k.block_k, k.num_warps, k.num_stages] as number[];
+        expect((bm! * bn!) / (32 * w!)).toBeLessThanOrEqual(ACCUMULATORS_PER_THREAD);
+        expect(s! * (bm! + bn!) * bk! * bytes).toBeLessThanOrEqual(SHARED_MEMORY_BUDGET);
+        for (const spec of TRITON_MATMUL_KNOBS) expect(spec.values(o)).toContain(k[spec.name]);
+        expect(templateOf(o).legalize(o, k)).toEqual(k);
+      }
+    }
+  });
+
+  it('shrinks what does not fit: more warps, then smaller blocks; fewer stages, then a shallower BLOCK_K', () => {
+    const o = OPS[0]!;
+    expect(gemm.legalize(o, { impl: 'triton', block_m: 256, block_n: 256, num_warps: 4 })).toMatchObject({ block_m: 128, block_n: 256, num_warps: 8 });
+    expect(gemm.legalize(o, { impl: 'triton', block_m: 128, block_n: 256, block_k: 128, num_warps: 8, num_stages: 4 })).toMatchObject({ block_k: 64, num_stages: 2 });
+    const f32 = op({ kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 } });
+    expect(gemm.legalize(f32, { impl: 'triton', block_m: 128, block_n: 128, block_k: 64, num_warps: 4, num_stages: 4 })).toMatchObject({ num_stages: 2, block_k: 64 });
+  });
+
+  it('offers small blocks only for small dimensions', () => {
+    const bm = TRITON_MATMUL_KNOBS.find((k) => k.name === 'block_m')!;
+    const bn = TRITON_MATMUL_KNOBS.find((k) => k.name === 'block_n')!;
+    expect(bm.values(OPS[0]!)).toEqual([64, 128, 256]);
+    expect(bn.values(op({ kind: 'gemm', dims: { M: 4096, N: 100, K: 64 } }))).toEqual([32, 64, 128]);
+    expect(bm.values(OPS[2]!)).toEqual([32]);
+  });
+
+  it('moves: CUDA menu ids only, every Triton knob reachable, the dtype path through the tensor-core options', () => {
+    const ids = new Set(CUDA_MENU.options.map((o) => o.id));
+    const cpuIds = new Set(CPU_MENU.options.map((o) => o.id));
+    const moved = new Set<string>();
+    for (const [id, knobs] of Object.entries(gemm.moves)) {
+      expect(ids.has(id)).toBe(true);
+      expect(cpuIds.has(id)).toBe(false);
+      for (const k of knobs ?? []) moved.add(k);
+    }
+    expect([...moved].sort()).toEqual(TRITON_MATMUL_KNOBS.map((k) => k.name).sort());
+    expect(gemm.moves['cuda.tensor_cores']).toEqual(['precision']);
+    expect(gemm.moves['cuda.l2_locality']).toEqual(['group_m']);
+    expect(gemm.moves['cuda.double_buffer']).toEqual(['num_stages']);
+    expect(gpuTemplateFor('softmax')).toBeNull();
+    expect(gpuTemplateFor('batched_gemm')?.kind).toBe('batched_gemm');
+  });
+});
+
+describe('Triton matmul template in the template planner', () => {
+  const planner = createTemplatePlanner({ templates: gpuTemplateFor });
+  const task: PlanningTask = { operation: OPS[0]!, hardware: 'NVIDIA H200', contract: '' };
+  const view = (knobs: Knobs): CandidateView => ({ id: 'c', code: '', latencyMs: 1, feedback: [], lineage: [], params: { knobs } });
+
+  it('proposes CUDA menu moves from the cuBLAS baseline and implements them as Triton kernels', async () => {
+    const base = planner.baseline(task);
+    expect(base.code).toContain('torch.matmul(A, B)');
+    const rng = createRng(3);
+    const seen = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const out = await planner.propose({ task, parent: view(base.params!.knobs as Knobs), iteration: 1, iterations: 4, phase: 'optimize', menu: CUDA_MENU.options, invent: false, rules: [], rng: rng.fork() });
+      if (!out.ok) throw new Error(out.error);
+      seen.add(out.value.optionId);
+      expect(gemm.moves[out.value.optionId]).toBeDefined();
+      expect(out.value.optionLabel).not.toBe(out.value.optionId);
+      const impl = await planner.implement({ task, parent: view(base.params!.knobs as Knobs), plan: out.value, count: 2, rules: [], rng: rng.fork() });
+      if (!impl.ok) throw new Error(impl.error);
+      for (const im of impl.value) expect(im.code).toContain('@triton.jit');
+    }
+    expect(seen.size).toBeGreaterThan(3);
+  });
+
+  it('replays a seed from another shape, re-fitting its knobs (warm start)', async () => {
+    const small = { ...task, operation: op({ kind: 'gemm', dims: { M: 512, N: 64, K: 512 }, dtype: 'bf16' }) };
+    // The seed's steps as a schedule records them: the full knob set and what the step changed.
+    const first = gemm.legalize(OPS[0]!, { impl: 'triton', block_m: 128, block_n: 128, block_k: 64, num_warps: 4 });
+    const second = gemm.legalize(OPS[0]!, { ...first, num_warps: 8 });
+    const steps: ForcedStep[] = [
+      { scheduleId: 's', stepIndex: 0, optionId: 'cuda.shared_tile', plan: 'tile', params: { knobs: first, changed: { impl: 'triton', block_m: 128, block_n: 128, block_k: 64 } } },
+      { scheduleId: 's', stepIndex: 1, optionId: 'cuda.occupancy', plan: 'warps', params: { knobs: second, changed: { num_warps: 8 } } },
+    ];
+    const out = await planner.replay!({ task: small, parent: view(gemm.baseline(small.operation)), steps, rules: [], rng: createRng(1) });
+    if (!out.ok) throw new Error(out.error);
+    const knobs = (out.value[0]!.params as { knobs: Knobs }).knobs;
+    expect(knobs).toMatchObject({ impl: 'triton', block_m: 128, block_n: 64, block_k: 64, num_warps: 8 });
+    expect(out.value[0]!.code).toContain('BLOCK_N = 64');
+  });
+
+  it('the planner factory gives KernelBench targets the template planner for gemm and says what to do for other kinds', async () => {
+    const factory = createPlannerFactory({ config: { models: [], openaiBaseUrl: undefined, openaiApiKey: undefined }, isa: { byTarget: new Map(), local: [] } });
+    const planner2 = factory(SearchConfigSchema.parse({}), { id: 'h200', toolchain: createKernelBenchToolchain() });
+    expect(planner2.baseline({ ...task, operation: OPS[3]! }).code).toContain('torch.matmul(A, B)');
+    expect(() => planner2.baseline({ ...task, operation: op({ kind: 'softmax', dims: { R: 8, C: 8 } }) })).toThrow(/planner "llm"/);
+  });
+});
+
+describe.skipIf(!hasGpuTriton)('Triton matmul template on a GPU (real KernelBench harness)', () => {
+  const executor = createLocalExecutor();
+  const toolchain = createKernelBenchToolchain();
+  afterAll(() => executor.close());
+
+  it('the baseline and Triton configurations of both dtype paths are correct, remainders included', async () => {
+    const cases: Array<[Operation, Knobs[]]> = [
+      [op({ kind: 'gemm', dims: { M: 300, N: 200, K: 130 }, dtype: 'f32', epilogue: ['relu'] }), [{ impl: 'torch' }, { impl: 'triton', precision: 'ieee' }, { impl: 'triton', block_m: 128, num_warps: 8 }]],
+      [op({ kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f16' }), [{ impl: 'triton', block_n: 128, num_stages: 4 }]],
+    ];
+    for (const [o, knobSets] of cases) {
+      const t = templateOf(o);
+      const results = await toolchain.evaluate({ operation: o, candidates: knobSets.map((k) => t.generate(o, { ...t.baseline(o), ...k })), executor, timing: { warmup: 1, runs: 5 } });
+      for (const r of results) expect(r, r.output).toMatchObject({ correct: true, errorKind: null });
+    }
+  }, 600_000);
+});
