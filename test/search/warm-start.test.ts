@@ -123,7 +123,9 @@ describe('schedule reuse end to end', () => {
     const expected = candidates
       .filter((c) => path.includes(c.parentId!) && !path.includes(c.id) && c.optionId !== null && c.plan)
       .filter((c) => !c.correct || (!c.admitted && c.latencyMs! >= latencyOf(c.parentId!)))
-      .map((c) => ({ atStep: path.indexOf(c.parentId!), outcome: c.correct ? 'regressed' : 'failed' }));
+      .map((c) => ({ atStep: path.indexOf(c.parentId!), outcome: c.correct ? 'regressed' : 'failed' }))
+      // Stored in lineage order (by the step they branched from), then in sample order.
+      .sort((a, b) => a.atStep - b.atStep);
     expect(schedule.negatives.map((n) => ({ atStep: n.atStep, outcome: n.outcome }))).toEqual(expected);
     const label = (await kb.store.scheduleLabel(schedule.id))!.label;
     expect(kb.index.has(label)).toBe(true);
