@@ -4,8 +4,10 @@
  * Vector code uses GCC vector extensions only, so every variant compiles on any GCC target.
  */
 import { SkbError, type Operation } from '../../schedules/index.js';
+import { naiveBaseline } from '../c/baselines.js';
+import { entryPointFor, type CKind } from '../c/entry-points.js';
 import { FLAG_SETS, nearestLegal, optimizePragma, vectorPrelude } from './c-common.js';
-import type { KnobSpec, KnobValue, Knobs } from './template.js';
+import type { KernelTemplate, KnobSpec, KnobValue, Knobs } from './template.js';
 
 /** Options every template factory takes: the ISA flags of the CPU fingerprint. */
 export interface TemplateOptions {
@@ -107,4 +109,36 @@ static inline vf vmin(vf a, vf b) { vi m = a < b; return (vf)(((vi)a & m) | ((vi
 static inline float hsum(vf v) { float s = 0.0f; for (int i = 0; i < VL; i++) s += v[i]; return s; }
 static inline float hmax(vf v) { float s = v[0]; for (int i = 1; i < VL; i++) s = v[i] > s ? v[i] : s; return s; }
 ${exp}`;
+}
+
+/**
+ * Assembles a template from its parts: knobs are checked on every generate, the baseline knobs
+ * generate exactly the naive loop nest, and legalize clamps to the legal values (then `refit`, when
+ * given, applies the template's own rules, e.g. a register budget).
+ */
+export function defineCTemplate(spec: {
+  kind: CKind;
+  knobs: KnobSpec[];
+  baseline: Knobs;
+  generate: (op: Operation, knobs: Knobs) => string;
+  moves: KernelTemplate['moves'];
+  refit?: (knobs: Knobs) => Knobs;
+}): KernelTemplate {
+  const baseline = (): Knobs => ({ ...spec.baseline });
+  return {
+    kind: spec.kind,
+    knobs: spec.knobs,
+    baseline,
+    legalize(op, knobs) {
+      const legal = legalizeKnobs(spec.knobs, op, knobs, baseline());
+      return spec.refit ? spec.refit(legal) : legal;
+    },
+    generate(op, knobs) {
+      entryPointFor(op);
+      checkKnobs(spec.knobs, op, knobs);
+      if (isBaseline(spec.knobs, knobs, baseline())) return naiveBaseline(op);
+      return spec.generate(op, knobs);
+    },
+    moves: spec.moves,
+  };
 }

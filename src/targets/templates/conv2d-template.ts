@@ -8,18 +8,14 @@
  * stores (its loads run into slack reserved after the buffers) rather than scalar code.
  */
 import { conv2dOutputSize, type Operation } from '../../schedules/index.js';
-import { naiveBaseline } from '../c/baselines.js';
-import { entryPointFor } from '../c/entry-points.js';
 import {
-  checkKnobs,
   commonKnobs,
+  defineCTemplate,
   dimOf,
   flagsPragma,
-  isBaseline,
-  legalizeKnobs,
   num,
-  vectorPreludeExtra,
   type TemplateOptions,
+  vectorPreludeExtra,
 } from './c-common-extra.js';
 import { vectorWidths } from './c-common.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
@@ -54,35 +50,27 @@ export function createConv2dTemplate(options: TemplateOptions): KernelTemplate {
     { name: 'unroll', description: 'unroll factor of the loop over S', values: (op) => [...new Set([1, shape(op).S])] },
     ...commonKnobs(),
   ];
-  const baseline = (): Knobs => ({
-    algorithm: 'direct',
-    order: 'k_outer',
-    kb: 1,
-    vec: 1,
-    owb: 1,
-    ctile: 0,
-    ptile: 0,
-    pack: false,
-    unroll: 1,
-    flags: 'none',
-    restrict: false,
-  });
-
-  return {
+  return defineCTemplate({
     kind: 'conv2d',
     knobs,
-    baseline,
-    legalize(op, k) {
-      const out = legalizeKnobs(knobs, op, k, baseline());
-      // Keep the accumulators of one register block within the 32 vector registers of AVX-512 / NEON.
+    baseline: {
+      algorithm: 'direct',
+      order: 'k_outer',
+      kb: 1,
+      vec: 1,
+      owb: 1,
+      ctile: 0,
+      ptile: 0,
+      pack: false,
+      unroll: 1,
+      flags: 'none',
+      restrict: false,
+    },
+    generate: generateConv,
+    // Keep the accumulators of one register block within the 32 vector registers of AVX-512 / NEON.
+    refit(out) {
       while (num(out, 'kb') * num(out, 'owb') > 16) out.owb = num(out, 'owb') / 2;
       return out;
-    },
-    generate(op, k) {
-      entryPointFor(op);
-      checkKnobs(knobs, op, k);
-      if (isBaseline(knobs, k, baseline())) return naiveBaseline(op);
-      return generateConv(op, k);
     },
     moves: {
       'cpu.register_block': ['kb', 'owb'],
@@ -94,7 +82,7 @@ export function createConv2dTemplate(options: TemplateOptions): KernelTemplate {
       'cpu.compiler_flags': ['flags'],
       'cpu.compiler_hints': ['restrict'],
     },
-  };
+  });
 }
 
 /**

@@ -5,18 +5,14 @@
  * so each row is read twice instead of three times; normalize and affine are one fused pass.
  */
 import type { Operation } from '../../schedules/index.js';
-import { naiveBaseline } from '../c/baselines.js';
-import { entryPointFor } from '../c/entry-points.js';
 import {
-  checkKnobs,
   commonKnobs,
+  defineCTemplate,
   dimOf,
   flagsPragma,
-  isBaseline,
-  legalizeKnobs,
   num,
-  vectorPreludeExtra,
   type TemplateOptions,
+  vectorPreludeExtra,
 } from './c-common-extra.js';
 import { vectorWidths } from './c-common.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
@@ -32,19 +28,11 @@ export function createLayernormTemplate(options: TemplateOptions): KernelTemplat
     { name: 'acc', description: 'independent accumulators per reduction (unrolls the row loop)', values: (op) => [1, 2, 4].filter((a) => a === 1 || a <= rowLength(op)) },
     ...commonKnobs(),
   ];
-  const baseline = (): Knobs => ({ stats: 'two_pass', vec: 1, acc: 1, flags: 'none', restrict: false });
-
-  return {
+  return defineCTemplate({
     kind: 'layernorm',
     knobs,
-    baseline,
-    legalize: (op, k) => legalizeKnobs(knobs, op, k, baseline()),
-    generate(op, k) {
-      entryPointFor(op);
-      checkKnobs(knobs, op, k);
-      if (isBaseline(knobs, k, baseline())) return naiveBaseline(op);
-      return generateLayernorm(k);
-    },
+    baseline: { stats: 'two_pass', vec: 1, acc: 1, flags: 'none', restrict: false },
+    generate: (_op, k) => generateLayernorm(k),
     moves: {
       'cpu.fuse': ['stats'],
       'cpu.vectorize': ['vec'],
@@ -52,7 +40,7 @@ export function createLayernormTemplate(options: TemplateOptions): KernelTemplat
       'cpu.compiler_flags': ['flags'],
       'cpu.compiler_hints': ['restrict'],
     },
-  };
+  });
 }
 
 /** A vectorized reduction over the row: `body(v, a)` is added to accumulator a for each vector v. */

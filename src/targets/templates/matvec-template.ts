@@ -4,18 +4,14 @@
  * the slice of x stays in L1, and prefetch A ahead of the loads.
  */
 import type { Operation } from '../../schedules/index.js';
-import { naiveBaseline } from '../c/baselines.js';
-import { entryPointFor } from '../c/entry-points.js';
 import {
-  checkKnobs,
   commonKnobs,
+  defineCTemplate,
   dimOf,
   flagsPragma,
-  isBaseline,
-  legalizeKnobs,
   num,
-  vectorPreludeExtra,
   type TemplateOptions,
+  vectorPreludeExtra,
 } from './c-common-extra.js';
 import { vectorWidths } from './c-common.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
@@ -33,19 +29,11 @@ export function createMatvecTemplate(options: TemplateOptions): KernelTemplate {
     { name: 'prefetch', description: 'prefetch distance ahead of the loads of A, in floats (0: none)', values: () => [0, 64, 256] },
     ...commonKnobs(),
   ];
-  const baseline = (): Knobs => ({ rows: 1, vec: 1, acc: 1, ktile: 0, prefetch: 0, flags: 'none', restrict: false });
-
-  return {
+  return defineCTemplate({
     kind: 'matvec',
     knobs,
-    baseline,
-    legalize: (op, k) => legalizeKnobs(knobs, op, k, baseline()),
-    generate(op, k) {
-      entryPointFor(op);
-      checkKnobs(knobs, op, k);
-      if (isBaseline(knobs, k, baseline())) return naiveBaseline(op);
-      return generateMatvec(k);
-    },
+    baseline: { rows: 1, vec: 1, acc: 1, ktile: 0, prefetch: 0, flags: 'none', restrict: false },
+    generate: (_op, k) => generateMatvec(k),
     moves: {
       'cpu.register_block': ['rows'],
       'cpu.vectorize': ['vec'],
@@ -55,7 +43,7 @@ export function createMatvecTemplate(options: TemplateOptions): KernelTemplate {
       'cpu.compiler_flags': ['flags'],
       'cpu.compiler_hints': ['restrict'],
     },
-  };
+  });
 }
 
 /** A function computing `R` rows' partial dot products over columns [k0, k1), added to y. */

@@ -5,18 +5,14 @@
  * rescaled running sum), so each row is read twice instead of three times.
  */
 import type { Operation } from '../../schedules/index.js';
-import { naiveBaseline } from '../c/baselines.js';
-import { entryPointFor } from '../c/entry-points.js';
 import {
-  checkKnobs,
   commonKnobs,
+  defineCTemplate,
   dimOf,
   flagsPragma,
-  isBaseline,
-  legalizeKnobs,
   num,
-  vectorPreludeExtra,
   type TemplateOptions,
+  vectorPreludeExtra,
 } from './c-common-extra.js';
 import { vectorWidths } from './c-common.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
@@ -34,19 +30,11 @@ export function createSoftmaxTemplate(options: TemplateOptions): KernelTemplate 
     { name: 'recip', description: 'multiply by 1/sum instead of dividing each element', values: () => [false, true] },
     ...commonKnobs(),
   ];
-  const baseline = (): Knobs => ({ passes: 'three', vec: 1, acc: 1, exp: 'libm', recip: false, flags: 'none', restrict: false });
-
-  return {
+  return defineCTemplate({
     kind: 'softmax',
     knobs,
-    baseline,
-    legalize: (op, k) => legalizeKnobs(knobs, op, k, baseline()),
-    generate(op, k) {
-      entryPointFor(op);
-      checkKnobs(knobs, op, k);
-      if (isBaseline(knobs, k, baseline())) return naiveBaseline(op);
-      return generateSoftmax(k);
-    },
+    baseline: { passes: 'three', vec: 1, acc: 1, exp: 'libm', recip: false, flags: 'none', restrict: false },
+    generate: (_op, k) => generateSoftmax(k),
     moves: {
       'cpu.fuse': ['passes'],
       'cpu.vectorize': ['vec'],
@@ -56,7 +44,7 @@ export function createSoftmaxTemplate(options: TemplateOptions): KernelTemplate 
       'cpu.compiler_flags': ['flags'],
       'cpu.compiler_hints': ['restrict'],
     },
-  };
+  });
 }
 
 function generateSoftmax(k: Knobs): string {
