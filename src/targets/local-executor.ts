@@ -13,6 +13,7 @@ import { SkbError } from '../schedules/index.js';
 import { DEFAULT_LIMITS, type ExecLimits, type ExecRequest, type ExecResult, type Executor, type LimitKind, type Workspace } from './executor.js';
 import { allocateSandboxUid, classifyLimit, KILL_GRACE_SECONDS, limitedArgv, releaseSandboxUid, type RunAs } from './limits.js';
 import { CappedBuffer } from './capped-buffer.js';
+import { createLiveWorkspaces } from './live-workspaces.js';
 
 /** The PATH candidates see: system directories only, never the service's own PATH. */
 export const SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -39,23 +40,15 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
   const root = options.root ?? tmpdir();
   const drop = options.dropPrivileges ?? process.getuid?.() === 0;
   const baseLimits: ExecLimits = { ...DEFAULT_LIMITS, ...options.defaultLimits };
-  const live = new Set<Workspace>();
+  const live = createLiveWorkspaces();
   return {
     kind: 'local',
     describe: 'local',
     async createWorkspace() {
-      const ws = await createLocalWorkspace(root, drop, baseLimits);
-      live.add(ws);
-      const dispose = ws.dispose.bind(ws);
-      return Object.assign(ws, {
-        dispose: async () => {
-          live.delete(ws);
-          await dispose();
-        },
-      });
+      return live.track(await createLocalWorkspace(root, drop, baseLimits));
     },
     async close() {
-      await Promise.all([...live].map((ws) => ws.dispose()));
+      await live.disposeAll();
     },
   };
 }

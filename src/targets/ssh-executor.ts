@@ -14,6 +14,7 @@ import { sandboxEnv } from './local-executor.js';
 import { createSshConnector, isConnectionLost, sshError, type LiveSshConnection, type SshConnector } from './ssh-connection.js';
 import { createSemaphore, type Semaphore } from './ssh-semaphore.js';
 import { CappedBuffer } from './capped-buffer.js';
+import { createLiveWorkspaces } from './live-workspaces.js';
 
 /** The connection settings of an SSH target, as the targets file holds them (no key material). */
 export const SshExecutorConfigSchema = z
@@ -71,24 +72,16 @@ export function createSshExecutor(options: SshExecutorOptions): Executor {
   const connector = createSshConnector({ ...config, ...(privateKey !== undefined ? { privateKey } : {}) });
   const host: SshHost = { connector, slots: createSemaphore(config.maxSessions) };
   const baseLimits: ExecLimits = { ...DEFAULT_LIMITS, ...defaultLimits };
-  const live = new Set<Workspace>();
+  const live = createLiveWorkspaces();
 
   return {
     kind: 'ssh',
     describe: connector.where,
     async createWorkspace() {
-      const ws = await createSshWorkspace(host, { dropPrivileges, baseLimits, localGraceMs });
-      live.add(ws);
-      const dispose = ws.dispose.bind(ws);
-      return Object.assign(ws, {
-        dispose: async () => {
-          live.delete(ws);
-          await dispose();
-        },
-      });
+      return live.track(await createSshWorkspace(host, { dropPrivileges, baseLimits, localGraceMs }));
     },
     async close() {
-      await Promise.allSettled([...live].map((ws) => ws.dispose()));
+      await live.disposeAll();
       await connector.close();
     },
   };
