@@ -3,39 +3,17 @@
  * libSQL files. It runs the compiled dist/ (`npm test` builds it first; run `npm run build` before
  * running this file alone).
  */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BIN, ROOT, envFor, skb } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openConfiguredKnowledgeBase } from '../../src/api/open-knowledge-base.js';
 import { createLibsqlStore } from '../../src/schedules/libsql-store.js';
 import { makeContents, makeCpuTarget, makeVector } from '../support/fixtures.js';
 import { testConfig } from '../support/server.js';
 import { seed, type Seeded } from './seed.js';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'skb.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of a knowledge base in `dir`, and nothing of this process's SKB_* settings. */
-function envFor(dir: string): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', HOME: dir, SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: dir };
-}
-
-function skb(args: string[], dir: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: dir, env: envFor(dir), maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
-    });
-  });
-}
 
 function scheduleLines(jsonl: string): string[] {
   return jsonl.split('\n').filter((line) => line.includes('"type":"schedule"'));

@@ -4,34 +4,12 @@
  * the default (template) planner. Runs the compiled dist/ (`npm test` builds it first; run
  * `npm run build` before running this file alone).
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BIN, ROOT, envFor, skb } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'skb.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment of a knowledge base in `dir`, and nothing of this process's SKB_* settings. */
-function envFor(dir: string): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', HOME: dir, SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: dir };
-}
-
-function skb(args: string[], dir: string): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: dir, env: envFor(dir), maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
-    });
-  });
-}
 
 const SMALL = ['--op', 'gemm', '--shape', 'M=48,N=48,K=48', '--budget', '4', '--beam', '1', '--plans', '2', '--impls', '1', '--seed', '3'];
 

@@ -4,30 +4,11 @@
  * `skb schedule ID` the reuse. `node bin/skb.js` in child processes over a real libSQL file and real
  * gcc-compiled candidates. Runs the compiled dist/: run `npm run build` before this file alone.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT, skb } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'bin', 'skb.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function skb(args: string[], dir: string): Promise<Run> {
-  const env = { PATH: process.env.PATH ?? '', HOME: dir, SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: dir };
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { cwd: dir, env, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout, stderr });
-    });
-  });
-}
 
 const SETTINGS = ['--budget', '6', '--beam', '2', '--plans', '2', '--impls', '1', '--seed', '4'];
 const field = (stdout: string, name: string) => new RegExp(`^${name}\\s{2,}(.+)$`, 'm').exec(stdout)?.[1];
