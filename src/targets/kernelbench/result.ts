@@ -68,7 +68,12 @@ export const HarnessReportSchema = z
   })
   .strict()
   .refine((r) => r.ok === (r.errorKind === null), 'ok must be true exactly when errorKind is null')
-  .refine((r) => !r.ok || r.timing?.candidate != null, 'a successful report carries the candidate timing');
+  // A successful report carries the candidate's timing, except the fingerprint-only probe's, which
+  // carries the fingerprint and nothing else.
+  .refine(
+    (r) => !r.ok || r.timing?.candidate != null || (r.timing === null && r.correctness === null && r.fingerprint !== null),
+    'a successful report carries the candidate timing (or, from --fingerprint-only, just the fingerprint)',
+  );
 export type HarnessReport = z.infer<typeof HarnessReportSchema>;
 
 /** Why the line could not be used, or the report it holds. */
@@ -148,8 +153,9 @@ export function interpretHarnessRun(ran: ExecResult, referenceLatencyMs: number 
     case null:
       break;
   }
-  const timing = report.timing!;
-  const candidate = timing.candidate!;
+  const timing = report.timing;
+  const candidate = timing?.candidate;
+  if (!timing || !candidate) return fail('runtime', 'the harness reported success without timing the candidate', fingerprint);
   const { median, spreadPct } = summarizeSamples(candidate.samplesMs);
   const reference = timing.reference ? summarizeSamples(timing.reference.samplesMs).median : referenceLatencyMs;
   const feedback = [
