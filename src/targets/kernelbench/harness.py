@@ -27,6 +27,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 import traceback
 
 PROTOCOL_VERSION = 1
@@ -291,11 +292,22 @@ def summarize(samples):
     }
 
 
-def time_model(torch, model, inputs, warmup, iters, flush_buffer):
-    """Times `iters` runs with CUDA events, each after an L2 flush, after `warmup` untimed runs."""
+def time_model(torch, model, inputs, warmup, iters, flush_buffer, warmup_ms=0.0):
+    """Times `iters` runs with CUDA events, each after an L2 flush, after untimed warm-up runs.
+
+    Warm-up is at least `warmup` runs and at least `warmup_ms` of wall time: a GPU that sat idle
+    (each candidate runs in a fresh process) starts at low clocks, and a short kernel timed right
+    away reads tens of percent slow.
+    """
     with torch.no_grad():
-        for _ in range(warmup):
+        started = time.perf_counter()
+        done = 0
+        while done < warmup or (time.perf_counter() - started) * 1000.0 < warmup_ms:
+            flush_buffer.zero_()
             model(*inputs)
+            done += 1
+            if done % 8 == 0:
+                torch.cuda.synchronize()
         torch.cuda.synchronize()
         samples = []
         for _ in range(iters):
@@ -425,7 +437,7 @@ def evaluate(args, result):
         timing = {"warmup": args.warmup, "iters": args.iters, "l2FlushBytes": flush_bytes, "candidate": None, "reference": None}
         result["timing"] = timing
         restore_precision(torch, precision)
-        timing["candidate"] = time_model(torch, model_new, timing_inputs, args.warmup, args.iters, flush_buffer)
+        timing["candidate"] = time_model(torch, model_new, timing_inputs, args.warmup, args.iters, flush_buffer, args.warmup_ms)
     except BaseException as exc:  # noqa: BLE001
         raise candidate_failure(exc, "timing")
     if not args.skip_reference_timing:
@@ -433,7 +445,7 @@ def evaluate(args, result):
             # Fresh inputs: the candidate may have written into the ones it was timed on.
             reference_inputs = make_inputs(torch, problem, args.seed, device)
             restore_precision(torch, precision)
-            timing["reference"] = time_model(torch, reference, reference_inputs, args.warmup, args.iters, flush_buffer)
+            timing["reference"] = time_model(torch, reference, reference_inputs, args.warmup, args.iters, flush_buffer, args.warmup_ms)
         except BaseException as exc:  # noqa: BLE001 - the candidate ran in this process first, so it may have broken the context
             raise candidate_failure(exc, "timing_reference")
 
@@ -444,6 +456,7 @@ def main():
     parser.add_argument("--candidate", help="file with ModelNew")
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--warmup-ms", type=float, default=200.0, help="least wall time of warm-up runs before timing (GPU clocks ramp up)")
     parser.add_argument("--iters", type=int, default=100)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--device", default="cuda")
@@ -452,8 +465,8 @@ def main():
     args = parser.parse_args()
     if not args.fingerprint_only and (not args.problem or not args.candidate):
         parser.error("--problem and --candidate are required unless --fingerprint-only is given")
-    if args.trials < 1 or args.iters < 1 or args.warmup < 0:
-        parser.error("--trials and --iters must be at least 1 and --warmup at least 0")
+    if args.trials < 1 or args.iters < 1 or args.warmup < 0 or not 0 <= args.warmup_ms <= 60000:
+        parser.error("--trials and --iters must be at least 1, --warmup at least 0 and --warmup-ms from 0 to 60000")
 
     # The result goes to a private copy of stdout; fd 1 then points at stderr, so nothing the
     # candidate prints (from Python or from native code) can forge or garble the result line.
