@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseOperation } from '../../src/schedules/index.js';
 import { createLlmPlanner, modelNewFromProblem, type LlmPlannerOptions } from '../../src/search/llm-planner.js';
@@ -237,6 +238,14 @@ describe('LLM planner: unreliable endpoints', () => {
     expect([a.ok, b.ok, c.ok]).toEqual([false, false, false]);
     expect(b.ok ? '' : b.error).toMatch(/malformed reply: choices: the reply has no choices/);
     expect(c.ok ? '' : c.error).toMatch(/empty reply/);
+  });
+
+  it('leaves no abort listener on the search\'s signal once its requests end, however many there were', async () => {
+    const controller = new AbortController();
+    for (let i = 0; i < 15; i++) llm.enqueue(reply.plan('cpu.vectorize', `plan ${i}`));
+    const p = planner();
+    for (let i = 0; i < 15; i++) expect(await p.propose(proposeRequest({ signal: controller.signal }))).toMatchObject({ ok: true });
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
   it('stops waiting when the search is cancelled', async () => {

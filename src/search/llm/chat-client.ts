@@ -106,6 +106,13 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
     const record = (promptTokens: number, completionTokens: number): void => {
       usage.push({ model: request.model, promptTokens, completionTokens, purpose: request.purpose, durationMs: Math.round(performance.now() - started) });
     };
+    // The SDK keeps a listener on the signal it is given for as long as that signal lives; a
+    // search's signal lives for the whole search, so each request gets its own, linked here and
+    // unlinked when the request ends.
+    const linked = new AbortController();
+    const forward = (): void => linked.abort(request.signal?.reason);
+    if (request.signal?.aborted) forward();
+    else request.signal?.addEventListener('abort', forward, { once: true });
     try {
       const reply: unknown = await client.chat.completions.create(
         {
@@ -117,7 +124,7 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
           ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
           ...(options.maxTokens !== undefined ? { max_tokens: options.maxTokens } : {}),
         },
-        request.signal ? { signal: request.signal } : {},
+        { signal: linked.signal },
       );
       const parsed = ReplySchema.safeParse(reply);
       if (!parsed.success) {
@@ -129,6 +136,8 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
     } catch (error) {
       record(0, 0);
       return classify(error, options.timeoutMs);
+    } finally {
+      request.signal?.removeEventListener('abort', forward);
     }
   }
 
