@@ -66,7 +66,8 @@ export function createTarget(entry: TargetEntry, deps: TargetDeps = {}): Target 
   } else if (deps.kernelbench) {
     toolchain = deps.kernelbench(entry.toolchain);
   } else {
-    toolchain = createKernelBenchToolchain(entry.toolchain.python !== undefined ? { python: entry.toolchain.python } : {});
+    const { python, env } = entry.toolchain;
+    toolchain = createKernelBenchToolchain({ ...(python !== undefined ? { python } : {}), ...(env !== undefined ? { env } : {}) });
   }
   const description = entry.description ?? `${entry.id}: ${executor.describe}, ${entry.toolchain.kind} toolchain`;
   let fingerprint: Promise<Fingerprint> | undefined;

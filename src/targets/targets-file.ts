@@ -41,8 +41,22 @@ const CToolchainEntrySchema = z
 const KernelBenchToolchainEntrySchema = z
   .object({
     kind: z.literal('kernelbench'),
-    /** Python interpreter on the target that has torch installed; default python3. */
+    /** Python interpreter on the target that has torch installed; default python3 (found on a system PATH only). */
     python: z.string().min(1).max(255).optional(),
+    /**
+     * Extra environment for harness runs, e.g. CUDA_VISIBLE_DEVICES or LD_LIBRARY_PATH: candidates
+     * otherwise see a minimal environment with none of the service's variables.
+     */
+    env: z
+      .record(z.string(), z.string().max(4096))
+      .superRefine((env, ctx) => {
+        const names = Object.keys(env);
+        if (names.length > 32) ctx.addIssue({ code: 'custom', message: `at most 32 environment variables (got ${names.length})` });
+        for (const name of names.filter((n) => !/^[A-Z_][A-Z0-9_]{0,63}$/.test(n))) {
+          ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is not an environment name: use upper-case letters, digits and _ (e.g. CUDA_VISIBLE_DEVICES)` });
+        }
+      })
+      .optional(),
   })
   .strict();
 

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -50,6 +50,26 @@ describe('targets file', () => {
       targets: [{ id: 'gpu-box', executor: { kind: 'ssh', host: 'gpu.example', username: 'bench', hostKeySha256: HOST_KEY, agent: true }, toolchain: { kind: 'kernelbench' } }],
     });
     expect(file.targets[0]!.executor).toMatchObject({ kind: 'ssh', port: 22, agent: true });
+  });
+
+  it('passes a KernelBench target\'s env to its harness runs, and refuses bad names', async () => {
+    // A stand-in interpreter that reports a fingerprint named after a variable of its environment:
+    // the name comes back only if the targets file's env reached the sandboxed process.
+    const bin = await mkdtemp(join(tmpdir(), 'skb-env-'));
+    const line = JSON.stringify({ version: 1, ok: true, errorKind: null, phase: null, message: null, traceback: null, fingerprint: { kind: 'gpu', name: 'NAME', smCount: 132, computeCapability: '9.0', driver: 'd', cuda: '13.0', torch: '2.11', triton: '3.6' }, correctness: null, timing: null });
+    await writeFile(join(bin, 'python'), `#!/bin/sh\necho 'SKB_RESULT ${line}' | sed "s/NAME/GPU $SKB_PROBE_NAME/"\n`, { mode: 0o755 });
+    await chmod(bin, 0o755);
+    const file = parseTargetsFile({
+      targets: [{ id: 'gpu', executor: { kind: 'local' }, toolchain: { kind: 'kernelbench', python: join(bin, 'python'), env: { SKB_PROBE_NAME: 'from-env', CUDA_VISIBLE_DEVICES: '0' } } }],
+    });
+    const target = createTarget(file.targets[0]!);
+    try {
+      expect(await target.fingerprint()).toMatchObject({ kind: 'gpu', name: 'GPU from-env' });
+    } finally {
+      await target.close();
+      await rm(bin, { recursive: true, force: true });
+    }
+    expect(() => parseTargetsFile({ targets: [{ id: 'gpu', executor: { kind: 'local' }, toolchain: { kind: 'kernelbench', env: { 'bad-name': '1' } } }] })).toThrow(/"bad-name" is not an environment name/);
   });
 
   it('builds the local target: fingerprint and a knowledge-base record', async () => {
