@@ -116,7 +116,7 @@ export function createLlmPlanner(options: LlmPlannerOptions): Planner {
     models: [...models],
 
     baseline(task: PlanningTask) {
-      return { code: menu.toolchain === 'c' ? naiveBaseline(task.operation) : modelNewFromProblem(problemFor(task.operation)) };
+      return { code: menu.toolchain === 'c' ? naiveBaseline(task.operation) : modelNewFromProblem(task.problemSource ?? problemFor(task.operation)) };
     },
 
     async propose(request) {

@@ -22,6 +22,8 @@ export interface PlanningTask {
   hardware: string;
   /** The toolchain's contract for candidate code (signature, layouts, epilogue). */
   contract: string;
+  /** KernelBench targets: the task's own problem source (Model, get_inputs), when it gave one. */
+  problemSource?: string;
 }
 
 /**

@@ -26,6 +26,7 @@ import {
   type TaskInput,
 } from '../schedules/index.js';
 import { entryPointFor } from '../targets/c/entry-points.js';
+import { kernelBenchProblemFor } from '../targets/kernelbench/problems.js';
 import type { Target } from '../targets/target.js';
 import { checkSearchConfig, runBeamSearch } from './beam-search.js';
 import type { KnowledgeBase } from './knowledge-base.js';
@@ -68,7 +69,17 @@ function defaultContract(task: Task, target: Target): string {
     const ep = entryPointFor(task.operation);
     return `${ep.signature}\n${ep.contract}`;
   }
-  return 'A Python module that defines class ModelNew with the same constructor and forward signature as Model in the problem source and computes the same outputs.';
+  const lead = 'A Python module that defines class ModelNew with the same constructor and forward signature as Model in the problem source below and computes the same outputs.';
+  let problem = task.problemSource;
+  if (problem === undefined) {
+    try {
+      problem = kernelBenchProblemFor(task.operation);
+    } catch {
+      // No generated problem for this operation: the toolchain says so when it evaluates.
+      return lead;
+    }
+  }
+  return `${lead}\n\nProblem source (the reference; the harness takes get_inputs and get_init_inputs from it):\n\`\`\`python\n${problem.trimEnd()}\n\`\`\``;
 }
 
 function eventOf(record: SearchRecord): ProgressEvent {
@@ -160,7 +171,13 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
       const target = deps.targets(record.task.target);
       const menu = deps.menus(target.toolchain.kind);
       const planner = deps.planners(record.config, target);
-      const task: PlanningTask = { operation: record.task.operation, hardware: target.description, contract: contract(record.task, target) };
+      const problemSource = record.task.problemSource;
+      const task: PlanningTask = {
+        operation: record.task.operation,
+        hardware: target.description,
+        contract: contract(record.task, target),
+        ...(problemSource !== undefined ? { problemSource } : {}),
+      };
       const fingerprint = await target.fingerprint();
       const key = targetKey(fingerprint);
       // Seeds are chosen once, before the first sample, and kept on the record: a resumed search
@@ -180,7 +197,13 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
         baseline: record.task.baselineCode !== undefined ? { code: record.task.baselineCode } : planner.baseline(task),
         evaluate: (codes, evalSignal) =>
           lane(target.id, evalSignal ?? signal, () =>
-            target.evaluate({ operation: current.task.operation, candidates: codes, signal: evalSignal ?? signal, timing: current.config.timing }),
+            target.evaluate({
+              operation: current.task.operation,
+              candidates: codes,
+              signal: evalSignal ?? signal,
+              timing: current.config.timing,
+              ...(problemSource !== undefined ? { problemSource } : {}),
+            }),
           ),
         sink: {
           storeCandidates: (records) => searches.insertCandidates(records),

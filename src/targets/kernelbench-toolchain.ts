@@ -139,7 +139,7 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
     evaluateProblem,
 
     async evaluate(request: EvaluateRequest): Promise<CandidateResult[]> {
-      const problemSource = (options.problemFor ?? kernelBenchProblemFor)(request.operation);
+      const problemSource = request.problemSource ?? (options.problemFor ?? kernelBenchProblemFor)(request.operation);
       const evaluations = await evaluateProblem({
         problemSource,
         candidates: request.candidates,

@@ -48,6 +48,8 @@ export interface EvaluateRequest {
   executor: Executor;
   signal?: AbortSignal;
   timing?: Partial<TimingSettings>;
+  /** KernelBench: the problem to judge against; default the one generated for the operation. */
+  problemSource?: string;
 }
 
 export interface SelfCheckResult {
