@@ -287,6 +287,18 @@ describe('LLM planner: KernelBench', () => {
     expect(llm.requests[1]!.user).toContain('one fenced code block (```python ... ```)');
   });
 
+  it('starts from the task\'s own problem source when it has one', () => {
+    const op = parseOperation({ kind: 'custom:scale', dims: { N: 1024 } });
+    const problem = 'import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n    def forward(self, x):\n        return x * 2\n\n\ndef get_inputs():\n    return [torch.randn(1024)]\n\n\ndef get_init_inputs():\n    return []\n';
+    const p = createLlmPlanner({ baseURL: llm.baseURL, models: ['coder'], menu: CUDA_MENU, maxRetries: 0 });
+    const base = p.baseline({ operation: op, hardware: 'NVIDIA H100', contract: 'ModelNew', problemSource: problem }).code;
+    expect(base).toContain('class ModelNew(nn.Module):');
+    expect(base).toContain('return x * 2');
+    expect(base).not.toContain('def get_inputs');
+    // Without it, an operation that has no generated problem is refused with a clear message.
+    expect(() => p.baseline({ operation: op, hardware: 'NVIDIA H100', contract: 'ModelNew' })).toThrow(/pass the problem source/);
+  });
+
   it('refuses a problem without a Model class', () => {
     expect(() => modelNewFromProblem('def f(): pass\n')).toThrow(/defines no top-level `class Model/);
   });
