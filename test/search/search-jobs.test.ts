@@ -115,6 +115,26 @@ describe('search jobs', () => {
     await svc.close();
   });
 
+  it('hands the task\'s problem source to the planner and to every evaluation', async () => {
+    const inner = localTarget(mkdtempSync(join(dir, 'ws-')));
+    const seen: Array<string | undefined> = [];
+    const target: Target = { ...inner, evaluate: (request) => (seen.push(request.problemSource), inner.evaluate(request)) };
+    const plannerTasks: Array<string | undefined> = [];
+    const scripted = createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES });
+    const svc = createSearchService({
+      searches: store.searches,
+      targets: () => target,
+      planners: () => ({ ...scripted, propose: (request) => (plannerTasks.push(request.task.problemSource), scripted.propose(request)) }),
+      menus: () => CPU_MENU,
+    });
+    const started = await svc.start({ ...task, problemSource: 'the problem' }, { beamWidth: 1, plansPerCandidate: 1, implementationsPerPlan: 1, iterations: 1, budget: 1, menuKeep: 1, timing });
+    expect((await svc.wait(started.id)).status).toBe('finished');
+    expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(seen)).toEqual(new Set(['the problem']));
+    expect(plannerTasks).toEqual(['the problem']);
+    await svc.close();
+  });
+
   it('resumes a search whose process was killed, with the samples an uninterrupted run uses', async () => {
     if (!existsSync(join(DIST, 'search', 'search-jobs.js'))) throw new Error('dist/ is missing: run `npm run build` before this test');
     const config: SearchConfigInput = { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 2, iterations: 4, budget: 14, menuKeep: 1, seed: 7, timing };
