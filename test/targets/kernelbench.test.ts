@@ -3,8 +3,9 @@
  * elsewhere; the rest runs anywhere: the real harness on a python without a GPU, malformed output
  * from real Python processes, and harness lines recorded on an H200 replayed by a real process.
  */
-import { spawnSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuFingerprintSchema, isSkbError, targetKey } from '../../src/schedules/index.js';
 import type { ExecLimits, Executor } from '../../src/targets/executor.js';
@@ -12,12 +13,12 @@ import { gpuFingerprint } from '../../src/targets/gpu-fingerprint.js';
 import { createKernelBenchToolchain } from '../../src/targets/kernelbench-toolchain.js';
 import { kernelBenchHarnessSource } from '../../src/targets/kernelbench/harness-source.js';
 import { interpretHarnessRun, type KernelBenchOutcome } from '../../src/targets/kernelbench/result.js';
+import { gpuPython, hasGpu } from '../support/gpu.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
 
 const FIXTURES = new URL('../fixtures/kernelbench/', import.meta.url);
 const fixture = (path: string): Promise<string> => readFile(new URL(path, FIXTURES), 'utf8');
 
-const hasGpu = spawnSync('python3', ['-c', 'import torch; assert torch.cuda.is_available()'], { stdio: 'ignore' }).status === 0;
 
 /** Runs a fixture script as a real process in a fresh workspace and classifies what it printed. */
 async function runScript(executor: Executor, script: string, args: string[] = [], limits: Partial<ExecLimits> = {}, files: Record<string, string> = {}) {
@@ -196,9 +197,41 @@ describe('KernelBench harness lines recorded on an H200, replayed by a real proc
   });
 });
 
+describe('the fingerprint-only line recorded on an H200', () => {
+  let executor: Executor;
+  let dir: string;
+  beforeAll(async () => {
+    executor = createLocalExecutor();
+    // A stand-in interpreter that prints the recorded line whatever it is asked to run, so the
+    // probe's own code path (workspace, limits, parsing) runs for real.
+    dir = await mkdtemp(join(tmpdir(), 'skb-fp-'));
+    await writeFile(join(dir, 'line.txt'), await fixture('recorded/h200-fingerprint-only.txt'));
+    await writeFile(join(dir, 'python'), `#!/bin/sh\ncat '${join(dir, 'line.txt')}'\n`, { mode: 0o755 });
+    await chmod(dir, 0o755);
+  });
+  afterAll(async () => {
+    await executor.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('is read by the GPU probe as the fingerprint', async () => {
+    const fingerprint = await gpuFingerprint(executor, { python: join(dir, 'python') });
+    expect(fingerprint).toMatchObject({ kind: 'gpu', name: 'NVIDIA H200', smCount: 132, computeCapability: '9.0' });
+  });
+
+  it('is not a successful candidate run: success needs the candidate timing', async () => {
+    const line = await fixture('recorded/h200-fingerprint-only.txt');
+    const { outcome } = await runScript(executor, 'replay.py', ['line.txt'], {}, { 'line.txt': line });
+    const { result } = candidateOutcome(outcome);
+    expect(result.correct).toBe(false);
+    expect(result.errorKind).toBe('runtime');
+    expect(result.feedback[0]).toContain('without timing the candidate');
+  });
+});
+
 describe.skipIf(!hasGpu)('KernelBench toolchain on a GPU', () => {
   let executor: Executor;
-  const toolchain = createKernelBenchToolchain({ runLimits: { wallMs: 120_000 } });
+  const toolchain = createKernelBenchToolchain({ python: gpuPython, runLimits: { wallMs: 120_000 } });
   beforeAll(() => {
     executor = createLocalExecutor();
   });
@@ -207,8 +240,8 @@ describe.skipIf(!hasGpu)('KernelBench toolchain on a GPU', () => {
   });
 
   it('fingerprints the GPU the same way twice', async () => {
-    const a = await gpuFingerprint(executor);
-    const b = await gpuFingerprint(executor);
+    const a = await gpuFingerprint(executor, { python: gpuPython });
+    const b = await gpuFingerprint(executor, { python: gpuPython });
     expect(b).toEqual(a);
     expect(a.smCount).toBeGreaterThan(0);
   });
@@ -226,7 +259,7 @@ describe.skipIf(!hasGpu)('KernelBench toolchain on a GPU', () => {
   });
 
   it('times out a hanging candidate without hanging the toolchain', async () => {
-    const hanging = createKernelBenchToolchain({ runLimits: { wallMs: 30_000 } });
+    const hanging = createKernelBenchToolchain({ python: gpuPython, runLimits: { wallMs: 30_000 } });
     const [evaluation] = await hanging.evaluateProblem({
       problemSource: await fixture('problems/matmul_fp32.py'),
       candidates: [await fixture('candidates/matmul_fp32/hangs.py')],
