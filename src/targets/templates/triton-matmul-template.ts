@@ -16,6 +16,7 @@
  * generated file and sweeps the same knob space through `skb_matmul`.
  */
 import { SkbError, type Operation } from '../../schedules/index.js';
+import { matmulOperands, matmulTransposes } from '../kernelbench/problems.js';
 import { nearestLegal } from './c-common.js';
 import type { KernelTemplate, KnobSpec, KnobValue, Knobs } from './template.js';
 
@@ -44,10 +45,44 @@ const F32_PRECISIONS = ['ieee', 'tf32x3'];
 const TORCH_DTYPES: Partial<Record<Operation['dtype'], string>> = { f32: 'torch.float32', f16: 'torch.float16', bf16: 'torch.bfloat16' };
 
 /**
- * Shared memory the pipelined operand tiles may take: 160 KiB fits an A100 (164 KiB per block) and
- * an H100 (227 KiB), with room for the layout conversions Triton adds.
+ * Shared memory the pipelined operand tiles may take when the GPU is not known: 160 KiB fits an
+ * A100 (164 KiB per block) and an H100 (227 KiB), with room for the layout conversions Triton adds.
  */
 export const SHARED_MEMORY_BUDGET = 160 * 1024;
+
+/** Options of the template for one target. */
+export interface TritonMatmulOptions {
+  /** Shared memory the pipelined operand tiles may take (see `sharedMemoryBudgetFor`); default SHARED_MEMORY_BUDGET. */
+  sharedMemoryBytes?: number;
+}
+
+/**
+ * The operand-tile budget for a GPU of this compute capability ("9.0"): its largest shared memory
+ * per block, less headroom for Triton's epilogue layout conversion. Hopper (9.x, 227 KiB) gets
+ * 200 KiB, which admits 128x256x64 tiles with 4 stages in bf16; A100-class (8.0, 8.7; 163 KiB)
+ * 160 KiB; consumer Ampere / Ada (8.6, 8.9; 99 KiB) and consumer Blackwell (12.x) 96 KiB; data
+ * centre Blackwell (10.x; 227 KiB) 200 KiB; Turing (7.5; 64 KiB) 60 KiB; Volta (7.0; 96 KiB)
+ * 92 KiB. Anything else gets the conservative 96 KiB.
+ */
+export function sharedMemoryBudgetFor(computeCapability: string): number {
+  const m = /^(\d{1,2})\.(\d{1,2})$/.exec(computeCapability.trim());
+  const KiB = 1024;
+  if (!m) return 96 * KiB;
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  if (major === 9 || major === 10) return 200 * KiB;
+  if (major === 8) return minor === 0 || minor === 7 ? 160 * KiB : 96 * KiB;
+  if (major === 7) return minor === 5 ? 60 * KiB : minor === 0 ? 92 * KiB : 60 * KiB;
+  return 96 * KiB;
+}
+
+function budgetOf(options: TritonMatmulOptions): number {
+  const bytes = options.sharedMemoryBytes ?? SHARED_MEMORY_BUDGET;
+  if (!Number.isFinite(bytes) || bytes < 16 * 1024 || bytes > 1024 * 1024) {
+    throw new SkbError('CONFIG', `sharedMemoryBytes must be from 16 KiB to 1 MiB (got ${bytes})`);
+  }
+  return bytes;
+}
 /** f32 accumulator elements per thread: above this the accumulator spills out of registers. */
 export const ACCUMULATORS_PER_THREAD = 128;
 
@@ -67,15 +102,20 @@ function dimsOf(op: Operation): MatmulDims {
   return { batch: op.kind === 'batched_gemm' ? get('B') : 1, M: get('M'), N: get('N'), K: get('K') };
 }
 
+/** Dimensions up to this get every block size that fits; larger ones the three largest. */
+const SMALL_EXTENT = 1024;
+
 /**
- * The three largest block sizes no larger than the dimension rounded up to a power of two (always
- * at least the smallest): small blocks only where the dimension is small, which keeps the space
- * small enough to sweep exhaustively (bench/gpu) while a small dimension still gets small tiles.
+ * The block sizes no larger than the dimension rounded up to a power of two (always at least the
+ * smallest): all of them for a dimension up to SMALL_EXTENT, where small tiles are needed to give
+ * every SM work (512x512 in 64x64 tiles is 64 programs for 132 SMs), and the three largest above
+ * it, which keeps the space small enough to sweep exhaustively (bench/gpu).
  */
 function blocksFor(sizes: readonly number[], extent: number): number[] {
   const cap = 2 ** Math.ceil(Math.log2(Math.max(extent, 1)));
   const fit = sizes.filter((s) => s <= cap);
-  return fit.length ? fit.slice(-3) : [sizes[0]!];
+  if (!fit.length) return [sizes[0]!];
+  return extent <= SMALL_EXTENT ? fit : fit.slice(-3);
 }
 
 function bytesOf(op: Operation): number {
@@ -92,6 +132,7 @@ function checkOperation(op: Operation): void {
   if (op.epilogue.length === 2 && op.epilogue[0] !== 'bias') {
     throw new SkbError('BAD_INPUT', 'The Triton matmul template applies bias before relu; write the epilogue as ["bias", "relu"]');
   }
+  matmulTransposes(op);
 }
 
 /** The knob specs; legal values depend on the shape (block sizes) and the dtype (precision). */
@@ -155,7 +196,7 @@ function lower(op: Operation, knobs: Knobs, name: string): boolean {
  * smaller block of the larger side) and the pipelined tiles in shared memory (fewer stages first,
  * then a shallower BLOCK_K, then a smaller block).
  */
-function fitResources(op: Operation, k: Knobs): Knobs {
+function fitResources(op: Operation, k: Knobs, sharedBudget: number): Knobs {
   const out = { ...k };
   const accumulators = (): number => (num(out, 'block_m') * num(out, 'block_n')) / (32 * num(out, 'num_warps'));
   while (accumulators() > ACCUMULATORS_PER_THREAD) {
@@ -165,7 +206,7 @@ function fitResources(op: Operation, k: Knobs): Knobs {
     else if (!lower(op, out, num(out, 'block_m') >= num(out, 'block_n') ? 'block_m' : 'block_n')) break;
   }
   const shared = (): number => num(out, 'num_stages') * (num(out, 'block_m') + num(out, 'block_n')) * num(out, 'block_k') * bytesOf(op);
-  while (shared() > SHARED_MEMORY_BUDGET) {
+  while (shared() > sharedBudget) {
     if (num(out, 'num_stages') > 2) lower(op, out, 'num_stages');
     else if (!lower(op, out, 'block_k') && !lower(op, out, num(out, 'block_m') >= num(out, 'block_n') ? 'block_m' : 'block_n')) break;
   }
@@ -177,8 +218,8 @@ function sameTriton(a: Knobs, b: Knobs): boolean {
 }
 
 /** The default Triton knobs made legal for this shape. */
-function tritonDefault(op: Operation): Knobs {
-  return fitResources(op, snap(op, { ...TRITON_DEFAULT, precision: op.dtype === 'f32' ? 'ieee' : 'native' }, {}));
+function tritonDefault(op: Operation, sharedBudget: number): Knobs {
+  return fitResources(op, snap(op, { ...TRITON_DEFAULT, precision: op.dtype === 'f32' ? 'ieee' : 'native' }, {}), sharedBudget);
 }
 
 /**
@@ -186,18 +227,19 @@ function tritonDefault(op: Operation): Knobs {
  * rules. `impl` stays "torch" only while every Triton knob is at its default, since a Triton knob
  * moved away from it asks for the Triton kernel.
  */
-export function legalizeTritonMatmul(op: Operation, knobs: Knobs): Knobs {
+export function legalizeTritonMatmul(op: Operation, knobs: Knobs, options: TritonMatmulOptions = {}): Knobs {
   checkOperation(op);
-  const def = tritonDefault(op);
-  const triton = fitResources(op, snap(op, knobs, def));
+  const budget = budgetOf(options);
+  const def = tritonDefault(op, budget);
+  const triton = fitResources(op, snap(op, knobs, def), budget);
   const impl = knobs.impl !== 'triton' && sameTriton(triton, def) ? 'torch' : 'triton';
   return { ...triton, impl };
 }
 
 /** The baseline: torch.matmul (cuBLAS), with the Triton knobs at their defaults for this shape. */
-export function tritonMatmulBaseline(op: Operation): Knobs {
+export function tritonMatmulBaseline(op: Operation, options: TritonMatmulOptions = {}): Knobs {
   checkOperation(op);
-  return { ...tritonDefault(op), impl: 'torch' };
+  return { ...tritonDefault(op, budgetOf(options)), impl: 'torch' };
 }
 
 const py = (v: KnobValue): string => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v));
@@ -278,7 +320,7 @@ def skb_matmul(A, B, bias=None, relu=False, block_m=BLOCK_M, block_n=BLOCK_N, bl
 `;
 
 function header(op: Operation, what: string): string {
-  return `"""${op.kind} ${JSON.stringify(op.dims)} ${op.dtype}${op.epilogue.length ? ` with ${op.epilogue.join(' then ')}` : ''}: ${what} (generated by schedule-kb)."""`;
+  return `"""${op.kind} ${JSON.stringify(op.dims)} ${op.dtype}${op.layout ? `, layout ${op.layout}` : ''}${op.epilogue.length ? ` with ${op.epilogue.join(' then ')}` : ''}: ${what} (generated by schedule-kb)."""`;
 }
 
 function modelClass(op: Operation, forwardBody: string): string {
@@ -301,7 +343,7 @@ function generateSource(op: Operation, k: Knobs): string {
   const hasBias = op.epilogue.includes('bias');
   const relu = op.epilogue.includes('relu');
   if (k.impl === 'torch') {
-    const steps = ['        out = torch.matmul(A, B)', ...(hasBias ? ['        out = out + self.bias'] : []), ...(relu ? ['        out = torch.relu(out)'] : []), '        return out'];
+    const steps = [`        out = torch.matmul(${matmulOperands(op)})`, ...(hasBias ? ['        out = out + self.bias'] : []), ...(relu ? ['        out = torch.relu(out)'] : []), '        return out'];
     return [header(op, 'torch.matmul (cuBLAS)'), 'import torch', 'import torch.nn as nn', '', '', modelClass(op, steps.join('\n'))].join('\n');
   }
   const what = `Triton kernel, BLOCK ${String(k.block_m)}x${String(k.block_n)}x${String(k.block_k)}, GROUP_M ${String(k.group_m)}, ${String(k.num_warps)} warps, ${String(k.num_stages)} stages, ${String(k.precision)} products`;
@@ -314,42 +356,44 @@ function generateSource(op: Operation, k: Knobs): string {
     `NUM_STAGES = ${py(k.num_stages!)}`,
     `PRECISION = ${py(k.precision!)}`,
   ];
-  const forward = `        return skb_matmul(A, B, ${hasBias ? 'self.bias' : 'None'}, ${relu ? 'True' : 'False'})`;
+  // Transposed operands are passed as views: the kernel reads their strides in place.
+  const forward = `        return skb_matmul(${matmulOperands(op)}, ${hasBias ? 'self.bias' : 'None'}, ${relu ? 'True' : 'False'})`;
   return [header(op, what), 'import torch', 'import torch.nn as nn', 'import triton', 'import triton.language as tl', '', ...constants, KERNEL, '', modelClass(op, forward)].join('\n');
 }
 
-/** Creates the Triton matmul template (one object serves gemm and batched gemm). */
-export function createTritonMatmulTemplate(kind: GpuTemplateKind): GpuKernelTemplate {
+/** Creates the Triton matmul template (one object serves gemm and batched gemm) for a GPU's budget. */
+export function createTritonMatmulTemplate(kind: GpuTemplateKind, options: TritonMatmulOptions = {}): GpuKernelTemplate {
+  budgetOf(options);
   return {
     kind,
     toolchain: 'kernelbench',
     knobs: TRITON_MATMUL_KNOBS,
-    baseline: tritonMatmulBaseline,
-    legalize: legalizeTritonMatmul,
+    baseline: (op) => tritonMatmulBaseline(op, options),
+    legalize: (op, knobs) => legalizeTritonMatmul(op, knobs, options),
     generate(op, requested) {
       if (op.kind !== kind) throw new SkbError('BAD_INPUT', `This Triton matmul template generates ${kind} kernels, not ${op.kind}`);
-      return generateSource(op, legalizeTritonMatmul(op, requested));
+      return generateSource(op, legalizeTritonMatmul(op, requested, options));
     },
     moves: TRITON_MATMUL_MOVES,
   };
 }
 
 /** The GPU template for an operation kind on a KernelBench target, or null where there is none. */
-export function gpuTemplateFor(kind: string): GpuKernelTemplate | null {
-  return (GPU_TEMPLATE_KINDS as readonly string[]).includes(kind) ? createTritonMatmulTemplate(kind as GpuTemplateKind) : null;
+export function gpuTemplateFor(kind: string, options: TritonMatmulOptions = {}): GpuKernelTemplate | null {
+  return (GPU_TEMPLATE_KINDS as readonly string[]).includes(kind) ? createTritonMatmulTemplate(kind as GpuTemplateKind, options) : null;
 }
 
 /**
  * Every distinct legal Triton configuration of this operation (impl "triton"): the space the
  * template's knobs span, which bench/gpu sweeps exhaustively.
  */
-export function tritonMatmulSpace(op: Operation): Knobs[] {
+export function tritonMatmulSpace(op: Operation, options: TritonMatmulOptions = {}): Knobs[] {
   const specs = TRITON_MATMUL_KNOBS.filter((s) => s.name !== 'impl');
   let partial: Knobs[] = [{ impl: 'triton' }];
   for (const spec of specs) partial = partial.flatMap((k) => spec.values(op).map((v) => ({ ...k, [spec.name]: v })));
   const seen = new Map<string, Knobs>();
   for (const k of partial) {
-    const legal = legalizeTritonMatmul(op, k);
+    const legal = legalizeTritonMatmul(op, k, options);
     if (legal.impl !== 'triton') continue;
     seen.set(JSON.stringify(legal), legal);
   }

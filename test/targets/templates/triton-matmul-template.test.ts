@@ -27,11 +27,13 @@ import {
   TRITON_MATMUL_KNOBS,
   createTritonMatmulTemplate,
   gpuTemplateFor,
+  sharedMemoryBudgetFor,
   tritonMatmulSpace,
 } from '../../../src/targets/templates/triton-matmul-template.js';
+import { kernelBenchProblemFor } from '../../../src/targets/kernelbench/problems.js';
+import { gpuPython, hasGpuTriton } from '../../support/gpu.js';
 
 const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
-const hasGpuTriton = spawnSync('python3', ['-c', 'import torch, triton; assert torch.cuda.is_available()'], { stdio: 'ignore' }).status === 0;
 
 const op = (input: OperationInput): Operation => parseOperation(input);
 const gemm = createTritonMatmulTemplate('gemm');
@@ -275,15 +277,120 @@ describe('Triton matmul template in the template planner', () => {
   });
 });
 
+describe('Triton matmul template: transposed operands and the GPU\'s shared memory', () => {
+  const layouts = ['nn', 'tn', 'nt', 'tt'] as const;
+  const shapes = { gemm: { M: 300, N: 200, K: 130 }, batched_gemm: { B: 3, M: 200, N: 330, K: 96 } };
+
+  it('problems and both implementations read transposed operands through views, for every layout', () => {
+    for (const kind of ['gemm', 'batched_gemm'] as const) {
+      for (const layout of layouts) {
+        const o = op({ kind, dims: shapes[kind], dtype: 'bf16', layout, epilogue: ['bias'] });
+        const a = layout[0] === 't' ? 'A.transpose(-2, -1)' : 'A';
+        const b = layout[1] === 't' ? 'B.transpose(-2, -1)' : 'B';
+        const problem = kernelBenchProblemFor(o);
+        const batch = kind === 'batched_gemm' ? '3, ' : '';
+        const { M, N, K } = shapes[kind];
+        expect(problem).toContain(`torch.randn((${batch}${layout[0] === 't' ? `${K}, ${M}` : `${M}, ${K}`}), dtype=torch.bfloat16)`);
+        expect(problem).toContain(`torch.randn((${batch}${layout[1] === 't' ? `${N}, ${K}` : `${K}, ${N}`}), dtype=torch.bfloat16)`);
+        expect(problem).toContain(`out = torch.matmul(${a}, ${b})`);
+        const t = templateOf(o);
+        expect(t.generate(o, t.baseline(o))).toContain(`out = torch.matmul(${a}, ${b})`);
+        const triton = t.generate(o, { impl: 'triton' });
+        expect(triton).toContain(`return skb_matmul(${a}, ${b}, self.bias, False)`);
+        expect(triton).not.toContain('.contiguous()');
+      }
+    }
+  });
+
+  it.skipIf(!hasPython)('the sources of every layout compile', async () => {
+    const sources = layouts.flatMap((layout) => {
+      const o = op({ kind: 'batched_gemm', dims: shapes.batched_gemm, dtype: 'f16', layout });
+      return [kernelBenchProblemFor(o), batched.generate(o, batched.baseline(o)), batched.generate(o, { impl: 'triton' })];
+    });
+    const compiled = await pyCompile(sources);
+    expect(compiled.output).toBe('');
+    expect(compiled.status).toBe(0);
+  });
+
+  it('refuses another layout, naming the accepted ones', () => {
+    const o = op({ kind: 'gemm', dims: { M: 8, N: 8, K: 8 }, layout: 'row' });
+    for (const f of [() => kernelBenchProblemFor(o), () => gemm.generate(o, { impl: 'triton' })]) {
+      const error = (() => {
+        try {
+          f();
+          return null;
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(isSkbError(error) && error.code).toBe('BAD_INPUT');
+      expect((error as Error).message).toMatch(/one of nn, tn, nt, tt/);
+    }
+  });
+
+  it('sizes the operand tiles for the GPU: Hopper admits 128x256x64 with 4 stages in bf16, the default does not', () => {
+    expect(sharedMemoryBudgetFor('9.0')).toBe(200 * 1024);
+    expect(sharedMemoryBudgetFor('8.0')).toBe(160 * 1024);
+    expect(sharedMemoryBudgetFor('8.9')).toBe(96 * 1024);
+    expect(sharedMemoryBudgetFor('12.0')).toBe(96 * 1024);
+    expect(sharedMemoryBudgetFor('7.5')).toBe(60 * 1024);
+    expect(sharedMemoryBudgetFor('not a version')).toBe(96 * 1024);
+    const big = op({ kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 }, dtype: 'bf16' });
+    const wanted = { impl: 'triton', block_m: 128, block_n: 256, block_k: 64, group_m: 8, num_warps: 8, num_stages: 4, precision: 'native' };
+    const hopper = { sharedMemoryBytes: sharedMemoryBudgetFor('9.0') };
+    expect(tritonMatmulSpace(big, hopper)).toContainEqual(wanted);
+    expect(tritonMatmulSpace(big)).not.toContainEqual(wanted);
+    expect(createTritonMatmulTemplate('gemm', hopper).legalize(big, wanted)).toEqual(wanted);
+    expect(gemm.legalize(big, wanted).num_stages).toBeLessThan(4);
+    for (const k of tritonMatmulSpace(big, { sharedMemoryBytes: sharedMemoryBudgetFor('8.9') })) {
+      expect((k.num_stages as number) * ((k.block_m as number) + (k.block_n as number)) * (k.block_k as number) * 2).toBeLessThanOrEqual(96 * 1024);
+    }
+  });
+
+  it('offers 32-wide blocks for dimensions up to 1024 only', () => {
+    const blockM = TRITON_MATMUL_KNOBS.find((k) => k.name === 'block_m')!;
+    expect(blockM.values(op({ kind: 'gemm', dims: { M: 512, N: 512, K: 512 } }))).toEqual([32, 64, 128, 256]);
+    expect(blockM.values(op({ kind: 'gemm', dims: { M: 4096, N: 512, K: 512 } }))).toEqual([64, 128, 256]);
+    expect(blockM.values(op({ kind: 'gemm', dims: { M: 100, N: 512, K: 512 } }))).toEqual([32, 64, 128]);
+  });
+
+  it('the planner factory sizes tiles by the compute capability of the target it plans for', async () => {
+    const factory = createPlannerFactory({
+      config: { models: [], openaiBaseUrl: undefined, openaiApiKey: undefined },
+      isa: { byTarget: new Map(), local: [] },
+      gpu: { byTarget: new Map([['h200', '9.0']]) },
+    });
+    const big = op({ kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 }, dtype: 'bf16' });
+    const forced: ForcedStep = { optionId: 'cuda.double_buffer', plan: 'four stages', scheduleId: 'sch_x', stepIndex: 0, params: { knobs: { impl: 'triton', block_m: 128, block_n: 256, block_k: 64, group_m: 8, num_warps: 8, num_stages: 4, precision: 'native' } } };
+    const stagesOn = async (targetId: string): Promise<number> => {
+      const planner = factory(SearchConfigSchema.parse({}), { id: targetId, toolchain: createKernelBenchToolchain() });
+      const t: PlanningTask = { operation: big, hardware: 'NVIDIA H200', contract: '' };
+      const parentKnobs = { impl: 'triton', block_m: 128, block_n: 256, block_k: 64, group_m: 8, num_warps: 8, num_stages: 3, precision: 'native' };
+      const parent: CandidateView = { id: 'p', code: gemm.generate(big, parentKnobs), latencyMs: 1, feedback: [], lineage: [], params: { knobs: parentKnobs } };
+      const planned = await planner.propose({ task: t, parent, iteration: 2, iterations: 4, phase: 'optimize', menu: CUDA_MENU.options, invent: false, forced, rules: [], rng: createRng(3) });
+      if (!planned.ok) throw new Error(planned.error);
+      const built = await planner.implement({ task: t, parent, plan: planned.value, count: 1, rules: [], rng: createRng(4) });
+      if (!built.ok) throw new Error(built.error);
+      return constantsOf(built.value[0]!.code).num_stages as number;
+    };
+    expect(await stagesOn('h200')).toBe(4);
+    expect(await stagesOn('unknown-gpu')).toBeLessThan(4);
+  });
+});
+
 describe.skipIf(!hasGpuTriton)('Triton matmul template on a GPU (real KernelBench harness)', () => {
   const executor = createLocalExecutor();
-  const toolchain = createKernelBenchToolchain();
+  const toolchain = createKernelBenchToolchain({ python: gpuPython });
   afterAll(() => executor.close());
 
   it('the baseline and Triton configurations of both dtype paths are correct, remainders included', async () => {
     const cases: Array<[Operation, Knobs[]]> = [
       [op({ kind: 'gemm', dims: { M: 300, N: 200, K: 130 }, dtype: 'f32', epilogue: ['relu'] }), [{ impl: 'torch' }, { impl: 'triton', precision: 'ieee' }, { impl: 'triton', block_m: 128, num_warps: 8 }]],
       [op({ kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f16' }), [{ impl: 'triton', block_n: 128, num_stages: 4 }]],
+      // Transposed operands, read in place through their strides.
+      [op({ kind: 'gemm', dims: { M: 300, N: 200, K: 130 }, dtype: 'bf16', layout: 'tn', epilogue: ['bias', 'relu'] }), [{ impl: 'torch' }, { impl: 'triton' }]],
+      [op({ kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f32', layout: 'tt' }), [{ impl: 'triton', precision: 'ieee' }, { impl: 'triton', block_m: 32, precision: 'tf32x3' }]],
+      [op({ kind: 'gemm', dims: { M: 512, N: 512, K: 512 }, dtype: 'bf16', layout: 'nt' }), [{ impl: 'triton', block_m: 32, block_n: 32 }]],
     ];
     for (const [o, knobSets] of cases) {
       const t = templateOf(o);
