@@ -5,7 +5,7 @@ import type { Planner } from '../search/planner.js';
 import { createTemplatePlanner } from '../search/template-planner.js';
 import type { Target } from '../targets/target.js';
 import { hasTemplate, templateFor } from '../targets/templates/index.js';
-import { gpuTemplateFor } from '../targets/templates/triton-matmul-template.js';
+import { gpuTemplateFor, sharedMemoryBudgetFor } from '../targets/templates/triton-matmul-template.js';
 import type { Config } from './config.js';
 
 /**
@@ -29,6 +29,12 @@ export interface PlannerFactoryDeps {
    * machine. A target not listed gets scalar-only templates: slower code, but code that builds there.
    */
   isa: { byTarget: ReadonlyMap<string, readonly string[]>; local: readonly string[] };
+  /**
+   * Compute capability ("9.0") of the KernelBench targets whose GPU was fingerprinted at start, by
+   * target id: the Triton template sizes its shared-memory tiles for it. Others get the template's
+   * A100-safe default.
+   */
+  gpu?: { byTarget: ReadonlyMap<string, string> };
 }
 
 /**
@@ -53,7 +59,9 @@ export function createPlannerFactory(deps: PlannerFactoryDeps): PlannerFactory {
     if (toolchain === 'kernelbench') {
       // KernelBench targets: the Triton matmul template for gemm and batched gemm; the planner
       // answers BAD_INPUT for other operations (they need planner "llm").
-      return createTemplatePlanner({ templates: gpuTemplateFor });
+      const cc = target ? deps.gpu?.byTarget.get(target.id) : undefined;
+      const options = cc ? { sharedMemoryBytes: sharedMemoryBudgetFor(cc) } : {};
+      return createTemplatePlanner({ templates: (kind) => gpuTemplateFor(kind, options) });
     }
     if (toolchain !== 'c') {
       throw new SkbError('BAD_INPUT', `The template planner has kernel templates for C and KernelBench targets only; target ${target?.id ?? ''} uses the ${toolchain} toolchain: use planner "llm"`);

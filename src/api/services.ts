@@ -4,7 +4,7 @@
  * service. Nothing else constructs them, so the service and the CLI run searches the same way.
  */
 import { join } from 'node:path';
-import { CpuFingerprintSchema, SkbError, type SearchConfigInput, type SearchRecord, type SearchStore, type Store, type TaskInput } from '../schedules/index.js';
+import { CpuFingerprintSchema, GpuFingerprintSchema, SkbError, type SearchConfigInput, type SearchRecord, type SearchStore, type Store, type TaskInput } from '../schedules/index.js';
 import type { KnowledgeBase } from '../search/knowledge-base.js';
 import { createSearchService } from '../search/search-jobs.js';
 import { importSeedsOnce } from '../search/seed-import.js';
@@ -84,6 +84,16 @@ function searchStoreOf(kb: KnowledgeBase): SearchStore {
   return store.searches;
 }
 
+/** Compute capabilities of the GPU targets fingerprinted at start, so the Triton template sizes its tiles for them. */
+async function gpusOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map<string, string>> {
+  const byTarget = new Map<string, string>();
+  for (const [id, key] of names) {
+    const fingerprint = GpuFingerprintSchema.safeParse((await kb.store.getTarget(key))?.fingerprint);
+    if (fingerprint.success) byTarget.set(id, fingerprint.data.computeCapability);
+  }
+  return byTarget;
+}
+
 /** ISA flags of the targets fingerprinted at start, so template planners generate code those CPUs run. */
 async function isaOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map<string, readonly string[]>> {
   const byTarget = new Map<string, readonly string[]>();
@@ -117,7 +127,11 @@ export async function openServices(config: Config, options: { cwd: string; env: 
     const search = createSearchService({
       searches: searchStoreOf(kb),
       targets: targetById,
-      planners: createPlannerFactory({ config, isa: { byTarget: isa, local: isa.get('local') ?? [...isa.values()][0] ?? [] } }),
+      planners: createPlannerFactory({
+        config,
+        isa: { byTarget: isa, local: isa.get('local') ?? [...isa.values()][0] ?? [] },
+        gpu: { byTarget: await gpusOfTargets(kb, targetNames) },
+      }),
       menus: menuFor,
       knowledgeBase: kb,
     });
