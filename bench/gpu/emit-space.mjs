@@ -1,6 +1,8 @@
 // Writes what bench/gpu/run.py needs from the TypeScript side, so the device (which has no Node)
 // sweeps exactly the space the Triton matmul template spans, with the kernel it generates:
-//   npm run build && node bench/gpu/emit-space.mjs [--dist dist]
+//   npm run build && node bench/gpu/emit-space.mjs [--dist dist] [--cc 9.0]
+// --cc is the compute capability of the GPU the sweep runs on: the template sizes its shared-memory
+// tiles for it (sharedMemoryBudgetFor), exactly as the service does for a target with that GPU.
 // Outputs, beside this file:
 //   space.json   the bench cases: operation, legal values of every knob, the template's cold start
 //                (its default Triton knobs) and every distinct legal configuration (tritonMatmulSpace)
@@ -11,12 +13,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { dist: { type: 'string', default: 'dist' } } });
+const { values } = parseArgs({ options: { dist: { type: 'string', default: 'dist' }, cc: { type: 'string', default: '9.0' } } });
 const root = new URL('../../', import.meta.url);
 const dist = new URL(`${values.dist.replace(/\/$/, '')}/`, root);
 const template = await import(new URL('targets/templates/triton-matmul-template.js', dist).href);
 const { kernelBenchProblemFor } = await import(new URL('targets/kernelbench/problems.js', dist).href);
 const here = new URL('./', import.meta.url);
+const options = { sharedMemoryBytes: template.sharedMemoryBudgetFor(values.cc) };
 
 const SHAPES = [
   { label: 'square-4096', kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 } },
@@ -33,14 +36,14 @@ const cases = [];
 for (const dtype of DTYPES) {
   for (const s of SHAPES) {
     const o = op(s, dtype);
-    const gen = template.createTritonMatmulTemplate(s.kind);
+    const gen = template.createTritonMatmulTemplate(s.kind, options);
     const legal = Object.fromEntries(gen.knobs.filter((k) => k.name !== 'impl').map((k) => [k.name, k.values(o)]));
     const { impl: _impl, ...cold } = gen.legalize(o, { ...gen.baseline(o), impl: 'triton' });
-    const configs = template.tritonMatmulSpace(o).map(({ impl: _i, ...k }) => k);
+    const configs = template.tritonMatmulSpace(o, options).map(({ impl: _i, ...k }) => k);
     cases.push({ label: `${s.label}-${dtype}`, shape: s.label, op: o, legal, cold, configs });
   }
 }
-await writeFile(new URL('space.json', here), `${JSON.stringify({ knobs: Object.keys(cases[0].legal), cases })}\n`);
+await writeFile(new URL('space.json', here), `${JSON.stringify({ computeCapability: values.cc, sharedMemoryBytes: options.sharedMemoryBytes, knobs: Object.keys(cases[0].legal), cases })}\n`);
 const first = cases[0];
 await writeFile(new URL('kernel.py', here), template.createTritonMatmulTemplate('gemm').generate(first.op, { ...first.cold, impl: 'triton' }));
 
@@ -51,10 +54,12 @@ const CHECKS = [
   { name: 'gemm-f32-tf32x3-bias', op: { kind: 'gemm', dims: { M: 513, N: 1025, K: 257 }, dtype: 'f32', epilogue: ['bias'], attrs: {} }, knobs: { impl: 'triton', precision: 'tf32x3', block_m: 128, block_n: 128, group_m: 1 } },
   { name: 'batched-f16', op: { kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f16', epilogue: [], attrs: {} }, knobs: { impl: 'triton', block_m: 64, block_n: 128, num_stages: 4 } },
   { name: 'batched-bf16-baseline', op: { kind: 'batched_gemm', dims: { B: 4, M: 256, N: 256, K: 256 }, dtype: 'bf16', epilogue: [], attrs: {} }, knobs: null },
+  { name: 'gemm-bf16-tn-bias', op: { kind: 'gemm', dims: { M: 1000, N: 777, K: 520 }, dtype: 'bf16', layout: 'tn', epilogue: ['bias'], attrs: {} }, knobs: { impl: 'triton', block_m: 128, block_n: 256, block_k: 64, num_warps: 8, num_stages: 4 } },
+  { name: 'batched-f32-tt', op: { kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f32', layout: 'tt', epilogue: [], attrs: {} }, knobs: { impl: 'triton', block_m: 32, precision: 'ieee' } },
 ];
 await mkdir(new URL('harness/', here), { recursive: true });
 for (const c of CHECKS) {
-  const gen = template.createTritonMatmulTemplate(c.op.kind);
+  const gen = template.createTritonMatmulTemplate(c.op.kind, options);
   const knobs = c.knobs ? { ...gen.baseline(c.op), ...c.knobs } : gen.baseline(c.op);
   await writeFile(new URL(`harness/${c.name}.problem.py`, here), kernelBenchProblemFor(c.op));
   await writeFile(new URL(`harness/${c.name}.candidate.py`, here), gen.generate(c.op, knobs));

@@ -28,9 +28,11 @@ import multiprocessing as mp
 import os
 import sys
 import time
+from itertools import zip_longest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TORCH_DTYPE_NAMES = {"bf16": "bfloat16", "f16": "float16", "f32": "float32"}
+# The harness's tolerances (src/targets/kernelbench/harness.py, tolerance_for): what the service accepts.
 TOLERANCE = {"bf16": 1e-2, "f16": 1e-2, "f32": 1e-4}
 BUDGETS = (5, 10, 20)
 
@@ -40,6 +42,15 @@ def load_kernel_module():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def harness_fingerprint(torch):
+    """The GPU fingerprint exactly as the service's harness reports it (src/targets/kernelbench/harness.py)."""
+    path = os.path.join(HERE, "..", "..", "src", "targets", "kernelbench", "harness.py")
+    spec = importlib.util.spec_from_file_location("skb_harness", path)
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    return harness.collect_fingerprint(torch, torch.device("cuda"))
 
 
 def config_key(cfg):
@@ -305,7 +316,10 @@ def main():
 
     # torch.compile max-autotune, while the budget lasts.
     spent = 0.0
-    for r in results:
+    # Alternate the dtypes, so that a budget too small for all cases still covers both.
+    by_dtype = [[r for r in results if r["op"]["dtype"] == d] for d in ("bf16", "f32", "f16")]
+    interleaved = [r for group in zip_longest(*by_dtype) for r in group if r is not None]
+    for r in interleaved:
         case = by_label[r["label"]]
         if spent >= args.compile_budget:
             r["compileMs"] = None
@@ -365,6 +379,9 @@ def main():
         f.write(text + "\n")
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"device": device, "compileFailures": compile_failures, "precompileSeconds": compile_s, "results": results}, f, indent=1, default=str)
+    # Every configuration's sweep time, for replaying searches offline (bench/gpu/replay-search.mjs).
+    with open(os.path.join(args.out, "tables.json"), "w") as f:
+        json.dump({"device": device, "fingerprint": harness_fingerprint(torch), "tables": tables}, f)
     print(text, flush=True)
 
 

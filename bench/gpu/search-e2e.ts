@@ -17,7 +17,7 @@
  * cut short still returns what it measured.
  *
  *   node search-e2e.js --out DIR --python /path/to/python3 [--phases llm,reuse] [--deadline 480]
- *                      [--budget 6] [--train-budget 10] [--runs 100]
+ *                      [--budget 6] [--train-budget 10] [--llm-budget 6] [--runs 100]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -40,6 +40,7 @@ const { values: args } = parseArgs({
     budget: { type: 'string', default: '6' },
     'train-budget': { type: 'string', default: '10' },
     runs: { type: 'string', default: '100' },
+    'llm-budget': { type: 'string', default: '6' },
   },
 });
 
@@ -50,7 +51,8 @@ const deadlineMs = Number(args.deadline) * 1000;
 const budget = Number(args.budget);
 const trainBudget = Number(args['train-budget']);
 const timedRuns = Number(args.runs);
-for (const [name, v] of [['deadline', deadlineMs], ['budget', budget], ['train-budget', trainBudget], ['runs', timedRuns]] as const) {
+const llmBudget = Number(args['llm-budget']);
+for (const [name, v] of [['deadline', deadlineMs], ['budget', budget], ['train-budget', trainBudget], ['runs', timedRuns], ['llm-budget', llmBudget]] as const) {
   if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
 }
 const phases = new Set(args.phases.split(','));
@@ -275,7 +277,8 @@ const fmt = (v: number | null | undefined): string => (v == null ? '-' : v.toFix
 
 function logCandidates(search: SearchRow): void {
   for (const c of search.candidates) {
-    const knobs = c.params ? Object.values(c.params).join(' ') : '';
+    const k = (c.params?.knobs ?? null) as Record<string, unknown> | null;
+    const knobs = k ? (k.impl === 'torch' ? 'torch' : `${String(k.block_m)}x${String(k.block_n)}x${String(k.block_k)} g${String(k.group_m)} w${String(k.num_warps)} s${String(k.num_stages)} ${String(k.precision)}`) : '';
     const forced = c.forcedFrom ? ' (seeded)' : '';
     log(`  sample ${c.sample} it ${c.iteration} ${c.optionId ?? 'baseline'}${forced} ${c.correct ? fmt(c.latencyMs) : c.errorKind}${c.admitted ? ' admitted' : ''} ${c.model ?? ''} ${knobs} @${c.createdAt.slice(11, 19)}`);
   }
@@ -330,7 +333,7 @@ async function main(): Promise<void> {
     if (phases.has('llm')) {
       const { label, op } = gemm('llm-e2e-2048-bias-relu-bf16', { M: 2048, N: 2048, K: 2048 }, 'bf16', ['bias', 'relu']);
       llm.handle(scriptedEngineer(op));
-      const config = { planner: 'llm', translateIterations: 1, iterations: 3, beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, budget: 8, seed: 7, timing, warmStart: { enabled: false } };
+      const config = { planner: 'llm', translateIterations: 1, iterations: 3, beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, budget: llmBudget, seed: 7, timing, warmStart: { enabled: false } };
       log(`phase llm: ${label}, ${JSON.stringify(config)}`);
       const search = await runSearch(service, op, config);
       const models = new Set(llm.requests.map((r) => r.model));
@@ -353,11 +356,12 @@ async function main(): Promise<void> {
         logCandidates(search);
       }
       for (const { label, op } of heldOut) {
+        // Cold and warm run as a pair, or not at all: one without the other compares nothing.
+        if (left() < 150_000) {
+          log(`skipping ${label}: ${Math.round(left() / 1000)} s left`);
+          continue;
+        }
         for (const mode of ['cold', 'warm'] as const) {
-          if (left() < 90_000) {
-            log(`skipping ${mode} ${label}: ${Math.round(left() / 1000)} s left`);
-            continue;
-          }
           const search = await runSearch(service, op, { ...base, budget, warmStart: { enabled: mode === 'warm' } });
           const curve = bestBySample(search);
           record('searches.jsonl', { phase: mode, label, budget, curve, search });
