@@ -114,6 +114,11 @@ function movableKnobs(b: Bound, optionId: string): string[] {
 function randomMove(b: Bound, parent: Knobs, optionId: string, rng: Rng, jumpProbability: number): Knobs | null {
   const names = movableKnobs(b, optionId);
   if (names.length === 0) return null;
+  const fixed = b.template.fixedMoves?.[optionId];
+  if (fixed) {
+    const moved = legalize(b, { ...parent, ...fixed(b.op) }, parent);
+    return sameKnobs(moved, parent) ? null : moved;
+  }
   for (let attempt = 0; attempt < RANDOM_ATTEMPTS; attempt++) {
     const name = names[rng.int(names.length)]!;
     const values = b.legal.get(name)!;

@@ -36,4 +36,10 @@ export interface KernelTemplate {
    * template does not list is not offered for it.
    */
   moves: Partial<Record<string, string[]>>;
+  /**
+   * Options whose move sets knobs to fixed values for this operation instead of stepping them
+   * (e.g. "use the library" goes back to the baseline): merged onto the parent's knobs, and from a
+   * parent that already has them the option offers nothing. The option must also be in `moves`.
+   */
+  fixedMoves?: Partial<Record<string, (op: Operation) => Knobs>>;
 }

@@ -381,6 +381,12 @@ export function createTritonMatmulTemplate(kind: GpuTemplateKind, options: Trito
       return generateSource(op, legalizeTritonMatmul(op, requested, options));
     },
     moves: TRITON_MATMUL_MOVES,
+    // The two options that choose the implementation go one way each: into Triton with the
+    // parent's knobs, and back to the library (the baseline, whose knobs are the defaults).
+    fixedMoves: {
+      'cuda.triton': () => ({ impl: 'triton' }),
+      'cuda.cublas': (op) => tritonMatmulBaseline(op, options),
+    },
   };
 }
 

@@ -253,6 +253,21 @@ describe('Triton matmul template in the template planner', () => {
     expect(seen.size).toBeGreaterThan(3);
   });
 
+  it('the implementation options go one way each: Triton from the library, the library from Triton', async () => {
+    const base = planner.baseline(task).params!.knobs as Knobs;
+    const tuned = gemm.legalize(OPS[0]!, { impl: 'triton', block_m: 128, block_n: 256, num_warps: 8 });
+    const only = (id: string) => CUDA_MENU.options.filter((o) => o.id === id);
+    const propose = (parent: Knobs, id: string) => planner.propose({ task, parent: view(parent), iteration: 1, iterations: 4, phase: 'optimize', menu: only(id), invent: false, rules: [], rng: createRng(5) });
+    const back = await propose(tuned, 'cuda.cublas');
+    expect(back).toMatchObject({ ok: true, value: { optionId: 'cuda.cublas' } });
+    const built = back.ok ? await planner.implement({ task, parent: view(tuned), plan: back.value, count: 1, rules: [], rng: createRng(6) }) : null;
+    expect(built?.ok && built.value[0]!.code).toContain('out = torch.matmul(A, B)');
+    expect(await propose(base, 'cuda.cublas')).toMatchObject({ ok: false });
+    expect(await propose(tuned, 'cuda.triton')).toMatchObject({ ok: false });
+    const into = await propose(base, 'cuda.triton');
+    expect(into.ok && (into.value.params as { knobs: Knobs }).knobs.impl).toBe('triton');
+  });
+
   it('replays a seed from another shape, re-fitting its knobs (warm start)', async () => {
     const small = { ...task, operation: op({ kind: 'gemm', dims: { M: 512, N: 64, K: 512 }, dtype: 'bf16' }) };
     // The seed's steps as a schedule records them: the full knob set and what the step changed.
