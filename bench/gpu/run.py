@@ -314,6 +314,9 @@ def main():
             start = nearest_snap(case, near_best)
             r["warm"] = {**walk_summary(greedy_walk(case, table, start), best), "from": near["label"]}
 
+    # Written now and again at the end: a run cut short by its time limit keeps the sweep.
+    save(args.out, device, compile_failures, compile_s, results, tables, torch)
+
     # torch.compile max-autotune, while the budget lasts.
     spent = 0.0
     # Alternate the dtypes, so that a budget too small for all cases still covers both.
@@ -377,12 +380,16 @@ def main():
     text = "\n".join(lines)
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write(text + "\n")
-    with open(os.path.join(args.out, "results.json"), "w") as f:
+    save(args.out, device, compile_failures, compile_s, results, tables, torch)
+    print(text, flush=True)
+
+
+def save(out, device, compile_failures, compile_s, results, tables, torch):
+    with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"device": device, "compileFailures": compile_failures, "precompileSeconds": compile_s, "results": results}, f, indent=1, default=str)
     # Every configuration's sweep time, for replaying searches offline (bench/gpu/replay-search.mjs).
-    with open(os.path.join(args.out, "tables.json"), "w") as f:
+    with open(os.path.join(out, "tables.json"), "w") as f:
         json.dump({"device": device, "fingerprint": harness_fingerprint(torch), "tables": tables}, f)
-    print(text, flush=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@
  *
  *   node search-e2e.js --out DIR --python /path/to/python3 [--phases llm,reuse] [--deadline 480]
  *                      [--budget 6] [--train-budget 10] [--llm-budget 6] [--runs 100]
+ *                      [--reuse-set bf16-large|f32-batched]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -41,6 +42,7 @@ const { values: args } = parseArgs({
     'train-budget': { type: 'string', default: '10' },
     runs: { type: 'string', default: '100' },
     'llm-budget': { type: 'string', default: '6' },
+    'reuse-set': { type: 'string', default: 'bf16-large' },
   },
 });
 
@@ -343,8 +345,21 @@ async function main(): Promise<void> {
     }
 
     if (phases.has('reuse')) {
-      const train = [gemm('llm-4096x11008x4096-bf16', { M: 4096, N: 11008, K: 4096 }, 'bf16')];
-      const heldOut = [gemm('square-4096-bf16', { M: 4096, N: 4096, K: 4096 }, 'bf16'), gemm('tall-skinny-16384x128x4096-bf16', { M: 16384, N: 128, K: 4096 }, 'bf16')];
+      // bf16-large: the LLM-style shapes; f32-batched: where the template beats eager PyTorch even
+      // with its launch overhead (3xTF32 products), so a training search stores a schedule.
+      const sets = {
+        'bf16-large': {
+          train: [gemm('llm-4096x11008x4096-bf16', { M: 4096, N: 11008, K: 4096 }, 'bf16')],
+          heldOut: [gemm('square-4096-bf16', { M: 4096, N: 4096, K: 4096 }, 'bf16'), gemm('tall-skinny-16384x128x4096-bf16', { M: 16384, N: 128, K: 4096 }, 'bf16')],
+        },
+        'f32-batched': {
+          train: [gemm('batched-8x1024-f32', { B: 8, M: 1024, N: 1024, K: 1024 }, 'f32', [], 'batched_gemm')],
+          heldOut: [gemm('batched-16x1024-f32', { B: 16, M: 1024, N: 1024, K: 1024 }, 'f32', [], 'batched_gemm')],
+        },
+      } as const;
+      const set = sets[args['reuse-set'] as keyof typeof sets];
+      if (!set) throw new Error(`--reuse-set is one of ${Object.keys(sets).join(', ')}`);
+      const { train, heldOut } = set;
       const base = { planner: 'template', beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 8, seed: 1, timing };
       for (const { label, op } of train) {
         if (left() < 150_000) {
