@@ -117,7 +117,7 @@ function replayTarget(byOperation) {
 
 const cases = results
   .filter((r) => tables.tables[r.label] && Object.keys(tables.tables[r.label]).length)
-  .map((r) => ({ label: r.label, op: parseOperation(r.op), cublasMs: r.cublasMs, table: tables.tables[r.label] }));
+  .map((r) => ({ label: r.label, op: parseOperation(r.op), cublasMs: r.cublasMs, configs: r.configs, table: tables.tables[r.label] }));
 const byOperation = new Map(cases.map((c) => [JSON.stringify(c.op.dims) + c.op.dtype + c.op.epilogue.join('+') + c.op.kind, c]));
 const target = replayTarget(byOperation);
 const planner = createTemplatePlanner({ templates: (kind) => gpuTemplateFor(kind, templateOptions) });
@@ -189,7 +189,8 @@ try {
 
   for (const c of selected) {
     const best = Math.min(...Object.values(c.table));
-    const row = { label: c.label, exhaustiveEvals: Object.keys(c.table).length, bestVsCublas: c.cublasMs / best, cold: [], warm: [] };
+    // The exhaustive sweep evaluates every configuration, those that turn out wrong included.
+    const row = { label: c.label, exhaustiveEvals: c.configs, correctConfigs: Object.keys(c.table).length, bestVsCublas: c.cublasMs / best, cold: [], warm: [] };
     for (const seed of seeds) {
       for (const mode of ['cold', 'warm']) {
         const dir = join(work, `${c.label}-${mode}-${seed}`);
