@@ -147,6 +147,9 @@ export async function runBeamSearch(input: BeamSearchInput): Promise<BeamSearchR
   const all: CandidateRecord[] = [];
   const nodes = new Map<string, Node>();
   const firstCorrectSampleOfCode = new Map<string, number>();
+  // Codes of every sample so far, in sample order: the same set on a resumed run as on the first.
+  const evaluatedCodes = new Set<string>();
+  const tried = (code: string): boolean => evaluatedCodes.has(code);
   const budget = config.budget;
   let used = 0;
   let iteration = 0;
@@ -182,6 +185,7 @@ export async function runBeamSearch(input: BeamSearchInput): Promise<BeamSearchR
 
   const remember = (r: CandidateRecord): void => {
     all.push(r);
+    if (r.code !== '') evaluatedCodes.add(r.code);
     if (r.correct && !firstCorrectSampleOfCode.has(r.code)) firstCorrectSampleOfCode.set(r.code, r.sample);
   };
 
@@ -375,7 +379,7 @@ export async function runBeamSearch(input: BeamSearchInput): Promise<BeamSearchR
     const failed = (error: string): CandidateRecord[] => [
       record({ ...base, plan: `Replay the seed's ${seed.steps.length} steps in order: ${listed}`, params: null, code: '', correct: false, latencyMs: null, errorKind: PLANNER_ERROR_KIND, output: error, feedback: [`the planner failed: ${error.slice(0, 300)}`], model: null }),
     ];
-    const replayed = await input.planner.replay!({ task, parent: parent.view, steps: seed.steps, rules: menu.rules, rng, ...(signal ? { signal } : {}) });
+    const replayed = await input.planner.replay!({ task, parent: parent.view, steps: seed.steps, rules: menu.rules, rng, tried, ...(signal ? { signal } : {}) });
     checkAbort();
     if (!replayed.ok) return failed(replayed.error);
     const impl = replayed.value[0];
@@ -448,6 +452,7 @@ export async function runBeamSearch(input: BeamSearchInput): Promise<BeamSearchR
       ...(forced ? { forced } : {}),
       rules: menu.rules,
       rng: rng.fork(),
+      tried,
       ...(signal ? { signal } : {}),
     });
     checkAbort();
@@ -467,6 +472,7 @@ export async function runBeamSearch(input: BeamSearchInput): Promise<BeamSearchR
       count: samples.length,
       rules: menu.rules,
       rng: rng.fork(),
+      tried,
       ...(signal ? { signal } : {}),
     });
     checkAbort();

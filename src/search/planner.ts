@@ -37,6 +37,8 @@ export interface ForcedStep {
   /** The schedule the step comes from. */
   scheduleId: string;
   stepIndex: number;
+  /** The operation that schedule was measured on: planners re-fit the step's parameters from its sizes. */
+  source?: Operation;
 }
 
 export interface ProposeRequest {
@@ -53,6 +55,11 @@ export interface ProposeRequest {
   forced?: ForcedStep;
   rules: string[];
   rng: Rng;
+  /**
+   * Whether this search has already evaluated exactly this code. A planner that can choose among
+   * many moves (the template planner) avoids spending a sample on a kernel measured before.
+   */
+  tried?: (code: string) => boolean;
   signal?: AbortSignal;
 }
 
@@ -76,6 +83,8 @@ export interface ImplementRequest {
   count: number;
   rules: string[];
   rng: Rng;
+  /** As in ProposeRequest. */
+  tried?: (code: string) => boolean;
   signal?: AbortSignal;
 }
 
@@ -86,6 +95,17 @@ export interface Implementation {
   /** Planner state of the new candidate (e.g. the template's knob values after the move). */
   params?: Record<string, unknown>;
   model?: string;
+}
+
+export interface ReplayRequest {
+  task: PlanningTask;
+  parent: CandidateView;
+  steps: ForcedStep[];
+  rules: string[];
+  rng: Rng;
+  /** As in ProposeRequest. */
+  tried?: (code: string) => boolean;
+  signal?: AbortSignal;
 }
 
 /** Token usage of one model call. */
@@ -120,5 +140,5 @@ export interface Planner {
    * knobs re-fitted to the new sizes; LLM: the ordered plan list in one implement call).
    * Optional: a planner without it gets no replay slot.
    */
-  replay?(request: { task: PlanningTask; parent: CandidateView; steps: ForcedStep[]; rules: string[]; rng: Rng; signal?: AbortSignal }): Promise<PlannerOutcome<Implementation[]>>;
+  replay?(request: ReplayRequest): Promise<PlannerOutcome<Implementation[]>>;
 }

@@ -105,19 +105,31 @@ function legalize(b: Bound, knobs: Knobs, fallback: Knobs): Knobs {
   return b.template.legalize(b.op, snapped);
 }
 
+/** The template's re-fit of knobs a seed chose for `source` to this operation, legalized; as they are without either. */
+function refit(b: Bound, source: Operation | undefined, knobs: Knobs): Knobs {
+  if (!source || !b.template.refit) return knobs;
+  return legalize(b, b.template.refit(source, b.op, knobs), knobs);
+}
+
 /** Knobs an option moves on this template, keeping only those with a choice for this shape. */
 function movableKnobs(b: Bound, optionId: string): string[] {
   return (b.template.moves[optionId] ?? []).filter((name) => (b.legal.get(name)?.length ?? 0) > 1);
 }
 
-/** A random legal move of one knob of `optionId`: mostly a neighbouring value, sometimes a jump. */
-function randomMove(b: Bound, parent: Knobs, optionId: string, rng: Rng, jumpProbability: number): Knobs | null {
+/** Whether a move is worth a sample: it changes the knobs, and (when the search says) its code is new. */
+type Accept = (knobs: Knobs) => boolean;
+
+/**
+ * A random legal move of one knob of `optionId` that `accept` takes: mostly a neighbouring value,
+ * sometimes a jump.
+ */
+function randomMove(b: Bound, parent: Knobs, optionId: string, rng: Rng, jumpProbability: number, accept: Accept): Knobs | null {
   const names = movableKnobs(b, optionId);
   if (names.length === 0) return null;
   const fixed = b.template.fixedMoves?.[optionId];
   if (fixed) {
     const moved = legalize(b, { ...parent, ...fixed(b.op) }, parent);
-    return sameKnobs(moved, parent) ? null : moved;
+    return accept(moved) ? moved : null;
   }
   for (let attempt = 0; attempt < RANDOM_ATTEMPTS; attempt++) {
     const name = names[rng.int(names.length)]!;
@@ -132,14 +144,15 @@ function randomMove(b: Bound, parent: Knobs, optionId: string, rng: Rng, jumpPro
       next = neighbours[rng.int(neighbours.length)]!;
     }
     const moved = legalize(b, { ...parent, [name]: values[next]! }, parent);
-    if (!sameKnobs(moved, parent)) return moved;
+    if (accept(moved)) return moved;
   }
-  // The template may fold many values back onto the parent's (combination rules); scan in order.
+  // The template may fold many values back onto the parent's (combination rules), and the
+  // search may have measured the rest already; scan in order.
   for (const name of names) {
     for (const value of b.legal.get(name)!) {
       if (value === parent[name]) continue;
       const moved = legalize(b, { ...parent, [name]: value }, parent);
-      if (!sameKnobs(moved, parent)) return moved;
+      if (accept(moved)) return moved;
     }
   }
   return null;
@@ -196,6 +209,21 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
     return parsed.success ? legalize(b, parsed.data.knobs, base) : base;
   }
 
+  /** Moves that change the parent's knobs. */
+  const changes =
+    (parent: Knobs): Accept =>
+    (knobs) =>
+      !sameKnobs(knobs, parent);
+
+  /**
+   * Moves that change the parent's knobs into a kernel this search has not measured: a template is
+   * deterministic, so measuring the same code again spends a sample on nothing new.
+   */
+  function untried(b: Bound, parent: Knobs, tried: ((code: string) => boolean) | undefined): Accept {
+    if (!tried) return changes(parent);
+    return (knobs) => !sameKnobs(knobs, parent) && !tried(b.template.generate(b.op, knobs));
+  }
+
   function plan(optionId: string, parent: Knobs, knobs: Knobs, text: string, forced?: ForcedStep): Plan {
     return {
       optionId,
@@ -215,7 +243,7 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
     return joinPhrases(describeKnobChanges(b.op, b.template.knobs, parent, knobs));
   }
 
-  function proposeForced(b: Bound, parent: Knobs, forced: ForcedStep, rng: Rng): PlannerOutcome<Plan> {
+  function proposeForced(b: Bound, parent: Knobs, forced: ForcedStep, rng: Rng, tried: ((code: string) => boolean) | undefined): PlannerOutcome<Plan> {
     if (movableKnobs(b, forced.optionId).length === 0) {
       return {
         ok: false,
@@ -224,17 +252,31 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
       };
     }
     const where = `Following step ${forced.stepIndex + 1} of seed schedule ${forced.scheduleId} (${optionLabel(forced.optionId)})`;
+    const fresh = untried(b, parent, tried);
     const targets = stepTargets(b, forced);
+    let asked: Knobs | null = null;
     if (Object.keys(targets).length > 0) {
-      const knobs = legalize(b, { ...parent, ...targets }, parent);
-      if (!sameKnobs(knobs, parent)) {
+      const merged = legalize(b, { ...parent, ...targets }, parent);
+      // Only the knobs the step moves are re-fitted: the rest are this lineage's own choices.
+      const refitted = refit(b, forced.source, merged);
+      const knobs = legalize(b, { ...merged, ...Object.fromEntries(Object.keys(targets).map((k) => [k, refitted[k]!])) }, merged);
+      if (fresh(knobs)) {
         const notes = refitNotes(targets, knobs);
         return { ok: true, value: plan(forced.optionId, parent, knobs, `${where}: ${changeText(b, parent, knobs)}${notes.length ? ` (${notes.join('; ')})` : ''}`, forced), usage: [] };
       }
+      if (!sameKnobs(knobs, parent)) asked = knobs;
     }
-    const knobs = randomMove(b, parent, forced.optionId, rng, jumpProbability);
+    const knobs = randomMove(b, parent, forced.optionId, rng, jumpProbability, fresh) ?? asked ?? randomMove(b, parent, forced.optionId, rng, jumpProbability, changes(parent));
     if (!knobs) return { ok: false, error: `No legal move of ${forced.optionId} changes the ${b.template.kind} knobs of this candidate`, usage: [] };
-    const why = Object.keys(targets).length > 0 ? "the seed's knob values are already in place here" : 'the seed step carries no knob values for this template';
+    const why =
+      Object.keys(targets).length === 0
+        ? 'the seed step carries no knob values for this template'
+        : asked
+          ? "the seed's knob values give a kernel this search has measured already"
+          : "the seed's knob values are already in place here";
+    if (knobs === asked) {
+      return { ok: true, value: plan(forced.optionId, parent, knobs, `${where}: ${changeText(b, parent, knobs)} (measured again: no other move of this option is new)`, forced), usage: [] };
+    }
     return { ok: true, value: plan(forced.optionId, parent, knobs, `${where}; ${why}, so instead: ${changeText(b, parent, knobs)}`, forced), usage: [] };
   }
 
@@ -251,7 +293,7 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
     async propose(request: ProposeRequest): Promise<PlannerOutcome<Plan>> {
       const b = bound(request.task.operation);
       const parent = parentKnobs(b, request.parent.params);
-      if (request.forced) return proposeForced(b, parent, request.forced, request.rng);
+      if (request.forced) return proposeForced(b, parent, request.forced, request.rng, request.tried);
 
       // A template cannot invent code outside its knobs, so an invent sample is an ordinary move.
       const offered: MenuOption[] = request.menu.filter((o) => movableKnobs(b, o.id).length > 0);
@@ -259,12 +301,15 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
         return { ok: false, error: `no menu option of this sample applies to the ${b.template.kind} template`, usage: [] };
       }
       // Draw the option, then the move; if the option cannot change anything here, try the others.
-      const first = request.rng.int(offered.length);
-      for (let i = 0; i < offered.length; i++) {
-        const option = offered[(first + i) % offered.length]!;
-        const knobs = randomMove(b, parent, option.id, request.rng, jumpProbability);
-        if (!knobs) continue;
-        return { ok: true, value: plan(option.id, parent, knobs, changeText(b, parent, knobs)), usage: [] };
+      // Kernels measured before are taken only when the offered options have nothing new.
+      for (const accept of [untried(b, parent, request.tried), changes(parent)]) {
+        const first = request.rng.int(offered.length);
+        for (let i = 0; i < offered.length; i++) {
+          const option = offered[(first + i) % offered.length]!;
+          const knobs = randomMove(b, parent, option.id, request.rng, jumpProbability, accept);
+          if (!knobs) continue;
+          return { ok: true, value: plan(option.id, parent, knobs, changeText(b, parent, knobs)), usage: [] };
+        }
       }
       return { ok: false, error: `no offered menu option can change the ${b.template.kind} knobs of this candidate`, usage: [] };
     },
@@ -285,6 +330,7 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
       const own = movableKnobs(b, request.plan.optionId);
       const others = b.template.knobs.map((k) => k.name).filter((name) => !own.includes(name) && (b.legal.get(name)?.length ?? 0) > 1);
       const keepsMove = (v: Knobs): boolean => own.every((name) => v[name] === first[name]);
+      const fresh = untried(b, parent, request.tried);
       for (const [names, group] of [[own, 'own'], [others, 'others']] as const) {
         const variants = names
           .flatMap((name) => {
@@ -295,7 +341,7 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
           .filter((v) => group === 'own' || keepsMove(v));
         while (chosen.length < request.count && variants.length > 0) {
           const [v] = variants.splice(request.rng.int(variants.length), 1);
-          if (!sameKnobs(v!, parent) && !chosen.some((c) => sameKnobs(c, v!))) chosen.push(v!);
+          if (fresh(v!) && !chosen.some((c) => sameKnobs(c, v!))) chosen.push(v!);
         }
       }
       return { ok: true, value: chosen.map((knobs) => implementation(b, parent, knobs)), usage: [] };
@@ -312,13 +358,28 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
         knobs = legalize(b, { ...knobs, ...targets }, knobs);
         applied++;
       }
+      const asReplayed = knobs;
+      knobs = refit(b, request.steps.find((step) => step.source)?.source, knobs);
+      const notes = refitNotes(asReplayed, knobs);
       if (applied === 0) {
         return { ok: false, error: `None of the seed's ${request.steps.length} steps carries knob values of the ${b.template.kind} template`, usage: [] };
       }
       if (sameKnobs(knobs, parent)) {
         return { ok: false, error: `Replaying the seed leaves the ${b.template.kind} knobs as they are for this shape`, usage: [] };
       }
-      return { ok: true, value: [implementation(b, parent, knobs)], usage: [] };
+      const fresh = untried(b, parent, request.tried);
+      if (!fresh(knobs)) {
+        // Another seed (or an earlier sample) landed on the same kernel: measure its nearest new
+        // neighbour along the seed's last option instead of the same code twice.
+        const last = [...request.steps].reverse().find((step) => movableKnobs(b, step.optionId).length > 0);
+        const near = last ? randomMove(b, knobs, last.optionId, request.rng, 0, fresh) : null;
+        if (near) {
+          const moved = implementation(b, parent, near);
+          return { ok: true, value: [{ ...moved, plan: `${moved.plan ?? ''}; the replayed kernel was measured already in this search, so one knob of ${optionLabel(last!.optionId)} moved on from it` }], usage: [] };
+        }
+      }
+      const replayed = implementation(b, parent, knobs);
+      return { ok: true, value: [notes.length ? { ...replayed, plan: `${replayed.plan ?? ''} (${notes.join('; ')})` } : replayed], usage: [] };
     },
   };
 }

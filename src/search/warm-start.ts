@@ -27,6 +27,8 @@ import type { ForcedStep } from './planner.js';
 export interface SeedSchedule {
   scheduleId: string;
   steps: Step[];
+  /** The operation the schedule was measured on. */
+  operation?: Operation;
 }
 
 /** Retrieves the seeds of a search (always within the target's hardware family) and names their reuse records. */
@@ -58,7 +60,14 @@ export async function chooseSeeds(
 
 function forcedStep(seed: SeedSchedule, stepIndex: number): ForcedStep {
   const step = seed.steps[stepIndex]!;
-  return { optionId: step.optionId, plan: step.plan, ...(step.params ? { params: step.params } : {}), scheduleId: seed.scheduleId, stepIndex };
+  return {
+    optionId: step.optionId,
+    plan: step.plan,
+    ...(step.params ? { params: step.params } : {}),
+    scheduleId: seed.scheduleId,
+    stepIndex,
+    ...(seed.operation ? { source: seed.operation } : {}),
+  };
 }
 
 /**
@@ -94,7 +103,7 @@ export function createSeedPlan(input: { seeds: SeedSchedule[]; guidedShare: numb
 /** Seeds as the engine needs them, read from the store; a seed deleted since the search started is left out. */
 export async function loadSeedSchedules(getSchedule: (id: string) => Promise<Schedule | null>, seeds: SearchSeed[]): Promise<SeedSchedule[]> {
   const loaded = await Promise.all(seeds.map((s) => getSchedule(s.scheduleId)));
-  return loaded.filter((s): s is Schedule => s !== null).map((s) => ({ scheduleId: s.id, steps: s.steps }));
+  return loaded.filter((s): s is Schedule => s !== null).map((s) => ({ scheduleId: s.id, steps: s.steps, operation: s.operation }));
 }
 
 /**

@@ -9,11 +9,13 @@ import { keepFactorFor, runBeamSearch, type BeamSearchSink } from '../../src/sea
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
 import type { Menu } from '../../src/search/menus/menu.js';
 import type { Planner } from '../../src/search/planner.js';
+import { createTemplatePlanner } from '../../src/search/template-planner.js';
 import { createCToolchain } from '../../src/targets/c/c-toolchain.js';
 import { entryPointFor } from '../../src/targets/c/entry-points.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
 import type { CandidateResult } from '../../src/targets/toolchain.js';
 import { GEMM, GEMM_REPLIES, createScriptedPlanner, type ScriptedReply } from '../support/scripted-planner.js';
+import { toyGemmTemplate } from './template-planner-toy-template.js';
 
 const operation = parseOperation({ kind: 'gemm', dims: { M: 64, N: 64, K: 64 } });
 const executor = createLocalExecutor();
@@ -168,6 +170,30 @@ describe('dedupe', () => {
   it('none: every admissible child competes for the beam', async () => {
     const { sink } = await search({ ...config, dedupe: 'none' }, createScriptedPlanner({ baseline: GEMM.naive, replies: twins }));
     expect([...sink.admitted]).toHaveLength(4);
+  });
+});
+
+describe('measured code', () => {
+  it('tells the planner which codes were measured: the template planner spends no sample on one while a new move exists', async () => {
+    const planner = createTemplatePlanner({ templates: (kind) => (kind === 'gemm' ? toyGemmTemplate : null) });
+    const base = planner.baseline(task);
+    for (const seed of [1, 2, 3]) {
+      const sink = collectingSink();
+      await runBeamSearch({
+        searchId: `tried-${seed}`,
+        task,
+        config: SearchConfigSchema.parse({ beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 2, iterations: 4, budget: 14, menuKeep: 1, inventProbability: 0, seed }),
+        menu: CPU_MENU,
+        planner,
+        baseline: base,
+        evaluate,
+        sink,
+      });
+      // The toy template has 24 kernels for this shape; 15 samples with the baseline all differ.
+      const codes = sink.stored.map((c) => c.code);
+      expect(codes).toHaveLength(15);
+      expect(new Set(codes).size).toBe(codes.length);
+    }
   });
 });
 

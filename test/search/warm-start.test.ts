@@ -48,11 +48,27 @@ function localTarget(): Target {
   return t;
 }
 
+/** What the planner was told of the seeds' own operations: each replay's and forced step's `source`. */
+const sourcesSeen: unknown[] = [];
+
 function service() {
   return createSearchService({
     searches: kb.store.searches,
     targets: () => target,
-    planners: () => createTemplatePlanner({ templates: (kind) => (hasTemplate(kind) ? templateFor(kind, { isa }) : null) }),
+    planners: () => {
+      const planner = createTemplatePlanner({ templates: (kind) => (hasTemplate(kind) ? templateFor(kind, { isa }) : null) });
+      return {
+        ...planner,
+        propose: (request) => {
+          if (request.forced) sourcesSeen.push(request.forced.source);
+          return planner.propose(request);
+        },
+        replay: (request) => {
+          sourcesSeen.push(...request.steps.map((step) => step.source));
+          return planner.replay!(request);
+        },
+      };
+    },
     menus: () => CPU_MENU,
     knowledgeBase: kb,
   });
@@ -138,6 +154,7 @@ describe('schedule reuse end to end', () => {
     await kb.addSchedules([makeContent({ dims: NEAR_SHAPE, target: foreign })], [foreign]);
     const svc = service();
     const config: SearchConfigInput = { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 3, budget: 9, seed: 11, timing, warmStart: { seeds: 3, guidedShare: 1 } };
+    sourcesSeen.length = 0;
     const started = await svc.start(gemm(NEAR_SHAPE), config);
     const done = await svc.wait(started.id);
     await svc.close();
@@ -147,6 +164,9 @@ describe('schedule reuse end to end', () => {
     expect(done.seeds.map((s) => [s.scheduleId, s.tier])).toEqual([[seedSearch.scheduleId, 'structure']]);
     expect(done.seeds[0]!.distance).toBeGreaterThan(0);
     const seedSchedule = (await kb.store.getSchedule(seedSearch.scheduleId!))!;
+    // The planner re-fits seed steps from the sizes they were measured at: it is told them.
+    expect(sourcesSeen.length).toBeGreaterThan(seedSchedule.steps.length);
+    for (const source of sourcesSeen) expect(source).toEqual(seedSchedule.operation);
     const candidates = (await kb.store.searches.listCandidates(done.id)).filter((c) => c.sample > 0);
     expect(candidates).toHaveLength(9);
     const replay = candidates.filter((c) => c.optionId === REPLAY_OPTION_ID);

@@ -42,4 +42,10 @@ export interface KernelTemplate {
    * parent that already has them the option offers nothing. The option must also be in `moves`.
    */
   fixedMoves?: Partial<Record<string, (op: Operation) => Knobs>>;
+  /**
+   * Re-fits knobs a seed schedule chose for the operation `from` to the operation `to`, beyond
+   * snapping each to a legal value (which `legalize` does): what made them right at the old sizes
+   * kept at the new ones. Optional; the result is legalized for `to` afterwards.
+   */
+  refit?(from: Operation, to: Operation, knobs: Knobs): Knobs;
 }
