@@ -2,6 +2,7 @@
 //
 //   npm run build && node bench/gpu/replay-search.mjs --tables bench/gpu/tables-h200.json \
 //        [--budget 24] [--kb-budget 32] [--seeds 1,2,3] [--out bench/out/gpu-replay.json]
+//   node bench/gpu/replay-search.mjs --report bench/gpu/replay-h200.json   (the table again, no search)
 //
 // bench/gpu/run.py times every configuration of the Triton template's space on the GPU and writes
 // tables.json (median ms per configuration, cuBLAS per case). This script runs the real search
@@ -40,8 +41,55 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'bench/out/gpu-replay.json' },
     only: { type: 'string', default: '' },
     baseline: { type: 'string', default: 'triton' },
+    report: { type: 'string' },
   },
 });
+
+/** The middle value (the mean of the two middle ones for an even count); null counts as never. */
+function median(xs) {
+  const v = xs.map((x) => x ?? Infinity).sort((a, b) => a - b);
+  const m = v.length / 2;
+  return v.length % 2 ? v[Math.floor(m)] : (v[m - 1] + v[m]) / 2;
+}
+
+/** The markdown table of a run (rows as written to --out), and the summary against the goal. */
+function report({ settings, rows }) {
+  const within = (r, runs) => runs.filter((x) => x.evalsTo2pct !== null && x.evalsTo2pct <= r.exhaustiveEvals / 10).length;
+  const n = settings.seeds.length;
+  const f3 = (x) => x.toFixed(3);
+  const evals = (x) => (Number.isFinite(x) ? String(x) : 'never');
+  const lines = [
+    `Budget ${settings.budget} samples per search, search seeds ${settings.seeds.join(',')}; knowledge base of ${settings.kbBudget}-sample cold searches on the other cases; every search starts from the ${settings.baseline === 'triton' ? "template's default Triton kernel" : 'cuBLAS baseline'}.`,
+    '',
+    '| case | exhaustive evals (10%) | runs within 2% in 10%: cold / warm | median evals to 2%: cold / warm | best / exhaustive after 10 evals (median): cold / warm | after 20 | at the end |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  const total = { cold: 0, warm: 0 };
+  const cases = { cold: 0, warm: 0 };
+  const at10 = { cold: [], warm: [] };
+  for (const r of rows) {
+    const hit = { cold: within(r, r.cold), warm: within(r, r.warm) };
+    for (const m of ['cold', 'warm']) {
+      total[m] += hit[m];
+      if (hit[m] * 2 > r[m].length) cases[m]++;
+      at10[m].push(...r[m].map((x) => x.at10));
+    }
+    const pair = (key, fmt) => `${fmt(median(r.cold.map((x) => x[key])))} / ${fmt(median(r.warm.map((x) => x[key])))}`;
+    lines.push(`| ${r.label} | ${r.exhaustiveEvals} (${Math.floor(r.exhaustiveEvals / 10)}) | ${hit.cold} / ${hit.warm} of ${n} | ${pair('evalsTo2pct', evals)} | ${pair('at10', f3)} | ${pair('at20', f3)} | ${pair('final', f3)} |`);
+  }
+  const geomean = (xs) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
+  lines.push(
+    '',
+    `Within 2% of the exhaustive best using at most 10% of its evaluations, in most runs of a case: warm on ${cases.warm} of ${rows.length} cases, cold on ${cases.cold}; runs: warm ${total.warm} of ${rows.length * n}, cold ${total.cold}.`,
+    `Best / exhaustive best after 10 evaluations, geomean over all runs: warm ${f3(geomean(at10.warm))}, cold ${f3(geomean(at10.cold))}.`,
+  );
+  return lines.join('\n');
+}
+
+if (values.report) {
+  console.log(report(JSON.parse(await readFile(values.report, 'utf8'))));
+  process.exit(0);
+}
 if (!['triton', 'torch'].includes(values.baseline)) throw new Error('--baseline is triton or torch');
 const budget = Number(values.budget);
 const kbBudget = Number(values['kb-budget']);
@@ -64,7 +112,7 @@ const fingerprint = tables.fingerprint;
 if (!fingerprint) throw new Error(`${values.tables} has no fingerprint (run.py writes it)`);
 const record = makeTargetRecord('gpu', 'replayed sweep', fingerprint);
 const key = targetKey(fingerprint);
-const templateOptions = { sharedMemoryBytes: sharedMemoryBudgetFor(fingerprint.computeCapability) };
+const templateOptions = { sharedMemoryBytes: sharedMemoryBudgetFor(fingerprint.computeCapability), multiprocessors: fingerprint.smCount };
 
 /** The key run.py gives a configuration: json.dumps(cfg, sort_keys=True). */
 function configKey(cfg) {
@@ -217,5 +265,7 @@ try {
   await rm(work, { recursive: true, force: true });
 }
 await mkdir(dirname(values.out), { recursive: true });
-await writeFile(values.out, JSON.stringify({ settings: { budget, kbBudget, seeds, tables: values.tables, baseline: values.baseline }, rows }, null, 1));
-console.log(`wrote ${values.out}`);
+const run = { settings: { budget, kbBudget, seeds, tables: values.tables, baseline: values.baseline }, rows };
+await writeFile(values.out, JSON.stringify(run, null, 1));
+console.log(`wrote ${values.out}\n`);
+console.log(report(run));

@@ -30,11 +30,11 @@ export interface PlannerFactoryDeps {
    */
   isa: { byTarget: ReadonlyMap<string, readonly string[]>; local: readonly string[] };
   /**
-   * Compute capability ("9.0") of the KernelBench targets whose GPU was fingerprinted at start, by
-   * target id: the Triton template sizes its shared-memory tiles for it. Others get the template's
-   * A100-safe default.
+   * Compute capability ("9.0") and SM count of the KernelBench targets whose GPU was fingerprinted
+   * at start, by target id: the Triton template sizes its shared-memory tiles for the one and
+   * re-fits seeds' tiles to the other. Others get the template's A100-safe default and no re-fit.
    */
-  gpu?: { byTarget: ReadonlyMap<string, string> };
+  gpu?: { byTarget: ReadonlyMap<string, { computeCapability: string; smCount: number }> };
 }
 
 /**
@@ -59,8 +59,8 @@ export function createPlannerFactory(deps: PlannerFactoryDeps): PlannerFactory {
     if (toolchain === 'kernelbench') {
       // KernelBench targets: the Triton matmul template for gemm and batched gemm; the planner
       // answers BAD_INPUT for other operations (they need planner "llm").
-      const cc = target ? deps.gpu?.byTarget.get(target.id) : undefined;
-      const options = cc ? { sharedMemoryBytes: sharedMemoryBudgetFor(cc) } : {};
+      const gpu = target ? deps.gpu?.byTarget.get(target.id) : undefined;
+      const options = gpu ? { sharedMemoryBytes: sharedMemoryBudgetFor(gpu.computeCapability), multiprocessors: gpu.smCount } : {};
       return createTemplatePlanner({ templates: (kind) => gpuTemplateFor(kind, options) });
     }
     if (toolchain !== 'c') {

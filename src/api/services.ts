@@ -84,12 +84,12 @@ function searchStoreOf(kb: KnowledgeBase): SearchStore {
   return store.searches;
 }
 
-/** Compute capabilities of the GPU targets fingerprinted at start, so the Triton template sizes its tiles for them. */
-async function gpusOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map<string, string>> {
-  const byTarget = new Map<string, string>();
+/** Compute capabilities and SM counts of the GPU targets fingerprinted at start, so the Triton template sizes its tiles for them. */
+async function gpusOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map<string, { computeCapability: string; smCount: number }>> {
+  const byTarget = new Map<string, { computeCapability: string; smCount: number }>();
   for (const [id, key] of names) {
     const fingerprint = GpuFingerprintSchema.safeParse((await kb.store.getTarget(key))?.fingerprint);
-    if (fingerprint.success) byTarget.set(id, fingerprint.data.computeCapability);
+    if (fingerprint.success) byTarget.set(id, { computeCapability: fingerprint.data.computeCapability, smCount: fingerprint.data.smCount });
   }
   return byTarget;
 }

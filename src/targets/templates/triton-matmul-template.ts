@@ -54,6 +54,11 @@ export const SHARED_MEMORY_BUDGET = 160 * 1024;
 export interface TritonMatmulOptions {
   /** Shared memory the pipelined operand tiles may take (see `sharedMemoryBudgetFor`); default SHARED_MEMORY_BUDGET. */
   sharedMemoryBytes?: number;
+  /**
+   * Streaming multiprocessors of the GPU (the fingerprint's smCount). With it, a seed's tiles are
+   * re-fitted so that the launch keeps the SMs as busy at the new sizes as at the seed's own.
+   */
+  multiprocessors?: number;
 }
 
 /**
@@ -83,6 +88,14 @@ function budgetOf(options: TritonMatmulOptions): number {
   }
   return bytes;
 }
+function multiprocessorsOf(options: TritonMatmulOptions): number | undefined {
+  const sms = options.multiprocessors;
+  if (sms !== undefined && (!Number.isInteger(sms) || sms < 1 || sms > 4096)) {
+    throw new SkbError('CONFIG', `multiprocessors must be a whole number from 1 to 4096 (got ${sms})`);
+  }
+  return sms;
+}
+
 /** f32 accumulator elements per thread: above this the accumulator spills out of registers. */
 export const ACCUMULATORS_PER_THREAD = 128;
 
@@ -215,6 +228,31 @@ function fitResources(op: Operation, k: Knobs, sharedBudget: number): Knobs {
   while (shared() > sharedBudget) {
     if (num(out, 'num_stages') > 2) lower(op, out, 'num_stages');
     else if (!lower(op, out, 'block_k') && !lower(op, out, num(out, 'block_m') >= num(out, 'block_n') ? 'block_m' : 'block_n')) break;
+  }
+  return out;
+}
+
+/** Programs (thread blocks) one launch has for these tiles: one per output tile and batch. */
+export function tritonPrograms(op: Operation, knobs: Knobs): number {
+  const { batch, M, N } = dimsOf(op);
+  return batch * Math.ceil(M / num(knobs, 'block_m')) * Math.ceil(N / num(knobs, 'block_n'));
+}
+
+/**
+ * Re-fits a seed's Triton tiles from the sizes it was tuned at to new ones: tiles that filled the
+ * GPU there but leave SMs idle here (a 128x128 tile is 1,024 programs at 4096^2 and 16 at 512^2,
+ * for 132 SMs) are halved, the larger side first, while the launch has no more than half the
+ * programs the seed's had at its own sizes (at most one per SM): tiles halve, so the largest tile
+ * within a factor of two of that is kept, since smaller tiles reuse less of each load. Other
+ * knobs stay; the caller legalizes.
+ */
+function refitTiles(from: Operation, to: Operation, knobs: Knobs, sms: number): Knobs {
+  if (knobs.impl !== 'triton' || typeof knobs.block_m !== 'number' || typeof knobs.block_n !== 'number') return knobs;
+  const out = { ...knobs };
+  const wanted = Math.min(sms, tritonPrograms(from, knobs));
+  while (tritonPrograms(to, out) * 2 <= wanted) {
+    const larger = num(out, 'block_m') >= num(out, 'block_n') ? 'block_m' : 'block_n';
+    if (!lower(to, out, larger) && !lower(to, out, larger === 'block_m' ? 'block_n' : 'block_m')) break;
   }
   return out;
 }
@@ -370,6 +408,7 @@ function generateSource(op: Operation, k: Knobs): string {
 /** Creates the Triton matmul template (one object serves gemm and batched gemm) for a GPU's budget. */
 export function createTritonMatmulTemplate(kind: GpuTemplateKind, options: TritonMatmulOptions = {}): GpuKernelTemplate {
   budgetOf(options);
+  const sms = multiprocessorsOf(options);
   return {
     kind,
     toolchain: 'kernelbench',
@@ -387,6 +426,7 @@ export function createTritonMatmulTemplate(kind: GpuTemplateKind, options: Trito
       'cuda.triton': () => ({ impl: 'triton' }),
       'cuda.cublas': (op) => tritonMatmulBaseline(op, options),
     },
+    ...(sms !== undefined ? { refit: (from: Operation, to: Operation, knobs: Knobs) => refitTiles(from, to, knobs, sms) } : {}),
   };
 }
 

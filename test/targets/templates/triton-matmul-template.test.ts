@@ -29,6 +29,7 @@ import {
   gpuTemplateFor,
   sharedMemoryBudgetFor,
   tritonMatmulSpace,
+  tritonPrograms,
 } from '../../../src/targets/templates/triton-matmul-template.js';
 import { kernelBenchProblemFor } from '../../../src/targets/kernelbench/problems.js';
 import { gpuPython, hasGpuTriton } from '../../support/gpu.js';
@@ -284,6 +285,57 @@ describe('Triton matmul template in the template planner', () => {
     expect(out.value[0]!.code).toContain('BLOCK_N = 64');
   });
 
+  it('re-fits a seed tuned on a large shape to a small one so that the launch still fills the SMs', async () => {
+    const large = op({ kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 }, dtype: 'bf16' });
+    const small = op({ kind: 'gemm', dims: { M: 512, N: 512, K: 512 }, dtype: 'bf16' });
+    const tuned = gemm.legalize(large, { impl: 'triton', block_m: 128, block_n: 256, block_k: 64, num_warps: 8 });
+    const steps: ForcedStep[] = [
+      { scheduleId: 's', stepIndex: 0, optionId: 'cuda.shared_tile', plan: 'tile', params: { knobs: tuned, changed: { impl: 'triton', block_m: 128, block_n: 256 } }, source: large },
+    ];
+    const replayOn = async (sms: number | undefined, shape: Operation): Promise<Knobs> => {
+      const p = createTemplatePlanner({ templates: (kind) => gpuTemplateFor(kind, sms === undefined ? {} : { multiprocessors: sms }) });
+      const out = await p.replay!({ task: { ...task, operation: shape }, parent: view(gemm.baseline(shape)), steps, rules: [], rng: createRng(1) });
+      if (!out.ok) throw new Error(out.error);
+      return (out.value[0]!.params as { knobs: Knobs }).knobs;
+    };
+    // 128x256 tiles: 512 programs at 4096^2 but 8 at 512^2. With 132 SMs they are halved until the
+    // launch has more than 66 programs: 64x32 or 32x64, 128 programs.
+    const refitted = await replayOn(132, small);
+    expect(tritonPrograms(small, refitted)).toBeGreaterThan(66);
+    expect(tritonPrograms(small, refitted)).toBeLessThanOrEqual(132);
+    expect((refitted.block_m as number) * (refitted.block_n as number)).toBe(64 * 32);
+    // Without the SM count, and at the seed's own sizes, the seed's tiles stay.
+    expect(await replayOn(undefined, small)).toMatchObject({ block_m: 128, block_n: 256 });
+    expect(await replayOn(132, large)).toMatchObject({ block_m: 128, block_n: 256 });
+    // A GPU of 16 SMs is filled by 16 programs: one halving (128x128) is enough there.
+    expect(await replayOn(16, small)).toMatchObject({ block_m: 128, block_n: 128 });
+    expect(() => createTritonMatmulTemplate('gemm', { multiprocessors: 0 })).toThrow(/multiprocessors/);
+  });
+
+  it('does not spend a sample on a kernel the search has measured, while another move is new', async () => {
+    const base = planner.baseline(task).params!.knobs as Knobs;
+    const into = gemm.legalize(OPS[0]!, { ...base, impl: 'triton' });
+    const parent = view(into);
+    const measured = new Set<string>();
+    const only = (ids: string[]) => CUDA_MENU.options.filter((o) => ids.includes(o.id));
+    // num_stages has three values: from 3, the options offer 2 and 4, then nothing new.
+    for (let i = 0; i < 2; i++) {
+      const out = await planner.propose({ task, parent, iteration: 2, iterations: 4, phase: 'optimize', menu: only(['cuda.double_buffer']), invent: false, rules: [], rng: createRng(7), tried: (code) => measured.has(code) });
+      if (!out.ok) throw new Error(out.error);
+      const built = await planner.implement({ task, parent, plan: out.value, count: 1, rules: [], rng: createRng(8), tried: (code) => measured.has(code) });
+      if (!built.ok) throw new Error(built.error);
+      expect(measured.has(built.value[0]!.code)).toBe(false);
+      measured.add(built.value[0]!.code);
+    }
+    expect([...measured].map((c) => constantsOf(c).num_stages).sort()).toEqual([2, 4]);
+    // Every move of the option measured: it is still proposed (the sample is not wasted on a failure).
+    const again = await planner.propose({ task, parent, iteration: 2, iterations: 4, phase: 'optimize', menu: only(['cuda.double_buffer']), invent: false, rules: [], rng: createRng(7), tried: (code) => measured.has(code) });
+    expect(again.ok).toBe(true);
+    // With a second option on the menu, the new move of that option is taken instead.
+    const other = await planner.propose({ task, parent, iteration: 2, iterations: 4, phase: 'optimize', menu: only(['cuda.double_buffer', 'cuda.l2_locality']), invent: false, rules: [], rng: createRng(7), tried: (code) => measured.has(code) });
+    expect(other.ok && other.value.optionId).toBe('cuda.l2_locality');
+  });
+
   it('the planner factory gives KernelBench targets the template planner for gemm and says what to do for other kinds', async () => {
     const factory = createPlannerFactory({ config: { models: [], openaiBaseUrl: undefined, openaiApiKey: undefined }, isa: { byTarget: new Map(), local: [] } });
     const planner2 = factory(SearchConfigSchema.parse({}), { id: 'h200', toolchain: createKernelBenchToolchain() });
@@ -373,7 +425,7 @@ describe('Triton matmul template: transposed operands and the GPU\'s shared memo
     const factory = createPlannerFactory({
       config: { models: [], openaiBaseUrl: undefined, openaiApiKey: undefined },
       isa: { byTarget: new Map(), local: [] },
-      gpu: { byTarget: new Map([['h200', '9.0']]) },
+      gpu: { byTarget: new Map([['h200', { computeCapability: '9.0', smCount: 132 }]]) },
     });
     const big = op({ kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 }, dtype: 'bf16' });
     const forced: ForcedStep = { optionId: 'cuda.double_buffer', plan: 'four stages', scheduleId: 'sch_x', stepIndex: 0, params: { knobs: { impl: 'triton', block_m: 128, block_n: 256, block_k: 64, group_m: 8, num_warps: 8, num_stages: 4, precision: 'native' } } };
