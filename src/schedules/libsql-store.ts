@@ -240,9 +240,10 @@ function createLane(): <T>(task: () => Promise<T>) => Promise<T> {
 export type LibsqlStore = Store & {
   readonly searches: SearchStore;
   /**
-   * Ends a search: applies `patch` to the search and, when given, stores its schedule (with its
-   * target and embedding) and sets the search's scheduleId, all in ONE transaction: either the
-   * search is marked and its schedule stored, or nothing changed. `inserted` is false when equal
+   * Ends a search: applies `patch` to the search, writes the outcomes of its seeds (`patch.seeds`)
+   * to their reuse records and, when given, stores its schedule (with its target and embedding) and
+   * sets the search's scheduleId, all in ONE transaction: either the search is marked, its reuses
+   * judged and its schedule stored, or nothing changed. `inserted` is false when equal
    * content was already stored (the search then refers to that schedule).
    */
   finishSearch(
@@ -502,6 +503,14 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
       return write(async (tx) => {
         // The search row first: if the schedule's insert fails, the rollback takes the status back too.
         let search = await searches.updateSearchIn(tx, searchId, patch);
+        // The seeds' reuse records take the outcomes judged here in the same transaction, so no
+        // crash leaves a finished search whose reuses stay pending. A seed schedule deleted since
+        // took its reuse records with it: nothing to update then.
+        if (patch.seeds) {
+          for (const seed of search.seeds.filter((x) => x.outcome !== 'pending')) {
+            await tx.execute({ sql: 'UPDATE reuses SET outcome = ?, gain = COALESCE(?, gain) WHERE id = ? AND search_id = ?', args: [seed.outcome, seed.gain ?? null, seed.reuseId, searchId] });
+          }
+        }
         if (!schedule) return { search, schedule: null, inserted: false };
         const result = await insertIn(tx, parsed, {
           ...(schedule.target ? { targets: [schedule.target] } : {}),

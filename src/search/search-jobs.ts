@@ -47,7 +47,7 @@ export interface SearchServiceDeps {
    * The knowledge base: where seeds come from (warm start) and where a search's schedule is stored
    * when it ends. Without it searches run cold and store no schedule.
    */
-  knowledgeBase?: Pick<KnowledgeBase, 'similar' | 'rememberSearch'> & { store: Pick<KnowledgeBase['store'], 'getSchedule' | 'recordReuse' | 'updateReuse' | 'listReuses'> };
+  knowledgeBase?: Pick<KnowledgeBase, 'similar' | 'rememberSearch'> & { store: Pick<KnowledgeBase['store'], 'getSchedule' | 'recordReuse' | 'listReuses'> };
   /** What candidate code must satisfy, shown to planners; default from the C entry points or the KernelBench rules. */
   contract?: (task: Task, target: Target) => string;
 }
@@ -255,8 +255,8 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
   }
 
   /**
-   * Ends a search with a result: judges its seeds, extracts its schedule, and marks the search and
-   * stores the schedule in one transaction (through the knowledge base), then records the seeds' outcomes.
+   * Ends a search with a result: judges its seeds, extracts its schedule, and marks the search,
+   * records the seeds' outcomes and stores the schedule in one transaction (through the knowledge base).
    */
   async function finish(
     record: SearchRecord,
@@ -298,7 +298,6 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
     };
     if (!kb) return searches.updateSearch(record.id, patch);
     const { search } = await kb.rememberSearch({ searchId: record.id, patch, schedule: content, target: await target.record() });
-    for (const seed of seeds) await kb.store.updateReuse(seed.reuseId, { outcome: seed.outcome, ...(seed.gain !== undefined ? { gain: seed.gain } : {}) });
     return search;
   }
 

@@ -231,6 +231,32 @@ describe('schedule reuse end to end', () => {
     expect(after[1]!.reason).toContain('transferred well 0 of 1 time');
   });
 
+  it("writes the seeds' outcomes in the transaction that finishes the search: one refused write leaves all as it was", async () => {
+    const side = createClient({ url: dbUrl });
+    await side.execute(`CREATE TRIGGER refuse_outcomes BEFORE UPDATE OF outcome ON reuses BEGIN SELECT RAISE(ABORT, 'disk refused the outcome'); END`);
+    const schedulesBefore = (await kb.store.listSchedules({}, { first: 10 })).totalCount;
+    let searchId: string;
+    try {
+      const svc = service();
+      const started = await svc.start(gemm({ M: 112, N: 128, K: 128 }), { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 2, budget: 6, seed: 3, timing, warmStart: { seeds: 1 } });
+      searchId = started.id;
+      const done = await svc.wait(started.id);
+      await svc.close();
+      // A step beat the baseline, so there was a schedule to store: the refused outcome took it back.
+      const candidates = await kb.store.searches.listCandidates(searchId);
+      const root = candidates.find((c) => c.sample === 0)!;
+      expect(candidates.some((c) => c.admitted && c.sample > 0 && c.latencyMs! < root.latencyMs!)).toBe(true);
+      expect(done.status).toBe('failed');
+      expect(done.error).toContain('disk refused the outcome');
+      expect(done.scheduleId).toBeNull();
+      expect((await kb.store.listSchedules({}, { first: 10 })).totalCount).toBe(schedulesBefore);
+      expect((await kb.store.listReuses({ searchId })).map((r) => r.outcome)).toEqual(['pending']);
+    } finally {
+      await side.execute('DROP TRIGGER refuse_outcomes');
+      side.close();
+    }
+  }, 300_000);
+
   it('resumes an interrupted warm search with the same seeds and without evaluating a sample twice', async () => {
     const config: SearchConfigInput = { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 3, budget: 8, seed: 13, timing, warmStart: { seeds: 2, tiers: ['exact', 'structure'] } };
     const first = service();
