@@ -22,6 +22,12 @@ export function llmUnavailable(config: Pick<Config, 'openaiBaseUrl' | 'openaiApi
     : 'The llm planner needs an OpenAI-compatible endpoint: set SKB_OPENAI_BASE_URL (e.g. http://localhost:11434/v1) or SKB_OPENAI_API_KEY, or use planner "template"';
 }
 
+/** What the Triton template needs to know of a GPU target: from its fingerprint. */
+export interface TargetGpu {
+  computeCapability: string;
+  smCount: number;
+}
+
 export interface PlannerFactoryDeps {
   config: Pick<Config, 'openaiBaseUrl' | 'openaiApiKey' | 'models'>;
   /**
@@ -34,7 +40,7 @@ export interface PlannerFactoryDeps {
    * at start, by target id: the Triton template sizes its shared-memory tiles for the one and
    * re-fits seeds' tiles to the other. Others get the template's A100-safe default and no re-fit.
    */
-  gpu?: { byTarget: ReadonlyMap<string, { computeCapability: string; smCount: number }> };
+  gpu?: { byTarget: ReadonlyMap<string, TargetGpu> };
 }
 
 /**

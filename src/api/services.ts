@@ -19,7 +19,7 @@ import type { Config } from './config.js';
 import { registerLocalTargets, type TargetNames } from './local-targets.js';
 import type { Logger } from './logger.js';
 import { openConfiguredKnowledgeBase } from './open-knowledge-base.js';
-import { createPlannerFactory, llmUnavailable } from './planners.js';
+import { createPlannerFactory, llmUnavailable, type TargetGpu } from './planners.js';
 
 export interface Services {
   kb: KnowledgeBase;
@@ -85,8 +85,8 @@ function searchStoreOf(kb: KnowledgeBase): SearchStore {
 }
 
 /** Compute capabilities and SM counts of the GPU targets fingerprinted at start, so the Triton template sizes its tiles for them. */
-async function gpusOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map<string, { computeCapability: string; smCount: number }>> {
-  const byTarget = new Map<string, { computeCapability: string; smCount: number }>();
+async function gpusOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map<string, TargetGpu>> {
+  const byTarget = new Map<string, TargetGpu>();
   for (const [id, key] of names) {
     const fingerprint = GpuFingerprintSchema.safeParse((await kb.store.getTarget(key))?.fingerprint);
     if (fingerprint.success) byTarget.set(id, { computeCapability: fingerprint.data.computeCapability, smCount: fingerprint.data.smCount });
