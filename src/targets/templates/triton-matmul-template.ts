@@ -88,6 +88,7 @@ function budgetOf(options: TritonMatmulOptions): number {
   }
   return bytes;
 }
+
 function multiprocessorsOf(options: TritonMatmulOptions): number | undefined {
   const sms = options.multiprocessors;
   if (sms !== undefined && (!Number.isInteger(sms) || sms < 1 || sms > 4096)) {
@@ -248,6 +249,9 @@ export function tritonPrograms(op: Operation, knobs: Knobs): number {
  */
 function refitTiles(from: Operation, to: Operation, knobs: Knobs, sms: number): Knobs {
   if (knobs.impl !== 'triton' || typeof knobs.block_m !== 'number' || typeof knobs.block_n !== 'number') return knobs;
+  // A seed of another kind (the similar tier) has no matmul sizes to compare with.
+  const sized = (op: Operation): boolean => (GPU_TEMPLATE_KINDS as readonly string[]).includes(op.kind) && ['M', 'N', ...(op.kind === 'batched_gemm' ? ['B'] : [])].every((d) => op.dims[d] !== undefined);
+  if (!sized(from) || !sized(to)) return knobs;
   const out = { ...knobs };
   const wanted = Math.min(sms, tritonPrograms(from, knobs));
   while (tritonPrograms(to, out) * 2 <= wanted) {

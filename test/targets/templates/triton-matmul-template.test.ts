@@ -310,6 +310,10 @@ describe('Triton matmul template in the template planner', () => {
     // A GPU of 16 SMs is filled by 16 programs: one halving (128x128) is enough there.
     expect(await replayOn(16, small)).toMatchObject({ block_m: 128, block_n: 128 });
     expect(() => createTritonMatmulTemplate('gemm', { multiprocessors: 0 })).toThrow(/multiprocessors/);
+    // A seed of another kind (a similar-tier softmax schedule) keeps its tiles as they are.
+    const softmax = op({ kind: 'softmax', dims: { M: 4096, N: 4096 } });
+    expect(gemm.refit).toBeUndefined();
+    expect(createTritonMatmulTemplate('gemm', { multiprocessors: 132 }).refit!(softmax, small, tuned)).toEqual(tuned);
   });
 
   it('does not spend a sample on a kernel the search has measured, while another move is new', async () => {
