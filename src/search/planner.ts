@@ -41,6 +41,12 @@ export interface ForcedStep {
   source?: Operation;
 }
 
+/**
+ * Whether this search has already evaluated exactly this code. A planner that can choose among
+ * many moves (the template planner) avoids spending a sample on a kernel measured before.
+ */
+export type TriedCode = (code: string) => boolean;
+
 export interface ProposeRequest {
   task: PlanningTask;
   parent: CandidateView;
@@ -55,11 +61,7 @@ export interface ProposeRequest {
   forced?: ForcedStep;
   rules: string[];
   rng: Rng;
-  /**
-   * Whether this search has already evaluated exactly this code. A planner that can choose among
-   * many moves (the template planner) avoids spending a sample on a kernel measured before.
-   */
-  tried?: (code: string) => boolean;
+  tried?: TriedCode;
   signal?: AbortSignal;
 }
 
@@ -83,8 +85,7 @@ export interface ImplementRequest {
   count: number;
   rules: string[];
   rng: Rng;
-  /** As in ProposeRequest. */
-  tried?: (code: string) => boolean;
+  tried?: TriedCode;
   signal?: AbortSignal;
 }
 
@@ -103,8 +104,7 @@ export interface ReplayRequest {
   steps: ForcedStep[];
   rules: string[];
   rng: Rng;
-  /** As in ProposeRequest. */
-  tried?: (code: string) => boolean;
+  tried?: TriedCode;
   signal?: AbortSignal;
 }
 

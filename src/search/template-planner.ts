@@ -12,7 +12,7 @@ import { CPU_MENU } from './menus/cpu-menu.js';
 import { CUDA_MENU } from './menus/cuda-menu.js';
 import type { MenuOption } from './menus/menu.js';
 import { describeKnobChanges, joinPhrases } from './plan-text.js';
-import type { ForcedStep, Implementation, Plan, Planner, PlannerOutcome, PlanningTask, ProposeRequest } from './planner.js';
+import type { ForcedStep, Implementation, Plan, Planner, PlannerOutcome, PlanningTask, ProposeRequest, TriedCode } from './planner.js';
 import type { Rng } from './rng.js';
 
 /**
@@ -219,7 +219,7 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
    * Moves that change the parent's knobs into a kernel this search has not measured: a template is
    * deterministic, so measuring the same code again spends a sample on nothing new.
    */
-  function untried(b: Bound, parent: Knobs, tried: ((code: string) => boolean) | undefined): Accept {
+  function untried(b: Bound, parent: Knobs, tried: TriedCode | undefined): Accept {
     if (!tried) return changes(parent);
     return (knobs) => !sameKnobs(knobs, parent) && !tried(b.template.generate(b.op, knobs));
   }
@@ -243,7 +243,7 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
     return joinPhrases(describeKnobChanges(b.op, b.template.knobs, parent, knobs));
   }
 
-  function proposeForced(b: Bound, parent: Knobs, forced: ForcedStep, rng: Rng, tried: ((code: string) => boolean) | undefined): PlannerOutcome<Plan> {
+  function proposeForced(b: Bound, parent: Knobs, forced: ForcedStep, rng: Rng, tried: TriedCode | undefined): PlannerOutcome<Plan> {
     if (movableKnobs(b, forced.optionId).length === 0) {
       return {
         ok: false,
@@ -254,30 +254,37 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
     const where = `Following step ${forced.stepIndex + 1} of seed schedule ${forced.scheduleId} (${optionLabel(forced.optionId)})`;
     const fresh = untried(b, parent, tried);
     const targets = stepTargets(b, forced);
-    let asked: Knobs | null = null;
-    if (Object.keys(targets).length > 0) {
+    const asks = Object.keys(targets).length > 0;
+    // The seed's values on this parent; only the knobs the step moves are re-fitted, the rest are
+    // this lineage's own choices. Null when they change nothing here.
+    let seeded: Knobs | null = null;
+    if (asks) {
       const merged = legalize(b, { ...parent, ...targets }, parent);
-      // Only the knobs the step moves are re-fitted: the rest are this lineage's own choices.
       const refitted = refit(b, forced.source, merged);
       const knobs = legalize(b, { ...merged, ...Object.fromEntries(Object.keys(targets).map((k) => [k, refitted[k]!])) }, merged);
-      if (fresh(knobs)) {
-        const notes = refitNotes(targets, knobs);
-        return { ok: true, value: plan(forced.optionId, parent, knobs, `${where}: ${changeText(b, parent, knobs)}${notes.length ? ` (${notes.join('; ')})` : ''}`, forced), usage: [] };
-      }
-      if (!sameKnobs(knobs, parent)) asked = knobs;
+      if (!sameKnobs(knobs, parent)) seeded = knobs;
     }
-    const knobs = randomMove(b, parent, forced.optionId, rng, jumpProbability, fresh) ?? asked ?? randomMove(b, parent, forced.optionId, rng, jumpProbability, changes(parent));
-    if (!knobs) return { ok: false, error: `No legal move of ${forced.optionId} changes the ${b.template.kind} knobs of this candidate`, usage: [] };
-    const why =
-      Object.keys(targets).length === 0
+    if (seeded && fresh(seeded)) {
+      const notes = refitNotes(targets, seeded);
+      return { ok: true, value: plan(forced.optionId, parent, seeded, `${where}: ${changeText(b, parent, seeded)}${notes.length ? ` (${notes.join('; ')})` : ''}`, forced), usage: [] };
+    }
+    const instead = (knobs: Knobs): PlannerOutcome<Plan> => {
+      const why = !asks
         ? 'the seed step carries no knob values for this template'
-        : asked
+        : seeded
           ? "the seed's knob values give a kernel this search has measured already"
           : "the seed's knob values are already in place here";
-    if (knobs === asked) {
-      return { ok: true, value: plan(forced.optionId, parent, knobs, `${where}: ${changeText(b, parent, knobs)} (measured again: no other move of this option is new)`, forced), usage: [] };
+      return { ok: true, value: plan(forced.optionId, parent, knobs, `${where}; ${why}, so instead: ${changeText(b, parent, knobs)}`, forced), usage: [] };
+    };
+    const novel = randomMove(b, parent, forced.optionId, rng, jumpProbability, fresh);
+    if (novel) return instead(novel);
+    // Nothing new along this option: the seed's values measured again, else any change.
+    if (seeded) {
+      return { ok: true, value: plan(forced.optionId, parent, seeded, `${where}: ${changeText(b, parent, seeded)} (measured again: no other move of this option is new)`, forced), usage: [] };
     }
-    return { ok: true, value: plan(forced.optionId, parent, knobs, `${where}; ${why}, so instead: ${changeText(b, parent, knobs)}`, forced), usage: [] };
+    const any = randomMove(b, parent, forced.optionId, rng, jumpProbability, changes(parent));
+    if (!any) return { ok: false, error: `No legal move of ${forced.optionId} changes the ${b.template.kind} knobs of this candidate`, usage: [] };
+    return instead(any);
   }
 
   return {
@@ -302,7 +309,8 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
       }
       // Draw the option, then the move; if the option cannot change anything here, try the others.
       // Kernels measured before are taken only when the offered options have nothing new.
-      for (const accept of [untried(b, parent, request.tried), changes(parent)]) {
+      const passes = request.tried ? [untried(b, parent, request.tried), changes(parent)] : [changes(parent)];
+      for (const accept of passes) {
         const first = request.rng.int(offered.length);
         for (let i = 0; i < offered.length; i++) {
           const option = offered[(first + i) % offered.length]!;
@@ -358,12 +366,13 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
         knobs = legalize(b, { ...knobs, ...targets }, knobs);
         applied++;
       }
-      const asReplayed = knobs;
-      knobs = refit(b, request.steps.find((step) => step.source)?.source, knobs);
-      const notes = refitNotes(asReplayed, knobs);
       if (applied === 0) {
         return { ok: false, error: `None of the seed's ${request.steps.length} steps carries knob values of the ${b.template.kind} template`, usage: [] };
       }
+      const asReplayed = knobs;
+      knobs = refit(b, request.steps.find((step) => step.source)?.source, knobs);
+      const refitted = refitNotes(asReplayed, knobs);
+      const notes = refitted.length ? ` (${refitted.join('; ')})` : '';
       if (sameKnobs(knobs, parent)) {
         return { ok: false, error: `Replaying the seed leaves the ${b.template.kind} knobs as they are for this shape`, usage: [] };
       }
@@ -375,11 +384,11 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
         const near = last ? randomMove(b, knobs, last.optionId, request.rng, 0, fresh) : null;
         if (near) {
           const moved = implementation(b, parent, near);
-          return { ok: true, value: [{ ...moved, plan: `${moved.plan ?? ''}; the replayed kernel was measured already in this search, so one knob of ${optionLabel(last!.optionId)} moved on from it` }], usage: [] };
+          return { ok: true, value: [{ ...moved, plan: `${moved.plan ?? ''}${notes}; the replayed kernel was measured already in this search, so one knob of ${optionLabel(last!.optionId)} moved on from it` }], usage: [] };
         }
       }
       const replayed = implementation(b, parent, knobs);
-      return { ok: true, value: [notes.length ? { ...replayed, plan: `${replayed.plan ?? ''} (${notes.join('; ')})` } : replayed], usage: [] };
+      return { ok: true, value: [{ ...replayed, plan: `${replayed.plan ?? ''}${notes}` }], usage: [] };
     },
   };
 }

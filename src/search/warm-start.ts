@@ -28,7 +28,7 @@ export interface SeedSchedule {
   scheduleId: string;
   steps: Step[];
   /** The operation the schedule was measured on. */
-  operation?: Operation;
+  operation: Operation;
 }
 
 /** Retrieves the seeds of a search (always within the target's hardware family) and names their reuse records. */
@@ -66,7 +66,7 @@ function forcedStep(seed: SeedSchedule, stepIndex: number): ForcedStep {
     ...(step.params ? { params: step.params } : {}),
     scheduleId: seed.scheduleId,
     stepIndex,
-    ...(seed.operation ? { source: seed.operation } : {}),
+    source: seed.operation,
   };
 }
 
