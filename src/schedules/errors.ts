@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'BAD_INPUT'
   | 'NOT_FOUND'
   | 'CONFLICT'
+  | 'CANCELLED'
   | 'UNAUTHORIZED'
   | 'EMBEDDING_SPACE_MISMATCH'
   | 'INDEX_CORRUPT'
@@ -19,6 +20,8 @@ const STATUS: Record<ErrorCode, number> = {
   BAD_INPUT: 400,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  // 499, as nginx names a request the client gave up on: the work stopped because someone asked it to.
+  CANCELLED: 499,
   UNAUTHORIZED: 401,
   EMBEDDING_SPACE_MISMATCH: 400,
   INDEX_CORRUPT: 500,
@@ -34,8 +37,12 @@ export class SkbError extends Error {
   readonly status: number;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
-    super(message);
+  /**
+   * @param options.cause the error this one explains (kept as `error.cause`, so a log shows the
+   *   whole chain while the message stays a sentence for the user).
+   */
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SkbError';
     this.code = code;
     this.status = STATUS[code];
@@ -52,4 +59,25 @@ export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<Prope
   return issues
     .map((issue) => `${issue.path.length ? issue.path.map(String).join('.') : '(root)'}: ${issue.message}`)
     .join('; ');
+}
+
+/** What `parseOrThrow` needs of a zod schema: a `safeParse` that says what failed. */
+interface SafeParser<T> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } };
+}
+
+/**
+ * Validates `value` against `schema` at an edge (GraphQL input, a file, the environment, a stored
+ * row, a model reply) and returns the parsed value, or throws an SkbError of `code` whose message
+ * starts with `what` and names every problem (`Invalid operation: dims.M: ...`).
+ */
+export function parseOrThrow<T>(schema: SafeParser<T>, value: unknown, what: string, code: ErrorCode = 'BAD_INPUT'): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new SkbError(code, `${what}: ${describeIssues(parsed.error.issues)}`);
+  return parsed.data;
+}
+
+/** The message of anything thrown, for a sentence that wraps it (pass the error itself as `cause`). */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,4 +1,4 @@
-export { SkbError, isSkbError, describeIssues, type ErrorCode } from './errors.js';
+export { SkbError, isSkbError, describeIssues, parseOrThrow, messageOf, type ErrorCode } from './errors.js';
 export { canonicalJson, sha256Hex } from './canonical.js';
 export {
   OperationSchema,
