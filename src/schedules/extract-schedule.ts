@@ -3,10 +3,9 @@
  * best candidate, with the siblings along that path that failed or were slower kept as negative
  * evidence for later searches.
  */
-import type { NegativeStep, ScheduleContentInput, Step } from './schedule.js';
+import { INVENTED_OPTION_ID, OPTION_ID_PATTERN, type NegativeStep, type ScheduleContentInput, type Step } from './schedule.js';
 import type { CandidateRecord, LineageStep, SearchRecord } from './search.js';
 
-const OPTION_ID = /^[a-z0-9_.:-]{1,64}$/;
 const MAX_PLAN = 20_000;
 const MAX_NEGATIVES = 1024;
 
@@ -28,44 +27,6 @@ export interface ExtractScheduleInput {
 }
 
 /**
- * Steps from the root to `bestId` read off the stored candidates (each step: the parent's latency
- * before, the candidate's after). Empty when `bestId` is the root or unknown.
- */
-export function lineageOf(candidates: CandidateRecord[], bestId: string): LineageStep[] {
-  const byId = new Map(candidates.map((c) => [c.id, c]));
-  const steps: LineageStep[] = [];
-  let node = byId.get(bestId);
-  while (node?.parentId) {
-    const parent = byId.get(node.parentId);
-    if (!parent || parent.latencyMs === null || node.latencyMs === null) return [];
-    steps.push({
-      candidateId: node.id,
-      optionId: node.optionId ?? 'invented',
-      optionLabel: node.optionLabel ?? '',
-      plan: node.plan ?? '',
-      params: node.params,
-      latencyBeforeMs: parent.latencyMs,
-      latencyAfterMs: node.latencyMs,
-    });
-    node = parent;
-  }
-  return steps.reverse();
-}
-
-/**
- * The seed a candidate follows: the nearest `forcedFrom` on its path to the root (itself
- * included), or null when no step of its lineage came from a seed.
- */
-export function seedOfCandidate(byId: Map<string, CandidateRecord>, candidate: CandidateRecord): { scheduleId: string; stepIndex: number } | null {
-  let node: CandidateRecord | undefined = candidate;
-  while (node) {
-    if (node.forcedFrom) return node.forcedFrom;
-    node = node.parentId ? byId.get(node.parentId) : undefined;
-  }
-  return null;
-}
-
-/**
  * The schedule of a search, or null when no step improved on the baseline (nothing worth storing).
  * The result is schedule content as the store validates it.
  */
@@ -76,7 +37,7 @@ export function extractSchedule(input: ExtractScheduleInput): ScheduleContentInp
   if (!root) return null;
 
   const steps: Step[] = lineage.map((s) => ({
-    optionId: OPTION_ID.test(s.optionId) ? s.optionId : 'invented',
+    optionId: OPTION_ID_PATTERN.test(s.optionId) ? s.optionId : INVENTED_OPTION_ID,
     optionLabel: (s.optionLabel || s.optionId).slice(0, 200),
     plan: s.plan.slice(0, MAX_PLAN),
     ...(s.params ? { params: s.params as Step['params'] } : {}),
@@ -94,7 +55,7 @@ export function extractSchedule(input: ExtractScheduleInput): ScheduleContentInp
     const parent = candidates.find((c) => c.id === id);
     const onPath = path[atStep + 1];
     for (const c of childrenOf.get(id) ?? []) {
-      if (c.id === onPath || c.optionId === null || !OPTION_ID.test(c.optionId) || !c.plan) continue;
+      if (c.id === onPath || c.optionId === null || !OPTION_ID_PATTERN.test(c.optionId) || !c.plan) continue;
       const slower = c.correct && c.latencyMs !== null && !c.admitted && parent?.latencyMs != null && c.latencyMs >= parent.latencyMs;
       if (c.correct && !slower) continue;
       negatives.push({

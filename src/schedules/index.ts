@@ -37,7 +37,10 @@ export {
   ScheduleContentSchema,
   ReuseSchema,
   ReuseTierSchema,
+  INVENTED_OPTION_ID,
+  OPTION_ID_PATTERN,
   scheduleContentHash,
+  speedupOf,
   toSchedule,
   type Step,
   type NegativeStep,
@@ -58,7 +61,8 @@ export type {
   InsertResult,
   ReuseStats,
 } from './store.js';
-export { extractSchedule, lineageOf, seedOfCandidate, type ExtractScheduleInput } from './extract-schedule.js';
+export { extractSchedule, type ExtractScheduleInput } from './extract-schedule.js';
+export { bestLineage, lineageOf, lineageStepOf, seedOfCandidate } from './lineage.js';
 export { createLibsqlStore, validateTargetRecord, type LibsqlStore, type LibsqlStoreOptions } from './libsql-store.js';
 export { createLibsqlSearchStore, type SearchStore, type SearchPatch, type SearchStoreDeps } from './libsql-search-store.js';
 export { MIGRATIONS, migrate, type Migration } from './migrations.js';

@@ -8,11 +8,17 @@ const JsonValue: z.ZodType<unknown> = z.lazy(() =>
 
 const LatencySchema = z.number().positive().finite();
 
+/** What a menu option id may look like: lower case letters, digits, `_ . : -`. */
+export const OPTION_ID_PATTERN = /^[a-z0-9_.:-]{1,64}$/;
+
+/** Option id of a step that invented an optimization not on the menu (and of any step whose option id is not a valid one). */
+export const INVENTED_OPTION_ID = 'invented';
+
 /** One accepted optimization on the lineage from the root to the best candidate. */
 export const StepSchema = z
   .object({
     /** Stable menu option id shared by every planner of a toolchain, e.g. "cpu.register_block". */
-    optionId: z.string().regex(/^[a-z0-9_.:-]{1,64}$/, 'option ids are lower case: letters, digits, _ . : -'),
+    optionId: z.string().regex(OPTION_ID_PATTERN, 'option ids are lower case: letters, digits, _ . : -'),
     optionLabel: z.string().min(1).max(200),
     plan: z.string().max(20_000),
     /** Structured knob changes where the planner has them, e.g. { MR: 6, NR: 32 }. */
@@ -85,7 +91,18 @@ export function scheduleContentHash(content: ScheduleContent): string {
 /** Completes validated content into a schedule with its derived id, hash and speedup. */
 export function toSchedule(content: ScheduleContent): Schedule {
   const contentHash = scheduleContentHash(content);
-  return { ...content, id: `sch_${contentHash.slice(0, 24)}`, contentHash, speedup: content.baselineLatencyMs / content.bestLatencyMs };
+  return { ...content, id: `sch_${contentHash.slice(0, 24)}`, contentHash, speedup: speedupOf(content) };
+}
+
+/**
+ * baseline / best: how many times faster the best is than the baseline; null while either is
+ * unknown or the best is not positive. Schedule content has both, validated positive, so its
+ * speedup is always a number.
+ */
+export function speedupOf(latencies: { baselineLatencyMs: number; bestLatencyMs: number }): number;
+export function speedupOf(latencies: { baselineLatencyMs: number | null; bestLatencyMs: number | null }): number | null;
+export function speedupOf({ baselineLatencyMs: base, bestLatencyMs: best }: { baselineLatencyMs: number | null; bestLatencyMs: number | null }): number | null {
+  return base != null && best != null && best > 0 ? base / best : null;
 }
 
 export const ReuseTierSchema = z.enum(['exact', 'structure', 'similar']);

@@ -1,6 +1,8 @@
 import {
   SkbError,
+  bestLineage,
   shapeKey,
+  speedupOf,
   structureKey,
   type Operation,
   type Page,
@@ -9,7 +11,6 @@ import {
   type SearchRecord,
   type SearchSeed,
 } from '../../schedules/index.js';
-import { bestLineage, speedupOf } from '../search-lineage.js';
 import type { ApiContext } from './context.js';
 import { parseExportArgs, parseFilter, parseJsonlArg, parsePage, parseScheduleId, parseSimilarArgs } from './inputs.js';
 import { JsonScalar } from './json-scalar.js';

@@ -18,5 +18,5 @@ export interface Menu {
   rules: string[];
 }
 
-/** Menu option id used for a plan that invents an optimization not on the menu. */
-export const INVENTED_OPTION_ID = 'invented';
+/** Menu option id used for a plan that invents an optimization not on the menu (the schedules' own id for it). */
+export { INVENTED_OPTION_ID } from '../../schedules/index.js';
