@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { SkbError, describeIssues } from '../schedules/index.js';
+import { SkbError, parseOrThrow } from '../schedules/index.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -47,9 +47,7 @@ export interface Config {
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('SKB_') && v !== undefined && v !== ''));
-  const parsed = EnvSchema.safeParse(present);
-  if (!parsed.success) throw new SkbError('CONFIG', `Invalid configuration: ${describeIssues(parsed.error.issues)}`);
-  const e = parsed.data;
+  const e = parseOrThrow(EnvSchema, present, 'Invalid configuration', 'CONFIG');
   if (!e.SKB_API_TOKEN && !LOOPBACK.has(e.SKB_HOST)) {
     throw new SkbError(
       'CONFIG',

@@ -1,4 +1,5 @@
-import type { Store } from '../schedules/index.js';
+import { messageOf } from '../schedules/index.js';
+import type { KnowledgeBase } from '../search/knowledge-base.js';
 import { createTarget } from '../targets/target.js';
 import { loadTargets } from '../targets/targets-file.js';
 import type { Logger } from './logger.js';
@@ -11,7 +12,7 @@ export type TargetNames = ReadonlyMap<string, string>;
  * `targets` lists this machine and queries may name it ("local") instead of its key. Remote
  * targets are left to their first use: a host that is down must not stop the service starting.
  */
-export async function registerLocalTargets(deps: { store: Store; targetsFile: string | undefined; cwd: string; logger: Logger }): Promise<TargetNames> {
+export async function registerLocalTargets(deps: { kb: Pick<KnowledgeBase, 'registerTargets'>; targetsFile: string | undefined; cwd: string; logger: Logger }): Promise<TargetNames> {
   const { targets } = await loadTargets({ file: deps.targetsFile, cwd: deps.cwd });
   const names = new Map<string, string>();
   for (const entry of targets.targets) {
@@ -19,10 +20,10 @@ export async function registerLocalTargets(deps: { store: Store; targetsFile: st
     const target = createTarget(entry);
     try {
       const record = await target.record();
-      await deps.store.upsertTargets([record]);
+      await deps.kb.registerTargets([record]);
       names.set(entry.id, record.key);
     } catch (error) {
-      deps.logger.warn(`target ${entry.id} could not be fingerprinted and is not registered: ${(error as Error).message}`);
+      deps.logger.warn(`target ${entry.id} could not be fingerprinted and is not registered: ${messageOf(error)}`);
     } finally {
       await target.close();
     }

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { z } from 'zod';
-import { SkbError, describeIssues } from '../schedules/index.js';
+import { SkbError, describeIssues, messageOf } from '../schedules/index.js';
 import type { EmbeddingDoc, Embedder } from './embedder.js';
 
 export interface OpenAIEmbedderOptions {
@@ -73,7 +73,9 @@ export async function createOpenAIEmbedder(options: OpenAIEmbedderOptions): Prom
     } catch (error) {
       throw new SkbError(
         'CONFIG',
-        `The embedding request to ${where} (model ${options.model}) failed: ${(error as Error).message}. Check SKB_OPENAI_BASE_URL, SKB_OPENAI_API_KEY and SKB_EMBEDDING_MODEL.`,
+        `The embedding request to ${where} (model ${options.model}) failed: ${messageOf(error)}. Check SKB_OPENAI_BASE_URL, SKB_OPENAI_API_KEY and SKB_EMBEDDING_MODEL.`,
+        undefined,
+        { cause: error },
       );
     }
     const parsed = ReplySchema.safeParse(raw);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { canonicalJson } from './canonical.js';
-import { SkbError, describeIssues } from './errors.js';
+import { SkbError, describeIssues, messageOf } from './errors.js';
 import { OperationSchema, shapeKey, type Operation } from './operation.js';
 import { compareByCreation } from './ordering.js';
 import { ScheduleContentSchema, toSchedule, type Schedule, type ScheduleContent } from './schedule.js';
@@ -129,7 +129,7 @@ export function parseJsonl(text: string): ParsedExport {
         lineNo,
         isLast && !endsWithNewline
           ? 'the file is truncated: the last line is incomplete JSON without a final newline; export the file again'
-          : `not valid JSON (${(error as Error).message})`,
+          : `not valid JSON (${messageOf(error)})`,
       );
       sawFirstLine = true;
       continue;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SkbError, describeIssues } from './errors.js';
+import { SkbError, parseOrThrow } from './errors.js';
 
 /** Bumped whenever the way keys are derived changes; old keys then never collide with new ones. */
 export const OPERATION_KEY_VERSION = 1;
@@ -39,9 +39,7 @@ export type OperationInput = z.input<typeof OperationSchema>;
 
 /** Validates an operation from outside (API, file, CLI) with a message that names the bad field. */
 export function parseOperation(input: unknown): Operation {
-  const result = OperationSchema.safeParse(input);
-  if (!result.success) throw new SkbError('BAD_INPUT', `Invalid operation: ${describeIssues(result.error.issues)}`);
-  return result.data;
+  return parseOrThrow(OperationSchema, input, 'Invalid operation');
 }
 
 function attrsPart(attrs: Operation['attrs']): string {

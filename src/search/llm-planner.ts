@@ -4,7 +4,7 @@
  * follow the format is a failed sample (`ok: false` with its usage), never an exception.
  */
 import { z } from 'zod';
-import { SkbError, describeIssues, type Operation } from '../schedules/index.js';
+import { SkbError, parseOrThrow, type Operation } from '../schedules/index.js';
 import { naiveBaseline } from '../targets/c/baselines.js';
 import { kernelBenchProblemFor } from '../targets/kernelbench/problems.js';
 import { createChatClient, type ChatClient } from './llm/chat-client.js';
@@ -74,9 +74,7 @@ export function modelNewFromProblem(problemSource: string): string {
 
 /** Creates the LLM planner. Throws CONFIG for unusable options (no models, bad URL). */
 export function createLlmPlanner(options: LlmPlannerOptions): Planner {
-  const parsed = OptionsSchema.safeParse({ ...options, menu: undefined, problemFor: undefined });
-  if (!parsed.success) throw new SkbError('CONFIG', `Invalid LLM planner settings: ${describeIssues(parsed.error.issues)}`);
-  const settings = parsed.data;
+  const settings = parseOrThrow(OptionsSchema, { ...options, menu: undefined, problemFor: undefined }, 'Invalid LLM planner settings', 'CONFIG');
   const { menu } = options;
   const language = LANGUAGES[menu.toolchain];
   const problemFor = options.problemFor ?? kernelBenchProblemFor;

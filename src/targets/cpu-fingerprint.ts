@@ -4,7 +4,7 @@
  * Only facts that do not change between runs go into the fingerprint; the clock, which does, is
  * reported beside it for the peak estimate.
  */
-import { SkbError, CpuFingerprintSchema, describeIssues, type CpuFingerprint } from '../schedules/index.js';
+import { SkbError, CpuFingerprintSchema, parseOrThrow, type CpuFingerprint } from '../schedules/index.js';
 import type { Executor } from './executor.js';
 
 /** ISA extensions that matter for generated kernels; everything else in the flags line is noise. */
@@ -91,8 +91,7 @@ export function parseCpuProbe(output: string): CpuProbe {
     cores: Number.isInteger(cores) && cores > 0 ? cores : 1,
     compiler,
   };
-  const parsed = CpuFingerprintSchema.safeParse(candidate);
-  if (!parsed.success) throw new SkbError('TARGET', `The CPU description could not be understood: ${describeIssues(parsed.error.issues)}`);
+  const fingerprint = parseOrThrow(CpuFingerprintSchema, candidate, 'The CPU description could not be understood', 'TARGET');
 
   let clockGhz: number | null = null;
   const maxKhz = Number(tagged('maxkhz')[0]);
@@ -105,7 +104,7 @@ export function parseCpuProbe(output: string): CpuProbe {
       if (fromName) clockGhz = Number(fromName[1]);
     }
   }
-  return { fingerprint: parsed.data, clockGhz };
+  return { fingerprint, clockGhz };
 }
 
 /**

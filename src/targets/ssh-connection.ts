@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { Client, type ConnectConfig } from 'ssh2';
-import { SkbError } from '../schedules/errors.js';
+import { SkbError, messageOf } from '../schedules/errors.js';
 
 /** Why an SSH operation failed, in `SkbError.details.reason`, so callers can tell the host from the candidate. */
 export type SshFailureReason =
@@ -78,8 +78,8 @@ export function isConnectionLost(error: unknown): boolean {
   return sshFailureReason(error) === 'connection-lost';
 }
 
-export function sshError(reason: SshFailureReason, message: string): SkbError {
-  return new SkbError('TARGET', message, { reason });
+export function sshError(reason: SshFailureReason, message: string, cause?: unknown): SkbError {
+  return new SkbError('TARGET', message, { reason }, cause === undefined ? undefined : { cause });
 }
 
 function normalizeFingerprint(value: string): string {
@@ -204,7 +204,7 @@ export function createSshConnector(options: SshConnectionOptions): SshConnector 
         // ssh2 throws synchronously on a key it cannot parse; its message names the format, not the key.
         sock.destroy();
         clients.delete(client);
-        reject(sshError('bad-key', `the private key for ${where} cannot be used (${(error as Error).message}); encrypted keys need an agent`));
+        reject(sshError('bad-key', `the private key for ${where} cannot be used (${messageOf(error)}); encrypted keys need an agent`, error));
       }
     });
   }

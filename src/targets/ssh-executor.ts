@@ -7,7 +7,7 @@
 import { posix } from 'node:path';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import { z } from 'zod';
-import { SkbError, describeIssues } from '../schedules/errors.js';
+import { SkbError, parseOrThrow, messageOf } from '../schedules/errors.js';
 import { DEFAULT_LIMITS, type ExecLimits, type ExecRequest, type ExecResult, type Executor, type LimitKind, type Workspace } from './executor.js';
 import { allocateSandboxUid, classifyLimit, KILL_GRACE_SECONDS, limitedArgv, releaseSandboxUid, shellQuote, type RunAs } from './limits.js';
 import { sandboxEnv } from './local-executor.js';
@@ -63,9 +63,7 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Creates an executor for one host. Nothing connects until the first workspace is created. */
 export function createSshExecutor(options: SshExecutorOptions): Executor {
   const { privateKey, dropPrivileges = true, defaultLimits, localGraceMs = 2_000, ...rest } = options;
-  const parsed = SshExecutorConfigSchema.safeParse(rest);
-  if (!parsed.success) throw new SkbError('CONFIG', `Invalid SSH target settings: ${describeIssues(parsed.error.issues)}; fix the target in the targets file`);
-  const config = parsed.data;
+  const config = parseOrThrow(SshExecutorConfigSchema, rest, 'Invalid SSH target settings (fix the target in the targets file)', 'CONFIG');
   if (config.privateKeyPath === undefined && config.agent === undefined && privateKey === undefined) {
     throw new SkbError('CONFIG', `SSH target ${config.username}@${config.host}:${config.port} has no credentials: set privateKeyPath or agent in the targets file`);
   }
@@ -462,5 +460,5 @@ function sftpNoSuchFile(error: unknown): boolean {
 
 function sftpFailure(where: string, what: string, error: unknown): SkbError {
   if (error instanceof SkbError) return error;
-  return sshError('channel-failed', `${where} could not ${what} over SFTP: ${error instanceof Error ? error.message : String(error)}`);
+  return sshError('channel-failed', `${where} could not ${what} over SFTP: ${messageOf(error)}`, error);
 }

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { SkbError, describeIssues } from '../schedules/index.js';
+import { SkbError, parseOrThrow, messageOf } from '../schedules/index.js';
 
 const LocalExecutorEntrySchema = z.object({ kind: z.literal('local') }).strict();
 
@@ -97,9 +97,7 @@ export const DEFAULT_TARGETS: TargetsFile = {
 
 /** Validates targets-file content; the error names the file and the path of each bad field. */
 export function parseTargetsFile(raw: unknown, source = 'the targets file'): TargetsFile {
-  const parsed = TargetsFileSchema.safeParse(raw);
-  if (!parsed.success) throw new SkbError('CONFIG', `Invalid targets in ${source}: ${describeIssues(parsed.error.issues)}`);
-  return parsed.data;
+  return parseOrThrow(TargetsFileSchema, raw, `Invalid targets in ${source}`, 'CONFIG');
 }
 
 export interface LoadTargetsOptions {
@@ -123,13 +121,13 @@ export async function loadTargets(options: LoadTargetsOptions = {}): Promise<{ s
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (!explicit && code === 'ENOENT') return { source: 'built-in default', targets: DEFAULT_TARGETS };
-    throw new SkbError('CONFIG', `Could not read the targets file ${path} (${code ?? String(error)}): check SKB_TARGETS_FILE`);
+    throw new SkbError('CONFIG', `Could not read the targets file ${path} (${code ?? String(error)}): check SKB_TARGETS_FILE`, undefined, { cause: error });
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new SkbError('CONFIG', `The targets file ${path} is not valid JSON: ${(error as Error).message}`);
+    throw new SkbError('CONFIG', `The targets file ${path} is not valid JSON: ${messageOf(error)}`, undefined, { cause: error });
   }
   return { source: path, targets: parseTargetsFile(raw, path) };
 }

@@ -1,10 +1,10 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseOperation, SkbError, type ScheduleFilter } from '../../schedules/index.js';
+import { messageOf, parseOperation, SkbError, type ScheduleFilter } from '../../schedules/index.js';
 import type { ExportRequest } from '../../search/knowledge-base.js';
 import { loadConfig } from '../config.js';
 import { MAX_PAGE_SIZE } from '../graphql/inputs.js';
-import { openConfiguredKnowledgeBase } from '../open-knowledge-base.js';
+import { openConfiguredKnowledgeBase } from '../configured-knowledge-base.js';
 import { UsageError, writeOut, type CliCommand, type ParsedArgs } from './command.js';
 import { ENVIRONMENT_HELP } from './env-help.js';
 import { EXIT } from './run-cli.js';
@@ -95,7 +95,7 @@ ${ENVIRONMENT_HELP}
     try {
       await writeFile(path, text, 'utf8');
     } catch (error) {
-      throw new SkbError('BAD_INPUT', `Cannot write ${path}: ${(error as Error).message}. Choose a writable --out path.`);
+      throw new SkbError('BAD_INPUT', `Cannot write ${path}: ${messageOf(error)}. Choose a writable --out path.`, undefined, { cause: error });
     }
     const schedules = text.split('\n').filter((line) => line.includes('"type":"schedule"')).length;
     await writeOut(io.stderr, `wrote ${schedules} schedule(s) to ${path}\n`);

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { SkbError } from '../../schedules/index.js';
+import { SkbError, messageOf } from '../../schedules/index.js';
 import { loadConfig } from '../config.js';
-import { openConfiguredKnowledgeBase } from '../open-knowledge-base.js';
+import { openConfiguredKnowledgeBase } from '../configured-knowledge-base.js';
 import { writeOut, type CliCommand } from './command.js';
 import { ENVIRONMENT_HELP } from './env-help.js';
 import { EXIT } from './run-cli.js';
@@ -27,7 +27,7 @@ ${ENVIRONMENT_HELP}
     try {
       text = await readFile(path, 'utf8');
     } catch (error) {
-      throw new SkbError('BAD_INPUT', `Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}. Check the file name.`);
+      throw new SkbError('BAD_INPUT', `Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}. Check the file name.`, undefined, { cause: error });
     }
     const config = loadConfig(io.env, io.cwd);
     const kb = await openConfiguredKnowledgeBase(config);

@@ -1,4 +1,4 @@
-import { parseOperation, parseShapeSpec, SkbError, type SearchConfigInput, type SearchRecord, type Task } from '../../schedules/index.js';
+import { messageOf, parseOperation, parseShapeSpec, SkbError, type SearchConfigInput, type SearchRecord, type Task } from '../../schedules/index.js';
 import type { SearchService } from '../../search/search-service.js';
 import { loadConfig } from '../config.js';
 import { parseSearchConfigArg } from '../graphql/search-inputs.js';
@@ -110,7 +110,7 @@ async function follow(search: SearchService, record: SearchRecord, io: CliIo): P
     if (interrupted) return;
     interrupted = true;
     io.stderr.write('\ncancelling the search (Ctrl-C)...\n');
-    search.cancel(record.id).catch((error: unknown) => io.stderr.write(`cancel failed: ${(error as Error).message}\n`));
+    search.cancel(record.id).catch((error: unknown) => io.stderr.write(`cancel failed: ${messageOf(error)}\n`));
   };
   process.on('SIGINT', onSigint);
   try {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import {
   ReuseTierSchema,
   SkbError,
-  describeIssues,
+  parseOrThrow,
   parseOperation,
   type Operation,
   type ReuseTier,
@@ -58,16 +58,10 @@ const OperationArgSchema = z.object({
 
 const TiersSchema = z.array(ReuseTierSchema).min(1, 'tiers, when given, must name at least one tier').nullish();
 
-/** Parses input or throws BAD_INPUT naming the argument and the problem. */
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new SkbError('BAD_INPUT', `Invalid ${what}: ${describeIssues(result.error.issues)}`);
-  return result.data;
-}
 
 /** GraphQL ScheduleFilter -> store filter; null fields are left out. */
 export function parseFilter(value: unknown, resolveTarget: TargetResolver): ScheduleFilter {
-  const f = parse(FilterSchema, value, 'filter');
+  const f = parseOrThrow(FilterSchema, value, 'Invalid filter');
   if (!f) return {};
   const out: ScheduleFilter = {};
   if (f.kind != null) out.kind = f.kind;
@@ -89,7 +83,7 @@ export function parseFilter(value: unknown, resolveTarget: TargetResolver): Sche
 
 /** GraphQL OperationInput (dims as a list) -> a validated domain operation. */
 export function parseOperationArg(value: unknown): Operation {
-  const o = parse(OperationArgSchema, value, 'operation');
+  const o = parseOrThrow(OperationArgSchema, value, 'Invalid operation');
   const dims: Record<string, number> = {};
   for (const d of o.dims) {
     if (d.name in dims) throw new SkbError('BAD_INPUT', `Invalid operation: dimension ${d.name} is given twice`);
@@ -107,7 +101,7 @@ export function parseOperationArg(value: unknown): Operation {
 
 /** Page arguments of the `schedules` query. */
 export function parsePage(args: { first?: unknown; after?: unknown }): { first: number; after: string | null } {
-  return parse(z.object({ first: CountSchema('first'), after: z.string().max(1000).nullish().transform((a) => a ?? null) }), args, 'page arguments');
+  return parseOrThrow(z.object({ first: CountSchema('first'), after: z.string().max(1000).nullish().transform((a) => a ?? null) }), args, 'Invalid page arguments');
 }
 
 /** Arguments of `similarSchedules`. */
@@ -115,16 +109,16 @@ export function parseSimilarArgs(
   args: { operation?: unknown; target?: unknown; k?: unknown; tiers?: unknown },
   resolveTarget: TargetResolver,
 ): SimilarQuery {
-  const { target, k, tiers } = parse(z.object({ target: TargetRefSchema, k: CountSchema('k'), tiers: TiersSchema }), args, 'similarSchedules arguments');
+  const { target, k, tiers } = parseOrThrow(z.object({ target: TargetRefSchema, k: CountSchema('k'), tiers: TiersSchema }), args, 'Invalid similarSchedules arguments');
   return { operation: parseOperationArg(args.operation), targetKey: resolveTarget(target), k, ...(tiers ? { tiers: tiers as ReuseTier[] } : {}) };
 }
 
 /** Arguments of `exportSchedules`. */
 export function parseExportArgs(args: { filter?: unknown; similarTo?: unknown; pruned?: unknown }, resolveTarget: TargetResolver): ExportRequest {
-  const pruned = parse(z.boolean().nullish(), args.pruned, 'pruned') ?? false;
+  const pruned = parseOrThrow(z.boolean().nullish(), args.pruned, 'Invalid pruned') ?? false;
   const request: ExportRequest = { filter: parseFilter(args.filter, resolveTarget), pruned };
   if (args.similarTo != null) {
-    const s = parse(z.object({ operation: z.unknown(), target: z.unknown(), k: z.unknown() }), args.similarTo, 'similarTo');
+    const s = parseOrThrow(z.object({ operation: z.unknown(), target: z.unknown(), k: z.unknown() }), args.similarTo, 'Invalid similarTo');
     request.similarTo = parseSimilarArgs({ operation: s.operation, target: s.target, k: s.k ?? 10 }, resolveTarget);
   }
   return request;
@@ -132,10 +126,10 @@ export function parseExportArgs(args: { filter?: unknown; similarTo?: unknown; p
 
 /** A schedule id argument. */
 export function parseScheduleId(value: unknown): string {
-  return parse(z.string().regex(/^sch_[0-9a-f]{24}$/, 'a schedule id looks like sch_ followed by 24 hex digits'), value, 'schedule id');
+  return parseOrThrow(z.string().regex(/^sch_[0-9a-f]{24}$/, 'a schedule id looks like sch_ followed by 24 hex digits'), value, 'Invalid schedule id');
 }
 
 /** The JSONL text of an import. */
 export function parseJsonlArg(value: unknown): string {
-  return parse(z.string().min(1, 'the JSONL text is empty: pass the output of exportSchedules'), value, 'jsonl');
+  return parseOrThrow(z.string().min(1, 'the JSONL text is empty: pass the output of exportSchedules'), value, 'Invalid jsonl');
 }

@@ -4,7 +4,7 @@ import {
   SearchConfigSchema,
   SearchStatusSchema,
   SkbError,
-  describeIssues,
+  parseOrThrow,
   type PageRequest,
   type SearchConfigInput,
   type SearchStatus,
@@ -58,11 +58,6 @@ function parseWarmStartArg(value: unknown): void {
   throw new SkbError('BAD_INPUT', `Invalid warm start settings: ${[...new Set(sentences)].join('; ')}.`);
 }
 
-function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
-  const result = schema.safeParse(value);
-  if (!result.success) throw new SkbError('BAD_INPUT', `Invalid ${what}: ${describeIssues(result.error.issues)}`);
-  return result.data;
-}
 
 /** Drops null fields (GraphQL sends null for omitted nullable fields) so zod defaults apply. */
 function withoutNulls(value: unknown): unknown {
@@ -73,7 +68,7 @@ function withoutNulls(value: unknown): unknown {
 
 /** A search id argument. */
 export function parseSearchId(value: unknown): string {
-  return parse(SearchIdSchema, value, 'search id');
+  return parseOrThrow(SearchIdSchema, value, 'Invalid search id');
 }
 
 /**
@@ -81,7 +76,7 @@ export function parseSearchId(value: unknown): string {
  * here, not when the search starts, so a typo fails the mutation instead of a search record.
  */
 export function parseTaskArg(value: unknown, targetIds: readonly string[]): Task {
-  const t = parse(TaskArgSchema, value, 'task');
+  const t = parseOrThrow(TaskArgSchema, value, 'Invalid task');
   if (!targetIds.includes(t.target)) {
     throw new SkbError(
       'BAD_INPUT',
@@ -105,12 +100,12 @@ export function parseSearchConfigArg(value: unknown): SearchConfigInput {
   if (value == null) return {};
   const input = withoutNulls(value) as SearchConfigInput;
   if (input.warmStart !== undefined) parseWarmStartArg(input.warmStart);
-  parse(SearchConfigSchema, input, 'search config');
+  parseOrThrow(SearchConfigSchema, input, 'Invalid search config');
   return input;
 }
 
 /** Arguments of the `searches` query. */
 export function parseSearchesArgs(args: { status?: unknown; first?: unknown; after?: unknown }): { filter: { status?: SearchStatus }; page: PageRequest } {
-  const status = parse(SearchStatusSchema.nullish(), args.status, 'status');
+  const status = parseOrThrow(SearchStatusSchema.nullish(), args.status, 'Invalid status');
   return { filter: status ? { status } : {}, page: parsePage(args) };
 }

@@ -3,7 +3,7 @@
  * way a run can end (the line, no line, a garbled line, a limit, a crash) becomes one outcome.
  */
 import { z } from 'zod';
-import { GpuFingerprintSchema, describeIssues, type GpuFingerprint } from '../../schedules/index.js';
+import { GpuFingerprintSchema, describeIssues, messageOf, type GpuFingerprint } from '../../schedules/index.js';
 import type { ExecResult } from '../executor.js';
 import { summarizeSamples, trimOutput, type CandidateResult } from '../toolchain.js';
 
@@ -92,7 +92,7 @@ export function parseHarnessLine(stdout: string): ParsedLine {
   try {
     json = JSON.parse(line.slice(RESULT_PREFIX.length));
   } catch (error) {
-    return { ok: false, reason: `printed an SKB_RESULT line that is not JSON (${(error as Error).message})` };
+    return { ok: false, reason: `printed an SKB_RESULT line that is not JSON (${messageOf(error)})` };
   }
   const parsed = HarnessReportSchema.safeParse(json);
   if (!parsed.success) return { ok: false, reason: `printed an SKB_RESULT line of the wrong shape (${describeIssues(parsed.error.issues).slice(0, 300)})` };
