@@ -4,6 +4,7 @@
  * so limits mean the same everywhere; the wall-time limit is enforced twice, by `timeout` on the
  * host and by a local timer that kills the channel if the host stops answering.
  */
+import { Semaphore } from 'async-mutex';
 import { posix } from 'node:path';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import { z } from 'zod';
@@ -12,7 +13,6 @@ import { DEFAULT_LIMITS, type ExecLimits, type ExecRequest, type ExecResult, typ
 import { allocateSandboxUid, classifyLimit, KILL_GRACE_SECONDS, limitedArgv, releaseSandboxUid, shellQuote, type RunAs } from './limits.js';
 import { sandboxEnv } from './local-executor.js';
 import { createSshConnector, isConnectionLost, sshError, type LiveSshConnection, type SshConnector } from './ssh-connection.js';
-import { createSemaphore, type Semaphore } from './ssh-semaphore.js';
 import { CappedBuffer } from './capped-buffer.js';
 import { createLiveWorkspaces } from './live-workspaces.js';
 
@@ -68,7 +68,7 @@ export function createSshExecutor(options: SshExecutorOptions): Executor {
     throw new SkbError('CONFIG', `SSH target ${config.username}@${config.host}:${config.port} has no credentials: set privateKeyPath or agent in the targets file`);
   }
   const connector = createSshConnector({ ...config, ...(privateKey !== undefined ? { privateKey } : {}) });
-  const host: SshHost = { connector, slots: createSemaphore(config.maxSessions) };
+  const host: SshHost = { connector, slots: new Semaphore(config.maxSessions) };
   const baseLimits: ExecLimits = { ...DEFAULT_LIMITS, ...defaultLimits };
   const live = createLiveWorkspaces();
 
@@ -87,6 +87,11 @@ export function createSshExecutor(options: SshExecutorOptions): Executor {
 
 interface SshHost {
   connector: SshConnector;
+  /**
+   * At most `maxSessions` exec or SFTP channels open at once, first come first served: OpenSSH
+   * refuses channels past its own `MaxSessions` (10 by default), and a refusal mid-search would
+   * look like a failed candidate.
+   */
   slots: Semaphore;
 }
 
@@ -95,7 +100,7 @@ interface SshHost {
  * connection-lost error as soon as the connection drops, whatever `use` was waiting for.
  */
 async function withConnection<T>(host: SshHost, use: (live: LiveSshConnection) => Promise<T>): Promise<T> {
-  const release = await host.slots.acquire();
+  const [, release] = await host.slots.acquire();
   try {
     const live = await host.connector.get();
     if (live.lost.aborted) throw live.lost.reason;
