@@ -76,7 +76,7 @@ const rows = [];
 const started = performance.now();
 try {
   // Only this build's searches may go into the export (not an earlier seed file imported on open).
-  const present = (await services.kb.store.listSchedules({}, { first: 1 })).totalCount;
+  const present = (await services.kb.counts()).schedules;
   if (present !== 0) throw new Error(`build-seed-kb: the fresh knowledge base opened with ${present} schedules; it must start empty`);
   for (const operation of SHAPES) {
     const t = performance.now();

@@ -97,7 +97,7 @@ const seeds = values.seeds.split(',').map(Number);
 if (![budget, kbBudget, ...seeds].every((x) => Number.isInteger(x) && x > 0)) throw new Error('--budget, --kb-budget and --seeds take positive integers');
 
 const { loadConfig } = await import(dist('api/config.js'));
-const { openConfiguredKnowledgeBase } = await import(dist('api/open-knowledge-base.js'));
+const { openConfiguredKnowledgeBase } = await import(dist('api/configured-knowledge-base.js'));
 const { createSearchService } = await import(dist('search/search-jobs.js'));
 const { createTemplatePlanner } = await import(dist('search/template-planner.js'));
 const { menuFor } = await import(dist('search/menus/index.js'));
@@ -174,8 +174,8 @@ const searchConfig = { planner: 'template', beamWidth: 2, plansPerCandidate: 2, 
 async function openService(dir) {
   const config = loadConfig({ SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: dir }, dir);
   const kb = await openConfiguredKnowledgeBase(config);
-  await kb.store.upsertTargets([record]);
-  const service = createSearchService({ searches: kb.store.searches, targets: () => target, planners: () => planner, menus: menuFor, knowledgeBase: kb });
+  await kb.registerTargets([record]);
+  const service = createSearchService({ searches: kb.searches, targets: () => target, planners: () => planner, menus: menuFor, knowledgeBase: kb });
   return {
     kb,
     async run(op, config) {

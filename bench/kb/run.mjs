@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { createOfflineEmbedder, createExactIndex } from '../../dist/embeddings/index.js';
-import { openKnowledgeBase } from '../../dist/search/open-knowledge-base.js';
+import { openKnowledgeBase } from '../../dist/search/libsql-knowledge-base.js';
 import { ScheduleContentSchema, makeTargetRecord, parseOperation } from '../../dist/schedules/index.js';
 
 const { values } = parseArgs({

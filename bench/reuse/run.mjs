@@ -126,7 +126,7 @@ async function withServices(dir, work) {
 
 /** The knowledge base must hold only what this bench put there (no shipped seeds imported on open). */
 async function expectEmpty(services) {
-  const n = (await services.kb.store.listSchedules({}, { first: 1 })).totalCount;
+  const n = (await services.kb.counts()).schedules;
   if (n !== 0) throw new Error(`bench/reuse: a fresh knowledge base opened with ${n} schedules (seeds imported on open?); the benchmark needs it empty`);
 }
 

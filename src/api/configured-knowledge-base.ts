@@ -1,8 +1,7 @@
 import type { Embedder } from '../embeddings/embedder.js';
 import { createOfflineEmbedder } from '../embeddings/offline-embedder.js';
 import { createOpenAIEmbedder } from '../embeddings/openai-embedder.js';
-import type { KnowledgeBase } from '../search/knowledge-base.js';
-import { openKnowledgeBase } from '../search/open-knowledge-base.js';
+import { openKnowledgeBase, type OpenedKnowledgeBase } from '../search/libsql-knowledge-base.js';
 import type { Config } from './config.js';
 
 /** The embedder the configuration names: offline by default, an OpenAI-compatible endpoint when SKB_EMBEDDER=openai. */
@@ -18,7 +17,7 @@ export async function createConfiguredEmbedder(config: Config): Promise<Embedder
 }
 
 /** Opens the knowledge base the configuration describes (database, data directory, embedder). */
-export async function openConfiguredKnowledgeBase(config: Config, embedder?: Embedder): Promise<KnowledgeBase> {
+export async function openConfiguredKnowledgeBase(config: Config, embedder?: Embedder): Promise<OpenedKnowledgeBase> {
   return openKnowledgeBase({
     dbUrl: config.dbUrl,
     ...(config.dbAuthToken ? { authToken: config.dbAuthToken } : {}),

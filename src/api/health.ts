@@ -12,15 +12,14 @@ export interface HealthReport {
   embedderId: string;
 }
 
-/** Probes the database through the store; a failure makes the report not ok rather than an error. */
+/** Probes the database through the knowledge base; a failure makes the report not ok rather than an error. */
 export function createHealthProbe(deps: { kb: KnowledgeBase; logger: Logger }): () => Promise<HealthReport> {
   const { kb, logger } = deps;
   return async () => {
     const embedderId = kb.embedder.id;
     try {
-      const [page, spaces] = await Promise.all([kb.store.listSchedules({}, { first: 1 }), kb.store.embeddingSpaces()]);
-      const indexSize = spaces.find((s) => s.embedderId === embedderId)?.count ?? 0;
-      return { ok: true, database: true, scheduleCount: page.totalCount, indexSize, embedderId };
+      const counts = await kb.counts();
+      return { ok: true, database: true, scheduleCount: counts.schedules, indexSize: counts.indexedVectors, embedderId };
     } catch (error) {
       logger.error('health: the database did not answer', error);
       return { ok: false, database: false, scheduleCount: 0, indexSize: 0, embedderId };

@@ -4,7 +4,7 @@
  * service. Nothing else constructs them, so the service and the CLI run searches the same way.
  */
 import { join } from 'node:path';
-import { CpuFingerprintSchema, GpuFingerprintSchema, SkbError, type SearchConfigInput, type SearchRecord, type SearchStore, type Store, type TaskInput } from '../schedules/index.js';
+import { CpuFingerprintSchema, GpuFingerprintSchema, SkbError, type SearchConfigInput, type SearchRecord, type TaskInput } from '../schedules/index.js';
 import type { KnowledgeBase } from '../search/knowledge-base.js';
 import { createSearchService } from '../search/search-jobs.js';
 import { importSeedsOnce } from '../search/seed-import.js';
@@ -18,7 +18,7 @@ import { findTarget, loadTargets, type TargetsFile } from '../targets/targets-fi
 import type { Config } from './config.js';
 import { registerLocalTargets, type TargetNames } from './local-targets.js';
 import type { Logger } from './logger.js';
-import { openConfiguredKnowledgeBase } from './open-knowledge-base.js';
+import { openConfiguredKnowledgeBase } from './configured-knowledge-base.js';
 import { createPlannerFactory, llmUnavailable, type TargetGpu } from './planners.js';
 
 export interface Services {
@@ -77,18 +77,11 @@ function withConfiguredPlanners(search: SearchService, deps: { config: Config; t
   };
 }
 
-/** The search tables live beside the schedules in the libSQL store, which exposes them as `searches`. */
-function searchStoreOf(kb: KnowledgeBase): SearchStore {
-  const store = kb.store as Store & { searches?: SearchStore };
-  if (!store.searches) throw new SkbError('CONFIG', 'The knowledge base store has no search tables: open it with openConfiguredKnowledgeBase (libSQL).');
-  return store.searches;
-}
-
 /** Compute capabilities and SM counts of the GPU targets fingerprinted at start, so the Triton template sizes its tiles for them. */
 async function gpusOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map<string, TargetGpu>> {
   const byTarget = new Map<string, TargetGpu>();
   for (const [id, key] of names) {
-    const fingerprint = GpuFingerprintSchema.safeParse((await kb.store.getTarget(key))?.fingerprint);
+    const fingerprint = GpuFingerprintSchema.safeParse((await kb.getTarget(key))?.fingerprint);
     if (fingerprint.success) byTarget.set(id, { computeCapability: fingerprint.data.computeCapability, smCount: fingerprint.data.smCount });
   }
   return byTarget;
@@ -98,7 +91,7 @@ async function gpusOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map
 async function isaOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map<string, readonly string[]>> {
   const byTarget = new Map<string, readonly string[]>();
   for (const [id, key] of names) {
-    const fingerprint = CpuFingerprintSchema.safeParse((await kb.store.getTarget(key))?.fingerprint);
+    const fingerprint = CpuFingerprintSchema.safeParse((await kb.getTarget(key))?.fingerprint);
     if (fingerprint.success) byTarget.set(id, fingerprint.data.isa);
   }
   return byTarget;
@@ -112,7 +105,7 @@ export async function openServices(config: Config, options: { cwd: string; env: 
     // The shipped seed schedules (data/seed-schedules.jsonl), once per database: deleted seeds stay deleted.
     await importSeedsOnce(kb, join(config.dataDir, 'seed-schedules.jsonl'), logger);
     const { targets } = await loadTargets({ file: config.targetsFile, cwd });
-    const targetNames = await registerLocalTargets({ store: kb.store, targetsFile: config.targetsFile, cwd, logger });
+    const targetNames = await registerLocalTargets({ kb, targetsFile: config.targetsFile, cwd, logger });
     const isa = await isaOfTargets(kb, targetNames);
     // One Target per id for the life of the services: an SSH target keeps its connection between searches.
     const built = new Map<string, Target>();
@@ -125,7 +118,7 @@ export async function openServices(config: Config, options: { cwd: string; env: 
       return target;
     };
     const search = createSearchService({
-      searches: searchStoreOf(kb),
+      searches: kb.searches,
       targets: targetById,
       planners: createPlannerFactory({
         config,

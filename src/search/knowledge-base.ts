@@ -1,4 +1,20 @@
-import type { Operation, ReuseTier, Schedule, ScheduleContent, ScheduleContentInput, ScheduleFilter, SearchPatch, SearchRecord, Store, TargetRecord, InsertResult } from '../schedules/index.js';
+import type {
+  InsertResult,
+  Operation,
+  OperationSummary,
+  Page,
+  PageRequest,
+  Reuse,
+  ReuseTier,
+  Schedule,
+  ScheduleContent,
+  ScheduleContentInput,
+  ScheduleFilter,
+  SearchPatch,
+  SearchRecord,
+  SearchStore,
+  TargetRecord,
+} from '../schedules/index.js';
 import type { Embedder } from '../embeddings/embedder.js';
 
 /** One retrieved schedule, with why it was retrieved. */
@@ -36,10 +52,23 @@ export interface ImportReport {
   scheduleIds: string[];
 }
 
-/** The knowledge base service: the store (truth), the embedder and the ANN index (derived) kept in step. */
+/** One seed of a search whose pending reuse is recorded (KnowledgeBase.recordSeeds). */
+export interface SeedReuse {
+  reuseId: string;
+  scheduleId: string;
+  tier: ReuseTier;
+  distance: number;
+}
+
+/**
+ * The knowledge base service: the schedules, targets and reuses (truth), the embedder and the ANN
+ * index (derived) kept in step. Callers read and write through these methods only; how and where
+ * the data is stored is the implementation's business.
+ */
 export interface KnowledgeBase {
-  readonly store: Store;
   readonly embedder: Embedder;
+  /** The search and candidate tables, on the same database. */
+  readonly searches: SearchStore;
   /** Embeds and stores schedules (one transaction) and adds them to the index. */
   addSchedules(contents: ScheduleContent[], targets?: TargetRecord[]): Promise<InsertResult>;
   /** Validates a whole JSONL file first; commits all of it or, on any bad line, nothing (IMPORT_FAILED, details.errors = [{ line, message }]). */
@@ -53,5 +82,21 @@ export interface KnowledgeBase {
    */
   rememberSearch(request: { searchId: string; patch: SearchPatch; schedule: ScheduleContentInput | null; target?: TargetRecord }): Promise<{ search: SearchRecord; schedule: Schedule | null }>;
   similar(query: SimilarQuery): Promise<RetrievalMatch[]>;
+  getSchedule(id: string): Promise<Schedule | null>;
+  /** Schedules in a deterministic order (creation time, then id), filtered and paginated. */
+  listSchedules(filter: ScheduleFilter, page: PageRequest): Promise<Page<Schedule>>;
+  listOperations(): Promise<OperationSummary[]>;
+  getTarget(key: string): Promise<TargetRecord | null>;
+  listTargets(): Promise<TargetRecord[]>;
+  /** Stores (or refreshes) target records: the targets this service measures on. */
+  registerTargets(records: TargetRecord[]): Promise<void>;
+  listReuses(filter: { scheduleId?: string; searchId?: string }): Promise<Reuse[]>;
+  /** Records the pending reuse of each seed of a search; seeds whose reuse id is already stored are skipped (idempotent, for resumed searches). */
+  recordSeeds(searchId: string, seeds: ReadonlyArray<SeedReuse>): Promise<void>;
+  /** How many schedules the database holds, and the vectors of the active embedding space (for /health). */
+  counts(): Promise<{ schedules: number; indexedVectors: number }>;
+  /** Database markers (e.g. that the shipped seeds were imported once); null when never set. Setting one leaves the schedules' revision as it is. */
+  getMarker(name: string): Promise<number | null>;
+  setMarker(name: string, value: number): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,10 +1,23 @@
-import { ScheduleContentSchema, SkbError, describeIssues, toSchedule, type InsertResult, type ScheduleContent, type Store, type TargetRecord } from '../schedules/index.js';
-import { createLibsqlStore, type LibsqlStore } from '../schedules/libsql-store.js';
-import { exportJsonl, parseJsonl, pruneBest } from '../schedules/jsonl.js';
+import { Mutex } from 'async-mutex';
+import {
+  ScheduleContentSchema,
+  SkbError,
+  createLibsqlStore,
+  describeIssues,
+  exportJsonl,
+  parseJsonl,
+  pruneBest,
+  toSchedule,
+  type InsertResult,
+  type LibsqlStore,
+  type ScheduleContent,
+  type Store,
+  type TargetRecord,
+} from '../schedules/index.js';
 import type { Embedder } from '../embeddings/embedder.js';
 import { openAnnIndex, type AnnIndex } from '../embeddings/ann-index.js';
 import { checkVector, type HnswOptions } from '../embeddings/vector-index.js';
-import type { ExportRequest, ImportReport, KnowledgeBase, RetrievalMatch, SimilarQuery } from './knowledge-base.js';
+import type { ExportRequest, ImportReport, KnowledgeBase, RetrievalMatch, SeedReuse, SimilarQuery } from './knowledge-base.js';
 import { retrieve } from './retrieve.js';
 import { createShapeCatalog } from './shape-catalog.js';
 
@@ -24,9 +37,14 @@ export interface OpenKnowledgeBaseOptions {
   hnsw?: HnswOptions;
 }
 
-/** The service with a view of its index, for health reporting and tests. */
+/** The knowledge base over libSQL and HNSW, with a view of what lies underneath for tests and maintenance tools. */
 export interface OpenedKnowledgeBase extends KnowledgeBase {
-  /** The libSQL store, with the search tables on the same connection (for the search service). */
+  /**
+   * The libSQL store underneath, for tests that check or stage rows directly and for maintenance
+   * scripts (benchmarks reading raw embeddings). The service itself never uses it: a schedule or
+   * vector written here bypasses the index, which notices the new revision on the next `similar`
+   * and rebuilds.
+   */
   readonly store: LibsqlStore;
   /** The ANN index as currently loaded; replaced when another process changed the store. */
   readonly index: AnnIndex;
@@ -70,14 +88,9 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
   let dirty = false;
   let saveTimer: NodeJS.Timeout | null = null;
   let closed = false;
-  let tail: Promise<unknown> = Promise.resolve();
-
-  /** Runs `task` after every earlier write: the index and `knownRevision` change only here. */
-  function serial<T>(task: () => Promise<T>): Promise<T> {
-    const run = tail.then(task, task);
-    tail = run.catch(() => undefined);
-    return run;
-  }
+  /** One write at a time: the index and `knownRevision` change only under this lock. */
+  const writes = new Mutex();
+  const serial = <T>(task: () => Promise<T>): Promise<T> => writes.runExclusive(task);
 
   function saveNow(): void {
     if (saveTimer) clearTimeout(saveTimer);
@@ -145,6 +158,7 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
   const kb: OpenedKnowledgeBase = {
     store,
     embedder,
+    searches: store.searches,
     get index() {
       return index;
     },
@@ -215,6 +229,30 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
       await serial(refreshIfStale);
       return retrieve({ store, index, embedder, catalog }, query);
     },
+
+    getSchedule: (id) => store.getSchedule(id),
+    listSchedules: (filter, page) => store.listSchedules(filter, page),
+    listOperations: () => store.listOperations(),
+    getTarget: (key) => store.getTarget(key),
+    listTargets: () => store.listTargets(),
+    registerTargets: (records) => store.upsertTargets(records),
+    listReuses: (filter) => store.listReuses(filter),
+
+    async recordSeeds(searchId: string, seeds: ReadonlyArray<SeedReuse>): Promise<void> {
+      const written = new Set((await store.listReuses({ searchId })).map((r) => r.id));
+      for (const seed of seeds) {
+        if (written.has(seed.reuseId)) continue;
+        await store.recordReuse({ id: seed.reuseId, scheduleId: seed.scheduleId, searchId, tier: seed.tier, distance: seed.distance, outcome: 'pending' });
+      }
+    },
+
+    async counts() {
+      const [page, spaces] = await Promise.all([store.listSchedules({}, { first: 1 }), store.embeddingSpaces()]);
+      return { schedules: page.totalCount, indexedVectors: spaces.find((s) => s.embedderId === embedder.id)?.count ?? 0 };
+    },
+
+    getMarker: (name) => store.getMarker(name),
+    setMarker: (name, value) => store.setMarker(name, value),
 
     async close(): Promise<void> {
       if (closed) return;

@@ -31,8 +31,8 @@ export interface SeedImportLogger {
  * `failed`, never thrown: the service starts without seeds and tries again on the next start.
  * Two processes starting at once may both import; the second finds only duplicates.
  */
-export async function importSeedsOnce(kb: Pick<KnowledgeBase, 'store' | 'importJsonl'>, path: string, logger?: SeedImportLogger): Promise<SeedImportResult> {
-  const at = await kb.store.getMarker(SEEDS_MARKER);
+export async function importSeedsOnce(kb: Pick<KnowledgeBase, 'getMarker' | 'setMarker' | 'importJsonl'>, path: string, logger?: SeedImportLogger): Promise<SeedImportResult> {
+  const at = await kb.getMarker(SEEDS_MARKER);
   if (at !== null) return { status: 'already-imported', at: new Date(at) };
   let text: string;
   try {
@@ -52,7 +52,7 @@ export async function importSeedsOnce(kb: Pick<KnowledgeBase, 'store' | 'importJ
     return failed(logger, path, reason);
   }
   // Not caught: a database that took the schedules but cannot take one more row is a fault to see.
-  await kb.store.setMarker(SEEDS_MARKER, Date.now());
+  await kb.setMarker(SEEDS_MARKER, Date.now());
   logger?.info(`Imported ${report.imported} seed schedules from ${path} (${report.duplicates} already stored); they are not imported again into this database.`);
   return { status: 'imported', imported: report.imported, duplicates: report.duplicates };
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLibsqlStore } from '../../src/schedules/libsql-store.js';
-import { openConfiguredKnowledgeBase } from '../../src/api/open-knowledge-base.js';
+import { openConfiguredKnowledgeBase } from '../../src/api/configured-knowledge-base.js';
 import { makeContents, makeCpuTarget, makeVector } from '../support/fixtures.js';
 import { startTestServer, testConfig, type TestServer } from '../support/server.js';
 import { seed } from './seed.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, ROOT, envFor, skb } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openConfiguredKnowledgeBase } from '../../src/api/open-knowledge-base.js';
+import { openConfiguredKnowledgeBase } from '../../src/api/configured-knowledge-base.js';
 import { createLibsqlStore } from '../../src/schedules/libsql-store.js';
 import { makeContents, makeCpuTarget, makeVector } from '../support/fixtures.js';
 import { testConfig } from '../support/server.js';

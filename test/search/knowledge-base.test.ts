@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Embedder } from '../../src/embeddings/embedder.js';
 import { createOfflineEmbedder } from '../../src/embeddings/offline-embedder.js';
-import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/open-knowledge-base.js';
+import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
 import { parseOperation, SkbError, toSchedule } from '../../src/schedules/index.js';
 import { makeContent, makeContents, makeCpuTarget } from '../support/fixtures.js';
 
@@ -13,7 +13,7 @@ const remote = makeCpuTarget('remote', { model: 'Remote CPU 7' });
 const query = parseOperation({ kind: 'gemm', dims: { M: 256, N: 256, K: 256 } });
 
 async function count(kb: OpenedKnowledgeBase): Promise<number> {
-  return (await kb.store.listSchedules({}, { first: 1 })).totalCount;
+  return (await kb.listSchedules({}, { first: 1 })).totalCount;
 }
 
 describe('knowledge base service', () => {

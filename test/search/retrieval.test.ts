@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOfflineEmbedder } from '../../src/embeddings/offline-embedder.js';
-import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/open-knowledge-base.js';
+import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
 import { compareShapes } from '../../src/search/shape-distance.js';
 import { parseOperation, shapeKey, SkbError, type ScheduleContent } from '../../src/schedules/index.js';
 import { makeContent, makeCpuTarget } from '../support/fixtures.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createOfflineEmbedder } from '../../src/embeddings/offline-embedder.js';
-import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/open-knowledge-base.js';
+import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
 import { importSeedsOnce, SEEDS_MARKER } from '../../src/search/seed-import.js';
 import { makeContents, makeCpuTarget } from '../support/fixtures.js';
 
@@ -12,7 +12,7 @@ const local = makeCpuTarget('local');
 const shipped = new URL('../../data/seed-schedules.jsonl', import.meta.url);
 
 async function count(kb: OpenedKnowledgeBase): Promise<number> {
-  return (await kb.store.listSchedules({}, { first: 1 })).totalCount;
+  return (await kb.listSchedules({}, { first: 1 })).totalCount;
 }
 
 function recordingLogger() {
@@ -58,7 +58,7 @@ describe('importSeedsOnce', () => {
     const restarted = await open();
     expect(await importSeedsOnce(restarted, seedFile, logger)).toMatchObject({ status: 'already-imported' });
     expect(await count(restarted)).toBe(3);
-    expect(await restarted.store.getSchedule(first!.id)).toBeNull();
+    expect(await restarted.getSchedule(first!.id)).toBeNull();
     await restarted.close();
 
     // Another database (another SKB_DB_URL) has never imported them, so it gets them.
@@ -83,7 +83,7 @@ describe('importSeedsOnce', () => {
     expect(warning).toMatch(new RegExp(`line ${lines.length}\\b`));
     expect(warning).toMatch(/nothing was imported/);
     expect(await count(kb)).toBe(2);
-    expect(await kb.store.getMarker(SEEDS_MARKER)).toBeNull();
+    expect(await kb.getMarker(SEEDS_MARKER)).toBeNull();
 
     await writeFile(seedFile, good);
     expect(await importSeedsOnce(kb, seedFile, logger)).toMatchObject({ status: 'imported', imported: 4 });

@@ -11,7 +11,7 @@ import { makeTargetRecord } from '../../src/schedules/index.js';
 import { REPLAY_OPTION_ID } from '../../src/search/beam-search.js';
 import { createLlmPlanner } from '../../src/search/llm-planner.js';
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
-import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/open-knowledge-base.js';
+import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
 import { createSearchService } from '../../src/search/search-jobs.js';
 import { createTarget } from '../../src/targets/target.js';
 import { makeContent } from '../support/fixtures.js';

@@ -13,7 +13,7 @@ import { createOfflineEmbedder } from '../../src/embeddings/offline-embedder.js'
 import { makeTargetRecord, parseOperation, seedOfCandidate, type SearchConfigInput, type SearchRecord } from '../../src/schedules/index.js';
 import { REPLAY_OPTION_ID } from '../../src/search/beam-search.js';
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
-import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/open-knowledge-base.js';
+import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
 import { createSearchService } from '../../src/search/search-jobs.js';
 import { createTemplatePlanner } from '../../src/search/template-planner.js';
 import { createCToolchain } from '../../src/targets/c/c-toolchain.js';

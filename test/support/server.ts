@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/api/config.js';
 import type { Logger } from '../../src/api/logger.js';
-import { openConfiguredKnowledgeBase } from '../../src/api/open-knowledge-base.js';
+import { openConfiguredKnowledgeBase } from '../../src/api/configured-knowledge-base.js';
 import { startServer } from '../../src/api/server.js';
 import type { Embedder } from '../../src/embeddings/embedder.js';
-import type { KnowledgeBase } from '../../src/search/knowledge-base.js';
+import type { OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
 
 export interface GraphqlReply {
   status: number;
@@ -22,7 +22,8 @@ export interface GraphqlReply {
 
 export interface TestServer {
   url: string;
-  kb: KnowledgeBase;
+  /** The knowledge base it serves, with its store underneath for staging rows a test needs. */
+  kb: OpenedKnowledgeBase;
   config: Config;
   /** The temporary directory holding the database and the index files. */
   dir: string;

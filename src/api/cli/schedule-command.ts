@@ -1,7 +1,7 @@
 import { SkbError, type Reuse, type Schedule } from '../../schedules/index.js';
 import { loadConfig } from '../config.js';
 import { parseScheduleId } from '../graphql/inputs.js';
-import { openConfiguredKnowledgeBase } from '../open-knowledge-base.js';
+import { openConfiguredKnowledgeBase } from '../configured-knowledge-base.js';
 import { writeOut, type CliCommand } from './command.js';
 import { ENVIRONMENT_HELP } from './env-help.js';
 import { EXIT } from './run-cli.js';
@@ -63,9 +63,9 @@ ${ENVIRONMENT_HELP}
     const id = parseScheduleId(args.positionals[0]);
     const kb = await openConfiguredKnowledgeBase(loadConfig(io.env, io.cwd));
     try {
-      const schedule = await kb.store.getSchedule(id);
+      const schedule = await kb.getSchedule(id);
       if (!schedule) throw new SkbError('NOT_FOUND', `No schedule ${id}: see skb export or the schedules query for the ids there are.`);
-      const reuses = await kb.store.listReuses({ scheduleId: id });
+      const reuses = await kb.listReuses({ scheduleId: id });
       await writeOut(io.stdout, args.values.json === true ? `${JSON.stringify({ schedule, reuses }, null, 2)}\n` : scheduleSummary(schedule, reuses));
       return EXIT.ok;
     } finally {

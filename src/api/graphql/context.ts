@@ -71,7 +71,7 @@ export function createApiContext(deps: {
     loadTarget(key) {
       let pending = targets.get(key);
       if (!pending) {
-        pending = deps.kb.store.getTarget(key);
+        pending = deps.kb.getTarget(key);
         targets.set(key, pending);
       }
       return pending;

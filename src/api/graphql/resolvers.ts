@@ -36,12 +36,12 @@ export const resolvers = {
   JSON: JsonScalar,
 
   Query: {
-    schedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.store.listSchedules(parseFilter(args.filter, ctx.resolveTarget), parsePage(args)),
-    schedule: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.store.getSchedule(parseScheduleId(args.id)),
+    schedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.listSchedules(parseFilter(args.filter, ctx.resolveTarget), parsePage(args)),
+    schedule: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.getSchedule(parseScheduleId(args.id)),
     similarSchedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.similar(parseSimilarArgs(args, ctx.resolveTarget)),
     exportSchedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.exportJsonl(parseExportArgs(args, ctx.resolveTarget)),
-    operations: (_: unknown, __: Args, ctx: ApiContext) => ctx.kb.store.listOperations(),
-    targets: (_: unknown, __: Args, ctx: ApiContext) => ctx.kb.store.listTargets(),
+    operations: (_: unknown, __: Args, ctx: ApiContext) => ctx.kb.listOperations(),
+    targets: (_: unknown, __: Args, ctx: ApiContext) => ctx.kb.listTargets(),
     health: (_: unknown, __: Args, ctx: ApiContext) => ctx.health(),
     search: async (_: unknown, args: Args, ctx: ApiContext) => (await ctx.loadSearch(parseSearchId(args.id)))?.search ?? null,
     searches: (_: unknown, args: Args, ctx: ApiContext) => {
@@ -74,7 +74,7 @@ export const resolvers = {
   },
 
   SearchSeed: {
-    schedule: (seed: SearchSeed, _: Args, ctx: ApiContext) => ctx.kb.store.getSchedule(seed.scheduleId),
+    schedule: (seed: SearchSeed, _: Args, ctx: ApiContext) => ctx.kb.getSchedule(seed.scheduleId),
   },
 
   Search: {
@@ -82,7 +82,7 @@ export const resolvers = {
     budget: (search: SearchRecord) => search.config.budget,
     speedup: (search: SearchRecord) => speedupOf(search),
     steps: (search: SearchRecord) => search.bestLineage,
-    schedule: (search: SearchRecord, _: Args, ctx: ApiContext) => (search.scheduleId ? ctx.kb.store.getSchedule(search.scheduleId) : null),
+    schedule: (search: SearchRecord, _: Args, ctx: ApiContext) => (search.scheduleId ? ctx.kb.getSchedule(search.scheduleId) : null),
     candidates: async (search: SearchRecord, _: Args, ctx: ApiContext) => (await searchTree(search, ctx)).candidates,
     bestLineage: async (search: SearchRecord, _: Args, ctx: ApiContext) => {
       const detail = await searchTree(search, ctx);
@@ -104,6 +104,6 @@ export const resolvers = {
 
   Schedule: {
     target: (schedule: Schedule, _: Args, ctx: ApiContext) => ctx.loadTarget(schedule.targetKey),
-    reuses: (schedule: Schedule, _: Args, ctx: ApiContext) => ctx.kb.store.listReuses({ scheduleId: schedule.id }),
+    reuses: (schedule: Schedule, _: Args, ctx: ApiContext) => ctx.kb.listReuses({ scheduleId: schedule.id }),
   },
 };
