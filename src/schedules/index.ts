@@ -63,8 +63,7 @@ export type {
 } from './store.js';
 export { extractSchedule, type ExtractScheduleInput } from './extract-schedule.js';
 export { bestLineage, lineageOf, lineageStepOf, seedOfCandidate } from './lineage.js';
-export { createLibsqlStore, validateTargetRecord, type LibsqlStore, type LibsqlStoreOptions } from './libsql-store.js';
-export { createLibsqlSearchStore, type SearchStore, type SearchPatch, type SearchStoreDeps } from './libsql-search-store.js';
+export { createLibsqlStore, validateTargetRecord, type LibsqlStore, type LibsqlStoreOptions } from './libsql/index.js';
 export { MIGRATIONS, migrate, type Migration } from './migrations.js';
 export { compareByCreation, creationSortKey } from './ordering.js';
 export {
@@ -97,4 +96,6 @@ export {
   type SearchRecord,
   type CandidateRecord,
   type ProgressEvent,
+  type SearchPatch,
+  type SearchStore,
 } from './search.js';

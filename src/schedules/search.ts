@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { OperationSchema } from './operation.js';
 import { ReuseSchema, ReuseTierSchema } from './schedule.js';
+import type { Page, PageRequest } from './store.js';
 
 /** Warm start: which stored schedules seed a search, and how much of the search follows them. */
 export const WarmStartConfigSchema = z
@@ -168,4 +169,38 @@ export interface ProgressEvent {
   bestLatencyMs: number | null;
   speedup: number | null;
   message?: string;
+}
+
+/** What may change on a stored search. */
+export type SearchPatch = Partial<
+  Pick<
+    SearchRecord,
+    'status' | 'targetKey' | 'samplesUsed' | 'iteration' | 'baselineLatencyMs' | 'bestLatencyMs' | 'bestCandidateId' | 'bestLineage' | 'error' | 'scheduleId' | 'seeds' | 'message'
+  >
+>;
+
+/**
+ * Persistence of searches and their candidates. Records are validated on the way in and when read
+ * back; invalid ones are refused with BAD_INPUT.
+ */
+export interface SearchStore {
+  /** Stores a new search; CONFLICT when its id is already stored. */
+  createSearch(record: SearchRecord): Promise<void>;
+  /** Applies the patch (and a fresh updatedAt) and returns the record as stored; NOT_FOUND for an unknown id. */
+  updateSearch(id: string, patch: SearchPatch): Promise<SearchRecord>;
+  /** The search, or null for an unknown id. */
+  getSearch(id: string): Promise<SearchRecord | null>;
+  /**
+   * Newest first (creation time, then id), optionally of one status, 1 to 500 per page (BAD_INPUT
+   * otherwise); `after` is the endCursor of the previous page, and totalCount counts every match.
+   */
+  listSearches(filter: { status?: SearchStatus }, page: PageRequest): Promise<Page<SearchRecord>>;
+  /** Searches in any of these states, oldest first (resume after a restart). */
+  searchesWithStatus(statuses: SearchStatus[]): Promise<SearchRecord[]>;
+  /** Stores candidates in one write: all of them or none. A sample number stored twice is a CONFLICT. */
+  insertCandidates(records: CandidateRecord[]): Promise<void>;
+  /** Marks these candidates of a search as admitted to the beam; ids of other searches are left alone. */
+  markAdmitted(searchId: string, ids: string[]): Promise<void>;
+  /** Every candidate of a search, in sample order. */
+  listCandidates(searchId: string): Promise<CandidateRecord[]>;
 }

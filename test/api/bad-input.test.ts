@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLibsqlStore } from '../../src/schedules/libsql-store.js';
+import { createLibsqlStore } from '../../src/schedules/index.js';
 import { openConfiguredKnowledgeBase } from '../../src/api/configured-knowledge-base.js';
 import { makeContents, makeCpuTarget, makeVector } from '../support/fixtures.js';
 import { startTestServer, testConfig, type TestServer } from '../support/server.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { BIN, ROOT, envFor, skb } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openConfiguredKnowledgeBase } from '../../src/api/configured-knowledge-base.js';
-import { createLibsqlStore } from '../../src/schedules/libsql-store.js';
+import { createLibsqlStore } from '../../src/schedules/index.js';
 import { makeContents, makeCpuTarget, makeVector } from '../support/fixtures.js';
 import { testConfig } from '../support/server.js';
 import { seed, type Seeded } from './seed.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openAnnIndex } from '../../src/embeddings/ann-index.js';
 import { createExactIndex } from '../../src/embeddings/vector-index.js';
-import { createLibsqlStore } from '../../src/schedules/libsql-store.js';
+import { createLibsqlStore } from '../../src/schedules/index.js';
 import { SkbError, type Store } from '../../src/schedules/index.js';
 import { makeContents, makeCpuTarget, makeVector } from '../support/fixtures.js';
 

@@ -1,0 +1,31 @@
+/** Every repository of the knowledge base's tables, over one executor. */
+import type { SqlExecutor } from './connection.js';
+import { createMarkersRepository, type MarkersRepository } from './markers-repository.js';
+import { createReusesRepository, type ReusesRepository } from './reuses-repository.js';
+import { createSchedulesRepository, type SchedulesRepository } from './schedules-repository.js';
+import { createSearchesRepository, type SearchesRepository } from './searches-repository.js';
+import { createTargetsRepository, type TargetsRepository } from './targets-repository.js';
+
+/**
+ * The repositories of one executor. Over a write transaction they are one unit of work: whatever
+ * a piece of work does through them commits together or not at all.
+ */
+export interface Repositories {
+  targets: TargetsRepository;
+  schedules: SchedulesRepository;
+  reuses: ReusesRepository;
+  markers: MarkersRepository;
+  searches: SearchesRepository;
+}
+
+export function createRepositories(db: SqlExecutor): Repositories {
+  const targets = createTargetsRepository(db);
+  const markers = createMarkersRepository(db);
+  return {
+    targets,
+    markers,
+    schedules: createSchedulesRepository(db, { targets, markers }),
+    reuses: createReusesRepository(db),
+    searches: createSearchesRepository(db),
+  };
+}
