@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@libsql/client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS, SkbError, createLibsqlStore } from '../../src/schedules/index.js';
-import { makeContents, makeCpuTarget, makeVector } from '../support/fixtures.js';
+import { MIGRATIONS, SearchConfigSchema, SkbError, TaskSchema, createLibsqlStore, toSchedule, type SearchRecord } from '../../src/schedules/index.js';
+import { makeContent, makeContents, makeCpuTarget, makeVector } from '../support/fixtures.js';
+import { describeSearchStoreSuite, type OpenedSearchStore } from './search-store-suite.js';
 import { describeStoreSuite } from './store-suite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skb-store-'));
@@ -15,6 +16,84 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describeStoreSuite('libSQL file database', () => createLibsqlStore({ url: fileUrl() }));
 describeStoreSuite('libSQL in memory', () => createLibsqlStore({ url: ':memory:' }));
+
+const searchesOf = async (url: string): Promise<OpenedSearchStore> => {
+  const store = await createLibsqlStore({ url });
+  return { searches: store.searches, close: () => store.close() };
+};
+describeSearchStoreSuite('libSQL file database', () => searchesOf(fileUrl()));
+describeSearchStoreSuite('libSQL in memory', () => searchesOf(':memory:'));
+
+describe('libSQL finishSearch', () => {
+  const search = (id: string, scheduleId: string): SearchRecord => ({
+    id,
+    status: 'running',
+    task: TaskSchema.parse({ operation: { kind: 'gemm', dims: { M: 256, N: 256, K: 256 } }, target: 'local' }),
+    targetKey: null,
+    config: SearchConfigSchema.parse({}),
+    samplesUsed: 3,
+    iteration: 1,
+    baselineLatencyMs: 10,
+    bestLatencyMs: 4,
+    bestCandidateId: null,
+    scheduleId: null,
+    bestLineage: null,
+    seeds: [{ scheduleId, tier: 'exact', distance: 0, reuseId: `reu_${id}`, outcome: 'pending' }],
+    error: null,
+    message: null,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+  });
+
+  it('marks the search, judges its seeds and stores its schedule in one transaction', async () => {
+    const target = makeCpuTarget();
+    const store = await createLibsqlStore({ url: fileUrl() });
+    const [seed, found] = makeContents(target, 2);
+    const { inserted } = await store.insertSchedules([seed!], { targets: [target] });
+    await store.searches.createSearch(search('s1', inserted[0]!.id));
+    await store.recordReuse({ id: 'reu_s1', scheduleId: inserted[0]!.id, searchId: 's1', tier: 'exact', distance: 0, outcome: 'pending' });
+    const before = await store.revision();
+    const seeds = [{ ...search('s1', inserted[0]!.id).seeds[0]!, outcome: 'improved' as const, gain: 1.25 }];
+    const done = await store.finishSearch('s1', { status: 'finished', seeds }, { content: found!, embedding: { embedderId: 'e', vector: makeVector(8, 1) } });
+    expect(done.inserted).toBe(true);
+    expect(done.schedule).toEqual(toSchedule(found!));
+    expect(done.search).toMatchObject({ status: 'finished', scheduleId: done.schedule!.id, seeds });
+    expect(await store.searches.getSearch('s1')).toEqual(done.search);
+    expect(await store.listReuses({ searchId: 's1' })).toMatchObject([{ id: 'reu_s1', outcome: 'improved', gain: 1.25 }]);
+    expect((await store.listEmbeddings('e')).map((e) => e.scheduleId)).toEqual([done.schedule!.id]);
+    expect(await store.revision()).toBe(before + 1);
+    // The same content again is not stored twice: the search refers to the stored schedule.
+    await store.searches.createSearch(search('s2', inserted[0]!.id));
+    const again = await store.finishSearch('s2', { status: 'finished' }, { content: found!, embedding: { embedderId: 'e', vector: makeVector(8, 1) } });
+    expect(again).toMatchObject({ inserted: false, schedule: { id: done.schedule!.id }, search: { scheduleId: done.schedule!.id } });
+    store.close();
+  });
+
+  it('changes nothing when any part fails: the search stays running and its seeds pending', async () => {
+    const target = makeCpuTarget();
+    const store = await createLibsqlStore({ url: ':memory:' });
+    const { inserted } = await store.insertSchedules(makeContents(target, 1), { targets: [target] });
+    const record = search('s1', inserted[0]!.id);
+    await store.searches.createSearch(record);
+    await store.recordReuse({ id: 'reu_s1', scheduleId: inserted[0]!.id, searchId: 's1', tier: 'exact', distance: 0, outcome: 'pending' });
+    const elsewhere = makeContent({ target: makeCpuTarget('nowhere', { model: 'Unknown CPU' }) });
+    const seeds = [{ ...record.seeds[0]!, outcome: 'failed' as const }];
+    const error = await store.finishSearch('s1', { status: 'finished', seeds }, { content: elsewhere, embedding: { embedderId: 'e', vector: makeVector(8, 1) } }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect((error as SkbError).code).toBe('BAD_INPUT');
+    expect(await store.searches.getSearch('s1')).toEqual(record);
+    expect(await store.listReuses({ searchId: 's1' })).toMatchObject([{ outcome: 'pending' }]);
+    expect(await store.embeddingSpaces()).toEqual([]);
+    const unknown = await store.finishSearch('nope', { status: 'finished' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect((unknown as SkbError).code).toBe('NOT_FOUND');
+    store.close();
+  });
+});
 
 describe('libSQL file database', () => {
   it('creates the parent directory, uses WAL and records its migrations', async () => {
