@@ -62,7 +62,7 @@ export type {
   ReuseStats,
 } from './store.js';
 export { extractSchedule, type ExtractScheduleInput } from './extract-schedule.js';
-export { bestLineage, lineageOf, lineageStepOf, seedOfCandidate } from './lineage.js';
+export { bestLineage, isMeasured, lineageOf, lineageStepOf, seedOfCandidate } from './lineage.js';
 export { createLibsqlStore, validateTargetRecord, type LibsqlStore, type LibsqlStoreOptions } from './libsql/index.js';
 export { MIGRATIONS, migrate, type Migration } from './migrations.js';
 export { compareByCreation, creationSortKey } from './ordering.js';

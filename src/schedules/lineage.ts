@@ -10,7 +10,10 @@ import type { CandidateRecord, LineageStep, SearchRecord } from './search.js';
  * The candidate, then its parent, and so on up to the root (or to the first parent that is not in
  * `byId`).
  */
-function* ancestry(byId: ReadonlyMap<string, CandidateRecord>, candidate: CandidateRecord | undefined): Generator<CandidateRecord> {
+function* ancestry(
+  byId: ReadonlyMap<string, CandidateRecord>,
+  candidate: CandidateRecord | undefined,
+): Generator<CandidateRecord> {
   const seen = new Set<string>();
   let node = candidate;
   // A parent link that loops would be a storage fault; stopping at a repeat keeps a walk from hanging on it.
@@ -25,21 +28,32 @@ function* ancestry(byId: ReadonlyMap<string, CandidateRecord>, candidate: Candid
  * The candidates from the root (baseline) to the search's best, in order: the accepted plan
  * sequence. Empty while there is no best.
  */
-export function bestLineage(search: Pick<SearchRecord, 'bestCandidateId'>, candidates: readonly CandidateRecord[]): CandidateRecord[] {
+export function bestLineage(
+  search: Pick<SearchRecord, 'bestCandidateId'>,
+  candidates: readonly CandidateRecord[],
+): CandidateRecord[] {
   if (!search.bestCandidateId) return [];
   const byId = new Map(candidates.map((c) => [c.id, c]));
   return [...ancestry(byId, byId.get(search.bestCandidateId))].reverse();
 }
 
-/** The step from `parent` to `candidate` (both measured): its option, plan and the latency before and after. */
-export function lineageStepOf(candidate: CandidateRecord & { latencyMs: number }, parent: CandidateRecord & { latencyMs: number }): LineageStep {
+/** A candidate with a latency: one that ran to the end and was timed. */
+export function isMeasured(candidate: CandidateRecord): candidate is CandidateRecord & { latencyMs: number } {
+  return candidate.latencyMs !== null;
+}
+
+/** The step to a measured candidate from a parent of latency `latencyBeforeMs`: its option and plan, and the latency before and after. */
+export function lineageStepOf(
+  candidate: CandidateRecord & { latencyMs: number },
+  latencyBeforeMs: number,
+): LineageStep {
   return {
     candidateId: candidate.id,
     optionId: candidate.optionId ?? INVENTED_OPTION_ID,
     optionLabel: candidate.optionLabel ?? '',
     plan: candidate.plan ?? '',
     params: candidate.params,
-    latencyBeforeMs: parent.latencyMs,
+    latencyBeforeMs,
     latencyAfterMs: candidate.latencyMs,
   };
 }
@@ -52,16 +66,19 @@ export function lineageStepOf(candidate: CandidateRecord & { latencyMs: number }
 export function lineageOf(candidates: CandidateRecord[], bestId: string): LineageStep[] {
   const path = bestLineage({ bestCandidateId: bestId }, candidates);
   if (path[0]?.parentId !== null) return [];
-  const measured = path.filter((c): c is CandidateRecord & { latencyMs: number } => c.latencyMs !== null);
+  const measured = path.filter(isMeasured);
   if (measured.length !== path.length) return [];
-  return measured.slice(1).map((c, i) => lineageStepOf(c, measured[i]!));
+  return measured.slice(1).map((c, i) => lineageStepOf(c, measured[i]!.latencyMs));
 }
 
 /**
  * The seed a candidate follows: the nearest `forcedFrom` on its path to the root (itself
  * included), or null when no step of its lineage came from a seed.
  */
-export function seedOfCandidate(byId: ReadonlyMap<string, CandidateRecord>, candidate: CandidateRecord): { scheduleId: string; stepIndex: number } | null {
+export function seedOfCandidate(
+  byId: ReadonlyMap<string, CandidateRecord>,
+  candidate: CandidateRecord,
+): { scheduleId: string; stepIndex: number } | null {
   for (const node of ancestry(byId, candidate)) if (node.forcedFrom) return node.forcedFrom;
   return null;
 }

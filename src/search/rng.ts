@@ -13,6 +13,7 @@ export interface Rng {
   state(): number;
 }
 
+/** A generator started from a 32-bit seed. */
 export function createRng(seed: number): Rng {
   let s = seed >>> 0;
   const next = (): number => {
@@ -28,4 +29,20 @@ export function createRng(seed: number): Rng {
     fork: () => createRng(Math.floor(next() * 4294967296)),
     state: () => s,
   };
+}
+
+/** A 32-bit seed from several integers (FNV-1a over their bytes, then an avalanche): one generator per (seed, iteration, parent, slot). */
+export function deriveSeed(...parts: number[]): number {
+  let h = 0x811c9dc5;
+  for (const part of parts) {
+    let v = part >>> 0;
+    for (let i = 0; i < 4; i++) {
+      h = Math.imul(h ^ (v & 0xff), 0x01000193);
+      v >>>= 8;
+    }
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
 }

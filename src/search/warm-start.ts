@@ -19,7 +19,7 @@ import {
   type Step,
   type WarmStartConfig,
 } from '../schedules/index.js';
-import type { SeedHook } from './beam-search.js';
+import type { SeedHook } from './plan-slots.js';
 import type { KnowledgeBase } from './knowledge-base.js';
 import type { ForcedStep } from './planner.js';
 

@@ -11,7 +11,7 @@ import { createClient } from '@libsql/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOfflineEmbedder } from '../../src/embeddings/offline-embedder.js';
 import { makeTargetRecord, parseOperation, seedOfCandidate, type SearchConfigInput, type SearchRecord } from '../../src/schedules/index.js';
-import { REPLAY_OPTION_ID } from '../../src/search/beam-search.js';
+import { REPLAY_OPTION_ID } from '../../src/search/plan-slots.js';
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
 import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
 import { createSearchService } from '../../src/search/search-jobs.js';

@@ -1,0 +1,308 @@
+/**
+ * The plan slots of the beam search. A plan slot draws a dropout menu for one parent (from its own
+ * generator, derived from (seed, iteration, parent, slot), so no generator state has to survive a
+ * crash), may follow a seed step, asks the planner for one plan and its implementations, and
+ * evaluates them; a replay slot applies a seed's whole sequence in one go. Each returns exactly its
+ * samples, failed ones included; storing them is the loop's business.
+ */
+import {
+  INVENTED_OPTION_ID,
+  SkbError,
+  seedOfCandidate,
+  type CandidateRecord,
+  type SearchConfig,
+} from '../schedules/index.js';
+import type { CandidateResult } from '../targets/toolchain.js';
+import { candidateRecord, tried, type BeamNode, type SampleFields, type SearchState } from './beam-state.js';
+import type { Menu, MenuOption } from './menus/menu.js';
+import type { CandidateView, ForcedStep, Implementation, Plan, Planner, PlanningTask } from './planner.js';
+import { createRng, deriveSeed, type Rng } from './rng.js';
+
+/** Error kind of a sample whose plan or code the planner failed to produce. */
+export const PLANNER_ERROR_KIND = 'planner';
+
+/** Option id of a candidate that replayed a whole seed schedule in one go. */
+export const REPLAY_OPTION_ID = 'seed.replay';
+
+/**
+ * Warm start's hook: for one plan slot, the seed step it must follow, or undefined to explore with
+ * menu dropout. Called once per slot, in slot order; the slot's plan then carries `forced`.
+ */
+export interface SeedHook {
+  forcedStep(slot: {
+    iteration: number;
+    parent: CandidateView;
+    planIndex: number;
+    /** The nearest seed step on the parent's path to the root (the parent included), or null: the seed this lineage descends from. */
+    lineageSeed: { scheduleId: string; stepIndex: number } | null;
+    rng: Rng;
+  }): ForcedStep | undefined;
+  /**
+   * Seeds to replay whole in the first optimize iteration: one extra plan slot of one sample each,
+   * on the best candidate of the beam (the baseline when there are no translate iterations), before
+   * its normal slots. Skipped when the planner has no `replay`; each counts against the budget.
+   */
+  readonly replays?: ReadonlyArray<SeedReplay>;
+}
+
+/** One seed schedule to replay whole. */
+export interface SeedReplay {
+  scheduleId: string;
+  steps: ForcedStep[];
+}
+
+/** What the slots need of the search: the task and its settings, the planner, the target, the seeds. */
+export interface SlotContext {
+  task: PlanningTask;
+  config: SearchConfig;
+  menu: Menu;
+  planner: Planner;
+  /** Evaluates codes on the target, one result per code, in order; rejects when `signal` aborts. */
+  evaluate(codes: string[], signal?: AbortSignal): Promise<CandidateResult[]>;
+  seeds?: SeedHook;
+  signal?: AbortSignal;
+}
+
+/** One plan slot: `samples` are its sample numbers, one per implementation. */
+export interface PlanSlot {
+  phase: 'translate' | 'optimize';
+  /** The iteration's menu (translate or optimize options), before dropout. */
+  options: MenuOption[];
+  parent: BeamNode;
+  planIndex: number;
+  samples: number[];
+}
+
+/** A replay slot: seed number `index` of the replays, applied to `parent` as sample `sample`. */
+export interface ReplaySlot {
+  parent: BeamNode;
+  index: number;
+  seed: SeedReplay;
+  sample: number;
+}
+
+/** A sample's fields before its outcome is known. */
+type Attempt = Omit<SampleFields, 'code' | 'correct' | 'latencyMs' | 'errorKind' | 'output' | 'feedback'> & {
+  code?: string;
+};
+
+/** Plans, implements and evaluates one plan slot of the current iteration. */
+export async function runPlanSlot(ctx: SlotContext, state: SearchState, slot: PlanSlot): Promise<CandidateRecord[]> {
+  const { config, menu, planner, signal } = ctx;
+  const { parent, samples } = slot;
+  const rng = createRng(deriveSeed(config.seed, state.iteration, parent.record.sample, slot.planIndex));
+  const { offered, forced, invent } = drawChoices(ctx, state, slot, rng);
+  const base = {
+    parentId: parent.record.id,
+    iteration: state.iteration,
+    forcedFrom: forced ? { scheduleId: forced.scheduleId, stepIndex: forced.stepIndex } : null,
+  };
+  const failAll = (plan: Plan | null, error: string, model: string | null): CandidateRecord[] =>
+    samples.map((sample) =>
+      failedSample(
+        state,
+        {
+          ...base,
+          sample,
+          optionId: plan?.optionId ?? null,
+          optionLabel: plan?.optionLabel ?? null,
+          plan: plan?.text ?? null,
+          params: plan?.params ?? null,
+          model,
+        },
+        error,
+      ),
+    );
+  const abortable = signal ? { signal } : {};
+
+  const proposed = await planner.propose({
+    task: ctx.task,
+    parent: parent.view,
+    iteration: state.iteration,
+    iterations: config.iterations,
+    phase: slot.phase,
+    menu: offered,
+    invent,
+    ...(forced ? { forced } : {}),
+    rules: menu.rules,
+    rng: rng.fork(),
+    tried: (code) => tried(state, code),
+    ...abortable,
+  });
+  signal?.throwIfAborted();
+  if (!proposed.ok) return failAll(null, proposed.error, null);
+  const plan = proposed.value;
+  const refusal = refusalOf(plan, offered, invent);
+  if (refusal) return failAll(plan, refusal, plan.model ?? null);
+
+  const withForced: Plan = forced ? { ...plan, forced } : plan;
+  const implemented = await planner.implement({
+    task: ctx.task,
+    parent: parent.view,
+    plan: withForced,
+    count: samples.length,
+    rules: menu.rules,
+    rng: rng.fork(),
+    tried: (code) => tried(state, code),
+    ...abortable,
+  });
+  signal?.throwIfAborted();
+  if (!implemented.ok) return failAll(withForced, implemented.error, plan.model ?? null);
+  const impls: Array<Implementation | undefined> = samples.map((_, i) => implemented.value[i]);
+  const runnable = impls.filter((impl): impl is Implementation => impl !== undefined && impl.code.trim() !== '');
+  const results = runnable.length
+    ? await ctx.evaluate(
+        runnable.map((impl) => impl.code),
+        signal,
+      )
+    : [];
+  if (results.length !== runnable.length)
+    throw new SkbError('INTERNAL', `The target returned ${results.length} results for ${runnable.length} candidates`);
+  let next = 0;
+  return samples.map((sample, i) => {
+    const impl = impls[i];
+    const attempt = {
+      ...base,
+      sample,
+      optionId: plan.optionId,
+      optionLabel: plan.optionLabel,
+      plan: impl?.plan ?? plan.text,
+      model: impl?.model ?? plan.model ?? null,
+    };
+    if (!impl || impl.code.trim() === '') {
+      const error = impl
+        ? 'the implementation is empty'
+        : `the planner returned ${implemented.value.length} of ${samples.length} implementations`;
+      return failedSample(state, { ...attempt, params: plan.params ?? null, code: impl?.code ?? '' }, error);
+    }
+    return measuredSample(
+      state,
+      { ...attempt, params: impl.params ?? plan.params ?? null, code: impl.code },
+      results[next++]!,
+    );
+  });
+}
+
+/** Replays a seed's whole sequence on `parent` in one planner call: one sample. */
+export async function runReplaySlot(
+  ctx: SlotContext,
+  state: SearchState,
+  slot: ReplaySlot,
+): Promise<CandidateRecord[]> {
+  const { config, signal } = ctx;
+  const { parent, seed, sample } = slot;
+  // Its own generator, apart from every plan slot's (plan indexes are never negative).
+  const rng = createRng(deriveSeed(config.seed, state.iteration, parent.record.sample, -1 - slot.index));
+  const plan = `Replay the seed's ${seed.steps.length} steps in order: ${seed.steps.map((step, i) => `${i + 1}. [${step.optionId}] ${step.plan}`).join(' ')}`;
+  const base = {
+    parentId: parent.record.id,
+    iteration: state.iteration,
+    sample,
+    optionId: REPLAY_OPTION_ID,
+    optionLabel: `Replay of seed schedule ${seed.scheduleId}`,
+    forcedFrom: { scheduleId: seed.scheduleId, stepIndex: seed.steps.length },
+  };
+  const fail = (error: string): CandidateRecord[] => [
+    failedSample(state, { ...base, plan, params: null, model: null }, error),
+  ];
+
+  const replayed = await ctx.planner.replay!({
+    task: ctx.task,
+    parent: parent.view,
+    steps: seed.steps,
+    rules: ctx.menu.rules,
+    rng,
+    tried: (code) => tried(state, code),
+    ...(signal ? { signal } : {}),
+  });
+  signal?.throwIfAborted();
+  if (!replayed.ok) return fail(replayed.error);
+  const impl = replayed.value[0];
+  if (!impl || impl.code.trim() === '')
+    return fail(impl ? 'the replay implementation is empty' : 'the planner returned no replay implementation');
+  const [result] = await ctx.evaluate([impl.code], signal);
+  if (!result) throw new SkbError('INTERNAL', 'The target returned no result for a replay candidate');
+  return [
+    measuredSample(
+      state,
+      {
+        ...base,
+        plan: `${plan}${impl.plan ? ` (here: ${impl.plan})` : ''}`,
+        params: impl.params ?? null,
+        code: impl.code,
+        model: impl.model ?? null,
+      },
+      result,
+    ),
+  ];
+}
+
+/**
+ * The slot's draws, in this order from its generator: the dropout menu (never empty), the seed
+ * step it follows (optimize iterations, with warm start), and whether it invents an option.
+ */
+function drawChoices(
+  ctx: SlotContext,
+  state: SearchState,
+  slot: PlanSlot,
+  rng: Rng,
+): { offered: MenuOption[]; forced: ForcedStep | undefined; invent: boolean } {
+  const { config, menu } = ctx;
+  const { options, parent, planIndex } = slot;
+  const dropped = options.filter(() => rng.next() < config.menuKeep);
+  const sampleMenu = dropped.length ? dropped : [options[rng.int(options.length)]!];
+  const forced =
+    slot.phase === 'optimize'
+      ? ctx.seeds?.forcedStep({
+          iteration: state.iteration,
+          parent: parent.view,
+          planIndex,
+          lineageSeed: seedOfCandidate(state.byId, parent.record),
+          rng: rng.fork(),
+        })
+      : undefined;
+  const forcedOption = forced
+    ? [...menu.options, ...menu.translateOptions].find((o) => o.id === forced.optionId)
+    : undefined;
+  const invent = !forced && rng.next() < config.inventProbability;
+  const offered = forcedOption && !sampleMenu.includes(forcedOption) ? [forcedOption, ...sampleMenu] : sampleMenu;
+  return { offered, forced, invent };
+}
+
+/** Why a proposed plan cannot be implemented (an option it was not offered, no text), or null. */
+function refusalOf(plan: Plan, offered: MenuOption[], invent: boolean): string | null {
+  const allowed = new Set(offered.map((o) => o.id));
+  if (invent) allowed.add(INVENTED_OPTION_ID);
+  if (plan.text.trim() === '') return 'the plan chose an empty plan';
+  if (!allowed.has(plan.optionId)) return `the plan chose option "${plan.optionId}", which was not on its menu`;
+  return null;
+}
+
+/** A sample the planner failed to produce: not evaluated, the planner's error as its output and feedback. */
+function failedSample(state: SearchState, attempt: Attempt, error: string): CandidateRecord {
+  return candidateRecord(state.searchId, {
+    code: '',
+    ...attempt,
+    correct: false,
+    latencyMs: null,
+    errorKind: PLANNER_ERROR_KIND,
+    output: error,
+    feedback: [`the planner failed: ${error.slice(0, 300)}`],
+  });
+}
+
+/** A sample evaluated on the target. */
+function measuredSample(
+  state: SearchState,
+  attempt: Attempt & { code: string },
+  result: CandidateResult,
+): CandidateRecord {
+  return candidateRecord(state.searchId, {
+    ...attempt,
+    correct: result.correct,
+    latencyMs: result.latencyMs,
+    errorKind: result.errorKind,
+    output: result.output,
+    feedback: result.feedback,
+  });
+}
