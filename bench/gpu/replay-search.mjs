@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 
 const rootUrl = new URL('../../', import.meta.url);
 const dist = (p) => new URL(`dist/${p}`, rootUrl);
-if (!existsSync(dist('search/search-jobs.js'))) {
+if (!existsSync(dist('search/search-service.js'))) {
   console.error('bench/gpu/replay-search: run `npm run build` first');
   process.exit(1);
 }
@@ -98,7 +98,7 @@ if (![budget, kbBudget, ...seeds].every((x) => Number.isInteger(x) && x > 0)) th
 
 const { loadConfig } = await import(dist('api/config.js'));
 const { openConfiguredKnowledgeBase } = await import(dist('api/configured-knowledge-base.js'));
-const { createSearchService } = await import(dist('search/search-jobs.js'));
+const { createSearchService } = await import(dist('search/search-service.js'));
 const { createTemplatePlanner } = await import(dist('search/template-planner.js'));
 const { menuFor } = await import(dist('search/menus/index.js'));
 const { gpuTemplateFor, sharedMemoryBudgetFor } = await import(dist('targets/templates/triton-matmul-template.js'));

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { CpuFingerprintSchema, GpuFingerprintSchema, SkbError, type SearchConfigInput, type SearchRecord, type TaskInput } from '../schedules/index.js';
 import type { KnowledgeBase } from '../search/knowledge-base.js';
-import { createSearchService } from '../search/search-jobs.js';
+import { createSearchService } from '../search/search-service.js';
 import { importSeedsOnce } from '../search/seed-import.js';
 import { menuFor } from '../search/menus/index.js';
 import type { SearchService } from '../search/search-service.js';

@@ -12,7 +12,7 @@ import { REPLAY_OPTION_ID } from '../../src/search/plan-slots.js';
 import { createLlmPlanner } from '../../src/search/llm-planner.js';
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
 import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
-import { createSearchService } from '../../src/search/search-jobs.js';
+import { createSearchService } from '../../src/search/search-service.js';
 import { createTarget } from '../../src/targets/target.js';
 import { makeContent } from '../support/fixtures.js';
 import { reply, startScriptedLlm, type ScriptedLlm } from '../support/scripted-llm.js';

@@ -14,7 +14,7 @@ import { makeTargetRecord, parseOperation, seedOfCandidate, type SearchConfigInp
 import { REPLAY_OPTION_ID } from '../../src/search/plan-slots.js';
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
 import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
-import { createSearchService } from '../../src/search/search-jobs.js';
+import { createSearchService } from '../../src/search/search-service.js';
 import { createTemplatePlanner } from '../../src/search/template-planner.js';
 import { createCToolchain } from '../../src/targets/c/c-toolchain.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';

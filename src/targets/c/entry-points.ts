@@ -78,6 +78,12 @@ function checkSize(op: Operation, ...counts: number[]): void {
 /** Relative accumulation tolerance for a sum of `n` f32 products, against a double reference. */
 const reductionTol = (n: number): string => `(FLT_EPSILON * (8.0 * sqrt((double)${n}) + 8.0))`;
 
+/** What a C candidate for `op` must satisfy, as planners are shown it: the prototype, then the contract in words. */
+export function cCandidateContract(op: Operation): string {
+  const ep = entryPointFor(op);
+  return `${ep.signature}\n${ep.contract}`;
+}
+
 /** The entry point of `op`, or a BAD_INPUT error that says what the C toolchain supports. */
 export function entryPointFor(op: Operation): EntryPoint {
   if (op.dtype !== 'f32') throw new SkbError('BAD_INPUT', `The C toolchain evaluates f32 operations; this one is ${op.dtype}`);

@@ -1,0 +1,256 @@
+/**
+ * Running one search job over the beam-search engine. The search is stored before it starts, each
+ * plan slot's candidates are stored as they are evaluated, and the search record follows along,
+ * so a process that dies leaves everything a new process needs to resume the search.
+ */
+import {
+  SkbError,
+  extractSchedule,
+  lineageOf,
+  messageOf,
+  targetKey,
+  type CandidateRecord,
+  type LineageStep,
+  type SearchConfig,
+  type SearchPatch,
+  type SearchRecord,
+  type SearchStore,
+  type Task,
+} from '../schedules/index.js';
+import type { Target } from '../targets/target.js';
+import { candidateContract } from '../targets/toolchain.js';
+import { runBeamSearch } from './beam-search.js';
+import type { Job } from './job-registry.js';
+import type { KnowledgeBase } from './knowledge-base.js';
+import type { Menu } from './menus/menu.js';
+import type { SeedHook } from './plan-slots.js';
+import type { Planner, PlanningTask } from './planner.js';
+import type { ProgressBus } from './progress-bus.js';
+import { createTargetLanes } from './target-lanes.js';
+import { chooseSeeds, createSeedPlan, judgeSeeds, loadSeedSchedules } from './warm-start.js';
+
+export interface SearchRunnerDeps {
+  /** The search and candidate tables. */
+  searches: SearchStore;
+  /** The target of a task by id; throws NOT_FOUND for an unknown one. */
+  targets: (id: string) => Target;
+  /** The planner a search's settings ask for, for the target it runs on (menu, ISA of its templates). */
+  planners: (config: SearchConfig, target: Target) => Planner;
+  menus: (toolchain: Target['toolchain']['kind']) => Menu;
+  /**
+   * The knowledge base: where seeds come from (warm start) and where a search's schedule is stored
+   * when it ends. Without it searches run cold and store no schedule.
+   */
+  knowledgeBase?: Pick<KnowledgeBase, 'similar' | 'rememberSearch' | 'getSchedule' | 'recordSeeds'>;
+  /** What candidate code must satisfy, shown to planners; default the toolchain's `candidateContract`. */
+  contract?: (task: Task, target: Target) => string;
+}
+
+/** How a search ended with a result: what the engine (or, for a cancelled search, the stored tree) found. */
+interface SearchEnd {
+  status: 'finished' | 'cancelled';
+  samplesUsed: number;
+  iteration: number;
+  candidates: CandidateRecord[];
+  baseline: CandidateRecord;
+  best: CandidateRecord;
+  lineage: LineageStep[];
+}
+
+/**
+ * Creates the runner of one search service's jobs. Evaluations of different searches on one target
+ * take turns (one lane per target), so that one search's timing runs never share the machine with
+ * another's.
+ */
+export function createSearchRunner(
+  deps: SearchRunnerDeps,
+  progress: Pick<ProgressBus, 'publish'>,
+): (job: Job) => Promise<SearchRecord> {
+  const { searches } = deps;
+  const lane = createTargetLanes();
+  const contract =
+    deps.contract ??
+    ((task: Task, target: Target) => candidateContract(target.toolchain.kind, task.operation, task.problemSource));
+  const kb = deps.knowledgeBase;
+
+  /** Runs (or resumes) the job's search to its end: finished, cancelled or failed; still 'running' after a shutdown. */
+  async function run(job: Job): Promise<SearchRecord> {
+    const { id, signal } = job;
+    let record = await searches.getSearch(id);
+    if (!record) throw new SkbError('NOT_FOUND', `No search with id ${id}`);
+    try {
+      const target = deps.targets(record.task.target);
+      const menu = deps.menus(target.toolchain.kind);
+      const planner = deps.planners(record.config, target);
+      const problemSource = record.task.problemSource;
+      const task: PlanningTask = {
+        operation: record.task.operation,
+        hardware: target.description,
+        contract: contract(record.task, target),
+        ...(problemSource !== undefined ? { problemSource } : {}),
+      };
+      const fingerprint = await target.fingerprint();
+      const key = targetKey(fingerprint);
+      // Seeds are chosen once, before the first sample, and kept on the record: a resumed search
+      // follows the same seeds even if the knowledge base changed meanwhile.
+      const chosen =
+        record.status === 'queued' && kb
+          ? await chooseSeeds(kb, {
+              searchId: id,
+              operation: record.task.operation,
+              targetKey: key,
+              warmStart: record.config.warmStart,
+            })
+          : null;
+      record = await searches.updateSearch(id, {
+        status: 'running',
+        targetKey: key,
+        ...(chosen ? { seeds: chosen } : {}),
+      });
+      const stored = await searches.listCandidates(id);
+      const seeds = kb && record.seeds.length ? await seedHookFor(kb, record, menu) : undefined;
+      const current = record;
+      const result = await runBeamSearch({
+        searchId: id,
+        task,
+        config: record.config,
+        menu,
+        planner,
+        baseline: record.task.baselineCode !== undefined ? { code: record.task.baselineCode } : planner.baseline(task),
+        evaluate: (codes, evalSignal) =>
+          lane(target.id, evalSignal ?? signal, () =>
+            target.evaluate({
+              operation: current.task.operation,
+              candidates: codes,
+              signal: evalSignal ?? signal,
+              timing: current.config.timing,
+              ...(problemSource !== undefined ? { problemSource } : {}),
+            }),
+          ),
+        sink: {
+          storeCandidates: (records) => searches.insertCandidates(records),
+          markAdmitted: (ids) => searches.markAdmitted(id, ids),
+          progress: async (state) => {
+            await searches.updateSearch(id, state);
+          },
+        },
+        stored,
+        ...(seeds ? { seeds } : {}),
+        signal,
+        onEvent: (event) => progress.publish(event),
+      });
+      return await finish(record, target, {
+        status: 'finished',
+        samplesUsed: result.samplesUsed,
+        iteration: result.iterations,
+        candidates: result.candidates,
+        baseline: result.baseline,
+        best: result.best,
+        lineage: result.bestLineage,
+      });
+    } catch (error) {
+      if (signal.aborted && job.shutdown) return (await searches.getSearch(id)) ?? record;
+      let failure = error;
+      if (signal.aborted) {
+        try {
+          return await cancelled(id);
+        } catch (cancelError) {
+          failure = cancelError;
+        }
+      }
+      return searches.updateSearch(id, { status: 'failed', error: messageOf(failure) });
+    }
+  }
+
+  /** The engine's seed hook for a search whose seeds are on its record; records their reuses if a crash left any unwritten. */
+  async function seedHookFor(
+    knowledgeBase: NonNullable<SearchRunnerDeps['knowledgeBase']>,
+    record: SearchRecord,
+    menu: Menu,
+  ): Promise<SeedHook> {
+    await knowledgeBase.recordSeeds(record.id, record.seeds);
+    return createSeedPlan({
+      seeds: await loadSeedSchedules((sid) => knowledgeBase.getSchedule(sid), record.seeds),
+      guidedShare: record.config.warmStart.guidedShare,
+      plansPerCandidate: record.config.plansPerCandidate,
+      menuOptionIds: menu.options.map((o) => o.id),
+    });
+  }
+
+  /**
+   * Ends a search with a result: judges its seeds, extracts its schedule, and marks the search,
+   * records the seeds' outcomes and stores the schedule in one transaction (through the knowledge base).
+   */
+  async function finish(record: SearchRecord, target: Target, end: SearchEnd): Promise<SearchRecord> {
+    const baselineMs = end.baseline.latencyMs!;
+    const seeds = judgeSeeds(record.seeds, end.candidates, baselineMs, end.best.id);
+    const planner = deps.planners(record.config, target);
+    const content =
+      record.targetKey !== null
+        ? extractSchedule({
+            search: record,
+            candidates: end.candidates,
+            lineage: end.lineage,
+            baselineLatencyMs: baselineMs,
+            bestLatencyMs: end.best.latencyMs!,
+            samplesUsed: end.samplesUsed,
+            targetKey: record.targetKey,
+            planner: planner.id,
+            models: [...new Set(end.candidates.flatMap((c) => (c.model ? [c.model] : [])))],
+          })
+        : null;
+    const patch: SearchPatch = {
+      status: end.status,
+      samplesUsed: end.samplesUsed,
+      iteration: end.iteration,
+      baselineLatencyMs: baselineMs,
+      bestLatencyMs: end.best.latencyMs,
+      bestCandidateId: end.best.id,
+      bestLineage: end.lineage,
+      seeds,
+      error: null,
+      message: content
+        ? null
+        : kb
+          ? 'No step improved on the baseline, so no schedule was stored.'
+          : 'No knowledge base is configured, so no schedule was stored.',
+    };
+    if (!kb) return searches.updateSearch(record.id, patch);
+    const { search } = await kb.rememberSearch({
+      searchId: record.id,
+      patch,
+      schedule: content,
+      target: await target.record(),
+    });
+    return search;
+  }
+
+  /** A cancelled search keeps what its finished iterations found: stored, with its schedule, when it beat the baseline. */
+  async function cancelled(id: string): Promise<SearchRecord> {
+    const record = await searches.getSearch(id);
+    if (!record) throw new SkbError('NOT_FOUND', `No search with id ${id}`);
+    const candidates = await searches.listCandidates(id);
+    const root = candidates.find((c) => c.parentId === null);
+    const best = candidates
+      .filter((c) => c.admitted && c.correct && c.latencyMs !== null)
+      .reduce<CandidateRecord | undefined>(
+        (b, c) => (b === undefined || c.latencyMs! < b.latencyMs! ? c : b),
+        undefined,
+      );
+    if (!root || root.latencyMs === null || !best || best === root || !(best.latencyMs! < root.latencyMs)) {
+      return searches.updateSearch(id, { status: 'cancelled', error: null });
+    }
+    const target = deps.targets(record.task.target);
+    return finish(record, target, {
+      status: 'cancelled',
+      samplesUsed: record.samplesUsed,
+      iteration: record.iteration,
+      candidates,
+      baseline: root,
+      best,
+      lineage: lineageOf(candidates, best.id),
+    });
+  }
+
+  return run;
+}
