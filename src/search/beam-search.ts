@@ -53,6 +53,7 @@ export interface BeamSearchSink {
   progress(state: SearchProgress): Promise<void>;
 }
 
+/** One search to run: its task, settings, planner and target (the slots' context), its baseline, where it is stored, and what an earlier run stored. */
 export interface BeamSearchInput extends SlotContext {
   searchId: string;
   /** The root's code and planner state (the task's code, or the planner's naive baseline). */
@@ -63,6 +64,7 @@ export interface BeamSearchInput extends SlotContext {
   onEvent?(event: ProgressEvent): void;
 }
 
+/** How a search ended: its budget spent, its tree, and the best candidate with its lineage. */
 export interface BeamSearchResult {
   samplesUsed: number;
   /** Iterations run (fewer than configured after an early stop or when the budget ran out). */

@@ -22,6 +22,7 @@ export interface BeamNode {
 /** A candidate record before the search names and dates it. */
 export type SampleFields = Omit<CandidateRecord, 'id' | 'searchId' | 'createdAt' | 'admitted'>;
 
+/** Where a beam search stands; the loop and the slots read it, the loop advances it. */
 export interface SearchState {
   readonly searchId: string;
   /** Samples stored by an earlier run of this search, by sample number. */

@@ -4,6 +4,7 @@
  */
 import type { SearchRecord, SkbError } from '../schedules/index.js';
 
+/** One running search. */
 export interface Job {
   readonly id: string;
   /** Aborts when the job is stopped. */
@@ -16,6 +17,7 @@ export interface Job {
   stop(reason: SkbError, options?: { shutdown?: boolean }): void;
 }
 
+/** The jobs of one search service. */
 export interface JobRegistry {
   /**
    * Starts `run` as the job of search `id`. When it ends, the job leaves the registry and then
@@ -26,6 +28,7 @@ export interface JobRegistry {
   running(): Job[];
 }
 
+/** An empty registry. */
 export function createJobRegistry(): JobRegistry {
   const jobs = new Map<string, Job>();
   return {

@@ -7,6 +7,7 @@ import { speedupOf, type ProgressEvent, type SearchRecord } from '../schedules/i
 
 const TERMINAL = new Set<ProgressEvent['type']>(['finished', 'cancelled', 'failed']);
 
+/** Progress events of the searches running in this process, from their jobs to their subscribers. */
 export interface ProgressBus {
   publish(event: ProgressEvent): void;
   /** Ends the subscriptions of a search whose job ended: they read what was published, then stop. */
@@ -15,6 +16,7 @@ export interface ProgressBus {
   subscribe(searchId: string, signal?: AbortSignal): AsyncGenerator<ProgressEvent>;
 }
 
+/** A bus with no subscribers; it keeps no events, so a subscriber sees only what is published after it subscribed. */
 export function createProgressBus(): ProgressBus {
   const emitter = new EventEmitter();
   // Any number of clients may watch one search.
@@ -31,6 +33,7 @@ export function createProgressBus(): ProgressBus {
     },
     async *subscribe(searchId, signal) {
       if (signal?.aborted) return;
+      // events.on yields the arguments of each emit; publish emits one event.
       const events = on(emitter, eventName(searchId), {
         close: [endName(searchId)],
         ...(signal ? { signal } : {}),

@@ -29,6 +29,7 @@ import type { ProgressBus } from './progress-bus.js';
 import { createTargetLanes } from './target-lanes.js';
 import { chooseSeeds, createSeedPlan, judgeSeeds, loadSeedSchedules } from './warm-start.js';
 
+/** What running a search needs: the search tables, its target, planner and menu, the knowledge base, the contract text. */
 export interface SearchRunnerDeps {
   /** The search and candidate tables. */
   searches: SearchStore;

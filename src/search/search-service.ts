@@ -23,6 +23,7 @@ import { createJobRegistry, type Job } from './job-registry.js';
 import { createProgressBus, progressEventOf } from './progress-bus.js';
 import { createSearchRunner, type SearchRunnerDeps } from './search-runner.js';
 
+/** A search with its whole tree. */
 export interface SearchDetail {
   search: SearchRecord;
   /** Every candidate of the tree, in sample order (baseline first). */
