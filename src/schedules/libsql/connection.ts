@@ -96,30 +96,30 @@ export async function openLibsqlConnection(options: LibsqlStoreOptions): Promise
   };
 }
 
-/** From this many bytes of text and blob values on, a write sends them as literals (see runWrite). */
-const LITERAL_BYTES = 1024;
+/** From this much text (characters) and blob (bytes) among its values on, a write sends them as literals (see runWrite). */
+const LITERAL_SIZE = 1024;
 
-function payloadBytes(args: readonly SqlValue[]): number {
-  let bytes = 0;
+function payloadSize(args: readonly SqlValue[]): number {
+  let size = 0;
   for (const value of args) {
-    if (typeof value === 'string') bytes += value.length;
-    else if (value instanceof Uint8Array) bytes += value.byteLength;
+    if (typeof value === 'string') size += value.length;
+    else if (value instanceof Uint8Array) size += value.byteLength;
   }
-  return bytes;
+  return size;
 }
 
 /**
  * Runs one write statement (`?` placeholders, values in `args`); the one place that decides how
  * its values reach SQLite. The `libsql` binding never finalizes a statement it prepares (libsql-js
  * issue #153), and an unfinalized statement keeps its bound arguments: every `execute` holds a few
- * KiB plus its arguments for the life of the process. A write whose values reach LITERAL_BYTES
+ * KiB plus its arguments for the life of the process. A write whose values reach LITERAL_SIZE
  * (a batch of rows as one JSON array, a search record, vectors) is therefore sent as SQL text with
  * its values written in as literals, through `executeMultiple` (sqlite3_exec, which finalizes), so
  * its payload is freed once written. Smaller writes stay bound: bound values arrive exactly (see
  * sqlLiteral on fractional numbers), and what they keep is bounded per call, as for every read.
  */
 export async function runWrite(tx: SqlExecutor, statement: { sql: string; args: readonly SqlValue[] }): Promise<void> {
-  if (payloadBytes(statement.args) < LITERAL_BYTES) await tx.execute({ sql: statement.sql, args: [...statement.args] });
+  if (payloadSize(statement.args) < LITERAL_SIZE) await tx.execute({ sql: statement.sql, args: [...statement.args] });
   else await tx.executeMultiple(inlineArguments(statement.sql, statement.args));
 }
 

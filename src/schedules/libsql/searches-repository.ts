@@ -160,7 +160,6 @@ export function createSearchesRepository(db: SqlExecutor): SearchesRepository {
     },
 
     async insertCandidates(input) {
-      if (input.length === 0) return;
       const records = input.map((c) => parseOrThrow(CandidateRecordSchema, c, `Invalid candidate ${c.id}`));
       const clashes = await db.execute({
         sql: `SELECT c.id, c.search_id, c.sample FROM candidates c
@@ -184,7 +183,6 @@ export function createSearchesRepository(db: SqlExecutor): SearchesRepository {
     },
 
     async markAdmitted(searchId, ids) {
-      if (ids.length === 0) return;
       await runWrite(db, {
         sql: 'UPDATE candidates SET admitted = 1 WHERE search_id = ? AND id IN (SELECT value FROM json_each(?))',
         args: [searchId, JSON.stringify(ids)],
