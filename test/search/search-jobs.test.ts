@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLibsqlStore, makeTargetRecord, type LibsqlStore, type ProgressEvent, type SearchConfigInput } from '../../src/schedules/index.js';
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
-import { createSearchService } from '../../src/search/search-service.js';
+import { createSearchService } from '../../src/search/search-jobs.js';
 import { createCToolchain } from '../../src/targets/c/c-toolchain.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
 import type { Target } from '../../src/targets/target.js';
@@ -74,15 +74,6 @@ function processesUnder(root: string, argv0?: string): number[] {
   return pids;
 }
 
-async function until<T>(probe: () => Promise<T | undefined> | T | undefined, what: string, tries = 600): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'skb-jobs-'));
   store = await createLibsqlStore({ url: `file:${join(dir, 'kb.db')}` });
@@ -136,7 +127,7 @@ describe('search jobs', () => {
   });
 
   it('resumes a search whose process was killed, with the samples an uninterrupted run uses', async () => {
-    if (!existsSync(join(DIST, 'search', 'search-service.js'))) throw new Error('dist/ is missing: run `npm run build` before this test');
+    if (!existsSync(join(DIST, 'search', 'search-jobs.js'))) throw new Error('dist/ is missing: run `npm run build` before this test');
     const config: SearchConfigInput = { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 2, iterations: 4, budget: 14, menuKeep: 1, seed: 7, timing };
     const support = mkdtempSync(join(dir, 'child-'));
     // The scripted planner, compiled for the child: its one value import points at dist/.
@@ -148,7 +139,7 @@ describe('search jobs', () => {
     writeFileSync(
       join(support, 'run-search.mjs'),
       `import { createLibsqlStore } from ${dist('schedules/index.js')};
-import { createSearchService } from ${dist('search/search-service.js')};
+import { createSearchService } from ${dist('search/search-jobs.js')};
 import { CPU_MENU } from ${dist('search/menus/cpu-menu.js')};
 import { createTarget } from ${dist('targets/target.js')};
 import { GEMM, GEMM_REPLIES, createScriptedPlanner } from './scripted-planner.mjs';
@@ -163,8 +154,14 @@ await svc.wait(started.id);
     const child = spawn(process.execPath, [join(support, 'run-search.mjs'), `file:${join(dir, 'kb.db')}`], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const id = await until(() => (out.includes('\n') ? out.trim() : undefined), 'the child to start its search');
-    await until(async () => ((await store.searches.listCandidates(id)).length >= 6 ? true : undefined), 'samples from the child');
+    const id = await vi.waitFor(
+      () => {
+        expect(out, 'the child prints its search id once it started').toContain('\n');
+        return out.trim();
+      },
+      { timeout: 30_000, interval: 50 },
+    );
+    await expect.poll(async () => (await store.searches.listCandidates(id)).length, { timeout: 30_000, interval: 50, message: 'samples stored by the child' }).toBeGreaterThanOrEqual(6);
     process.kill(-child.pid!, 'SIGKILL');
     await new Promise((r) => child.once('exit', r));
 
@@ -197,10 +194,16 @@ await svc.wait(started.id);
     const { svc } = service(target, { replies: loops });
     const started = await svc.start(task, { beamWidth: 1, plansPerCandidate: 1, implementationsPerPlan: 1, iterations: 1, budget: 1, menuKeep: 1, inventProbability: 0, timing });
     // The baseline has been measured and the looping candidate is running.
-    await until(async () => ((await store.searches.listCandidates(started.id)).length === 1 && processesUnder(root, './run').length > 0 ? true : undefined), 'the looping candidate');
+    await vi.waitFor(
+      async () => {
+        expect(await store.searches.listCandidates(started.id)).toHaveLength(1);
+        expect(processesUnder(root, './run'), 'the looping candidate runs').not.toEqual([]);
+      },
+      { timeout: 30_000, interval: 50 },
+    );
     const cancelled = await svc.cancel(started.id);
     expect(cancelled.status).toBe('cancelled');
-    await until(() => (processesUnder(root).length === 0 ? true : undefined), 'the candidate to be killed', 40);
+    await expect.poll(() => processesUnder(root), { timeout: 2_000, interval: 50, message: 'processes left under the workspace after the cancel' }).toEqual([]);
     const detail = (await svc.get(started.id))!;
     expect(detail.candidates.map((c) => c.sample)).toEqual([0]);
     await svc.close();
