@@ -9,6 +9,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { vi } from 'vitest';
 
 const run = promisify(execFile);
 
@@ -112,9 +113,18 @@ export async function startSshd(): Promise<TestSshd> {
     child.once('exit', () => {
       exited = true;
     });
-    const deadline = Date.now() + 10_000;
-    while (!exited && Date.now() < deadline && !(await portAccepts(port))) await new Promise((r) => setTimeout(r, 50));
-    if (!exited && (await portAccepts(port))) {
+    // Up once it accepts connections; one that exited (its port taken, say) never will be.
+    const up = await vi
+      .waitFor(
+        async () => {
+          if (exited) return false;
+          if (!(await portAccepts(port))) throw new Error('sshd does not accept connections yet');
+          return true;
+        },
+        { timeout: 10_000, interval: 50 },
+      )
+      .catch(() => false);
+    if (up) {
       return {
         host: '127.0.0.1',
         port,

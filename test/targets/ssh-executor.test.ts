@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Workspace } from '../../src/targets/executor.js';
@@ -18,6 +18,26 @@ beforeAll(async () => {
 afterAll(async () => {
   await sshd?.stop();
 });
+
+/** Whether a process of this machine (the sshd under test listens on loopback) runs `argv` below `ancestor`. */
+function runsBelow(ancestor: number, argv: string[]): boolean {
+  const cmdline = argv.map((a) => `${a}\0`).join('');
+  const parentOf = (pid: number): number => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name in parentheses may hold spaces; the state and the parent pid follow it.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  };
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8') !== cmdline) continue;
+      for (let pid = Number(entry); pid > 1; pid = parentOf(pid)) if (pid === ancestor) return true;
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return false;
+}
 
 const connection = () => ({
   host: sshd.host,
@@ -46,7 +66,7 @@ describe('ssh executor against OpenSSH', () => {
       expect(await connectionPid(b)).toBe(first);
 
       const pending = a.exec({ argv: ['sleep', '30'], limits: { wallMs: 5_000 } });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await expect.poll(() => runsBelow(first, ['sleep', '30']), { timeout: 5_000, interval: 20, message: 'the command runs on the server' }).toBe(true);
       process.kill(first, 'SIGKILL');
       const error = await pending.catch((e: unknown) => e);
       expect(sshFailureReason(error)).toBe('connection-lost');
@@ -95,7 +115,7 @@ describe('ssh executor against OpenSSH', () => {
     const socketPath = `${sshd.dir}/agent.sock`;
     const agent = spawn('ssh-agent', ['-D', '-a', socketPath], { stdio: 'ignore' });
     try {
-      for (let i = 0; i < 100 && !existsSync(socketPath); i += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+      await expect.poll(() => existsSync(socketPath), { timeout: 5_000, interval: 20, message: 'ssh-agent listens on its socket' }).toBe(true);
       await run('ssh-add', ['-q', sshd.privateKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: socketPath } });
       const { privateKeyPath: _unused, ...withoutKey } = connection();
       const executor = createSshExecutor({ ...withoutKey, agent: socketPath });
