@@ -101,7 +101,8 @@ const { openConfiguredKnowledgeBase } = await import(dist('api/configured-knowle
 const { createSearchService } = await import(dist('search/search-service.js'));
 const { createTemplatePlanner } = await import(dist('search/template-planner.js'));
 const { menuFor } = await import(dist('search/menus/index.js'));
-const { gpuTemplateFor, sharedMemoryBudgetFor } = await import(dist('targets/templates/triton-matmul-template.js'));
+const { gpuTemplateFor } = await import(dist('targets/templates/index.js'));
+const { sharedMemoryBudgetFor } = await import(dist('targets/templates/triton-matmul-template.js'));
 const { makeTargetRecord, targetKey, parseOperation } = await import(dist('schedules/index.js'));
 
 const tables = JSON.parse(await readFile(values.tables, 'utf8'));

@@ -1,11 +1,11 @@
 import { SkbError, type SearchConfig } from '../schedules/index.js';
 import { createLlmPlanner } from '../search/llm-planner.js';
 import { menuFor } from '../search/menus/index.js';
+import { plannerSupport } from '../search/planner-support.js';
 import type { Planner } from '../search/planner.js';
 import { createTemplatePlanner } from '../search/template-planner.js';
 import type { Target } from '../targets/target.js';
-import { hasTemplate, templateFor } from '../targets/templates/index.js';
-import { gpuTemplateFor, sharedMemoryBudgetFor } from '../targets/templates/triton-matmul-template.js';
+import { kernelTemplateFor, tritonMatmulOptionsFor } from '../targets/templates/index.js';
 import type { Config } from './config.js';
 
 /**
@@ -44,14 +44,17 @@ export interface PlannerFactoryDeps {
 }
 
 /**
- * Planners by `config.planner`: "template" (the default; the kernel templates of the C toolchain,
- * built for the target's ISA, or the Triton matmul template on KernelBench targets; no network) or "llm" (the configured OpenAI-compatible endpoint with
- * the search's models, else SKB_MODELS).
+ * Planners by `config.planner`: "template" (the default; the registry's kernel templates for the
+ * target's toolchain, built for its CPU's ISA or its GPU's shared memory and SMs; no network) or
+ * "llm" (the configured OpenAI-compatible endpoint with the search's models, else SKB_MODELS).
+ * A planner that cannot run on the toolchain is refused in plannerSupport's words.
  */
 export function createPlannerFactory(deps: PlannerFactoryDeps): PlannerFactory {
   const { config } = deps;
   return (search, target) => {
     const toolchain = target?.toolchain.kind ?? 'c';
+    const support = plannerSupport(search.planner, toolchain);
+    if (!support.ok) throw new SkbError('BAD_INPUT', support.reason);
     if (search.planner === 'llm') {
       const missing = llmUnavailable(config);
       if (missing) throw new SkbError('BAD_INPUT', missing);
@@ -63,16 +66,11 @@ export function createPlannerFactory(deps: PlannerFactoryDeps): PlannerFactory {
       });
     }
     if (toolchain === 'kernelbench') {
-      // KernelBench targets: the Triton matmul template for gemm and batched gemm; the planner
-      // answers BAD_INPUT for other operations (they need planner "llm").
       const gpu = target ? deps.gpu?.byTarget.get(target.id) : undefined;
-      const options = gpu ? { sharedMemoryBytes: sharedMemoryBudgetFor(gpu.computeCapability), multiprocessors: gpu.smCount } : {};
-      return createTemplatePlanner({ templates: (kind) => gpuTemplateFor(kind, options) });
-    }
-    if (toolchain !== 'c') {
-      throw new SkbError('BAD_INPUT', `The template planner has kernel templates for C and KernelBench targets only; target ${target?.id ?? ''} uses the ${toolchain} toolchain: use planner "llm"`);
+      const options = gpu ? tritonMatmulOptionsFor(gpu) : {};
+      return createTemplatePlanner({ toolchain, templates: (kind) => kernelTemplateFor(toolchain, kind, options) });
     }
     const isa = target ? (deps.isa.byTarget.get(target.id) ?? []) : deps.isa.local;
-    return createTemplatePlanner({ templates: (kind) => (hasTemplate(kind) ? templateFor(kind, { isa }) : null) });
+    return createTemplatePlanner({ toolchain, templates: (kind) => kernelTemplateFor(toolchain, kind, { isa }) });
   };
 }

@@ -9,11 +9,9 @@ import type { KnowledgeBase } from '../search/knowledge-base.js';
 import { createSearchService } from '../search/search-service.js';
 import { importSeedsOnce } from '../search/seed-import.js';
 import { menuFor } from '../search/menus/index.js';
+import { plannerSupport } from '../search/planner-support.js';
 import type { SearchService } from '../search/search-service.js';
 import { createTarget, type Target } from '../targets/target.js';
-import { C_KINDS } from '../targets/c/entry-points.js';
-import { hasTemplate } from '../targets/templates/index.js';
-import { GPU_TEMPLATE_KINDS, gpuTemplateFor } from '../targets/templates/triton-matmul-template.js';
 import { findTarget, loadTargets, type TargetsFile } from '../targets/targets-file.js';
 import type { Config } from './config.js';
 import { registerLocalTargets, type TargetNames } from './local-targets.js';
@@ -33,35 +31,30 @@ export interface Services {
 }
 
 /**
- * What only the configuration can decide about a search, settled before anything is stored: the
- * template planner needs a C or KernelBench target and a kernel template for the operation; the LLM planner needs
- * an endpoint, and runs with SKB_MODELS unless the search names its models (so the search record
- * says which models it used). Everything else is the search service's to validate.
+ * What only the configuration can decide about a search, settled before anything is stored:
+ * whether its planner can run the operation on the target's toolchain (plannerSupport, the answer
+ * the planners themselves give), and that the LLM planner has an endpoint; the LLM planner runs
+ * with SKB_MODELS unless the search names its models (so the search record says which models it
+ * used). Everything else is the search service's to validate.
  */
 function withConfiguredPlanners(search: SearchService, deps: { config: Config; targets: TargetsFile; closeTargets: () => Promise<void> }): SearchService {
   const refuse = (message: string) => Promise.reject(new SkbError('BAD_INPUT', message));
   return {
     start(task: TaskInput, settings?: SearchConfigInput): Promise<SearchRecord> {
-      if (settings?.planner === 'llm') {
+      // Anything but "llm" (the default, or a name the search service will refuse) is checked as the template planner.
+      const planner = settings?.planner === 'llm' ? 'llm' : 'template';
+      if (planner === 'llm') {
         const missing = llmUnavailable(deps.config);
         if (missing) return refuse(missing);
-        return search.start(task, settings.models?.length ? settings : { ...settings, models: deps.config.models });
       }
+      // An unknown target or an operation without a kind is the search service's to refuse, in its own words.
       const toolchain = deps.targets.targets.find((t) => t.id === task.target)?.toolchain.kind;
       const kind = (task.operation as { kind?: unknown } | undefined)?.kind;
-      if (toolchain === 'kernelbench') {
-        // KernelBench targets: the Triton matmul template (src/targets/templates/triton-matmul-template.ts).
-        if (typeof kind === 'string' && !gpuTemplateFor(kind)) {
-          return refuse(`The template planner has no GPU kernel template for ${kind} operations (it has ${GPU_TEMPLATE_KINDS.join(', ')}): use planner "llm"`);
-        }
-        return search.start(task, settings);
+      if (toolchain) {
+        const support = plannerSupport(planner, toolchain, typeof kind === 'string' ? kind : undefined);
+        if (!support.ok) return refuse(support.reason);
       }
-      if (toolchain && toolchain !== 'c') {
-        return refuse(`The template planner has kernel templates for C and KernelBench targets only; target ${task.target} uses the ${toolchain} toolchain: use planner "llm"`);
-      }
-      if (typeof kind === 'string' && !hasTemplate(kind)) {
-        return refuse(`The template planner has no kernel template for ${kind} operations (it has ${C_KINDS.join(', ')}): use planner "llm"`);
-      }
+      if (planner === 'llm' && !settings?.models?.length) return search.start(task, { ...settings, models: deps.config.models });
       return search.start(task, settings);
     },
     cancel: (id) => search.cancel(id),

@@ -95,11 +95,6 @@ export function knobPhrase(op: Operation, spec: Pick<KnobSpec, 'name' | 'descrip
     if (value === 'im2col') return 'lower the convolution to im2col, then a GEMM-like loop over contiguous patches (algorithm = im2col)';
     if (value === 'direct') return 'compute the convolution directly on the input (algorithm = direct)';
   }
-  if (n === 'hints' && typeof value === 'boolean') {
-    return value
-      ? 'add restrict, ivdep and alignment hints so the compiler vectorizes without alias checks (hints on)'
-      : 'drop the restrict, ivdep and alignment hints (hints off)';
-  }
   if (n === 'pack' && op.kind === 'conv2d' && typeof value === 'boolean') {
     return value
       ? 'copy the input into a zero-padded buffer so the inner loop needs no bounds checks (pack on)'

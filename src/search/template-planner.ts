@@ -7,23 +7,23 @@
  */
 import { z } from 'zod';
 import { SkbError, type Operation } from '../schedules/index.js';
-import type { KernelTemplate, KnobSpec, KnobValue, Knobs } from '../targets/templates/template.js';
+import { currentKnobNames, type KernelTemplate, type KnobSpec, type KnobValue, type Knobs, type TemplateToolchain } from '../targets/templates/index.js';
 import { CPU_MENU } from './menus/cpu-menu.js';
 import { CUDA_MENU } from './menus/cuda-menu.js';
 import type { MenuOption } from './menus/menu.js';
 import { describeKnobChanges, joinPhrases } from './plan-text.js';
+import { plannerSupport } from './planner-support.js';
 import type { ForcedStep, Implementation, Plan, Planner, PlannerOutcome, PlanningTask, ProposeRequest, TriedCode } from './planner.js';
 import type { Rng } from './rng.js';
 
-/**
- * What the planner needs of a template: the `KernelTemplate` contract with any kind, so C templates
- * and GPU templates (src/targets/templates/triton-matmul-template.ts) both fit.
- */
-export type PlannerTemplate = Omit<KernelTemplate, 'kind'> & { kind: string };
-
 export interface TemplatePlannerOptions {
-  /** The kernel template of an operation kind on this target, or null where there is none. */
-  templates: (kind: string) => PlannerTemplate | null;
+  /**
+   * The kernel template of an operation kind on this target, or null where there is none: the
+   * registry's (src/targets/templates/template-registry.ts), built for the target, or a test's own.
+   */
+  templates: (kind: string) => KernelTemplate | null;
+  /** The toolchain the templates generate for (default "c"): a kind without one is refused in plannerSupport's words. */
+  toolchain?: TemplateToolchain;
   /**
    * Share of random moves that jump to any other legal value of the knob instead of a neighbouring
    * one; default 0.2. Jumps let a lineage leave a local optimum that single steps cannot.
@@ -76,13 +76,13 @@ function nearestIndex(values: readonly KnobValue[], value: KnobValue | undefined
 
 /** One template bound to one operation: knob specs with their legal values for that shape. */
 interface Bound {
-  template: PlannerTemplate;
+  template: KernelTemplate;
   op: Operation;
   specs: Map<string, KnobSpec>;
   legal: Map<string, KnobValue[]>;
 }
 
-function bind(template: PlannerTemplate, op: Operation): Bound {
+function bind(template: KernelTemplate, op: Operation): Bound {
   const specs = new Map(template.knobs.map((k) => [k.name, k]));
   const legal = new Map(template.knobs.map((k) => [k.name, k.values(op)]));
   return { template, op, specs, legal };
@@ -91,9 +91,10 @@ function bind(template: PlannerTemplate, op: Operation): Bound {
 /**
  * Snaps every knob to a legal value for this shape (a tile of 256 on a 64-wide matrix becomes the
  * nearest legal tile), fills missing knobs from `fallback`, then lets the template resolve
- * combinations it does not support.
+ * combinations it does not support. Knobs stored under an old name count as the knob they became.
  */
-function legalize(b: Bound, knobs: Knobs, fallback: Knobs): Knobs {
+function legalize(b: Bound, stored: Knobs, fallback: Knobs): Knobs {
+  const knobs = currentKnobNames(b.template, stored);
   const snapped: Knobs = {};
   for (const spec of b.template.knobs) {
     const values = b.legal.get(spec.name)!;
@@ -161,17 +162,18 @@ function randomMove(b: Bound, parent: Knobs, optionId: string, rng: Rng, jumpPro
 /**
  * The knob values a seed step asks for: its `changed` knobs (what the step moved), else the knobs
  * the option moves out of its full knob set, else top-level entries that name knobs
- * ({ MR: 6, NR: 32 }). Only knobs this template has are kept.
+ * ({ MR: 6, NR: 32 }). Knobs under an old name count as the knob they became; only knobs this
+ * template has are kept.
  */
 function stepTargets(b: Bound, step: Pick<ForcedStep, 'optionId' | 'params'>): Knobs {
   const params = step.params ?? {};
   const parsed = TemplateParamsSchema.safeParse(params);
   let source: Record<string, unknown>;
-  if (parsed.success && parsed.data.changed) source = parsed.data.changed;
+  if (parsed.success && parsed.data.changed) source = currentKnobNames(b.template, parsed.data.changed);
   else if (parsed.success) {
     const names = new Set(b.template.moves[step.optionId] ?? []);
-    source = Object.fromEntries(Object.entries(parsed.data.knobs).filter(([k]) => names.has(k)));
-  } else source = params;
+    source = Object.fromEntries(Object.entries(currentKnobNames(b.template, parsed.data.knobs)).filter(([k]) => names.has(k)));
+  } else source = currentKnobNames(b.template, params);
   const targets: Knobs = {};
   for (const [k, v] of Object.entries(source)) {
     const value = KnobValueSchema.safeParse(v);
@@ -190,16 +192,14 @@ function refitNotes(targets: Knobs, result: Knobs): string[] {
 /** Creates the template planner. */
 export function createTemplatePlanner(options: TemplatePlannerOptions): Planner {
   const jumpProbability = options.jumpProbability ?? 0.2;
+  const toolchain = options.toolchain ?? 'c';
 
   function bound(op: Operation): Bound {
     const template = options.templates(op.kind);
-    if (!template) {
-      throw new SkbError(
-        'BAD_INPUT',
-        `The template planner has no kernel template for ${op.kind} operations on this target; use the LLM planner (planner "llm") for this operation`,
-      );
-    }
-    return bind(template, op);
+    if (template) return bind(template, op);
+    const support = plannerSupport('template', toolchain, op.kind);
+    if (!support.ok) throw new SkbError('BAD_INPUT', support.reason);
+    throw new SkbError('INTERNAL', `The template planner was built without the ${toolchain} template for ${op.kind} that the registry has`);
   }
 
   /** The parent's knobs, legalized for this shape; the baseline's when the parent has none. */

@@ -6,7 +6,17 @@ export { INVENTED_OPTION_ID, type Menu, type MenuOption } from './menu.js';
 export { CPU_MENU } from './cpu-menu.js';
 export { CUDA_MENU } from './cuda-menu.js';
 
+const MENUS: Readonly<Record<Menu['toolchain'], Menu>> = { c: CPU_MENU, kernelbench: CUDA_MENU };
+
+/** Toolchains that have an optimization menu, in menu order. */
+export const MENU_TOOLCHAINS = Object.keys(MENUS) as readonly Menu['toolchain'][];
+
+/** Whether `toolchain` has an optimization menu (every planner needs one). */
+export function hasMenu(toolchain: string): toolchain is Menu['toolchain'] {
+  return Object.hasOwn(MENUS, toolchain);
+}
+
 /** The optimization menu and rules of a toolchain ("c" or "kernelbench"). */
 export function menuFor(toolchainKind: Menu['toolchain']): Menu {
-  return toolchainKind === 'c' ? CPU_MENU : CUDA_MENU;
+  return MENUS[toolchainKind];
 }

@@ -1,10 +1,11 @@
 /**
  * C snippets shared by the kernel templates: vector types of a chosen width (GCC vector
  * extensions, which GCC lowers on any ISA, so code generated for a wider machine still compiles and
- * runs correctly on a narrower one), ISA-dependent knob ranges, and compiler flags realized in the
- * source.
+ * runs correctly on a narrower one) with loads, stores, reductions and a vector exp, ISA-dependent
+ * vector widths, and compiler flags realized in the source.
  */
-import type { Knobs, KnobValue } from './template.js';
+import { SkbError } from '../../schedules/index.js';
+import type { KnobValue } from './template.js';
 
 /** Vector widths (f32 lanes) worth offering on a CPU with these ISA extensions; 1 is scalar. */
 export function vectorWidths(isa: readonly string[]): number[] {
@@ -13,13 +14,6 @@ export function vectorWidths(isa: readonly string[]): number[] {
   if (has.has('avx') || has.has('avx2')) widths.push(8);
   if (has.has('avx512f')) widths.push(16);
   return widths;
-}
-
-/** Architectural vector registers available to a register block (AVX-512: 32, x86 otherwise 16). */
-export function vectorRegisterCount(isa: readonly string[]): number {
-  const has = new Set(isa.map((s) => s.toLowerCase()));
-  if (has.has('avx512f') || has.has('asimd') || has.has('neon') || has.has('sve')) return 32;
-  return 16;
 }
 
 /**
@@ -44,7 +38,7 @@ export const FLAG_SETS = ['none', 'unroll-loops', 'fast-math', 'unroll-loops,fas
  * The `#pragma GCC optimize` line for a flags knob value ('' for none). Flags live in the source
  * because the toolchain compiles every candidate with the same command line.
  */
-export function optimizePragma(flags: string): string {
+function optimizePragma(flags: string): string {
   if (flags === 'none') return '';
   const opts = flags
     .split(',')
@@ -53,35 +47,54 @@ export function optimizePragma(flags: string): string {
   return `#pragma GCC optimize(${opts.join(', ')})\n`;
 }
 
+/** The pragma line for a `flags` knob value (empty for "none"), checked against FLAG_SETS. */
+export function flagsPragma(flags: KnobValue): string {
+  if (typeof flags !== 'string' || !(FLAG_SETS as readonly string[]).includes(flags)) {
+    throw new SkbError('BAD_INPUT', `The flags knob takes ${FLAG_SETS.join(', ')}, not "${String(flags)}"`);
+  }
+  return optimizePragma(flags);
+}
+
 /** `#pragma GCC unroll n` for n > 1, else nothing (GCC's own choice). */
 export function unrollPragma(n: number, indent: string): string {
   return n > 1 ? `${indent}#pragma GCC unroll ${n}\n` : '';
 }
 
 /**
- * Brings one knob value into `legal`: an exact member stays; a number becomes the largest legal
- * number not above it (or the smallest legal one); anything else becomes `fallback`.
+ * The vector typedefs above for `V` floats (V = 1 is a one-lane vector, which GCC supports and
+ * compiles to scalar code) plus: unaligned VLOAD / VSTORE, VB broadcast, vmax / vmin, hsum / hmax,
+ * and with `withExp` a polynomial exp (Cephes expf, about 2 ulp on [-87, 88]) for softmax.
  */
-export function nearestLegal(value: KnobValue | undefined, legal: readonly KnobValue[], fallback: KnobValue): KnobValue {
-  if (value === undefined) return fallback;
-  if (legal.includes(value)) return value;
-  if (typeof value === 'number') {
-    const nums = legal.filter((v): v is number => typeof v === 'number').sort((a, b) => a - b);
-    if (nums.length === 0) return fallback;
-    let best = nums[0]!;
-    for (const n of nums) if (n <= value) best = n;
-    return best;
-  }
-  return fallback;
+export function vectorPreludeExtra(V: number, withExp = false): string {
+  const exp = withExp
+    ? `
+static inline vf vexp(vf x) {
+  x = vmin(vmax(x, VB(-87.33654f)), VB(88.37626f));
+  vf t = x * 1.44269504088896341f;
+  /* round to nearest by truncating a positive value: immune to fast-math reassociation */
+  vi n = __builtin_convertvector(t + 128.5f, vi) - 128;
+  vf fn = __builtin_convertvector(n, vf);
+  vf r = x - fn * 0.693359375f;
+  r = r + fn * 2.12194440e-4f;
+  vf p = VB(1.9875691500E-4f);
+  p = p * r + 1.3981999507E-3f;
+  p = p * r + 8.3334519073E-3f;
+  p = p * r + 4.1665795894E-2f;
+  p = p * r + 1.6666665459E-1f;
+  p = p * r + 5.0000001201E-1f;
+  p = p * r * r + r + 1.0f;
+  vf scale = (vf)((n + 127) << 23);
+  return p * scale;
 }
-
-/** Reads a numeric knob that `legalize` has already checked. */
-export function numKnob(knobs: Knobs, name: string): number {
-  const v = knobs[name];
-  return typeof v === 'number' ? v : Number(v);
-}
-
-/** Reads a string knob that `legalize` has already checked. */
-export function strKnob(knobs: Knobs, name: string): string {
-  return String(knobs[name]);
+`
+    : '';
+  return `${vectorPrelude(V)}#define VL ${V}
+#define VLOAD(p) vf_loadu(p)
+#define VSTORE(p, v) vf_storeu((p), (v))
+#define VB(c) ((vf){0} + (c))
+static inline vf vmax(vf a, vf b) { vi m = a > b; return (vf)(((vi)a & m) | ((vi)b & ~m)); }
+static inline vf vmin(vf a, vf b) { vi m = a < b; return (vf)(((vi)a & m) | ((vi)b & ~m)); }
+static inline float hsum(vf v) { float s = 0.0f; for (int i = 0; i < VL; i++) s += v[i]; return s; }
+static inline float hmax(vf v) { float s = v[0]; for (int i = 1; i < VL; i++) s = v[i] > s ? v[i] : s; return s; }
+${exp}`;
 }

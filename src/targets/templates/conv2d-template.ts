@@ -8,16 +8,9 @@
  * stores (its loads run into slack reserved after the buffers) rather than scalar code.
  */
 import { conv2dOutputSize, type Operation } from '../../schedules/index.js';
-import {
-  commonKnobs,
-  defineCTemplate,
-  dimOf,
-  flagsPragma,
-  num,
-  type TemplateOptions,
-  vectorPreludeExtra,
-} from './c-common-extra.js';
-import { vectorWidths } from './c-common.js';
+import { flagsPragma, vectorPreludeExtra, vectorWidths } from './c-common.js';
+import { defineCTemplate, dimOf, type CTemplateOptions } from './c-template.js';
+import { numKnob } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
 interface ConvShape {
@@ -36,7 +29,7 @@ function shape(op: Operation): ConvShape {
 }
 
 /** Creates the conv2d template for a CPU with these ISA flags. */
-export function createConv2dTemplate(options: TemplateOptions): KernelTemplate {
+export function createConv2dTemplate(options: CTemplateOptions): KernelTemplate<'conv2d'> {
   const widths = vectorWidths(options.isa);
   const knobs: KnobSpec[] = [
     { name: 'algorithm', description: 'direct convolution, or im2col then a GEMM-like loop', values: () => ['direct', 'im2col'] },
@@ -48,7 +41,6 @@ export function createConv2dTemplate(options: TemplateOptions): KernelTemplate {
     { name: 'ptile', description: 'pixels per cache tile of the unfolded matrix (im2col; 0: all)', values: (op) => [0, 256, 1024].filter((v) => v === 0 || v < shape(op).OH * shape(op).OW) },
     { name: 'pack', description: 'zero-padded copy of the input (direct): no bounds checks in the inner loop', values: () => [false, true] },
     { name: 'unroll', description: 'unroll factor of the loop over S', values: (op) => [...new Set([1, shape(op).S])] },
-    ...commonKnobs(),
   ];
   return defineCTemplate({
     kind: 'conv2d',
@@ -63,13 +55,11 @@ export function createConv2dTemplate(options: TemplateOptions): KernelTemplate {
       ptile: 0,
       pack: false,
       unroll: 1,
-      flags: 'none',
-      restrict: false,
     },
     generate: generateConv,
     // Keep the accumulators of one register block within the 32 vector registers of AVX-512 / NEON.
-    refit(out) {
-      while (num(out, 'kb') * num(out, 'owb') > 16) out.owb = num(out, 'owb') / 2;
+    resolve(out) {
+      while (numKnob(out, 'kb') * numKnob(out, 'owb') > 16) out.owb = numKnob(out, 'owb') / 2;
       return out;
     },
     moves: {
@@ -79,8 +69,6 @@ export function createConv2dTemplate(options: TemplateOptions): KernelTemplate {
       'cpu.cache_tile': ['ctile', 'ptile'],
       'cpu.pack': ['pack', 'algorithm'],
       'cpu.unroll': ['unroll'],
-      'cpu.compiler_flags': ['flags'],
-      'cpu.compiler_hints': ['restrict'],
     },
   });
 }
@@ -145,7 +133,7 @@ function micro(kbr: number, nv: number, mode: 'vec' | 'scalar' | 'tail', k: Knob
     L.push(`      const float *irow = p->src + ((size_t)c * p->SH + ih + p->OFF) * p->SW + p->OFF;`);
     L.push('      const float *wp = p->weight + (((size_t)k * p->C + c) * p->R + r) * p->S;');
     L.push('      const size_t WK = (size_t)p->C * p->R * p->S;');
-    L.push(`      #pragma GCC unroll ${num(k, 'unroll')}`);
+    L.push(`      #pragma GCC unroll ${numKnob(k, 'unroll')}`);
     L.push('      for (int s = 0; s < p->S; s++) {');
     for (const j of cols) L.push(`        ${T} x${j} = ${inputLoad(j)};`);
     for (const i of rows) {
@@ -172,10 +160,10 @@ function shapeStride(op: Operation): number {
 }
 
 function generateConv(op: Operation, k: Knobs): string {
-  const KB = num(k, 'kb');
-  const NV = num(k, 'owb');
-  const V = num(k, 'vec');
-  const CT = num(k, 'ctile');
+  const KB = numKnob(k, 'kb');
+  const NV = numKnob(k, 'owb');
+  const V = numKnob(k, 'vec');
+  const CT = numKnob(k, 'ctile');
   const im2col = k.algorithm === 'im2col';
   const pack = k.pack === true && !im2col;
   const rq = k.restrict === true ? 'restrict ' : '';
@@ -185,7 +173,7 @@ function generateConv(op: Operation, k: Knobs): string {
   // A one-lane vector needs no masked tail: its leftover pixels go through the scalar block.
   const modes = V > 1 ? (['vec', 'tail'] as const) : (['vec', 'scalar'] as const);
   const micros = kbs.flatMap((kbr) => modes.map((m) => micro(kbr, NV, m, k, op))).join('\n\n');
-  const PT = num(k, 'ptile');
+  const PT = numKnob(k, 'ptile');
   // In im2col the "row" is a row of the unfolded matrix: oh stays 0 and ow runs over all OH*OW pixels.
   const rowsVar = im2col ? '1' : 'OH';
   const colsVar = im2col ? 'OH * OW' : 'OW';

@@ -10,23 +10,19 @@
  * scratch tile when every operand it reads is padded, and a scalar loop over the original matrices
  * otherwise, so no knob combination reads outside the inputs or needs sizes divisible by a tile.
  *
- * The batched gemm template (batched-gemm-template.ts) reuses `gemmParts` for each batch.
+ * The batched gemm template (batched-gemm-template.ts) shares `gemmSpec` and calls `gemmParts` for
+ * each batch.
  */
 import { SkbError, type Operation } from '../../schedules/index.js';
-import { naiveBaseline } from '../c/baselines.js';
-import { entryPointFor } from '../c/entry-points.js';
-import { FLAG_SETS, nearestLegal, numKnob, optimizePragma, strKnob, unrollPragma, vectorPrelude, vectorWidths } from './c-common.js';
+import { flagsPragma, unrollPragma, vectorPrelude, vectorWidths } from './c-common.js';
+import { defineCTemplate, type CTemplateOptions, type CTemplateSpec } from './c-template.js';
+import { numKnob, strKnob } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
-
-export interface GemmTemplateOptions {
-  /** ISA extensions of the target CPU (its fingerprint's `isa`); they decide the vector widths offered. */
-  isa: readonly string[];
-}
 
 /** Cache tile sizes offered, before filtering to those smaller than the dimension they tile. */
 const TILE_SIZES = [8, 16, 24, 32, 48, 64, 96, 128, 144, 192, 256, 320, 384, 512, 768, 1024, 2048, 4096];
-export const LOOP_ORDERS = ['ijk', 'ikj', 'jik'] as const;
-export const PACKINGS = ['none', 'b', 'ab'] as const;
+const LOOP_ORDERS = ['ijk', 'ikj', 'jik'] as const;
+const PACKINGS = ['none', 'b', 'ab'] as const;
 const MR_VALUES = [1, 2, 3, 4, 5, 6, 8, 10, 12, 14];
 const NV_VALUES = [1, 2, 3, 4];
 const UNROLL_VALUES = [1, 2, 4, 8];
@@ -38,7 +34,7 @@ function tileValues(extent: number): number[] {
 }
 
 /** The M, N, K of a gemm or of one batch of a batched gemm. */
-export interface GemmDims {
+interface GemmDims {
   M: number;
   N: number;
   K: number;
@@ -53,8 +49,8 @@ function gemmDims(op: Operation): GemmDims {
   return { M: get('M'), N: get('N'), K: get('K') };
 }
 
-/** The knob specs shared by gemm and batched gemm (tiles depend on M, N, K; widths on the ISA). */
-export function gemmKnobSpecs(isa: readonly string[]): KnobSpec[] {
+/** The own knobs of gemm and batched gemm (tiles depend on M, N, K; widths on the ISA). */
+function gemmKnobSpecs(isa: readonly string[]): KnobSpec[] {
   const widths = vectorWidths(isa);
   return [
     { name: 'order', description: 'loop order of the point loops (blocked kernel: i* walks row blocks outermost)', values: () => [...LOOP_ORDERS] },
@@ -67,16 +63,14 @@ export function gemmKnobSpecs(isa: readonly string[]): KnobSpec[] {
     { name: 'unroll', description: 'unroll factor of the innermost loop', values: () => [...UNROLL_VALUES] },
     { name: 'pack', description: 'operands copied into aligned, zero-padded panels (none, B, A and B)', values: () => [...PACKINGS] },
     { name: 'prefetch', description: 'software prefetch distance in reduction steps (0: none)', values: () => [...PREFETCH_VALUES] },
-    { name: 'flags', description: 'extra code-generation flags, set with #pragma GCC optimize', values: () => [...FLAG_SETS] },
-    { name: 'hints', description: 'restrict, ivdep and alignment assumptions', values: () => [false, true] },
   ];
 }
 
-/** The knobs of the naive loop nest. */
-export const GEMM_BASELINE: Knobs = { order: 'ijk', mc: 0, nc: 0, kc: 0, mr: 1, nv: 1, vec: 1, unroll: 1, pack: 'none', prefetch: 0, flags: 'none', hints: false };
+/** The own knobs of the naive loop nest. */
+const GEMM_BASELINE: Knobs = { order: 'ijk', mc: 0, nc: 0, kc: 0, mr: 1, nv: 1, vec: 1, unroll: 1, pack: 'none', prefetch: 0 };
 
-/** Which knobs each CPU menu option moves, for gemm and batched gemm. */
-export const GEMM_MOVES: KernelTemplate['moves'] = {
+/** Which own knobs each CPU menu option moves, for gemm and batched gemm. */
+const GEMM_MOVES: KernelTemplate['moves'] = {
   'cpu.cache_tile': ['mc', 'nc', 'kc'],
   'cpu.register_block': ['mr', 'nv'],
   'cpu.loop_reorder': ['order'],
@@ -84,28 +78,36 @@ export const GEMM_MOVES: KernelTemplate['moves'] = {
   'cpu.unroll': ['unroll'],
   'cpu.pack': ['pack'],
   'cpu.prefetch': ['prefetch'],
-  'cpu.compiler_hints': ['hints'],
-  'cpu.compiler_flags': ['flags'],
 };
 
-/** Every knob brought to its nearest legal value for `op`; unknown knobs are dropped. */
-export function legalizeGemmKnobs(specs: readonly KnobSpec[], op: Operation, knobs: Knobs): Knobs {
-  const out: Knobs = {};
-  const extents: Record<string, number> = { mc: gemmDims(op).M, nc: gemmDims(op).N, kc: gemmDims(op).K };
-  for (const spec of specs) {
-    const fallback = GEMM_BASELINE[spec.name]!;
-    const requested = knobs[spec.name];
-    const extent = extents[spec.name];
-    // A cache tile as large as its dimension is no tiling at all, not the largest smaller tile.
-    const value = extent !== undefined && typeof requested === 'number' && requested >= extent ? 0 : requested;
-    out[spec.name] = nearestLegal(value, spec.values(op), fallback);
+/**
+ * The gemm templates called their compiler-hints knob `hints` before it became the common
+ * `restrict` of every C template; the shipped seed schedules and stored searches still say `hints`.
+ */
+const GEMM_RENAMED_KNOBS = { hints: 'restrict' } as const;
+
+/** A cache tile as large as its dimension is no tiling at all, not the largest smaller tile. */
+function clampGemmTiles(op: Operation, knobs: Knobs): Knobs {
+  const { M, N, K } = gemmDims(op);
+  const extents: Record<string, number> = { mc: M, nc: N, kc: K };
+  const out = { ...knobs };
+  for (const [name, extent] of Object.entries(extents)) {
+    const requested = out[name];
+    if (typeof requested === 'number' && requested >= extent) out[name] = 0;
   }
   return out;
 }
 
-/** True when the knobs are exactly the naive loop nest's. */
-export function isGemmBaseline(knobs: Knobs): boolean {
-  return Object.keys(GEMM_BASELINE).every((k) => knobs[k] === GEMM_BASELINE[k]);
+/** Everything of a gemm template but its kind and code: shared by gemm and batched gemm. */
+export function gemmSpec(options: CTemplateOptions): Omit<CTemplateSpec<'gemm' | 'batched_gemm'>, 'kind' | 'generate'> {
+  return {
+    knobs: gemmKnobSpecs(options.isa),
+    baseline: GEMM_BASELINE,
+    moves: GEMM_MOVES,
+    clamp: clampGemmTiles,
+    renamedKnobs: GEMM_RENAMED_KNOBS,
+    generateLegalizes: true,
+  };
 }
 
 /** The pieces of a generated gemm: file-level code, and how a kernel allocates and calls it. */
@@ -125,9 +127,8 @@ interface Epilogue {
   relu: boolean;
 }
 
+/** The epilogue of an operation whose entry point defineCTemplate has validated (names and order). */
 function epilogueOf(op: Operation): Epilogue {
-  // entryPointFor validates the epilogue (names and order) with the toolchain's own messages.
-  entryPointFor(op);
   return { bias: op.epilogue.includes('bias'), relu: op.epilogue.includes('relu') };
 }
 
@@ -139,13 +140,13 @@ export function gemmParts(op: Operation, knobs: Knobs): GemmParts {
 }
 
 function headerLines(knobs: Knobs): string {
-  return `${optimizePragma(strKnob(knobs, 'flags'))}#include <math.h>\n#include <stddef.h>\n#include <stdlib.h>\n#include <string.h>\n\n`;
+  return `${flagsPragma(strKnob(knobs, 'flags'))}#include <math.h>\n#include <stddef.h>\n#include <stdlib.h>\n#include <string.h>\n\n`;
 }
 
 /** The tiled scalar loop nest: C starts as the bias (or 0), every tile accumulates into it. */
 function scalarParts(knobs: Knobs, ep: Epilogue): GemmParts {
   const order = strKnob(knobs, 'order');
-  const hints = knobs.hints === true;
+  const hints = knobs.restrict === true;
   const R = hints ? ' restrict' : '';
   const unroll = numKnob(knobs, 'unroll');
   const pf = numKnob(knobs, 'prefetch');
@@ -195,7 +196,7 @@ function blockedParts(knobs: Knobs, ep: Epilogue): GemmParts {
   const pack = strKnob(knobs, 'pack');
   const packA = pack === 'ab';
   const packB = pack !== 'none';
-  const hints = knobs.hints === true;
+  const hints = knobs.restrict === true;
   const R = hints ? ' restrict' : '';
   const unroll = numKnob(knobs, 'unroll');
   const pf = numKnob(knobs, 'prefetch');
@@ -357,25 +358,17 @@ ${packA ? '        skb_pack_a(mcb, kcb, A + (size_t)ic * K + pc, K, ap);\n' : ''
 }
 
 /** Creates the gemm template for a CPU with the given ISA extensions. */
-export function createGemmTemplate(options: GemmTemplateOptions): KernelTemplate {
-  const knobs = gemmKnobSpecs(options.isa);
-  const legalize = (op: Operation, k: Knobs): Knobs => legalizeGemmKnobs(knobs, op, k);
-  return {
+export function createGemmTemplate(options: CTemplateOptions): KernelTemplate<'gemm'> {
+  return defineCTemplate({
+    ...gemmSpec(options),
     kind: 'gemm',
-    knobs,
-    baseline: () => ({ ...GEMM_BASELINE }),
-    legalize,
-    generate(op, requested) {
-      if (op.kind !== 'gemm') throw new SkbError('BAD_INPUT', `The gemm template generates gemm kernels, not ${op.kind}`);
-      const k = legalize(op, requested);
-      if (isGemmBaseline(k)) return naiveBaseline(op);
-      const parts = gemmParts(op, k);
+    generate(op, knobs) {
+      const parts = gemmParts(op, knobs);
       return `${parts.head}
 void kernel(int M, int N, int K, const float *A, const float *B, const float *bias, float *C) {
 ${parts.alloc}  ${parts.call('A', 'B', 'C')}
 ${parts.free}}
 `;
     },
-    moves: GEMM_MOVES,
-  };
+  });
 }

@@ -5,40 +5,30 @@
  * so each row is read twice instead of three times; normalize and affine are one fused pass.
  */
 import type { Operation } from '../../schedules/index.js';
-import {
-  commonKnobs,
-  defineCTemplate,
-  dimOf,
-  flagsPragma,
-  num,
-  type TemplateOptions,
-  vectorPreludeExtra,
-} from './c-common-extra.js';
-import { vectorWidths } from './c-common.js';
+import { flagsPragma, vectorPreludeExtra, vectorWidths } from './c-common.js';
+import { defineCTemplate, dimOf, type CTemplateOptions } from './c-template.js';
+import { numKnob } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
 const rowLength = (op: Operation): number => dimOf(op, 'N');
 
 /** Creates the layernorm template for a CPU with these ISA flags. */
-export function createLayernormTemplate(options: TemplateOptions): KernelTemplate {
+export function createLayernormTemplate(options: CTemplateOptions): KernelTemplate<'layernorm'> {
   const widths = vectorWidths(options.isa);
   const knobs: KnobSpec[] = [
     { name: 'stats', description: 'mean and variance in two passes, or one pass over shifted data', values: () => ['two_pass', 'one_pass'] },
     { name: 'vec', description: 'floats per vector', values: (op) => widths.filter((v) => v === 1 || v <= rowLength(op)) },
     { name: 'acc', description: 'independent accumulators per reduction (unrolls the row loop)', values: (op) => [1, 2, 4].filter((a) => a === 1 || a <= rowLength(op)) },
-    ...commonKnobs(),
   ];
   return defineCTemplate({
     kind: 'layernorm',
     knobs,
-    baseline: { stats: 'two_pass', vec: 1, acc: 1, flags: 'none', restrict: false },
+    baseline: { stats: 'two_pass', vec: 1, acc: 1 },
     generate: (_op, k) => generateLayernorm(k),
     moves: {
       'cpu.fuse': ['stats'],
       'cpu.vectorize': ['vec'],
       'cpu.unroll': ['acc'],
-      'cpu.compiler_flags': ['flags'],
-      'cpu.compiler_hints': ['restrict'],
     },
   });
 }
@@ -62,8 +52,8 @@ function reduce(A: number, names: string[], body: (v: string) => string[]): stri
 }
 
 function generateLayernorm(k: Knobs): string {
-  const V = num(k, 'vec');
-  const A = num(k, 'acc');
+  const V = numKnob(k, 'vec');
+  const A = numKnob(k, 'acc');
   const rq = k.restrict === true ? 'restrict ' : '';
   const stats =
     k.stats === 'two_pass'

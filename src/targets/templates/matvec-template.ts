@@ -4,22 +4,15 @@
  * the slice of x stays in L1, and prefetch A ahead of the loads.
  */
 import type { Operation } from '../../schedules/index.js';
-import {
-  commonKnobs,
-  defineCTemplate,
-  dimOf,
-  flagsPragma,
-  num,
-  type TemplateOptions,
-  vectorPreludeExtra,
-} from './c-common-extra.js';
-import { vectorWidths } from './c-common.js';
+import { flagsPragma, vectorPreludeExtra, vectorWidths } from './c-common.js';
+import { defineCTemplate, dimOf, type CTemplateOptions } from './c-template.js';
+import { numKnob } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
 const dims = (op: Operation): { M: number; K: number } => ({ M: dimOf(op, 'M'), K: dimOf(op, 'K', 'N') });
 
 /** Creates the matvec template for a CPU with these ISA flags. */
-export function createMatvecTemplate(options: TemplateOptions): KernelTemplate {
+export function createMatvecTemplate(options: CTemplateOptions): KernelTemplate<'matvec'> {
   const widths = vectorWidths(options.isa);
   const knobs: KnobSpec[] = [
     { name: 'rows', description: 'rows of A per register block (share each load of x)', values: (op) => [1, 2, 4, 8].filter((r) => r === 1 || r <= dims(op).M) },
@@ -27,12 +20,11 @@ export function createMatvecTemplate(options: TemplateOptions): KernelTemplate {
     { name: 'acc', description: 'independent accumulators per row (unrolls the k loop)', values: (op) => [1, 2, 4].filter((a) => a === 1 || a <= dims(op).K) },
     { name: 'ktile', description: 'columns of A per cache tile (0: no tiling)', values: (op) => [0, 1024, 4096].filter((t) => t === 0 || t < dims(op).K) },
     { name: 'prefetch', description: 'prefetch distance ahead of the loads of A, in floats (0: none)', values: () => [0, 64, 256] },
-    ...commonKnobs(),
   ];
   return defineCTemplate({
     kind: 'matvec',
     knobs,
-    baseline: { rows: 1, vec: 1, acc: 1, ktile: 0, prefetch: 0, flags: 'none', restrict: false },
+    baseline: { rows: 1, vec: 1, acc: 1, ktile: 0, prefetch: 0 },
     generate: (_op, k) => generateMatvec(k),
     moves: {
       'cpu.register_block': ['rows'],
@@ -40,8 +32,6 @@ export function createMatvecTemplate(options: TemplateOptions): KernelTemplate {
       'cpu.unroll': ['acc'],
       'cpu.cache_tile': ['ktile'],
       'cpu.prefetch': ['prefetch'],
-      'cpu.compiler_flags': ['flags'],
-      'cpu.compiler_hints': ['restrict'],
     },
   });
 }
@@ -80,11 +70,11 @@ function blockFunction(R: number, A: number, pf: number, rq: string): string {
 }
 
 function generateMatvec(k: Knobs): string {
-  const R = num(k, 'rows');
-  const V = num(k, 'vec');
-  const A = num(k, 'acc');
-  const tile = num(k, 'ktile');
-  const pf = num(k, 'prefetch');
+  const R = numKnob(k, 'rows');
+  const V = numKnob(k, 'vec');
+  const A = numKnob(k, 'acc');
+  const tile = numKnob(k, 'ktile');
+  const pf = numKnob(k, 'prefetch');
   const rq = k.restrict === true ? 'restrict ' : '';
   const blocks = [...new Set([R, 1])].map((r) => blockFunction(r, A, pf, rq)).join('\n\n');
   const kStep = tile > 0 ? tile : 'K';

@@ -5,22 +5,15 @@
  * rescaled running sum), so each row is read twice instead of three times.
  */
 import type { Operation } from '../../schedules/index.js';
-import {
-  commonKnobs,
-  defineCTemplate,
-  dimOf,
-  flagsPragma,
-  num,
-  type TemplateOptions,
-  vectorPreludeExtra,
-} from './c-common-extra.js';
-import { vectorWidths } from './c-common.js';
+import { flagsPragma, vectorPreludeExtra, vectorWidths } from './c-common.js';
+import { defineCTemplate, dimOf, type CTemplateOptions } from './c-template.js';
+import { numKnob } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
 const rowLength = (op: Operation): number => dimOf(op, 'N');
 
 /** Creates the softmax template for a CPU with these ISA flags. */
-export function createSoftmaxTemplate(options: TemplateOptions): KernelTemplate {
+export function createSoftmaxTemplate(options: CTemplateOptions): KernelTemplate<'softmax'> {
   const widths = vectorWidths(options.isa);
   const knobs: KnobSpec[] = [
     { name: 'passes', description: 'max, exp-sum and normalize as three passes, or online max+sum then normalize', values: () => ['three', 'online'] },
@@ -28,12 +21,11 @@ export function createSoftmaxTemplate(options: TemplateOptions): KernelTemplate 
     { name: 'acc', description: 'independent accumulators per pass (unrolls the row loop)', values: (op) => [1, 2, 4].filter((a) => a === 1 || a <= rowLength(op)) },
     { name: 'exp', description: 'exp from libm, or a vectorizable polynomial', values: () => ['libm', 'poly'] },
     { name: 'recip', description: 'multiply by 1/sum instead of dividing each element', values: () => [false, true] },
-    ...commonKnobs(),
   ];
   return defineCTemplate({
     kind: 'softmax',
     knobs,
-    baseline: { passes: 'three', vec: 1, acc: 1, exp: 'libm', recip: false, flags: 'none', restrict: false },
+    baseline: { passes: 'three', vec: 1, acc: 1, exp: 'libm', recip: false },
     generate: (_op, k) => generateSoftmax(k),
     moves: {
       'cpu.fuse': ['passes'],
@@ -41,15 +33,13 @@ export function createSoftmaxTemplate(options: TemplateOptions): KernelTemplate 
       'cpu.unroll': ['acc'],
       'cpu.simplify': ['exp'],
       'cpu.hoist': ['recip'],
-      'cpu.compiler_flags': ['flags'],
-      'cpu.compiler_hints': ['restrict'],
     },
   });
 }
 
 function generateSoftmax(k: Knobs): string {
-  const V = num(k, 'vec');
-  const A = num(k, 'acc');
+  const V = numKnob(k, 'vec');
+  const A = numKnob(k, 'acc');
   const poly = k.exp === 'poly';
   const rq = k.restrict === true ? 'restrict ' : '';
   const acc = Array.from({ length: A }, (_, a) => a);

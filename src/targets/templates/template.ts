@@ -1,5 +1,4 @@
 import type { Operation } from '../../schedules/index.js';
-import type { CKind } from '../c/entry-points.js';
 
 export type KnobValue = number | string | boolean;
 export type Knobs = Record<string, KnobValue>;
@@ -14,14 +13,16 @@ export interface KnobSpec {
 }
 
 /**
- * A parameterized C code generator for one operation kind: the naive loop nest at its baseline
- * knobs, and faster variants as knobs move. Every knob combination the template accepts must
- * compute the right answer for every shape, remainders included.
+ * A parameterized code generator for one operation kind on one toolchain: the code a user would
+ * write at its baseline knobs, and faster variants as knobs move. Every knob combination the
+ * template accepts must compute the right answer for every shape, remainders included. `K` is the
+ * operation kinds the template is for (a C template's `CKind`, the Triton matmul template's kinds);
+ * which toolchain it generates for is the registry's to say (src/targets/templates/template-registry.ts).
  */
-export interface KernelTemplate {
-  kind: CKind;
+export interface KernelTemplate<K extends string = string> {
+  kind: K;
   knobs: KnobSpec[];
-  /** The knob values that reproduce the naive loop nest a user would write. */
+  /** The knob values that reproduce the baseline (the naive loop nest in C, the library call on KernelBench). */
   baseline(op: Operation): Knobs;
   /**
    * Brings knobs into the legal set for this operation (e.g. a tile larger than the matrix is
@@ -29,11 +30,14 @@ export interface KernelTemplate {
    * re-fitted to new sizes.
    */
   legalize(op: Operation, knobs: Knobs): Knobs;
-  /** The C source defining `kernel` for these knobs (src/targets/c/entry-points.ts). */
+  /**
+   * The candidate's source for these knobs, in its toolchain's language: C defining `kernel`
+   * (src/targets/c/entry-points.ts), or the Python module of a KernelBench `ModelNew`.
+   */
   generate(op: Operation, knobs: Knobs): string;
   /**
-   * Which knobs each CPU menu option moves (ids of src/search/menus/cpu-menu.ts). An option a
-   * template does not list is not offered for it.
+   * Which knobs each menu option of the template's toolchain moves (ids of src/search/menus/
+   * cpu-menu.ts or cuda-menu.ts). An option a template does not list is not offered for it.
    */
   moves: Partial<Record<string, string[]>>;
   /**
@@ -48,4 +52,10 @@ export interface KernelTemplate {
    * kept at the new ones. Optional; the result is legalized for `to` afterwards.
    */
   refit?(from: Operation, to: Operation, knobs: Knobs): Knobs;
+  /**
+   * Knobs the template once called by another name, old name -> current name. Stored schedules
+   * and candidates keep the names they were measured with (the export format does not change), so
+   * whoever reads stored knobs maps them first (`currentKnobNames` in knobs.ts); `legalize` does.
+   */
+  renamedKnobs?: Readonly<Record<string, string>>;
 }

@@ -17,22 +17,12 @@
  */
 import { SkbError, type Operation } from '../../schedules/index.js';
 import { matmulOperands, matmulTransposes } from '../kernelbench/problems.js';
-import { nearestLegal } from './c-common.js';
+import { nearestLegal, numKnob } from './knobs.js';
 import type { KernelTemplate, KnobSpec, KnobValue, Knobs } from './template.js';
 
-/** Operation kinds the GPU templates generate. */
-export const GPU_TEMPLATE_KINDS = ['gemm', 'batched_gemm'] as const;
-export type GpuTemplateKind = (typeof GPU_TEMPLATE_KINDS)[number];
-
-/**
- * A kernel template for a GPU toolchain: the `KernelTemplate` contract with a GPU kind, whose
- * `generate` returns the Python source of a KernelBench `ModelNew`, and whose `moves` are keyed by
- * CUDA menu option ids (src/search/menus/cuda-menu.ts).
- */
-export interface GpuKernelTemplate extends Omit<KernelTemplate, 'kind'> {
-  kind: GpuTemplateKind;
-  toolchain: 'kernelbench';
-}
+/** Operation kinds the Triton matmul template generates. */
+export const TRITON_MATMUL_KINDS = ['gemm', 'batched_gemm'] as const;
+export type TritonMatmulKind = (typeof TRITON_MATMUL_KINDS)[number];
 
 /** Block sizes offered for M and N, before dropping those far larger than the dimension. */
 const BLOCK_MN = [32, 64, 128, 256];
@@ -79,6 +69,14 @@ export function sharedMemoryBudgetFor(computeCapability: string): number {
   if (major === 8) return minor === 0 || minor === 7 ? 160 * KiB : 96 * KiB;
   if (major === 7) return minor === 5 ? 60 * KiB : minor === 0 ? 92 * KiB : 60 * KiB;
   return 96 * KiB;
+}
+
+/**
+ * The template's options for a GPU of this compute capability and SM count (its fingerprint's):
+ * operand tiles sized for its shared memory, seeds' tiles re-fitted to its SMs.
+ */
+export function tritonMatmulOptionsFor(gpu: { computeCapability: string; smCount: number }): TritonMatmulOptions {
+  return { sharedMemoryBytes: sharedMemoryBudgetFor(gpu.computeCapability), multiprocessors: gpu.smCount };
 }
 
 function budgetOf(options: TritonMatmulOptions): number {
@@ -137,7 +135,7 @@ function bytesOf(op: Operation): number {
 }
 
 function checkOperation(op: Operation): void {
-  if (!(GPU_TEMPLATE_KINDS as readonly string[]).includes(op.kind)) {
+  if (!(TRITON_MATMUL_KINDS as readonly string[]).includes(op.kind)) {
     throw new SkbError('BAD_INPUT', `The Triton matmul template generates gemm and batched_gemm kernels, not ${op.kind}`);
   }
   if (!TORCH_DTYPES[op.dtype]) throw new SkbError('BAD_INPUT', `The Triton matmul template supports f32, f16 and bf16, not ${op.dtype}`);
@@ -189,8 +187,6 @@ export const TRITON_MATMUL_MOVES: KernelTemplate['moves'] = {
   'cuda.mixed_precision': ['precision'],
 };
 
-const num = (k: Knobs, name: string): number => k[name] as number;
-
 /** The Triton knobs (everything but impl) snapped to their legal values, before the resource rules. */
 function snap(op: Operation, knobs: Knobs, fallback: Knobs): Knobs {
   const out: Knobs = {};
@@ -205,7 +201,7 @@ function snap(op: Operation, knobs: Knobs, fallback: Knobs): Knobs {
 /** Lowers a knob to the next smaller legal value; false when it is already the smallest. */
 function lower(op: Operation, knobs: Knobs, name: string): boolean {
   const legal = TRITON_MATMUL_KNOBS.find((s) => s.name === name)!.values(op) as number[];
-  const smaller = legal.filter((v) => v < num(knobs, name));
+  const smaller = legal.filter((v) => v < numKnob(knobs, name));
   if (!smaller.length) return false;
   knobs[name] = smaller[smaller.length - 1]!;
   return true;
@@ -218,17 +214,17 @@ function lower(op: Operation, knobs: Knobs, name: string): boolean {
  */
 function fitResources(op: Operation, k: Knobs, sharedBudget: number): Knobs {
   const out = { ...k };
-  const accumulators = (): number => (num(out, 'block_m') * num(out, 'block_n')) / (32 * num(out, 'num_warps'));
+  const accumulators = (): number => (numKnob(out, 'block_m') * numKnob(out, 'block_n')) / (32 * numKnob(out, 'num_warps'));
   while (accumulators() > ACCUMULATORS_PER_THREAD) {
     const warps = TRITON_MATMUL_KNOBS.find((s) => s.name === 'num_warps')!.values(op) as number[];
-    const more = warps.find((w) => w > num(out, 'num_warps'));
+    const more = warps.find((w) => w > numKnob(out, 'num_warps'));
     if (more !== undefined) out.num_warps = more;
-    else if (!lower(op, out, num(out, 'block_m') >= num(out, 'block_n') ? 'block_m' : 'block_n')) break;
+    else if (!lower(op, out, numKnob(out, 'block_m') >= numKnob(out, 'block_n') ? 'block_m' : 'block_n')) break;
   }
-  const shared = (): number => num(out, 'num_stages') * (num(out, 'block_m') + num(out, 'block_n')) * num(out, 'block_k') * bytesOf(op);
+  const shared = (): number => numKnob(out, 'num_stages') * (numKnob(out, 'block_m') + numKnob(out, 'block_n')) * numKnob(out, 'block_k') * bytesOf(op);
   while (shared() > sharedBudget) {
-    if (num(out, 'num_stages') > 2) lower(op, out, 'num_stages');
-    else if (!lower(op, out, 'block_k') && !lower(op, out, num(out, 'block_m') >= num(out, 'block_n') ? 'block_m' : 'block_n')) break;
+    if (numKnob(out, 'num_stages') > 2) lower(op, out, 'num_stages');
+    else if (!lower(op, out, 'block_k') && !lower(op, out, numKnob(out, 'block_m') >= numKnob(out, 'block_n') ? 'block_m' : 'block_n')) break;
   }
   return out;
 }
@@ -236,7 +232,7 @@ function fitResources(op: Operation, k: Knobs, sharedBudget: number): Knobs {
 /** Programs (thread blocks) one launch has for these tiles: one per output tile and batch. */
 export function tritonPrograms(op: Operation, knobs: Knobs): number {
   const { batch, M, N } = dimsOf(op);
-  return batch * Math.ceil(M / num(knobs, 'block_m')) * Math.ceil(N / num(knobs, 'block_n'));
+  return batch * Math.ceil(M / numKnob(knobs, 'block_m')) * Math.ceil(N / numKnob(knobs, 'block_n'));
 }
 
 /**
@@ -250,12 +246,12 @@ export function tritonPrograms(op: Operation, knobs: Knobs): number {
 function refitTiles(from: Operation, to: Operation, knobs: Knobs, sms: number): Knobs {
   if (knobs.impl !== 'triton' || typeof knobs.block_m !== 'number' || typeof knobs.block_n !== 'number') return knobs;
   // A seed of another kind (the similar tier) has no matmul sizes to compare with.
-  const sized = (op: Operation): boolean => (GPU_TEMPLATE_KINDS as readonly string[]).includes(op.kind) && ['M', 'N', ...(op.kind === 'batched_gemm' ? ['B'] : [])].every((d) => op.dims[d] !== undefined);
+  const sized = (op: Operation): boolean => (TRITON_MATMUL_KINDS as readonly string[]).includes(op.kind) && ['M', 'N', ...(op.kind === 'batched_gemm' ? ['B'] : [])].every((d) => op.dims[d] !== undefined);
   if (!sized(from) || !sized(to)) return knobs;
   const out = { ...knobs };
   const wanted = Math.min(sms, tritonPrograms(from, knobs));
   while (tritonPrograms(to, out) * 2 <= wanted) {
-    const larger = num(out, 'block_m') >= num(out, 'block_n') ? 'block_m' : 'block_n';
+    const larger = numKnob(out, 'block_m') >= numKnob(out, 'block_n') ? 'block_m' : 'block_n';
     if (!lower(to, out, larger) && !lower(to, out, larger === 'block_m' ? 'block_n' : 'block_m')) break;
   }
   return out;
@@ -409,13 +405,15 @@ function generateSource(op: Operation, k: Knobs): string {
   return [header(op, what), 'import torch', 'import torch.nn as nn', 'import triton', 'import triton.language as tl', '', ...constants, KERNEL, '', modelClass(op, forward)].join('\n');
 }
 
-/** Creates the Triton matmul template (one object serves gemm and batched gemm) for a GPU's budget. */
-export function createTritonMatmulTemplate(kind: GpuTemplateKind, options: TritonMatmulOptions = {}): GpuKernelTemplate {
+/**
+ * Creates the Triton matmul template of one kind (gemm or batched gemm) for a GPU's budget: a
+ * KernelBench template, whose moves are keyed by CUDA menu option ids (src/search/menus/cuda-menu.ts).
+ */
+export function createTritonMatmulTemplate(kind: TritonMatmulKind, options: TritonMatmulOptions = {}): KernelTemplate<TritonMatmulKind> {
   budgetOf(options);
   const sms = multiprocessorsOf(options);
   return {
     kind,
-    toolchain: 'kernelbench',
     knobs: TRITON_MATMUL_KNOBS,
     baseline: (op) => tritonMatmulBaseline(op, options),
     legalize: (op, knobs) => legalizeTritonMatmul(op, knobs, options),
@@ -432,11 +430,6 @@ export function createTritonMatmulTemplate(kind: GpuTemplateKind, options: Trito
     },
     ...(sms !== undefined ? { refit: (from: Operation, to: Operation, knobs: Knobs) => refitTiles(from, to, knobs, sms) } : {}),
   };
-}
-
-/** The GPU template for an operation kind on a KernelBench target, or null where there is none. */
-export function gpuTemplateFor(kind: string, options: TritonMatmulOptions = {}): GpuKernelTemplate | null {
-  return (GPU_TEMPLATE_KINDS as readonly string[]).includes(kind) ? createTritonMatmulTemplate(kind as GpuTemplateKind, options) : null;
 }
 
 /**

@@ -19,7 +19,7 @@ const gemm = createGemmTemplate({ isa: AVX512 });
 const batched = createBatchedGemmTemplate({ isa: AVX512 });
 
 /** A BLIS-like starting point with small tiles, so every knob moved from it also meets remainders. */
-const BLOCKED: Knobs = { order: 'ijk', mc: 16, nc: 16, kc: 16, mr: 3, nv: 2, vec: 4, unroll: 2, pack: 'ab', prefetch: 2, flags: 'none', hints: true };
+const BLOCKED: Knobs = { order: 'ijk', mc: 16, nc: 16, kc: 16, mr: 3, nv: 2, vec: 4, unroll: 2, pack: 'ab', prefetch: 2, flags: 'none', restrict: true };
 
 /** Deterministic pseudo-random numbers (xorshift), so a failing combination can be reproduced. */
 function rng(seed: number): () => number {
@@ -110,6 +110,14 @@ describe('gemm template: knobs', () => {
       expect(ids.has(id)).toBe(true);
       for (const name of moved ?? []) expect(names.has(name)).toBe(true);
     }
+  });
+
+  it('reads the compiler-hints knob under its old name hints, as stored schedules have it', () => {
+    const op = parseOperation({ kind: 'gemm', dims: { M: 64, N: 64, K: 64 } });
+    const { restrict: _, ...stored } = BLOCKED;
+    expect(gemm.legalize(op, { ...stored, hints: true })).toEqual(gemm.legalize(op, BLOCKED));
+    expect(gemm.generate(op, { ...stored, hints: true })).toBe(gemm.generate(op, BLOCKED));
+    expect(gemm.legalize(op, { ...BLOCKED, hints: false }).restrict).toBe(true);
   });
 
   it('rejects an operation of another kind', () => {

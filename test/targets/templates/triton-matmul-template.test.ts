@@ -20,13 +20,13 @@ import { createRng } from '../../../src/search/rng.js';
 import { createTemplatePlanner } from '../../../src/search/template-planner.js';
 import { createKernelBenchToolchain } from '../../../src/targets/kernelbench-toolchain.js';
 import { createLocalExecutor } from '../../../src/targets/local-executor.js';
+import { gpuTemplateFor } from '../../../src/targets/templates/index.js';
 import type { Knobs } from '../../../src/targets/templates/template.js';
 import {
   ACCUMULATORS_PER_THREAD,
   SHARED_MEMORY_BUDGET,
   TRITON_MATMUL_KNOBS,
   createTritonMatmulTemplate,
-  gpuTemplateFor,
   sharedMemoryBudgetFor,
   tritonMatmulSpace,
   tritonPrograms,
