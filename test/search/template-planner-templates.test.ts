@@ -82,3 +82,31 @@ describe('template planner on the real templates', () => {
     });
   }
 });
+
+describe('template planner: schedules stored before the gemm compiler-hints knob was renamed', () => {
+  // Two steps of a shipped gemm seed (data/seed-schedules.jsonl), which still call the knob `hints`.
+  const knobs = { flags: 'none', hints: false, kc: 0, mc: 0, mr: 1, nc: 0, nv: 1, order: 'ikj', pack: 'none', prefetch: 0, unroll: 1, vec: 1 };
+  const shipped = (optionId: string, changed: Knobs, stepIndex: number) => ({ optionId, plan: 'from a shipped seed', params: { changed, knobs: { ...knobs, ...changed } }, scheduleId: 'sch_shipped', stepIndex });
+  const steps = [shipped('cpu.loop_reorder', { order: 'ikj' }, 0), shipped('cpu.compiler_hints', { hints: true }, 1)];
+  const t = task({ kind: 'gemm', dims: { M: 64, N: 64, K: 64 } });
+  const root = { id: 'root', code: '', latencyMs: 1, feedback: [], lineage: [] };
+
+  it('replays their hints as the restrict knob', async () => {
+    const out = await planner.replay!({ task: t, parent: root, steps, rules: [], rng: createRng(1) });
+    if (!out.ok) throw new Error(out.error);
+    expect((out.value[0]!.params as { knobs: Knobs }).knobs).toMatchObject({ order: 'ikj', restrict: true });
+    expect(out.value[0]!.params).not.toHaveProperty('knobs.hints');
+    expect(out.value[0]!.code).toContain('#pragma GCC ivdep');
+  });
+
+  it('follows a forced step that sets hints, and reads a parent stored with hints', async () => {
+    const parent = { ...root, params: { knobs: { order: 'ikj', mc: 0, nc: 0, kc: 0, mr: 1, nv: 1, vec: 1, unroll: 1, pack: 'none', prefetch: 0, flags: 'unroll-loops', hints: true } } };
+    const forced = shipped('cpu.compiler_hints', { hints: false }, 1);
+    const out = await planner.propose({ task: t, parent, iteration: 2, iterations: 4, phase: 'optimize', menu: CPU_MENU.options, invent: false, forced, rules: [], rng: createRng(2) });
+    if (!out.ok) throw new Error(out.error);
+    expect(out.value.params).toEqual({
+      knobs: { order: 'ikj', mc: 0, nc: 0, kc: 0, mr: 1, nv: 1, vec: 1, unroll: 1, pack: 'none', prefetch: 0, flags: 'unroll-loops', restrict: false },
+      changed: { restrict: false },
+    });
+  });
+});
