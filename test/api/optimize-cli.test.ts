@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, ROOT, envFor, skb } from '../support/cli.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 const SMALL = ['--op', 'gemm', '--shape', 'M=48,N=48,K=48', '--budget', '4', '--beam', '1', '--plans', '2', '--impls', '1', '--seed', '3'];
 
@@ -150,22 +150,24 @@ describe('skb serve', () => {
     expect(started.errors).toBeUndefined();
     const id = started.data!.startSearch!.id;
     const SEARCH = `query($id: ID!) { search(id: $id) { id status samplesUsed } }`;
-    let before = 0;
-    while (before === 0) {
-      await new Promise((r) => setTimeout(r, 200));
-      before = (await gql(first.url, SEARCH, { id })).data!.search!.samplesUsed;
-    }
+    const before = await vi.waitFor(
+      async () => {
+        const { samplesUsed } = (await gql(first.url, SEARCH, { id })).data!.search!;
+        expect(samplesUsed, 'samples spent before the stop').toBeGreaterThan(0);
+        return samplesUsed;
+      },
+      { timeout: 25_000, interval: 200 },
+    );
     expect(await stop(first.child)).toBe(0);
 
     const second = await serve();
     try {
       expect(second.stderr()).toContain(`resumed 1 interrupted search(es): ${id}`);
-      let now = (await gql(second.url, SEARCH, { id })).data!.search!;
+      const now = (await gql(second.url, SEARCH, { id })).data!.search!;
       expect(now.status).toBe('running');
-      while (now.samplesUsed <= before) {
-        await new Promise((r) => setTimeout(r, 200));
-        now = (await gql(second.url, SEARCH, { id })).data!.search!;
-      }
+      await expect
+        .poll(async () => (await gql(second.url, SEARCH, { id })).data!.search!.samplesUsed, { timeout: 25_000, interval: 200, message: 'samples spent after the resume' })
+        .toBeGreaterThan(before);
       const cancelled = await gql(second.url, `mutation($id: ID!) { cancelSearch(id: $id) { status } }`, { id });
       expect(cancelled.errors).toBeUndefined();
     } finally {

@@ -3,7 +3,7 @@
  * finished search with its tree, cancellation, and refusals of bad input. Real server, real
  * libSQL file, real gcc-compiled candidates on this machine, the default (template) planner.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startSearchServer, subscribeSse, type SearchTestServer } from './search-server.js';
 
 const START = `mutation Start($task: TaskInput!, $config: SearchConfigInput) {
@@ -53,13 +53,17 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function waitUntilOver(id: string): Promise<Record<string, unknown>> {
-  for (;;) {
-    const reply = await server.gql(`query($id: ID!) { search(id: $id) { status samplesUsed budget } }`, { id });
-    const search = reply.body.data!.search as Record<string, unknown>;
-    if (search.status !== 'queued' && search.status !== 'running') return search;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/** The search once it is over (neither queued nor running); gives up just before the 60 s test timeout would. */
+function waitUntilOver(id: string): Promise<Record<string, unknown>> {
+  return vi.waitFor(
+    async () => {
+      const reply = await server.gql(`query($id: ID!) { search(id: $id) { status samplesUsed budget } }`, { id });
+      const search = reply.body.data!.search as Record<string, unknown>;
+      expect(['queued', 'running'], 'the search is not over yet').not.toContain(search.status);
+      return search;
+    },
+    { timeout: 55_000, interval: 200 },
+  );
 }
 
 describe('startSearch -> searchProgress over SSE -> search(id)', () => {
