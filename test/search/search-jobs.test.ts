@@ -13,7 +13,7 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLibsqlStore, makeTargetRecord, type LibsqlStore, type ProgressEvent, type SearchConfigInput } from '../../src/schedules/index.js';
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
-import { createSearchService } from '../../src/search/search-jobs.js';
+import { createSearchService } from '../../src/search/search-service.js';
 import { createCToolchain } from '../../src/targets/c/c-toolchain.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
 import type { Target } from '../../src/targets/target.js';
@@ -127,7 +127,7 @@ describe('search jobs', () => {
   });
 
   it('resumes a search whose process was killed, with the samples an uninterrupted run uses', async () => {
-    if (!existsSync(join(DIST, 'search', 'search-jobs.js'))) throw new Error('dist/ is missing: run `npm run build` before this test');
+    if (!existsSync(join(DIST, 'search', 'search-service.js'))) throw new Error('dist/ is missing: run `npm run build` before this test');
     const config: SearchConfigInput = { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 2, iterations: 4, budget: 14, menuKeep: 1, seed: 7, timing };
     const support = mkdtempSync(join(dir, 'child-'));
     // The scripted planner, compiled for the child: its one value import points at dist/.
@@ -139,7 +139,7 @@ describe('search jobs', () => {
     writeFileSync(
       join(support, 'run-search.mjs'),
       `import { createLibsqlStore } from ${dist('schedules/index.js')};
-import { createSearchService } from ${dist('search/search-jobs.js')};
+import { createSearchService } from ${dist('search/search-service.js')};
 import { CPU_MENU } from ${dist('search/menus/cpu-menu.js')};
 import { createTarget } from ${dist('targets/target.js')};
 import { GEMM, GEMM_REPLIES, createScriptedPlanner } from './scripted-planner.mjs';
