@@ -29,7 +29,7 @@ export {
   type CpuFingerprint,
   type GpuFingerprint,
   type TargetRecord,
-} from './target.js';
+} from './target-record.js';
 export {
   StepSchema,
   NegativeStepSchema,

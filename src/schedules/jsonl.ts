@@ -4,7 +4,7 @@ import { SkbError, describeIssues, messageOf } from './errors.js';
 import { OperationSchema, shapeKey, type Operation } from './operation.js';
 import { compareByCreation } from './ordering.js';
 import { ScheduleContentSchema, toSchedule, type Schedule, type ScheduleContent } from './schedule.js';
-import { TargetRecordSchema, targetFamily, targetKey, type TargetRecord } from './target.js';
+import { TargetRecordSchema, targetFamily, targetKey, type TargetRecord } from './target-record.js';
 
 export const EXPORT_FORMAT = 'schedule-kb';
 export const EXPORT_VERSION = 1;

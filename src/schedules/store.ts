@@ -1,6 +1,6 @@
 import type { Operation } from './operation.js';
 import type { Reuse, Schedule, ScheduleContent } from './schedule.js';
-import type { TargetRecord } from './target.js';
+import type { TargetRecord } from './target-record.js';
 
 /** Filters of the `schedules` query and of export. All given fields must match. */
 export interface ScheduleFilter {

@@ -17,8 +17,7 @@ import {
   type SearchStore,
   type Task,
 } from '../schedules/index.js';
-import type { Target } from '../targets/target.js';
-import { candidateContract } from '../targets/toolchain.js';
+import type { Target } from '../targets/index.js';
 import { runBeamSearch } from './beam-search.js';
 import type { Job } from './job-registry.js';
 import type { KnowledgeBase } from './knowledge-base.js';
@@ -43,7 +42,7 @@ export interface SearchRunnerDeps {
    * when it ends. Without it searches run cold and store no schedule.
    */
   knowledgeBase?: Pick<KnowledgeBase, 'similar' | 'rememberSearch' | 'getSchedule' | 'recordSeeds'>;
-  /** What candidate code must satisfy, shown to planners; default the toolchain's `candidateContract`. */
+  /** What candidate code must satisfy, shown to planners; default the target toolchain's `contract`. */
   contract?: (task: Task, target: Target) => string;
 }
 
@@ -71,7 +70,7 @@ export function createSearchRunner(
   const lane = createTargetLanes();
   const contract =
     deps.contract ??
-    ((task: Task, target: Target) => candidateContract(target.toolchain.kind, task.operation, task.problemSource));
+    ((task: Task, target: Target) => target.toolchain.contract(task.operation, task.problemSource));
   const kb = deps.knowledgeBase;
 
   /** Runs (or resumes) the job's search to its end: finished, cancelled or failed; still 'running' after a shutdown. */

@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { SkbError, makeTargetRecord, type Fingerprint, type TargetRecord } from '../schedules/index.js';
 import { createCToolchain } from './c/c-toolchain.js';
 import type { Executor } from './executor.js';
-import { createKernelBenchToolchain } from './kernelbench-toolchain.js';
+import { createKernelBenchToolchain } from './kernelbench/kernelbench-toolchain.js';
 import { createLocalExecutor } from './local-executor.js';
 import { createSshExecutor } from './ssh-executor.js';
 import type { SshExecutorEntry, TargetEntry } from './targets-file.js';

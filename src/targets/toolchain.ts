@@ -5,9 +5,7 @@
  */
 import { z } from 'zod';
 import type { Fingerprint, Operation } from '../schedules/index.js';
-import { cCandidateContract } from './c/entry-points.js';
 import type { Executor } from './executor.js';
-import { kernelBenchProblemFor } from './kernelbench/problems.js';
 
 export const ErrorKindSchema = z.enum(['compile', 'runtime', 'timeout', 'wrong_answer', 'limit_exceeded']);
 export type ErrorKind = z.infer<typeof ErrorKindSchema>;
@@ -68,26 +66,12 @@ export interface Toolchain {
   fingerprint(executor: Executor): Promise<Fingerprint>;
   /** Builds and runs a tiny program on the executor: proves the toolchain works there. */
   selfCheck(executor: Executor): Promise<SelfCheckResult>;
-}
-
-/**
- * What candidate code for an operation must satisfy on a toolchain, as planners are shown it: for
- * C the entry point's prototype and contract; for KernelBench a `ModelNew` module that matches the
- * problem source (`problemSource`, else the one generated for the operation).
- */
-export function candidateContract(toolchain: Toolchain['kind'], operation: Operation, problemSource?: string): string {
-  if (toolchain === 'c') return cCandidateContract(operation);
-  const lead = 'A Python module that defines class ModelNew with the same constructor and forward signature as Model in the problem source below and computes the same outputs.';
-  let problem = problemSource;
-  if (problem === undefined) {
-    try {
-      problem = kernelBenchProblemFor(operation);
-    } catch {
-      // No generated problem for this operation: the toolchain says so when it evaluates.
-      return lead;
-    }
-  }
-  return `${lead}\n\nProblem source (the reference; the harness takes get_inputs and get_init_inputs from it):\n\`\`\`python\n${problem.trimEnd()}\n\`\`\``;
+  /**
+   * What candidate code for an operation must satisfy here, as planners are shown it (for C the
+   * entry point's prototype and contract; for KernelBench a `ModelNew` module matching the problem
+   * source, `problemSource` or else the one generated for the operation).
+   */
+  contract(operation: Operation, problemSource?: string): string;
 }
 
 /** Keeps the head and the tail of long output, which is where compilers and crashes say what happened. */

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createPlannerFactory } from '../../src/api/planners.js';
 import { SearchConfigSchema, parseOperation } from '../../src/schedules/index.js';
 import { plannerSupport } from '../../src/search/planner-support.js';
-import { createKernelBenchToolchain } from '../../src/targets/kernelbench-toolchain.js';
+import { createKernelBenchToolchain } from '../../src/targets/kernelbench/kernelbench-toolchain.js';
 
 const factory = createPlannerFactory({ config: { models: ['a-model'], openaiBaseUrl: 'http://localhost:1/v1', openaiApiKey: undefined }, isa: { byTarget: new Map(), local: [] } });
 const template = SearchConfigSchema.parse({});

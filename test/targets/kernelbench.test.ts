@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpuFingerprintSchema, isSkbError, targetKey } from '../../src/schedules/index.js';
 import type { ExecLimits, Executor } from '../../src/targets/executor.js';
 import { gpuFingerprint } from '../../src/targets/gpu-fingerprint.js';
-import { createKernelBenchToolchain } from '../../src/targets/kernelbench-toolchain.js';
+import { createKernelBenchToolchain } from '../../src/targets/kernelbench/kernelbench-toolchain.js';
 import { kernelBenchHarnessSource } from '../../src/targets/kernelbench/harness-source.js';
 import { interpretHarnessRun, type KernelBenchOutcome } from '../../src/targets/kernelbench/result.js';
 import { gpuPython, hasGpu } from '../support/gpu.js';

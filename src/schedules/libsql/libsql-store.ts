@@ -7,7 +7,7 @@ import { SkbError, parseOrThrow } from '../errors.js';
 import { ReuseSchema, ScheduleContentSchema, toSchedule, type Schedule, type ScheduleContent, type ScheduleContentInput } from '../schedule.js';
 import type { SearchPatch, SearchRecord, SearchStore } from '../search.js';
 import type { Store } from '../store.js';
-import type { TargetRecord } from '../target.js';
+import type { TargetRecord } from '../target-record.js';
 import { openLibsqlConnection, type LibsqlStoreOptions } from './connection.js';
 import { createRepositories, type Repositories } from './repositories.js';
 

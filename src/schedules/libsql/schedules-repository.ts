@@ -12,7 +12,7 @@ import { OperationSchema, shapeKey, structureKey } from '../operation.js';
 import { creationSortKey } from '../ordering.js';
 import { ScheduleContentSchema, toSchedule, type Schedule, type ScheduleContent } from '../schedule.js';
 import type { EmbeddingRow, EmbeddingSpace, InsertResult, OperationSummary, Page, PageRequest, ScheduleFilter, ShapeRow } from '../store.js';
-import type { TargetRecord } from '../target.js';
+import type { TargetRecord } from '../target-record.js';
 import { rowsChanged, runWrite, type SqlExecutor } from './connection.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { MarkersRepository } from './markers-repository.js';

@@ -2,7 +2,7 @@
 import type { Row } from '@libsql/client';
 import { canonicalJson } from '../canonical.js';
 import { SkbError, parseOrThrow } from '../errors.js';
-import { TargetRecordSchema, targetFamily, targetKey, type TargetRecord } from '../target.js';
+import { TargetRecordSchema, targetFamily, targetKey, type TargetRecord } from '../target-record.js';
 import { runWrite, type SqlExecutor } from './connection.js';
 import { jsonColumns } from './sql-text.js';
 import { parseJsonColumn, parseStored } from './stored-rows.js';

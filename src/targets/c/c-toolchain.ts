@@ -16,7 +16,7 @@ import {
   type TimingSettings,
   type Toolchain,
 } from '../toolchain.js';
-import { entryPointFor, type EntryPoint } from './entry-points.js';
+import { cCandidateContract, entryPointFor, type EntryPoint } from './entry-points.js';
 import { flushBytesFor, harnessNonce, harnessSource, parseHarnessOutput, WRAP_FLAGS, type HarnessResult } from './harness.js';
 
 export interface CToolchainOptions {
@@ -79,6 +79,7 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
 
   return {
     kind: 'c',
+    contract: (operation) => cCandidateContract(operation),
 
     async fingerprint(executor) {
       return (await probe(executor)).fingerprint;

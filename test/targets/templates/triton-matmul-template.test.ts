@@ -18,7 +18,7 @@ import { CUDA_MENU } from '../../../src/search/menus/cuda-menu.js';
 import type { CandidateView, ForcedStep, PlanningTask } from '../../../src/search/planner.js';
 import { createRng } from '../../../src/search/rng.js';
 import { createTemplatePlanner } from '../../../src/search/template-planner.js';
-import { createKernelBenchToolchain } from '../../../src/targets/kernelbench-toolchain.js';
+import { createKernelBenchToolchain } from '../../../src/targets/kernelbench/kernelbench-toolchain.js';
 import { createLocalExecutor } from '../../../src/targets/local-executor.js';
 import { gpuTemplateFor } from '../../../src/targets/templates/index.js';
 import type { Knobs } from '../../../src/targets/templates/template.js';

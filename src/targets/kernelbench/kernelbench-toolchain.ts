@@ -5,13 +5,13 @@
  * timing with the L2 flushed before each run, beside the eager reference. Candidates run one at a
  * time, each in its own workspace and process, so a hanging or crashing one costs only its own run.
  */
-import { SkbError, targetKey, isSkbError, type GpuFingerprint, type Operation } from '../schedules/index.js';
-import type { ExecLimits, Executor } from './executor.js';
-import { GPU_PROCESS_LIMITS, gpuFingerprint } from './gpu-fingerprint.js';
-import { kernelBenchHarnessSource } from './kernelbench/harness-source.js';
-import { kernelBenchProblemFor } from './kernelbench/problems.js';
-import { interpretHarnessRun } from './kernelbench/result.js';
-import { CandidateResultSchema, type CandidateResult, type EvaluateRequest, type SelfCheckResult, type TimingSettings, type Toolchain } from './toolchain.js';
+import { SkbError, targetKey, isSkbError, type GpuFingerprint, type Operation } from '../../schedules/index.js';
+import type { ExecLimits, Executor } from '../executor.js';
+import { GPU_PROCESS_LIMITS, gpuFingerprint } from '../gpu-fingerprint.js';
+import { kernelBenchHarnessSource } from './harness-source.js';
+import { kernelBenchProblemFor } from './problems.js';
+import { interpretHarnessRun } from './result.js';
+import { CandidateResultSchema, type CandidateResult, type EvaluateRequest, type SelfCheckResult, type TimingSettings, type Toolchain } from '../toolchain.js';
 
 export interface KernelBenchToolchainOptions {
   /** Python interpreter with PyTorch (and Triton) on the target; default python3. */
@@ -134,9 +134,19 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
     return evaluations;
   }
 
+  /** The problem generated for an operation, or null where there is none (its evaluation says so). */
+  function problemOrNull(operation: Operation): string | null {
+    try {
+      return (options.problemFor ?? kernelBenchProblemFor)(operation);
+    } catch {
+      return null;
+    }
+  }
+
   return {
     kind: 'kernelbench',
     evaluateProblem,
+    contract: (operation, problemSource) => kernelBenchContract(problemSource ?? problemOrNull(operation)),
 
     async evaluate(request: EvaluateRequest): Promise<CandidateResult[]> {
       const problemSource = request.problemSource ?? (options.problemFor ?? kernelBenchProblemFor)(request.operation);
@@ -164,4 +174,13 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
       }
     },
   };
+}
+
+const CONTRACT_LEAD =
+  'A Python module that defines class ModelNew with the same constructor and forward signature as Model in the problem source below and computes the same outputs.';
+
+/** What a KernelBench candidate must be: a `ModelNew` module matching the problem source, shown in full when there is one. */
+function kernelBenchContract(problemSource: string | null): string {
+  if (problemSource === null) return CONTRACT_LEAD;
+  return `${CONTRACT_LEAD}\n\nProblem source (the reference; the harness takes get_inputs and get_init_inputs from it):\n\`\`\`python\n${problemSource.trimEnd()}\n\`\`\``;
 }
