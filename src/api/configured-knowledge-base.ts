@@ -1,7 +1,7 @@
 import type { Embedder } from '../embeddings/embedder.js';
 import { createOfflineEmbedder } from '../embeddings/offline-embedder.js';
 import { createOpenAIEmbedder } from '../embeddings/openai-embedder.js';
-import { openKnowledgeBase, type OpenedKnowledgeBase } from '../search/libsql-knowledge-base.js';
+import { openKnowledgeBase, type OpenedKnowledgeBase } from '../search/index.js';
 import type { Config } from './config.js';
 
 /** The embedder the configuration names: offline by default, an OpenAI-compatible endpoint when SKB_EMBEDDER=openai. */

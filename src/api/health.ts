@@ -1,4 +1,4 @@
-import type { KnowledgeBase } from '../search/knowledge-base.js';
+import type { KnowledgeBase } from '../search/index.js';
 import type { Logger } from './logger.js';
 
 /** What /health and the `health` query report. */

@@ -1,7 +1,7 @@
 import { messageOf } from '../schedules/index.js';
-import type { KnowledgeBase } from '../search/knowledge-base.js';
-import { createTarget } from '../targets/target.js';
-import { loadTargets } from '../targets/targets-file.js';
+import type { KnowledgeBase } from '../search/index.js';
+import { createTarget } from '../targets/index.js';
+import { loadTargets } from '../targets/index.js';
 import type { Logger } from './logger.js';
 
 /** Names of the configured targets mapped to the keys of their fingerprints, e.g. "local" -> t-…. */

@@ -1,11 +1,11 @@
 import { SkbError, type SearchConfig } from '../schedules/index.js';
-import { createLlmPlanner } from '../search/llm-planner.js';
-import { menuFor } from '../search/menus/index.js';
-import { plannerSupport } from '../search/planner-support.js';
-import type { Planner } from '../search/planner.js';
-import { createTemplatePlanner } from '../search/template-planner.js';
-import type { Target } from '../targets/target.js';
-import { kernelTemplateFor, tritonMatmulOptionsFor } from '../targets/templates/index.js';
+import { createLlmPlanner } from '../search/index.js';
+import { menuFor } from '../search/index.js';
+import { plannerSupport } from '../search/index.js';
+import type { Planner } from '../search/index.js';
+import { createTemplatePlanner } from '../search/index.js';
+import type { Target } from '../targets/index.js';
+import { kernelTemplateFor, tritonMatmulOptionsFor } from '../targets/index.js';
 import type { Config } from './config.js';
 
 /**

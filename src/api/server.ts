@@ -1,7 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import type { KnowledgeBase } from '../search/knowledge-base.js';
-import type { SearchService } from '../search/search-service.js';
+import type { KnowledgeBase } from '../search/index.js';
+import type { SearchService } from '../search/index.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';

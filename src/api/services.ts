@@ -5,14 +5,14 @@
  */
 import { join } from 'node:path';
 import { CpuFingerprintSchema, GpuFingerprintSchema, SkbError, type SearchConfigInput, type SearchRecord, type TaskInput } from '../schedules/index.js';
-import type { KnowledgeBase } from '../search/knowledge-base.js';
-import { createSearchService } from '../search/search-service.js';
-import { importSeedsOnce } from '../search/seed-import.js';
-import { menuFor } from '../search/menus/index.js';
-import { plannerSupport } from '../search/planner-support.js';
-import type { SearchService } from '../search/search-service.js';
-import { createTarget, type Target } from '../targets/target.js';
-import { findTarget, loadTargets, type TargetsFile } from '../targets/targets-file.js';
+import type { KnowledgeBase } from '../search/index.js';
+import { createSearchService } from '../search/index.js';
+import { importSeedsOnce } from '../search/index.js';
+import { menuFor } from '../search/index.js';
+import { plannerSupport } from '../search/index.js';
+import type { SearchService } from '../search/index.js';
+import { createTarget, type Target } from '../targets/index.js';
+import { findTarget, loadTargets, type TargetsFile } from '../targets/index.js';
 import type { Config } from './config.js';
 import { registerLocalTargets, type TargetNames } from './local-targets.js';
 import type { Logger } from './logger.js';

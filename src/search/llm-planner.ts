@@ -5,8 +5,8 @@
  */
 import { z } from 'zod';
 import { SkbError, parseOrThrow, type Operation } from '../schedules/index.js';
-import { naiveBaseline } from '../targets/c/baselines.js';
-import { kernelBenchProblemFor } from '../targets/kernelbench/problems.js';
+import { naiveBaseline } from '../targets/index.js';
+import { kernelBenchProblemFor } from '../targets/index.js';
 import { createChatClient, type ChatClient } from './llm/chat-client.js';
 import { parseCodeReply, parsePlanReply } from './llm/parse.js';
 import { LANGUAGES, implementPrompt, planPrompt, replayPrompt, type Prompt } from './llm/prompts.js';

@@ -12,7 +12,7 @@ import {
   type CandidateRecord,
   type SearchConfig,
 } from '../schedules/index.js';
-import type { CandidateResult } from '../targets/toolchain.js';
+import type { CandidateResult } from '../targets/index.js';
 import { candidateRecord, tried, type BeamNode, type SampleFields, type SearchState } from './beam-state.js';
 import type { Menu, MenuOption } from './menus/menu.js';
 import type { CandidateView, ForcedStep, Implementation, Plan, Planner, PlanningTask } from './planner.js';

@@ -6,7 +6,7 @@
  * same idea reads the same; a knob no rule knows reads "set <knob> to <value> (<description>)".
  */
 import type { Operation } from '../schedules/index.js';
-import type { KnobSpec, KnobValue, Knobs } from '../targets/templates/template.js';
+import type { KnobSpec, KnobValue, Knobs } from '../targets/index.js';
 
 const norm = (name: string): string => name.toLowerCase().replace(/[_-]/g, '');
 

@@ -5,7 +5,7 @@
  * comes from.
  */
 import type { SearchConfig } from '../schedules/index.js';
-import { TEMPLATE_TOOLCHAINS, templateKinds } from '../targets/templates/index.js';
+import { TEMPLATE_TOOLCHAINS, templateKinds } from '../targets/index.js';
 import { MENU_TOOLCHAINS, hasMenu } from './menus/index.js';
 
 /** The answer: the planner can run, or the sentence that says why not and what to use instead. */

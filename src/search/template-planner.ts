@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { SkbError, type Operation } from '../schedules/index.js';
-import { currentKnobNames, type KernelTemplate, type KnobSpec, type KnobValue, type Knobs, type TemplateToolchain } from '../targets/templates/index.js';
+import { currentKnobNames, type KernelTemplate, type KnobSpec, type KnobValue, type Knobs, type TemplateToolchain } from '../targets/index.js';
 import { CPU_MENU } from './menus/cpu-menu.js';
 import { CUDA_MENU } from './menus/cuda-menu.js';
 import type { MenuOption } from './menus/menu.js';

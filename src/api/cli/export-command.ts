@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { messageOf, parseOperation, SkbError, type ScheduleFilter } from '../../schedules/index.js';
-import type { ExportRequest } from '../../search/knowledge-base.js';
+import type { ExportRequest } from '../../search/index.js';
 import { loadConfig } from '../config.js';
 import { MAX_PAGE_SIZE } from '../graphql/inputs.js';
 import { openConfiguredKnowledgeBase } from '../configured-knowledge-base.js';

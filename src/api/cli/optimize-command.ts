@@ -1,5 +1,5 @@
 import { messageOf, parseOperation, parseShapeSpec, SkbError, type SearchConfigInput, type SearchRecord, type Task } from '../../schedules/index.js';
-import type { SearchService } from '../../search/search-service.js';
+import type { SearchService } from '../../search/index.js';
 import { loadConfig } from '../config.js';
 import { parseSearchConfigArg } from '../graphql/search-inputs.js';
 import { createConsoleLogger, type Logger } from '../logger.js';

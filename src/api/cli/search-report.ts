@@ -1,5 +1,5 @@
 import { bestLineage, shapeKey, speedupOf, type CandidateRecord, type LineageStep, type Operation, type ProgressEvent, type SearchRecord, type SearchSeed } from '../../schedules/index.js';
-import type { SearchDetail } from '../../search/search-service.js';
+import type { SearchDetail } from '../../search/index.js';
 import { table } from './table.js';
 
 /** Milliseconds with enough digits to compare candidates. */

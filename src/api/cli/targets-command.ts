@@ -1,6 +1,6 @@
 import { makeTargetRecord } from '../../schedules/index.js';
-import { createTarget, type TargetDeps } from '../../targets/target.js';
-import { findTarget, loadTargets, type TargetEntry } from '../../targets/targets-file.js';
+import { createTarget, type TargetDeps } from '../../targets/index.js';
+import { findTarget, loadTargets, type TargetEntry } from '../../targets/index.js';
 import { loadConfig } from '../config.js';
 import { UsageError, writeOut, type CliCommand } from './command.js';
 import { EXIT } from './run-cli.js';

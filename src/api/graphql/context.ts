@@ -1,6 +1,6 @@
 import { SkbError, type TargetRecord } from '../../schedules/index.js';
-import type { KnowledgeBase } from '../../search/knowledge-base.js';
-import type { SearchDetail, SearchService } from '../../search/search-service.js';
+import type { KnowledgeBase } from '../../search/index.js';
+import type { SearchDetail, SearchService } from '../../search/index.js';
 import type { HealthReport } from '../health.js';
 
 /** Whether this request may run mutations, and if not, the sentence that says how to get access. */

@@ -8,7 +8,7 @@ import {
   type ReuseTier,
   type ScheduleFilter,
 } from '../../schedules/index.js';
-import type { ExportRequest, SimilarQuery } from '../../search/knowledge-base.js';
+import type { ExportRequest, SimilarQuery } from '../../search/index.js';
 
 /** The most items one request may ask for (`first`, `k`): bounds the work a single query can cause. */
 export const MAX_PAGE_SIZE = 100;

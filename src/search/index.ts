@@ -1,0 +1,17 @@
+/**
+ * The search layer: the knowledge-base service (retrieval over the store and the ANN index), the
+ * search service (budgeted beam searches run as jobs), the planners and their menus, and warm start.
+ * Other layers import from here, never from the files behind it.
+ */
+export { runBeamSearch } from './beam-search.js';
+export type { ExportRequest, ImportReport, KnowledgeBase, RetrievalMatch, SimilarQuery } from './knowledge-base.js';
+export { openKnowledgeBase } from './libsql-knowledge-base.js';
+export type { OpenedKnowledgeBase } from './libsql-knowledge-base.js';
+export { createLlmPlanner } from './llm-planner.js';
+export { menuFor } from './menus/index.js';
+export { plannerSupport } from './planner-support.js';
+export type { Planner } from './planner.js';
+export { createSearchService } from './search-service.js';
+export type { SearchDetail, SearchService, SearchServiceDeps } from './search-service.js';
+export { importSeedsOnce } from './seed-import.js';
+export { createTemplatePlanner } from './template-planner.js';
