@@ -4,7 +4,8 @@
  * evidence for later searches.
  */
 import { INVENTED_OPTION_ID, OPTION_ID_PATTERN, type NegativeStep, type ScheduleContentInput, type Step } from './schedule.js';
-import type { CandidateRecord, LineageStep, SearchRecord } from './search.js';
+import type { CandidateRecord } from './candidate.js';
+import type { LineageStep, SearchRecord } from './search.js';
 
 const MAX_PLAN = 20_000;
 const MAX_NEGATIVES = 1024;

@@ -80,7 +80,6 @@ export {
 } from './jsonl.js';
 export {
   SearchConfigSchema,
-  TaskSchema,
   SearchStatusSchema,
   LineageStepSchema,
   SearchSeedSchema,
@@ -90,12 +89,11 @@ export {
   type WarmStartConfig,
   type SearchConfig,
   type SearchConfigInput,
-  type Task,
-  type TaskInput,
   type SearchStatus,
   type SearchRecord,
-  type CandidateRecord,
   type ProgressEvent,
   type SearchPatch,
   type SearchStore,
 } from './search.js';
+export { TaskSchema, type Task, type TaskInput } from './task.js';
+export type { CandidateRecord } from './candidate.js';

@@ -4,7 +4,8 @@
  * the candidates are ordered.
  */
 import { INVENTED_OPTION_ID } from './schedule.js';
-import type { CandidateRecord, LineageStep, SearchRecord } from './search.js';
+import type { CandidateRecord } from './candidate.js';
+import type { LineageStep, SearchRecord } from './search.js';
 
 /**
  * The candidate, then its parent, and so on up to the root (or to the first parent that is not in

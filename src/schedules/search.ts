@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { OperationSchema } from './operation.js';
+import type { CandidateRecord } from './candidate.js';
+import type { Task } from './task.js';
 import { ReuseSchema, ReuseTierSchema } from './schedule.js';
 import type { Page, PageRequest } from './store.js';
 
@@ -54,21 +55,6 @@ export const SearchConfigSchema = z
   .strict();
 export type SearchConfig = z.infer<typeof SearchConfigSchema>;
 export type SearchConfigInput = z.input<typeof SearchConfigSchema>;
-
-/** What to optimize: an operation on a named target, optionally from given code. */
-export const TaskSchema = z
-  .object({
-    operation: OperationSchema,
-    /** Target id from the targets file, e.g. "local". */
-    target: z.string().min(1).max(64),
-    /** Starting code; the planner's baseline (naive loop nest) when absent. */
-    baselineCode: z.string().max(1_000_000).optional(),
-    /** KernelBench problem source (Model, get_inputs, get_init_inputs) for kernelbench targets. */
-    problemSource: z.string().max(1_000_000).optional(),
-  })
-  .strict();
-export type Task = z.infer<typeof TaskSchema>;
-export type TaskInput = z.input<typeof TaskSchema>;
 
 export const SearchStatusSchema = z.enum(['queued', 'running', 'finished', 'cancelled', 'failed']);
 export type SearchStatus = z.infer<typeof SearchStatusSchema>;
@@ -128,32 +114,6 @@ export interface SearchRecord {
   message: string | null;
   createdAt: string;
   updatedAt: string;
-}
-
-/** One node of a search's tree. */
-export interface CandidateRecord {
-  id: string;
-  searchId: string;
-  parentId: string | null;
-  iteration: number;
-  /** Sample number (1-based) within the search; 0 for the baseline. */
-  sample: number;
-  optionId: string | null;
-  optionLabel: string | null;
-  plan: string | null;
-  params: Record<string, unknown> | null;
-  code: string;
-  correct: boolean;
-  latencyMs: number | null;
-  errorKind: string | null;
-  output: string;
-  feedback: string[];
-  /** Whether it entered the beam. */
-  admitted: boolean;
-  /** The seed step it followed, when warm start forced it. */
-  forcedFrom: { scheduleId: string; stepIndex: number } | null;
-  model: string | null;
-  createdAt: string;
 }
 
 /** Progress published while a search runs (GraphQL subscription, CLI progress bar). */

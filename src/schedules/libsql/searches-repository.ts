@@ -10,12 +10,12 @@ import {
   SearchConfigSchema,
   SearchSeedSchema,
   SearchStatusSchema,
-  TaskSchema,
-  type CandidateRecord,
   type SearchPatch,
   type SearchRecord,
   type SearchStatus,
 } from '../search.js';
+import type { CandidateRecord } from '../candidate.js';
+import { TaskSchema } from '../task.js';
 import type { Page, PageRequest } from '../store.js';
 import { runWrite, type SqlExecutor } from './connection.js';
 import { decodeCursor, encodeCursor } from './cursor.js';

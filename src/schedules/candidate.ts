@@ -1,0 +1,30 @@
+/**
+ * A candidate is one node of a search's tree: a plan applied to its parent and the code that
+ * implements it, with its evaluation. Every candidate but the baseline is one *sample*, the unit a
+ * search's budget counts.
+ */
+/** One node of a search's tree. */
+export interface CandidateRecord {
+  id: string;
+  searchId: string;
+  parentId: string | null;
+  iteration: number;
+  /** Sample number (1-based) within the search; 0 for the baseline. */
+  sample: number;
+  optionId: string | null;
+  optionLabel: string | null;
+  plan: string | null;
+  params: Record<string, unknown> | null;
+  code: string;
+  correct: boolean;
+  latencyMs: number | null;
+  errorKind: string | null;
+  output: string;
+  feedback: string[];
+  /** Whether it entered the beam. */
+  admitted: boolean;
+  /** The seed step it followed, when warm start forced it. */
+  forcedFrom: { scheduleId: string; stepIndex: number } | null;
+  model: string | null;
+  createdAt: string;
+}
