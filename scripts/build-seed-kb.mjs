@@ -27,7 +27,8 @@ const { values } = parseArgs({
 });
 const budget = Number(values.budget);
 const searchSeed = Number(values.seed);
-if (!Number.isInteger(budget) || budget < 1) throw new Error(`--budget must be a positive integer, got ${values.budget}`);
+if (!Number.isInteger(budget) || budget < 1)
+  throw new Error(`--budget must be a positive integer, got ${values.budget}`);
 const out = resolve(root, values.out);
 
 const { loadConfig } = await import(dist('api/config.js'));
@@ -71,22 +72,32 @@ const settings = {
 const dir = await mkdtemp(join(tmpdir(), 'skb-seed-kb-'));
 const env = { SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: join(dir, 'data') };
 const quiet = createConsoleLogger();
-const services = await openServices(loadConfig(env, root), { cwd: root, env: process.env, logger: { ...quiet, info: () => {} } });
+const services = await openServices(loadConfig(env, root), {
+  cwd: root,
+  env: process.env,
+  logger: { ...quiet, info: () => {} },
+});
 const rows = [];
 const started = performance.now();
 try {
   // Only this build's searches may go into the export (not an earlier seed file imported on open).
   const present = (await services.kb.counts()).schedules;
-  if (present !== 0) throw new Error(`build-seed-kb: the fresh knowledge base opened with ${present} schedules; it must start empty`);
+  if (present !== 0)
+    throw new Error(`build-seed-kb: the fresh knowledge base opened with ${present} schedules; it must start empty`);
   for (const operation of SHAPES) {
     const t = performance.now();
     const record = await services.search.start({ operation, target: 'local' }, settings);
     const done = await services.search.wait(record.id);
-    if (done.status !== 'finished') throw new Error(`search ${done.id} (${operation.kind}) ended ${done.status}: ${done.error ?? done.message ?? ''}`);
+    if (done.status !== 'finished')
+      throw new Error(
+        `search ${done.id} (${operation.kind}) ended ${done.status}: ${done.error ?? done.message ?? ''}`,
+      );
     const speedup = done.baselineLatencyMs && done.bestLatencyMs ? done.baselineLatencyMs / done.bestLatencyMs : null;
     rows.push({
       kind: operation.kind,
-      dims: Object.entries(operation.dims).map(([k, v]) => `${k}=${v}`).join(' '),
+      dims: Object.entries(operation.dims)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' '),
       baseline: done.baselineLatencyMs,
       best: done.bestLatencyMs,
       speedup,
@@ -96,7 +107,9 @@ try {
       seconds: (performance.now() - t) / 1000,
     });
     const r = rows.at(-1);
-    console.error(`${r.kind} ${r.dims}: ${r.speedup?.toFixed(2) ?? '-'}x in ${r.steps} steps, ${r.seeds} seeds, ${r.seconds.toFixed(0)} s`);
+    console.error(
+      `${r.kind} ${r.dims}: ${r.speedup?.toFixed(2) ?? '-'}x in ${r.steps} steps, ${r.seeds} seeds, ${r.seconds.toFixed(0)} s`,
+    );
   }
   const text = await services.kb.exportJsonl({ filter: {}, pruned: true });
   await writeFile(out, text);
@@ -104,8 +117,13 @@ try {
   const f = (x, d) => (x === null || x === undefined ? '-' : Number(x).toFixed(d));
   console.log(`| kind | dims | baseline ms | best ms | speedup | steps | seeds used | stored | s |`);
   console.log(`|---|---|---:|---:|---:|---:|---:|---|---:|`);
-  for (const r of rows) console.log(`| ${r.kind} | ${r.dims} | ${f(r.baseline, 4)} | ${f(r.best, 4)} | ${f(r.speedup, 2)}x | ${r.steps} | ${r.seeds} | ${r.stored} | ${f(r.seconds, 0)} |`);
-  console.log(`\nWrote ${schedules} schedules (pruned: best per shape and target) to ${out} in ${((performance.now() - started) / 1000).toFixed(0)} s (budget ${budget}, seed ${searchSeed}).`);
+  for (const r of rows)
+    console.log(
+      `| ${r.kind} | ${r.dims} | ${f(r.baseline, 4)} | ${f(r.best, 4)} | ${f(r.speedup, 2)}x | ${r.steps} | ${r.seeds} | ${r.stored} | ${f(r.seconds, 0)} |`,
+    );
+  console.log(
+    `\nWrote ${schedules} schedules (pruned: best per shape and target) to ${out} in ${((performance.now() - started) / 1000).toFixed(0)} s (budget ${budget}, seed ${searchSeed}).`,
+  );
 } finally {
   await services.close();
   await rm(dir, { recursive: true, force: true });

@@ -13,7 +13,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { dist: { type: 'string', default: 'dist' }, cc: { type: 'string', default: '9.0' } } });
+const { values } = parseArgs({
+  options: { dist: { type: 'string', default: 'dist' }, cc: { type: 'string', default: '9.0' } },
+});
 const root = new URL('../../', import.meta.url);
 const dist = new URL(`${values.dist.replace(/\/$/, '')}/`, root);
 const template = await import(new URL('targets/templates/triton-matmul-template.js', dist).href);
@@ -43,19 +45,60 @@ for (const dtype of DTYPES) {
     cases.push({ label: `${s.label}-${dtype}`, shape: s.label, op: o, legal, cold, configs });
   }
 }
-await writeFile(new URL('space.json', here), `${JSON.stringify({ computeCapability: values.cc, sharedMemoryBytes: options.sharedMemoryBytes, knobs: Object.keys(cases[0].legal), cases })}\n`);
+await writeFile(
+  new URL('space.json', here),
+  `${JSON.stringify({ computeCapability: values.cc, sharedMemoryBytes: options.sharedMemoryBytes, knobs: Object.keys(cases[0].legal), cases })}\n`,
+);
 const first = cases[0];
-await writeFile(new URL('kernel.py', here), template.createTritonMatmulTemplate('gemm').generate(first.op, { ...first.cold, impl: 'triton' }));
+await writeFile(
+  new URL('kernel.py', here),
+  template.createTritonMatmulTemplate('gemm').generate(first.op, { ...first.cold, impl: 'triton' }),
+);
 
 // Harness checks: odd sizes exercise every mask and the wrapped loads.
 const CHECKS = [
-  { name: 'gemm-bf16-bias-relu', op: { kind: 'gemm', dims: { M: 1000, N: 777, K: 520 }, dtype: 'bf16', epilogue: ['bias', 'relu'], attrs: {} }, knobs: { impl: 'triton', block_m: 128, block_n: 64, block_k: 64, num_warps: 8, num_stages: 3 } },
-  { name: 'gemm-f32-ieee', op: { kind: 'gemm', dims: { M: 300, N: 200, K: 130 }, dtype: 'f32', epilogue: [], attrs: {} }, knobs: { impl: 'triton', precision: 'ieee' } },
-  { name: 'gemm-f32-tf32x3-bias', op: { kind: 'gemm', dims: { M: 513, N: 1025, K: 257 }, dtype: 'f32', epilogue: ['bias'], attrs: {} }, knobs: { impl: 'triton', precision: 'tf32x3', block_m: 128, block_n: 128, group_m: 1 } },
-  { name: 'batched-f16', op: { kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f16', epilogue: [], attrs: {} }, knobs: { impl: 'triton', block_m: 64, block_n: 128, num_stages: 4 } },
-  { name: 'batched-bf16-baseline', op: { kind: 'batched_gemm', dims: { B: 4, M: 256, N: 256, K: 256 }, dtype: 'bf16', epilogue: [], attrs: {} }, knobs: null },
-  { name: 'gemm-bf16-tn-bias', op: { kind: 'gemm', dims: { M: 1000, N: 777, K: 520 }, dtype: 'bf16', layout: 'tn', epilogue: ['bias'], attrs: {} }, knobs: { impl: 'triton', block_m: 128, block_n: 256, block_k: 64, num_warps: 8, num_stages: 4 } },
-  { name: 'batched-f32-tt', op: { kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f32', layout: 'tt', epilogue: [], attrs: {} }, knobs: { impl: 'triton', block_m: 32, precision: 'ieee' } },
+  {
+    name: 'gemm-bf16-bias-relu',
+    op: { kind: 'gemm', dims: { M: 1000, N: 777, K: 520 }, dtype: 'bf16', epilogue: ['bias', 'relu'], attrs: {} },
+    knobs: { impl: 'triton', block_m: 128, block_n: 64, block_k: 64, num_warps: 8, num_stages: 3 },
+  },
+  {
+    name: 'gemm-f32-ieee',
+    op: { kind: 'gemm', dims: { M: 300, N: 200, K: 130 }, dtype: 'f32', epilogue: [], attrs: {} },
+    knobs: { impl: 'triton', precision: 'ieee' },
+  },
+  {
+    name: 'gemm-f32-tf32x3-bias',
+    op: { kind: 'gemm', dims: { M: 513, N: 1025, K: 257 }, dtype: 'f32', epilogue: ['bias'], attrs: {} },
+    knobs: { impl: 'triton', precision: 'tf32x3', block_m: 128, block_n: 128, group_m: 1 },
+  },
+  {
+    name: 'batched-f16',
+    op: { kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f16', epilogue: [], attrs: {} },
+    knobs: { impl: 'triton', block_m: 64, block_n: 128, num_stages: 4 },
+  },
+  {
+    name: 'batched-bf16-baseline',
+    op: { kind: 'batched_gemm', dims: { B: 4, M: 256, N: 256, K: 256 }, dtype: 'bf16', epilogue: [], attrs: {} },
+    knobs: null,
+  },
+  {
+    name: 'gemm-bf16-tn-bias',
+    op: { kind: 'gemm', dims: { M: 1000, N: 777, K: 520 }, dtype: 'bf16', layout: 'tn', epilogue: ['bias'], attrs: {} },
+    knobs: { impl: 'triton', block_m: 128, block_n: 256, block_k: 64, num_warps: 8, num_stages: 4 },
+  },
+  {
+    name: 'batched-f32-tt',
+    op: {
+      kind: 'batched_gemm',
+      dims: { B: 3, M: 200, N: 330, K: 96 },
+      dtype: 'f32',
+      layout: 'tt',
+      epilogue: [],
+      attrs: {},
+    },
+    knobs: { impl: 'triton', block_m: 32, precision: 'ieee' },
+  },
 ];
 await mkdir(new URL('harness/', here), { recursive: true });
 for (const c of CHECKS) {
@@ -64,4 +107,6 @@ for (const c of CHECKS) {
   await writeFile(new URL(`harness/${c.name}.problem.py`, here), kernelBenchProblemFor(c.op));
   await writeFile(new URL(`harness/${c.name}.candidate.py`, here), gen.generate(c.op, knobs));
 }
-console.log(`bench/gpu: ${cases.length} cases, ${cases.reduce((n, c) => n + c.configs.length, 0)} configurations; ${CHECKS.length} harness checks`);
+console.log(
+  `bench/gpu: ${cases.length} cases, ${cases.reduce((n, c) => n + c.configs.length, 0)} configurations; ${CHECKS.length} harness checks`,
+);

@@ -54,7 +54,8 @@ function median(xs) {
 
 /** The markdown table of a run (rows as written to --out), and the summary against the goal. */
 function report({ settings, rows }) {
-  const within = (r, runs) => runs.filter((x) => x.evalsTo2pct !== null && x.evalsTo2pct <= r.exhaustiveEvals / 10).length;
+  const within = (r, runs) =>
+    runs.filter((x) => x.evalsTo2pct !== null && x.evalsTo2pct <= r.exhaustiveEvals / 10).length;
   const n = settings.seeds.length;
   const f3 = (x) => x.toFixed(3);
   const evals = (x) => (Number.isFinite(x) ? String(x) : 'never');
@@ -75,7 +76,9 @@ function report({ settings, rows }) {
       at10[m].push(...r[m].map((x) => x.at10));
     }
     const pair = (key, fmt) => `${fmt(median(r.cold.map((x) => x[key])))} / ${fmt(median(r.warm.map((x) => x[key])))}`;
-    lines.push(`| ${r.label} | ${r.exhaustiveEvals} (${Math.floor(r.exhaustiveEvals / 10)}) | ${hit.cold} / ${hit.warm} of ${n} | ${pair('evalsTo2pct', evals)} | ${pair('at10', f3)} | ${pair('at20', f3)} | ${pair('final', f3)} |`);
+    lines.push(
+      `| ${r.label} | ${r.exhaustiveEvals} (${Math.floor(r.exhaustiveEvals / 10)}) | ${hit.cold} / ${hit.warm} of ${n} | ${pair('evalsTo2pct', evals)} | ${pair('at10', f3)} | ${pair('at20', f3)} | ${pair('final', f3)} |`,
+    );
   }
   const geomean = (xs) => Math.exp(xs.reduce((a, x) => a + Math.log(x), 0) / xs.length);
   lines.push(
@@ -94,7 +97,8 @@ if (!['triton', 'torch'].includes(values.baseline)) throw new Error('--baseline 
 const budget = Number(values.budget);
 const kbBudget = Number(values['kb-budget']);
 const seeds = values.seeds.split(',').map(Number);
-if (![budget, kbBudget, ...seeds].every((x) => Number.isInteger(x) && x > 0)) throw new Error('--budget, --kb-budget and --seeds take positive integers');
+if (![budget, kbBudget, ...seeds].every((x) => Number.isInteger(x) && x > 0))
+  throw new Error('--budget, --kb-budget and --seeds take positive integers');
 
 const { loadConfig } = await import(dist('api/config.js'));
 const { openConfiguredKnowledgeBase } = await import(dist('api/configured-knowledge-base.js'));
@@ -107,13 +111,17 @@ const { makeTargetRecord, targetKey, parseOperation } = await import(dist('sched
 
 const tables = JSON.parse(await readFile(values.tables, 'utf8'));
 // run.py writes results.json beside tables.json (kept in the repository as results-<gpu>.json beside tables-<gpu>.json).
-const resultsPath = values.results ?? join(dirname(values.tables), basename(values.tables).replace('tables', 'results'));
+const resultsPath =
+  values.results ?? join(dirname(values.tables), basename(values.tables).replace('tables', 'results'));
 const results = JSON.parse(await readFile(resultsPath, 'utf8')).results;
 const fingerprint = tables.fingerprint;
 if (!fingerprint) throw new Error(`${values.tables} has no fingerprint (run.py writes it)`);
 const record = makeTargetRecord('gpu', 'replayed sweep', fingerprint);
 const key = targetKey(fingerprint);
-const templateOptions = { sharedMemoryBytes: sharedMemoryBudgetFor(fingerprint.computeCapability), multiprocessors: fingerprint.smCount };
+const templateOptions = {
+  sharedMemoryBytes: sharedMemoryBudgetFor(fingerprint.computeCapability),
+  multiprocessors: fingerprint.smCount,
+};
 
 /** The key run.py gives a configuration: json.dumps(cfg, sort_keys=True). */
 function configKey(cfg) {
@@ -130,21 +138,52 @@ function knobsOf(code) {
     return m ? (m[1].startsWith('"') ? m[1].slice(1, -1) : Number(m[1])) : undefined;
   };
   if (read('BLOCK_M') === undefined) return null;
-  return { block_k: read('BLOCK_K'), block_m: read('BLOCK_M'), block_n: read('BLOCK_N'), group_m: read('GROUP_M'), num_stages: read('NUM_STAGES'), num_warps: read('NUM_WARPS'), precision: read('PRECISION') };
+  return {
+    block_k: read('BLOCK_K'),
+    block_m: read('BLOCK_M'),
+    block_n: read('BLOCK_N'),
+    group_m: read('GROUP_M'),
+    num_stages: read('NUM_STAGES'),
+    num_warps: read('NUM_WARPS'),
+    precision: read('PRECISION'),
+  };
 }
 
 function replayTarget(byOperation) {
   const evaluateOne = (operation, code) => {
-    const c = byOperation.get(JSON.stringify(operation.dims) + operation.dtype + operation.epilogue.join('+') + operation.kind);
+    const c = byOperation.get(
+      JSON.stringify(operation.dims) + operation.dtype + operation.epilogue.join('+') + operation.kind,
+    );
     if (!c) throw new Error(`no table for ${JSON.stringify(operation)}`);
     const knobs = knobsOf(code);
     const base = { samplesMs: [], spreadPct: null, output: '', fingerprintKey: key };
     // As an autotuner over the Triton space (--baseline triton), going back to cuBLAS is outside
     // the space the sweep covers, so it fails like a configuration the sweep rejected.
-    if (!knobs && values.baseline === 'triton') return { ...base, correct: false, latencyMs: null, errorKind: 'runtime', feedback: ['cuBLAS is outside the swept Triton space'] };
+    if (!knobs && values.baseline === 'triton')
+      return {
+        ...base,
+        correct: false,
+        latencyMs: null,
+        errorKind: 'runtime',
+        feedback: ['cuBLAS is outside the swept Triton space'],
+      };
     const ms = knobs ? c.table[configKey(knobs)] : c.cublasMs;
-    if (ms === undefined) return { ...base, correct: false, latencyMs: null, errorKind: 'wrong_answer', feedback: ['the sweep rejected this configuration'] };
-    return { ...base, samplesMs: [ms], correct: true, latencyMs: ms, errorKind: null, feedback: [`latency ${ms.toPrecision(4)} ms (replayed from the sweep)`] };
+    if (ms === undefined)
+      return {
+        ...base,
+        correct: false,
+        latencyMs: null,
+        errorKind: 'wrong_answer',
+        feedback: ['the sweep rejected this configuration'],
+      };
+    return {
+      ...base,
+      samplesMs: [ms],
+      correct: true,
+      latencyMs: ms,
+      errorKind: null,
+      feedback: [`latency ${ms.toPrecision(4)} ms (replayed from the sweep)`],
+    };
   };
   const toolchain = {
     kind: 'kernelbench',
@@ -166,25 +205,52 @@ function replayTarget(byOperation) {
 
 const cases = results
   .filter((r) => tables.tables[r.label] && Object.keys(tables.tables[r.label]).length)
-  .map((r) => ({ label: r.label, op: parseOperation(r.op), cublasMs: r.cublasMs, configs: r.configs, table: tables.tables[r.label] }));
-const byOperation = new Map(cases.map((c) => [JSON.stringify(c.op.dims) + c.op.dtype + c.op.epilogue.join('+') + c.op.kind, c]));
+  .map((r) => ({
+    label: r.label,
+    op: parseOperation(r.op),
+    cublasMs: r.cublasMs,
+    configs: r.configs,
+    table: tables.tables[r.label],
+  }));
+const byOperation = new Map(
+  cases.map((c) => [JSON.stringify(c.op.dims) + c.op.dtype + c.op.epilogue.join('+') + c.op.kind, c]),
+);
 const target = replayTarget(byOperation);
 const planner = createTemplatePlanner({ templates: (kind) => gpuTemplateFor(kind, templateOptions) });
-const searchConfig = { planner: 'template', beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 100, timing: { warmup: 1, runs: 1 } };
+const searchConfig = {
+  planner: 'template',
+  beamWidth: 2,
+  plansPerCandidate: 2,
+  implementationsPerPlan: 1,
+  iterations: 100,
+  timing: { warmup: 1, runs: 1 },
+};
 
 async function openService(dir) {
   const config = loadConfig({ SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: dir }, dir);
   const kb = await openConfiguredKnowledgeBase(config);
   await kb.registerTargets([record]);
-  const service = createSearchService({ searches: kb.searches, targets: () => target, planners: () => planner, menus: menuFor, knowledgeBase: kb });
+  const service = createSearchService({
+    searches: kb.searches,
+    targets: () => target,
+    planners: () => planner,
+    menus: menuFor,
+    knowledgeBase: kb,
+  });
   return {
     kb,
     async run(op, config) {
       // --baseline triton: every search starts from the template's default Triton kernel (given as
       // the task's baseline code), so it is an autotuner over the same space as the sweep and its
       // schedules record the moves from there; torch: the service's default start, cuBLAS.
-      const baselineCode = values.baseline === 'triton' ? gpuTemplateFor(op.kind, templateOptions).generate(op, { impl: 'triton' }) : undefined;
-      const started = await service.start({ operation: op, target: 'gpu', ...(baselineCode ? { baselineCode } : {}) }, config);
+      const baselineCode =
+        values.baseline === 'triton'
+          ? gpuTemplateFor(op.kind, templateOptions).generate(op, { impl: 'triton' })
+          : undefined;
+      const started = await service.start(
+        { operation: op, target: 'gpu', ...(baselineCode ? { baselineCode } : {}) },
+        config,
+      );
       const done = await service.wait(started.id);
       if (done.status !== 'finished') throw new Error(`search ${done.id} ${done.status}: ${done.error}`);
       return { done, detail: await service.get(started.id) };
@@ -217,7 +283,13 @@ function summary(curve, best) {
   const offset = values.baseline === 'triton' ? 1 : 0;
   const at = (n) => best / curve[Math.max(0, Math.min(n - offset, curve.length - 1))];
   const reached = curve.findIndex((v) => v <= best * 1.02);
-  return { evalsTo2pct: reached >= 0 ? reached + offset : null, at5: at(5), at10: at(10), at20: at(20), final: at(curve.length - 1) };
+  return {
+    evalsTo2pct: reached >= 0 ? reached + offset : null,
+    at5: at(5),
+    at10: at(10),
+    at20: at(20),
+    final: at(curve.length - 1),
+  };
 }
 
 const selected = values.only ? cases.filter((c) => values.only.split(',').some((p) => c.label.startsWith(p))) : cases;
@@ -230,16 +302,30 @@ try {
   const built = await openService(kbDir);
   const scheduleOf = new Map();
   for (const c of cases) {
-    const { done } = await built.run(c.op, { ...searchConfig, budget: kbBudget, seed: 1, warmStart: { enabled: false } });
+    const { done } = await built.run(c.op, {
+      ...searchConfig,
+      budget: kbBudget,
+      seed: 1,
+      warmStart: { enabled: false },
+    });
     scheduleOf.set(c.label, done.scheduleId);
-    console.log(`kb: ${c.label}: cold search, ${done.samplesUsed} samples, best ${(c.cublasMs / done.bestLatencyMs).toFixed(3)}x cuBLAS, schedule ${done.scheduleId ?? 'none'}`);
+    console.log(
+      `kb: ${c.label}: cold search, ${done.samplesUsed} samples, best ${(c.cublasMs / done.bestLatencyMs).toFixed(3)}x cuBLAS, schedule ${done.scheduleId ?? 'none'}`,
+    );
   }
   await built.close();
 
   for (const c of selected) {
     const best = Math.min(...Object.values(c.table));
     // The exhaustive sweep evaluates every configuration, those that turn out wrong included.
-    const row = { label: c.label, exhaustiveEvals: c.configs, correctConfigs: Object.keys(c.table).length, bestVsCublas: c.cublasMs / best, cold: [], warm: [] };
+    const row = {
+      label: c.label,
+      exhaustiveEvals: c.configs,
+      correctConfigs: Object.keys(c.table).length,
+      bestVsCublas: c.cublasMs / best,
+      cold: [],
+      warm: [],
+    };
     for (const seed of seeds) {
       for (const mode of ['cold', 'warm']) {
         const dir = join(work, `${c.label}-${mode}-${seed}`);
@@ -249,7 +335,12 @@ try {
         try {
           const own = scheduleOf.get(c.label);
           if (own) await svc.kb.deleteSchedule(own);
-          const { done, detail } = await svc.run(c.op, { ...searchConfig, budget, seed, warmStart: { enabled: mode === 'warm' } });
+          const { done, detail } = await svc.run(c.op, {
+            ...searchConfig,
+            budget,
+            seed,
+            warmStart: { enabled: mode === 'warm' },
+          });
           const s = summary(curveOf(detail), best);
           row[mode].push({ seed, ...s, seeds: done.seeds.map((x) => `${x.tier}:${x.outcome}`) });
         } finally {
@@ -259,7 +350,8 @@ try {
     }
     rows.push(row);
     const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    const fmt = (m) => `to2% ${row[m].map((r) => r.evalsTo2pct ?? '-').join('/')}, @10 ${med(row[m].map((r) => r.at10)).toFixed(3)}, @20 ${med(row[m].map((r) => r.at20)).toFixed(3)}`;
+    const fmt = (m) =>
+      `to2% ${row[m].map((r) => r.evalsTo2pct ?? '-').join('/')}, @10 ${med(row[m].map((r) => r.at10)).toFixed(3)}, @20 ${med(row[m].map((r) => r.at20)).toFixed(3)}`;
     console.log(`${c.label} (exhaustive ${row.exhaustiveEvals}): cold ${fmt('cold')} | warm ${fmt('warm')}`);
   }
 } finally {

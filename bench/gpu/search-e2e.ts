@@ -28,7 +28,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseOperation, type Operation } from '../../src/schedules/index.js';
 import { INVENTED_OPTION_ID } from '../../src/search/menus/menu.js';
-import { createTritonMatmulTemplate, legalizeTritonMatmul } from '../../src/targets/templates/triton-matmul-template.js';
+import {
+  createTritonMatmulTemplate,
+  legalizeTritonMatmul,
+} from '../../src/targets/templates/triton-matmul-template.js';
 import type { Knobs } from '../../src/targets/templates/template.js';
 import { reply, startScriptedLlm, type RecordedRequest, type ScriptedReply } from '../../test/support/scripted-llm.js';
 
@@ -54,7 +57,13 @@ const budget = Number(args.budget);
 const trainBudget = Number(args['train-budget']);
 const timedRuns = Number(args.runs);
 const llmBudget = Number(args['llm-budget']);
-for (const [name, v] of [['deadline', deadlineMs], ['budget', budget], ['train-budget', trainBudget], ['runs', timedRuns], ['llm-budget', llmBudget]] as const) {
+for (const [name, v] of [
+  ['deadline', deadlineMs],
+  ['budget', budget],
+  ['train-budget', trainBudget],
+  ['runs', timedRuns],
+  ['llm-budget', llmBudget],
+] as const) {
   if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
 }
 const phases = new Set(args.phases.split(','));
@@ -69,7 +78,15 @@ const left = (): number => deadlineMs - (Date.now() - started);
 // The scripted model: plans name a menu option; implementations are the Triton template's code
 // with the knobs the option moves changed from the parent's (read from the parent code's constants).
 
-const PREFERRED = ['cuda.shared_tile', 'cuda.occupancy', 'cuda.l2_locality', 'cuda.double_buffer', 'cuda.register_tile', 'cuda.async_copy', 'cuda.block_size'];
+const PREFERRED = [
+  'cuda.shared_tile',
+  'cuda.occupancy',
+  'cuda.l2_locality',
+  'cuda.double_buffer',
+  'cuda.register_tile',
+  'cuda.async_copy',
+  'cuda.block_size',
+];
 const TRANSLATE_PREFERRED = ['cuda.to_triton', 'cuda.fuse_to_cuda', 'cuda.to_inline_cuda', 'cuda.to_functional'];
 
 function menuIds(user: string): string[] {
@@ -153,11 +170,15 @@ function scriptedEngineer(op: Operation): (request: RecordedRequest) => Scripted
     const forced = user.match(/This step must apply option `([a-z0-9_.]+)`/)?.[1];
     if (forced) return reply.plan(forced, `Apply ${forced} to the Triton kernel's launch constants for this shape.`);
     if (user.includes(`Use option id \`${INVENTED_OPTION_ID}\``)) {
-      return reply.text(`OPTION: ${INVENTED_OPTION_ID}\nNAME: deeper pipeline\nPLAN:\nKeep one more K tile in flight: raise NUM_STAGES by one so the loads of step k+2 overlap the MMA of step k.`);
+      return reply.text(
+        `OPTION: ${INVENTED_OPTION_ID}\nNAME: deeper pipeline\nPLAN:\nKeep one more K tile in flight: raise NUM_STAGES by one so the loads of step k+2 overlap the MMA of step k.`,
+      );
     }
     const menu = menuIds(user);
     const translate = user.includes('In this phase we move work into custom kernels');
-    const order = translate ? TRANSLATE_PREFERRED : [...PREFERRED.slice(turn % PREFERRED.length), ...PREFERRED.slice(0, turn % PREFERRED.length)];
+    const order = translate
+      ? TRANSLATE_PREFERRED
+      : [...PREFERRED.slice(turn % PREFERRED.length), ...PREFERRED.slice(0, turn % PREFERRED.length)];
     const pick = order.find((id) => menu.includes(id)) ?? menu[0] ?? 'cuda.triton';
     const plan = translate
       ? 'Replace torch.matmul and the eager epilogue with one Triton kernel: 64x64 output tiles, K in steps of 32, bias and ReLU applied to the accumulator before the store.'
@@ -180,13 +201,24 @@ async function startService(dir: string, env: Record<string, string>): Promise<S
   const token = 'gpu-e2e-token-0123456789';
   const child = spawn(process.execPath, [main, 'serve'], {
     cwd: dir,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: dir, SKB_PORT: '0', SKB_API_TOKEN: token, ...env },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: dir,
+      SKB_DB_URL: `file:${join(dir, 'kb.db')}`,
+      SKB_DATA_DIR: dir,
+      SKB_PORT: '0',
+      SKB_API_TOKEN: token,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stderr!.on('data', (d: Buffer) => appendFileSync(join(OUT, 'service.log'), d));
   const url = await new Promise<string>((resolveUrl, reject) => {
     let seen = '';
-    const timer = setTimeout(() => reject(new Error(`the service did not start in 180 s; it printed: ${seen.slice(-2000)}`)), 180_000);
+    const timer = setTimeout(
+      () => reject(new Error(`the service did not start in 180 s; it printed: ${seen.slice(-2000)}`)),
+      180_000,
+    );
     child.stdout!.on('data', (d: Buffer) => {
       appendFileSync(join(OUT, 'service.log'), d);
       seen += d.toString();
@@ -267,9 +299,15 @@ async function runSearch(service: Service, op: Operation, config: Record<string,
   );
   for (;;) {
     await new Promise((r) => setTimeout(r, 1000));
-    const { search } = await gql<{ search: SearchRow }>(service, `query($id: ID!) { search(id: $id) { ${SEARCH_FIELDS} } }`, { id: startSearch.id });
+    const { search } = await gql<{ search: SearchRow }>(
+      service,
+      `query($id: ID!) { search(id: $id) { ${SEARCH_FIELDS} } }`,
+      { id: startSearch.id },
+    );
     if (['finished', 'failed', 'cancelled'].includes(search.status)) {
-      log(`search ${search.id}: ${search.status} in ${((Date.now() - startedAt) / 1000).toFixed(0)} s, ${search.samplesUsed} samples, baseline ${fmt(search.baselineLatencyMs)} best ${fmt(search.bestLatencyMs)} ms${search.error ? `, error: ${search.error}` : ''}${search.message ? ` (${search.message})` : ''}`);
+      log(
+        `search ${search.id}: ${search.status} in ${((Date.now() - startedAt) / 1000).toFixed(0)} s, ${search.samplesUsed} samples, baseline ${fmt(search.baselineLatencyMs)} best ${fmt(search.bestLatencyMs)} ms${search.error ? `, error: ${search.error}` : ''}${search.message ? ` (${search.message})` : ''}`,
+      );
       return search;
     }
   }
@@ -280,9 +318,15 @@ const fmt = (v: number | null | undefined): string => (v == null ? '-' : v.toFix
 function logCandidates(search: SearchRow): void {
   for (const c of search.candidates) {
     const k = (c.params?.knobs ?? null) as Record<string, unknown> | null;
-    const knobs = k ? (k.impl === 'torch' ? 'torch' : `${String(k.block_m)}x${String(k.block_n)}x${String(k.block_k)} g${String(k.group_m)} w${String(k.num_warps)} s${String(k.num_stages)} ${String(k.precision)}`) : '';
+    const knobs = k
+      ? k.impl === 'torch'
+        ? 'torch'
+        : `${String(k.block_m)}x${String(k.block_n)}x${String(k.block_k)} g${String(k.group_m)} w${String(k.num_warps)} s${String(k.num_stages)} ${String(k.precision)}`
+      : '';
     const forced = c.forcedFrom ? ' (seeded)' : '';
-    log(`  sample ${c.sample} it ${c.iteration} ${c.optionId ?? 'baseline'}${forced} ${c.correct ? fmt(c.latencyMs) : c.errorKind}${c.admitted ? ' admitted' : ''} ${c.model ?? ''} ${knobs} @${c.createdAt.slice(11, 19)}`);
+    log(
+      `  sample ${c.sample} it ${c.iteration} ${c.optionId ?? 'baseline'}${forced} ${c.correct ? fmt(c.latencyMs) : c.errorKind}${c.admitted ? ' admitted' : ''} ${c.model ?? ''} ${knobs} @${c.createdAt.slice(11, 19)}`,
+    );
   }
 }
 
@@ -301,7 +345,13 @@ function bestBySample(search: SearchRow): number[] {
 
 // ---------------------------------------------------------------------------------------------
 
-const gemm = (label: string, dims: Record<string, number>, dtype: 'bf16' | 'f32', epilogue: string[] = [], kind = 'gemm'): { label: string; op: Operation } => ({
+const gemm = (
+  label: string,
+  dims: Record<string, number>,
+  dtype: 'bf16' | 'f32',
+  epilogue: string[] = [],
+  kind = 'gemm',
+): { label: string; op: Operation } => ({
   label,
   op: parseOperation({ kind, dims, dtype, epilogue }),
 });
@@ -309,33 +359,64 @@ const gemm = (label: string, dims: Record<string, number>, dtype: 'bf16' | 'f32'
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'skb-gpu-e2e-'));
   const targetsFile = join(dir, 'targets.json');
-  const passEnv = Object.fromEntries(['LD_LIBRARY_PATH', 'CUDA_HOME', 'CUDA_VISIBLE_DEVICES', 'TRITON_PTXAS_PATH'].filter((k) => process.env[k]).map((k) => [k, process.env[k]!]));
+  const passEnv = Object.fromEntries(
+    ['LD_LIBRARY_PATH', 'CUDA_HOME', 'CUDA_VISIBLE_DEVICES', 'TRITON_PTXAS_PATH']
+      .filter((k) => process.env[k])
+      .map((k) => [k, process.env[k]!]),
+  );
   writeFileSync(
     targetsFile,
     JSON.stringify({
       targets: [
         {
           id: 'gpu',
-          description: 'One NVIDIA Hopper GPU (H100/H200: 132 SMs, HBM3, wgmma tensor cores); PyTorch eager calls cuBLAS.',
+          description:
+            'One NVIDIA Hopper GPU (H100/H200: 132 SMs, HBM3, wgmma tensor cores); PyTorch eager calls cuBLAS.',
           executor: { kind: 'local' },
-          toolchain: { kind: 'kernelbench', python: args.python, ...(Object.keys(passEnv).length ? { env: passEnv } : {}) },
+          toolchain: {
+            kind: 'kernelbench',
+            python: args.python,
+            ...(Object.keys(passEnv).length ? { env: passEnv } : {}),
+          },
         },
       ],
     }),
   );
   const llm = await startScriptedLlm();
-  const service = await startService(dir, { SKB_TARGETS_FILE: targetsFile, SKB_OPENAI_BASE_URL: llm.baseURL, SKB_OPENAI_API_KEY: 'scripted', SKB_MODELS: 'scripted-a,scripted-b' });
+  const service = await startService(dir, {
+    SKB_TARGETS_FILE: targetsFile,
+    SKB_OPENAI_BASE_URL: llm.baseURL,
+    SKB_OPENAI_API_KEY: 'scripted',
+    SKB_MODELS: 'scripted-a,scripted-b',
+  });
   log(`service at ${service.url}; data in ${dir}`);
   const timing = { warmup: 10, runs: timedRuns };
   try {
-    const { targets } = await gql<{ targets: Array<{ key: string; fingerprint: unknown }> }>(service, '{ targets { key fingerprint } }');
+    const { targets } = await gql<{ targets: Array<{ key: string; fingerprint: unknown }> }>(
+      service,
+      '{ targets { key fingerprint } }',
+    );
     log(`targets: ${JSON.stringify(targets).slice(0, 600)}`);
     record('targets.jsonl', targets);
 
     if (phases.has('llm')) {
-      const { label, op } = gemm('llm-e2e-2048-bias-relu-bf16', { M: 2048, N: 2048, K: 2048 }, 'bf16', ['bias', 'relu']);
+      const { label, op } = gemm('llm-e2e-2048-bias-relu-bf16', { M: 2048, N: 2048, K: 2048 }, 'bf16', [
+        'bias',
+        'relu',
+      ]);
       llm.handle(scriptedEngineer(op));
-      const config = { planner: 'llm', translateIterations: 1, iterations: 3, beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, budget: llmBudget, seed: 7, timing, warmStart: { enabled: false } };
+      const config = {
+        planner: 'llm',
+        translateIterations: 1,
+        iterations: 3,
+        beamWidth: 2,
+        plansPerCandidate: 2,
+        implementationsPerPlan: 1,
+        budget: llmBudget,
+        seed: 7,
+        timing,
+        warmStart: { enabled: false },
+      };
       log(`phase llm: ${label}, ${JSON.stringify(config)}`);
       const search = await runSearch(service, op, config);
       const models = new Set(llm.requests.map((r) => r.model));
@@ -350,7 +431,10 @@ async function main(): Promise<void> {
       const sets = {
         'bf16-large': {
           train: [gemm('llm-4096x11008x4096-bf16', { M: 4096, N: 11008, K: 4096 }, 'bf16')],
-          heldOut: [gemm('square-4096-bf16', { M: 4096, N: 4096, K: 4096 }, 'bf16'), gemm('tall-skinny-16384x128x4096-bf16', { M: 16384, N: 128, K: 4096 }, 'bf16')],
+          heldOut: [
+            gemm('square-4096-bf16', { M: 4096, N: 4096, K: 4096 }, 'bf16'),
+            gemm('tall-skinny-16384x128x4096-bf16', { M: 16384, N: 128, K: 4096 }, 'bf16'),
+          ],
         },
         'f32-batched': {
           train: [gemm('batched-8x1024-f32', { B: 8, M: 1024, N: 1024, K: 1024 }, 'f32', [], 'batched_gemm')],
@@ -360,7 +444,15 @@ async function main(): Promise<void> {
       const set = sets[args['reuse-set'] as keyof typeof sets];
       if (!set) throw new Error(`--reuse-set is one of ${Object.keys(sets).join(', ')}`);
       const { train, heldOut } = set;
-      const base = { planner: 'template', beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 8, seed: 1, timing };
+      const base = {
+        planner: 'template',
+        beamWidth: 2,
+        plansPerCandidate: 2,
+        implementationsPerPlan: 1,
+        iterations: 8,
+        seed: 1,
+        timing,
+      };
       for (const { label, op } of train) {
         if (left() < 150_000) {
           log(`skipping training search ${label}: ${Math.round(left() / 1000)} s left`);
@@ -380,7 +472,9 @@ async function main(): Promise<void> {
           const search = await runSearch(service, op, { ...base, budget, warmStart: { enabled: mode === 'warm' } });
           const curve = bestBySample(search);
           record('searches.jsonl', { phase: mode, label, budget, curve, search });
-          log(`  ${mode} ${label}: best by sample ${curve.map((v) => fmt(v)).join(' ')}; seeds ${search.seeds.map((s) => `${s.tier}:${s.outcome}`).join(', ') || 'none'}`);
+          log(
+            `  ${mode} ${label}: best by sample ${curve.map((v) => fmt(v)).join(' ')}; seeds ${search.seeds.map((s) => `${s.tier}:${s.outcome}`).join(', ') || 'none'}`,
+          );
           logCandidates(search);
         }
       }

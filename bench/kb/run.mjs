@@ -39,15 +39,47 @@ function rng(seed) {
 }
 
 const cpu = (model, compiler) => ({
-  kind: 'cpu', arch: 'x86_64', model, isa: ['avx2', 'fma'], caches: { l1d: 32768, l2: 1048576 }, cores: 2, compiler,
+  kind: 'cpu',
+  arch: 'x86_64',
+  model,
+  isa: ['avx2', 'fma'],
+  caches: { l1d: 32768, l2: 1048576 },
+  cores: 2,
+  compiler,
 });
 const targets = [
   makeTargetRecord('local', 'bench CPU A', cpu('Bench CPU A', 'gcc 12')),
   makeTargetRecord('local-gcc13', 'bench CPU A, newer compiler', cpu('Bench CPU A', 'gcc 13')),
   makeTargetRecord('remote', 'bench CPU B', cpu('Bench CPU B', 'gcc 12')),
 ];
-const OPTIONS = ['cpu.tile', 'cpu.register_block', 'cpu.unroll', 'cpu.vectorize', 'cpu.pack_b', 'cpu.loop_order', 'cpu.compiler_flags', 'cpu.parallel'];
-const WORDS = ['tile', 'the', 'loop', 'by', 'for', 'registers', 'cache', 'L1', 'L2', 'unroll', 'vectorize', 'AVX2', 'pack', 'panel', 'reorder', 'hoist'];
+const OPTIONS = [
+  'cpu.tile',
+  'cpu.register_block',
+  'cpu.unroll',
+  'cpu.vectorize',
+  'cpu.pack_b',
+  'cpu.loop_order',
+  'cpu.compiler_flags',
+  'cpu.parallel',
+];
+const WORDS = [
+  'tile',
+  'the',
+  'loop',
+  'by',
+  'for',
+  'registers',
+  'cache',
+  'L1',
+  'L2',
+  'unroll',
+  'vectorize',
+  'AVX2',
+  'pack',
+  'panel',
+  'reorder',
+  'hoist',
+];
 
 function randomOperation(r) {
   const pick = (xs) => xs[Math.floor(r() * xs.length)];
@@ -57,11 +89,28 @@ function randomOperation(r) {
   const epilogue = kind === 'gemm' || kind === 'conv2d' ? pick([[], [], ['bias'], ['bias', 'relu']]) : [];
   let dims;
   switch (kind) {
-    case 'gemm': dims = { M: size(6, 13), N: size(6, 13), K: size(6, 13) }; break;
-    case 'batched_gemm': dims = { B: pick([2, 4, 8, 16]), M: size(5, 11), N: size(5, 11), K: size(5, 11) }; break;
-    case 'conv2d': dims = { N: pick([1, 2, 8]), C: size(4, 9), H: pick([7, 14, 28, 56, 112]), W: pick([7, 14, 28, 56, 112]), K: size(4, 9), R: pick([1, 3, 5]), S: pick([1, 3, 5]) }; break;
-    case 'matvec': dims = { M: size(8, 14), K: size(8, 14) }; break;
-    default: dims = { M: size(6, 13), N: size(6, 13) };
+    case 'gemm':
+      dims = { M: size(6, 13), N: size(6, 13), K: size(6, 13) };
+      break;
+    case 'batched_gemm':
+      dims = { B: pick([2, 4, 8, 16]), M: size(5, 11), N: size(5, 11), K: size(5, 11) };
+      break;
+    case 'conv2d':
+      dims = {
+        N: pick([1, 2, 8]),
+        C: size(4, 9),
+        H: pick([7, 14, 28, 56, 112]),
+        W: pick([7, 14, 28, 56, 112]),
+        K: size(4, 9),
+        R: pick([1, 3, 5]),
+        S: pick([1, 3, 5]),
+      };
+      break;
+    case 'matvec':
+      dims = { M: size(8, 14), K: size(8, 14) };
+      break;
+    default:
+      dims = { M: size(6, 13), N: size(6, 13) };
   }
   return parseOperation({ kind, dtype, epilogue, dims });
 }
@@ -77,12 +126,26 @@ function randomContent(r, i) {
     const optionId = OPTIONS[Math.floor(r() * OPTIONS.length)];
     const after = latency * (0.5 + r() * 0.45);
     const plan = Array.from({ length: 8 }, () => WORDS[Math.floor(r() * WORDS.length)]).join(' ');
-    steps.push({ optionId, optionLabel: optionId, plan, params: { i: s }, latencyBeforeMs: latency, latencyAfterMs: after });
+    steps.push({
+      optionId,
+      optionLabel: optionId,
+      plan,
+      params: { i: s },
+      latencyBeforeMs: latency,
+      latencyAfterMs: after,
+    });
     latency = after;
   }
   return ScheduleContentSchema.parse({
-    operation: op, targetKey: target.key, steps, finalCode: `/* bench ${i} */`, baselineLatencyMs: baseline, bestLatencyMs: latency,
-    samplesUsed: stepCount * 4, provenance: { source: 'seed', note: `bench ${i}` }, createdAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+    operation: op,
+    targetKey: target.key,
+    steps,
+    finalCode: `/* bench ${i} */`,
+    baselineLatencyMs: baseline,
+    bestLatencyMs: latency,
+    samplesUsed: stepCount * 4,
+    provenance: { source: 'seed', note: `bench ${i}` },
+    createdAt: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
   });
 }
 
@@ -181,7 +244,13 @@ for (const size of sizes) {
   console.table(rows.slice(-1));
 }
 
-console.log(`\nschedule-kb bench: offline embedder (dim 128), k=${K}, ${queryCount} queries, batches of ${batchSize}, ${targets.length} targets in 2 families`);
-console.log('hnsw/exact: vector search alone (embedding precomputed); similar: kb.similar end to end (embed, three tiers, store reads),');
-console.log('"cold" = first pass over the queries (loads each structure group of the shape catalog from the store once), then a second, warm pass');
+console.log(
+  `\nschedule-kb bench: offline embedder (dim 128), k=${K}, ${queryCount} queries, batches of ${batchSize}, ${targets.length} targets in 2 families`,
+);
+console.log(
+  'hnsw/exact: vector search alone (embedding precomputed); similar: kb.similar end to end (embed, three tiers, store reads),',
+);
+console.log(
+  '"cold" = first pass over the queries (loads each structure group of the shape catalog from the store once), then a second, warm pass',
+);
 console.table(rows);

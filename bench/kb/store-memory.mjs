@@ -14,7 +14,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ScheduleContentSchema, SearchConfigSchema, createLibsqlStore, makeTargetRecord, parseOperation } from '../../dist/schedules/index.js';
+import {
+  ScheduleContentSchema,
+  SearchConfigSchema,
+  createLibsqlStore,
+  makeTargetRecord,
+  parseOperation,
+} from '../../dist/schedules/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -36,15 +42,36 @@ const perSearch = Number(values['per-search']);
 const codeBytes = Number(values['code-bytes']);
 
 const target = makeTargetRecord('local', 'bench CPU', {
-  kind: 'cpu', arch: 'x86_64', model: 'Bench CPU', isa: ['avx2'], caches: { l1d: 32768, l2: 1048576 }, cores: 2, compiler: 'gcc 12',
+  kind: 'cpu',
+  arch: 'x86_64',
+  model: 'Bench CPU',
+  isa: ['avx2'],
+  caches: { l1d: 32768, l2: 1048576 },
+  cores: 2,
+  compiler: 'gcc 12',
 });
-const operation = (i) => parseOperation({ kind: 'gemm', dtype: 'f32', epilogue: [], dims: { M: 16 * (1 + (i % 256)), N: 16 * (1 + ((i >> 8) % 256)), K: 16 * (1 + (i >> 16)) } });
+const operation = (i) =>
+  parseOperation({
+    kind: 'gemm',
+    dtype: 'f32',
+    epilogue: [],
+    dims: { M: 16 * (1 + (i % 256)), N: 16 * (1 + ((i >> 8) % 256)), K: 16 * (1 + (i >> 16)) },
+  });
 
 function content(i) {
   return ScheduleContentSchema.parse({
     operation: operation(i),
     targetKey: target.key,
-    steps: [{ optionId: 'cpu.tile', optionLabel: 'tile', plan: `tile ${i}`, params: { i }, latencyBeforeMs: 10, latencyAfterMs: 5 }],
+    steps: [
+      {
+        optionId: 'cpu.tile',
+        optionLabel: 'tile',
+        plan: `tile ${i}`,
+        params: { i },
+        latencyBeforeMs: 10,
+        latencyAfterMs: 5,
+      },
+    ],
     finalCode: `/* ${i} */`,
     baselineLatencyMs: 10,
     bestLatencyMs: 5,
@@ -55,7 +82,9 @@ function content(i) {
 }
 
 /** Code of about --code-bytes that differs per candidate, as generated kernels do. */
-const code = (i) => `/* candidate ${i} */\n` + `for (int i = 0; i < ${i}; i++) { c[i] += a[i] * b[i]; }\n`.repeat(Math.ceil(codeBytes / 56)).slice(0, codeBytes);
+const code = (i) =>
+  `/* candidate ${i} */\n` +
+  `for (int i = 0; i < ${i}; i++) { c[i] += a[i] * b[i]; }\n`.repeat(Math.ceil(codeBytes / 56)).slice(0, codeBytes);
 
 function search(s) {
   const now = new Date(Date.UTC(2026, 1, 1) + s * 1000).toISOString();
@@ -115,7 +144,9 @@ function phase(name) {
   return (n) => {
     globalThis.gc?.();
     const { rss, heapUsed } = process.memoryUsage();
-    console.log(`${String(n).padStart(10)}  ${mib(rss).padStart(7)}  ${mib(rss - start).padStart(14)}  ${mib(heapUsed).padStart(8)}`);
+    console.log(
+      `${String(n).padStart(10)}  ${mib(rss).padStart(7)}  ${mib(rss - start).padStart(14)}  ${mib(heapUsed).padStart(8)}`,
+    );
   };
 }
 
@@ -136,10 +167,16 @@ for (let done = 0, s = 0; done < candidateCount; s++) {
   await store.searches.createSearch(record);
   for (let sample = 1; sample <= perSearch && done < candidateCount; ) {
     const slot = [];
-    for (; slot.length < samples && sample <= perSearch && done < candidateCount; sample++, done++) slot.push(candidate(record.id, sample, done));
+    for (; slot.length < samples && sample <= perSearch && done < candidateCount; sample++, done++)
+      slot.push(candidate(record.id, sample, done));
     await store.searches.insertCandidates(slot);
     await store.searches.markAdmitted(record.id, [slot[0].id]);
-    await store.searches.updateSearch(record.id, { samplesUsed: sample - 1, iteration: slot[0].iteration, bestLatencyMs: slot.at(-1).latencyMs, bestCandidateId: slot.at(-1).id });
+    await store.searches.updateSearch(record.id, {
+      samplesUsed: sample - 1,
+      iteration: slot[0].iteration,
+      bestLatencyMs: slot.at(-1).latencyMs,
+      bestCandidateId: slot.at(-1).id,
+    });
     if (done % reportRows < slot.length || done >= candidateCount) report(done);
   }
 }

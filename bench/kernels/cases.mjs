@@ -92,9 +92,27 @@ export function gemmSweep(template, op, isa) {
       [4, 6, 8, 10, 12, 14].flatMap((mr) =>
         [1, 2, 3]
           .filter((nv) => mr * nv + nv + 1 <= regs)
-          .map((nv) => legal({ order: 'jik', mc: 96, nc: 2048, kc: 256, mr, nv, vec, unroll: 4, pack: 'ab', prefetch: 0, flags: 'none', hints: true })),
+          .map((nv) =>
+            legal({
+              order: 'jik',
+              mc: 96,
+              nc: 2048,
+              kc: 256,
+              mr,
+              nv,
+              vec,
+              unroll: 4,
+              pack: 'ab',
+              prefetch: 0,
+              flags: 'none',
+              hints: true,
+            }),
+          ),
       ),
-    (best) => pick('kc', [0, 128, 192, 256, 384, 512]).flatMap((kc) => pick('mc', [0, 48, 96, 144, 192, 256]).map((mc) => legal({ ...best, kc, mc }))),
+    (best) =>
+      pick('kc', [0, 128, 192, 256, 384, 512]).flatMap((kc) =>
+        pick('mc', [0, 48, 96, 144, 192, 256]).map((mc) => legal({ ...best, kc, mc })),
+      ),
     (best) => [
       ...pick('nc', [0, 256, 512, 1024, 2048, 4096]).map((nc) => legal({ ...best, nc })),
       ...pick('order', ['jik', 'ijk']).map((order) => legal({ ...best, order })),
@@ -108,9 +126,27 @@ export function gemmSweep(template, op, isa) {
 }
 
 export const CASES = [
-  { label: 'gemm 256x256x256', op: { kind: 'gemm', dims: { M: 256, N: 256, K: 256 } }, template: 'gemm', sweep: gemmSweep, reference: 'openblas' },
-  { label: 'gemm 512x512x512', op: { kind: 'gemm', dims: { M: 512, N: 512, K: 512 } }, template: 'gemm', sweep: gemmSweep, reference: 'openblas' },
-  { label: 'gemm 1024x1024x1024', op: { kind: 'gemm', dims: { M: 1024, N: 1024, K: 1024 } }, template: 'gemm', sweep: gemmSweep, reference: 'openblas' },
+  {
+    label: 'gemm 256x256x256',
+    op: { kind: 'gemm', dims: { M: 256, N: 256, K: 256 } },
+    template: 'gemm',
+    sweep: gemmSweep,
+    reference: 'openblas',
+  },
+  {
+    label: 'gemm 512x512x512',
+    op: { kind: 'gemm', dims: { M: 512, N: 512, K: 512 } },
+    template: 'gemm',
+    sweep: gemmSweep,
+    reference: 'openblas',
+  },
+  {
+    label: 'gemm 1024x1024x1024',
+    op: { kind: 'gemm', dims: { M: 1024, N: 1024, K: 1024 } },
+    template: 'gemm',
+    sweep: gemmSweep,
+    reference: 'openblas',
+  },
   {
     label: 'gemm 1000x1000x1000 bias+relu',
     op: { kind: 'gemm', dims: { M: 1000, N: 1000, K: 1000 }, epilogue: ['bias', 'relu'] },
@@ -118,7 +154,13 @@ export const CASES = [
     sweep: gemmSweep,
     reference: 'openblas',
   },
-  { label: 'batched_gemm 16x128x128x128', op: { kind: 'batched_gemm', dims: { B: 16, M: 128, N: 128, K: 128 } }, template: 'batched_gemm', sweep: gemmSweep, reference: 'openblas' },
+  {
+    label: 'batched_gemm 16x128x128x128',
+    op: { kind: 'batched_gemm', dims: { B: 16, M: 128, N: 128, K: 128 } },
+    template: 'batched_gemm',
+    sweep: gemmSweep,
+    reference: 'openblas',
+  },
   {
     label: 'batched_gemm 8x256x256x256 bias',
     op: { kind: 'batched_gemm', dims: { B: 8, M: 256, N: 256, K: 256 }, epilogue: ['bias'] },
@@ -131,7 +173,12 @@ export const CASES = [
 /** Helpers for the sweeps below: a knob's legal values here, and a filter to the legal ones. */
 const sweepTools = (template, op) => {
   const values = (name) => template.knobs.find((k) => k.name === name).values(op);
-  return { values, legal: (k) => template.legalize(op, k), pick: (name, wanted) => wanted.filter((v) => values(name).includes(v)), widest: Math.max(...values('vec')) };
+  return {
+    values,
+    legal: (k) => template.legalize(op, k),
+    pick: (name, wanted) => wanted.filter((v) => values(name).includes(v)),
+    widest: Math.max(...values('vec')),
+  };
 };
 
 /** conv2d: algorithm and register block at the widest vector first, then cache tiles and loop order, then the small knobs. */
@@ -140,15 +187,50 @@ export function conv2dSweep(template, op) {
   const S = op.dims.S;
   return [
     () => [
-      ...pick('kb', [2, 4, 8]).flatMap((kb) => [1, 2].map((owb) => legal({ algorithm: 'direct', order: 'oh_outer', kb, owb, vec: widest, pack: true, unroll: S, ctile: 0, flags: 'none', restrict: true }))),
-      ...pick('kb', [4, 8]).flatMap((kb) => [1, 2].map((owb) => legal({ algorithm: 'im2col', order: 'k_outer', kb, owb, vec: widest, pack: false, unroll: 1, ctile: 0, flags: 'none', restrict: true }))),
+      ...pick('kb', [2, 4, 8]).flatMap((kb) =>
+        [1, 2].map((owb) =>
+          legal({
+            algorithm: 'direct',
+            order: 'oh_outer',
+            kb,
+            owb,
+            vec: widest,
+            pack: true,
+            unroll: S,
+            ctile: 0,
+            flags: 'none',
+            restrict: true,
+          }),
+        ),
+      ),
+      ...pick('kb', [4, 8]).flatMap((kb) =>
+        [1, 2].map((owb) =>
+          legal({
+            algorithm: 'im2col',
+            order: 'k_outer',
+            kb,
+            owb,
+            vec: widest,
+            pack: false,
+            unroll: 1,
+            ctile: 0,
+            flags: 'none',
+            restrict: true,
+          }),
+        ),
+      ),
     ],
     (best) => [
       ...values('ctile').map((ctile) => legal({ ...best, ctile })),
       ...values('ptile').map((ptile) => legal({ ...best, ptile })),
       ...values('order').map((order) => legal({ ...best, order })),
     ],
-    (best) => [...values('vec').filter((v) => v >= 4).map((vec) => legal({ ...best, vec })), ...values('flags').map((flags) => legal({ ...best, flags }))],
+    (best) => [
+      ...values('vec')
+        .filter((v) => v >= 4)
+        .map((vec) => legal({ ...best, vec })),
+      ...values('flags').map((flags) => legal({ ...best, flags })),
+    ],
   ];
 }
 
@@ -156,9 +238,22 @@ export function conv2dSweep(template, op) {
 export function matvecSweep(template, op) {
   const { values, legal, pick, widest } = sweepTools(template, op);
   return [
-    () => pick('rows', [1, 2, 4, 8]).flatMap((rows) => pick('acc', [1, 2, 4]).map((acc) => legal({ rows, acc, vec: widest, ktile: 0, prefetch: 0, flags: 'none', restrict: true }))),
-    (best) => [...values('ktile').map((ktile) => legal({ ...best, ktile })), ...values('prefetch').map((prefetch) => legal({ ...best, prefetch }))],
-    (best) => [...values('vec').filter((v) => v >= 4).map((vec) => legal({ ...best, vec })), ...values('flags').map((flags) => legal({ ...best, flags }))],
+    () =>
+      pick('rows', [1, 2, 4, 8]).flatMap((rows) =>
+        pick('acc', [1, 2, 4]).map((acc) =>
+          legal({ rows, acc, vec: widest, ktile: 0, prefetch: 0, flags: 'none', restrict: true }),
+        ),
+      ),
+    (best) => [
+      ...values('ktile').map((ktile) => legal({ ...best, ktile })),
+      ...values('prefetch').map((prefetch) => legal({ ...best, prefetch })),
+    ],
+    (best) => [
+      ...values('vec')
+        .filter((v) => v >= 4)
+        .map((vec) => legal({ ...best, vec })),
+      ...values('flags').map((flags) => legal({ ...best, flags })),
+    ],
   ];
 }
 
@@ -166,8 +261,19 @@ export function matvecSweep(template, op) {
 export function softmaxSweep(template, op) {
   const { values, legal, pick, widest } = sweepTools(template, op);
   return [
-    () => ['three', 'online'].flatMap((passes) => pick('acc', [1, 2, 4]).map((acc) => legal({ passes, acc, vec: widest, exp: 'poly', recip: true, flags: 'none', restrict: true }))),
-    (best) => [...values('vec').filter((v) => v >= 4).map((vec) => legal({ ...best, vec })), ...values('recip').map((recip) => legal({ ...best, recip })), ...values('flags').map((flags) => legal({ ...best, flags }))],
+    () =>
+      ['three', 'online'].flatMap((passes) =>
+        pick('acc', [1, 2, 4]).map((acc) =>
+          legal({ passes, acc, vec: widest, exp: 'poly', recip: true, flags: 'none', restrict: true }),
+        ),
+      ),
+    (best) => [
+      ...values('vec')
+        .filter((v) => v >= 4)
+        .map((vec) => legal({ ...best, vec })),
+      ...values('recip').map((recip) => legal({ ...best, recip })),
+      ...values('flags').map((flags) => legal({ ...best, flags })),
+    ],
   ];
 }
 
@@ -175,19 +281,77 @@ export function softmaxSweep(template, op) {
 export function layernormSweep(template, op) {
   const { values, legal, pick, widest } = sweepTools(template, op);
   return [
-    () => ['two_pass', 'one_pass'].flatMap((stats) => pick('acc', [1, 2, 4]).map((acc) => legal({ stats, acc, vec: widest, flags: 'none', restrict: true }))),
-    (best) => [...values('vec').filter((v) => v >= 4).map((vec) => legal({ ...best, vec })), ...values('flags').map((flags) => legal({ ...best, flags }))],
+    () =>
+      ['two_pass', 'one_pass'].flatMap((stats) =>
+        pick('acc', [1, 2, 4]).map((acc) => legal({ stats, acc, vec: widest, flags: 'none', restrict: true })),
+      ),
+    (best) => [
+      ...values('vec')
+        .filter((v) => v >= 4)
+        .map((vec) => legal({ ...best, vec })),
+      ...values('flags').map((flags) => legal({ ...best, flags })),
+    ],
   ];
 }
 
 CASES.push(
-  { label: 'conv2d 1x64x56x56 k64 3x3 pad1', op: { kind: 'conv2d', dims: { N: 1, C: 64, H: 56, W: 56, K: 64, R: 3, S: 3 }, attrs: { stride: 1, pad: 1 } }, template: 'conv2d', sweep: conv2dSweep },
-  { label: 'conv2d 1x128x28x28 k128 3x3 s2 pad1 bias+relu', op: { kind: 'conv2d', dims: { N: 1, C: 128, H: 28, W: 28, K: 128, R: 3, S: 3 }, attrs: { stride: 2, pad: 1 }, epilogue: ['bias', 'relu'] }, template: 'conv2d', sweep: conv2dSweep },
-  { label: 'conv2d 1x256x14x14 k256 1x1', op: { kind: 'conv2d', dims: { N: 1, C: 256, H: 14, W: 14, K: 256, R: 1, S: 1 } }, template: 'conv2d', sweep: conv2dSweep },
-  { label: 'matvec 4096x4096', op: { kind: 'matvec', dims: { M: 4096, K: 4096 } }, template: 'matvec', sweep: matvecSweep },
-  { label: 'matvec 1024x1024', op: { kind: 'matvec', dims: { M: 1024, K: 1024 } }, template: 'matvec', sweep: matvecSweep },
-  { label: 'softmax 4096x1024', op: { kind: 'softmax', dims: { M: 4096, N: 1024 } }, template: 'softmax', sweep: softmaxSweep },
-  { label: 'softmax 256x32000', op: { kind: 'softmax', dims: { M: 256, N: 32000 } }, template: 'softmax', sweep: softmaxSweep },
-  { label: 'layernorm 4096x1024', op: { kind: 'layernorm', dims: { M: 4096, N: 1024 } }, template: 'layernorm', sweep: layernormSweep },
-  { label: 'layernorm 512x4096', op: { kind: 'layernorm', dims: { M: 512, N: 4096 } }, template: 'layernorm', sweep: layernormSweep },
+  {
+    label: 'conv2d 1x64x56x56 k64 3x3 pad1',
+    op: { kind: 'conv2d', dims: { N: 1, C: 64, H: 56, W: 56, K: 64, R: 3, S: 3 }, attrs: { stride: 1, pad: 1 } },
+    template: 'conv2d',
+    sweep: conv2dSweep,
+  },
+  {
+    label: 'conv2d 1x128x28x28 k128 3x3 s2 pad1 bias+relu',
+    op: {
+      kind: 'conv2d',
+      dims: { N: 1, C: 128, H: 28, W: 28, K: 128, R: 3, S: 3 },
+      attrs: { stride: 2, pad: 1 },
+      epilogue: ['bias', 'relu'],
+    },
+    template: 'conv2d',
+    sweep: conv2dSweep,
+  },
+  {
+    label: 'conv2d 1x256x14x14 k256 1x1',
+    op: { kind: 'conv2d', dims: { N: 1, C: 256, H: 14, W: 14, K: 256, R: 1, S: 1 } },
+    template: 'conv2d',
+    sweep: conv2dSweep,
+  },
+  {
+    label: 'matvec 4096x4096',
+    op: { kind: 'matvec', dims: { M: 4096, K: 4096 } },
+    template: 'matvec',
+    sweep: matvecSweep,
+  },
+  {
+    label: 'matvec 1024x1024',
+    op: { kind: 'matvec', dims: { M: 1024, K: 1024 } },
+    template: 'matvec',
+    sweep: matvecSweep,
+  },
+  {
+    label: 'softmax 4096x1024',
+    op: { kind: 'softmax', dims: { M: 4096, N: 1024 } },
+    template: 'softmax',
+    sweep: softmaxSweep,
+  },
+  {
+    label: 'softmax 256x32000',
+    op: { kind: 'softmax', dims: { M: 256, N: 32000 } },
+    template: 'softmax',
+    sweep: softmaxSweep,
+  },
+  {
+    label: 'layernorm 4096x1024',
+    op: { kind: 'layernorm', dims: { M: 4096, N: 1024 } },
+    template: 'layernorm',
+    sweep: layernormSweep,
+  },
+  {
+    label: 'layernorm 512x4096',
+    op: { kind: 'layernorm', dims: { M: 512, N: 4096 } },
+    template: 'layernorm',
+    sweep: layernormSweep,
+  },
 );

@@ -40,8 +40,13 @@ const toolchain = createCToolchain({ runLimits });
 const cpu = await probeCpu(executor);
 const isa = cpu.fingerprint.isa;
 const peak = peakGflopsPerCore(cpu.fingerprint, cpu.clockGhz);
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
-console.log(`bench/kernels on ${cpu.fingerprint.model} (${isa.filter((f) => /avx|fma|sse4/.test(f)).join(' ')}), peak estimate ${peak.toFixed(0)} GFLOP/s per core at ${cpu.clockGhz ?? '?'} GHz`);
+const load = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+console.log(
+  `bench/kernels on ${cpu.fingerprint.model} (${isa.filter((f) => /avx|fma|sse4/.test(f)).join(' ')}), peak estimate ${peak.toFixed(0)} GFLOP/s per core at ${cpu.clockGhz ?? '?'} GHz`,
+);
 const loadBefore = load();
 console.log(`load average before: ${loadBefore}`);
 
@@ -58,7 +63,10 @@ async function templateFor(key) {
 async function evaluate(tc, operation, candidates, timing) {
   const results = await tc.evaluate({ operation, candidates, executor, timing });
   for (const [i, r] of results.entries()) {
-    if (!r.correct) throw new Error(`bench/kernels: a candidate failed (${r.feedback.join('; ')})\n${candidates[i].slice(0, 400)}\n${r.output.slice(0, 800)}`);
+    if (!r.correct)
+      throw new Error(
+        `bench/kernels: a candidate failed (${r.feedback.join('; ')})\n${candidates[i].slice(0, 400)}\n${r.output.slice(0, 800)}`,
+      );
   }
   return results.map((r) => r.latencyMs);
 }
@@ -80,7 +88,12 @@ for (const c of CASES) {
     for (const knobs of stage(best?.knobs ?? template.baseline(operation))) unique.set(JSON.stringify(knobs), knobs);
     if (best) unique.set(JSON.stringify(best.knobs), best.knobs);
     const knobSets = [...unique.values()];
-    const latencies = await evaluate(toolchain, operation, knobSets.map((k) => template.generate(operation, k)), SWEEP_TIMING);
+    const latencies = await evaluate(
+      toolchain,
+      operation,
+      knobSets.map((k) => template.generate(operation, k)),
+      SWEEP_TIMING,
+    );
     tried += knobSets.length;
     for (const [i, ms] of latencies.entries()) {
       if (!best || ms < best.ms) best = { knobs: knobSets[i], ms };
@@ -89,7 +102,10 @@ for (const c of CASES) {
     }
   }
   // A sweep on a shared machine can crown a lucky candidate: the final rounds re-time the top few.
-  const finalists = [...timed.entries()].sort((a, b) => a[1] - b[1]).slice(0, FINALISTS).map(([key]) => JSON.parse(key));
+  const finalists = [...timed.entries()]
+    .sort((a, b) => a[1] - b[1])
+    .slice(0, FINALISTS)
+    .map(([key]) => JSON.parse(key));
   // The template's best and the reference are timed in alternating rounds, and each keeps its best
   // median: a burst of load from other processes then slows one round, not one side.
   const ref = c.reference ? REFERENCES[c.reference] : null;
@@ -97,7 +113,12 @@ for (const c of CASES) {
   let bestMs = Infinity;
   let refMs = ref ? Infinity : null;
   for (let round = 0; round < FINAL_ROUNDS; round++) {
-    const latencies = await evaluate(toolchain, operation, finalists.map((k) => template.generate(operation, k)), FINAL_TIMING);
+    const latencies = await evaluate(
+      toolchain,
+      operation,
+      finalists.map((k) => template.generate(operation, k)),
+      FINAL_TIMING,
+    );
     for (const [i, ms] of latencies.entries()) {
       if (ms < bestMs) {
         bestMs = ms;
@@ -124,7 +145,9 @@ for (const c of CASES) {
     latencyMs: { naive: naiveMs, best: bestMs, reference: refMs },
   };
   rows.push(row);
-  console.log(`${c.label}: ${row.bestGflops.toFixed(1)} GFLOP/s (${tried} knob sets tried) knobs ${JSON.stringify(best.knobs)}`);
+  console.log(
+    `${c.label}: ${row.bestGflops.toFixed(1)} GFLOP/s (${tried} knob sets tried) knobs ${JSON.stringify(best.knobs)}`,
+  );
 }
 await executor.close();
 
@@ -133,8 +156,13 @@ console.log(`\nload average after: ${load()}\n`);
 console.log('| case | naive GFLOP/s | template GFLOP/s | speedup | % of peak | reference GFLOP/s | % of reference |');
 console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.case} | ${f(r.naiveGflops, 2)} | ${f(r.bestGflops)} | ${f(r.speedup)}x | ${f(r.peakPct)}% | ${r.reference ? `${f(r.refGflops)} (${r.reference})` : '-'} | ${r.refPct === null ? '-' : `${f(r.refPct)}%`} |`);
+  console.log(
+    `| ${r.case} | ${f(r.naiveGflops, 2)} | ${f(r.bestGflops)} | ${f(r.speedup)}x | ${f(r.peakPct)}% | ${r.reference ? `${f(r.refGflops)} (${r.reference})` : '-'} | ${r.refPct === null ? '-' : `${f(r.refPct)}%`} |`,
+  );
 }
 if (values.json) {
-  await writeFile(values.json, JSON.stringify({ cpu: cpu.fingerprint.model, peakGflops: peak, loadBefore, loadAfter: load(), rows }, null, 2));
+  await writeFile(
+    values.json,
+    JSON.stringify({ cpu: cpu.fingerprint.model, peakGflops: peak, loadBefore, loadAfter: load(), rows }, null, 2),
+  );
 }

@@ -39,7 +39,8 @@ const { values } = parseArgs({
 });
 const ints = (text, what) => {
   const xs = text.split(',').map(Number);
-  if (xs.some((x) => !Number.isInteger(x) || x < 0)) throw new Error(`--${what} takes comma-separated integers, got ${text}`);
+  if (xs.some((x) => !Number.isInteger(x) || x < 0))
+    throw new Error(`--${what} takes comma-separated integers, got ${text}`);
   return xs;
 };
 // --report redraws the table and plot from an earlier run's reuse.json without searching.
@@ -94,8 +95,13 @@ const SHAPES = {
   ],
 };
 const families = saved ? saved.settings.families : values.families.split(',');
-for (const f of families) if (!SHAPES[f]) throw new Error(`unknown family ${f}; choose from ${Object.keys(SHAPES).join(', ')}`);
-const holdouts = saved ? saved.settings.holdouts : values.holdout === 'all' ? [0, 1, 2, 3] : ints(values.holdout, 'holdout');
+for (const f of families)
+  if (!SHAPES[f]) throw new Error(`unknown family ${f}; choose from ${Object.keys(SHAPES).join(', ')}`);
+const holdouts = saved
+  ? saved.settings.holdouts
+  : values.holdout === 'all'
+    ? [0, 1, 2, 3]
+    : ints(values.holdout, 'holdout');
 
 /** Same settings for every search but budget, seed and warm start. */
 const settings = (budget, seed, warm) => ({
@@ -111,7 +117,10 @@ const settings = (budget, seed, warm) => ({
 });
 
 const logger = { ...createConsoleLogger(), info: () => {} };
-const label = (op) => `${op.kind} ${Object.entries(op.dims).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+const label = (op) =>
+  `${op.kind} ${Object.entries(op.dims)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')}`;
 
 /** Opens services on a knowledge base in `dir`, runs `work`, closes them. */
 async function withServices(dir, work) {
@@ -127,14 +136,20 @@ async function withServices(dir, work) {
 /** The knowledge base must hold only what this bench put there (no shipped seeds imported on open). */
 async function expectEmpty(services) {
   const n = (await services.kb.counts()).schedules;
-  if (n !== 0) throw new Error(`bench/reuse: a fresh knowledge base opened with ${n} schedules (seeds imported on open?); the benchmark needs it empty`);
+  if (n !== 0)
+    throw new Error(
+      `bench/reuse: a fresh knowledge base opened with ${n} schedules (seeds imported on open?); the benchmark needs it empty`,
+    );
 }
 
 /** Runs one search to the end and returns its speedup and best-so-far speedup by sample (index 0 = before any sample). */
 async function runSearch(services, operation, config) {
   const started = await services.search.start({ operation, target: 'local' }, config);
   const done = await services.search.wait(started.id);
-  if (done.status !== 'finished') throw new Error(`search ${done.id} on ${label(operation)} ended ${done.status}: ${done.error ?? done.message ?? ''}`);
+  if (done.status !== 'finished')
+    throw new Error(
+      `search ${done.id} on ${label(operation)} ended ${done.status}: ${done.error ?? done.message ?? ''}`,
+    );
   const detail = await services.search.get(done.id);
   const baseline = done.baselineLatencyMs;
   const curve = [1];
@@ -145,7 +160,15 @@ async function runSearch(services, operation, config) {
     curve[c.sample] = baseline / best;
   }
   for (let i = 1; i < curve.length; i++) curve[i] ??= curve[i - 1];
-  return { searchId: done.id, baselineMs: baseline, bestMs: done.bestLatencyMs, speedup: baseline / done.bestLatencyMs, samples: done.samplesUsed, seeds: done.seeds, curve };
+  return {
+    searchId: done.id,
+    baselineMs: baseline,
+    bestMs: done.bestLatencyMs,
+    speedup: baseline / done.bestLatencyMs,
+    samples: done.samplesUsed,
+    seeds: done.seeds,
+    curve,
+  };
 }
 
 const geomean = (xs) => Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
@@ -184,10 +207,14 @@ for (const family of saved ? [] : families) {
             const copy = join(dir, `run-${seed}-${budget}-${warm ? 'warm' : 'cold'}`);
             // The shared-memory file is SQLite's lock table, rebuilt on open (and may vanish while it closes).
             await cp(snapshot, copy, { recursive: true, filter: (src) => !src.endsWith('-shm') });
-            const r = await withServices(copy, (services) => runSearch(services, heldOut, settings(budget, seed, warm)));
+            const r = await withServices(copy, (services) =>
+              runSearch(services, heldOut, settings(budget, seed, warm)),
+            );
             await rm(copy, { recursive: true, force: true });
             held.searches.push({ seed, budget, mode: warm ? 'warm' : 'cold', ...r });
-            console.error(`  ${warm ? 'warm' : 'cold'} ${held.shape} seed ${seed} budget ${budget}: ${r.speedup.toFixed(2)}x (${r.seeds.length} seeds: ${r.seeds.map((s) => `${s.tier}/${s.outcome}`).join(', ')})`);
+            console.error(
+              `  ${warm ? 'warm' : 'cold'} ${held.shape} seed ${seed} budget ${budget}: ${r.speedup.toFixed(2)}x (${r.seeds.length} seeds: ${r.seeds.map((s) => `${s.tier}/${s.outcome}`).join(', ')})`,
+            );
           }
         }
       }
@@ -224,16 +251,18 @@ function speedupAt(held, seed, mode, budget) {
   const big = held.searches.find((s) => s.seed === seed && s.mode === mode && s.budget === maxBudget);
   return big.curve[Math.min(budget, big.curve.length - 1)];
 }
-const curveOf = (held, seed, mode) => held.searches.find((s) => s.seed === seed && s.mode === mode && s.budget === maxBudget).curve;
+const curveOf = (held, seed, mode) =>
+  held.searches.find((s) => s.seed === seed && s.mode === mode && s.budget === maxBudget).curve;
 const valueAt = (curve, n) => curve[Math.min(n, curve.length - 1)];
 
 const perBudget = budgets.map((budget) => {
   const cold = [];
   const warm = [];
-  for (const held of judged) for (const seed of seeds) {
-    cold.push(speedupAt(held, seed, 'cold', budget));
-    warm.push(speedupAt(held, seed, 'warm', budget));
-  }
+  for (const held of judged)
+    for (const seed of seeds) {
+      cold.push(speedupAt(held, seed, 'cold', budget));
+      warm.push(speedupAt(held, seed, 'warm', budget));
+    }
   return { budget, cold: geomean(cold), warm: geomean(warm), ratio: geomean(warm) / geomean(cold) };
 });
 
@@ -244,7 +273,9 @@ const perShape = judged.map((held) => {
     const n = curve.findIndex((v, i) => i > 0 && v >= target);
     return n < 0 ? Infinity : n;
   });
-  const end = geomean(seeds.map((seed) => speedupAt(held, seed, 'warm', maxBudget) / speedupAt(held, seed, 'cold', maxBudget)));
+  const end = geomean(
+    seeds.map((seed) => speedupAt(held, seed, 'warm', maxBudget) / speedupAt(held, seed, 'cold', maxBudget)),
+  );
   return {
     family: held.family,
     shape: held.shape,
@@ -257,7 +288,8 @@ const perShape = judged.map((held) => {
 });
 
 const samplesAxis = Array.from({ length: maxBudget + 1 }, (_, i) => i);
-const meanCurve = (mode) => samplesAxis.map((n) => geomean(judged.flatMap((held) => seeds.map((seed) => valueAt(curveOf(held, seed, mode), n)))));
+const meanCurve = (mode) =>
+  samplesAxis.map((n) => geomean(judged.flatMap((held) => seeds.map((seed) => valueAt(curveOf(held, seed, mode), n)))));
 const curves = { cold: meanCurve('cold'), warm: meanCurve('warm') };
 
 const at16 = perBudget.find((b) => b.budget === 16);
@@ -266,28 +298,55 @@ const worse = perShape.filter((s) => s.warmOverCold < 1).length / perShape.lengt
 const worse2 = perShape.filter((s) => s.warmOverCold < 0.98).length / perShape.length;
 const worst = Math.min(...perShape.map((s) => s.warmOverCold));
 // The goals are per shape (geomean over seeds); single seeded runs are noisier and shown beside them.
-const pairs = judged.flatMap((held) => seeds.map((seed) => speedupAt(held, seed, 'warm', maxBudget) / speedupAt(held, seed, 'cold', maxBudget)));
+const pairs = judged.flatMap((held) =>
+  seeds.map((seed) => speedupAt(held, seed, 'warm', maxBudget) / speedupAt(held, seed, 'cold', maxBudget)),
+);
 const goals = [
-  { goal: 'warm@16 >= 1.3x cold@16 (geomean)', value: at16 ? `${at16.ratio.toFixed(2)}x` : 'n/a', met: at16 ? at16.ratio >= 1.3 : false },
-  { goal: 'warm reaches cold@64 within 16 samples on >= 75% of shapes', value: `${(within16 * 100).toFixed(0)}%`, met: within16 >= 0.75 },
-  { goal: 'warm@64 never more than 2% worse than cold@64', value: `lowest warm/cold ${worst.toFixed(3)}`, met: worse2 === 0 },
+  {
+    goal: 'warm@16 >= 1.3x cold@16 (geomean)',
+    value: at16 ? `${at16.ratio.toFixed(2)}x` : 'n/a',
+    met: at16 ? at16.ratio >= 1.3 : false,
+  },
+  {
+    goal: 'warm reaches cold@64 within 16 samples on >= 75% of shapes',
+    value: `${(within16 * 100).toFixed(0)}%`,
+    met: within16 >= 0.75,
+  },
+  {
+    goal: 'warm@64 never more than 2% worse than cold@64',
+    value: `lowest warm/cold ${worst.toFixed(3)}`,
+    met: worse2 === 0,
+  },
 ];
 
 const f2 = (x) => (Number.isFinite(x) ? x.toFixed(2) : '-');
 const lines = [];
-lines.push(`Families ${families.join(', ')}; held out shape ${holdouts.join(',')}; search seeds ${seeds.join(',')}; knowledge base from budget-${kbBudget} searches on the other shapes; ${prefix ? `budgets below ${maxBudget} read from the budget-${maxBudget} searches (--prefix)` : 'one search per budget'}.`);
-lines.push(`Speedups are over the median of each shape's baseline measurements (${judged.map((h) => h.searches.length).join(', ')} searches), not each search's own.`);
+lines.push(
+  `Families ${families.join(', ')}; held out shape ${holdouts.join(',')}; search seeds ${seeds.join(',')}; knowledge base from budget-${kbBudget} searches on the other shapes; ${prefix ? `budgets below ${maxBudget} read from the budget-${maxBudget} searches (--prefix)` : 'one search per budget'}.`,
+);
+lines.push(
+  `Speedups are over the median of each shape's baseline measurements (${judged.map((h) => h.searches.length).join(', ')} searches), not each search's own.`,
+);
 lines.push('');
 lines.push('| budget | cold geomean speedup | warm geomean speedup | warm / cold |');
 lines.push('|---:|---:|---:|---:|');
 for (const b of perBudget) lines.push(`| ${b.budget} | ${f2(b.cold)}x | ${f2(b.warm)}x | ${f2(b.ratio)}x |`);
 lines.push('');
-lines.push(`| held-out shape | cold@${maxBudget} | warm@${maxBudget} | warm / cold | samples warm needs to reach cold@${maxBudget} (median; per seed) |`);
+lines.push(
+  `| held-out shape | cold@${maxBudget} | warm@${maxBudget} | warm / cold | samples warm needs to reach cold@${maxBudget} (median; per seed) |`,
+);
 lines.push('|---|---:|---:|---:|---|');
-for (const s of perShape) lines.push(`| ${s.shape} | ${f2(s.cold)}x | ${f2(s.warm)}x | ${f2(s.warmOverCold)} | ${Number.isFinite(s.samplesToCold) ? s.samplesToCold : `>${maxBudget}`} (${s.needs.map((n) => (Number.isFinite(n) ? n : `>${maxBudget}`)).join(', ')}) |`);
+for (const s of perShape)
+  lines.push(
+    `| ${s.shape} | ${f2(s.cold)}x | ${f2(s.warm)}x | ${f2(s.warmOverCold)} | ${Number.isFinite(s.samplesToCold) ? s.samplesToCold : `>${maxBudget}`} (${s.needs.map((n) => (Number.isFinite(n) ? n : `>${maxBudget}`)).join(', ')}) |`,
+  );
 lines.push('');
-lines.push(`Held-out shapes where warm@${maxBudget} ends worse than cold@${maxBudget}: ${(worse * 100).toFixed(0)}% (by more than 2%: ${(worse2 * 100).toFixed(0)}%).`);
-lines.push(`Single (shape, seed) runs where warm@${maxBudget} ends worse than cold@${maxBudget}: ${pairs.filter((r) => r < 1).length} of ${pairs.length} (by more than 2%: ${pairs.filter((r) => r < 0.98).length}; lowest warm/cold ${Math.min(...pairs).toFixed(3)}).`);
+lines.push(
+  `Held-out shapes where warm@${maxBudget} ends worse than cold@${maxBudget}: ${(worse * 100).toFixed(0)}% (by more than 2%: ${(worse2 * 100).toFixed(0)}%).`,
+);
+lines.push(
+  `Single (shape, seed) runs where warm@${maxBudget} ends worse than cold@${maxBudget}: ${pairs.filter((r) => r < 1).length} of ${pairs.length} (by more than 2%: ${pairs.filter((r) => r < 0.98).length}; lowest warm/cold ${Math.min(...pairs).toFixed(3)}).`,
+);
 lines.push('');
 lines.push('| goal | measured | met |');
 lines.push('|---|---:|---|');
@@ -296,7 +355,12 @@ const table = lines.join('\n');
 
 /** Geomean speedup against samples, cold and warm, as a hand-written SVG. */
 function svg() {
-  const W = 640, H = 400, left = 64, right = 20, top = 30, bottom = 56;
+  const W = 640,
+    H = 400,
+    left = 64,
+    right = 20,
+    top = 30,
+    bottom = 56;
   const ymax = Math.ceil(Math.max(...curves.cold, ...curves.warm) * 1.1);
   const x = (n) => left + (n / maxBudget) * (W - left - right);
   const y = (v) => top + (1 - v / ymax) * (H - top - bottom);
@@ -309,15 +373,24 @@ function svg() {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">Geomean speedup over the baseline vs samples (${judged.length} held-out shapes x ${seeds.length} seeds)</text>`,
-    ...xt.map((n) => `<line x1="${x(n)}" y1="${y(0)}" x2="${x(n)}" y2="${y(0) + 5}" stroke="black"/><text x="${x(n)}" y="${y(0) + 18}" text-anchor="middle">${n}</text>`),
-    ...yt.map((v) => `<line x1="${left - 5}" y1="${y(v)}" x2="${left}" y2="${y(v)}" stroke="black"/><line x1="${left}" y1="${y(v)}" x2="${W - right}" y2="${y(v)}" stroke="#eee"/><text x="${left - 8}" y="${y(v) + 4}" text-anchor="end">${v}</text>`),
+    ...xt.map(
+      (n) =>
+        `<line x1="${x(n)}" y1="${y(0)}" x2="${x(n)}" y2="${y(0) + 5}" stroke="black"/><text x="${x(n)}" y="${y(0) + 18}" text-anchor="middle">${n}</text>`,
+    ),
+    ...yt.map(
+      (v) =>
+        `<line x1="${left - 5}" y1="${y(v)}" x2="${left}" y2="${y(v)}" stroke="black"/><line x1="${left}" y1="${y(v)}" x2="${W - right}" y2="${y(v)}" stroke="#eee"/><text x="${left - 8}" y="${y(v) + 4}" text-anchor="end">${v}</text>`,
+    ),
     `<line x1="${left}" y1="${y(0)}" x2="${W - right}" y2="${y(0)}" stroke="black"/>`,
     `<line x1="${left}" y1="${top}" x2="${left}" y2="${y(0)}" stroke="black"/>`,
     `<text x="${(left + W - right) / 2}" y="${H - 14}" text-anchor="middle">samples (evaluated implementations)</text>`,
     `<text x="16" y="${(top + y(0)) / 2}" text-anchor="middle" transform="rotate(-90 16 ${(top + y(0)) / 2})">geomean speedup (x)</text>`,
     `<path d="${path(curves.cold)}" fill="none" stroke="#1f77b4" stroke-width="2"/>`,
     `<path d="${path(curves.warm)}" fill="none" stroke="#d62728" stroke-width="2"/>`,
-    ...perBudget.flatMap((b) => [`<circle cx="${x(b.budget)}" cy="${y(b.cold)}" r="3.5" fill="#1f77b4"/>`, `<circle cx="${x(b.budget)}" cy="${y(b.warm)}" r="3.5" fill="#d62728"/>`]),
+    ...perBudget.flatMap((b) => [
+      `<circle cx="${x(b.budget)}" cy="${y(b.cold)}" r="3.5" fill="#1f77b4"/>`,
+      `<circle cx="${x(b.budget)}" cy="${y(b.warm)}" r="3.5" fill="#d62728"/>`,
+    ]),
     // Bottom right: the curves rise from the bottom left and end high, so that corner stays clear.
     `<rect x="${W - right - 170}" y="${y(0) - 62}" width="160" height="48" fill="white" stroke="#999"/>`,
     `<line x1="${W - right - 160}" y1="${y(0) - 46}" x2="${W - right - 130}" y2="${y(0) - 46}" stroke="#1f77b4" stroke-width="2"/><text x="${W - right - 122}" y="${y(0) - 42}">cold</text>`,
@@ -329,8 +402,19 @@ function svg() {
 
 const outDir = fileURLToPath(new URL('bench/out/', rootUrl));
 await mkdir(outDir, { recursive: true });
-const report = { settings: { families, holdouts, seeds, budgets, kbBudget, prefix, search: settings(maxBudget, seeds[0], true) }, seconds: saved ? saved.seconds : (performance.now() - t0) / 1000, perBudget, perShape, curves, goals, runs };
-await writeFile(join(outDir, 'reuse.json'), JSON.stringify(report, (_, v) => (v === Infinity ? null : v), 2));
+const report = {
+  settings: { families, holdouts, seeds, budgets, kbBudget, prefix, search: settings(maxBudget, seeds[0], true) },
+  seconds: saved ? saved.seconds : (performance.now() - t0) / 1000,
+  perBudget,
+  perShape,
+  curves,
+  goals,
+  runs,
+};
+await writeFile(
+  join(outDir, 'reuse.json'),
+  JSON.stringify(report, (_, v) => (v === Infinity ? null : v), 2),
+);
 await writeFile(join(outDir, 'reuse.svg'), svg());
 await writeFile(join(outDir, 'reuse.md'), `${table}\n`);
 console.error(`bench/reuse: ${report.seconds.toFixed(0)} s; wrote bench/out/reuse.{json,svg,md}`);

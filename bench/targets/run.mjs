@@ -16,7 +16,13 @@ if (!existsSync(dist('targets/c/c-toolchain.js'))) {
   console.error('bench/targets: run `npm run build` first (dist/targets is missing)');
   process.exit(1);
 }
-const { values } = parseArgs({ options: { repeats: { type: 'string', default: '20' }, size: { type: 'string', default: '192' }, 'skip-ssh': { type: 'boolean' } } });
+const { values } = parseArgs({
+  options: {
+    repeats: { type: 'string', default: '20' },
+    size: { type: 'string', default: '192' },
+    'skip-ssh': { type: 'boolean' },
+  },
+});
 const repeats = Number(values.repeats);
 const size = Number(values.size);
 
@@ -29,7 +35,13 @@ const stats = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const median = s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   const q = (p) => s[Math.min(s.length - 1, Math.floor(p * (s.length - 1)))];
-  return { median, min: s[0], max: s[s.length - 1], spreadPct: ((s[s.length - 1] - s[0]) / median) * 100, iqrPct: ((q(0.75) - q(0.25)) / median) * 100 };
+  return {
+    median,
+    min: s[0],
+    max: s[s.length - 1],
+    spreadPct: ((s[s.length - 1] - s[0]) / median) * 100,
+    iqrPct: ((q(0.75) - q(0.25)) / median) * 100,
+  };
 };
 const fmt = (x, d = 3) => Number(x).toFixed(d);
 
@@ -76,7 +88,9 @@ async function startSshdFromTests() {
   if (!existsSync(source)) return { skip: 'test/support/sshd.ts is not there' };
   if (!existsSync(dist('targets/ssh-executor.js'))) return { skip: 'dist/targets/ssh-executor.js is not built' };
   const ts = (await import('typescript')).default;
-  const out = ts.transpileModule(await readFile(source, 'utf8'), { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } });
+  const out = ts.transpileModule(await readFile(source, 'utf8'), {
+    compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+  });
   const dir = await mkdtemp(join(tmpdir(), 'skb-bench-sshd-'));
   const file = join(dir, 'sshd.mjs');
   await writeFile(file, out.outputText);
@@ -92,12 +106,16 @@ async function startSshdFromTests() {
 const toolchain = createCToolchain();
 const local = createLocalExecutor();
 const fp = await toolchain.fingerprint(local);
-console.log(`bench/targets on ${fp.model} (${fp.cores} cores, ${fp.compiler}); load average ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}`);
+console.log(
+  `bench/targets on ${fp.model} (${fp.cores} cores, ${fp.compiler}); load average ${(await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).join(' ')}`,
+);
 
 const spread = await medianSpread(local, toolchain);
 console.log(`\n1. gemm ${size}^3 naive baseline, ${repeats} evaluations x (3 warm-up + 15 timed runs), local executor`);
 console.log(`   median of medians ${fmt(spread.median)} ms, min ${fmt(spread.min)}, max ${fmt(spread.max)}`);
-console.log(`   spread of the median (max-min)/median: ${fmt(spread.spreadPct, 1)}%   IQR/median: ${fmt(spread.iqrPct, 1)}%   goal: within 3%`);
+console.log(
+  `   spread of the median (max-min)/median: ${fmt(spread.spreadPct, 1)}%   IQR/median: ${fmt(spread.iqrPct, 1)}%   goal: within 3%`,
+);
 
 const rows = [['local', await overhead(local, toolchain)]];
 await local.close();
@@ -109,7 +127,13 @@ else {
   else {
     const { createSshExecutor } = await import(dist('targets/ssh-executor.js'));
     const { sshd } = started;
-    const ssh = createSshExecutor({ host: sshd.host, port: sshd.port, username: sshd.username, privateKeyPath: sshd.privateKeyPath, hostKeySha256: sshd.hostKeySha256 });
+    const ssh = createSshExecutor({
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.username,
+      privateKeyPath: sshd.privateKeyPath,
+      hostKeySha256: sshd.hostKeySha256,
+    });
     try {
       await ssh.createWorkspace().then((ws) => ws.dispose()); // connect once, outside the measurement
       rows.push(['ssh (loopback)', await overhead(ssh, toolchain)]);
@@ -123,6 +147,17 @@ else {
 
 console.log('\n2. overhead (medians, ms)');
 console.log('   executor        evaluation*   exec "true"   create+dispose workspace');
-for (const [name, o] of rows) console.log(`   ${name.padEnd(15)} ${fmt(o.evaluation, 1).padStart(11)}   ${fmt(o.command, 1).padStart(11)}   ${fmt(o.workspace, 1).padStart(11)}`);
+for (const [name, o] of rows)
+  console.log(
+    `   ${name.padEnd(15)} ${fmt(o.evaluation, 1).padStart(11)}   ${fmt(o.command, 1).padStart(11)}   ${fmt(o.workspace, 1).padStart(11)}`,
+  );
 console.log('   * one softmax 1x8 candidate: workspace, gcc compile of harness + candidate, one timed run, dispose');
-console.log(JSON.stringify({ spreadOfMedianPct: spread.spreadPct, iqrPct: spread.iqrPct, medianMs: spread.median, medians: spread.medians, overhead: Object.fromEntries(rows) }));
+console.log(
+  JSON.stringify({
+    spreadOfMedianPct: spread.spreadPct,
+    iqrPct: spread.iqrPct,
+    medianMs: spread.median,
+    medians: spread.medians,
+    overhead: Object.fromEntries(rows),
+  }),
+);

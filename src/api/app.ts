@@ -14,7 +14,11 @@ import { createHealthProbe } from './health.js';
 import { createConsoleLogger, type Logger } from './logger.js';
 
 /** Content types a GraphQL POST may have. All of them make browsers send a CORS preflight first. */
-const GRAPHQL_CONTENT_TYPES = new Set(['application/json', 'application/graphql+json', 'application/graphql-response+json']);
+const GRAPHQL_CONTENT_TYPES = new Set([
+  'application/json',
+  'application/graphql+json',
+  'application/graphql-response+json',
+]);
 
 export interface AppDeps {
   kb: KnowledgeBase;
@@ -36,7 +40,9 @@ function errorBody(code: ErrorCode | 'NOT_FOUND' | 'UNSUPPORTED_MEDIA_TYPE', mes
 }
 
 function formatBytes(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / (1024 * 1024)).toFixed(bytes % (1024 * 1024) ? 1 : 0)} MiB` : `${bytes} bytes`;
+  return bytes >= 1024 * 1024
+    ? `${(bytes / (1024 * 1024)).toFixed(bytes % (1024 * 1024) ? 1 : 0)} MiB`
+    : `${bytes} bytes`;
 }
 
 /**
@@ -57,7 +63,10 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     // The client may still be sending; closing the connection stops it instead of draining the rest.
     c.header('Connection', 'close');
     return c.json(
-      errorBody('TOO_LARGE', `The request body is larger than ${formatBytes(maxBytes)} (SKB_MAX_REQUEST_BYTES): send less, for example import in smaller batches.`),
+      errorBody(
+        'TOO_LARGE',
+        `The request body is larger than ${formatBytes(maxBytes)} (SKB_MAX_REQUEST_BYTES): send less, for example import in smaller batches.`,
+      ),
       413,
     );
   };
@@ -66,7 +75,13 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     if (c.req.method !== 'POST') return next();
     const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     if (!GRAPHQL_CONTENT_TYPES.has(type)) {
-      return c.json(errorBody('UNSUPPORTED_MEDIA_TYPE', `POST /graphql needs Content-Type: application/json (got ${type || 'none'}).`), 415);
+      return c.json(
+        errorBody(
+          'UNSUPPORTED_MEDIA_TYPE',
+          `POST /graphql needs Content-Type: application/json (got ${type || 'none'}).`,
+        ),
+        415,
+      );
     }
     return next();
   });
@@ -90,15 +105,17 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     return c.json(report, report.ok ? 200 : 503);
   });
 
-  app.notFound((c) => c.json(errorBody('NOT_FOUND', `No route ${c.req.method} ${c.req.path}: use POST /graphql or GET /health.`), 404));
+  app.notFound((c) =>
+    c.json(errorBody('NOT_FOUND', `No route ${c.req.method} ${c.req.path}: use POST /graphql or GET /health.`), 404),
+  );
 
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
-    if (isSkbError(error) && error.status < 500) return c.json(errorBody(error.code, error.message), error.status as 400);
+    if (isSkbError(error) && error.status < 500)
+      return c.json(errorBody(error.code, error.message), error.status as 400);
     logger.error(`${c.req.method} ${c.req.path} failed`, error);
     return c.json(errorBody('INTERNAL', MASKED_MESSAGE), 500);
   });
 
   return app;
 }
-

@@ -7,7 +7,10 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 const EnvSchema = z.object({
   SKB_DB_URL: z
     .string()
-    .regex(/^(file:|libsql:\/\/|https?:\/\/|wss?:\/\/)/, 'SKB_DB_URL must start with file:, libsql://, http(s):// or ws(s)://')
+    .regex(
+      /^(file:|libsql:\/\/|https?:\/\/|wss?:\/\/)/,
+      'SKB_DB_URL must start with file:, libsql://, http(s):// or ws(s)://',
+    )
     .default('file:data/kb.db'),
   SKB_DB_AUTH_TOKEN: z.string().optional(),
   SKB_DATA_DIR: z.string().min(1).default('data'),
@@ -21,7 +24,11 @@ const EnvSchema = z.object({
   /** Comma-separated model names of the planner ensemble. */
   SKB_MODELS: z.string().default('gpt-4o-mini'),
   SKB_TARGETS_FILE: z.string().optional(),
-  SKB_MAX_REQUEST_BYTES: z.coerce.number().int().positive().default(16 * 1024 * 1024),
+  SKB_MAX_REQUEST_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(16 * 1024 * 1024),
 });
 
 export interface Config {
@@ -46,7 +53,9 @@ export interface Config {
  * search runs code on a target.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): Config {
-  const present = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('SKB_') && v !== undefined && v !== ''));
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => k.startsWith('SKB_') && v !== undefined && v !== ''),
+  );
   const e = parseOrThrow(EnvSchema, present, 'Invalid configuration', 'CONFIG');
   if (!e.SKB_API_TOKEN && !LOOPBACK.has(e.SKB_HOST)) {
     throw new SkbError(
@@ -55,7 +64,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   if (e.SKB_EMBEDDER === 'openai' && !e.SKB_OPENAI_BASE_URL && !e.SKB_OPENAI_API_KEY) {
-    throw new SkbError('CONFIG', 'SKB_EMBEDDER=openai needs SKB_OPENAI_BASE_URL (for a local server) or SKB_OPENAI_API_KEY');
+    throw new SkbError(
+      'CONFIG',
+      'SKB_EMBEDDER=openai needs SKB_OPENAI_BASE_URL (for a local server) or SKB_OPENAI_API_KEY',
+    );
   }
   const dataDir = isAbsolute(e.SKB_DATA_DIR) ? e.SKB_DATA_DIR : resolve(cwd, e.SKB_DATA_DIR);
   return {
@@ -69,7 +81,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     embeddingModel: e.SKB_EMBEDDING_MODEL,
     openaiBaseUrl: e.SKB_OPENAI_BASE_URL,
     openaiApiKey: e.SKB_OPENAI_API_KEY,
-    models: e.SKB_MODELS.split(',').map((m) => m.trim()).filter(Boolean),
+    models: e.SKB_MODELS.split(',')
+      .map((m) => m.trim())
+      .filter(Boolean),
     targetsFile: e.SKB_TARGETS_FILE,
     maxRequestBytes: e.SKB_MAX_REQUEST_BYTES,
   };

@@ -19,7 +19,13 @@ export function createHealthProbe(deps: { kb: KnowledgeBase; logger: Logger }): 
     const embedderId = kb.embedder.id;
     try {
       const counts = await kb.counts();
-      return { ok: true, database: true, scheduleCount: counts.schedules, indexSize: counts.indexedVectors, embedderId };
+      return {
+        ok: true,
+        database: true,
+        scheduleCount: counts.schedules,
+        indexSize: counts.indexedVectors,
+        embedderId,
+      };
     } catch (error) {
       logger.error('health: the database did not answer', error);
       return { ok: false, database: false, scheduleCount: 0, indexSize: 0, embedderId };

@@ -12,7 +12,12 @@ export type TargetNames = ReadonlyMap<string, string>;
  * `targets` lists this machine and queries may name it ("local") instead of its key. Remote
  * targets are left to their first use: a host that is down must not stop the service starting.
  */
-export async function registerLocalTargets(deps: { kb: Pick<KnowledgeBase, 'registerTargets'>; targetsFile: string | undefined; cwd: string; logger: Logger }): Promise<TargetNames> {
+export async function registerLocalTargets(deps: {
+  kb: Pick<KnowledgeBase, 'registerTargets'>;
+  targetsFile: string | undefined;
+  cwd: string;
+  logger: Logger;
+}): Promise<TargetNames> {
   const { targets } = await loadTargets({ file: deps.targetsFile, cwd: deps.cwd });
   const names = new Map<string, string>();
   for (const entry of targets.targets) {

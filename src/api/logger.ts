@@ -11,7 +11,9 @@ export interface Logger {
 /** Logs to stderr (stdout stays free for command output such as JSONL); debug only when SKB_DEBUG is set. */
 export function createConsoleLogger(options: { debug?: boolean } = {}): Logger {
   const write = (level: string, message: string, meta: unknown[]) => {
-    const rest = meta.map((m) => (m instanceof Error ? (m.stack ?? m.message) : typeof m === 'string' ? m : JSON.stringify(m)));
+    const rest = meta.map((m) =>
+      m instanceof Error ? (m.stack ?? m.message) : typeof m === 'string' ? m : JSON.stringify(m),
+    );
     process.stderr.write(`${new Date().toISOString()} ${level} ${[message, ...rest].join(' ')}\n`);
   };
   return {
@@ -28,7 +30,12 @@ export function createConsoleLogger(options: { debug?: boolean } = {}): Logger {
  * The logger graphql-yoga writes to. yoga logs every error its mask replaced; user errors
  * (SkbError below 500) are expected traffic, so they go to debug and only real faults to error.
  */
-export function toYogaLogger(logger: Logger): { debug(...a: unknown[]): void; info(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void } {
+export function toYogaLogger(logger: Logger): {
+  debug(...a: unknown[]): void;
+  info(...a: unknown[]): void;
+  warn(...a: unknown[]): void;
+  error(...a: unknown[]): void;
+} {
   const text = (args: unknown[]) => args.map((a) => (a instanceof Error ? a.message : String(a))).join(' ');
   return {
     debug: (...args) => logger.debug(`graphql: ${text(args)}`),
@@ -45,6 +52,7 @@ export function toYogaLogger(logger: Logger): { debug(...a: unknown[]): void; in
 
 function rootOf(error: unknown): unknown {
   let current = error;
-  while (current instanceof Error && 'originalError' in current && current.originalError) current = current.originalError;
+  while (current instanceof Error && 'originalError' in current && current.originalError)
+    current = current.originalError;
   return current;
 }

@@ -4,7 +4,14 @@
  * service. Nothing else constructs them, so the service and the CLI run searches the same way.
  */
 import { join } from 'node:path';
-import { CpuFingerprintSchema, GpuFingerprintSchema, SkbError, type SearchConfigInput, type SearchRecord, type TaskInput } from '../schedules/index.js';
+import {
+  CpuFingerprintSchema,
+  GpuFingerprintSchema,
+  SkbError,
+  type SearchConfigInput,
+  type SearchRecord,
+  type TaskInput,
+} from '../schedules/index.js';
 import type { KnowledgeBase } from '../search/index.js';
 import { createSearchService } from '../search/index.js';
 import { importSeedsOnce } from '../search/index.js';
@@ -37,7 +44,10 @@ export interface Services {
  * with SKB_MODELS unless the search names its models (so the search record says which models it
  * used). Everything else is the search service's to validate.
  */
-function withConfiguredPlanners(search: SearchService, deps: { config: Config; targets: TargetsFile; closeTargets: () => Promise<void> }): SearchService {
+function withConfiguredPlanners(
+  search: SearchService,
+  deps: { config: Config; targets: TargetsFile; closeTargets: () => Promise<void> },
+): SearchService {
   const refuse = (message: string) => Promise.reject(new SkbError('BAD_INPUT', message));
   return {
     start(task: TaskInput, settings?: SearchConfigInput): Promise<SearchRecord> {
@@ -54,7 +64,8 @@ function withConfiguredPlanners(search: SearchService, deps: { config: Config; t
         const support = plannerSupport(planner, toolchain, typeof kind === 'string' ? kind : undefined);
         if (!support.ok) return refuse(support.reason);
       }
-      if (planner === 'llm' && !settings?.models?.length) return search.start(task, { ...settings, models: deps.config.models });
+      if (planner === 'llm' && !settings?.models?.length)
+        return search.start(task, { ...settings, models: deps.config.models });
       return search.start(task, settings);
     },
     cancel: (id) => search.cancel(id),
@@ -75,7 +86,8 @@ async function gpusOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map
   const byTarget = new Map<string, TargetGpu>();
   for (const [id, key] of names) {
     const fingerprint = GpuFingerprintSchema.safeParse((await kb.getTarget(key))?.fingerprint);
-    if (fingerprint.success) byTarget.set(id, { computeCapability: fingerprint.data.computeCapability, smCount: fingerprint.data.smCount });
+    if (fingerprint.success)
+      byTarget.set(id, { computeCapability: fingerprint.data.computeCapability, smCount: fingerprint.data.smCount });
   }
   return byTarget;
 }
@@ -91,7 +103,10 @@ async function isaOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map<
 }
 
 /** Opens the configured services. The caller owns them and must `close()` them (or hand them to startServer, which does). */
-export async function openServices(config: Config, options: { cwd: string; env: Record<string, string | undefined>; logger: Logger }): Promise<Services> {
+export async function openServices(
+  config: Config,
+  options: { cwd: string; env: Record<string, string | undefined>; logger: Logger },
+): Promise<Services> {
   const { cwd, env, logger } = options;
   const kb = await openConfiguredKnowledgeBase(config);
   try {

@@ -86,7 +86,8 @@ export async function openAnnIndex(options: OpenAnnIndexOptions): Promise<AnnInd
       try {
         if (sha256File(path) !== meta.checksum) throw new Error('checksum differs');
         inner = createHnswIndex({ dim, loadFrom: path, families: meta.families, ...options.hnsw });
-        if (inner.size !== meta.count) throw new Error(`${inner.size} live vectors where the metadata says ${meta.count}`);
+        if (inner.size !== meta.count)
+          throw new Error(`${inner.size} live vectors where the metadata says ${meta.count}`);
       } catch (error) {
         inner = null;
         reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'corrupt';

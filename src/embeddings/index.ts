@@ -11,4 +11,10 @@ export {
   type HnswIndex,
   type HnswOptions,
 } from './vector-index.js';
-export { openAnnIndex, indexBaseName, type AnnIndex, type OpenAnnIndexOptions, type RebuildReason } from './ann-index.js';
+export {
+  openAnnIndex,
+  indexBaseName,
+  type AnnIndex,
+  type OpenAnnIndexOptions,
+  type RebuildReason,
+} from './ann-index.js';

@@ -24,7 +24,16 @@ const MIN_DIM = 64;
  * softmax), sizes next; plan tokens only separate schedules of one operation, and a query has no
  * steps, so their weight never reorders schedules against a query.
  */
-const WEIGHTS = { kind: 1.2, dtype: 0.6, flags: 0.5, sizes: 1.0, ratios: 0.6, intensity: 0.5, flops: 0.5, steps: 0.6 } as const;
+const WEIGHTS = {
+  kind: 1.2,
+  dtype: 0.6,
+  flags: 0.5,
+  sizes: 1.0,
+  ratios: 0.6,
+  intensity: 0.5,
+  flops: 0.5,
+  steps: 0.6,
+} as const;
 
 export interface OfflineEmbedderOptions {
   /** Vector length; the plan-token block gets what the fixed blocks leave. Default 128, at least 64. */
@@ -38,7 +47,10 @@ export interface OfflineEmbedderOptions {
 export function createOfflineEmbedder(options: OfflineEmbedderOptions = {}): Embedder {
   const dim = options.dim ?? 128;
   if (!Number.isInteger(dim) || dim < MIN_DIM || dim > 4096) {
-    throw new SkbError('CONFIG', `The offline embedder's dimension must be an integer from ${MIN_DIM} to 4096, not ${dim}.`);
+    throw new SkbError(
+      'CONFIG',
+      `The offline embedder's dimension must be an integer from ${MIN_DIM} to 4096, not ${dim}.`,
+    );
   }
   const layout = makeLayout(dim);
   return {
@@ -97,7 +109,13 @@ function embedOne(doc: EmbeddingDoc, dim: number, l: Layout): Float32Array {
       .sort()
       .map((k) => `attr:${k}=${String(op.attrs[k])}`),
   ];
-  addHashedBlock(v, l.flags, FLAG_BUCKETS, flagTokens.map((t) => [t, 1]), WEIGHTS.flags);
+  addHashedBlock(
+    v,
+    l.flags,
+    FLAG_BUCKETS,
+    flagTokens.map((t) => [t, 1]),
+    WEIGHTS.flags,
+  );
 
   // Centered at 2^8 so that small and large problems point different ways, not just farther.
   const sizes = orderedSizes(op);
@@ -136,7 +154,13 @@ function planWords(plan: string): string[] {
 }
 
 /** Signed feature hashing into `buckets` slots from `offset`, the block then scaled to norm `weight`. */
-function addHashedBlock(v: Float32Array, offset: number, buckets: number, tokens: Array<[string, number]>, weight: number): void {
+function addHashedBlock(
+  v: Float32Array,
+  offset: number,
+  buckets: number,
+  tokens: Array<[string, number]>,
+  weight: number,
+): void {
   if (tokens.length === 0) return;
   const block = new Float64Array(buckets);
   for (const [token, w] of tokens) {

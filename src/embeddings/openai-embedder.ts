@@ -87,12 +87,18 @@ export async function createOpenAIEmbedder(options: OpenAIEmbedderOptions): Prom
     }
     const data = parsed.data.data;
     if (data.length !== texts.length) {
-      throw new SkbError('CONFIG', `The embedding service at ${where} returned ${data.length} vectors for ${texts.length} inputs; it is not answering embedding requests correctly.`);
+      throw new SkbError(
+        'CONFIG',
+        `The embedding service at ${where} returned ${data.length} vectors for ${texts.length} inputs; it is not answering embedding requests correctly.`,
+      );
     }
     const out: Array<Float32Array | undefined> = new Array(texts.length);
     for (const item of data) {
       if (item.index >= texts.length || out[item.index]) {
-        throw new SkbError('CONFIG', `The embedding service at ${where} returned a bad or repeated index ${item.index}.`);
+        throw new SkbError(
+          'CONFIG',
+          `The embedding service at ${where} returned a bad or repeated index ${item.index}.`,
+        );
       }
       const d = expectedDim ?? item.embedding.length;
       if (item.embedding.length !== d) {
@@ -107,7 +113,14 @@ export async function createOpenAIEmbedder(options: OpenAIEmbedderOptions): Prom
     return out as Float32Array[];
   }
 
-  const dim = options.dim ?? (await request([embeddingText({ operation: { kind: 'gemm', dims: { M: 1 }, dtype: 'f32', epilogue: [], attrs: {} } })], undefined))[0]!.length;
+  const dim =
+    options.dim ??
+    (
+      await request(
+        [embeddingText({ operation: { kind: 'gemm', dims: { M: 1 }, dtype: 'f32', epilogue: [], attrs: {} } })],
+        undefined,
+      )
+    )[0]!.length;
 
   return {
     id: `openai:${options.model}:${dim}`,

@@ -99,7 +99,9 @@ class FamilyBook {
  * An HNSW index (hnswlib-node, cosine space). `loadFrom` reads a graph written by `writeFile`;
  * `families` must then list its live labels (the graph file does not know about families).
  */
-export function createHnswIndex(options: { dim: number; loadFrom?: string; families?: Record<string, number[]> } & HnswOptions): HnswIndex {
+export function createHnswIndex(
+  options: { dim: number; loadFrom?: string; families?: Record<string, number[]> } & HnswOptions,
+): HnswIndex {
   const { dim } = options;
   const baseEf = options.ef ?? 128;
   const native = new hnswlib.HierarchicalNSW('cosine', dim);
@@ -119,7 +121,13 @@ export function createHnswIndex(options: { dim: number; loadFrom?: string; famil
     }
     for (const label of present) if (!book.familyOf.has(label)) deletedInGraph.add(label);
   } else {
-    native.initIndex({ maxElements: INITIAL_CAPACITY, m: options.m ?? 24, efConstruction: options.efConstruction ?? 200, randomSeed: 100, allowReplaceDeleted: true });
+    native.initIndex({
+      maxElements: INITIAL_CAPACITY,
+      m: options.m ?? 24,
+      efConstruction: options.efConstruction ?? 200,
+      randomSeed: 100,
+      allowReplaceDeleted: true,
+    });
   }
 
   /** Unmarks a deleted label so addPoint can update it in place; false when its slot was recycled. */
@@ -156,7 +164,8 @@ export function createHnswIndex(options: { dim: number; loadFrom?: string; famil
     add(entries) {
       entries.forEach((e, i) => {
         checkVector(e.vector, dim, `Vector ${i} (label ${e.label})`);
-        if (!Number.isSafeInteger(e.label) || e.label < 0) throw new SkbError('BAD_INPUT', `Label ${e.label} is not a non-negative integer.`);
+        if (!Number.isSafeInteger(e.label) || e.label < 0)
+          throw new SkbError('BAD_INPUT', `Label ${e.label} is not a non-negative integer.`);
       });
       const needed = native.getCurrentCount() + entries.length;
       if (needed > native.getMaxElements()) native.resizeIndex(Math.max(needed, native.getMaxElements() * 2));

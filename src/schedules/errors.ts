@@ -63,7 +63,11 @@ export function describeIssues(issues: ReadonlyArray<{ path: ReadonlyArray<Prope
 
 /** What `parseOrThrow` needs of a zod schema: a `safeParse` that says what failed. */
 interface SafeParser<T> {
-  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } };
+  safeParse(
+    value: unknown,
+  ):
+    | { success: true; data: T }
+    | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } };
 }
 
 /**

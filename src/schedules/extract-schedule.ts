@@ -3,7 +3,13 @@
  * best candidate, with the siblings along that path that failed or were slower kept as negative
  * evidence for later searches.
  */
-import { INVENTED_OPTION_ID, OPTION_ID_PATTERN, type NegativeStep, type ScheduleContentInput, type Step } from './schedule.js';
+import {
+  INVENTED_OPTION_ID,
+  OPTION_ID_PATTERN,
+  type NegativeStep,
+  type ScheduleContentInput,
+  type Step,
+} from './schedule.js';
 import type { CandidateRecord } from './candidate.js';
 import type { LineageStep, SearchRecord } from './search.js';
 
@@ -57,7 +63,12 @@ export function extractSchedule(input: ExtractScheduleInput): ScheduleContentInp
     const onPath = path[atStep + 1];
     for (const c of childrenOf.get(id) ?? []) {
       if (c.id === onPath || c.optionId === null || !OPTION_ID_PATTERN.test(c.optionId) || !c.plan) continue;
-      const slower = c.correct && c.latencyMs !== null && !c.admitted && parent?.latencyMs != null && c.latencyMs >= parent.latencyMs;
+      const slower =
+        c.correct &&
+        c.latencyMs !== null &&
+        !c.admitted &&
+        parent?.latencyMs != null &&
+        c.latencyMs >= parent.latencyMs;
       if (c.correct && !slower) continue;
       negatives.push({
         optionId: c.optionId,

@@ -24,7 +24,9 @@ export type ExportHeader = z.infer<typeof ExportHeaderSchema>;
 
 const TargetLineSchema = TargetRecordSchema.extend({ type: z.literal('target') }).strict();
 
-const OperationLineSchema = z.object({ type: z.literal('operation'), key: z.string().min(1).max(2000), operation: OperationSchema }).strict();
+const OperationLineSchema = z
+  .object({ type: z.literal('operation'), key: z.string().min(1).max(2000), operation: OperationSchema })
+  .strict();
 
 /** The fields a schedule line has besides its content (the content's `operation` is replaced by `operationKey`). */
 const ScheduleLineMetaSchema = z.object({
@@ -55,7 +57,8 @@ export function pruneBest(schedules: Schedule[]): Schedule[] {
   for (const s of schedules) {
     const key = `${shapeKey(s.operation)}\u0000${s.targetKey}`;
     const current = best.get(key);
-    if (!current || s.speedup > current.speedup || (s.speedup === current.speedup && compareByCreation(s, current) < 0)) best.set(key, s);
+    if (!current || s.speedup > current.speedup || (s.speedup === current.speedup && compareByCreation(s, current) < 0))
+      best.set(key, s);
   }
   const kept = new Set(best.values());
   return schedules.filter((s) => kept.has(s));
@@ -67,18 +70,35 @@ export function pruneBest(schedules: Schedule[]): Schedule[] {
  * Every line is canonical JSON and nothing depends on when the export ran, so the same knowledge
  * base always exports to the same bytes.
  */
-export function exportJsonl(schedules: Schedule[], targets: TargetRecord[], options: { embedderId: string | null }): string {
+export function exportJsonl(
+  schedules: Schedule[],
+  targets: TargetRecord[],
+  options: { embedderId: string | null },
+): string {
   const targetsByKey = new Map(targets.map((t) => [t.key, t]));
   const usedTargets = new Map<string, TargetRecord>();
   const operations = new Map<string, Operation>();
   for (const s of schedules) {
     const target = targetsByKey.get(s.targetKey);
-    if (!target) throw new SkbError('BAD_INPUT', `Schedule ${s.id} refers to target ${s.targetKey}, which was not given to the export: pass every referenced target`);
+    if (!target)
+      throw new SkbError(
+        'BAD_INPUT',
+        `Schedule ${s.id} refers to target ${s.targetKey}, which was not given to the export: pass every referenced target`,
+      );
     usedTargets.set(target.key, target);
     operations.set(shapeKey(s.operation), s.operation);
   }
-  const byKey = <T>(entries: Iterable<[string, T]>): Array<[string, T]> => [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const lines: unknown[] = [{ type: 'header', format: EXPORT_FORMAT, version: EXPORT_VERSION, exporter: EXPORTER, embedder: options.embedderId }];
+  const byKey = <T>(entries: Iterable<[string, T]>): Array<[string, T]> =>
+    [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const lines: unknown[] = [
+    {
+      type: 'header',
+      format: EXPORT_FORMAT,
+      version: EXPORT_VERSION,
+      exporter: EXPORTER,
+      embedder: options.embedderId,
+    },
+  ];
   for (const [, t] of byKey(usedTargets)) lines.push({ type: 'target', ...t });
   for (const [key, operation] of byKey(operations)) lines.push({ type: 'operation', key, operation });
   for (const s of [...schedules].sort(compareByCreation)) {
@@ -143,7 +163,10 @@ export function parseJsonl(text: string): ParsedExport {
     const record = value as Record<string, unknown>;
     const type = record.type;
     if (first && type !== 'header') {
-      fail(lineNo, 'the first line must be the header {"type":"header","format":"schedule-kb","version":1,...}; this is not a schedule-kb export');
+      fail(
+        lineNo,
+        'the first line must be the header {"type":"header","format":"schedule-kb","version":1,...}; this is not a schedule-kb export',
+      );
     }
 
     switch (type) {
@@ -172,7 +195,10 @@ export function parseJsonl(text: string): ParsedExport {
         const key = targetKey(t.fingerprint);
         const family = targetFamily(t.fingerprint);
         if (key !== t.key || family !== t.family) {
-          fail(lineNo, `target ${t.key}: its fingerprint gives key ${key} and family ${family}; the line was edited after export`);
+          fail(
+            lineNo,
+            `target ${t.key}: its fingerprint gives key ${key} and family ${family}; the line was edited after export`,
+          );
           break;
         }
         targets.set(t.key, { record: t, line: lineNo });
@@ -224,11 +250,17 @@ export function parseJsonl(text: string): ParsedExport {
         }
         const derived = toSchedule(content);
         if (derived.contentHash !== contentHash || derived.id !== id) {
-          fail(lineNo, `schedule ${id}: its id and contentHash do not match its content (which hashes to ${derived.contentHash}); the line was edited after export`);
+          fail(
+            lineNo,
+            `schedule ${id}: its id and contentHash do not match its content (which hashes to ${derived.contentHash}); the line was edited after export`,
+          );
           break;
         }
         if (derived.speedup !== speedup) {
-          fail(lineNo, `schedule ${id}: speedup ${speedup} does not match baselineLatencyMs / bestLatencyMs = ${derived.speedup}`);
+          fail(
+            lineNo,
+            `schedule ${id}: speedup ${speedup} does not match baselineLatencyMs / bestLatencyMs = ${derived.speedup}`,
+          );
           break;
         }
         const earlier = scheduleLines.get(id);

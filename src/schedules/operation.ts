@@ -15,22 +15,45 @@ export const OperationKindSchema = z
 
 export const DtypeSchema = z.enum(['f32', 'f16', 'bf16', 'f64', 'i8', 'i32']);
 
-const DimNameSchema = z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,31}$/, 'dimension names are identifiers such as M, N, K');
+const DimNameSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_]{0,31}$/, 'dimension names are identifiers such as M, N, K');
 
 export const OperationSchema = z
   .object({
     kind: OperationKindSchema,
     /** Named sizes, e.g. { M: 512, N: 512, K: 512 }. */
     dims: z
-      .record(DimNameSchema, z.number().int().positive().max(2 ** 40))
-      .refine((d) => Object.keys(d).length > 0 && Object.keys(d).length <= 16, 'an operation has 1 to 16 named dimensions'),
+      .record(
+        DimNameSchema,
+        z
+          .number()
+          .int()
+          .positive()
+          .max(2 ** 40),
+      )
+      .refine(
+        (d) => Object.keys(d).length > 0 && Object.keys(d).length <= 16,
+        'an operation has 1 to 16 named dimensions',
+      ),
     dtype: DtypeSchema.default('f32'),
     /** Memory layout, e.g. "row", "nchw", "tn". */
-    layout: z.string().regex(/^[a-z0-9_]{1,16}$/).optional(),
+    layout: z
+      .string()
+      .regex(/^[a-z0-9_]{1,16}$/)
+      .optional(),
     /** Fused epilogue in application order, e.g. ["bias", "relu"]. */
-    epilogue: z.array(z.string().regex(/^[a-z0-9_]{1,16}$/)).max(8).default([]),
+    epilogue: z
+      .array(z.string().regex(/^[a-z0-9_]{1,16}$/))
+      .max(8)
+      .default([]),
     /** Structural parameters that are not sizes (stride, padding, transposition). */
-    attrs: z.record(z.string().regex(/^[a-z][a-zA-Z0-9_]{0,31}$/), z.union([z.number().int(), z.string().max(32), z.boolean()])).default({}),
+    attrs: z
+      .record(
+        z.string().regex(/^[a-z][a-zA-Z0-9_]{0,31}$/),
+        z.union([z.number().int(), z.string().max(32), z.boolean()]),
+      )
+      .default({}),
   })
   .strict();
 
@@ -134,7 +157,9 @@ export function minimumBytes(op: Operation): number {
       return b * (g('M') * g('K', g('N')) + g('K', g('N')) + g('M'));
     case 'conv2d': {
       const { outH, outW } = conv2dOutputSize(op);
-      return b * (g('N') * g('C') * g('H') * g('W') + g('K') * g('C') * g('R') * g('S') + g('N') * g('K') * outH * outW);
+      return (
+        b * (g('N') * g('C') * g('H') * g('W') + g('K') * g('C') * g('R') * g('S') + g('N') * g('K') * outH * outW)
+      );
     }
     case 'softmax':
     case 'layernorm':
@@ -147,11 +172,19 @@ export function minimumBytes(op: Operation): number {
 /** Parses "M=512,N=512,K=512" (the CLI's --shape) into dims. */
 export function parseShapeSpec(spec: string): Record<string, number> {
   const dims: Record<string, number> = {};
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z][A-Za-z0-9_]*)=(\d+)$/.exec(part);
-    if (!m) throw new SkbError('BAD_INPUT', `Bad shape entry "${part}": write sizes as NAME=INTEGER separated by commas, e.g. M=512,N=512,K=512`);
+    if (!m)
+      throw new SkbError(
+        'BAD_INPUT',
+        `Bad shape entry "${part}": write sizes as NAME=INTEGER separated by commas, e.g. M=512,N=512,K=512`,
+      );
     dims[m[1]!] = Number(m[2]);
   }
-  if (Object.keys(dims).length === 0) throw new SkbError('BAD_INPUT', 'The shape is empty: give sizes such as M=512,N=512,K=512');
+  if (Object.keys(dims).length === 0)
+    throw new SkbError('BAD_INPUT', 'The shape is empty: give sizes such as M=512,N=512,K=512');
   return dims;
 }

@@ -10,7 +10,10 @@ export function creationSortKey(createdAt: string): string {
 }
 
 /** The one order of schedules everywhere (store pages, export): creation time, then id. */
-export function compareByCreation(a: Pick<Schedule, 'createdAt' | 'id'>, b: Pick<Schedule, 'createdAt' | 'id'>): number {
+export function compareByCreation(
+  a: Pick<Schedule, 'createdAt' | 'id'>,
+  b: Pick<Schedule, 'createdAt' | 'id'>,
+): number {
   const ka = creationSortKey(a.createdAt);
   const kb = creationSortKey(b.createdAt);
   if (ka !== kb) return ka < kb ? -1 : 1;

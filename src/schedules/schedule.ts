@@ -3,7 +3,14 @@ import { canonicalJson, sha256Hex } from './canonical.js';
 import { OperationSchema } from './operation.js';
 
 const JsonValue: z.ZodType<unknown> = z.lazy(() =>
-  z.union([z.string().max(100_000), z.number(), z.boolean(), z.null(), z.array(JsonValue).max(1000), z.record(z.string().max(128), JsonValue)]),
+  z.union([
+    z.string().max(100_000),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(JsonValue).max(1000),
+    z.record(z.string().max(128), JsonValue),
+  ]),
 );
 
 const LatencySchema = z.number().positive().finite();
@@ -101,7 +108,13 @@ export function toSchedule(content: ScheduleContent): Schedule {
  */
 export function speedupOf(latencies: { baselineLatencyMs: number; bestLatencyMs: number }): number;
 export function speedupOf(latencies: { baselineLatencyMs: number | null; bestLatencyMs: number | null }): number | null;
-export function speedupOf({ baselineLatencyMs: base, bestLatencyMs: best }: { baselineLatencyMs: number | null; bestLatencyMs: number | null }): number | null {
+export function speedupOf({
+  baselineLatencyMs: base,
+  bestLatencyMs: best,
+}: {
+  baselineLatencyMs: number | null;
+  bestLatencyMs: number | null;
+}): number | null {
   return base != null && best != null && best > 0 ? base / best : null;
 }
 

@@ -44,11 +44,19 @@ export const SearchConfigSchema = z
     menuKeep: z.number().min(0.05).max(1).default(0.3),
     /** Probability that a plan sample asks for an optimization not on the menu. */
     inventProbability: z.number().min(0).max(1).default(0.1),
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(1),
     /** Models of the LLM planner's ensemble (plan and code requests are split across them). */
     models: z.array(z.string().min(1).max(128)).max(16).default([]),
     /** Timing settings passed to the toolchain. */
-    timing: z.object({ warmup: z.number().int().min(0).max(1000), runs: z.number().int().min(1).max(1000) }).partial().default({}),
+    timing: z
+      .object({ warmup: z.number().int().min(0).max(1000), runs: z.number().int().min(1).max(1000) })
+      .partial()
+      .default({}),
     /** Seeding from the knowledge base (on by default; a search with nothing to retrieve runs cold). */
     warmStart: WarmStartConfigSchema.default(WarmStartConfigSchema.parse({})),
   })
@@ -135,7 +143,18 @@ export interface ProgressEvent {
 export type SearchPatch = Partial<
   Pick<
     SearchRecord,
-    'status' | 'targetKey' | 'samplesUsed' | 'iteration' | 'baselineLatencyMs' | 'bestLatencyMs' | 'bestCandidateId' | 'bestLineage' | 'error' | 'scheduleId' | 'seeds' | 'message'
+    | 'status'
+    | 'targetKey'
+    | 'samplesUsed'
+    | 'iteration'
+    | 'baselineLatencyMs'
+    | 'bestLatencyMs'
+    | 'bestCandidateId'
+    | 'bestLineage'
+    | 'error'
+    | 'scheduleId'
+    | 'seeds'
+    | 'message'
   >
 >;
 

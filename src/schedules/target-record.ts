@@ -9,7 +9,13 @@ export const CpuFingerprintSchema = z
     /** ISA extensions that matter for code generation (avx2, fma, avx512f, neon, ...), sorted. */
     isa: z.array(z.string().min(1).max(32)).max(64),
     /** Cache sizes in bytes where known. */
-    caches: z.object({ l1d: z.number().int().positive().optional(), l2: z.number().int().positive().optional(), l3: z.number().int().positive().optional() }).strict(),
+    caches: z
+      .object({
+        l1d: z.number().int().positive().optional(),
+        l2: z.number().int().positive().optional(),
+        l3: z.number().int().positive().optional(),
+      })
+      .strict(),
     cores: z.number().int().positive(),
     compiler: z.string().min(1).max(128),
   })
@@ -39,7 +45,10 @@ export type Fingerprint = z.infer<typeof FingerprintSchema>;
  * the hardware does not); CPU model and ISA, or GPU name and compute capability, are kept.
  */
 export function targetFamily(fp: Fingerprint): string {
-  const basis = fp.kind === 'cpu' ? { arch: fp.arch, model: fp.model, isa: [...fp.isa].sort() } : { name: fp.name, cc: fp.computeCapability };
+  const basis =
+    fp.kind === 'cpu'
+      ? { arch: fp.arch, model: fp.model, isa: [...fp.isa].sort() }
+      : { name: fp.name, cc: fp.computeCapability };
   return `${fp.kind}-${sha256Hex(canonicalJson(basis)).slice(0, 12)}`;
 }
 

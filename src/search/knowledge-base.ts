@@ -80,7 +80,12 @@ export interface KnowledgeBase {
    * stores the schedule with its embedding and target in ONE transaction, then adds it to the index.
    * If anything fails before the commit, neither the search's status nor the schedule changed.
    */
-  rememberSearch(request: { searchId: string; patch: SearchPatch; schedule: ScheduleContentInput | null; target?: TargetRecord }): Promise<{ search: SearchRecord; schedule: Schedule | null }>;
+  rememberSearch(request: {
+    searchId: string;
+    patch: SearchPatch;
+    schedule: ScheduleContentInput | null;
+    target?: TargetRecord;
+  }): Promise<{ search: SearchRecord; schedule: Schedule | null }>;
   similar(query: SimilarQuery): Promise<RetrievalMatch[]>;
   getSchedule(id: string): Promise<Schedule | null>;
   /** Schedules in a deterministic order (creation time, then id), filtered and paginated. */

@@ -17,7 +17,14 @@ import {
 import type { Embedder } from '../embeddings/embedder.js';
 import { openAnnIndex, type AnnIndex } from '../embeddings/ann-index.js';
 import { checkVector, type HnswOptions } from '../embeddings/vector-index.js';
-import type { ExportRequest, ImportReport, KnowledgeBase, RetrievalMatch, SeedReuse, SimilarQuery } from './knowledge-base.js';
+import type {
+  ExportRequest,
+  ImportReport,
+  KnowledgeBase,
+  RetrievalMatch,
+  SeedReuse,
+  SimilarQuery,
+} from './knowledge-base.js';
 import { retrieve } from './retrieve.js';
 import { createShapeCatalog } from './shape-catalog.js';
 
@@ -131,17 +138,24 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
       await refreshIfStale();
       const vectors = await embedder.embed(contents.map((c) => ({ operation: c.operation, steps: c.steps })));
       if (vectors.length !== contents.length) {
-        throw new SkbError('INTERNAL', `The embedder ${embedder.id} returned ${vectors.length} vectors for ${contents.length} schedules.`);
+        throw new SkbError(
+          'INTERNAL',
+          `The embedder ${embedder.id} returned ${vectors.length} vectors for ${contents.length} schedules.`,
+        );
       }
       vectors.forEach((v, i) => checkVector(v, embedder.dim, `The embedding of schedule ${i + 1}`));
-      const result = await store.insertSchedules(contents, { targets, embeddings: { embedderId: embedder.id, vectors } });
+      const result = await store.insertSchedules(contents, {
+        targets,
+        embeddings: { embedderId: embedder.id, vectors },
+      });
       const ids = contents.map((c) => toSchedule(c).id);
       // One read for the whole batch: every statement libSQL prepares costs native memory for good.
       const found = new Map((await store.scheduleLabels(ids)).map((f) => [f.scheduleId, f]));
       const entries = [];
       for (const [i, id] of ids.entries()) {
         const f = found.get(id);
-        if (f && !index.has(f.label)) entries.push({ label: f.label, targetFamily: f.targetFamily, vector: vectors[i]! });
+        if (f && !index.has(f.label))
+          entries.push({ label: f.label, targetFamily: f.targetFamily, vector: vectors[i]! });
       }
       index.add(entries);
       catalog.noteInserted(
@@ -181,7 +195,12 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
       let schedules = await (async () => {
         if (!request.similarTo) return store.allSchedules(request.filter);
         const ids = (await kb.similar(request.similarTo)).map((m) => m.schedule.id);
-        return ids.length === 0 ? [] : store.allSchedules({ ...request.filter, ids: request.filter.ids ? request.filter.ids.filter((id) => ids.includes(id)) : ids });
+        return ids.length === 0
+          ? []
+          : store.allSchedules({
+              ...request.filter,
+              ids: request.filter.ids ? request.filter.ids.filter((id) => ids.includes(id)) : ids,
+            });
       })();
       if (request.pruned) schedules = pruneBest(schedules);
       const used = new Set(schedules.map((s) => s.targetKey));
@@ -193,18 +212,33 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
       assertOpen();
       return serial(async () => {
         await refreshIfStale();
-        if (!schedule) return { search: await store.finishSearch(searchId, patch).then((r) => r.search), schedule: null };
+        if (!schedule)
+          return { search: await store.finishSearch(searchId, patch).then((r) => r.search), schedule: null };
         const parsed = ScheduleContentSchema.safeParse(schedule);
-        if (!parsed.success) throw new SkbError('INTERNAL', `The schedule extracted from search ${searchId} is invalid: ${describeIssues(parsed.error.issues)}`);
+        if (!parsed.success)
+          throw new SkbError(
+            'INTERNAL',
+            `The schedule extracted from search ${searchId} is invalid: ${describeIssues(parsed.error.issues)}`,
+          );
         const content = parsed.data;
         const [vector] = await embedder.embed([{ operation: content.operation, steps: content.steps }]);
-        if (!vector) throw new SkbError('INTERNAL', `The embedder ${embedder.id} returned no vector for the schedule of search ${searchId}.`);
+        if (!vector)
+          throw new SkbError(
+            'INTERNAL',
+            `The embedder ${embedder.id} returned no vector for the schedule of search ${searchId}.`,
+          );
         checkVector(vector, embedder.dim, `The embedding of the schedule of search ${searchId}`);
-        const done = await store.finishSearch(searchId, patch, { content, ...(target ? { target } : {}), embedding: { embedderId: embedder.id, vector } });
+        const done = await store.finishSearch(searchId, patch, {
+          content,
+          ...(target ? { target } : {}),
+          embedding: { embedderId: embedder.id, vector },
+        });
         const stored = done.schedule!;
         const found = await store.scheduleLabel(stored.id);
-        if (found && !index.has(found.label)) index.add([{ label: found.label, targetFamily: found.targetFamily, vector }]);
-        if (done.inserted && found) catalog.noteInserted([{ schedule: stored, label: found.label, targetFamily: found.targetFamily }]);
+        if (found && !index.has(found.label))
+          index.add([{ label: found.label, targetFamily: found.targetFamily, vector }]);
+        if (done.inserted && found)
+          catalog.noteInserted([{ schedule: stored, label: found.label, targetFamily: found.targetFamily }]);
         afterWrite(await store.revision());
         return { search: done.search, schedule: stored };
       });
@@ -242,13 +276,23 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
       const written = new Set((await store.listReuses({ searchId })).map((r) => r.id));
       for (const seed of seeds) {
         if (written.has(seed.reuseId)) continue;
-        await store.recordReuse({ id: seed.reuseId, scheduleId: seed.scheduleId, searchId, tier: seed.tier, distance: seed.distance, outcome: 'pending' });
+        await store.recordReuse({
+          id: seed.reuseId,
+          scheduleId: seed.scheduleId,
+          searchId,
+          tier: seed.tier,
+          distance: seed.distance,
+          outcome: 'pending',
+        });
       }
     },
 
     async counts() {
       const [page, spaces] = await Promise.all([store.listSchedules({}, { first: 1 }), store.embeddingSpaces()]);
-      return { schedules: page.totalCount, indexedVectors: spaces.find((s) => s.embedderId === embedder.id)?.count ?? 0 };
+      return {
+        schedules: page.totalCount,
+        indexedVectors: spaces.find((s) => s.embedderId === embedder.id)?.count ?? 0,
+      };
     },
 
     getMarker: (name) => store.getMarker(name),
@@ -284,7 +328,10 @@ async function backfill(store: Store, embedder: Embedder, index: AnnIndex): Prom
     const batch = missing.slice(i, i + BACKFILL_BATCH);
     const vectors = await embedder.embed(batch.map((s) => ({ operation: s.operation, steps: s.steps })));
     vectors.forEach((v, j) => checkVector(v, embedder.dim, `The embedding of schedule ${batch[j]!.id}`));
-    await store.putEmbeddings(embedder.id, batch.map((s, j) => ({ scheduleId: s.id, vector: vectors[j]! })));
+    await store.putEmbeddings(
+      embedder.id,
+      batch.map((s, j) => ({ scheduleId: s.id, vector: vectors[j]! })),
+    );
     const found = new Map((await store.scheduleLabels(batch.map((s) => s.id))).map((f) => [f.scheduleId, f]));
     const entries = [];
     for (const [j, s] of batch.entries()) {

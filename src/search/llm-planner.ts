@@ -17,7 +17,9 @@ import type { Rng } from './rng.js';
 const OptionsSchema = z.object({
   baseURL: z.url('baseURL must be a URL such as http://localhost:11434/v1').optional(),
   apiKey: z.string().optional(),
-  models: z.array(z.string().trim().min(1, 'model names must not be empty')).min(1, 'name at least one model (SKB_MODELS)'),
+  models: z
+    .array(z.string().trim().min(1, 'model names must not be empty'))
+    .min(1, 'name at least one model (SKB_MODELS)'),
   timeoutMs: z.number().int().positive().default(180_000),
   maxRetries: z.number().int().min(0).max(20).default(3),
   retryBaseMs: z.number().nonnegative().default(1_000),
@@ -55,7 +57,10 @@ type Counter = { next: number | undefined };
  */
 export function modelNewFromProblem(problemSource: string): string {
   if (!/^class Model\s*\(/m.test(problemSource)) {
-    throw new SkbError('BAD_INPUT', 'The KernelBench problem defines no top-level `class Model(...)`; pass a problem whose reference module is named Model');
+    throw new SkbError(
+      'BAD_INPUT',
+      'The KernelBench problem defines no top-level `class Model(...)`; pass a problem whose reference module is named Model',
+    );
   }
   const kept: string[] = [];
   let skipping = false;
@@ -74,7 +79,12 @@ export function modelNewFromProblem(problemSource: string): string {
 
 /** Creates the LLM planner. Throws CONFIG for unusable options (no models, bad URL). */
 export function createLlmPlanner(options: LlmPlannerOptions): Planner {
-  const settings = parseOrThrow(OptionsSchema, { ...options, menu: undefined, problemFor: undefined }, 'Invalid LLM planner settings', 'CONFIG');
+  const settings = parseOrThrow(
+    OptionsSchema,
+    { ...options, menu: undefined, problemFor: undefined },
+    'Invalid LLM planner settings',
+    'CONFIG',
+  );
   const { menu } = options;
   const language = LANGUAGES[menu.toolchain];
   const problemFor = options.problemFor ?? kernelBenchProblemFor;
@@ -99,9 +109,14 @@ export function createLlmPlanner(options: LlmPlannerOptions): Planner {
     counter.next = (index + 1) % models.length;
     return models[index] as string;
   };
-  const optionFor = (id: string, offered: MenuOption[]): MenuOption => known.get(id) ?? offered.find((o) => o.id === id) ?? { id, label: id, description: '' };
+  const optionFor = (id: string, offered: MenuOption[]): MenuOption =>
+    known.get(id) ?? offered.find((o) => o.id === id) ?? { id, label: id, description: '' };
 
-  async function implementOnce(prompt: Prompt, model: string, signal: AbortSignal | undefined): Promise<PlannerOutcome<Implementation>> {
+  async function implementOnce(
+    prompt: Prompt,
+    model: string,
+    signal: AbortSignal | undefined,
+  ): Promise<PlannerOutcome<Implementation>> {
     const reply = await client.complete({ model, prompt, purpose: 'implement', ...(signal ? { signal } : {}) });
     if (!reply.ok) return reply;
     const code = parseCodeReply(reply.text);
@@ -114,13 +129,22 @@ export function createLlmPlanner(options: LlmPlannerOptions): Planner {
     models: [...models],
 
     baseline(task: PlanningTask) {
-      return { code: menu.toolchain === 'c' ? naiveBaseline(task.operation) : modelNewFromProblem(task.problemSource ?? problemFor(task.operation)) };
+      return {
+        code:
+          menu.toolchain === 'c'
+            ? naiveBaseline(task.operation)
+            : modelNewFromProblem(task.problemSource ?? problemFor(task.operation)),
+      };
     },
 
     async propose(request) {
-      const forced = request.forced ? { step: request.forced, option: optionFor(request.forced.optionId, request.menu) } : undefined;
+      const forced = request.forced
+        ? { step: request.forced, option: optionFor(request.forced.optionId, request.menu) }
+        : undefined;
       const invent = request.invent && !forced;
-      const allowed = new Set(forced ? [forced.option.id] : invent ? [INVENTED_OPTION_ID] : request.menu.map((o) => o.id));
+      const allowed = new Set(
+        forced ? [forced.option.id] : invent ? [INVENTED_OPTION_ID] : request.menu.map((o) => o.id),
+      );
       if (allowed.size === 0) return { ok: false, error: 'the plan sample was given an empty menu', usage: [] };
       const prompt = planPrompt({
         task: request.task,
@@ -135,14 +159,20 @@ export function createLlmPlanner(options: LlmPlannerOptions): Planner {
         language,
       });
       const model = pickModel('plan', request.rng);
-      const reply = await client.complete({ model, prompt, purpose: 'plan', ...(request.signal ? { signal: request.signal } : {}) });
+      const reply = await client.complete({
+        model,
+        prompt,
+        purpose: 'plan',
+        ...(request.signal ? { signal: request.signal } : {}),
+      });
       if (!reply.ok) return reply;
       const plan = parsePlanReply(reply.text, invent ? [] : forced ? [forced.option] : request.menu, allowed);
       if (!plan.ok) return { ok: false, error: `${model}: ${plan.error}`, usage: reply.usage };
       const { optionId, text, name } = plan.value;
       const value: Plan = {
         optionId,
-        optionLabel: optionId === INVENTED_OPTION_ID ? (name ?? 'Invented optimization') : optionFor(optionId, request.menu).label,
+        optionLabel:
+          optionId === INVENTED_OPTION_ID ? (name ?? 'Invented optimization') : optionFor(optionId, request.menu).label,
         text,
         model,
         ...(request.forced ? { forced: request.forced } : {}),

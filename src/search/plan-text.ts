@@ -33,7 +33,9 @@ function loopOrderPhrase(op: Operation, value: string): string {
 
 function tileDimension(n: string): string | null {
   const m =
-    /^(?:tile|block|blk|t|b)([mnkhwc]|rows?|cols?)$/.exec(n) ?? /^([mnk])(?:c|tile|block|blk|b)$/.exec(n) ?? /^([chw])(?:tile|block|blk)$/.exec(n);
+    /^(?:tile|block|blk|t|b)([mnkhwc]|rows?|cols?)$/.exec(n) ??
+    /^([mnk])(?:c|tile|block|blk|b)$/.exec(n) ??
+    /^([chw])(?:tile|block|blk)$/.exec(n);
   if (!m) return null;
   const d = m[1]!;
   if (d.startsWith('row')) return 'rows';
@@ -72,14 +74,22 @@ function findKnob(knobs: Knobs, normName: string): string | undefined {
 }
 
 /** The phrase for one knob taking `value` in the knob set `knobs` (which already holds it). */
-export function knobPhrase(op: Operation, spec: Pick<KnobSpec, 'name' | 'description'>, value: KnobValue, knobs: Knobs): string {
+export function knobPhrase(
+  op: Operation,
+  spec: Pick<KnobSpec, 'name' | 'description'>,
+  value: KnobValue,
+  knobs: Knobs,
+): string {
   const n = norm(spec.name);
   if ((n === 'mr' || n === 'nv') && 'nv' in knobs) {
     const rows = Number(knobs.mr ?? 1);
     const vectors = Number(knobs.nv ?? 1);
     const lanes = Number(knobs.vec ?? 1);
     if (rows === 1 && vectors * lanes === 1) return 'stop register blocking: one accumulator per output (1x1)';
-    const split = lanes > 1 ? ` (${rows} row${rows === 1 ? '' : 's'} by ${vectors} vector${vectors === 1 ? '' : 's'} of ${lanes} floats)` : '';
+    const split =
+      lanes > 1
+        ? ` (${rows} row${rows === 1 ? '' : 's'} by ${vectors} vector${vectors === 1 ? '' : 's'} of ${lanes} floats)`
+        : '';
     return `register-block ${rows}x${vectors * lanes} so the accumulators stay in registers${split}`;
   }
   if ((n === 'kb' || n === 'owb') && op.kind === 'conv2d') {
@@ -88,11 +98,14 @@ export function knobPhrase(op: Operation, spec: Pick<KnobSpec, 'name' | 'descrip
     return `register-block ${channels} output channel${channels === 1 ? '' : 's'} by ${vectors} vector${vectors === 1 ? '' : 's'} of output pixels so the accumulators stay in registers`;
   }
   if (n === 'order' && op.kind === 'conv2d') {
-    if (value === 'k_outer') return 'loop over output-channel blocks outside output rows so each block of weights is reused across the image (order = k_outer)';
-    if (value === 'oh_outer') return 'loop over output rows outside output-channel blocks so each input row is reused across channels (order = oh_outer)';
+    if (value === 'k_outer')
+      return 'loop over output-channel blocks outside output rows so each block of weights is reused across the image (order = k_outer)';
+    if (value === 'oh_outer')
+      return 'loop over output rows outside output-channel blocks so each input row is reused across channels (order = oh_outer)';
   }
   if (n === 'algorithm') {
-    if (value === 'im2col') return 'lower the convolution to im2col, then a GEMM-like loop over contiguous patches (algorithm = im2col)';
+    if (value === 'im2col')
+      return 'lower the convolution to im2col, then a GEMM-like loop over contiguous patches (algorithm = im2col)';
     if (value === 'direct') return 'compute the convolution directly on the input (algorithm = direct)';
   }
   if (n === 'pack' && op.kind === 'conv2d' && typeof value === 'boolean') {
@@ -112,11 +125,13 @@ export function knobPhrase(op: Operation, spec: Pick<KnobSpec, 'name' | 'descrip
     if (rows === 1 && cols === 1) return 'stop register blocking: one accumulator per output (1x1)';
     return `register-block ${String(rows)}x${String(cols)} so the accumulators stay in registers`;
   }
-  if (['order', 'looporder', 'loops', 'loopnest'].includes(n) && typeof value === 'string') return loopOrderPhrase(op, value);
+  if (['order', 'looporder', 'loops', 'loopnest'].includes(n) && typeof value === 'string')
+    return loopOrderPhrase(op, value);
   const dim = tileDimension(n);
   if (dim && typeof value === 'number') {
     const size = op.dims[dim];
-    if (value === 0 || (size !== undefined && value >= size)) return `stop tiling ${dim} (tile ${dim} = ${value}: one tile spans the whole dimension)`;
+    if (value === 0 || (size !== undefined && value >= size))
+      return `stop tiling ${dim} (tile ${dim} = ${value}: one tile spans the whole dimension)`;
     return `tile ${dim} by ${value} ${tileReason(op, dim)}`;
   }
   if (n.includes('unroll')) {
@@ -132,8 +147,10 @@ export function knobPhrase(op: Operation, spec: Pick<KnobSpec, 'name' | 'descrip
       : 'drop restrict from the pointers (restrict off)';
   }
   if (['vec', 'vector', 'vectorize', 'simd', 'vecwidth', 'vw', 'vlen', 'width', 'lanes', 'isa'].includes(n)) {
-    if (isOff(value) || value === 1 || value === 'scalar') return `use scalar code in the inner loop (${spec.name} = ${String(value)})`;
-    if (typeof value === 'number') return `vectorize the inner loop ${value} floats wide so each instruction does ${value} multiply-adds`;
+    if (isOff(value) || value === 1 || value === 'scalar')
+      return `use scalar code in the inner loop (${spec.name} = ${String(value)})`;
+    if (typeof value === 'number')
+      return `vectorize the inner loop ${value} floats wide so each instruction does ${value} multiply-adds`;
     if (value === true) return 'vectorize the inner loop with SIMD vectors';
     return `vectorize the inner loop with ${value}`;
   }
@@ -150,7 +167,11 @@ export function knobPhrase(op: Operation, spec: Pick<KnobSpec, 'name' | 'descrip
   }
   if (n.startsWith('prefetch')) {
     if (isOff(value)) return 'stop prefetching (prefetch off)';
-    const unit = /reduction step/.test(spec.description) ? 'reduction steps' : /float/.test(spec.description) ? 'floats' : 'elements';
+    const unit = /reduction step/.test(spec.description)
+      ? 'reduction steps'
+      : /float/.test(spec.description)
+        ? 'floats'
+        : 'elements';
     if (typeof value === 'number') return `prefetch ${value} ${unit} ahead of the loads so they hit in cache`;
     return 'prefetch the next block ahead so loads hit in cache';
   }
@@ -168,17 +189,24 @@ export function knobPhrase(op: Operation, spec: Pick<KnobSpec, 'name' | 'descrip
       : `assume ${typeof value === 'number' ? `${value}-byte ` : ''}aligned pointers (__builtin_assume_aligned) so the compiler emits aligned vector loads`;
   }
   if (n === 'hoist' || n === 'hoisting') {
-    return isOff(value) ? 'keep address arithmetic in the inner loop (no hoisting)' : 'hoist invariant loads and address arithmetic out of the inner loop';
+    return isOff(value)
+      ? 'keep address arithmetic in the inner loop (no hoisting)'
+      : 'hoist invariant loads and address arithmetic out of the inner loop';
   }
   if (['fuse', 'fused', 'fusion', 'onepass', 'singlepass'].includes(n)) {
-    return isOff(value) ? 'keep separate passes over each row' : 'fuse the passes over each row so it is read from memory fewer times';
+    return isOff(value)
+      ? 'keep separate passes over each row'
+      : 'fuse the passes over each row so it is read from memory fewer times';
   }
   if (n === 'passes' && typeof value === 'string') {
-    if (value === 'online') return 'fuse the max and exp-sum passes into one online pass, then normalize, so each row is read fewer times (passes = online)';
-    if (value === 'three') return 'run max, exp-sum and normalize as three separate passes over each row (passes = three)';
+    if (value === 'online')
+      return 'fuse the max and exp-sum passes into one online pass, then normalize, so each row is read fewer times (passes = online)';
+    if (value === 'three')
+      return 'run max, exp-sum and normalize as three separate passes over each row (passes = three)';
   }
   if (n === 'stats' && typeof value === 'string') {
-    if (value === 'one_pass') return 'compute mean and variance in one pass over shifted data so each row is read once fewer (stats = one_pass)';
+    if (value === 'one_pass')
+      return 'compute mean and variance in one pass over shifted data so each row is read once fewer (stats = one_pass)';
     if (value === 'two_pass') return 'compute mean and variance in two passes over each row (stats = two_pass)';
   }
   if (n === 'exp' && typeof value === 'string') {
@@ -186,16 +214,22 @@ export function knobPhrase(op: Operation, spec: Pick<KnobSpec, 'name' | 'descrip
     if (value === 'libm') return "compute exp with libm's expf (exp = libm)";
   }
   if (n === 'recip' && typeof value === 'boolean') {
-    return value ? 'multiply by 1/sum, computed once per row, instead of dividing each element (recip on)' : 'divide each element by the sum (recip off)';
+    return value
+      ? 'multiply by 1/sum, computed once per row, instead of dividing each element (recip on)'
+      : 'divide each element by the sum (recip off)';
   }
   if (n === 'rows' && typeof value === 'number' && op.kind === 'matvec') {
-    return value === 1 ? 'compute one row of A at a time (rows = 1, no register blocking)' : `register-block ${value} rows of A so each load of x is shared by ${value} rows`;
+    return value === 1
+      ? 'compute one row of A at a time (rows = 1, no register blocking)'
+      : `register-block ${value} rows of A so each load of x is shared by ${value} rows`;
   }
   if (['passes', 'npasses'].includes(n) && typeof value === 'number') {
     return `read each row in ${value} pass${value === 1 ? '' : 'es'}${value < 3 ? ' (passes fused) so it is read from memory fewer times' : ''}`;
   }
   if (['acc', 'accs', 'accumulators', 'naccumulators', 'accum'].includes(n) && typeof value === 'number') {
-    return value === 1 ? 'use a single accumulator' : `use ${value} independent accumulators to hide the latency of the adds`;
+    return value === 1
+      ? 'use a single accumulator'
+      : `use ${value} independent accumulators to hide the latency of the adds`;
   }
   return `set ${spec.name} to ${String(value)} (${spec.description})`;
 }

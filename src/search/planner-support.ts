@@ -21,14 +21,24 @@ const OK: PlannerSupport = { ok: true };
  * for any operation. Whether the LLM planner has an endpoint is the configuration's to say
  * (`llmUnavailable` in src/api/planners.ts).
  */
-export function plannerSupport(planner: SearchConfig['planner'], toolchain: string, operationKind?: string): PlannerSupport {
+export function plannerSupport(
+  planner: SearchConfig['planner'],
+  toolchain: string,
+  operationKind?: string,
+): PlannerSupport {
   if (!hasMenu(toolchain)) {
-    return { ok: false, reason: `No planner runs on the ${toolchain} toolchain: it has no optimization menu (menus exist for ${MENU_TOOLCHAINS.join(', ')})` };
+    return {
+      ok: false,
+      reason: `No planner runs on the ${toolchain} toolchain: it has no optimization menu (menus exist for ${MENU_TOOLCHAINS.join(', ')})`,
+    };
   }
   if (planner === 'llm') return OK;
   const kinds = templateKinds(toolchain);
   if (kinds.length === 0) {
-    return { ok: false, reason: `The template planner has kernel templates for the ${TEMPLATE_TOOLCHAINS.join(' and ')} toolchains only, not for ${toolchain}: use the LLM planner (planner "llm")` };
+    return {
+      ok: false,
+      reason: `The template planner has kernel templates for the ${TEMPLATE_TOOLCHAINS.join(' and ')} toolchains only, not for ${toolchain}: use the LLM planner (planner "llm")`,
+    };
   }
   if (operationKind !== undefined && !kinds.includes(operationKind)) {
     return {

@@ -1,4 +1,13 @@
-import { SkbError, shapeKey, structureKey, type Operation, type ReuseStats, type ReuseTier, type Schedule, type Store } from '../schedules/index.js';
+import {
+  SkbError,
+  shapeKey,
+  structureKey,
+  type Operation,
+  type ReuseStats,
+  type ReuseTier,
+  type Schedule,
+  type Store,
+} from '../schedules/index.js';
 import type { Embedder } from '../embeddings/embedder.js';
 import type { VectorIndex } from '../embeddings/vector-index.js';
 import type { RetrievalMatch, SimilarQuery } from './knowledge-base.js';
@@ -77,11 +86,15 @@ function byScore(a: RetrievalMatch, b: RetrievalMatch): number {
 export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise<RetrievalMatch[]> {
   const { store, index, embedder, catalog } = deps;
   const { operation: op, k } = query;
-  if (!Number.isInteger(k) || k < 1 || k > MAX_K) throw new SkbError('BAD_INPUT', `k must be an integer from 1 to ${MAX_K}, not ${k}.`);
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K)
+    throw new SkbError('BAD_INPUT', `k must be an integer from 1 to ${MAX_K}, not ${k}.`);
   const tiers = new Set(query.tiers && query.tiers.length > 0 ? query.tiers : ALL_TIERS);
   const target = await store.getTarget(query.targetKey);
   if (!target) {
-    throw new SkbError('NOT_FOUND', `No target with key ${query.targetKey} is stored: pass the key of a known target (see the targets list), or import schedules measured on it first.`);
+    throw new SkbError(
+      'NOT_FOUND',
+      `No target with key ${query.targetKey} is stored: pass the key of a known target (see the targets list), or import schedules measured on it first.`,
+    );
   }
   const family = target.family;
   const matches: RetrievalMatch[] = [];
@@ -95,7 +108,9 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
   const needCatalog = tiers.has('exact') || tiers.has('structure');
   const entries = needCatalog ? await catalog.entries(structureKey(op), family) : [];
   // Outcomes of past reuses, read once for every schedule of the structure (one query).
-  const stats = new Map((entries.length ? await store.reuseStats(entries.map((e) => e.id)) : []).map((r) => [r.scheduleId, r]));
+  const stats = new Map(
+    (entries.length ? await store.reuseStats(entries.map((e) => e.id)) : []).map((r) => [r.scheduleId, r]),
+  );
   const transfer = (id: string): { factor: number; note: string } => transferOf(stats.get(id));
   /**
    * Full schedules of the chosen entries, in the given order. The catalog groups by family and an
@@ -116,13 +131,15 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
       .sort((a, b) => b.score - a.score || byId(a.id, b.id))
       .slice(0, k);
     const exact = (await load(best.map((e) => e.id)))
-      .map((s): RetrievalMatch => ({
-        schedule: s,
-        tier: 'exact',
-        distance: 0,
-        score: score('exact', 1, s.speedup, transfer(s.id).factor),
-        reason: `exact: same operation and sizes on this hardware family${s.targetKey === query.targetKey ? ' (same target)' : ''}; ${outcome(s)}${transfer(s.id).note}`,
-      }))
+      .map(
+        (s): RetrievalMatch => ({
+          schedule: s,
+          tier: 'exact',
+          distance: 0,
+          score: score('exact', 1, s.speedup, transfer(s.id).factor),
+          reason: `exact: same operation and sizes on this hardware family${s.targetKey === query.targetKey ? ' (same target)' : ''}; ${outcome(s)}${transfer(s.id).note}`,
+        }),
+      )
       .sort(byScore);
     exact.forEach(take);
   }
@@ -132,7 +149,11 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
       .filter((e) => e.shapeKey !== myShape && !taken.has(e.id))
       .map((e) => {
         const distance = shapeDistance(op.dims, e.dims);
-        return { id: e.id, dims: e.dims, score: score('structure', 1 / (1 + distance), e.speedup, transfer(e.id).factor) };
+        return {
+          id: e.id,
+          dims: e.dims,
+          score: score('structure', 1 / (1 + distance), e.speedup, transfer(e.id).factor),
+        };
       })
       .sort((a, b) => b.score - a.score || byId(a.id, b.id))
       .slice(0, k - matches.length);
@@ -141,7 +162,11 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
       const s = schedules.get(id);
       if (!s) continue;
       const cmp = compareShapes(op.dims, dims);
-      const kin = [cmp.divisible ? 'sizes divide' : '', cmp.sameAspect ? 'same aspect ratio' : '', cmp.shared >= 2 ? `${cmp.shared} shared dimensions` : '']
+      const kin = [
+        cmp.divisible ? 'sizes divide' : '',
+        cmp.sameAspect ? 'same aspect ratio' : '',
+        cmp.shared >= 2 ? `${cmp.shared} shared dimensions` : '',
+      ]
         .filter(Boolean)
         .join(', ');
       take({
@@ -165,15 +190,19 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
       schedules.length === neighbors.length
         ? neighbors.map((n) => n.label)
         : await (async () => {
-            const labelOf = new Map((await store.scheduleLabels(schedules.map((s) => s.id))).map((f) => [f.scheduleId, f.label]));
+            const labelOf = new Map(
+              (await store.scheduleLabels(schedules.map((s) => s.id))).map((f) => [f.scheduleId, f.label]),
+            );
             return schedules.map((s) => labelOf.get(s.id) ?? -1);
           })();
     const distanceOf = new Map(neighbors.map((n) => [n.label, n.distance]));
     const familyOfTarget = new Map<string, string | undefined>([[target.key, family]]);
     const similar: RetrievalMatch[] = [];
-    for (const r of await store.reuseStats(schedules.filter((s) => !stats.has(s.id)).map((s) => s.id))) stats.set(r.scheduleId, r);
+    for (const r of await store.reuseStats(schedules.filter((s) => !stats.has(s.id)).map((s) => s.id)))
+      stats.set(r.scheduleId, r);
     for (const [i, s] of schedules.entries()) {
-      if (!familyOfTarget.has(s.targetKey)) familyOfTarget.set(s.targetKey, (await store.getTarget(s.targetKey))?.family);
+      if (!familyOfTarget.has(s.targetKey))
+        familyOfTarget.set(s.targetKey, (await store.getTarget(s.targetKey))?.family);
       // The index filters by family already; the store is asked again so a stale index can never leak another family.
       if (familyOfTarget.get(s.targetKey) !== family || taken.has(s.id)) continue;
       const distance = Math.max(0, distanceOf.get(labels[i]!) ?? 2);

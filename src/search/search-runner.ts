@@ -69,8 +69,7 @@ export function createSearchRunner(
   const { searches } = deps;
   const lane = createTargetLanes();
   const contract =
-    deps.contract ??
-    ((task: Task, target: Target) => target.toolchain.contract(task.operation, task.problemSource));
+    deps.contract ?? ((task: Task, target: Target) => target.toolchain.contract(task.operation, task.problemSource));
   const kb = deps.knowledgeBase;
 
   /** Runs (or resumes) the job's search to its end: finished, cancelled or failed; still 'running' after a shutdown. */

@@ -31,7 +31,11 @@ export interface SeedImportLogger {
  * `failed`, never thrown: the service starts without seeds and tries again on the next start.
  * Two processes starting at once may both import; the second finds only duplicates.
  */
-export async function importSeedsOnce(kb: Pick<KnowledgeBase, 'getMarker' | 'setMarker' | 'importJsonl'>, path: string, logger?: SeedImportLogger): Promise<SeedImportResult> {
+export async function importSeedsOnce(
+  kb: Pick<KnowledgeBase, 'getMarker' | 'setMarker' | 'importJsonl'>,
+  path: string,
+  logger?: SeedImportLogger,
+): Promise<SeedImportResult> {
   const at = await kb.getMarker(SEEDS_MARKER);
   if (at !== null) return { status: 'already-imported', at: new Date(at) };
   let text: string;
@@ -53,7 +57,9 @@ export async function importSeedsOnce(kb: Pick<KnowledgeBase, 'getMarker' | 'set
   }
   // Not caught: a database that took the schedules but cannot take one more row is a fault to see.
   await kb.setMarker(SEEDS_MARKER, Date.now());
-  logger?.info(`Imported ${report.imported} seed schedules from ${path} (${report.duplicates} already stored); they are not imported again into this database.`);
+  logger?.info(
+    `Imported ${report.imported} seed schedules from ${path} (${report.duplicates} already stored); they are not imported again into this database.`,
+  );
   return { status: 'imported', imported: report.imported, duplicates: report.duplicates };
 }
 

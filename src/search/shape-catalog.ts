@@ -24,7 +24,13 @@ export function createShapeCatalog(store: Store): ShapeCatalog {
   // Bumped by every change, so a load that raced with one is used once but not kept.
   let generation = 0;
   const groupKey = (sKey: string, family: string): string => `${family}\u0000${sKey}`;
-  const entryOf = (s: Schedule, label: number): ShapeEntry => ({ id: s.id, label, shapeKey: shapeKey(s.operation), dims: s.operation.dims, speedup: s.speedup });
+  const entryOf = (s: Schedule, label: number): ShapeEntry => ({
+    id: s.id,
+    label,
+    shapeKey: shapeKey(s.operation),
+    dims: s.operation.dims,
+    speedup: s.speedup,
+  });
 
   return {
     async entries(sKey, family) {
@@ -32,13 +38,18 @@ export function createShapeCatalog(store: Store): ShapeCatalog {
       const known = groups.get(key);
       if (known) return [...known.values()];
       const startedAt = generation;
-      const loaded = new Map((await store.listShapes({ structureKey: sKey, targetFamily: family })).map((e) => [e.id, e]));
+      const loaded = new Map(
+        (await store.listShapes({ structureKey: sKey, targetFamily: family })).map((e) => [e.id, e]),
+      );
       if (generation === startedAt) groups.set(key, loaded);
       return [...loaded.values()];
     },
     noteInserted(items) {
       generation += 1;
-      for (const { schedule, label, targetFamily } of items) groups.get(groupKey(structureKey(schedule.operation), targetFamily))?.set(schedule.id, entryOf(schedule, label));
+      for (const { schedule, label, targetFamily } of items)
+        groups
+          .get(groupKey(structureKey(schedule.operation), targetFamily))
+          ?.set(schedule.id, entryOf(schedule, label));
     },
     noteDeleted(id) {
       generation += 1;

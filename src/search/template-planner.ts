@@ -7,13 +7,29 @@
  */
 import { z } from 'zod';
 import { SkbError, type Operation } from '../schedules/index.js';
-import { currentKnobNames, type KernelTemplate, type KnobSpec, type KnobValue, type Knobs, type TemplateToolchain } from '../targets/index.js';
+import {
+  currentKnobNames,
+  type KernelTemplate,
+  type KnobSpec,
+  type KnobValue,
+  type Knobs,
+  type TemplateToolchain,
+} from '../targets/index.js';
 import { CPU_MENU } from './menus/cpu-menu.js';
 import { CUDA_MENU } from './menus/cuda-menu.js';
 import type { MenuOption } from './menus/menu.js';
 import { describeKnobChanges, joinPhrases } from './plan-text.js';
 import { plannerSupport } from './planner-support.js';
-import type { ForcedStep, Implementation, Plan, Planner, PlannerOutcome, PlanningTask, ProposeRequest, TriedCode } from './planner.js';
+import type {
+  ForcedStep,
+  Implementation,
+  Plan,
+  Planner,
+  PlannerOutcome,
+  PlanningTask,
+  ProposeRequest,
+  TriedCode,
+} from './planner.js';
 import type { Rng } from './rng.js';
 
 export interface TemplatePlannerOptions {
@@ -39,7 +55,9 @@ const TemplateParamsSchema = z.object({ knobs: KnobsSchema, changed: KnobsSchema
 /** Random draws tried before falling back to an exhaustive scan for a move that changes the knobs. */
 const RANDOM_ATTEMPTS = 24;
 
-const OPTION_BY_ID = new Map([...CPU_MENU.options, ...CUDA_MENU.options, ...CUDA_MENU.translateOptions].map((o) => [o.id, o]));
+const OPTION_BY_ID = new Map(
+  [...CPU_MENU.options, ...CUDA_MENU.options, ...CUDA_MENU.translateOptions].map((o) => [o.id, o]),
+);
 
 function optionLabel(id: string): string {
   return OPTION_BY_ID.get(id)?.label ?? id;
@@ -124,7 +142,14 @@ type Accept = (knobs: Knobs) => boolean;
  * A random legal move of one knob of `optionId` that `accept` takes: mostly a neighbouring value,
  * sometimes a jump.
  */
-function randomMove(b: Bound, parent: Knobs, optionId: string, rng: Rng, jumpProbability: number, accept: Accept): Knobs | null {
+function randomMove(
+  b: Bound,
+  parent: Knobs,
+  optionId: string,
+  rng: Rng,
+  jumpProbability: number,
+  accept: Accept,
+): Knobs | null {
   const names = movableKnobs(b, optionId);
   if (names.length === 0) return null;
   const fixed = b.template.fixedMoves?.[optionId];
@@ -172,7 +197,9 @@ function stepTargets(b: Bound, step: Pick<ForcedStep, 'optionId' | 'params'>): K
   if (parsed.success && parsed.data.changed) source = currentKnobNames(b.template, parsed.data.changed);
   else if (parsed.success) {
     const names = new Set(b.template.moves[step.optionId] ?? []);
-    source = Object.fromEntries(Object.entries(currentKnobNames(b.template, parsed.data.knobs)).filter(([k]) => names.has(k)));
+    source = Object.fromEntries(
+      Object.entries(currentKnobNames(b.template, parsed.data.knobs)).filter(([k]) => names.has(k)),
+    );
   } else source = currentKnobNames(b.template, params);
   const targets: Knobs = {};
   for (const [k, v] of Object.entries(source)) {
@@ -199,7 +226,10 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
     if (template) return bind(template, op);
     const support = plannerSupport('template', toolchain, op.kind);
     if (!support.ok) throw new SkbError('BAD_INPUT', support.reason);
-    throw new SkbError('INTERNAL', `The template planner was built without the ${toolchain} template for ${op.kind} that the registry has`);
+    throw new SkbError(
+      'INTERNAL',
+      `The template planner was built without the ${toolchain} template for ${op.kind} that the registry has`,
+    );
   }
 
   /** The parent's knobs, legalized for this shape; the baseline's when the parent has none. */
@@ -236,14 +266,24 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
 
   /** An implementation with its full knob set and what it changed relative to the parent (what a seed step replays). */
   function implementation(b: Bound, parent: Knobs, knobs: Knobs): Implementation {
-    return { code: b.template.generate(b.op, knobs), params: { knobs, changed: diff(parent, knobs) }, plan: changeText(b, parent, knobs) };
+    return {
+      code: b.template.generate(b.op, knobs),
+      params: { knobs, changed: diff(parent, knobs) },
+      plan: changeText(b, parent, knobs),
+    };
   }
 
   function changeText(b: Bound, parent: Knobs, knobs: Knobs): string {
     return joinPhrases(describeKnobChanges(b.op, b.template.knobs, parent, knobs));
   }
 
-  function proposeForced(b: Bound, parent: Knobs, forced: ForcedStep, rng: Rng, tried: TriedCode | undefined): PlannerOutcome<Plan> {
+  function proposeForced(
+    b: Bound,
+    parent: Knobs,
+    forced: ForcedStep,
+    rng: Rng,
+    tried: TriedCode | undefined,
+  ): PlannerOutcome<Plan> {
     if (movableKnobs(b, forced.optionId).length === 0) {
       return {
         ok: false,
@@ -261,12 +301,26 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
     if (asks) {
       const merged = legalize(b, { ...parent, ...targets }, parent);
       const refitted = refit(b, forced.source, merged);
-      const knobs = legalize(b, { ...merged, ...Object.fromEntries(Object.keys(targets).map((k) => [k, refitted[k]!])) }, merged);
+      const knobs = legalize(
+        b,
+        { ...merged, ...Object.fromEntries(Object.keys(targets).map((k) => [k, refitted[k]!])) },
+        merged,
+      );
       if (!sameKnobs(knobs, parent)) seeded = knobs;
     }
     if (seeded && fresh(seeded)) {
       const notes = refitNotes(targets, seeded);
-      return { ok: true, value: plan(forced.optionId, parent, seeded, `${where}: ${changeText(b, parent, seeded)}${notes.length ? ` (${notes.join('; ')})` : ''}`, forced), usage: [] };
+      return {
+        ok: true,
+        value: plan(
+          forced.optionId,
+          parent,
+          seeded,
+          `${where}: ${changeText(b, parent, seeded)}${notes.length ? ` (${notes.join('; ')})` : ''}`,
+          forced,
+        ),
+        usage: [],
+      };
     }
     const instead = (knobs: Knobs): PlannerOutcome<Plan> => {
       const why = !asks
@@ -274,16 +328,41 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
         : seeded
           ? "the seed's knob values give a kernel this search has measured already"
           : "the seed's knob values are already in place here";
-      return { ok: true, value: plan(forced.optionId, parent, knobs, `${where}; ${why}, so instead: ${changeText(b, parent, knobs)}`, forced), usage: [] };
+      return {
+        ok: true,
+        value: plan(
+          forced.optionId,
+          parent,
+          knobs,
+          `${where}; ${why}, so instead: ${changeText(b, parent, knobs)}`,
+          forced,
+        ),
+        usage: [],
+      };
     };
     const novel = randomMove(b, parent, forced.optionId, rng, jumpProbability, fresh);
     if (novel) return instead(novel);
     // Nothing new along this option: the seed's values measured again, else any change.
     if (seeded) {
-      return { ok: true, value: plan(forced.optionId, parent, seeded, `${where}: ${changeText(b, parent, seeded)} (measured again: no other move of this option is new)`, forced), usage: [] };
+      return {
+        ok: true,
+        value: plan(
+          forced.optionId,
+          parent,
+          seeded,
+          `${where}: ${changeText(b, parent, seeded)} (measured again: no other move of this option is new)`,
+          forced,
+        ),
+        usage: [],
+      };
     }
     const any = randomMove(b, parent, forced.optionId, rng, jumpProbability, changes(parent));
-    if (!any) return { ok: false, error: `No legal move of ${forced.optionId} changes the ${b.template.kind} knobs of this candidate`, usage: [] };
+    if (!any)
+      return {
+        ok: false,
+        error: `No legal move of ${forced.optionId} changes the ${b.template.kind} knobs of this candidate`,
+        usage: [],
+      };
     return instead(any);
   }
 
@@ -305,7 +384,11 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
       // A template cannot invent code outside its knobs, so an invent sample is an ordinary move.
       const offered: MenuOption[] = request.menu.filter((o) => movableKnobs(b, o.id).length > 0);
       if (offered.length === 0) {
-        return { ok: false, error: `no menu option of this sample applies to the ${b.template.kind} template`, usage: [] };
+        return {
+          ok: false,
+          error: `no menu option of this sample applies to the ${b.template.kind} template`,
+          usage: [],
+        };
       }
       // Draw the option, then the move; if the option cannot change anything here, try the others.
       // Kernels measured before are taken only when the offered options have nothing new.
@@ -319,7 +402,11 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
           return { ok: true, value: plan(option.id, parent, knobs, changeText(b, parent, knobs)), usage: [] };
         }
       }
-      return { ok: false, error: `no offered menu option can change the ${b.template.kind} knobs of this candidate`, usage: [] };
+      return {
+        ok: false,
+        error: `no offered menu option can change the ${b.template.kind} knobs of this candidate`,
+        usage: [],
+      };
     },
 
     async implement(request): Promise<PlannerOutcome<Implementation[]>> {
@@ -327,7 +414,11 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
       const parent = parentKnobs(b, request.parent.params);
       const parsed = TemplateParamsSchema.safeParse(request.plan.params ?? {});
       if (!parsed.success) {
-        return { ok: false, error: `The plan carries no template knobs (params.knobs); the template planner implements only its own plans`, usage: [] };
+        return {
+          ok: false,
+          error: `The plan carries no template knobs (params.knobs); the template planner implements only its own plans`,
+          usage: [],
+        };
       }
       const first = legalize(b, parsed.data.knobs, parent);
       const chosen: Knobs[] = [first];
@@ -336,15 +427,22 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
       // too few (a switch like restrict), neighbours of the other knobs fill the rest, so no sample
       // of the budget is spent on a missing or repeated implementation.
       const own = movableKnobs(b, request.plan.optionId);
-      const others = b.template.knobs.map((k) => k.name).filter((name) => !own.includes(name) && (b.legal.get(name)?.length ?? 0) > 1);
+      const others = b.template.knobs
+        .map((k) => k.name)
+        .filter((name) => !own.includes(name) && (b.legal.get(name)?.length ?? 0) > 1);
       const keepsMove = (v: Knobs): boolean => own.every((name) => v[name] === first[name]);
       const fresh = untried(b, parent, request.tried);
-      for (const [names, group] of [[own, 'own'], [others, 'others']] as const) {
+      for (const [names, group] of [
+        [own, 'own'],
+        [others, 'others'],
+      ] as const) {
         const variants = names
           .flatMap((name) => {
             const values = b.legal.get(name)!;
             const at = nearestIndex(values, first[name]);
-            return [at - 1, at + 1].filter((i) => i >= 0 && i < values.length).map((i) => legalize(b, { ...first, [name]: values[i]! }, first));
+            return [at - 1, at + 1]
+              .filter((i) => i >= 0 && i < values.length)
+              .map((i) => legalize(b, { ...first, [name]: values[i]! }, first));
           })
           .filter((v) => group === 'own' || keepsMove(v));
         while (chosen.length < request.count && variants.length > 0) {
@@ -367,14 +465,22 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
         applied++;
       }
       if (applied === 0) {
-        return { ok: false, error: `None of the seed's ${request.steps.length} steps carries knob values of the ${b.template.kind} template`, usage: [] };
+        return {
+          ok: false,
+          error: `None of the seed's ${request.steps.length} steps carries knob values of the ${b.template.kind} template`,
+          usage: [],
+        };
       }
       const asReplayed = knobs;
       knobs = refit(b, request.steps.find((step) => step.source)?.source, knobs);
       const refitted = refitNotes(asReplayed, knobs);
       const notes = refitted.length ? ` (${refitted.join('; ')})` : '';
       if (sameKnobs(knobs, parent)) {
-        return { ok: false, error: `Replaying the seed leaves the ${b.template.kind} knobs as they are for this shape`, usage: [] };
+        return {
+          ok: false,
+          error: `Replaying the seed leaves the ${b.template.kind} knobs as they are for this shape`,
+          usage: [],
+        };
       }
       const fresh = untried(b, parent, request.tried);
       if (!fresh(knobs)) {
@@ -384,7 +490,16 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
         const near = last ? randomMove(b, knobs, last.optionId, request.rng, 0, fresh) : null;
         if (near) {
           const moved = implementation(b, parent, near);
-          return { ok: true, value: [{ ...moved, plan: `${moved.plan ?? ''}${notes}; the replayed kernel was measured already in this search, so one knob of ${optionLabel(last!.optionId)} moved on from it` }], usage: [] };
+          return {
+            ok: true,
+            value: [
+              {
+                ...moved,
+                plan: `${moved.plan ?? ''}${notes}; the replayed kernel was measured already in this search, so one knob of ${optionLabel(last!.optionId)} moved on from it`,
+              },
+            ],
+            usage: [],
+          };
         }
       }
       const replayed = implementation(b, parent, knobs);

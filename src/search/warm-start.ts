@@ -40,7 +40,12 @@ export async function chooseSeeds(
   if (!warmStart.enabled || warmStart.seeds === 0) return [];
   let matches;
   try {
-    matches = await kb.similar({ operation: query.operation, targetKey: query.targetKey, k: warmStart.seeds, tiers: warmStart.tiers });
+    matches = await kb.similar({
+      operation: query.operation,
+      targetKey: query.targetKey,
+      k: warmStart.seeds,
+      tiers: warmStart.tiers,
+    });
   } catch (error) {
     // A target nothing was ever stored for has no schedules to offer: the search runs cold.
     if (error instanceof SkbError && error.code === 'NOT_FOUND') return [];
@@ -75,7 +80,12 @@ function forcedStep(seed: SeedSchedule, stepIndex: number): ForcedStep {
  * an earlier warm start, an invented optimization) are skipped when slots are guided; the whole
  * replay still carries them, since the planner re-fits their parameters.
  */
-export function createSeedPlan(input: { seeds: SeedSchedule[]; guidedShare: number; plansPerCandidate: number; menuOptionIds: Iterable<string> }): SeedHook {
+export function createSeedPlan(input: {
+  seeds: SeedSchedule[];
+  guidedShare: number;
+  plansPerCandidate: number;
+  menuOptionIds: Iterable<string>;
+}): SeedHook {
   const seeds = input.seeds.filter((s) => s.steps.length > 0);
   const onMenu = new Set(input.menuOptionIds);
   const byId = new Map(seeds.map((s) => [s.scheduleId, s]));
@@ -85,7 +95,10 @@ export function createSeedPlan(input: { seeds: SeedSchedule[]; guidedShare: numb
     return undefined;
   };
   return {
-    replays: seeds.map((seed) => ({ scheduleId: seed.scheduleId, steps: seed.steps.map((_, i) => forcedStep(seed, i)) })),
+    replays: seeds.map((seed) => ({
+      scheduleId: seed.scheduleId,
+      steps: seed.steps.map((_, i) => forcedStep(seed, i)),
+    })),
     forcedStep({ iteration, parent, planIndex, lineageSeed }) {
       if (planIndex >= guided || seeds.length === 0) return undefined;
       if (lineageSeed) {
@@ -101,9 +114,14 @@ export function createSeedPlan(input: { seeds: SeedSchedule[]; guidedShare: numb
 }
 
 /** Seeds as the engine needs them, read from the store; a seed deleted since the search started is left out. */
-export async function loadSeedSchedules(getSchedule: (id: string) => Promise<Schedule | null>, seeds: SearchSeed[]): Promise<SeedSchedule[]> {
+export async function loadSeedSchedules(
+  getSchedule: (id: string) => Promise<Schedule | null>,
+  seeds: SearchSeed[],
+): Promise<SeedSchedule[]> {
   const loaded = await Promise.all(seeds.map((s) => getSchedule(s.scheduleId)));
-  return loaded.filter((s): s is Schedule => s !== null).map((s) => ({ scheduleId: s.id, steps: s.steps, operation: s.operation }));
+  return loaded
+    .filter((s): s is Schedule => s !== null)
+    .map((s) => ({ scheduleId: s.id, steps: s.steps, operation: s.operation }));
 }
 
 /**
@@ -112,16 +130,32 @@ export async function loadSeedSchedules(getSchedule: (id: string) => Promise<Sch
  * correct and beat the baseline, else `failed`. `gain` is baseline / the fastest correct
  * descendant, left out when none was correct.
  */
-export function judgeSeeds(seeds: SearchSeed[], candidates: CandidateRecord[], baselineMs: number, bestId: string): SearchSeed[] {
+export function judgeSeeds(
+  seeds: SearchSeed[],
+  candidates: CandidateRecord[],
+  baselineMs: number,
+  bestId: string,
+): SearchSeed[] {
   const byId = new Map(candidates.map((c) => [c.id, c]));
   const seedOf = new Map(candidates.map((c) => [c.id, seedOfCandidate(byId, c)?.scheduleId ?? null]));
   const best = byId.get(bestId);
   return seeds.map((seed) => {
     const fastest = candidates
-      .filter((c) => c.parentId !== null && c.correct && c.latencyMs !== null && c.latencyMs > 0 && seedOf.get(c.id) === seed.scheduleId)
+      .filter(
+        (c) =>
+          c.parentId !== null &&
+          c.correct &&
+          c.latencyMs !== null &&
+          c.latencyMs > 0 &&
+          seedOf.get(c.id) === seed.scheduleId,
+      )
       .reduce<number | null>((min, c) => (min === null || c.latencyMs! < min ? c.latencyMs! : min), null);
     const improved = best !== undefined && best.parentId !== null && seedOf.get(best.id) === seed.scheduleId;
-    const outcome: SearchSeed['outcome'] = improved ? 'improved' : fastest !== null && fastest < baselineMs ? 'replayed' : 'failed';
+    const outcome: SearchSeed['outcome'] = improved
+      ? 'improved'
+      : fastest !== null && fastest < baselineMs
+        ? 'replayed'
+        : 'failed';
     const { gain: _previous, ...rest } = seed;
     return { ...rest, outcome, ...(fastest !== null ? { gain: baselineMs / fastest } : {}) };
   });

@@ -9,10 +9,39 @@ import type { Executor } from './executor.js';
 
 /** ISA extensions that matter for generated kernels; everything else in the flags line is noise. */
 const RELEVANT_ISA = new Set([
-  'sse2', 'sse3', 'ssse3', 'sse4_1', 'sse4_2', 'avx', 'avx2', 'fma', 'f16c',
-  'avx512f', 'avx512cd', 'avx512bw', 'avx512dq', 'avx512vl', 'avx512ifma', 'avx512vbmi', 'avx512_vnni',
-  'avx512_bf16', 'avx512_fp16', 'avx_vnni', 'amx_tile', 'amx_bf16', 'amx_int8',
-  'neon', 'asimd', 'asimdhp', 'asimddp', 'fphp', 'sve', 'sve2', 'bf16', 'i8mm', 'sme',
+  'sse2',
+  'sse3',
+  'ssse3',
+  'sse4_1',
+  'sse4_2',
+  'avx',
+  'avx2',
+  'fma',
+  'f16c',
+  'avx512f',
+  'avx512cd',
+  'avx512bw',
+  'avx512dq',
+  'avx512vl',
+  'avx512ifma',
+  'avx512vbmi',
+  'avx512_vnni',
+  'avx512_bf16',
+  'avx512_fp16',
+  'avx_vnni',
+  'amx_tile',
+  'amx_bf16',
+  'amx_int8',
+  'neon',
+  'asimd',
+  'asimdhp',
+  'asimddp',
+  'fphp',
+  'sve',
+  'sve2',
+  'bf16',
+  'i8mm',
+  'sme',
 ]);
 
 const SCRIPT = [
@@ -36,7 +65,10 @@ export async function probeCpu(executor: Executor, cc = 'gcc'): Promise<CpuProbe
   try {
     const r = await ws.exec({ argv: ['sh', '-c', SCRIPT], env: { SKB_CC: cc }, limits: { wallMs: 20_000 } });
     if (r.exitCode !== 0 && !r.stdout.includes('@arch')) {
-      throw new SkbError('TARGET', `Could not read the CPU description on ${executor.describe}: ${r.stderr.slice(0, 500) || `exit ${r.exitCode}`}`);
+      throw new SkbError(
+        'TARGET',
+        `Could not read the CPU description on ${executor.describe}: ${r.stderr.slice(0, 500) || `exit ${r.exitCode}`}`,
+      );
     }
     return parseCpuProbe(r.stdout);
   } finally {
@@ -54,7 +86,8 @@ function sizeBytes(text: string): number | undefined {
 /** Parses the probe's output; exported for tests of other machines' cpuinfo. */
 export function parseCpuProbe(output: string): CpuProbe {
   const lines = output.split('\n');
-  const tagged = (tag: string): string[] => lines.filter((l) => l.startsWith(`@${tag} `)).map((l) => l.slice(tag.length + 2).trim());
+  const tagged = (tag: string): string[] =>
+    lines.filter((l) => l.startsWith(`@${tag} `)).map((l) => l.slice(tag.length + 2).trim());
   const field = (name: string): string | undefined => {
     const re = new RegExp(`^${name}\\s*:\\s*(.*)$`, 'i');
     for (const l of lines) {
@@ -68,7 +101,9 @@ export function parseCpuProbe(output: string): CpuProbe {
   const model =
     field('model name') ??
     field('Model') ??
-    (field('CPU implementer') ? `implementer ${field('CPU implementer')} part ${field('CPU part') ?? '?'}` : undefined) ??
+    (field('CPU implementer')
+      ? `implementer ${field('CPU implementer')} part ${field('CPU part') ?? '?'}`
+      : undefined) ??
     field('Hardware') ??
     'unknown CPU';
   const caches: CpuFingerprint['caches'] = {};
@@ -91,13 +126,21 @@ export function parseCpuProbe(output: string): CpuProbe {
     cores: Number.isInteger(cores) && cores > 0 ? cores : 1,
     compiler,
   };
-  const fingerprint = parseOrThrow(CpuFingerprintSchema, candidate, 'The CPU description could not be understood', 'TARGET');
+  const fingerprint = parseOrThrow(
+    CpuFingerprintSchema,
+    candidate,
+    'The CPU description could not be understood',
+    'TARGET',
+  );
 
   let clockGhz: number | null = null;
   const maxKhz = Number(tagged('maxkhz')[0]);
   if (Number.isFinite(maxKhz) && maxKhz > 0) clockGhz = maxKhz / 1e6;
   else {
-    const mhz = lines.map((l) => /^cpu MHz\s*:\s*([\d.]+)/.exec(l)?.[1]).filter((v): v is string => v !== undefined).map(Number);
+    const mhz = lines
+      .map((l) => /^cpu MHz\s*:\s*([\d.]+)/.exec(l)?.[1])
+      .filter((v): v is string => v !== undefined)
+      .map(Number);
     if (mhz.length) clockGhz = Math.max(...mhz) / 1000;
     else {
       const fromName = /@\s*([\d.]+)\s*GHz/i.exec(model);

@@ -44,12 +44,22 @@ export async function gpuFingerprint(executor: Executor, options: GpuProbeOption
     });
     const parsed = parseHarnessLine(ran.stdout);
     if (!parsed.ok) {
-      const how = ran.limitExceeded ? `hit the ${ran.limitExceeded} limit` : ran.signal ? `died of ${ran.signal}` : `exited with status ${ran.exitCode}`;
-      throw new SkbError('TARGET', `The GPU probe on ${executor.describe} ${parsed.reason} and ${how}; check that "${options.python ?? 'python3'}" runs there. Output: ${trimOutput(ran.stderr + ran.stdout, 600)}`);
+      const how = ran.limitExceeded
+        ? `hit the ${ran.limitExceeded} limit`
+        : ran.signal
+          ? `died of ${ran.signal}`
+          : `exited with status ${ran.exitCode}`;
+      throw new SkbError(
+        'TARGET',
+        `The GPU probe on ${executor.describe} ${parsed.reason} and ${how}; check that "${options.python ?? 'python3'}" runs there. Output: ${trimOutput(ran.stderr + ran.stdout, 600)}`,
+      );
     }
     const { report } = parsed;
     if (!report.ok || !report.fingerprint) {
-      throw new SkbError('TARGET', `The GPU probe on ${executor.describe} failed: ${report.message ?? 'no fingerprint reported'}. Use a target with an NVIDIA GPU and a CUDA build of PyTorch, or set the python option to an interpreter that has one.`);
+      throw new SkbError(
+        'TARGET',
+        `The GPU probe on ${executor.describe} failed: ${report.message ?? 'no fingerprint reported'}. Use a target with an NVIDIA GPU and a CUDA build of PyTorch, or set the python option to an interpreter that has one.`,
+      );
     }
     return report.fingerprint;
   } finally {

@@ -14,6 +14,12 @@ export { createTarget } from './target.js';
 export type { Target, TargetDeps } from './target.js';
 export { findTarget, loadTargets } from './targets-file.js';
 export type { TargetEntry, TargetsFile } from './targets-file.js';
-export { currentKnobNames, kernelTemplateFor, TEMPLATE_TOOLCHAINS, templateKinds, tritonMatmulOptionsFor } from './templates/index.js';
+export {
+  currentKnobNames,
+  kernelTemplateFor,
+  TEMPLATE_TOOLCHAINS,
+  templateKinds,
+  tritonMatmulOptionsFor,
+} from './templates/index.js';
 export type { KernelTemplate, Knobs, KnobSpec, KnobValue, TemplateToolchain } from './templates/index.js';
 export type { CandidateResult, EvaluateRequest, Toolchain } from './toolchain.js';

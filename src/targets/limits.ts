@@ -78,7 +78,14 @@ export const LIMIT_MARKERS: Record<'memory' | 'processes', string> = {
   processes: 'SKB_LIMIT processes',
 };
 
-const MEMORY_PATTERNS = [LIMIT_MARKERS.memory, 'Cannot allocate memory', 'memory exhausted', 'out of memory', 'std::bad_alloc', 'MemoryError'];
+const MEMORY_PATTERNS = [
+  LIMIT_MARKERS.memory,
+  'Cannot allocate memory',
+  'memory exhausted',
+  'out of memory',
+  'std::bad_alloc',
+  'MemoryError',
+];
 const PROCESS_PATTERNS = [LIMIT_MARKERS.processes, 'Cannot fork', 'fork: retry', 'Resource temporarily unavailable'];
 
 export interface ExitFacts {
@@ -97,7 +104,8 @@ export interface ExitFacts {
  */
 export function classifyLimit(facts: ExitFacts): LimitKind | null {
   const pastDeadline = facts.elapsedMs >= facts.limits.wallMs * 0.95;
-  const killedByTimeout = facts.exitCode === 124 || facts.exitCode === 137 || facts.signal === 'SIGKILL' || facts.signal === 'SIGTERM';
+  const killedByTimeout =
+    facts.exitCode === 124 || facts.exitCode === 137 || facts.signal === 'SIGKILL' || facts.signal === 'SIGTERM';
   if (pastDeadline && killedByTimeout) return 'time';
   if (MEMORY_PATTERNS.some((p) => facts.stderr.includes(p))) return 'memory';
   if (PROCESS_PATTERNS.some((p) => facts.stderr.includes(p))) return 'processes';

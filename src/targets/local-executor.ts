@@ -10,8 +10,23 @@ import { chown, mkdir, mkdtemp, open, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { SkbError } from '../schedules/index.js';
-import { DEFAULT_LIMITS, type ExecLimits, type ExecRequest, type ExecResult, type Executor, type LimitKind, type Workspace } from './executor.js';
-import { allocateSandboxUid, classifyLimit, KILL_GRACE_SECONDS, limitedArgv, releaseSandboxUid, type RunAs } from './limits.js';
+import {
+  DEFAULT_LIMITS,
+  type ExecLimits,
+  type ExecRequest,
+  type ExecResult,
+  type Executor,
+  type LimitKind,
+  type Workspace,
+} from './executor.js';
+import {
+  allocateSandboxUid,
+  classifyLimit,
+  KILL_GRACE_SECONDS,
+  limitedArgv,
+  releaseSandboxUid,
+  type RunAs,
+} from './limits.js';
 import { CappedBuffer } from './capped-buffer.js';
 import { createLiveWorkspaces } from './live-workspaces.js';
 
@@ -73,7 +88,10 @@ async function createLocalWorkspace(root: string, drop: boolean, baseLimits: Exe
     const parent = await realpath(dirname(full));
     const fromRoot = relative(path, parent);
     if (fromRoot.startsWith('..') || isAbsolute(fromRoot)) {
-      throw new SkbError('BAD_INPUT', `Workspace path "${relativePath}" leads outside the workspace (through a symbolic link)`);
+      throw new SkbError(
+        'BAD_INPUT',
+        `Workspace path "${relativePath}" leads outside the workspace (through a symbolic link)`,
+      );
     }
     return join(parent, rel.split(sep).pop()!);
   }
@@ -83,10 +101,14 @@ async function createLocalWorkspace(root: string, drop: boolean, baseLimits: Exe
     // setsid(). kill(-1) never signals the caller itself.
     if (!runAs) return;
     await new Promise<void>((resolve) => {
-      const child = spawn('setpriv', [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups', '--', 'kill', '-KILL', '-1'], {
-        stdio: 'ignore',
-        env: { PATH: SANDBOX_PATH },
-      });
+      const child = spawn(
+        'setpriv',
+        [`--reuid=${runAs.uid}`, `--regid=${runAs.gid}`, '--clear-groups', '--', 'kill', '-KILL', '-1'],
+        {
+          stdio: 'ignore',
+          env: { PATH: SANDBOX_PATH },
+        },
+      );
       child.on('error', () => resolve());
       child.on('close', () => resolve());
     });
@@ -110,7 +132,11 @@ async function createLocalWorkspace(root: string, drop: boolean, baseLimits: Exe
         await mkdir(dirname(join(path, rel)), { recursive: true });
       }
       const full = await resolveInside(relativePath);
-      const handle = await open(full, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
+      const handle = await open(
+        full,
+        fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW,
+        0o644,
+      );
       try {
         await handle.writeFile(content);
         if (runAs) await handle.chown(runAs.uid, runAs.gid);
@@ -144,9 +170,15 @@ async function createLocalWorkspace(root: string, drop: boolean, baseLimits: Exe
   return ws;
 }
 
-function runLimited(cwd: string, request: ExecRequest, limits: ExecLimits, runAs: RunAs | undefined): Promise<ExecResult> {
+function runLimited(
+  cwd: string,
+  request: ExecRequest,
+  limits: ExecLimits,
+  runAs: RunAs | undefined,
+): Promise<ExecResult> {
   const { signal } = request;
-  if (signal?.aborted) return Promise.reject(signal.reason ?? new DOMException('The command was aborted', 'AbortError'));
+  if (signal?.aborted)
+    return Promise.reject(signal.reason ?? new DOMException('The command was aborted', 'AbortError'));
   const argv = limitedArgv(request.argv, limits, runAs ? { runAs } : {});
   const started = performance.now();
   return new Promise<ExecResult>((resolve, reject) => {
@@ -180,10 +212,13 @@ function runLimited(cwd: string, request: ExecRequest, limits: ExecLimits, runAs
     child.stderr.on('data', onData(err));
     // `timeout` inside the wrapper is the primary wall-time limit; this one catches a wrapper that
     // itself hangs (it should never fire).
-    const backstop = setTimeout(() => {
-      limitHit ??= 'time';
-      killGroup();
-    }, limits.wallMs + (KILL_GRACE_SECONDS + 2) * 1000);
+    const backstop = setTimeout(
+      () => {
+        limitHit ??= 'time';
+        killGroup();
+      },
+      limits.wallMs + (KILL_GRACE_SECONDS + 2) * 1000,
+    );
     const onAbort = (): void => {
       aborted = true;
       killGroup();
@@ -198,7 +233,12 @@ function runLimited(cwd: string, request: ExecRequest, limits: ExecLimits, runAs
     child.on('error', (error) => {
       clearTimeout(backstop);
       signal?.removeEventListener('abort', onAbort);
-      reject(new SkbError('TARGET', `Could not start "${argv[0]}" on this machine: ${error.message}. Install coreutils and util-linux.`));
+      reject(
+        new SkbError(
+          'TARGET',
+          `Could not start "${argv[0]}" on this machine: ${error.message}. Install coreutils and util-linux.`,
+        ),
+      );
     });
     child.on('close', (exitCode, exitSignal) => {
       clearTimeout(backstop);

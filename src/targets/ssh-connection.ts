@@ -102,7 +102,10 @@ export function createSshConnector(options: SshConnectionOptions): SshConnector 
       return await readFile(options.privateKeyPath);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
-      throw sshError('bad-key', `cannot read the private key for ${where} at ${options.privateKeyPath} (${code}); fix privateKeyPath in the targets file`);
+      throw sshError(
+        'bad-key',
+        `cannot read the private key for ${where} at ${options.privateKeyPath} (${code}); fix privateKeyPath in the targets file`,
+      );
     }
   }
 
@@ -111,7 +114,12 @@ export function createSshConnector(options: SshConnectionOptions): SshConnector 
       const socket = netConnect({ host: options.host, port: options.port });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(sshError('unreachable', `cannot reach ${where}: no TCP connection within ${options.connectTimeoutMs} ms; check host and port in the targets file and that sshd runs there`));
+        reject(
+          sshError(
+            'unreachable',
+            `cannot reach ${where}: no TCP connection within ${options.connectTimeoutMs} ms; check host and port in the targets file and that sshd runs there`,
+          ),
+        );
       }, options.connectTimeoutMs);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -123,7 +131,12 @@ export function createSshConnector(options: SshConnectionOptions): SshConnector 
       });
       socket.once('error', (error: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        reject(sshError('unreachable', `cannot reach ${where} (${error.code ?? error.message}); check host and port in the targets file and that sshd runs there`));
+        reject(
+          sshError(
+            'unreachable',
+            `cannot reach ${where} (${error.code ?? error.message}); check host and port in the targets file and that sshd runs there`,
+          ),
+        );
       });
     });
   }
@@ -139,7 +152,12 @@ export function createSshConnector(options: SshConnectionOptions): SshConnector 
 
     const markLost = (detail: string): void => {
       if (lostController.signal.aborted) return;
-      lostController.abort(sshError('connection-lost', `connection lost to ${where} (${detail}); the command did not finish and may be retried`));
+      lostController.abort(
+        sshError(
+          'connection-lost',
+          `connection lost to ${where} (${detail}); the command did not finish and may be retried`,
+        ),
+      );
     };
 
     return new Promise<LiveSshConnection>((resolve, reject) => {
@@ -165,9 +183,19 @@ export function createSshConnector(options: SshConnectionOptions): SshConnector 
         client.destroy();
         if (hostKeyProblem) reject(hostKeyProblem);
         else if (error.level === 'client-authentication') {
-          reject(sshError('auth-failed', `authentication to ${where} failed: the server accepted none of the offered keys; check username, privateKeyPath or agent in the targets file and that the public key is in the server's authorized_keys`));
+          reject(
+            sshError(
+              'auth-failed',
+              `authentication to ${where} failed: the server accepted none of the offered keys; check username, privateKeyPath or agent in the targets file and that the public key is in the server's authorized_keys`,
+            ),
+          );
         } else if (error.level === 'client-timeout') {
-          reject(sshError('handshake-timeout', `the SSH handshake with ${where} did not finish within ${options.readyTimeoutMs} ms; check that the port is an SSH server`));
+          reject(
+            sshError(
+              'handshake-timeout',
+              `the SSH handshake with ${where} did not finish within ${options.readyTimeoutMs} ms; check that the port is an SSH server`,
+            ),
+          );
         } else {
           reject(sshError('unreachable', `cannot open an SSH connection to ${where}: ${error.message}`));
         }
@@ -175,7 +203,14 @@ export function createSshConnector(options: SshConnectionOptions): SshConnector 
       const onGone = (): void => {
         clients.delete(client);
         markLost('the server or the network closed it');
-        if (!ready) reject(hostKeyProblem ?? sshError('unreachable', `${where} closed the connection during the SSH handshake; check that the port is an SSH server`));
+        if (!ready)
+          reject(
+            hostKeyProblem ??
+              sshError(
+                'unreachable',
+                `${where} closed the connection during the SSH handshake; check that the port is an SSH server`,
+              ),
+          );
       };
       client.on('end', onGone);
       client.on('close', onGone);
@@ -204,7 +239,13 @@ export function createSshConnector(options: SshConnectionOptions): SshConnector 
         // ssh2 throws synchronously on a key it cannot parse; its message names the format, not the key.
         sock.destroy();
         clients.delete(client);
-        reject(sshError('bad-key', `the private key for ${where} cannot be used (${messageOf(error)}); encrypted keys need an agent`, error));
+        reject(
+          sshError(
+            'bad-key',
+            `the private key for ${where} cannot be used (${messageOf(error)}); encrypted keys need an agent`,
+            error,
+          ),
+        );
       }
     });
   }

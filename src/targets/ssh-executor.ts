@@ -9,10 +9,32 @@ import { posix } from 'node:path';
 import type { ClientChannel, SFTPWrapper } from 'ssh2';
 import { z } from 'zod';
 import { SkbError, parseOrThrow, messageOf } from '../schedules/errors.js';
-import { DEFAULT_LIMITS, type ExecLimits, type ExecRequest, type ExecResult, type Executor, type LimitKind, type Workspace } from './executor.js';
-import { allocateSandboxUid, classifyLimit, KILL_GRACE_SECONDS, limitedArgv, releaseSandboxUid, shellQuote, type RunAs } from './limits.js';
+import {
+  DEFAULT_LIMITS,
+  type ExecLimits,
+  type ExecRequest,
+  type ExecResult,
+  type Executor,
+  type LimitKind,
+  type Workspace,
+} from './executor.js';
+import {
+  allocateSandboxUid,
+  classifyLimit,
+  KILL_GRACE_SECONDS,
+  limitedArgv,
+  releaseSandboxUid,
+  shellQuote,
+  type RunAs,
+} from './limits.js';
 import { sandboxEnv } from './local-executor.js';
-import { createSshConnector, isConnectionLost, sshError, type LiveSshConnection, type SshConnector } from './ssh-connection.js';
+import {
+  createSshConnector,
+  isConnectionLost,
+  sshError,
+  type LiveSshConnection,
+  type SshConnector,
+} from './ssh-connection.js';
 import { CappedBuffer } from './capped-buffer.js';
 import { createLiveWorkspaces } from './live-workspaces.js';
 
@@ -27,7 +49,12 @@ export const SshExecutorConfigSchema = z
     /** Path of an ssh-agent socket, e.g. the value of SSH_AUTH_SOCK. */
     agent: z.string().min(1).optional(),
     /** Pinned host key: `ssh-keyscan -t ed25519 HOST | ssh-keygen -lf -` prints it. */
-    hostKeySha256: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must look like SHA256:<43 base64 characters>, as ssh-keygen -lf prints it'),
+    hostKeySha256: z
+      .string()
+      .regex(
+        /^SHA256:[A-Za-z0-9+/]{43}=?$/,
+        'must look like SHA256:<43 base64 characters>, as ssh-keygen -lf prints it',
+      ),
     /** Most exec and SFTP channels open at once on this host (OpenSSH allows 10 per connection). */
     maxSessions: z.number().int().min(1).max(10).default(4),
     keepaliveIntervalMs: z.number().int().min(100).default(15_000),
@@ -63,9 +90,17 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Creates an executor for one host. Nothing connects until the first workspace is created. */
 export function createSshExecutor(options: SshExecutorOptions): Executor {
   const { privateKey, dropPrivileges = true, defaultLimits, localGraceMs = 2_000, ...rest } = options;
-  const config = parseOrThrow(SshExecutorConfigSchema, rest, 'Invalid SSH target settings (fix the target in the targets file)', 'CONFIG');
+  const config = parseOrThrow(
+    SshExecutorConfigSchema,
+    rest,
+    'Invalid SSH target settings (fix the target in the targets file)',
+    'CONFIG',
+  );
   if (config.privateKeyPath === undefined && config.agent === undefined && privateKey === undefined) {
-    throw new SkbError('CONFIG', `SSH target ${config.username}@${config.host}:${config.port} has no credentials: set privateKeyPath or agent in the targets file`);
+    throw new SkbError(
+      'CONFIG',
+      `SSH target ${config.username}@${config.host}:${config.port} has no credentials: set privateKeyPath or agent in the targets file`,
+    );
   }
   const connector = createSshConnector({ ...config, ...(privateKey !== undefined ? { privateKey } : {}) });
   const host: SshHost = { connector, slots: new Semaphore(config.maxSessions) };
@@ -124,7 +159,12 @@ async function withConnection<T>(host: SshHost, use: (live: LiveSshConnection) =
  * answering would otherwise leave the caller waiting for keep-alives to notice; dropping the
  * connection makes `withConnection` fail the call as connection-lost, and the next call reconnects.
  */
-function openChannel<T>(live: LiveSshConnection, withinMs: number, open: (callback: (error: Error | undefined, channel: T) => void) => void, refused: (error: Error) => SkbError): Promise<T> {
+function openChannel<T>(
+  live: LiveSshConnection,
+  withinMs: number,
+  open: (callback: (error: Error | undefined, channel: T) => void) => void,
+  refused: (error: Error) => SkbError,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => live.discard(), withinMs);
     open((error, channel) => {
@@ -136,14 +176,28 @@ function openChannel<T>(live: LiveSshConnection, withinMs: number, open: (callba
 }
 
 function openExec(live: LiveSshConnection, where: string, command: string, withinMs: number): Promise<ClientChannel> {
-  return openChannel<ClientChannel>(live, withinMs, (cb) => live.client.exec(command, cb), (error) =>
-    sshError('channel-failed', `${where} refused to run a command (${error.message}); lower maxSessions for this target or raise MaxSessions in its sshd_config`),
+  return openChannel<ClientChannel>(
+    live,
+    withinMs,
+    (cb) => live.client.exec(command, cb),
+    (error) =>
+      sshError(
+        'channel-failed',
+        `${where} refused to run a command (${error.message}); lower maxSessions for this target or raise MaxSessions in its sshd_config`,
+      ),
   );
 }
 
 function openSftp(live: LiveSshConnection, where: string): Promise<SFTPWrapper> {
-  return openChannel<SFTPWrapper>(live, INTERNAL_COMMAND_MS, (cb) => live.client.sftp(cb), (error) =>
-    sshError('channel-failed', `${where} refused an SFTP session (${error.message}); enable the sftp subsystem in its sshd_config`),
+  return openChannel<SFTPWrapper>(
+    live,
+    INTERNAL_COMMAND_MS,
+    (cb) => live.client.sftp(cb),
+    (error) =>
+      sshError(
+        'channel-failed',
+        `${where} refused an SFTP session (${error.message}); enable the sftp subsystem in its sshd_config`,
+      ),
   );
 }
 
@@ -175,7 +229,15 @@ function runOnChannel(live: LiveSshConnection, where: string, run: RawRun): Prom
   const started = performance.now();
   if (run.signal?.aborted) {
     // Aborted while waiting for a slot or the connection: never start it.
-    return Promise.resolve({ exitCode: null, signal: null, stdout: '', stderr: '', killedFor: 'abort', closeConfirmed: true, wallMs: 0 });
+    return Promise.resolve({
+      exitCode: null,
+      signal: null,
+      stdout: '',
+      stderr: '',
+      killedFor: 'abort',
+      closeConfirmed: true,
+      wallMs: 0,
+    });
   }
   return openExec(live, where, run.command, run.openWithinMs ?? run.deadlineMs).then(
     (channel) =>
@@ -261,14 +323,23 @@ interface WorkspaceSettings {
 }
 
 /** Runs an internal (trusted, short) command and fails clearly when it does not exit 0. */
-async function internal(host: SshHost, command: string, what: string, openWithinMs = INTERNAL_COMMAND_MS): Promise<string> {
+async function internal(
+  host: SshHost,
+  command: string,
+  what: string,
+  openWithinMs = INTERNAL_COMMAND_MS,
+): Promise<string> {
   const where = host.connector.where;
   const outcome = await withConnection(host, (live) =>
     runOnChannel(live, where, { command, maxOutputBytes: 64 * 1024, deadlineMs: INTERNAL_COMMAND_MS, openWithinMs }),
   );
-  if (outcome.killedFor === 'time') throw sshError('channel-failed', `${where} did not ${what} within ${INTERNAL_COMMAND_MS} ms`);
+  if (outcome.killedFor === 'time')
+    throw sshError('channel-failed', `${where} did not ${what} within ${INTERNAL_COMMAND_MS} ms`);
   if (outcome.exitCode !== 0) {
-    throw sshError('channel-failed', `${where} could not ${what}: ${outcome.stderr.trim() || `exit ${outcome.exitCode ?? outcome.signal}`}`);
+    throw sshError(
+      'channel-failed',
+      `${where} could not ${what}: ${outcome.stderr.trim() || `exit ${outcome.exitCode ?? outcome.signal}`}`,
+    );
   }
   return outcome.stdout;
 }
@@ -278,16 +349,22 @@ async function createSshWorkspace(host: SshHost, settings: WorkspaceSettings): P
   const candidateUid = settings.dropPrivileges ? allocateSandboxUid() : null;
   // One round trip: make the directory, give it to the sandbox uid when we are root there, and
   // print its physical path (commands see that one in `pwd`) and our uid.
-  const chownIfRoot = candidateUid === null ? '' : `if [ "$(id -u)" = 0 ]; then chown ${candidateUid}:${candidateUid} "$d"; fi && `;
+  const chownIfRoot =
+    candidateUid === null ? '' : `if [ "$(id -u)" = 0 ]; then chown ${candidateUid}:${candidateUid} "$d"; fi && `;
   let stdout: string;
   try {
-    stdout = await internal(host, `d=$(mktemp -d "\${TMPDIR:-/tmp}/skb-ws-XXXXXXXX") && ${chownIfRoot}cd "$d" && pwd -P && id -u`, 'create a workspace directory (mktemp -d)');
+    stdout = await internal(
+      host,
+      `d=$(mktemp -d "\${TMPDIR:-/tmp}/skb-ws-XXXXXXXX") && ${chownIfRoot}cd "$d" && pwd -P && id -u`,
+      'create a workspace directory (mktemp -d)',
+    );
   } catch (error) {
     if (candidateUid !== null) releaseSandboxUid(candidateUid);
     throw error;
   }
   const [path, uidText] = stdout.trim().split('\n');
-  if (!path || !path.startsWith('/') || uidText === undefined) throw sshError('channel-failed', `${where} answered mktemp with something that is not a directory path`);
+  if (!path || !path.startsWith('/') || uidText === undefined)
+    throw sshError('channel-failed', `${where} answered mktemp with something that is not a directory path`);
   let runAs: RunAs | undefined;
   if (candidateUid !== null) {
     if (uidText.trim() === '0') runAs = { uid: candidateUid, gid: candidateUid };
@@ -312,14 +389,22 @@ async function createSshWorkspace(host: SshHost, settings: WorkspaceSettings): P
   const checkNoEscape = async (sftp: SFTPWrapper, relativePath: string, full: string): Promise<void> => {
     const parent = await sftpCall<string>((cb) => sftp.realpath(posix.dirname(full), cb));
     if (parent !== path && !parent.startsWith(`${path}/`)) {
-      throw new SkbError('BAD_INPUT', `Workspace path "${relativePath}" leads outside the workspace (through a symbolic link)`);
+      throw new SkbError(
+        'BAD_INPUT',
+        `Workspace path "${relativePath}" leads outside the workspace (through a symbolic link)`,
+      );
     }
-    const stats = await sftpCall<{ isSymbolicLink(): boolean }>((cb) => sftp.lstat(full, cb)).catch((error: unknown) => {
-      if (sftpNoSuchFile(error)) return null;
-      throw error;
-    });
+    const stats = await sftpCall<{ isSymbolicLink(): boolean }>((cb) => sftp.lstat(full, cb)).catch(
+      (error: unknown) => {
+        if (sftpNoSuchFile(error)) return null;
+        throw error;
+      },
+    );
     if (stats?.isSymbolicLink()) {
-      throw new SkbError('BAD_INPUT', `Workspace path "${relativePath}" is a symbolic link; the workspace refuses to follow it`);
+      throw new SkbError(
+        'BAD_INPUT',
+        `Workspace path "${relativePath}" is a symbolic link; the workspace refuses to follow it`,
+      );
     }
   };
 
@@ -374,12 +459,22 @@ async function createSshWorkspace(host: SshHost, settings: WorkspaceSettings): P
         for (const part of parts.slice(0, -1)) {
           dir = posix.join(dir, part);
           // lstat, not stat: a directory symlink planted by a command must not redirect mkdir outside.
-          const stats = await sftpCall<{ isDirectory(): boolean; isSymbolicLink(): boolean }>((cb) => sftp.lstat(dir, cb)).catch((error: unknown) => {
+          const stats = await sftpCall<{ isDirectory(): boolean; isSymbolicLink(): boolean }>((cb) =>
+            sftp.lstat(dir, cb),
+          ).catch((error: unknown) => {
             if (sftpNoSuchFile(error)) return null;
             throw sftpFailure(where, `inspect ${dir}`, error);
           });
-          if (stats?.isSymbolicLink()) throw new SkbError('BAD_INPUT', `Workspace path "${relativePath}" leads through a symbolic link; the workspace refuses to follow it`);
-          if (stats && !stats.isDirectory()) throw new SkbError('BAD_INPUT', `Workspace path "${relativePath}" needs ${posix.relative(path, dir)} to be a directory, but it is a file`);
+          if (stats?.isSymbolicLink())
+            throw new SkbError(
+              'BAD_INPUT',
+              `Workspace path "${relativePath}" leads through a symbolic link; the workspace refuses to follow it`,
+            );
+          if (stats && !stats.isDirectory())
+            throw new SkbError(
+              'BAD_INPUT',
+              `Workspace path "${relativePath}" needs ${posix.relative(path, dir)} to be a directory, but it is a file`,
+            );
           if (stats) continue;
           await sftpCall<void>((cb) => sftp.mkdir(dir, cb)).catch((error: unknown) => {
             throw sftpFailure(where, `create directory ${dir}`, error);
@@ -387,7 +482,10 @@ async function createSshWorkspace(host: SshHost, settings: WorkspaceSettings): P
           if (runAs) await sftpCall<void>((cb) => sftp.chown(dir, runAs.uid, runAs.gid, cb));
         }
         await checkNoEscape(sftp, relativePath, full);
-        const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+        const data =
+          typeof content === 'string'
+            ? Buffer.from(content, 'utf8')
+            : Buffer.from(content.buffer, content.byteOffset, content.byteLength);
         await sftpCall<void>((cb) => sftp.writeFile(full, data, { mode: 0o644 }, cb)).catch((error: unknown) => {
           throw sftpFailure(where, `write ${relativePath}`, error);
         });
@@ -400,7 +498,8 @@ async function createSshWorkspace(host: SshHost, settings: WorkspaceSettings): P
       return withSftp(async (sftp) => {
         await checkNoEscape(sftp, relativePath, full);
         const data = await sftpCall<Buffer>((cb) => sftp.readFile(full, cb)).catch((error: unknown) => {
-          if (sftpNoSuchFile(error)) throw new SkbError('NOT_FOUND', `Workspace file "${relativePath}" does not exist on ${where}`);
+          if (sftpNoSuchFile(error))
+            throw new SkbError('NOT_FOUND', `Workspace file "${relativePath}" does not exist on ${where}`);
           throw sftpFailure(where, `read ${relativePath}`, error);
         });
         return new Uint8Array(data);
@@ -425,17 +524,36 @@ async function createSshWorkspace(host: SshHost, settings: WorkspaceSettings): P
         }),
       );
       if (outcome.killedFor !== null || (runAs && outcome.signal !== null)) await afterKill(outcome.closeConfirmed);
-      if (outcome.killedFor === 'abort') throw signal?.reason ?? new DOMException('The command was aborted', 'AbortError');
+      if (outcome.killedFor === 'abort')
+        throw signal?.reason ?? new DOMException('The command was aborted', 'AbortError');
       const limitExceeded: LimitKind | null =
-        outcome.killedFor ?? classifyLimit({ exitCode: outcome.exitCode, signal: outcome.signal, elapsedMs: outcome.wallMs, stderr: outcome.stderr, limits });
-      return { exitCode: outcome.exitCode, signal: outcome.signal, stdout: outcome.stdout, stderr: outcome.stderr, limitExceeded, wallMs: outcome.wallMs };
+        outcome.killedFor ??
+        classifyLimit({
+          exitCode: outcome.exitCode,
+          signal: outcome.signal,
+          elapsedMs: outcome.wallMs,
+          stderr: outcome.stderr,
+          limits,
+        });
+      return {
+        exitCode: outcome.exitCode,
+        signal: outcome.signal,
+        stdout: outcome.stdout,
+        stderr: outcome.stderr,
+        limitExceeded,
+        wallMs: outcome.wallMs,
+      };
     },
     async dispose() {
       if (disposed) return;
       disposed = true;
       try {
         // One command, not two: every command pays for the login shell sshd starts.
-        await internal(host, `${sweepCommand ? `${sweepCommand}; ` : ''}rm -rf -- ${shellQuote([path])}`, `remove workspace ${path}`);
+        await internal(
+          host,
+          `${sweepCommand ? `${sweepCommand}; ` : ''}rm -rf -- ${shellQuote([path])}`,
+          `remove workspace ${path}`,
+        );
       } finally {
         if (runAs) releaseSandboxUid(runAs.uid);
       }
@@ -447,7 +565,11 @@ async function createSshWorkspace(host: SshHost, settings: WorkspaceSettings): P
 /** `NAME=value` words for `env -i`: exactly the minimal environment the local executor gives. */
 function remoteEnv(workspacePath: string, extra: Record<string, string> = {}): string[] {
   return Object.entries(sandboxEnv(workspacePath, extra)).map(([name, value]) => {
-    if (!ENV_NAME.test(name)) throw new SkbError('BAD_INPUT', `Environment variable name "${name}" is not valid; use letters, digits and underscores`);
+    if (!ENV_NAME.test(name))
+      throw new SkbError(
+        'BAD_INPUT',
+        `Environment variable name "${name}" is not valid; use letters, digits and underscores`,
+      );
     return `${name}=${value}`;
   });
 }

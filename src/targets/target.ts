@@ -42,7 +42,11 @@ function sshExecutor(e: SshExecutorEntry, env: Record<string, string | undefined
   let agent: string | undefined;
   if (e.agent === true) {
     agent = env.SSH_AUTH_SOCK;
-    if (!agent) throw new SkbError('CONFIG', `Target ${e.username}@${e.host} uses the ssh-agent, but SSH_AUTH_SOCK is not set: start an agent or set privateKeyPath`);
+    if (!agent)
+      throw new SkbError(
+        'CONFIG',
+        `Target ${e.username}@${e.host} uses the ssh-agent, but SSH_AUTH_SOCK is not set: start an agent or set privateKeyPath`,
+      );
   } else if (typeof e.agent === 'string') {
     agent = e.agent;
   }
@@ -59,15 +63,22 @@ function sshExecutor(e: SshExecutorEntry, env: Record<string, string | undefined
 
 /** Builds the target of one targets-file entry. Nothing connects or runs until it is used. */
 export function createTarget(entry: TargetEntry, deps: TargetDeps = {}): Target {
-  const executor = entry.executor.kind === 'local' ? createLocalExecutor() : sshExecutor(entry.executor, deps.env ?? process.env);
+  const executor =
+    entry.executor.kind === 'local' ? createLocalExecutor() : sshExecutor(entry.executor, deps.env ?? process.env);
   let toolchain: Toolchain;
   if (entry.toolchain.kind === 'c') {
-    toolchain = createCToolchain({ cc: entry.toolchain.cc, ...(entry.toolchain.cflags ? { cflags: entry.toolchain.cflags } : {}) });
+    toolchain = createCToolchain({
+      cc: entry.toolchain.cc,
+      ...(entry.toolchain.cflags ? { cflags: entry.toolchain.cflags } : {}),
+    });
   } else if (deps.kernelbench) {
     toolchain = deps.kernelbench(entry.toolchain);
   } else {
     const { python, env } = entry.toolchain;
-    toolchain = createKernelBenchToolchain({ ...(python !== undefined ? { python } : {}), ...(env !== undefined ? { env } : {}) });
+    toolchain = createKernelBenchToolchain({
+      ...(python !== undefined ? { python } : {}),
+      ...(env !== undefined ? { env } : {}),
+    });
   }
   const description = entry.description ?? `${entry.id}: ${executor.describe}, ${entry.toolchain.kind} toolchain`;
   let fingerprint: Promise<Fingerprint> | undefined;

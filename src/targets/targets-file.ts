@@ -22,7 +22,12 @@ const SshExecutorEntrySchema = z
     /** true: use the ssh-agent named by SSH_AUTH_SOCK; a string: that agent socket. */
     agent: z.union([z.boolean(), z.string().min(1)]).optional(),
     /** Pinned host key, as `ssh-keyscan -t ed25519 HOST | ssh-keygen -lf -` prints it. */
-    hostKeySha256: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'must look like SHA256:<43 base64 characters>, as ssh-keygen -lf prints it'),
+    hostKeySha256: z
+      .string()
+      .regex(
+        /^SHA256:[A-Za-z0-9+/]{43}=?$/,
+        'must look like SHA256:<43 base64 characters>, as ssh-keygen -lf prints it',
+      ),
     maxSessions: z.number().int().min(1).max(10).optional(),
   })
   .strict()
@@ -33,8 +38,14 @@ const SshExecutorEntrySchema = z
 const CToolchainEntrySchema = z
   .object({
     kind: z.literal('c'),
-    cc: z.string().regex(/^[A-Za-z0-9_./+-]+$/, 'cc is a compiler command such as gcc or /usr/bin/clang-17').default('gcc'),
-    cflags: z.array(z.string().regex(/^-[A-Za-z0-9_=,.+:/-]+$/, 'each flag starts with "-" and holds no spaces')).max(32).optional(),
+    cc: z
+      .string()
+      .regex(/^[A-Za-z0-9_./+-]+$/, 'cc is a compiler command such as gcc or /usr/bin/clang-17')
+      .default('gcc'),
+    cflags: z
+      .array(z.string().regex(/^-[A-Za-z0-9_=,.+:/-]+$/, 'each flag starts with "-" and holds no spaces'))
+      .max(32)
+      .optional(),
   })
   .strict();
 
@@ -51,9 +62,14 @@ const KernelBenchToolchainEntrySchema = z
       .record(z.string(), z.string().max(4096))
       .superRefine((env, ctx) => {
         const names = Object.keys(env);
-        if (names.length > 32) ctx.addIssue({ code: 'custom', message: `at most 32 environment variables (got ${names.length})` });
+        if (names.length > 32)
+          ctx.addIssue({ code: 'custom', message: `at most 32 environment variables (got ${names.length})` });
         for (const name of names.filter((n) => !/^[A-Z_][A-Z0-9_]{0,63}$/.test(n))) {
-          ctx.addIssue({ code: 'custom', path: [name], message: `"${name}" is not an environment name: use upper-case letters, digits and _ (e.g. CUDA_VISIBLE_DEVICES)` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [name],
+            message: `"${name}" is not an environment name: use upper-case letters, digits and _ (e.g. CUDA_VISIBLE_DEVICES)`,
+          });
         }
       })
       .optional(),
@@ -114,20 +130,31 @@ export interface LoadTargetsOptions {
 export async function loadTargets(options: LoadTargetsOptions = {}): Promise<{ source: string; targets: TargetsFile }> {
   const cwd = options.cwd ?? process.cwd();
   const explicit = options.file !== undefined && options.file !== '';
-  const path = explicit ? (isAbsolute(options.file!) ? options.file! : resolve(cwd, options.file!)) : resolve(cwd, 'data', 'targets.json');
+  const path = explicit
+    ? isAbsolute(options.file!)
+      ? options.file!
+      : resolve(cwd, options.file!)
+    : resolve(cwd, 'data', 'targets.json');
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (!explicit && code === 'ENOENT') return { source: 'built-in default', targets: DEFAULT_TARGETS };
-    throw new SkbError('CONFIG', `Could not read the targets file ${path} (${code ?? String(error)}): check SKB_TARGETS_FILE`, undefined, { cause: error });
+    throw new SkbError(
+      'CONFIG',
+      `Could not read the targets file ${path} (${code ?? String(error)}): check SKB_TARGETS_FILE`,
+      undefined,
+      { cause: error },
+    );
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new SkbError('CONFIG', `The targets file ${path} is not valid JSON: ${messageOf(error)}`, undefined, { cause: error });
+    throw new SkbError('CONFIG', `The targets file ${path} is not valid JSON: ${messageOf(error)}`, undefined, {
+      cause: error,
+    });
   }
   return { source: path, targets: parseTargetsFile(raw, path) };
 }
@@ -135,6 +162,10 @@ export async function loadTargets(options: LoadTargetsOptions = {}): Promise<{ s
 /** The entry with this id, or a NOT_FOUND error listing the ids there are. */
 export function findTarget(file: TargetsFile, id: string): TargetEntry {
   const entry = file.targets.find((t) => t.id === id);
-  if (!entry) throw new SkbError('NOT_FOUND', `No target "${id}" in the targets file; known targets: ${file.targets.map((t) => t.id).join(', ')}`);
+  if (!entry)
+    throw new SkbError(
+      'NOT_FOUND',
+      `No target "${id}" in the targets file; known targets: ${file.targets.map((t) => t.id).join(', ')}`,
+    );
   return entry;
 }

@@ -46,7 +46,11 @@ async function expectUnchanged(): Promise<void> {
  * the client could read its answer: with a chunked body the 413 and the close can race the
  * client's next write (EPIPE / ECONNRESET), which is the server refusing the body all the same.
  */
-function sendHugeBody(url: string, totalBytes: number, declareLength: boolean): Promise<{ status: number; body: string; sent: number; reset?: string }> {
+function sendHugeBody(
+  url: string,
+  totalBytes: number,
+  declareLength: boolean,
+): Promise<{ status: number; body: string; sent: number; reset?: string }> {
   return new Promise((resolve, reject) => {
     const target = new URL(`${url}/graphql`);
     const chunk = Buffer.alloc(1024 * 1024, 0x20);
@@ -72,7 +76,8 @@ function sendHugeBody(url: string, totalBytes: number, declareLength: boolean): 
     // Once the server has answered and closed, further writes fail; that is the expected ending.
     req.on('error', (error: NodeJS.ErrnoException) => {
       if (answered) return;
-      if (error.code === 'EPIPE' || error.code === 'ECONNRESET') resolve({ status: 0, body: '', sent, reset: error.code });
+      if (error.code === 'EPIPE' || error.code === 'ECONNRESET')
+        resolve({ status: 0, body: '', sent, reset: error.code });
       else reject(error);
     });
     const pump = () => {
@@ -143,7 +148,9 @@ describe('bad requests get clear typed errors and change nothing', () => {
     expect(reply.sent).toBeLessThan(100 * 1024 * 1024);
     if (reply.reset === undefined) {
       expect(reply.status).toBe(413);
-      expect((JSON.parse(reply.body) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('TOO_LARGE');
+      expect(
+        (JSON.parse(reply.body) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code,
+      ).toBe('TOO_LARGE');
     }
     await expectUnchanged();
   });
@@ -156,7 +163,11 @@ describe('bad requests get clear typed errors and change nothing', () => {
       const text = ((await fresh.gql(EXPORT_ALL)).body.data as { exportSchedules: string }).exportSchedules;
       const lines = text.trimEnd().split('\n');
       const truncated = text.trimEnd().slice(0, -40);
-      const reply = await server.gql(`mutation($j: String!) { importSchedules(jsonl: $j) { imported } }`, { j: truncated }, { token: TOKEN });
+      const reply = await server.gql(
+        `mutation($j: String!) { importSchedules(jsonl: $j) { imported } }`,
+        { j: truncated },
+        { token: TOKEN },
+      );
       const error = reply.body.errors?.[0];
       expect(error?.extensions?.code).toBe('IMPORT_FAILED');
       const errors = error?.extensions?.details?.errors as Array<{ line: number; message: string }>;
@@ -198,12 +209,18 @@ describe('an embedding space mismatch at open', () => {
       const store = await createLibsqlStore({ url: config.dbUrl });
       // Vectors stored under the offline embedder's id but with another dimension: a space the
       // embedder cannot extend.
-      await store.insertSchedules(contents, { targets: [target], embeddings: { embedderId: 'offline-v1-128', vectors: contents.map((_, i) => makeVector(16, i + 1)) } });
+      await store.insertSchedules(contents, {
+        targets: [target],
+        embeddings: { embedderId: 'offline-v1-128', vectors: contents.map((_, i) => makeVector(16, i + 1)) },
+      });
       const before = (await store.listSchedules({}, { first: 10 })).items.map((s) => s.id);
       store.close();
 
       const opening = openConfiguredKnowledgeBase(config);
-      await expect(opening).rejects.toMatchObject({ code: 'EMBEDDING_SPACE_MISMATCH', message: expect.stringMatching(/dimension 16.*dimension 128/) });
+      await expect(opening).rejects.toMatchObject({
+        code: 'EMBEDDING_SPACE_MISMATCH',
+        message: expect.stringMatching(/dimension 16.*dimension 128/),
+      });
 
       const reopened = await createLibsqlStore({ url: config.dbUrl });
       expect((await reopened.listSchedules({}, { first: 10 })).items.map((s) => s.id)).toEqual(before);

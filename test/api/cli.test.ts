@@ -30,7 +30,8 @@ function tempDir(): string {
 }
 
 beforeAll(async () => {
-  if (!existsSync(join(ROOT, 'dist', 'api', 'cli', 'main.js'))) throw new Error('dist/ is missing: run `npm run build` before the CLI tests');
+  if (!existsSync(join(ROOT, 'dist', 'api', 'cli', 'main.js')))
+    throw new Error('dist/ is missing: run `npm run build` before the CLI tests');
   source = tempDir();
   const kb = await openConfiguredKnowledgeBase(testConfig(source));
   data = await seed(kb);
@@ -101,7 +102,18 @@ describe('export and import', () => {
     expect(scheduleLines(pruned.stdout)).toHaveLength(7);
     expect(pruned.stdout).not.toContain(data.ids.slowerTwin);
 
-    const similar = await skb(['export', '--similar-to-op', '{"kind":"gemm","dims":{"M":64,"N":256,"K":256}}', '--target', data.local.key, '--k', '2'], source);
+    const similar = await skb(
+      [
+        'export',
+        '--similar-to-op',
+        '{"kind":"gemm","dims":{"M":64,"N":256,"K":256}}',
+        '--target',
+        data.local.key,
+        '--k',
+        '2',
+      ],
+      source,
+    );
     expect(similar.code).toBe(0);
     const lines = scheduleLines(similar.stdout);
     expect(lines.length).toBeGreaterThan(0);
@@ -141,7 +153,10 @@ describe('export and import', () => {
     const target = makeCpuTarget('local');
     const contents = makeContents(target, 2);
     const store = await createLibsqlStore({ url: `file:${join(dir, 'kb.db')}` });
-    await store.insertSchedules(contents, { targets: [target], embeddings: { embedderId: 'offline-v1-128', vectors: contents.map((_, i) => makeVector(8, i + 1)) } });
+    await store.insertSchedules(contents, {
+      targets: [target],
+      embeddings: { embedderId: 'offline-v1-128', vectors: contents.map((_, i) => makeVector(8, i + 1)) },
+    });
     const before = await store.allSchedules({});
     store.close();
 
@@ -162,7 +177,11 @@ describe('serve', () => {
     const ids = (await seed(seeded)).ids;
     await seeded.close();
 
-    const child = spawn(process.execPath, [BIN, 'serve'], { cwd: dir, env: { ...envFor(dir), SKB_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'serve'], {
+      cwd: dir,
+      env: { ...envFor(dir), SKB_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -175,7 +194,11 @@ describe('serve', () => {
       });
       void exited.then((code) => reject(new Error(`serve exited early with ${code}: ${stderr}`)));
     });
-    const health = (await (await fetch(`${url}/health`)).json()) as { ok: boolean; scheduleCount: number; indexSize: number };
+    const health = (await (await fetch(`${url}/health`)).json()) as {
+      ok: boolean;
+      scheduleCount: number;
+      indexSize: number;
+    };
     expect(health).toMatchObject({ ok: true, scheduleCount: 8, indexSize: 8 });
 
     // A write just before the signal: the index is saved a moment after writes, or at the latest on close.

@@ -47,15 +47,21 @@ describe('export and import through GraphQL', () => {
 
   it('exports everything, and the export imports into an empty knowledge base unchanged', async () => {
     const text = await exportText(source);
-    expect(scheduleIdsOf(text).sort()).toEqual([...data.ids.gemms, data.ids.slowerTwin, data.ids.conv, data.ids.foreign].sort());
+    expect(scheduleIdsOf(text).sort()).toEqual(
+      [...data.ids.gemms, data.ids.slowerTwin, data.ids.conv, data.ids.foreign].sort(),
+    );
 
     const first = await target.gql(IMPORT, { jsonl: text }, { token: TOKEN });
     expect(first.body.errors).toBeUndefined();
-    expect(first.body.data).toEqual({ importSchedules: { imported: 8, duplicates: 0, targets: 2, scheduleIds: expect.any(Array) } });
+    expect(first.body.data).toEqual({
+      importSchedules: { imported: 8, duplicates: 0, targets: 2, scheduleIds: expect.any(Array) },
+    });
     expect(await exportText(target)).toBe(text);
 
     const again = await target.gql(IMPORT, { jsonl: text }, { token: TOKEN });
-    expect((again.body.data as { importSchedules: { imported: number; duplicates: number } }).importSchedules).toMatchObject({ imported: 0, duplicates: 8 });
+    expect(
+      (again.body.data as { importSchedules: { imported: number; duplicates: number } }).importSchedules,
+    ).toMatchObject({ imported: 0, duplicates: 8 });
     expect(await count(target)).toBe(8);
   });
 
@@ -72,7 +78,9 @@ describe('export and import through GraphQL', () => {
   });
 
   it('exports the family of schedules similar to one operation on one target', async () => {
-    const ids = scheduleIdsOf(await exportText(source, { similarTo: { operation: gemmInput(64, 256, 256), target: data.local.key, k: 3 } }));
+    const ids = scheduleIdsOf(
+      await exportText(source, { similarTo: { operation: gemmInput(64, 256, 256), target: data.local.key, k: 3 } }),
+    );
     expect(ids.length).toBeGreaterThan(0);
     expect(ids.length).toBeLessThanOrEqual(3);
     expect(ids).toContain(data.ids.gemms[0]);
@@ -116,7 +124,9 @@ describe('deleteSchedule and mutation access', () => {
     const done = await server.gql(DELETE, { id: data.ids.conv }, { token: TOKEN });
     expect(done.body).toEqual({ data: { deleteSchedule: true } });
     expect(await count(server)).toBe(7);
-    expect((await server.gql(`query($id: ID!) { schedule(id: $id) { id } }`, { id: data.ids.conv })).body.data).toEqual({ schedule: null });
+    expect((await server.gql(`query($id: ID!) { schedule(id: $id) { id } }`, { id: data.ids.conv })).body.data).toEqual(
+      { schedule: null },
+    );
     const again = await server.gql(DELETE, { id: data.ids.conv }, { token: TOKEN });
     expect(again.body).toEqual({ data: { deleteSchedule: false } });
   });
@@ -144,7 +154,17 @@ describe('mutations without a configured token', () => {
     const body = JSON.stringify({ query: DELETE, variables: { id: 'sch_000000000000000000000000' } });
     const reply = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request(
-        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { host: 'evil.example:80', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: {
+            host: 'evil.example:80',
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+          },
+        },
         (res) => {
           let text = '';
           res.setEncoding('utf8');
@@ -166,6 +186,8 @@ describe('mutations without a configured token', () => {
       body: `query=${encodeURIComponent(DELETE)}`,
     });
     expect(response.status).toBe(415);
-    expect(((await response.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(
+      ((await response.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code,
+    ).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 });

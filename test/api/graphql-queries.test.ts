@@ -26,7 +26,12 @@ interface PageData {
   schedules: {
     totalCount: number;
     pageInfo: { endCursor: string | null; hasNextPage: boolean };
-    nodes: Array<{ id: string; speedup: number; operation: { kind: string; dims: Array<{ name: string; size: number }> }; target: { key: string; family: string } }>;
+    nodes: Array<{
+      id: string;
+      speedup: number;
+      operation: { kind: string; dims: Array<{ name: string; size: number }> };
+      target: { key: string; family: string };
+    }>;
   };
 }
 
@@ -58,10 +63,18 @@ describe('schedules query', () => {
     expect((await page({ filter: { kind: 'conv2d' } })).nodes.map((n) => n.id)).toEqual([data.ids.conv]);
     expect((await page({ filter: { target: data.other.key } })).nodes.map((n) => n.id)).toEqual([data.ids.foreign]);
     expect((await page({ filter: { targetFamily: data.local.family } })).totalCount).toBe(7);
-    expect((await page({ filter: { structureKey: structureKey(data.gemms[0]!.operation), target: data.local.key } })).totalCount).toBe(6);
-    expect((await page({ filter: { shapeKey: shapeKey(data.gemms[0]!.operation) } })).nodes.map((n) => n.id)).toEqual([data.ids.gemms[0], data.ids.slowerTwin]);
+    expect(
+      (await page({ filter: { structureKey: structureKey(data.gemms[0]!.operation), target: data.local.key } }))
+        .totalCount,
+    ).toBe(6);
+    expect((await page({ filter: { shapeKey: shapeKey(data.gemms[0]!.operation) } })).nodes.map((n) => n.id)).toEqual([
+      data.ids.gemms[0],
+      data.ids.slowerTwin,
+    ]);
     const mid = await page({ filter: { kind: 'gemm', dims: [{ name: 'M', min: 128, max: 256 }] } });
-    expect(mid.nodes.map((n) => n.operation.dims.find((d) => d.name === 'M')!.size).sort((a, b) => a - b)).toEqual([128, 128, 192, 256]);
+    expect(mid.nodes.map((n) => n.operation.dims.find((d) => d.name === 'M')!.size).sort((a, b) => a - b)).toEqual([
+      128, 128, 192, 256,
+    ]);
     const fast = await page({ filter: { minSpeedup: 3 } });
     expect(fast.nodes.map((n) => n.id)).toEqual([data.ids.conv]);
     expect(fast.nodes[0]!.speedup).toBeCloseTo(4);
@@ -82,7 +95,14 @@ describe('schedules query', () => {
 describe('schedule(id)', () => {
   it('returns the whole schedule with its reuse records', async () => {
     const id = data.ids.conv;
-    await server.kb.store.recordReuse({ scheduleId: id, searchId: 'search-abc', tier: 'structure', distance: 0.5, outcome: 'improved', gain: 1.25 });
+    await server.kb.store.recordReuse({
+      scheduleId: id,
+      searchId: 'search-abc',
+      tier: 'structure',
+      distance: 0.5,
+      outcome: 'improved',
+      gain: 1.25,
+    });
     const reply = await server.gql(
       `query One($id: ID!) { schedule(id: $id) {
         id contentHash speedup baselineLatencyMs bestLatencyMs samplesUsed finalCode createdAt settings models
@@ -96,11 +116,19 @@ describe('schedule(id)', () => {
       { id },
     );
     expect(reply.body.errors).toBeUndefined();
-    const s = (reply.body.data as { schedule: Record<string, unknown> & { steps: unknown[]; reuses: unknown[] } }).schedule;
+    const s = (reply.body.data as { schedule: Record<string, unknown> & { steps: unknown[]; reuses: unknown[] } })
+      .schedule;
     expect(s.id).toBe(id);
     expect(s.speedup).toBeCloseTo(4);
     expect(s.steps).toHaveLength(3);
-    expect(s.steps[0]).toEqual({ optionId: 'cpu.step_1', optionLabel: 'Step 1 (cpu.step_1)', plan: 'Apply cpu.step_1 to the conv2d kernel.', params: { step: 1 }, latencyBeforeMs: 20, latencyAfterMs: 12 });
+    expect(s.steps[0]).toEqual({
+      optionId: 'cpu.step_1',
+      optionLabel: 'Step 1 (cpu.step_1)',
+      plan: 'Apply cpu.step_1 to the conv2d kernel.',
+      params: { step: 1 },
+      latencyBeforeMs: 20,
+      latencyAfterMs: 12,
+    });
     expect(s.operation).toEqual({
       kind: 'conv2d',
       structureKey: structureKey(data.conv.operation),
@@ -111,7 +139,9 @@ describe('schedule(id)', () => {
     });
     expect(s.target).toEqual({ name: 'local', fingerprint: data.local.fingerprint });
     expect(s.provenance).toEqual({ source: 'search', planner: 'template' });
-    expect(s.reuses).toEqual([{ searchId: 'search-abc', tier: 'structure', distance: 0.5, outcome: 'improved', gain: 1.25 }]);
+    expect(s.reuses).toEqual([
+      { searchId: 'search-abc', tier: 'structure', distance: 0.5, outcome: 'improved', gain: 1.25 },
+    ]);
   });
 
   it('is null for an unknown id and a typed error for a malformed one', async () => {
@@ -127,7 +157,13 @@ describe('similarSchedules', () => {
   const QUERY = `query Similar($op: OperationInput!, $target: String!, $k: Int, $tiers: [Tier!]) {
     similarSchedules(operation: $op, target: $target, k: $k, tiers: $tiers) { tier distance score reason schedule { id target { family } } }
   }`;
-  type Match = { tier: string; distance: number; score: number; reason: string; schedule: { id: string; target: { family: string } } };
+  type Match = {
+    tier: string;
+    distance: number;
+    score: number;
+    reason: string;
+    schedule: { id: string; target: { family: string } };
+  };
 
   it('reports exact and structure tiers, best first, restricted to the target family', async () => {
     const reply = await server.gql(QUERY, { op: gemmInput(64, 256, 256), target: data.local.key, k: 10 });
@@ -136,7 +172,12 @@ describe('similarSchedules', () => {
     expect(matches.length).toBeGreaterThan(0);
     expect(matches[0]!.tier).toBe('exact');
     expect(matches[0]!.distance).toBe(0);
-    expect(matches.filter((m) => m.tier === 'exact').map((m) => m.schedule.id).sort()).toEqual([data.ids.gemms[0], data.ids.slowerTwin].sort());
+    expect(
+      matches
+        .filter((m) => m.tier === 'exact')
+        .map((m) => m.schedule.id)
+        .sort(),
+    ).toEqual([data.ids.gemms[0], data.ids.slowerTwin].sort());
     expect(matches.some((m) => m.tier === 'structure')).toBe(true);
     for (const m of matches) {
       expect(m.schedule.target.family).toBe(data.local.family);
@@ -147,14 +188,22 @@ describe('similarSchedules', () => {
   });
 
   it('keeps only the tiers asked for', async () => {
-    const reply = await server.gql(QUERY, { op: gemmInput(64, 256, 256), target: data.local.key, tiers: ['structure'] });
+    const reply = await server.gql(QUERY, {
+      op: gemmInput(64, 256, 256),
+      target: data.local.key,
+      tiers: ['structure'],
+    });
     const matches = (reply.body.data as { similarSchedules: Match[] }).similarSchedules;
     expect(matches.length).toBeGreaterThan(0);
     expect(new Set(matches.map((m) => m.tier))).toEqual(new Set(['structure']));
   });
 
   it('finds similar schedules for an operation with no exact or structural match', async () => {
-    const reply = await server.gql(QUERY, { op: { ...gemmInput(100, 200, 300), epilogue: ['relu'] }, target: data.local.key, k: 3 });
+    const reply = await server.gql(QUERY, {
+      op: { ...gemmInput(100, 200, 300), epilogue: ['relu'] },
+      target: data.local.key,
+      k: 3,
+    });
     const matches = (reply.body.data as { similarSchedules: Match[] }).similarSchedules;
     expect(matches.length).toBeGreaterThan(0);
     expect(matches.length).toBeLessThanOrEqual(3);
@@ -162,7 +211,10 @@ describe('similarSchedules', () => {
   });
 
   it('refuses an invalid operation with a message naming the field', async () => {
-    const reply = await server.gql(QUERY, { op: { kind: 'gemm', dims: [{ name: 'M', size: -4 }] }, target: data.local.key });
+    const reply = await server.gql(QUERY, {
+      op: { kind: 'gemm', dims: [{ name: 'M', size: -4 }] },
+      target: data.local.key,
+    });
     expect(reply.body.errors?.[0]?.extensions?.code).toBe('BAD_INPUT');
     expect(reply.body.errors?.[0]?.message).toMatch(/Invalid operation: dims/);
   });
@@ -170,9 +222,14 @@ describe('similarSchedules', () => {
 
 describe('operations, targets and health', () => {
   it('lists operations and targets', async () => {
-    const reply = await server.gql(`{ operations { shapeKey scheduleCount bestSpeedup operation { kind } } targets { key name family description } }`);
+    const reply = await server.gql(
+      `{ operations { shapeKey scheduleCount bestSpeedup operation { kind } } targets { key name family description } }`,
+    );
     expect(reply.body.errors).toBeUndefined();
-    const d = reply.body.data as { operations: Array<{ shapeKey: string; scheduleCount: number; bestSpeedup: number }>; targets: Array<{ key: string }> };
+    const d = reply.body.data as {
+      operations: Array<{ shapeKey: string; scheduleCount: number; bestSpeedup: number }>;
+      targets: Array<{ key: string }>;
+    };
     const first = d.operations.find((o) => o.shapeKey === shapeKey(data.gemms[0]!.operation));
     expect(first?.scheduleCount).toBe(2);
     expect(first?.bestSpeedup).toBeCloseTo(2);
@@ -182,7 +239,13 @@ describe('operations, targets and health', () => {
   it('answers the health query and GET /health alike', async () => {
     const reply = await server.gql(`{ health { ok database scheduleCount indexSize embedderId } }`);
     const viaGraphql = (reply.body.data as { health: Record<string, unknown> }).health;
-    expect(viaGraphql).toEqual({ ok: true, database: true, scheduleCount: 8, indexSize: 8, embedderId: server.kb.embedder.id });
+    expect(viaGraphql).toEqual({
+      ok: true,
+      database: true,
+      scheduleCount: 8,
+      indexSize: 8,
+      embedderId: server.kb.embedder.id,
+    });
     const response = await fetch(`${server.url}/health`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual(viaGraphql);
@@ -203,6 +266,8 @@ describe('operations, targets and health', () => {
   it('answers unknown routes with a JSON 404', async () => {
     const response = await fetch(`${server.url}/nope`);
     expect(response.status).toBe(404);
-    expect(((await response.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('NOT_FOUND');
+    expect(
+      ((await response.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code,
+    ).toBe('NOT_FOUND');
   });
 });

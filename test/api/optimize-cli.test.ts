@@ -11,12 +11,28 @@ import { join } from 'node:path';
 import { BIN, ROOT, envFor, skb } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
-const SMALL = ['--op', 'gemm', '--shape', 'M=48,N=48,K=48', '--budget', '4', '--beam', '1', '--plans', '2', '--impls', '1', '--seed', '3'];
+const SMALL = [
+  '--op',
+  'gemm',
+  '--shape',
+  'M=48,N=48,K=48',
+  '--budget',
+  '4',
+  '--beam',
+  '1',
+  '--plans',
+  '2',
+  '--impls',
+  '1',
+  '--seed',
+  '3',
+];
 
 let dir: string;
 
 beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist', 'api', 'cli', 'optimize-command.js'))) throw new Error('dist/ is missing or old: run `npm run build` before the CLI tests');
+  if (!existsSync(join(ROOT, 'dist', 'api', 'cli', 'optimize-command.js')))
+    throw new Error('dist/ is missing or old: run `npm run build` before the CLI tests');
   // An empty working directory: no data/targets.json, so the built-in "local" target (this machine, gcc).
   dir = mkdtempSync(join(tmpdir(), 'skb-optimize-'));
 });
@@ -58,13 +74,19 @@ describe('skb optimize', () => {
     expect(shown.stdout).toMatch(new RegExp(`^search\\s+${searchId} \\(finished\\)$`, 'm'));
     const listed = await skb(['searches', '--status', 'finished'], dir);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stdout).toMatch(new RegExp(`^${searchId}\\s+finished\\s+gemm M=48,N=48,K=48 f32\\s+local\\s+\\d+/4`, 'm'));
+    expect(listed.stdout).toMatch(
+      new RegExp(`^${searchId}\\s+finished\\s+gemm M=48,N=48,K=48 f32\\s+local\\s+\\d+/4`, 'm'),
+    );
   });
 
   it('prints the search, its steps and its tree as JSON with --json', async () => {
     const run = await skb(['optimize', ...SMALL, '--json'], dir);
     expect(run.code, run.stderr).toBe(0);
-    const out = JSON.parse(run.stdout) as { search: { status: string; samplesUsed: number; config: { budget: number; planner: string } }; steps: unknown[]; candidates: Array<{ sample: number }> };
+    const out = JSON.parse(run.stdout) as {
+      search: { status: string; samplesUsed: number; config: { budget: number; planner: string } };
+      steps: unknown[];
+      candidates: Array<{ sample: number }>;
+    };
     expect(out.search).toMatchObject({ status: 'finished', config: { budget: 4, planner: 'template' } });
     expect(out.search.samplesUsed).toBeLessThanOrEqual(4);
     expect(out.candidates.filter((c) => c.sample > 0)).toHaveLength(out.search.samplesUsed);
@@ -90,7 +112,11 @@ describe('skb optimize', () => {
   });
 
   it('cancels the search on Ctrl-C, prints what it found and exits 130', async () => {
-    const child = spawn(process.execPath, [BIN, 'optimize', '--op', 'gemm', '--shape', 'M=96,N=96,K=96', '--budget', '500', '--iterations', '60'], { cwd: dir, env: envFor(dir) });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'optimize', '--op', 'gemm', '--shape', 'M=96,N=96,K=96', '--budget', '500', '--iterations', '60'],
+      { cwd: dir, env: envFor(dir) },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -131,8 +157,15 @@ describe('skb serve', () => {
   }
 
   async function gql(url: string, query: string, variables: Record<string, unknown> = {}) {
-    const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
-    return (await response.json()) as { data?: Record<string, { id: string; status: string; samplesUsed: number }>; errors?: unknown[] };
+    const response = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query, variables }),
+    });
+    return (await response.json()) as {
+      data?: Record<string, { id: string; status: string; samplesUsed: number }>;
+      errors?: unknown[];
+    };
   }
 
   async function stop(child: ChildProcessWithoutNullStreams): Promise<number | null> {
@@ -166,7 +199,11 @@ describe('skb serve', () => {
       const now = (await gql(second.url, SEARCH, { id })).data!.search!;
       expect(now.status).toBe('running');
       await expect
-        .poll(async () => (await gql(second.url, SEARCH, { id })).data!.search!.samplesUsed, { timeout: 25_000, interval: 200, message: 'samples spent after the resume' })
+        .poll(async () => (await gql(second.url, SEARCH, { id })).data!.search!.samplesUsed, {
+          timeout: 25_000,
+          interval: 200,
+          message: 'samples spent after the resume',
+        })
         .toBeGreaterThan(before);
       const cancelled = await gql(second.url, `mutation($id: ID!) { cancelSearch(id: $id) { status } }`, { id });
       expect(cancelled.errors).toBeUndefined();

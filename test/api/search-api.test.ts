@@ -68,9 +68,18 @@ function waitUntilOver(id: string): Promise<Record<string, unknown>> {
 
 describe('startSearch -> searchProgress over SSE -> search(id)', () => {
   it('runs a small gemm search to the end within its budget and shows the tree and the best lineage', async () => {
-    const started = await server.gql(START, { task: { operation: gemm(64), target: 'local' }, config: { budget: 8, beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, seed: 7 } });
+    const started = await server.gql(START, {
+      task: { operation: gemm(64), target: 'local' },
+      config: { budget: 8, beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, seed: 7 },
+    });
     expect(started.body.errors).toBeUndefined();
-    const record = started.body.data!.startSearch as { id: string; status: string; budget: number; config: { planner: string; budget: number }; task: { target: string; operation: { kind: string } } };
+    const record = started.body.data!.startSearch as {
+      id: string;
+      status: string;
+      budget: number;
+      config: { planner: string; budget: number };
+      task: { target: string; operation: { kind: string } };
+    };
     expect(['queued', 'running']).toContain(record.status);
     expect(record.config).toMatchObject({ planner: 'template', budget: 8 });
     expect(record.task).toMatchObject({ target: 'local', operation: { kind: 'gemm' } });
@@ -78,7 +87,9 @@ describe('startSearch -> searchProgress over SSE -> search(id)', () => {
     const sse = await subscribeSse(server.url, PROGRESS, { id: record.id });
     expect(sse.status).toBe(200);
     expect(sse.contentType).toContain('text/event-stream');
-    const events = sse.messages.filter((m) => m.event === 'next').map((m) => (m.data as { data: { searchProgress: Record<string, unknown> } }).data.searchProgress);
+    const events = sse.messages
+      .filter((m) => m.event === 'next')
+      .map((m) => (m.data as { data: { searchProgress: Record<string, unknown> } }).data.searchProgress);
     expect(events.length).toBeGreaterThan(0);
     expect(sse.messages.at(-1)!.event).toBe('complete');
     const last = events.at(-1)!;
@@ -136,15 +147,27 @@ describe('startSearch -> searchProgress over SSE -> search(id)', () => {
     for (let i = 1; i < lineage.length; i++) expect(lineage[i]!.parentId).toBe(lineage[i - 1]!.id);
     // The accepted plan sequence recorded at the end is that lineage, step by step.
     expect(search.steps).toEqual(
-      lineage.slice(1).map((c, i) => ({ optionId: c.optionId, plan: c.plan, latencyBeforeMs: lineage[i]!.latencyMs, latencyAfterMs: c.latencyMs })),
+      lineage
+        .slice(1)
+        .map((c, i) => ({
+          optionId: c.optionId,
+          plan: c.plan,
+          latencyBeforeMs: lineage[i]!.latencyMs,
+          latencyAfterMs: c.latencyMs,
+        })),
     );
 
     const listed = await server.gql(`{ searches(status: finished) { totalCount nodes { id status } } }`);
-    expect(listed.body.data!.searches).toMatchObject({ nodes: expect.arrayContaining([{ id: record.id, status: 'finished' }]) });
+    expect(listed.body.data!.searches).toMatchObject({
+      nodes: expect.arrayContaining([{ id: record.id, status: 'finished' }]),
+    });
   });
 
   it('sends one final event for a search that is already over', async () => {
-    const started = await server.gql(START, { task: { operation: gemm(32), target: 'local' }, config: { budget: 2, beamWidth: 1, plansPerCandidate: 1, implementationsPerPlan: 1 } });
+    const started = await server.gql(START, {
+      task: { operation: gemm(32), target: 'local' },
+      config: { budget: 2, beamWidth: 1, plansPerCandidate: 1, implementationsPerPlan: 1 },
+    });
     const { id } = started.body.data!.startSearch as { id: string };
     await waitUntilOver(id);
     const sse = await subscribeSse(server.url, PROGRESS, { id });
@@ -190,12 +213,32 @@ describe('cancelSearch', () => {
 describe('bad input starts nothing', () => {
   const cases: Array<[string, Record<string, unknown>, RegExp]> = [
     ['an unknown target', { task: { operation: gemm(64), target: 'nowhere' } }, /Unknown target "nowhere".*local/],
-    ['an invalid operation', { task: { operation: { kind: 'fft', dims: [{ name: 'N', size: 64 }] }, target: 'local' } }, /Invalid operation: kind/],
-    ['a zero budget', { task: { operation: gemm(64), target: 'local' }, config: { budget: 0 } }, /Invalid search config: budget/],
-    ['an unknown planner', { task: { operation: gemm(64), target: 'local' }, config: { planner: 'oracle' } }, /Invalid search config: planner/],
+    [
+      'an invalid operation',
+      { task: { operation: { kind: 'fft', dims: [{ name: 'N', size: 64 }] }, target: 'local' } },
+      /Invalid operation: kind/,
+    ],
+    [
+      'a zero budget',
+      { task: { operation: gemm(64), target: 'local' }, config: { budget: 0 } },
+      /Invalid search config: budget/,
+    ],
+    [
+      'an unknown planner',
+      { task: { operation: gemm(64), target: 'local' }, config: { planner: 'oracle' } },
+      /Invalid search config: planner/,
+    ],
     ['a negative size', { task: { operation: gemm(-4), target: 'local' } }, /Invalid operation: dims/],
-    ['an operation without a kernel template', { task: { operation: { kind: 'custom:fft', dims: [{ name: 'N', size: 64 }] }, target: 'local' } }, /no kernel template for custom:fft.*llm/],
-    ['the llm planner without an endpoint', { task: { operation: gemm(64), target: 'local' }, config: { planner: 'llm' } }, /SKB_OPENAI_BASE_URL/],
+    [
+      'an operation without a kernel template',
+      { task: { operation: { kind: 'custom:fft', dims: [{ name: 'N', size: 64 }] }, target: 'local' } },
+      /no kernel template for custom:fft.*llm/,
+    ],
+    [
+      'the llm planner without an endpoint',
+      { task: { operation: gemm(64), target: 'local' }, config: { planner: 'llm' } },
+      /SKB_OPENAI_BASE_URL/,
+    ],
   ];
 
   it.each(cases)('refuses %s with BAD_INPUT', async (_name, variables, message) => {
@@ -205,12 +248,16 @@ describe('bad input starts nothing', () => {
     expect(reply.body.errors?.[0]?.extensions?.code).toBe('BAD_INPUT');
     expect(reply.body.errors?.[0]?.message).toMatch(message);
     const after = await server.gql(`{ searches { totalCount } }`);
-    expect((after.body.data!.searches as { totalCount: number }).totalCount).toBe((before.body.data!.searches as { totalCount: number }).totalCount);
+    expect((after.body.data!.searches as { totalCount: number }).totalCount).toBe(
+      (before.body.data!.searches as { totalCount: number }).totalCount,
+    );
   });
 
   it('refuses a subscription to an unknown search with NOT_FOUND', async () => {
     const sse = await subscribeSse(server.url, PROGRESS, { id: 'no-such-search' });
-    const first = sse.messages.find((m) => m.event === 'next')!.data as { errors: Array<{ extensions: { code: string } }> };
+    const first = sse.messages.find((m) => m.event === 'next')!.data as {
+      errors: Array<{ extensions: { code: string } }>;
+    };
     expect(first.errors[0]!.extensions.code).toBe('NOT_FOUND');
   });
 });

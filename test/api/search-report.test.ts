@@ -44,7 +44,9 @@ describe('createProgressView', () => {
     const frames = text.split('\r\x1b[2K').filter(Boolean);
     expect(frames).toHaveLength(events.length);
     expect(frames[0]).toMatch(/^\[-{24}\] 0\/8 samples/);
-    expect(frames.at(-1)).toMatch(/^\[#{24}\] 8\/8 samples  iteration 2\/4  baseline 2\.000 ms  best 0\.500 ms \(4\.00x\)\nfinished\n$/);
+    expect(frames.at(-1)).toMatch(
+      /^\[#{24}\] 8\/8 samples  iteration 2\/4  baseline 2\.000 ms  best 0\.500 ms \(4\.00x\)\nfinished\n$/,
+    );
   });
 
   it('writes plain lines elsewhere: start, new bests, iterations and the end, not every sample', () => {

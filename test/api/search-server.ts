@@ -63,7 +63,12 @@ export interface SseMessage {
  * POSTs a subscription with `Accept: text/event-stream` and reads the GraphQL-over-SSE stream
  * ("next" events with { data } or { errors }, then "complete") until it completes.
  */
-export async function subscribeSse(url: string, query: string, variables: Record<string, unknown>, onMessage?: (m: SseMessage) => void): Promise<{ status: number; contentType: string; messages: SseMessage[] }> {
+export async function subscribeSse(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+  onMessage?: (m: SseMessage) => void,
+): Promise<{ status: number; contentType: string; messages: SseMessage[] }> {
   const response = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream' },

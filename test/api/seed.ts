@@ -28,8 +28,17 @@ export async function seed(kb: KnowledgeBase): Promise<Seeded> {
     latencies: [10, 9],
     createdAt: new Date(SECOND + 10_000).toISOString(),
   });
-  const conv = makeContent({ target: local, kind: 'conv2d', latencies: [20, 12, 8, 5], createdAt: new Date(SECOND + 20_000).toISOString() });
-  const foreign = makeContent({ target: other, dims: { M: 128, N: 256, K: 256 }, createdAt: new Date(SECOND + 30_000).toISOString() });
+  const conv = makeContent({
+    target: local,
+    kind: 'conv2d',
+    latencies: [20, 12, 8, 5],
+    createdAt: new Date(SECOND + 20_000).toISOString(),
+  });
+  const foreign = makeContent({
+    target: other,
+    dims: { M: 128, N: 256, K: 256 },
+    createdAt: new Date(SECOND + 30_000).toISOString(),
+  });
   const all = [...gemms, slowerTwin, conv, foreign];
   await kb.addSchedules(all, [local, other]);
   const ids = all.map((content) => toSchedule(content).id);
@@ -46,5 +55,12 @@ export async function seed(kb: KnowledgeBase): Promise<Seeded> {
 
 /** GraphQL OperationInput for a gemm of these sizes. */
 export function gemmInput(M: number, N: number, K: number) {
-  return { kind: 'gemm', dims: [{ name: 'M', size: M }, { name: 'N', size: N }, { name: 'K', size: K }] };
+  return {
+    kind: 'gemm',
+    dims: [
+      { name: 'M', size: M },
+      { name: 'N', size: N },
+      { name: 'K', size: K },
+    ],
+  };
 }

@@ -37,15 +37,29 @@ describe('registerLocalTargets', () => {
     const server = await startTestServer();
     try {
       const logs: string[] = [];
-      const names = await registerLocalTargets({ kb: server.kb, targetsFile: undefined, cwd: process.cwd(), logger: createMemoryLogger(logs) });
+      const names = await registerLocalTargets({
+        kb: server.kb,
+        targetsFile: undefined,
+        cwd: process.cwd(),
+        logger: createMemoryLogger(logs),
+      });
       const key = names.get('local');
       expect(key).toMatch(/^t-[0-9a-f]{16}$/);
       const reply = await server.gql('{ targets { key name family fingerprint } }');
-      const targets = (reply.body.data as { targets: Array<{ key: string; name: string; family: string; fingerprint: { kind: string } }> }).targets;
+      const targets = (
+        reply.body.data as {
+          targets: Array<{ key: string; name: string; family: string; fingerprint: { kind: string } }>;
+        }
+      ).targets;
       expect(targets).toHaveLength(1);
       expect(targets[0]).toMatchObject({ key, name: 'local', fingerprint: { kind: 'cpu' } });
       expect(logs).toEqual([]);
-      const again = await registerLocalTargets({ kb: server.kb, targetsFile: undefined, cwd: process.cwd(), logger: createMemoryLogger(logs) });
+      const again = await registerLocalTargets({
+        kb: server.kb,
+        targetsFile: undefined,
+        cwd: process.cwd(),
+        logger: createMemoryLogger(logs),
+      });
       expect(again.get('local')).toBe(key);
     } finally {
       await server.stop();

@@ -71,7 +71,8 @@ interface SearchView {
 /** The seed schedule a candidate follows: the nearest forcedFrom on its path to the root, itself included. */
 function seedOf(candidates: CandidateView[], id: string): string | null {
   const byId = new Map(candidates.map((c) => [c.id, c]));
-  for (let c = byId.get(id); c; c = c.parentId ? byId.get(c.parentId) : undefined) if (c.forcedFrom) return c.forcedFrom.scheduleId;
+  for (let c = byId.get(id); c; c = c.parentId ? byId.get(c.parentId) : undefined)
+    if (c.forcedFrom) return c.forcedFrom.scheduleId;
   return null;
 }
 
@@ -115,7 +116,11 @@ describe('warm start through the API', () => {
     expect(first.schedule, first.message ?? '').not.toBeNull();
     expect(first.schedule!.id).toBe(first.scheduleId);
     const stored = await server.gql(REUSES, { id: first.scheduleId });
-    const schedule = stored.body.data!.schedule as { id: string; steps: Array<{ optionId: string }>; reuses: unknown[] };
+    const schedule = stored.body.data!.schedule as {
+      id: string;
+      steps: Array<{ optionId: string }>;
+      reuses: unknown[];
+    };
     expect(schedule.steps.map((s) => s.optionId)).toEqual(first.schedule!.steps.map((s) => s.optionId));
     expect(schedule.steps.length).toBeGreaterThan(0);
     expect(schedule.reuses).toEqual([]);
@@ -136,26 +141,51 @@ describe('warm start through the API', () => {
     // What the seed did: iteration 1 replays its whole sequence on the baseline, in one sample.
     const root = second.candidates.find((c) => c.parentId === null)!;
     const replays = second.candidates.filter((c) => c.optionId === 'seed.replay');
-    expect(replays).toEqual([expect.objectContaining({ parentId: root.id, iteration: 1, forcedFrom: { scheduleId: first.scheduleId, stepIndex: first.schedule!.steps.length } })]);
+    expect(replays).toEqual([
+      expect.objectContaining({
+        parentId: root.id,
+        iteration: 1,
+        forcedFrom: { scheduleId: first.scheduleId, stepIndex: first.schedule!.steps.length },
+      }),
+    ]);
     // The seed's descendants (the replay, its forced steps and what grew from them) beat the baseline:
     // the outcome says whether the best candidate is one of them, the gain how much the fastest won.
-    const fromSeed = second.candidates.filter((c) => c.parentId !== null && c.correct && seedOf(second.candidates, c.id) === first.scheduleId);
+    const fromSeed = second.candidates.filter(
+      (c) => c.parentId !== null && c.correct && seedOf(second.candidates, c.id) === first.scheduleId,
+    );
     expect(fromSeed.length, JSON.stringify(second.candidates)).toBeGreaterThan(0);
     const fastest = Math.min(...fromSeed.map((c) => c.latencyMs!));
     expect(fastest).toBeLessThan(second.baselineLatencyMs!);
-    expect(seed!.outcome).toBe(seedOf(second.candidates, second.bestCandidateId!) === first.scheduleId ? 'improved' : 'replayed');
+    expect(seed!.outcome).toBe(
+      seedOf(second.candidates, second.bestCandidateId!) === first.scheduleId ? 'improved' : 'replayed',
+    );
     expect(seed!.gain).toBeCloseTo(second.baselineLatencyMs! / fastest, 9);
 
     // Outcomes are written in the transaction that finishes the search: final once it reads finished.
     const reply = await server.gql(REUSES, { id: first.scheduleId });
     const reuses = (reply.body.data!.schedule as { reuses: unknown[] }).reuses;
-    expect(reuses).toEqual([{ id: seed!.reuseId, searchId: second.id, tier: seed!.tier, distance: seed!.distance, outcome: seed!.outcome, gain: seed!.gain }]);
+    expect(reuses).toEqual([
+      {
+        id: seed!.reuseId,
+        searchId: second.id,
+        tier: seed!.tier,
+        distance: seed!.distance,
+        outcome: seed!.outcome,
+        gain: seed!.gain,
+      },
+    ]);
   });
 
   it('warmStart { enabled: false } runs cold: no seeds, and no new reuse of the stored schedule', async () => {
     const before = (await server.gql(REUSES, { id: first.scheduleId })).body.data!.schedule as { reuses: unknown[] };
-    const started = await server.gql(START, { task: { operation: gemm(96, 96, 96), target: 'local' }, config: { ...SMALL, warmStart: { enabled: false } } });
-    const { id, config } = started.body.data!.startSearch as { id: string; config: { warmStart: { enabled: boolean } } };
+    const started = await server.gql(START, {
+      task: { operation: gemm(96, 96, 96), target: 'local' },
+      config: { ...SMALL, warmStart: { enabled: false } },
+    });
+    const { id, config } = started.body.data!.startSearch as {
+      id: string;
+      config: { warmStart: { enabled: boolean } };
+    };
     expect(config.warmStart.enabled).toBe(false);
     const cold = await searchOver(id);
     expect(cold.status, cold.error ?? '').toBe('finished');
@@ -165,7 +195,10 @@ describe('warm start through the API', () => {
   });
 
   it('reports the warm-start settings a search runs with, defaults filled in', async () => {
-    const reply = await server.gql(START, { task: { operation: gemm(32, 32, 32), target: 'local' }, config: { budget: 1, warmStart: { tiers: ['exact'], guidedShare: 0.25 } } });
+    const reply = await server.gql(START, {
+      task: { operation: gemm(32, 32, 32), target: 'local' },
+      config: { budget: 1, warmStart: { tiers: ['exact'], guidedShare: 0.25 } },
+    });
     expect(reply.body.errors).toBeUndefined();
     const { id, config } = reply.body.data!.startSearch as { id: string; config: { warmStart: unknown } };
     expect(config.warmStart).toEqual({ enabled: true, seeds: 3, tiers: ['exact'], guidedShare: 0.25 });
@@ -184,7 +217,10 @@ describe('bad warm-start settings', () => {
 
   it.each(cases)('refuses %s with BAD_INPUT and starts nothing', async (_name, warmStart, message) => {
     const before = (await server.gql(`{ searches { totalCount } }`)).body.data!.searches as { totalCount: number };
-    const reply = await server.gql(START, { task: { operation: gemm(32, 32, 32), target: 'local' }, config: { budget: 1, warmStart } });
+    const reply = await server.gql(START, {
+      task: { operation: gemm(32, 32, 32), target: 'local' },
+      config: { budget: 1, warmStart },
+    });
     expect(reply.body.errors?.[0]?.extensions?.code).toBe('BAD_INPUT');
     expect(reply.body.errors?.[0]?.message).toMatch(/^Invalid warm start settings: /);
     expect(reply.body.errors?.[0]?.message).toMatch(message);
@@ -194,7 +230,10 @@ describe('bad warm-start settings', () => {
 
   it('refuses an unknown tier: the Tier enum rejects it (HTTP 400) before the resolver, and nothing starts', async () => {
     const before = (await server.gql(`{ searches { totalCount } }`)).body.data!.searches as { totalCount: number };
-    const reply = await server.gql(START, { task: { operation: gemm(32, 32, 32), target: 'local' }, config: { budget: 1, warmStart: { tiers: ['nearby'] } } });
+    const reply = await server.gql(START, {
+      task: { operation: gemm(32, 32, 32), target: 'local' },
+      config: { budget: 1, warmStart: { tiers: ['nearby'] } },
+    });
     expect(reply.status).toBe(400);
     expect(reply.body.errors?.[0]?.message).toMatch(/"nearby" does not exist in "Tier" enum/);
     const after = (await server.gql(`{ searches { totalCount } }`)).body.data!.searches as { totalCount: number };

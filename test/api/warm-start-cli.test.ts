@@ -28,7 +28,8 @@ function seedRows(stdout: string): string[][] {
 let dir: string;
 
 beforeAll(() => {
-  if (!existsSync(join(ROOT, 'dist', 'api', 'cli', 'schedule-command.js'))) throw new Error('dist/ is missing or old: run `npm run build` before the CLI tests');
+  if (!existsSync(join(ROOT, 'dist', 'api', 'cli', 'schedule-command.js')))
+    throw new Error('dist/ is missing or old: run `npm run build` before the CLI tests');
   dir = mkdtempSync(join(tmpdir(), 'skb-warm-cli-'));
 });
 
@@ -44,7 +45,9 @@ describe('skb optimize with and without warm start', () => {
   it('a first run finds nothing to seed from and prints the schedule it stored', async () => {
     const run = await skb(['optimize', '--op', 'gemm', '--shape', 'M=48,N=48,K=48', ...SETTINGS], dir);
     expect(run.code, run.stderr).toBe(0);
-    expect(field(run.stdout, 'warm start')).toBe('no seed found (at most 3 from exact,structure,similar, guided share 0.5)');
+    expect(field(run.stdout, 'warm start')).toBe(
+      'no seed found (at most 3 from exact,structure,similar, guided share 0.5)',
+    );
     expect(seedRows(run.stdout)).toEqual([]);
     const schedule = field(run.stdout, 'schedule');
     expect(schedule, run.stdout).toMatch(/^sch_[0-9a-f]{24}$/);
@@ -60,9 +63,27 @@ describe('skb optimize with and without warm start', () => {
   });
 
   it('the default (warm) run on the same shape prints its seeds: schedule, tier, distance, outcome, gain', async () => {
-    const run = await skb(['optimize', '--op', 'gemm', '--shape', 'M=48,N=48,K=64', ...SETTINGS, '--seeds', '2', '--tiers', 'structure,similar', '--guided-share', '0.5'], dir);
+    const run = await skb(
+      [
+        'optimize',
+        '--op',
+        'gemm',
+        '--shape',
+        'M=48,N=48,K=64',
+        ...SETTINGS,
+        '--seeds',
+        '2',
+        '--tiers',
+        'structure,similar',
+        '--guided-share',
+        '0.5',
+      ],
+      dir,
+    );
     expect(run.code, run.stderr).toBe(0);
-    expect(field(run.stdout, 'warm start')).toMatch(/^[12] seeds? \(at most 2 from structure,similar, guided share 0\.5\)$/);
+    expect(field(run.stdout, 'warm start')).toMatch(
+      /^[12] seeds? \(at most 2 from structure,similar, guided share 0\.5\)$/,
+    );
     warmSearch = /^search\s+(\S+) \(finished\)$/m.exec(run.stdout)![1]!;
     warmSeeds = seedRows(run.stdout);
     const fromFirst = warmSeeds.find((row) => row[0] === firstSchedule);
@@ -90,7 +111,12 @@ describe('skb optimize with and without warm start', () => {
     const reuse = run.stdout.split('\n').find((l) => l.startsWith(warmSearch));
     expect(reuse, run.stdout).toBeDefined();
     const seed = warmSeeds.find((row) => row[0] === firstSchedule)!;
-    expect(reuse!.trim().split(/\s{2,}/).slice(1, 5)).toEqual(seed.slice(1, 5));
+    expect(
+      reuse!
+        .trim()
+        .split(/\s{2,}/)
+        .slice(1, 5),
+    ).toEqual(seed.slice(1, 5));
   });
 
   it('refuses warm-start flags that make no sense, before anything runs', async () => {

@@ -21,7 +21,10 @@ describe('persisted ANN index', () => {
     dir = mkdtempSync(join(tmpdir(), 'skb-ann-'));
     store = await createLibsqlStore({ url: `file:${join(dir, 'kb.db')}` });
     const contents = [...makeContents(local, 700), ...makeContents(other, 700, Date.UTC(2026, 1, 1))];
-    await store.insertSchedules(contents, { targets: [local, other], embeddings: { embedderId: EMBEDDER, vectors: contents.map((_, i) => makeVector(DIM, i + 1)) } });
+    await store.insertSchedules(contents, {
+      targets: [local, other],
+      embeddings: { embedderId: EMBEDDER, vectors: contents.map((_, i) => makeVector(DIM, i + 1)) },
+    });
   });
 
   afterEach(() => {
@@ -36,11 +39,15 @@ describe('persisted ANN index', () => {
     return exact;
   }
 
-  async function expectAgrees(index: { search: (v: Float32Array, k: number, f: string) => Array<{ label: number }> }): Promise<void> {
+  async function expectAgrees(index: {
+    search: (v: Float32Array, k: number, f: string) => Array<{ label: number }>;
+  }): Promise<void> {
     const exact = await exactOver();
     for (let q = 0; q < 20; q++) {
       const query = makeVector(DIM, 50_000 + q);
-      expect(index.search(query, 5, local.family).map((h) => h.label)).toEqual(exact.search(query, 5, local.family).map((h) => h.label));
+      expect(index.search(query, 5, local.family).map((h) => h.label)).toEqual(
+        exact.search(query, 5, local.family).map((h) => h.label),
+      );
     }
   }
 
@@ -48,7 +55,10 @@ describe('persisted ANN index', () => {
     const first = await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir });
     expect(first.rebuiltBecause).toBe('missing');
     expect(first.size).toBe(1400);
-    const meta = JSON.parse(readFileSync(first.path.replace(/\.hnsw$/, '.meta.json'), 'utf8')) as Record<string, unknown>;
+    const meta = JSON.parse(readFileSync(first.path.replace(/\.hnsw$/, '.meta.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     expect(meta).toMatchObject({ embedderId: EMBEDDER, dim: DIM, revision: await store.revision(), count: 1400 });
     const second = await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir });
     expect(second.rebuiltBecause).toBeNull();
@@ -64,14 +74,21 @@ describe('persisted ANN index', () => {
     expect(reopened.rebuiltBecause).toBe('corrupt');
     await expectAgrees(reopened);
     writeFileSync(first.path.replace(/\.hnsw$/, '.meta.json'), '{ not json');
-    expect((await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir })).rebuiltBecause).toBe('corrupt');
+    expect((await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir })).rebuiltBecause).toBe(
+      'corrupt',
+    );
     expect((await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir })).rebuiltBecause).toBeNull();
   });
 
   it('rebuilds when the store changed while the index was closed', async () => {
     await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir });
-    const extra = makeContents(local, 3, Date.UTC(2027, 0, 1)).map((c) => ({ ...c, finalCode: `${c.finalCode}// extra\n` }));
-    await store.insertSchedules(extra, { embeddings: { embedderId: EMBEDDER, vectors: extra.map((_, i) => makeVector(DIM, 90_000 + i)) } });
+    const extra = makeContents(local, 3, Date.UTC(2027, 0, 1)).map((c) => ({
+      ...c,
+      finalCode: `${c.finalCode}// extra\n`,
+    }));
+    await store.insertSchedules(extra, {
+      embeddings: { embedderId: EMBEDDER, vectors: extra.map((_, i) => makeVector(DIM, 90_000 + i)) },
+    });
     const removed = (await store.listSchedules({ targetKey: local.key }, { first: 1 })).items[0]!;
     const removedLabel = (await store.scheduleLabel(removed.id))!.label;
     await store.deleteSchedule(removed.id);
@@ -79,7 +96,9 @@ describe('persisted ANN index', () => {
     expect(reopened.rebuiltBecause).toBe('stale');
     expect(reopened.size).toBe(1402);
     expect(reopened.has(removedLabel)).toBe(false);
-    const newLabel = (await store.listEmbeddings(EMBEDDER)).find((r) => r.vector[0] === makeVector(DIM, 90_000)[0])!.label;
+    const newLabel = (await store.listEmbeddings(EMBEDDER)).find(
+      (r) => r.vector[0] === makeVector(DIM, 90_000)[0],
+    )!.label;
     expect(reopened.search(makeVector(DIM, 90_000), 1, local.family)[0]!.label).toBe(newLabel);
   });
 
@@ -104,9 +123,13 @@ describe('persisted ANN index', () => {
     expect((error as SkbError).code).toBe('EMBEDDING_SPACE_MISMATCH');
     const empty = await openAnnIndex({ store, embedderId: 'test:other:48', dim: 48, dataDir: dir });
     expect(empty.rebuiltBecause).toBe('missing');
-    expect((await openAnnIndex({ store, embedderId: 'test:other:48', dim: 24, dataDir: dir })).rebuiltBecause).toBe('dimension');
+    expect((await openAnnIndex({ store, embedderId: 'test:other:48', dim: 24, dataDir: dir })).rebuiltBecause).toBe(
+      'dimension',
+    );
     expect(empty.size).toBe(0);
-    expect(() => empty.add([{ label: 1, targetFamily: local.family, vector: makeVector(32, 1) }])).toThrow(/dimension 32 but this embedding space has dimension 48/);
+    expect(() => empty.add([{ label: 1, targetFamily: local.family, vector: makeVector(32, 1) }])).toThrow(
+      /dimension 32 but this embedding space has dimension 48/,
+    );
     expect(empty.size).toBe(0);
   });
 });

@@ -26,7 +26,12 @@ describe('offline embedder', () => {
 
   it('is deterministic: the same document gives the same bytes, across embedder instances', async () => {
     const doc = {
-      operation: op({ kind: 'conv2d', dims: { N: 1, C: 64, H: 56, W: 56, K: 64, R: 3, S: 3 }, epilogue: ['bias', 'relu'], attrs: { stride: 1, pad: 1 } }),
+      operation: op({
+        kind: 'conv2d',
+        dims: { N: 1, C: 64, H: 56, W: 56, K: 64, R: 3, S: 3 },
+        epilogue: ['bias', 'relu'],
+        attrs: { stride: 1, pad: 1 },
+      }),
       steps: [
         { optionId: 'cpu.tile', plan: 'Tile the output by 8x8 and keep the filter in registers.' },
         { optionId: 'cpu.vectorize', plan: 'Vectorize the K loop with AVX2.' },
@@ -56,10 +61,24 @@ describe('offline embedder', () => {
 
   it('separates schedules of one operation by their steps, without moving them against a step-less query', async () => {
     const operation = op({ kind: 'gemm', dims: { M: 256, N: 256, K: 256 } });
-    const tiled = [{ optionId: 'cpu.tile', plan: 'Tile i and j by 64 for L2.' }, { optionId: 'cpu.register_block', plan: 'Register block 6x16.' }];
-    const tiled2 = [{ optionId: 'cpu.tile', plan: 'Tile i and j by 32 for L1.' }, { optionId: 'cpu.register_block', plan: 'Register block 4x16.' }];
-    const unrolled = [{ optionId: 'cpu.unroll', plan: 'Unroll the k loop by 8.' }, { optionId: 'cpu.compiler_flags', plan: 'Add -march=native -O3.' }];
-    const [q, a, b, c] = await embedder.embed([{ operation }, { operation, steps: tiled }, { operation, steps: tiled2 }, { operation, steps: unrolled }]);
+    const tiled = [
+      { optionId: 'cpu.tile', plan: 'Tile i and j by 64 for L2.' },
+      { optionId: 'cpu.register_block', plan: 'Register block 6x16.' },
+    ];
+    const tiled2 = [
+      { optionId: 'cpu.tile', plan: 'Tile i and j by 32 for L1.' },
+      { optionId: 'cpu.register_block', plan: 'Register block 4x16.' },
+    ];
+    const unrolled = [
+      { optionId: 'cpu.unroll', plan: 'Unroll the k loop by 8.' },
+      { optionId: 'cpu.compiler_flags', plan: 'Add -march=native -O3.' },
+    ];
+    const [q, a, b, c] = await embedder.embed([
+      { operation },
+      { operation, steps: tiled },
+      { operation, steps: tiled2 },
+      { operation, steps: unrolled },
+    ]);
     expect(cosineDistance(a!, b!)).toBeLessThan(cosineDistance(a!, c!));
     expect(cosineDistance(q!, a!)).toBeCloseTo(cosineDistance(q!, c!), 6);
   });

@@ -22,7 +22,13 @@ async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
 describe('OpenAI-compatible embedder against a scripted server', () => {
   let server: Server;
   let baseURL: string;
-  const seen: Array<{ model: string; input: string[]; dimensions?: number; encoding: unknown; auth: string | undefined }> = [];
+  const seen: Array<{
+    model: string;
+    input: string[];
+    dimensions?: number;
+    encoding: unknown;
+    auth: string | undefined;
+  }> = [];
   let calls = 0;
 
   beforeAll(async () => {
@@ -30,16 +36,30 @@ describe('OpenAI-compatible embedder against a scripted server', () => {
       void body(req).then((b) => {
         const model = String(b.model);
         const input = b.input as string[];
-        seen.push({ model, input, dimensions: b.dimensions as number | undefined, encoding: b.encoding_format, auth: req.headers.authorization });
+        seen.push({
+          model,
+          input,
+          dimensions: b.dimensions as number | undefined,
+          encoding: b.encoding_format,
+          auth: req.headers.authorization,
+        });
         calls += 1;
         const behaviour = model.split('-')[0] as Behaviour;
         const dim = typeof b.dimensions === 'number' ? b.dimensions : behaviour === 'grows' && calls > 1 ? 12 : 8;
         res.setHeader('content-type', 'application/json');
         if (req.url !== '/v1/embeddings') return res.writeHead(404).end('{}');
         if (behaviour === 'http500') return res.writeHead(500).end(JSON.stringify({ error: { message: 'boom' } }));
-        if (behaviour === 'malformed') return res.end(JSON.stringify({ object: 'list', data: [{ index: 0, embedding: 'not a vector' }] }));
+        if (behaviour === 'malformed')
+          return res.end(JSON.stringify({ object: 'list', data: [{ index: 0, embedding: 'not a vector' }] }));
         const data = input.map((text, index) => ({ object: 'embedding', index, embedding: vectorFor(text, dim) }));
-        res.end(JSON.stringify({ object: 'list', model, data: behaviour === 'short' ? data.slice(1) : data, usage: { prompt_tokens: 1, total_tokens: 1 } }));
+        res.end(
+          JSON.stringify({
+            object: 'list',
+            model,
+            data: behaviour === 'short' ? data.slice(1) : data,
+            usage: { prompt_tokens: 1, total_tokens: 1 },
+          }),
+        );
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -58,7 +78,9 @@ describe('OpenAI-compatible embedder against a scripted server', () => {
     expect(embedder.dim).toBe(8);
     expect(embedder.id).toBe('openai:ok-model:8');
     const vectors = await embedder.embed(docs);
-    expect(vectors.map((v) => Array.from(v))).toEqual(docs.map((d) => Array.from(Float32Array.from(vectorFor(embeddingText(d), 8)))));
+    expect(vectors.map((v) => Array.from(v))).toEqual(
+      docs.map((d) => Array.from(Float32Array.from(vectorFor(embeddingText(d), 8)))),
+    );
     const last = seen.at(-1)!;
     expect(last.auth).toBe('Bearer sk-test');
     expect(last.encoding).toBe('float');
@@ -85,10 +107,15 @@ describe('OpenAI-compatible embedder against a scripted server', () => {
 
   it('turns a malformed reply, a short reply and an HTTP error into clear errors', async () => {
     const malformed = await createOpenAIEmbedder({ baseURL, model: 'malformed-model', dim: 8 });
-    await expect(malformed.embed(docs)).rejects.toThrow(/malformed reply \(data\.0\.embedding: .*\).*SKB_OPENAI_BASE_URL/);
+    await expect(malformed.embed(docs)).rejects.toThrow(
+      /malformed reply \(data\.0\.embedding: .*\).*SKB_OPENAI_BASE_URL/,
+    );
     const short = await createOpenAIEmbedder({ baseURL, model: 'short-model', dim: 8 });
     await expect(short.embed(docs)).rejects.toThrow(/returned 1 vectors for 2 inputs/);
     const failing = createOpenAIEmbedder({ baseURL, model: 'http500-model', timeoutMs: 2000 });
-    await expect(failing).rejects.toMatchObject({ code: 'CONFIG', message: expect.stringMatching(/embedding request to .* failed/) });
+    await expect(failing).rejects.toMatchObject({
+      code: 'CONFIG',
+      message: expect.stringMatching(/embedding request to .* failed/),
+    });
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { createExactIndex, createHnswIndex, type VectorEntry, type VectorIndex } from '../../src/embeddings/vector-index.js';
+import {
+  createExactIndex,
+  createHnswIndex,
+  type VectorEntry,
+  type VectorIndex,
+} from '../../src/embeddings/vector-index.js';
 import { SkbError } from '../../src/schedules/index.js';
 import { makeVector } from '../support/fixtures.js';
 
@@ -7,7 +12,11 @@ const DIM = 64;
 const FAMILIES = ['cpu-aaaaaaaaaaaa', 'cpu-bbbbbbbbbbbb', 'gpu-cccccccccccc'];
 
 function entries(n: number, dim = DIM, familyOf = (i: number) => FAMILIES[i % FAMILIES.length]!): VectorEntry[] {
-  return Array.from({ length: n }, (_, i) => ({ label: i + 1, targetFamily: familyOf(i), vector: makeVector(dim, i + 1) }));
+  return Array.from({ length: n }, (_, i) => ({
+    label: i + 1,
+    targetFamily: familyOf(i),
+    vector: makeVector(dim, i + 1),
+  }));
 }
 
 const implementations: Array<[string, (dim: number) => VectorIndex]> = [
@@ -28,7 +37,8 @@ describe.each(implementations)('vector index contract: %s', (_name, make) => {
         const hits = index.search(target.vector, 10, family);
         expect(hits).toHaveLength(10);
         expect(hits.every((h) => familyOf.get(h.label) === family)).toBe(true);
-        for (let i = 1; i < hits.length; i++) expect(hits[i]!.distance).toBeGreaterThanOrEqual(hits[i - 1]!.distance - 1e-6);
+        for (let i = 1; i < hits.length; i++)
+          expect(hits[i]!.distance).toBeGreaterThanOrEqual(hits[i - 1]!.distance - 1e-6);
         if (family === target.targetFamily) {
           expect(hits[0]!.label).toBe(target.label);
           expect(hits[0]!.distance).toBeCloseTo(0, 5);
@@ -57,7 +67,10 @@ describe.each(implementations)('vector index contract: %s', (_name, make) => {
   it('refuses a vector of another dimension and changes nothing', () => {
     const index = make(DIM);
     index.add(entries(10));
-    const bad = [...entries(3).map((e) => ({ ...e, label: e.label + 100 })), { label: 999, targetFamily: FAMILIES[0]!, vector: makeVector(DIM + 1, 5) }];
+    const bad = [
+      ...entries(3).map((e) => ({ ...e, label: e.label + 100 })),
+      { label: 999, targetFamily: FAMILIES[0]!, vector: makeVector(DIM + 1, 5) },
+    ];
     let caught: unknown;
     try {
       index.add(bad);

@@ -48,8 +48,19 @@ describe('JSON Lines export and import', () => {
     gpu = makeGpuTarget('h100');
     unused = makeCpuTarget('unused', { model: 'Never Used CPU' });
     contents = [
-      makeContent({ target: cpu, dims: { M: 512, N: 512, K: 512 }, latencies: [40, 20, 12.5], createdAt: '2026-03-01T10:00:00.000Z' }),
-      makeContent({ target: cpu, dims: { M: 512, N: 512, K: 512 }, latencies: [40, 10], createdAt: '2026-03-01T09:00:00Z', optionIds: ['cpu.register_block'] }),
+      makeContent({
+        target: cpu,
+        dims: { M: 512, N: 512, K: 512 },
+        latencies: [40, 20, 12.5],
+        createdAt: '2026-03-01T10:00:00.000Z',
+      }),
+      makeContent({
+        target: cpu,
+        dims: { M: 512, N: 512, K: 512 },
+        latencies: [40, 10],
+        createdAt: '2026-03-01T09:00:00Z',
+        optionIds: ['cpu.register_block'],
+      }),
       makeContent({
         target: cpu,
         kind: 'conv2d',
@@ -57,7 +68,15 @@ describe('JSON Lines export and import', () => {
         latencies: [9.5, 7.25, 3.125],
         createdAt: '2026-03-02T00:00:00.000Z',
         extra: {
-          negatives: [{ optionId: 'cpu.unroll', plan: 'Unroll the K loop by 8 — "quoted" and ünïcode', outcome: 'regressed', atStep: 1, latencyMs: 8.1 }],
+          negatives: [
+            {
+              optionId: 'cpu.unroll',
+              plan: 'Unroll the K loop by 8 — "quoted" and ünïcode',
+              outcome: 'regressed',
+              atStep: 1,
+              latencyMs: 8.1,
+            },
+          ],
           models: ['template'],
           provenance: { source: 'seed', note: 'line one\nline two' },
         },
@@ -79,9 +98,29 @@ describe('JSON Lines export and import', () => {
   it('writes a header, the referenced targets, the operations and the schedules in a fixed order', async () => {
     const text = await exportStore(store);
     expect(text.endsWith('\n')).toBe(true);
-    const records = text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(records[0]).toEqual({ type: 'header', format: 'schedule-kb', version: 1, exporter: 'schedule-kb/1', embedder: 'offline-v1' });
-    expect(records.map((r) => r.type)).toEqual(['header', 'target', 'target', 'operation', 'operation', 'operation', 'schedule', 'schedule', 'schedule', 'schedule']);
+    const records = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records[0]).toEqual({
+      type: 'header',
+      format: 'schedule-kb',
+      version: 1,
+      exporter: 'schedule-kb/1',
+      embedder: 'offline-v1',
+    });
+    expect(records.map((r) => r.type)).toEqual([
+      'header',
+      'target',
+      'target',
+      'operation',
+      'operation',
+      'operation',
+      'schedule',
+      'schedule',
+      'schedule',
+      'schedule',
+    ]);
     expect(records.filter((r) => r.type === 'target').map((r) => r.key)).toEqual([cpu.key, gpu.key].sort());
     const opKeys = records.filter((r) => r.type === 'operation').map((r) => r.key as string);
     expect(opKeys).toEqual([...opKeys].sort());
@@ -92,7 +131,11 @@ describe('JSON Lines export and import', () => {
     expect(schedules[0]).not.toHaveProperty('operation');
     expect(text).not.toContain(unused.key);
     // Input order does not matter.
-    const shuffled = exportJsonl([...(await store.allSchedules({}))].reverse(), [...(await store.listTargets())].reverse(), { embedderId: 'offline-v1' });
+    const shuffled = exportJsonl(
+      [...(await store.allSchedules({}))].reverse(),
+      [...(await store.listTargets())].reverse(),
+      { embedderId: 'offline-v1' },
+    );
     expect(shuffled).toBe(text);
   });
 
@@ -122,7 +165,9 @@ describe('JSON Lines export and import', () => {
     const all = await store.allSchedules({});
     const best = pruneBest(all);
     const gemmKey = shapeKey(contents[0]!.operation);
-    expect(best.filter((s) => shapeKey(s.operation) === gemmKey).map((s) => s.id)).toEqual([toSchedule(contents[1]!).id]);
+    expect(best.filter((s) => shapeKey(s.operation) === gemmKey).map((s) => s.id)).toEqual([
+      toSchedule(contents[1]!).id,
+    ]);
     expect(best).toHaveLength(3);
 
     // On equal speedups the earlier schedule wins, then the smaller id.
@@ -132,7 +177,12 @@ describe('JSON Lines export and import', () => {
     expect(pruneBest([late, early, onOther]).map((s) => s.id)).toEqual([early.id, onOther.id]);
 
     const pruned = await exportStore(store, true);
-    expect(pruned.trimEnd().split('\n').filter((l) => l.includes('"type":"schedule"'))).toHaveLength(3);
+    expect(
+      pruned
+        .trimEnd()
+        .split('\n')
+        .filter((l) => l.includes('"type":"schedule"')),
+    ).toHaveLength(3);
     expect(pruned).toBe(exportJsonl(best, [cpu, gpu], { embedderId: 'offline-v1' }));
     expect(new Set(parseJsonl(pruned).contents.map((c) => toSchedule(c).id))).toEqual(new Set(best.map((s) => s.id)));
   });
@@ -143,7 +193,9 @@ describe('JSON Lines export and import', () => {
     const error = importFailure(cut);
     const lines = cut.split('\n').length;
     expect(lineErrors(error)).toEqual([{ line: lines, message: expect.stringContaining('truncated') }]);
-    expect(error.message).toMatch(/^1 line of the file is invalid; nothing was imported\. First: line \d+: the file is truncated/);
+    expect(error.message).toMatch(
+      /^1 line of the file is invalid; nothing was imported\. First: line \d+: the file is truncated/,
+    );
   });
 
   it('collects every bad line with its 1-based line number', async () => {
@@ -163,7 +215,9 @@ describe('JSON Lines export and import', () => {
     expect(errors[2]!.message).toContain('no earlier line defines');
     expect(errors[3]!.message).toContain('unknown record type "comment"');
     expect(errors[4]!.message).toContain('colour');
-    expect(error.message).toMatch(/^5 lines of the file are invalid; nothing was imported\. First: line 2: target: name/);
+    expect(error.message).toMatch(
+      /^5 lines of the file are invalid; nothing was imported\. First: line 2: target: name/,
+    );
   });
 
   it('detects a schedule edited after export', async () => {
@@ -191,12 +245,17 @@ describe('JSON Lines export and import', () => {
   it('requires the header first and refuses an empty file or a second header', async () => {
     const text = await exportStore(store);
     const withoutHeader = text.split('\n').slice(1).join('\n');
-    expect(lineErrors(importFailure(withoutHeader))[0]).toEqual({ line: 1, message: expect.stringContaining('the first line must be the header') });
+    expect(lineErrors(importFailure(withoutHeader))[0]).toEqual({
+      line: 1,
+      message: expect.stringContaining('the first line must be the header'),
+    });
     expect(lineErrors(importFailure(''))).toEqual([{ line: 1, message: expect.stringContaining('empty') }]);
     const future = editLine(text, 1, (r) => ({ ...r, version: 2 }));
     expect(lineErrors(importFailure(future))[0]!.message).toContain('version');
     const doubled = text + text.split('\n')[0] + '\n';
-    expect(lineErrors(importFailure(doubled))).toEqual([{ line: 11, message: expect.stringContaining('second header') }]);
+    expect(lineErrors(importFailure(doubled))).toEqual([
+      { line: 11, message: expect.stringContaining('second header') },
+    ]);
   });
 
   it('accepts CRLF line ends and a last line without newline when it is complete', async () => {

@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@libsql/client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MIGRATIONS, SearchConfigSchema, SkbError, TaskSchema, createLibsqlStore, toSchedule, type SearchRecord } from '../../src/schedules/index.js';
+import {
+  MIGRATIONS,
+  SearchConfigSchema,
+  SkbError,
+  TaskSchema,
+  createLibsqlStore,
+  toSchedule,
+  type SearchRecord,
+} from '../../src/schedules/index.js';
 import { makeContent, makeContents, makeCpuTarget, makeVector } from '../support/fixtures.js';
 import { describeSearchStoreSuite, type OpenedSearchStore } from './search-store-suite.js';
 import { describeStoreSuite } from './store-suite.js';
@@ -51,21 +59,42 @@ describe('libSQL finishSearch', () => {
     const [seed, found] = makeContents(target, 2);
     const { inserted } = await store.insertSchedules([seed!], { targets: [target] });
     await store.searches.createSearch(search('s1', inserted[0]!.id));
-    await store.recordReuse({ id: 'reu_s1', scheduleId: inserted[0]!.id, searchId: 's1', tier: 'exact', distance: 0, outcome: 'pending' });
+    await store.recordReuse({
+      id: 'reu_s1',
+      scheduleId: inserted[0]!.id,
+      searchId: 's1',
+      tier: 'exact',
+      distance: 0,
+      outcome: 'pending',
+    });
     const before = await store.revision();
     const seeds = [{ ...search('s1', inserted[0]!.id).seeds[0]!, outcome: 'improved' as const, gain: 1.25 }];
-    const done = await store.finishSearch('s1', { status: 'finished', seeds }, { content: found!, embedding: { embedderId: 'e', vector: makeVector(8, 1) } });
+    const done = await store.finishSearch(
+      's1',
+      { status: 'finished', seeds },
+      { content: found!, embedding: { embedderId: 'e', vector: makeVector(8, 1) } },
+    );
     expect(done.inserted).toBe(true);
     expect(done.schedule).toEqual(toSchedule(found!));
     expect(done.search).toMatchObject({ status: 'finished', scheduleId: done.schedule!.id, seeds });
     expect(await store.searches.getSearch('s1')).toEqual(done.search);
-    expect(await store.listReuses({ searchId: 's1' })).toMatchObject([{ id: 'reu_s1', outcome: 'improved', gain: 1.25 }]);
+    expect(await store.listReuses({ searchId: 's1' })).toMatchObject([
+      { id: 'reu_s1', outcome: 'improved', gain: 1.25 },
+    ]);
     expect((await store.listEmbeddings('e')).map((e) => e.scheduleId)).toEqual([done.schedule!.id]);
     expect(await store.revision()).toBe(before + 1);
     // The same content again is not stored twice: the search refers to the stored schedule.
     await store.searches.createSearch(search('s2', inserted[0]!.id));
-    const again = await store.finishSearch('s2', { status: 'finished' }, { content: found!, embedding: { embedderId: 'e', vector: makeVector(8, 1) } });
-    expect(again).toMatchObject({ inserted: false, schedule: { id: done.schedule!.id }, search: { scheduleId: done.schedule!.id } });
+    const again = await store.finishSearch(
+      's2',
+      { status: 'finished' },
+      { content: found!, embedding: { embedderId: 'e', vector: makeVector(8, 1) } },
+    );
+    expect(again).toMatchObject({
+      inserted: false,
+      schedule: { id: done.schedule!.id },
+      search: { scheduleId: done.schedule!.id },
+    });
     store.close();
   });
 
@@ -75,13 +104,26 @@ describe('libSQL finishSearch', () => {
     const { inserted } = await store.insertSchedules(makeContents(target, 1), { targets: [target] });
     const record = search('s1', inserted[0]!.id);
     await store.searches.createSearch(record);
-    await store.recordReuse({ id: 'reu_s1', scheduleId: inserted[0]!.id, searchId: 's1', tier: 'exact', distance: 0, outcome: 'pending' });
+    await store.recordReuse({
+      id: 'reu_s1',
+      scheduleId: inserted[0]!.id,
+      searchId: 's1',
+      tier: 'exact',
+      distance: 0,
+      outcome: 'pending',
+    });
     const elsewhere = makeContent({ target: makeCpuTarget('nowhere', { model: 'Unknown CPU' }) });
     const seeds = [{ ...record.seeds[0]!, outcome: 'failed' as const }];
-    const error = await store.finishSearch('s1', { status: 'finished', seeds }, { content: elsewhere, embedding: { embedderId: 'e', vector: makeVector(8, 1) } }).then(
-      () => null,
-      (e: unknown) => e,
-    );
+    const error = await store
+      .finishSearch(
+        's1',
+        { status: 'finished', seeds },
+        { content: elsewhere, embedding: { embedderId: 'e', vector: makeVector(8, 1) } },
+      )
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
     expect((error as SkbError).code).toBe('BAD_INPUT');
     expect(await store.searches.getSearch('s1')).toEqual(record);
     expect(await store.listReuses({ searchId: 's1' })).toMatchObject([{ outcome: 'pending' }]);
@@ -103,9 +145,9 @@ describe('libSQL file database', () => {
     expect(existsSync(path)).toBe(true);
     const raw = createClient({ url: `file:${path}` });
     expect((await raw.execute('PRAGMA journal_mode')).rows[0]!.journal_mode).toBe('wal');
-    expect((await raw.execute('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => Number(r.version))).toEqual(
-      MIGRATIONS.map((m) => m.version),
-    );
+    expect(
+      (await raw.execute('SELECT version FROM schema_migrations ORDER BY version')).rows.map((r) => Number(r.version)),
+    ).toEqual(MIGRATIONS.map((m) => m.version));
     raw.close();
     // Opening again applies nothing twice.
     (await createLibsqlStore({ url: `file:${path}` })).close();
@@ -119,7 +161,13 @@ describe('libSQL file database', () => {
       targets: [target],
       embeddings: { embedderId: 'e', vectors: [1, 2, 3].map((i) => makeVector(8, i)) },
     });
-    const reuse = await store.recordReuse({ scheduleId: inserted[0]!.id, searchId: 's1', tier: 'exact', distance: 0, outcome: 'replayed' });
+    const reuse = await store.recordReuse({
+      scheduleId: inserted[0]!.id,
+      searchId: 's1',
+      tier: 'exact',
+      distance: 0,
+      outcome: 'replayed',
+    });
     const snapshot = {
       schedules: await store.allSchedules({}),
       targets: await store.listTargets(),
@@ -148,9 +196,15 @@ describe('libSQL file database', () => {
     const url = fileUrl();
     const target = makeCpuTarget();
     const store = await createLibsqlStore({ url });
-    const { inserted } = await store.insertSchedules(makeContents(target, 2), { targets: [target], embeddings: { embedderId: 'e', vectors: [makeVector(8, 1), makeVector(8, 2)] } });
+    const { inserted } = await store.insertSchedules(makeContents(target, 2), {
+      targets: [target],
+      embeddings: { embedderId: 'e', vectors: [makeVector(8, 1), makeVector(8, 2)] },
+    });
     const raw = createClient({ url });
-    await raw.execute({ sql: `UPDATE schedules SET content = json_set(content, '$.bestLatencyMs', -3) WHERE id = ?`, args: [inserted[0]!.id] });
+    await raw.execute({
+      sql: `UPDATE schedules SET content = json_set(content, '$.bestLatencyMs', -3) WHERE id = ?`,
+      args: [inserted[0]!.id],
+    });
     await raw.execute({ sql: `UPDATE schedules SET content = '{not json' WHERE id = ?`, args: [inserted[1]!.id] });
     await raw.execute({ sql: `UPDATE schedule_embeddings SET vector = x'0102'` });
     raw.close();
@@ -174,7 +228,9 @@ describe('libSQL file database', () => {
     const url = fileUrl();
     (await createLibsqlStore({ url })).close();
     const raw = createClient({ url });
-    await raw.execute(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00Z')`);
+    await raw.execute(
+      `INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'future', '2030-01-01T00:00:00Z')`,
+    );
     raw.close();
     const error = await createLibsqlStore({ url }).then(
       () => null,

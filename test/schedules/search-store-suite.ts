@@ -97,7 +97,9 @@ export function describeSearchStoreSuite(name: string, open: () => Promise<Opene
 
     describe('searches', () => {
       it('gives a created search back as it was stored, and null for an unknown id', async () => {
-        const record = makeSearch('s1', 0, { seeds: [{ scheduleId: 'sch_1', tier: 'exact', distance: 0, reuseId: 'reu_1', outcome: 'pending' }] });
+        const record = makeSearch('s1', 0, {
+          seeds: [{ scheduleId: 'sch_1', tier: 'exact', distance: 0, reuseId: 'reu_1', outcome: 'pending' }],
+        });
         await store.createSearch(record);
         expect(await store.getSearch('s1')).toEqual(record);
         expect(await store.getSearch('nope')).toBeNull();
@@ -119,8 +121,20 @@ export function describeSearchStoreSuite(name: string, open: () => Promise<Opene
       it('applies a patch, keeps every other field, stamps updatedAt and returns the record as stored', async () => {
         const record = makeSearch('s1', 0);
         await store.createSearch(record);
-        const patched = await store.updateSearch('s1', { status: 'running', samplesUsed: 5, bestLatencyMs: 2.5, message: 'half way' });
-        expect(patched).toEqual({ ...record, status: 'running', samplesUsed: 5, bestLatencyMs: 2.5, message: 'half way', updatedAt: patched.updatedAt });
+        const patched = await store.updateSearch('s1', {
+          status: 'running',
+          samplesUsed: 5,
+          bestLatencyMs: 2.5,
+          message: 'half way',
+        });
+        expect(patched).toEqual({
+          ...record,
+          status: 'running',
+          samplesUsed: 5,
+          bestLatencyMs: 2.5,
+          message: 'half way',
+          updatedAt: patched.updatedAt,
+        });
         expect(patched.updatedAt > record.updatedAt).toBe(true);
         expect(await store.getSearch('s1')).toEqual(patched);
         const again = await store.updateSearch('s1', { iteration: 2 });
@@ -134,7 +148,13 @@ export function describeSearchStoreSuite(name: string, open: () => Promise<Opene
 
       it('keeps long text exactly as given: quotes, placeholders, NUL and non-Latin characters', async () => {
         const baselineCode = `// it's "quoted"? ${'\u0000'} τ ✓ 🚀\n`.repeat(20_000);
-        const record = makeSearch('s1', 0, { task: TaskSchema.parse({ operation: { kind: 'gemm', dims: { M: 8, N: 8, K: 8 } }, target: 'local', baselineCode }) });
+        const record = makeSearch('s1', 0, {
+          task: TaskSchema.parse({
+            operation: { kind: 'gemm', dims: { M: 8, N: 8, K: 8 } },
+            target: 'local',
+            baselineCode,
+          }),
+        });
         await store.createSearch(record);
         expect((await store.getSearch('s1'))!.task.baselineCode).toBe(baselineCode);
         const updated = await store.updateSearch('s1', { error: "can't: 'x' ? y" });
@@ -145,7 +165,8 @@ export function describeSearchStoreSuite(name: string, open: () => Promise<Opene
       it('lists newest first, page by page, each search exactly once, with the total of every match', async () => {
         // Two searches share a creation time: the order between them is still fixed (by id).
         const seconds = [3, 1, 4, 1, 5, 9, 2];
-        for (const [i, second] of seconds.entries()) await store.createSearch(makeSearch(`s${i}`, second, { status: i % 2 ? 'finished' : 'queued' }));
+        for (const [i, second] of seconds.entries())
+          await store.createSearch(makeSearch(`s${i}`, second, { status: i % 2 ? 'finished' : 'queued' }));
         const seen: SearchRecord[] = [];
         let after: string | null = null;
         for (let pages = 0; ; pages++) {
@@ -158,14 +179,17 @@ export function describeSearchStoreSuite(name: string, open: () => Promise<Opene
           expect(page.items).toHaveLength(3);
           after = page.endCursor;
         }
-        const expected = seen.slice().sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
+        const expected = seen
+          .slice()
+          .sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
         expect(seen.map((s) => s.id)).toEqual(expected.map((s) => s.id));
         expect(new Set(seen.map((s) => s.id)).size).toBe(seconds.length);
         expect(seen[0]!.id).toBe('s5');
       });
 
       it('lists only the searches of a status when asked, counting only those', async () => {
-        for (const [i, status] of (['queued', 'finished', 'finished', 'failed'] as const).entries()) await store.createSearch(makeSearch(`s${i}`, i, { status }));
+        for (const [i, status] of (['queued', 'finished', 'finished', 'failed'] as const).entries())
+          await store.createSearch(makeSearch(`s${i}`, i, { status }));
         const page = await store.listSearches({ status: 'finished' }, { first: 1 });
         expect(page.totalCount).toBe(2);
         expect(page.items.map((s) => s.id)).toEqual(['s2']);
@@ -173,12 +197,17 @@ export function describeSearchStoreSuite(name: string, open: () => Promise<Opene
         const next = await store.listSearches({ status: 'finished' }, { first: 1, after: page.endCursor });
         expect(next.items.map((s) => s.id)).toEqual(['s1']);
         expect(next.hasNextPage).toBe(false);
-        expect(await store.listSearches({ status: 'running' }, { first: 10 })).toMatchObject({ items: [], hasNextPage: false, totalCount: 0 });
+        expect(await store.listSearches({ status: 'running' }, { first: 10 })).toMatchObject({
+          items: [],
+          hasNextPage: false,
+          totalCount: 0,
+        });
       });
 
       it('refuses a page size outside 1 to 500 and a cursor it did not issue with BAD_INPUT', async () => {
         await store.createSearch(makeSearch('s1', 0));
-        for (const first of [0, 501, 1.5]) expect((await rejection(store.listSearches({}, { first }))).code).toBe('BAD_INPUT');
+        for (const first of [0, 501, 1.5])
+          expect((await rejection(store.listSearches({}, { first }))).code).toBe('BAD_INPUT');
         expect((await store.listSearches({}, { first: 500 })).items).toHaveLength(1);
         expect((await rejection(store.listSearches({}, { first: 2, after: 'not-a-cursor' }))).code).toBe('BAD_INPUT');
       });
@@ -201,7 +230,11 @@ export function describeSearchStoreSuite(name: string, open: () => Promise<Opene
       });
 
       it('gives every candidate of a search back as stored, in sample order, whatever order they came in', async () => {
-        const records = [makeCandidate('a', 0), makeCandidate('a', 3, { forcedFrom: { scheduleId: 'sch_1', stepIndex: 1 }, model: 'm1' }), makeCandidate('a', 1)];
+        const records = [
+          makeCandidate('a', 0),
+          makeCandidate('a', 3, { forcedFrom: { scheduleId: 'sch_1', stepIndex: 1 }, model: 'm1' }),
+          makeCandidate('a', 1),
+        ];
         await store.insertCandidates(records.slice(0, 1));
         await store.insertCandidates(records.slice(1));
         await store.insertCandidates([makeCandidate('b', 1)]);
@@ -212,14 +245,23 @@ export function describeSearchStoreSuite(name: string, open: () => Promise<Opene
 
       it('keeps large candidate code and output exactly as given', async () => {
         const code = `/* it's "${'?'}" */ ${'\u0000'} ∑ 🚀\n`.repeat(10_000);
-        const records = [makeCandidate('a', 1, { code, output: code.slice(0, 5000) }), makeCandidate('a', 2, { code: `${code}// second\n` })];
+        const records = [
+          makeCandidate('a', 1, { code, output: code.slice(0, 5000) }),
+          makeCandidate('a', 2, { code: `${code}// second\n` }),
+        ];
         await store.insertCandidates(records);
         expect(await store.listCandidates('a')).toEqual(records);
       });
 
       it('stores the candidates of one call all or none: a sample already stored is a CONFLICT and nothing of the call is kept', async () => {
         await store.insertCandidates([makeCandidate('a', 1)]);
-        const error = await rejection(store.insertCandidates([makeCandidate('a', 2), makeCandidate('a', 1, { id: 'a-again' }), makeCandidate('a', 3)]));
+        const error = await rejection(
+          store.insertCandidates([
+            makeCandidate('a', 2),
+            makeCandidate('a', 1, { id: 'a-again' }),
+            makeCandidate('a', 3),
+          ]),
+        );
         expect(error.code).toBe('CONFLICT');
         expect(error.message).toContain('Sample 1');
         expect((await store.listCandidates('a')).map((c) => c.id)).toEqual(['a-c1']);
@@ -229,7 +271,10 @@ export function describeSearchStoreSuite(name: string, open: () => Promise<Opene
       });
 
       it('refuses one sample given twice in a call, and takes the same sample number in another search', async () => {
-        expect((await rejection(store.insertCandidates([makeCandidate('a', 1), makeCandidate('a', 1, { id: 'a-twin' })]))).code).toBe('CONFLICT');
+        expect(
+          (await rejection(store.insertCandidates([makeCandidate('a', 1), makeCandidate('a', 1, { id: 'a-twin' })])))
+            .code,
+        ).toBe('CONFLICT');
         expect(await store.listCandidates('a')).toEqual([]);
         await store.insertCandidates([makeCandidate('a', 1), makeCandidate('b', 1)]);
         expect((await store.listCandidates('a')).map((c) => c.id)).toEqual(['a-c1']);
@@ -237,7 +282,9 @@ export function describeSearchStoreSuite(name: string, open: () => Promise<Opene
       });
 
       it('refuses an invalid candidate with BAD_INPUT and stores nothing of the call', async () => {
-        const error = await rejection(store.insertCandidates([makeCandidate('a', 1), makeCandidate('a', 2, { sample: -2 })]));
+        const error = await rejection(
+          store.insertCandidates([makeCandidate('a', 1), makeCandidate('a', 2, { sample: -2 })]),
+        );
         expect(error.code).toBe('BAD_INPUT');
         expect(await store.listCandidates('a')).toEqual([]);
       });

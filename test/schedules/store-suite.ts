@@ -3,7 +3,15 @@
  * several transports, one suite). Run it with `describeStoreSuite(name, makeStore)`.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SkbError, makeTargetRecord, shapeKey, structureKey, toSchedule, type Store, type TargetRecord } from '../../src/schedules/index.js';
+import {
+  SkbError,
+  makeTargetRecord,
+  shapeKey,
+  structureKey,
+  toSchedule,
+  type Store,
+  type TargetRecord,
+} from '../../src/schedules/index.js';
 import { makeContent, makeContents, makeCpuTarget, makeGpuTarget, makeVector } from '../support/fixtures.js';
 
 async function rejection(promise: Promise<unknown>): Promise<SkbError> {
@@ -47,7 +55,9 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
       const content = makeContent({ target: gpu, kind: 'softmax' });
       await store.insertSchedules([content], { targets: [gpu] });
       expect(await store.getTarget(gpu.key)).toEqual(gpu);
-      expect((await store.allSchedules({ targetFamily: gpu.family })).map((s) => s.id)).toEqual([toSchedule(content).id]);
+      expect((await store.allSchedules({ targetFamily: gpu.family })).map((s) => s.id)).toEqual([
+        toSchedule(content).id,
+      ]);
     });
 
     it('deduplicates by content: a repeated schedule is reported, not stored twice', async () => {
@@ -68,9 +78,16 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
 
     it('writes a batch whole or not at all: a schedule with an unknown target refuses the whole batch', async () => {
       const good = makeContents(cpu, 2);
-      const unknown = makeContent({ target: makeCpuTarget('nowhere', { model: 'Unknown CPU' }), createdAt: '2026-02-01T00:00:00.000Z' });
+      const unknown = makeContent({
+        target: makeCpuTarget('nowhere', { model: 'Unknown CPU' }),
+        createdAt: '2026-02-01T00:00:00.000Z',
+      });
       const before = await store.revision();
-      const error = await rejection(store.insertSchedules([good[0]!, unknown, good[1]!], { embeddings: { embedderId: 'e1', vectors: [makeVector(8, 1), makeVector(8, 2), makeVector(8, 3)] } }));
+      const error = await rejection(
+        store.insertSchedules([good[0]!, unknown, good[1]!], {
+          embeddings: { embedderId: 'e1', vectors: [makeVector(8, 1), makeVector(8, 2), makeVector(8, 3)] },
+        }),
+      );
       expect(error.code).toBe('BAD_INPUT');
       expect(error.message).toContain(unknown.targetKey);
       expect(await store.allSchedules({})).toEqual([]);
@@ -88,17 +105,43 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
     });
 
     it('filters by kind, keys, target, family, dimension ranges, speedup and ids', async () => {
-      const gemmSmall = makeContent({ target: cpu, dims: { M: 128, N: 128, K: 128 }, latencies: [10, 5], createdAt: '2026-01-01T00:00:01.000Z' });
-      const gemmBig = makeContent({ target: cpu, dims: { M: 1024, N: 1024, K: 1024 }, latencies: [10, 2], createdAt: '2026-01-01T00:00:02.000Z' });
-      const gemmOther = makeContent({ target: other, dims: { M: 1024, N: 1024, K: 1024 }, latencies: [10, 8], createdAt: '2026-01-01T00:00:03.000Z' });
-      const conv = makeContent({ target: cpu, kind: 'conv2d', operation: { attrs: { stride: 1, pad: 1 } }, latencies: [10, 9], createdAt: '2026-01-01T00:00:04.000Z' });
+      const gemmSmall = makeContent({
+        target: cpu,
+        dims: { M: 128, N: 128, K: 128 },
+        latencies: [10, 5],
+        createdAt: '2026-01-01T00:00:01.000Z',
+      });
+      const gemmBig = makeContent({
+        target: cpu,
+        dims: { M: 1024, N: 1024, K: 1024 },
+        latencies: [10, 2],
+        createdAt: '2026-01-01T00:00:02.000Z',
+      });
+      const gemmOther = makeContent({
+        target: other,
+        dims: { M: 1024, N: 1024, K: 1024 },
+        latencies: [10, 8],
+        createdAt: '2026-01-01T00:00:03.000Z',
+      });
+      const conv = makeContent({
+        target: cpu,
+        kind: 'conv2d',
+        operation: { attrs: { stride: 1, pad: 1 } },
+        latencies: [10, 9],
+        createdAt: '2026-01-01T00:00:04.000Z',
+      });
       const { inserted } = await store.insertSchedules([gemmSmall, gemmBig, gemmOther, conv]);
       const [sSmall, sBig, sOther, sConv] = inserted;
-      const ids = async (filter: Parameters<Store['allSchedules']>[0]): Promise<string[]> => (await store.allSchedules(filter)).map((s) => s.id);
+      const ids = async (filter: Parameters<Store['allSchedules']>[0]): Promise<string[]> =>
+        (await store.allSchedules(filter)).map((s) => s.id);
 
       expect(await ids({})).toEqual([sSmall!.id, sBig!.id, sOther!.id, sConv!.id]);
       expect(await ids({ kind: 'conv2d' })).toEqual([sConv!.id]);
-      expect(await ids({ structureKey: structureKey(gemmSmall.operation) })).toEqual([sSmall!.id, sBig!.id, sOther!.id]);
+      expect(await ids({ structureKey: structureKey(gemmSmall.operation) })).toEqual([
+        sSmall!.id,
+        sBig!.id,
+        sOther!.id,
+      ]);
       expect(await ids({ shapeKey: shapeKey(gemmBig.operation) })).toEqual([sBig!.id, sOther!.id]);
       expect(await ids({ targetKey: other.key })).toEqual([sOther!.id]);
       expect(await ids({ targetFamily: cpu.family })).toEqual([sSmall!.id, sBig!.id, sConv!.id]);
@@ -115,12 +158,18 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
       const contents = makeContents(cpu, 5);
       // Two more with the same creation time as the third: the id breaks the tie.
       const tied = [1, 2].map((i) =>
-        makeContent({ target: cpu, dims: { M: 8 * i, N: 8, K: 8 }, createdAt: contents[2]!.createdAt.replace('.000Z', 'Z') }),
+        makeContent({
+          target: cpu,
+          dims: { M: 8 * i, N: 8, K: 8 },
+          createdAt: contents[2]!.createdAt.replace('.000Z', 'Z'),
+        }),
       );
       await store.insertSchedules([...tied, ...contents].reverse());
       const all = await store.allSchedules({});
       expect(all).toHaveLength(7);
-      const order = [...all].sort((a, b) => (new Date(a.createdAt).getTime() - new Date(b.createdAt).getTime()) || (a.id < b.id ? -1 : 1));
+      const order = [...all].sort(
+        (a, b) => new Date(a.createdAt).getTime() - new Date(b.createdAt).getTime() || (a.id < b.id ? -1 : 1),
+      );
       expect(all.map((s) => s.id)).toEqual(order.map((s) => s.id));
 
       const seen: string[] = [];
@@ -142,7 +191,12 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
 
       const filtered = await store.listSchedules({ dims: { M: { min: 64 } } }, { first: 2 });
       expect(filtered.totalCount).toBe(5);
-      expect(filtered.items.map((s) => s.id)).toEqual(all.filter((s) => s.operation.dims.M! >= 64).slice(0, 2).map((s) => s.id));
+      expect(filtered.items.map((s) => s.id)).toEqual(
+        all
+          .filter((s) => s.operation.dims.M! >= 64)
+          .slice(0, 2)
+          .map((s) => s.id),
+      );
 
       expect((await rejection(store.listSchedules({}, { first: 2, after: 'not-a-cursor' }))).code).toBe('BAD_INPUT');
       expect((await rejection(store.listSchedules({}, { first: 0 }))).code).toBe('BAD_INPUT');
@@ -161,7 +215,9 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
     });
 
     it('stores embeddings per space and refuses a vector of another dimension without writing anything', async () => {
-      const { inserted } = await store.insertSchedules(makeContents(cpu, 3), { embeddings: { embedderId: 'offline-v1', vectors: [1, 2, 3].map((i) => makeVector(16, i)) } });
+      const { inserted } = await store.insertSchedules(makeContents(cpu, 3), {
+        embeddings: { embedderId: 'offline-v1', vectors: [1, 2, 3].map((i) => makeVector(16, i)) },
+      });
       const rows = await store.listEmbeddings('offline-v1');
       expect(rows.map((r) => r.scheduleId)).toEqual(inserted.map((s) => s.id));
       expect(rows.map((r) => Array.from(r.vector))).toEqual([1, 2, 3].map((i) => Array.from(makeVector(16, i))));
@@ -182,7 +238,12 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
       expect(await store.listEmbeddings('offline-v1')).toEqual(rows);
       expect(await store.revision()).toBe(revision);
 
-      const missing = await rejection(store.putEmbeddings('offline-v1', [{ scheduleId: inserted[0]!.id, vector: makeVector(16, 9) }, { scheduleId: 'sch_missing', vector: makeVector(16, 9) }]));
+      const missing = await rejection(
+        store.putEmbeddings('offline-v1', [
+          { scheduleId: inserted[0]!.id, vector: makeVector(16, 9) },
+          { scheduleId: 'sch_missing', vector: makeVector(16, 9) },
+        ]),
+      );
       expect(missing.code).toBe('NOT_FOUND');
       expect(await store.listEmbeddings('offline-v1')).toEqual(rows);
 
@@ -190,7 +251,9 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
       expect(Array.from((await store.listEmbeddings('offline-v1'))[0]!.vector)).toEqual(Array.from(makeVector(16, 42)));
       expect(await store.revision()).toBe(revision + 1);
 
-      await store.putEmbeddings('openai:text-embedding-3-small', [{ scheduleId: inserted[2]!.id, vector: makeVector(48, 1) }]);
+      await store.putEmbeddings('openai:text-embedding-3-small', [
+        { scheduleId: inserted[2]!.id, vector: makeVector(48, 1) },
+      ]);
       expect(await store.embeddingSpaces()).toEqual([
         { embedderId: 'offline-v1', dim: 16, count: 3 },
         { embedderId: 'openai:text-embedding-3-small', dim: 48, count: 1 },
@@ -199,7 +262,10 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
 
     it('treats empty batches as no-ops', async () => {
       const revision = await store.revision();
-      expect(await store.insertSchedules([], { embeddings: { embedderId: 'e', vectors: [] } })).toEqual({ inserted: [], duplicates: [] });
+      expect(await store.insertSchedules([], { embeddings: { embedderId: 'e', vectors: [] } })).toEqual({
+        inserted: [],
+        duplicates: [],
+      });
       await store.putEmbeddings('e', []);
       expect(await store.embeddingSpaces()).toEqual([]);
       expect(await store.revision()).toBe(revision);
@@ -208,7 +274,9 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
     it('refuses embeddings of another dimension given with new schedules, inserting nothing', async () => {
       const [a, b] = makeContents(cpu, 2);
       await store.insertSchedules([a!], { embeddings: { embedderId: 'e', vectors: [makeVector(8, 1)] } });
-      const error = await rejection(store.insertSchedules([b!], { embeddings: { embedderId: 'e', vectors: [makeVector(12, 1)] } }));
+      const error = await rejection(
+        store.insertSchedules([b!], { embeddings: { embedderId: 'e', vectors: [makeVector(12, 1)] } }),
+      );
       expect(error.code).toBe('EMBEDDING_SPACE_MISMATCH');
       expect((await store.allSchedules({})).map((s) => s.id)).toEqual([toSchedule(a!).id]);
     });
@@ -218,7 +286,10 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
       const labels = await Promise.all(inserted.map(async (s) => (await store.scheduleLabel(s.id))!.label));
       expect(new Set(labels).size).toBe(3);
       expect((await store.scheduleLabel(inserted[0]!.id))!.targetFamily).toBe(cpu.family);
-      expect((await store.schedulesByLabels([labels[2]!, labels[0]!, 999_999])).map((s) => s.id)).toEqual([inserted[2]!.id, inserted[0]!.id]);
+      expect((await store.schedulesByLabels([labels[2]!, labels[0]!, 999_999])).map((s) => s.id)).toEqual([
+        inserted[2]!.id,
+        inserted[0]!.id,
+      ]);
 
       await store.deleteSchedule(inserted[2]!.id);
       const { inserted: again } = await store.insertSchedules([makeContent({ target: cpu, kind: 'matvec' })]);
@@ -229,7 +300,9 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
 
     it('looks up the labels of many schedules in one call, leaving unknown ids out', async () => {
       const { inserted } = await store.insertSchedules(makeContents(cpu, 3));
-      const one = await Promise.all(inserted.map(async (s) => ({ scheduleId: s.id, ...(await store.scheduleLabel(s.id))! })));
+      const one = await Promise.all(
+        inserted.map(async (s) => ({ scheduleId: s.id, ...(await store.scheduleLabel(s.id))! })),
+      );
       const many = await store.scheduleLabels([...inserted.map((s) => s.id), 'sch_missing']);
       expect([...many].sort((a, b) => a.label - b.label)).toEqual([...one].sort((a, b) => a.label - b.label));
       expect(await store.scheduleLabels([])).toEqual([]);
@@ -243,7 +316,10 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
         makeContent({ target: gpu, dims: { M: 64, N: 256, K: 256 }, createdAt: '2026-02-01T00:00:00.000Z' }),
       ];
       const { inserted } = await store.insertSchedules([...gemms, ...elsewhere], { targets: [gpu] });
-      const shapes = await store.listShapes({ structureKey: structureKey(inserted[0]!.operation), targetFamily: cpu.family });
+      const shapes = await store.listShapes({
+        structureKey: structureKey(inserted[0]!.operation),
+        targetFamily: cpu.family,
+      });
       const expected = await Promise.all(
         inserted.slice(0, 3).map(async (s) => ({
           id: s.id,
@@ -257,20 +333,43 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
       expect(await store.listShapes({ structureKey: 'no-such-structure', targetFamily: cpu.family })).toEqual([]);
     });
 
-    it("keeps text with quotes, backslashes and non-ASCII characters exactly as given", async () => {
-      const odd = makeTargetRecord('o\'brien', `It's "quoted" \\ back\\slashed; -- not a comment; ünïcødé 🚀`, makeCpuTarget('x', { model: "O'Brien's CPU" }).fingerprint);
+    it('keeps text with quotes, backslashes and non-ASCII characters exactly as given', async () => {
+      const odd = makeTargetRecord(
+        "o'brien",
+        `It's "quoted" \\ back\\slashed; -- not a comment; ünïcødé 🚀`,
+        makeCpuTarget('x', { model: "O'Brien's CPU" }).fingerprint,
+      );
       const content = makeContent({ target: odd, finalCode: `/* it's */ const char *s = "a'b\\n"; // 'x' ü 🚀\n` });
-      const { inserted } = await store.insertSchedules([content], { targets: [odd], embeddings: { embedderId: "e'1", vectors: [makeVector(8, 3)] } });
+      const { inserted } = await store.insertSchedules([content], {
+        targets: [odd],
+        embeddings: { embedderId: "e'1", vectors: [makeVector(8, 3)] },
+      });
       expect(await store.getSchedule(inserted[0]!.id)).toEqual(inserted[0]);
       expect(await store.getTarget(odd.key)).toEqual(odd);
-      expect((await store.listEmbeddings("e'1")).map((r) => Array.from(r.vector))).toEqual([Array.from(makeVector(8, 3))]);
+      expect((await store.listEmbeddings("e'1")).map((r) => Array.from(r.vector))).toEqual([
+        Array.from(makeVector(8, 3)),
+      ]);
     });
 
     it('deletes a schedule with its embeddings and reuses', async () => {
-      const { inserted } = await store.insertSchedules(makeContents(cpu, 2), { embeddings: { embedderId: 'e', vectors: [makeVector(4, 1), makeVector(4, 2)] } });
+      const { inserted } = await store.insertSchedules(makeContents(cpu, 2), {
+        embeddings: { embedderId: 'e', vectors: [makeVector(4, 1), makeVector(4, 2)] },
+      });
       const [a, b] = inserted;
-      await store.recordReuse({ scheduleId: a!.id, searchId: 'search-1', tier: 'exact', distance: 0, outcome: 'pending' });
-      await store.recordReuse({ scheduleId: b!.id, searchId: 'search-1', tier: 'structure', distance: 0.5, outcome: 'pending' });
+      await store.recordReuse({
+        scheduleId: a!.id,
+        searchId: 'search-1',
+        tier: 'exact',
+        distance: 0,
+        outcome: 'pending',
+      });
+      await store.recordReuse({
+        scheduleId: b!.id,
+        searchId: 'search-1',
+        tier: 'structure',
+        distance: 0.5,
+        outcome: 'pending',
+      });
       const revision = await store.revision();
 
       expect(await store.deleteSchedule(a!.id)).toBe(true);
@@ -285,8 +384,21 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
 
     it('records reuses and their outcomes', async () => {
       const { inserted } = await store.insertSchedules(makeContents(cpu, 2));
-      const r1 = await store.recordReuse({ scheduleId: inserted[0]!.id, searchId: 'search-1', tier: 'exact', distance: 0, outcome: 'pending' });
-      const r2 = await store.recordReuse({ id: 'reuse-2', scheduleId: inserted[1]!.id, searchId: 'search-2', tier: 'similar', distance: 0.25, outcome: 'pending' });
+      const r1 = await store.recordReuse({
+        scheduleId: inserted[0]!.id,
+        searchId: 'search-1',
+        tier: 'exact',
+        distance: 0,
+        outcome: 'pending',
+      });
+      const r2 = await store.recordReuse({
+        id: 'reuse-2',
+        scheduleId: inserted[1]!.id,
+        searchId: 'search-2',
+        tier: 'similar',
+        distance: 0.25,
+        outcome: 'pending',
+      });
       expect(r1.id).toMatch(/^reu_/);
       expect(r2.id).toBe('reuse-2');
       const updated = await store.updateReuse(r1.id, { outcome: 'improved', gain: 1.4 });
@@ -295,8 +407,33 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
       expect(await store.listReuses({ searchId: 'search-2' })).toEqual([r2]);
       expect(await store.listReuses({})).toHaveLength(2);
 
-      expect((await rejection(store.recordReuse({ scheduleId: 'sch_missing', searchId: 's', tier: 'exact', distance: 0, outcome: 'pending' }))).code).toBe('NOT_FOUND');
-      expect((await rejection(store.recordReuse({ id: 'reuse-2', scheduleId: inserted[0]!.id, searchId: 's', tier: 'exact', distance: 0, outcome: 'pending' }))).code).toBe('CONFLICT');
+      expect(
+        (
+          await rejection(
+            store.recordReuse({
+              scheduleId: 'sch_missing',
+              searchId: 's',
+              tier: 'exact',
+              distance: 0,
+              outcome: 'pending',
+            }),
+          )
+        ).code,
+      ).toBe('NOT_FOUND');
+      expect(
+        (
+          await rejection(
+            store.recordReuse({
+              id: 'reuse-2',
+              scheduleId: inserted[0]!.id,
+              searchId: 's',
+              tier: 'exact',
+              distance: 0,
+              outcome: 'pending',
+            }),
+          )
+        ).code,
+      ).toBe('CONFLICT');
       expect((await rejection(store.updateReuse('nope', { outcome: 'failed' }))).code).toBe('NOT_FOUND');
     });
 
@@ -308,7 +445,13 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
       const ops = await store.listOperations();
       expect(ops).toHaveLength(2);
       const gemm = ops.find((o) => o.shapeKey === shapeKey(a.operation))!;
-      expect(gemm).toEqual({ operation: a.operation, structureKey: structureKey(a.operation), shapeKey: shapeKey(a.operation), scheduleCount: 2, bestSpeedup: 4 });
+      expect(gemm).toEqual({
+        operation: a.operation,
+        structureKey: structureKey(a.operation),
+        shapeKey: shapeKey(a.operation),
+        scheduleCount: 2,
+        bestSpeedup: 4,
+      });
     });
 
     it('keeps concurrent writes apart and counts each in the revision', async () => {

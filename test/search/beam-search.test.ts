@@ -4,7 +4,13 @@
  * of distinct sources), so many configurations stay quick; every result is still a real measurement.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { SearchConfigSchema, parseOperation, type CandidateRecord, type ProgressEvent, type SearchConfigInput } from '../../src/schedules/index.js';
+import {
+  SearchConfigSchema,
+  parseOperation,
+  type CandidateRecord,
+  type ProgressEvent,
+  type SearchConfigInput,
+} from '../../src/schedules/index.js';
 import { keepFactorFor, runBeamSearch, type BeamSearchSink } from '../../src/search/beam-search.js';
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
 import type { Menu } from '../../src/search/menus/menu.js';
@@ -31,8 +37,19 @@ async function evaluate(codes: string[], signal?: AbortSignal): Promise<Candidat
   evaluatedCodes += codes.length;
   const fresh = [...new Set(codes.filter((c) => !measured.has(c)))];
   if (fresh.length) {
-    const results = toolchain.evaluate({ operation, candidates: fresh, executor, timing: { warmup: 1, runs: 5 }, ...(signal ? { signal } : {}) });
-    fresh.forEach((code, i) => measured.set(code, results.then((r) => r[i]!)));
+    const results = toolchain.evaluate({
+      operation,
+      candidates: fresh,
+      executor,
+      timing: { warmup: 1, runs: 5 },
+      ...(signal ? { signal } : {}),
+    });
+    fresh.forEach((code, i) =>
+      measured.set(
+        code,
+        results.then((r) => r[i]!),
+      ),
+    );
   }
   return Promise.all(codes.map((c) => measured.get(c)!));
 }
@@ -53,7 +70,11 @@ function collectingSink(): BeamSearchSink & { stored: CandidateRecord[]; admitte
   };
 }
 
-async function search(config: SearchConfigInput, planner: Planner = createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES }), menu: Menu = CPU_MENU) {
+async function search(
+  config: SearchConfigInput,
+  planner: Planner = createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES }),
+  menu: Menu = CPU_MENU,
+) {
   const sink = collectingSink();
   const events: ProgressEvent[] = [];
   const before = evaluatedCodes;
@@ -72,7 +93,8 @@ async function search(config: SearchConfigInput, planner: Planner = createScript
 }
 
 /** The shape of a tree: who came from whom, with what plan and code, and what entered the beam. */
-const tree = (cs: CandidateRecord[]) => cs.map((c) => [c.sample, c.parentId, c.iteration, c.optionId, c.plan, c.code, c.correct, c.admitted]);
+const tree = (cs: CandidateRecord[]) =>
+  cs.map((c) => [c.sample, c.parentId, c.iteration, c.optionId, c.plan, c.code, c.correct, c.admitted]);
 
 describe('budget', () => {
   const configs: SearchConfigInput[] = [
@@ -98,7 +120,13 @@ describe('budget', () => {
   }
 
   it('trims the last plan slot to the samples left', async () => {
-    const { result, sink } = await search({ beamWidth: 1, plansPerCandidate: 1, implementationsPerPlan: 3, iterations: 3, budget: 4 });
+    const { result, sink } = await search({
+      beamWidth: 1,
+      plansPerCandidate: 1,
+      implementationsPerPlan: 3,
+      iterations: 3,
+      budget: 4,
+    });
     expect(result.samplesUsed).toBe(4);
     expect(sink.stored.filter((c) => c.iteration === 2)).toHaveLength(1);
   });
@@ -108,7 +136,15 @@ describe('admission', () => {
   it('admits a child that beats its parent and records the lineage of the best', async () => {
     const loopOnly = GEMM_REPLIES.filter((r) => r.optionId === 'cpu.loop_reorder' || r.optionId === 'cpu.simplify');
     const { result, sink } = await search(
-      { beamWidth: 2, plansPerCandidate: 4, implementationsPerPlan: 1, iterations: 1, budget: 4, inventProbability: 0, seed: 3 },
+      {
+        beamWidth: 2,
+        plansPerCandidate: 4,
+        implementationsPerPlan: 1,
+        iterations: 1,
+        budget: 4,
+        inventProbability: 0,
+        seed: 3,
+      },
       createScriptedPlanner({ baseline: GEMM.naive, replies: loopOnly }),
     );
     const ikj = sink.stored.find((c) => c.code === GEMM.ikj && c.correct);
@@ -119,14 +155,26 @@ describe('admission', () => {
     expect(sink.admitted.has(ikj.id)).toBe(true);
     expect(result.best.code).toBe(GEMM.ikj);
     expect(result.bestLineage).toEqual([
-      expect.objectContaining({ optionId: 'cpu.loop_reorder', latencyBeforeMs: result.baseline.latencyMs, latencyAfterMs: ikj.latencyMs }),
+      expect.objectContaining({
+        optionId: 'cpu.loop_reorder',
+        latencyBeforeMs: result.baseline.latencyMs,
+        latencyAfterMs: ikj.latencyMs,
+      }),
     ]);
     expect(wrong.errorKind).toBe('wrong_answer');
     expect(sink.admitted.has(wrong.id)).toBe(false);
   });
 
   it('admits nothing when the keep factor asks for more than any child achieves', async () => {
-    const { result, sink } = await search({ beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 2, budget: 8, keepFactorEarly: 0.001, keepFactor: 0.001 });
+    const { result, sink } = await search({
+      beamWidth: 2,
+      plansPerCandidate: 2,
+      implementationsPerPlan: 1,
+      iterations: 2,
+      budget: 8,
+      keepFactorEarly: 0.001,
+      keepFactor: 0.001,
+    });
     expect(sink.stored.some((c) => c.correct && c.sample > 0)).toBe(true);
     expect(sink.admitted.size).toBe(0);
     expect(result.best.sample).toBe(0);
@@ -134,16 +182,39 @@ describe('admission', () => {
   });
 
   it('uses the translate factor, then the early factor, then the strict one', () => {
-    const config = SearchConfigSchema.parse({ translateIterations: 1, earlyIterations: 2, translateKeepFactor: 15, keepFactorEarly: 1.1, keepFactor: 1 });
+    const config = SearchConfigSchema.parse({
+      translateIterations: 1,
+      earlyIterations: 2,
+      translateKeepFactor: 15,
+      keepFactorEarly: 1.1,
+      keepFactor: 1,
+    });
     expect([1, 2, 3, 4, 5].map((i) => keepFactorFor(config, i))).toEqual([15, 1.1, 1.1, 1, 1]);
   });
 
   it('offers the translate menu in translate iterations', async () => {
     const menu: Menu = { ...CPU_MENU, translateOptions: CPU_MENU.options.filter((o) => o.id === 'cpu.loop_reorder') };
     const planner = createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES });
-    await search({ beamWidth: 1, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 2, budget: 4, translateIterations: 1, inventProbability: 0 }, planner, menu);
-    expect(planner.proposals.filter((p) => p.iteration === 1).map((p) => p.menu)).toEqual([['cpu.loop_reorder'], ['cpu.loop_reorder']]);
-    expect(planner.proposals.filter((p) => p.iteration === 2).every((p) => p.menu.length === CPU_MENU.options.length)).toBe(true);
+    await search(
+      {
+        beamWidth: 1,
+        plansPerCandidate: 2,
+        implementationsPerPlan: 1,
+        iterations: 2,
+        budget: 4,
+        translateIterations: 1,
+        inventProbability: 0,
+      },
+      planner,
+      menu,
+    );
+    expect(planner.proposals.filter((p) => p.iteration === 1).map((p) => p.menu)).toEqual([
+      ['cpu.loop_reorder'],
+      ['cpu.loop_reorder'],
+    ]);
+    expect(
+      planner.proposals.filter((p) => p.iteration === 2).every((p) => p.menu.length === CPU_MENU.options.length),
+    ).toBe(true);
   });
 });
 
@@ -151,24 +222,46 @@ describe('dedupe', () => {
   // Two options whose plans differ but whose code is the same i-k-j nest, each implemented twice.
   const twins: ScriptedReply[] = [
     { optionId: 'cpu.loop_reorder', label: 'Loop reordering', plan: 'Reorder to i-k-j.', codes: [GEMM.ikj] },
-    { optionId: 'cpu.hoist', label: 'Hoisting', plan: 'Hoist A[m][k] out of the inner loop (i-k-j).', codes: [GEMM.ikj] },
+    {
+      optionId: 'cpu.hoist',
+      label: 'Hoisting',
+      plan: 'Hoist A[m][k] out of the inner loop (i-k-j).',
+      codes: [GEMM.ikj],
+    },
   ];
-  const config = { beamWidth: 4, plansPerCandidate: 4, implementationsPerPlan: 2, iterations: 1, budget: 8, inventProbability: 0, keepFactorEarly: 1.5 };
+  const config = {
+    beamWidth: 4,
+    plansPerCandidate: 4,
+    implementationsPerPlan: 2,
+    iterations: 1,
+    budget: 8,
+    inventProbability: 0,
+    keepFactorEarly: 1.5,
+  };
 
   it('code: identical code enters the beam once', async () => {
-    const { sink } = await search({ ...config, dedupe: 'code' }, createScriptedPlanner({ baseline: GEMM.naive, replies: twins }));
+    const { sink } = await search(
+      { ...config, dedupe: 'code' },
+      createScriptedPlanner({ baseline: GEMM.naive, replies: twins }),
+    );
     expect(sink.stored.filter((c) => c.code === GEMM.ikj)).toHaveLength(8);
     expect([...sink.admitted]).toHaveLength(1);
   });
 
   it('plan: children of one parent with the same plan collapse', async () => {
-    const { sink } = await search({ ...config, dedupe: 'plan' }, createScriptedPlanner({ baseline: GEMM.naive, replies: twins }));
+    const { sink } = await search(
+      { ...config, dedupe: 'plan' },
+      createScriptedPlanner({ baseline: GEMM.naive, replies: twins }),
+    );
     const plans = new Set(sink.stored.filter((c) => c.sample > 0).map((c) => c.plan));
     expect([...sink.admitted]).toHaveLength(plans.size);
   });
 
   it('none: every admissible child competes for the beam', async () => {
-    const { sink } = await search({ ...config, dedupe: 'none' }, createScriptedPlanner({ baseline: GEMM.naive, replies: twins }));
+    const { sink } = await search(
+      { ...config, dedupe: 'none' },
+      createScriptedPlanner({ baseline: GEMM.naive, replies: twins }),
+    );
     expect([...sink.admitted]).toHaveLength(4);
   });
 });
@@ -182,7 +275,16 @@ describe('measured code', () => {
       await runBeamSearch({
         searchId: `tried-${seed}`,
         task,
-        config: SearchConfigSchema.parse({ beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 2, iterations: 4, budget: 14, menuKeep: 1, inventProbability: 0, seed }),
+        config: SearchConfigSchema.parse({
+          beamWidth: 2,
+          plansPerCandidate: 2,
+          implementationsPerPlan: 2,
+          iterations: 4,
+          budget: 14,
+          menuKeep: 1,
+          inventProbability: 0,
+          seed,
+        }),
         menu: CPU_MENU,
         planner,
         baseline: base,
@@ -201,7 +303,15 @@ describe('early stop and failures', () => {
   it('stops after the patience runs out without a new best', async () => {
     const wrongOnly = GEMM_REPLIES.filter((r) => r.optionId === 'cpu.simplify');
     const { result } = await search(
-      { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 6, budget: 50, earlyStopPatience: 2, inventProbability: 0 },
+      {
+        beamWidth: 2,
+        plansPerCandidate: 2,
+        implementationsPerPlan: 1,
+        iterations: 6,
+        budget: 50,
+        earlyStopPatience: 2,
+        inventProbability: 0,
+      },
       createScriptedPlanner({ baseline: GEMM.naive, replies: wrongOnly }),
     );
     expect(result.stoppedEarly).toBe(true);
@@ -217,7 +327,10 @@ describe('early stop and failures', () => {
       offMenu: (n) => n === 2,
       failImplement: (n) => (n === 1 ? 'the reply had no code block' : undefined),
     });
-    const { result, sink } = await search({ beamWidth: 1, plansPerCandidate: 4, implementationsPerPlan: 2, iterations: 1, budget: 8, inventProbability: 0 }, planner);
+    const { result, sink } = await search(
+      { beamWidth: 1, plansPerCandidate: 4, implementationsPerPlan: 2, iterations: 1, budget: 8, inventProbability: 0 },
+      planner,
+    );
     const failed = sink.stored.filter((c) => c.errorKind === 'planner');
     expect(failed).toHaveLength(6);
     expect(failed.every((c) => !c.correct && !c.admitted)).toBe(true);
@@ -227,7 +340,15 @@ describe('early stop and failures', () => {
 });
 
 describe('reproducibility', () => {
-  const config = { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 2, iterations: 3, budget: 20, menuKeep: 0.3, inventProbability: 0.2 };
+  const config = {
+    beamWidth: 2,
+    plansPerCandidate: 2,
+    implementationsPerPlan: 2,
+    iterations: 3,
+    budget: 20,
+    menuKeep: 0.3,
+    inventProbability: 0.2,
+  };
 
   it('the same seed and the same replies give the same tree', async () => {
     const a = await search({ ...config, seed: 42 });

@@ -19,7 +19,8 @@ async function count(kb: OpenedKnowledgeBase): Promise<number> {
 describe('knowledge base service', () => {
   let dir: string;
   let dbUrl: string;
-  const open = (embedder: Embedder = createOfflineEmbedder(), saveDelayMs = 0) => openKnowledgeBase({ dbUrl, dataDir: dir, embedder, saveDelayMs });
+  const open = (embedder: Embedder = createOfflineEmbedder(), saveDelayMs = 0) =>
+    openKnowledgeBase({ dbUrl, dataDir: dir, embedder, saveDelayMs });
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'skb-kb-'));
@@ -63,7 +64,10 @@ describe('knowledge base service', () => {
     await kb.close();
     const switched = await open(createOfflineEmbedder({ dim: 64 }));
     expect(switched.index.size).toBe(6);
-    expect((await switched.store.embeddingSpaces()).map((s) => [s.embedderId, s.count]).sort()).toEqual([['offline-v1-128', 6], ['offline-v1-64', 6]]);
+    expect((await switched.store.embeddingSpaces()).map((s) => [s.embedderId, s.count]).sort()).toEqual([
+      ['offline-v1-128', 6],
+      ['offline-v1-64', 6],
+    ]);
     const similarOnly = await switched.similar({ operation: query, targetKey: local.key, k: 6, tiers: ['similar'] });
     expect(similarOnly).toHaveLength(6);
     await switched.close();
@@ -76,7 +80,9 @@ describe('knowledge base service', () => {
     const kb = await open();
     const { inserted } = await kb.addSchedules(makeContents(local, 5), [local]);
     const exact = inserted.find((s) => s.operation.dims.M === 256)!;
-    expect((await kb.similar({ operation: query, targetKey: local.key, k: 10 })).map((m) => m.schedule.id)).toContain(exact.id);
+    expect((await kb.similar({ operation: query, targetKey: local.key, k: 10 })).map((m) => m.schedule.id)).toContain(
+      exact.id,
+    );
     expect(await kb.deleteSchedule(exact.id)).toBe(true);
     expect(await kb.deleteSchedule(exact.id)).toBe(false);
     expect(kb.index.size).toBe(4);
@@ -100,7 +106,9 @@ describe('knowledge base service', () => {
     await kb.close();
 
     const misfit = await open(broken);
-    const failure = await misfit.addSchedules([makeContent({ target: local, dims: { M: 7, N: 7, K: 7 } })]).catch((e: unknown) => e);
+    const failure = await misfit
+      .addSchedules([makeContent({ target: local, dims: { M: 7, N: 7, K: 7 } })])
+      .catch((e: unknown) => e);
     expect(failure).toBeInstanceOf(SkbError);
     expect((failure as SkbError).code).toBe('EMBEDDING_SPACE_MISMATCH');
     expect(await count(misfit)).toBe(5);
@@ -111,7 +119,9 @@ describe('knowledge base service', () => {
     const refused = await open(renamed).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(SkbError);
     expect((refused as SkbError).code).toBe('EMBEDDING_SPACE_MISMATCH');
-    expect((refused as SkbError).message).toMatch(/holds 5 vectors of embedder offline-v1-128 with dimension 128, but the embedder now produces dimension 64/);
+    expect((refused as SkbError).message).toMatch(
+      /holds 5 vectors of embedder offline-v1-128 with dimension 128, but the embedder now produces dimension 64/,
+    );
   });
 
   it('exports with filters, similarity and pruning, and imports whole files or nothing', async () => {
@@ -120,7 +130,10 @@ describe('knowledge base service', () => {
     await kb.addSchedules([...makeContents(local, 12), slow, ...makeContents(remote, 3)], [local, remote]);
 
     const all = await kb.exportJsonl({ filter: {}, pruned: false });
-    const lines = all.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = all
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ type: 'header', embedder: 'offline-v1-128' });
     expect(lines.filter((l) => l.type === 'schedule')).toHaveLength(16);
 
@@ -129,7 +142,11 @@ describe('knowledge base service', () => {
     expect(all).toContain(toSchedule(slow).id);
     expect(pruned).not.toContain(toSchedule(slow).id);
 
-    const near = await kb.exportJsonl({ filter: {}, pruned: false, similarTo: { operation: query, targetKey: local.key, k: 3 } });
+    const near = await kb.exportJsonl({
+      filter: {},
+      pruned: false,
+      similarTo: { operation: query, targetKey: local.key, k: 3 },
+    });
     const nearSchedules = near.split('\n').filter((l) => l.includes('"type":"schedule"'));
     expect(nearSchedules).toHaveLength(3);
     expect(near).not.toContain(remote.key);
@@ -153,7 +170,12 @@ describe('knowledge base service', () => {
 
     const otherDir = mkdtempSync(join(tmpdir(), 'skb-kb-import-'));
     try {
-      const kb = await openKnowledgeBase({ dbUrl: `file:${join(otherDir, 'kb.db')}`, dataDir: otherDir, embedder: createOfflineEmbedder(), saveDelayMs: 0 });
+      const kb = await openKnowledgeBase({
+        dbUrl: `file:${join(otherDir, 'kb.db')}`,
+        dataDir: otherDir,
+        embedder: createOfflineEmbedder(),
+        saveDelayMs: 0,
+      });
       const lines = text.trim().split('\n');
       lines.splice(2, 0, '{"type":"nonsense"}');
       const failure = await kb.importJsonl(lines.join('\n') + '\n').catch((e: unknown) => e);

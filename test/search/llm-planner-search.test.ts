@@ -12,9 +12,16 @@ import { CPU_MENU } from '../../src/search/menus/index.js';
 import { createCToolchain } from '../../src/targets/c/c-toolchain.js';
 import { entryPointFor } from '../../src/targets/c/entry-points.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
-import { reply, startScriptedLlm, type RecordedRequest, type ScriptedLlm, type ScriptedReply } from '../support/scripted-llm.js';
+import {
+  reply,
+  startScriptedLlm,
+  type RecordedRequest,
+  type ScriptedLlm,
+  type ScriptedReply,
+} from '../support/scripted-llm.js';
 
-const SIGNATURE = 'void kernel(int M, int N, int K, const float *restrict A, const float *restrict B, const float *restrict bias, float *restrict C)';
+const SIGNATURE =
+  'void kernel(int M, int N, int K, const float *restrict A, const float *restrict B, const float *restrict bias, float *restrict C)';
 
 /** What the scripted model writes, stage by stage; each stage is the answer to the previous one's plan. */
 const STAGES = [
@@ -115,7 +122,8 @@ function offeredIds(prompt: string): string[] {
 function scriptedModel(request: RecordedRequest): ScriptedReply {
   const stage = stageOf(request.user.split('## Optimization menu')[0]!.split('## Known optimizations')[0]!);
   if (request.system.includes('plan one optimization')) {
-    if (request.user.includes('## Known optimizations')) return reply.text('OPTION: invented\nNAME: nothing new\nPLAN:\nKeep the code as it is.');
+    if (request.user.includes('## Known optimizations'))
+      return reply.text('OPTION: invented\nNAME: nothing new\nPLAN:\nKeep the code as it is.');
     const offered = offeredIds(request.user);
     const next = STAGES[stage];
     if (next && offered.includes(next.option)) return reply.plan(next.option, next.plan);
@@ -143,7 +151,14 @@ describe('LLM planner in a real beam search on a 128x128x128 gemm', () => {
   it('ends measurably faster than the naive baseline, having shown the model the dropout subset and the measured latencies', async () => {
     const operation = parseOperation({ kind: 'gemm', dims: { M: 128, N: 128, K: 128 } });
     const toolchain = createCToolchain();
-    const planner = createLlmPlanner({ baseURL: llm.baseURL, models: ['coder-a', 'coder-b'], menu: CPU_MENU, timeoutMs: 10_000, maxRetries: 1, retryBaseMs: 10 });
+    const planner = createLlmPlanner({
+      baseURL: llm.baseURL,
+      models: ['coder-a', 'coder-b'],
+      menu: CPU_MENU,
+      timeoutMs: 10_000,
+      maxRetries: 1,
+      retryBaseMs: 10,
+    });
     const config = SearchConfigSchema.parse({
       planner: 'llm',
       beamWidth: 2,
@@ -159,13 +174,28 @@ describe('LLM planner in a real beam search on a 128x128x128 gemm', () => {
     const stored: CandidateRecord[] = [];
     const result = await runBeamSearch({
       searchId: 'llm-e2e',
-      task: { operation, hardware: 'this machine, one core, gcc -O3 -march=native', contract: entryPointFor(operation).contract },
+      task: {
+        operation,
+        hardware: 'this machine, one core, gcc -O3 -march=native',
+        contract: entryPointFor(operation).contract,
+      },
       config,
       menu: CPU_MENU,
       planner,
       baseline: planner.baseline({ operation, hardware: '', contract: '' }),
-      evaluate: (codes, signal) => toolchain.evaluate({ operation, candidates: codes, executor, timing: config.timing, ...(signal ? { signal } : {}) }),
-      sink: { storeCandidates: async (r) => void stored.push(...r), markAdmitted: async () => undefined, progress: async () => undefined },
+      evaluate: (codes, signal) =>
+        toolchain.evaluate({
+          operation,
+          candidates: codes,
+          executor,
+          timing: config.timing,
+          ...(signal ? { signal } : {}),
+        }),
+      sink: {
+        storeCandidates: async (r) => void stored.push(...r),
+        markAdmitted: async () => undefined,
+        progress: async () => undefined,
+      },
     });
 
     const baselineMs = result.baseline.latencyMs!;
@@ -188,13 +218,17 @@ describe('LLM planner in a real beam search on a 128x128x128 gemm', () => {
     }
     expect(new Set(subsets.map((ids) => ids.join(','))).size).toBeGreaterThan(1);
     // The latency in each plan prompt is one the target measured, the baseline's among them.
-    const measured = new Set(result.candidates.filter((c) => c.latencyMs !== null).map((c) => `Measured latency: ${formatMs(c.latencyMs!)}`));
+    const measured = new Set(
+      result.candidates.filter((c) => c.latencyMs !== null).map((c) => `Measured latency: ${formatMs(c.latencyMs!)}`),
+    );
     const shown = plans.map((r) => /Measured latency: [^\n]+/.exec(r.user)?.[0]);
     for (const line of shown) expect(measured).toContain(line);
     expect(shown).toContain(`Measured latency: ${formatMs(baselineMs)}`);
     expect(plans.some((r) => r.user.includes('GFLOP/s'))).toBe(true);
     // Both models of the ensemble got work.
     expect(new Set(llm.requests.map((r) => r.model))).toEqual(new Set(['coder-a', 'coder-b']));
-    console.log(`llm e2e: baseline ${baselineMs.toFixed(3)} ms, best ${bestMs.toFixed(3)} ms (${(baselineMs / bestMs).toFixed(1)}x) via ${result.bestLineage.map((s) => s.optionId).join(' -> ')}; ${result.samplesUsed} samples, ${llm.requests.length} model calls`);
+    console.log(
+      `llm e2e: baseline ${baselineMs.toFixed(3)} ms, best ${bestMs.toFixed(3)} ms (${(baselineMs / bestMs).toFixed(1)}x) via ${result.bestLineage.map((s) => s.optionId).join(' -> ')}; ${result.samplesUsed} samples, ${llm.requests.length} model calls`,
+    );
   }, 240_000);
 });

@@ -14,18 +14,20 @@ import { reply, startScriptedLlm, type ScriptedLlm } from '../support/scripted-l
 const operation = parseOperation({ kind: 'gemm', dims: { M: 64, N: 64, K: 64 } });
 const task: PlanningTask = {
   operation,
-  hardware: 'Intel Xeon Gold 6230 (x86-64, AVX2 + FMA + AVX-512F), 32 KB L1d, 1 MB L2; gcc 12 -O3 -march=native; single core.',
+  hardware:
+    'Intel Xeon Gold 6230 (x86-64, AVX2 + FMA + AVX-512F), 32 KB L1d, 1 MB L2; gcc 12 -O3 -march=native; single core.',
   contract: entryPointFor(operation).contract,
 };
 const parent: CandidateView = {
   id: 's1.3',
   code: naiveBaseline(operation),
   latencyMs: 12.3456,
-  feedback: ['1.23 GFLOP/s = 2.1% of this machine\'s estimated single-core f32 peak', 'working set 48 KB fits in L2'],
+  feedback: ["1.23 GFLOP/s = 2.1% of this machine's estimated single-core f32 peak", 'working set 48 KB fits in L2'],
   lineage: [{ optionId: 'cpu.loop_reorder', plan: 'Swap the n and k loops so B is read row-wise.' }],
 };
 const subset = [CPU_MENU.options[0]!, CPU_MENU.options[3]!, CPU_MENU.options[9]!];
-const GOOD_CODE = '#include <stddef.h>\nvoid kernel(int M, int N, int K, const float *A, const float *B, const float *bias, float *C) { /* new */ }';
+const GOOD_CODE =
+  '#include <stddef.h>\nvoid kernel(int M, int N, int K, const float *A, const float *B, const float *bias, float *C) { /* new */ }';
 
 let llm: ScriptedLlm;
 beforeAll(async () => {
@@ -37,11 +39,31 @@ afterAll(async () => {
 beforeEach(() => llm.reset());
 
 function planner(overrides: Partial<LlmPlannerOptions> = {}) {
-  return createLlmPlanner({ baseURL: llm.baseURL, apiKey: 'sk-test', models: ['model-a'], menu: CPU_MENU, timeoutMs: 5_000, maxRetries: 0, retryBaseMs: 10, ...overrides });
+  return createLlmPlanner({
+    baseURL: llm.baseURL,
+    apiKey: 'sk-test',
+    models: ['model-a'],
+    menu: CPU_MENU,
+    timeoutMs: 5_000,
+    maxRetries: 0,
+    retryBaseMs: 10,
+    ...overrides,
+  });
 }
 
 function proposeRequest(overrides: Partial<ProposeRequest> = {}): ProposeRequest {
-  return { task, parent, iteration: 2, iterations: 5, phase: 'optimize', menu: subset, invent: false, rules: CPU_MENU.rules, rng: createRng(7), ...overrides };
+  return {
+    task,
+    parent,
+    iteration: 2,
+    iterations: 5,
+    phase: 'optimize',
+    menu: subset,
+    invent: false,
+    rules: CPU_MENU.rules,
+    rng: createRng(7),
+    ...overrides,
+  };
 }
 
 describe('LLM planner: the plan prompt', () => {
@@ -55,7 +77,8 @@ describe('LLM planner: the plan prompt', () => {
     expect(req!.authorization).toBe('Bearer sk-test');
     const prompt = req!.user;
     for (const o of subset) expect(prompt).toContain(`\`${o.id}\`: ${o.label}.`);
-    for (const o of CPU_MENU.options.filter((x) => !subset.includes(x))) expect(prompt).not.toContain(o.id === 'cpu.loop_reorder' ? `\`${o.id}\`:` : o.id);
+    for (const o of CPU_MENU.options.filter((x) => !subset.includes(x)))
+      expect(prompt).not.toContain(o.id === 'cpu.loop_reorder' ? `\`${o.id}\`:` : o.id);
     expect(prompt).toContain('Measured latency: 12.35 ms');
     expect(prompt).toContain(`- ${parent.feedback[0]}`);
     expect(prompt).toContain('- working set 48 KB fits in L2');
@@ -70,11 +93,29 @@ describe('LLM planner: the plan prompt', () => {
   });
 
   it('returns the chosen option with its label, the plan text, the model and the token usage', async () => {
-    llm.enqueue({ kind: 'text', content: '<think>Maybe tiling? OPTION: cpu.cache_tile</think>\n**OPTION:** `cpu.vectorize`\nPLAN:\nVectorize the n loop.', usage: { prompt_tokens: 812, completion_tokens: 64 } });
+    llm.enqueue({
+      kind: 'text',
+      content:
+        '<think>Maybe tiling? OPTION: cpu.cache_tile</think>\n**OPTION:** `cpu.vectorize`\nPLAN:\nVectorize the n loop.',
+      usage: { prompt_tokens: 812, completion_tokens: 64 },
+    });
     const outcome = await planner().propose(proposeRequest());
-    expect(outcome).toMatchObject({ ok: true, value: { optionId: 'cpu.vectorize', optionLabel: 'Vectorization', text: 'Vectorize the n loop.', model: 'model-a' } });
+    expect(outcome).toMatchObject({
+      ok: true,
+      value: {
+        optionId: 'cpu.vectorize',
+        optionLabel: 'Vectorization',
+        text: 'Vectorize the n loop.',
+        model: 'model-a',
+      },
+    });
     expect(outcome.usage).toHaveLength(1);
-    expect(outcome.usage[0]).toMatchObject({ model: 'model-a', promptTokens: 812, completionTokens: 64, purpose: 'plan' });
+    expect(outcome.usage[0]).toMatchObject({
+      model: 'model-a',
+      promptTokens: 812,
+      completionTokens: 64,
+      purpose: 'plan',
+    });
     expect(outcome.usage[0]!.durationMs).toBeGreaterThanOrEqual(0);
   });
 
@@ -86,7 +127,12 @@ describe('LLM planner: the plan prompt', () => {
   });
 
   it('requires the forced option of a seed step and shows the seed plan as a hint', async () => {
-    const forced: ForcedStep = { optionId: 'cpu.pack', plan: 'Pack 64x256 panels of B into an aligned buffer.', scheduleId: 'sch-1', stepIndex: 1 };
+    const forced: ForcedStep = {
+      optionId: 'cpu.pack',
+      plan: 'Pack 64x256 panels of B into an aligned buffer.',
+      scheduleId: 'sch-1',
+      stepIndex: 1,
+    };
     llm.enqueue(reply.plan('cpu.vectorize', 'ignore the hint'), reply.plan('cpu.pack', 'Pack B panels of 64 columns.'));
     const p = planner();
     const wrong = await p.propose(proposeRequest({ forced }));
@@ -102,7 +148,14 @@ describe('LLM planner: the plan prompt', () => {
   it('asks for an invented optimization, and names it from the reply', async () => {
     llm.enqueue(reply.text('OPTION: invented\nNAME: Z-order traversal\nPLAN:\nWalk the output tiles in Morton order.'));
     const outcome = await planner().propose(proposeRequest({ invent: true }));
-    expect(outcome).toMatchObject({ ok: true, value: { optionId: INVENTED_OPTION_ID, optionLabel: 'Z-order traversal', text: 'Walk the output tiles in Morton order.' } });
+    expect(outcome).toMatchObject({
+      ok: true,
+      value: {
+        optionId: INVENTED_OPTION_ID,
+        optionLabel: 'Z-order traversal',
+        text: 'Walk the output tiles in Morton order.',
+      },
+    });
     const prompt = llm.requests[0]!.user;
     expect(prompt).toContain('Known optimizations (do NOT choose these)');
     expect(prompt).toContain('Invent exactly one new optimization not on the list');
@@ -110,9 +163,19 @@ describe('LLM planner: the plan prompt', () => {
   });
 
   it('counts replies that choose an option off the menu, give no option or give no plan as failed samples', async () => {
-    llm.enqueue(reply.plan('cpu.pack', 'pack it'), reply.text('I would tile the loops.'), reply.text('OPTION: cpu.vectorize\nPLAN:'), reply.empty());
+    llm.enqueue(
+      reply.plan('cpu.pack', 'pack it'),
+      reply.text('I would tile the loops.'),
+      reply.text('OPTION: cpu.vectorize\nPLAN:'),
+      reply.empty(),
+    );
     const p = planner();
-    const results = [await p.propose(proposeRequest()), await p.propose(proposeRequest()), await p.propose(proposeRequest()), await p.propose(proposeRequest())];
+    const results = [
+      await p.propose(proposeRequest()),
+      await p.propose(proposeRequest()),
+      await p.propose(proposeRequest()),
+      await p.propose(proposeRequest()),
+    ];
     expect(results.map((r) => r.ok)).toEqual([false, false, false, false]);
     const errors = results.map((r) => (r.ok ? '' : r.error));
     expect(errors[0]).toMatch(/"cpu.pack", which is not among the offered options/);
@@ -130,7 +193,14 @@ describe('LLM planner: implement and replay', () => {
       reply.text(`<think>\n\`\`\`c\nnot this\n\`\`\`\n</think>\n\`\`\`\n${GOOD_CODE}\n\`\`\``),
     );
     const plan = { optionId: 'cpu.vectorize', optionLabel: 'Vectorization', text: 'Vectorize the n loop with FMAs.' };
-    const outcome = await planner({ models: ['model-a', 'model-b'] }).implement({ task, parent, plan, count: 2, rules: CPU_MENU.rules, rng: createRng(1) });
+    const outcome = await planner({ models: ['model-a', 'model-b'] }).implement({
+      task,
+      parent,
+      plan,
+      count: 2,
+      rules: CPU_MENU.rules,
+      rng: createRng(1),
+    });
     expect(outcome.ok).toBe(true);
     if (!outcome.ok) return;
     expect(outcome.value.map((i) => i.code)).toEqual([`${GOOD_CODE}\n`, `${GOOD_CODE}\n`]);
@@ -177,13 +247,22 @@ describe('LLM planner: implement and replay', () => {
 
 describe('LLM planner: ensemble', () => {
   it('splits plan and implement requests round-robin across the models, starting where the rng says, reproducibly', async () => {
-    llm.handle((req) => (req.system.includes('plan one optimization') ? reply.plan('cpu.vectorize', 'vectorize') : reply.code(GOOD_CODE)));
+    llm.handle((req) =>
+      req.system.includes('plan one optimization') ? reply.plan('cpu.vectorize', 'vectorize') : reply.code(GOOD_CODE),
+    );
     const models = ['m1', 'm2', 'm3'];
     const run = async (): Promise<string[]> => {
       llm.requests.length = 0;
       const p = planner({ models });
       for (let i = 0; i < 4; i++) await p.propose(proposeRequest({ rng: createRng(11) }));
-      await p.implement({ task, parent, plan: { optionId: 'cpu.vectorize', optionLabel: 'Vectorization', text: 'v' }, count: 3, rules: [], rng: createRng(11) });
+      await p.implement({
+        task,
+        parent,
+        plan: { optionId: 'cpu.vectorize', optionLabel: 'Vectorization', text: 'v' },
+        count: 3,
+        rules: [],
+        rng: createRng(11),
+      });
       return llm.requests.map((r) => r.model);
     };
     const first = await run();
@@ -240,11 +319,12 @@ describe('LLM planner: unreliable endpoints', () => {
     expect(c.ok ? '' : c.error).toMatch(/empty reply/);
   });
 
-  it('leaves no abort listener on the search\'s signal once its requests end, however many there were', async () => {
+  it("leaves no abort listener on the search's signal once its requests end, however many there were", async () => {
     const controller = new AbortController();
     for (let i = 0; i < 15; i++) llm.enqueue(reply.plan('cpu.vectorize', `plan ${i}`));
     const p = planner();
-    for (let i = 0; i < 15; i++) expect(await p.propose(proposeRequest({ signal: controller.signal }))).toMatchObject({ ok: true });
+    for (let i = 0; i < 15; i++)
+      expect(await p.propose(proposeRequest({ signal: controller.signal }))).toMatchObject({ ok: true });
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 
@@ -263,7 +343,7 @@ describe('LLM planner: unreliable endpoints', () => {
 });
 
 describe('LLM planner: KernelBench', () => {
-  it('starts from the problem\'s Model renamed ModelNew and asks for Python', async () => {
+  it("starts from the problem's Model renamed ModelNew and asks for Python", async () => {
     const op = parseOperation({ kind: 'gemm', dims: { M: 256, N: 128, K: 64 }, epilogue: ['bias', 'relu'] });
     const p = createLlmPlanner({ baseURL: llm.baseURL, models: ['coder'], menu: CUDA_MENU, maxRetries: 0 });
     const base = p.baseline({ operation: op, hardware: 'NVIDIA H100', contract: 'ModelNew' }).code;
@@ -275,28 +355,57 @@ describe('LLM planner: KernelBench', () => {
     expect(base).not.toContain('def get_init_inputs');
     expect(modelNewFromProblem(kernelBenchProblemFor(op))).toBe(base);
 
-    llm.enqueue(reply.plan('cuda.to_inline_cuda', 'Write the bias+ReLU as one CUDA kernel.'), reply.code('class ModelNew: pass', 'python'));
+    llm.enqueue(
+      reply.plan('cuda.to_inline_cuda', 'Write the bias+ReLU as one CUDA kernel.'),
+      reply.code('class ModelNew: pass', 'python'),
+    );
     const kbParent: CandidateView = { id: 'r', code: base, latencyMs: 0.5, feedback: [], lineage: [] };
-    const planned = await p.propose({ ...proposeRequest(), task: { operation: op, hardware: 'NVIDIA H100', contract: 'ModelNew' }, parent: kbParent, phase: 'translate', iteration: 1, menu: CUDA_MENU.translateOptions, rules: CUDA_MENU.rules });
-    expect(planned).toMatchObject({ ok: true, value: { optionId: 'cuda.to_inline_cuda', optionLabel: 'Inline CUDA for one operation' } });
+    const planned = await p.propose({
+      ...proposeRequest(),
+      task: { operation: op, hardware: 'NVIDIA H100', contract: 'ModelNew' },
+      parent: kbParent,
+      phase: 'translate',
+      iteration: 1,
+      menu: CUDA_MENU.translateOptions,
+      rules: CUDA_MENU.rules,
+    });
+    expect(planned).toMatchObject({
+      ok: true,
+      value: { optionId: 'cuda.to_inline_cuda', optionLabel: 'Inline CUDA for one operation' },
+    });
     expect(llm.requests[0]!.user).toContain('```python\n');
     expect(llm.requests[0]!.user).toContain('This is phase 1 of 5. The current code is (mostly) framework code.');
     expect(llm.requests[0]!.user).toContain('Do not import, call or subclass the reference `Model`');
-    const impl = await p.implement({ task: { operation: op, hardware: 'NVIDIA H100', contract: 'ModelNew' }, parent: kbParent, plan: planned.ok ? planned.value : { optionId: '', optionLabel: '', text: '' }, count: 1, rules: CUDA_MENU.rules, rng: createRng(2) });
+    const impl = await p.implement({
+      task: { operation: op, hardware: 'NVIDIA H100', contract: 'ModelNew' },
+      parent: kbParent,
+      plan: planned.ok ? planned.value : { optionId: '', optionLabel: '', text: '' },
+      count: 1,
+      rules: CUDA_MENU.rules,
+      rng: createRng(2),
+    });
     expect(impl).toMatchObject({ ok: true, value: [{ code: 'class ModelNew: pass\n' }] });
     expect(llm.requests[1]!.user).toContain('one fenced code block (```python ... ```)');
   });
 
-  it('starts from the task\'s own problem source when it has one', () => {
+  it("starts from the task's own problem source when it has one", () => {
     const op = parseOperation({ kind: 'custom:scale', dims: { N: 1024 } });
-    const problem = 'import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n    def forward(self, x):\n        return x * 2\n\n\ndef get_inputs():\n    return [torch.randn(1024)]\n\n\ndef get_init_inputs():\n    return []\n';
+    const problem =
+      'import torch\nimport torch.nn as nn\n\n\nclass Model(nn.Module):\n    def forward(self, x):\n        return x * 2\n\n\ndef get_inputs():\n    return [torch.randn(1024)]\n\n\ndef get_init_inputs():\n    return []\n';
     const p = createLlmPlanner({ baseURL: llm.baseURL, models: ['coder'], menu: CUDA_MENU, maxRetries: 0 });
-    const base = p.baseline({ operation: op, hardware: 'NVIDIA H100', contract: 'ModelNew', problemSource: problem }).code;
+    const base = p.baseline({
+      operation: op,
+      hardware: 'NVIDIA H100',
+      contract: 'ModelNew',
+      problemSource: problem,
+    }).code;
     expect(base).toContain('class ModelNew(nn.Module):');
     expect(base).toContain('return x * 2');
     expect(base).not.toContain('def get_inputs');
     // Without it, an operation that has no generated problem is refused with a clear message.
-    expect(() => p.baseline({ operation: op, hardware: 'NVIDIA H100', contract: 'ModelNew' })).toThrow(/pass the problem source/);
+    expect(() => p.baseline({ operation: op, hardware: 'NVIDIA H100', contract: 'ModelNew' })).toThrow(
+      /pass the problem source/,
+    );
   });
 
   it('refuses a problem without a Model class', () => {
@@ -327,8 +436,17 @@ describe('menus and reply parsing', () => {
 
   it('reads a plan written before its OPTION line, and an option given by its number', () => {
     const allowed = new Set(subset.map((o) => o.id));
-    expect(parsePlanReply('Tile M and N by 64.\nOPTION: cpu.cache_tile.', subset, allowed)).toEqual({ ok: true, value: { optionId: 'cpu.cache_tile', text: 'Tile M and N by 64.' } });
-    expect(parsePlanReply('OPTION: 3\nPLAN: add restrict', subset, allowed)).toEqual({ ok: true, value: { optionId: 'cpu.compiler_hints', text: 'add restrict' } });
-    expect(parseCodeReply('```python\nx = 1\n```\ntext\n```c\nint y;\n```')).toEqual({ ok: true, value: { code: 'int y;\n', language: 'c' } });
+    expect(parsePlanReply('Tile M and N by 64.\nOPTION: cpu.cache_tile.', subset, allowed)).toEqual({
+      ok: true,
+      value: { optionId: 'cpu.cache_tile', text: 'Tile M and N by 64.' },
+    });
+    expect(parsePlanReply('OPTION: 3\nPLAN: add restrict', subset, allowed)).toEqual({
+      ok: true,
+      value: { optionId: 'cpu.compiler_hints', text: 'add restrict' },
+    });
+    expect(parseCodeReply('```python\nx = 1\n```\ntext\n```c\nint y;\n```')).toEqual({
+      ok: true,
+      value: { code: 'int y;\n', language: 'c' },
+    });
   });
 });

@@ -8,9 +8,16 @@ import { SearchConfigSchema, parseOperation } from '../../src/schedules/index.js
 import { plannerSupport } from '../../src/search/planner-support.js';
 import { createKernelBenchToolchain } from '../../src/targets/kernelbench/kernelbench-toolchain.js';
 
-const factory = createPlannerFactory({ config: { models: ['a-model'], openaiBaseUrl: 'http://localhost:1/v1', openaiApiKey: undefined }, isa: { byTarget: new Map(), local: [] } });
+const factory = createPlannerFactory({
+  config: { models: ['a-model'], openaiBaseUrl: 'http://localhost:1/v1', openaiApiKey: undefined },
+  isa: { byTarget: new Map(), local: [] },
+});
 const template = SearchConfigSchema.parse({});
-const task = (kind: string, dims: Record<string, number>) => ({ operation: parseOperation({ kind, dims }), hardware: 'here', contract: '' });
+const task = (kind: string, dims: Record<string, number>) => ({
+  operation: parseOperation({ kind, dims }),
+  hardware: 'here',
+  contract: '',
+});
 
 describe('plannerSupport', () => {
   it('lets the template planner run the kinds its toolchain has templates for, and says which those are', () => {
@@ -18,7 +25,10 @@ describe('plannerSupport', () => {
     expect(plannerSupport('template', 'kernelbench', 'batched_gemm')).toEqual({ ok: true });
     const gpu = plannerSupport('template', 'kernelbench', 'softmax');
     expect(gpu.ok).toBe(false);
-    if (!gpu.ok) expect(gpu.reason).toMatch(/no kernel template for softmax operations on the kernelbench toolchain \(it has gemm, batched_gemm\).*planner "llm"/);
+    if (!gpu.ok)
+      expect(gpu.reason).toMatch(
+        /no kernel template for softmax operations on the kernelbench toolchain \(it has gemm, batched_gemm\).*planner "llm"/,
+      );
   });
 
   it('lets the LLM planner run any operation on a toolchain with a menu, and no planner run on one without', () => {

@@ -40,12 +40,21 @@ describe('three-tier retrieval on a real knowledge base', () => {
   const local = makeCpuTarget('local');
   const sibling = makeCpuTarget('local-newer-gcc', { compiler: 'gcc 13.1.0' });
   const remote = makeCpuTarget('remote', { model: 'Remote CPU 7' });
-  const gemm = (dims: Record<string, number>, target = local, latencies = [10, 5], extra: Partial<ScheduleContent['operation']> = {}) =>
-    makeContent({ target, dims, latencies, operation: extra });
+  const gemm = (
+    dims: Record<string, number>,
+    target = local,
+    latencies = [10, 5],
+    extra: Partial<ScheduleContent['operation']> = {},
+  ) => makeContent({ target, dims, latencies, operation: extra });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'skb-retrieve-'));
-    kb = await openKnowledgeBase({ dbUrl: `file:${join(dir, 'kb.db')}`, dataDir: dir, embedder: createOfflineEmbedder(), saveDelayMs: 0 });
+    kb = await openKnowledgeBase({
+      dbUrl: `file:${join(dir, 'kb.db')}`,
+      dataDir: dir,
+      embedder: createOfflineEmbedder(),
+      saveDelayMs: 0,
+    });
     expect(sibling.family).toBe(local.family);
     expect(remote.family).not.toBe(local.family);
     await kb.addSchedules(
@@ -86,11 +95,15 @@ describe('three-tier retrieval on a real knowledge base', () => {
     expect(best!.reason).toMatch(/^exact: same operation and sizes on this hardware family; 4\.00x/);
     expect(second!.reason).toMatch(/\(same target\); 2\.00x/);
     expect(near!.schedule.operation.dims).toEqual({ M: 1024, N: 512, K: 512 });
-    expect(near!.reason).toBe('same structure; that shape has K same, M x2, N same (sizes divide, 2 shared dimensions); 2.00x on that shape in 1 step');
+    expect(near!.reason).toBe(
+      'same structure; that shape has K same, M x2, N same (sizes divide, 2 shared dimensions); 2.00x on that shape in 1 step',
+    );
     expect(far!.distance).toBeGreaterThan(near!.distance);
     const similarOps = matches.slice(4).map((m) => m.schedule.operation);
     expect(similarOps.slice(0, 2).every((op) => op.kind === 'gemm')).toBe(true);
-    expect(matches[4]!.reason).toMatch(/^similar \(embedding distance 0\.\d{3}\): gemm K=512,M=512,N=512 f32 \+bias\+relu; 2\.50x on that shape in 1 step$/);
+    expect(matches[4]!.reason).toMatch(
+      /^similar \(embedding distance 0\.\d{3}\): gemm K=512,M=512,N=512 f32 \+bias\+relu; 2\.50x on that shape in 1 step$/,
+    );
     expect(matches[5]!.reason).toMatch(/: gemm K=512,M=512,N=512 f16; /);
     expect(new Set(matches.map((m) => m.schedule.id)).size).toBe(matches.length);
   });
@@ -100,7 +113,10 @@ describe('three-tier retrieval on a real knowledge base', () => {
     expect(similarOnly).toHaveLength(3);
     expect(similarOnly.every((m) => m.tier === 'similar')).toBe(true);
     // Without the other tiers the same-shape schedules are the nearest neighbours.
-    expect(similarOnly.slice(0, 2).map((m) => shapeKey(m.schedule.operation))).toEqual([shapeKey(query), shapeKey(query)]);
+    expect(similarOnly.slice(0, 2).map((m) => shapeKey(m.schedule.operation))).toEqual([
+      shapeKey(query),
+      shapeKey(query),
+    ]);
     expect(similarOnly[2]!.distance).toBeGreaterThan(similarOnly[1]!.distance);
     const top = await kb.similar({ operation: query, targetKey: local.key, k: 1 });
     expect(top.map((m) => m.tier)).toEqual(['exact']);
@@ -113,11 +129,15 @@ describe('three-tier retrieval on a real knowledge base', () => {
   });
 
   it('refuses an unknown target and a bad k with clear errors', async () => {
-    const unknown = await kb.similar({ operation: query, targetKey: 't-0000000000000000', k: 5 }).catch((e: unknown) => e);
+    const unknown = await kb
+      .similar({ operation: query, targetKey: 't-0000000000000000', k: 5 })
+      .catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(SkbError);
     expect((unknown as SkbError).code).toBe('NOT_FOUND');
     expect((unknown as SkbError).message).toMatch(/No target with key t-0000000000000000 is stored/);
-    await expect(kb.similar({ operation: query, targetKey: local.key, k: 0 })).rejects.toMatchObject({ code: 'BAD_INPUT' });
+    await expect(kb.similar({ operation: query, targetKey: local.key, k: 0 })).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+    });
   });
 });
 
@@ -125,13 +145,20 @@ describe('same-structure ranking on a larger knowledge base', () => {
   it('looks beyond the nearest sizes when a farther schedule scores higher', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'skb-retrieve-window-'));
     const local = makeCpuTarget('local');
-    const kb = await openKnowledgeBase({ dbUrl: `file:${join(dir, 'kb.db')}`, dataDir: dir, embedder: createOfflineEmbedder(), saveDelayMs: 0 });
+    const kb = await openKnowledgeBase({
+      dbUrl: `file:${join(dir, 'kb.db')}`,
+      dataDir: dir,
+      embedder: createOfflineEmbedder(),
+      saveDelayMs: 0,
+    });
     try {
       await kb.addSchedules(
         [
           makeContent({ target: local, dims: { M: 640, N: 512, K: 512 }, latencies: [10, 9] }),
           makeContent({ target: local, dims: { M: 2048, N: 512, K: 512 }, latencies: [16, 1] }),
-          ...Array.from({ length: 30 }, (_, i) => makeContent({ target: local, dims: { M: 20_000 + i, N: 9000, K: 64 }, latencies: [10, 5] })),
+          ...Array.from({ length: 30 }, (_, i) =>
+            makeContent({ target: local, dims: { M: 20_000 + i, N: 9000, K: 64 }, latencies: [10, 5] }),
+          ),
         ],
         [local],
       );

@@ -11,7 +11,13 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createLibsqlStore, makeTargetRecord, type LibsqlStore, type ProgressEvent, type SearchConfigInput } from '../../src/schedules/index.js';
+import {
+  createLibsqlStore,
+  makeTargetRecord,
+  type LibsqlStore,
+  type ProgressEvent,
+  type SearchConfigInput,
+} from '../../src/schedules/index.js';
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
 import { createSearchService } from '../../src/search/search-service.js';
 import { createCToolchain } from '../../src/targets/c/c-toolchain.js';
@@ -66,7 +72,8 @@ function processesUnder(root: string, argv0?: string): number[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       if (!readlinkSync(`/proc/${entry}/cwd`).startsWith(root)) continue;
-      if (argv0 === undefined || readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0] === argv0) pids.push(Number(entry));
+      if (argv0 === undefined || readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0')[0] === argv0)
+        pids.push(Number(entry));
     } catch {
       // Gone, or not ours to read.
     }
@@ -88,7 +95,15 @@ describe('search jobs', () => {
   it('stores the search and its candidates, publishes progress, and records the best lineage', async () => {
     const target = localTarget(mkdtempSync(join(dir, 'ws-')));
     const { svc } = service(target);
-    const config: SearchConfigInput = { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 2, budget: 6, menuKeep: 1, timing };
+    const config: SearchConfigInput = {
+      beamWidth: 2,
+      plansPerCandidate: 2,
+      implementationsPerPlan: 1,
+      iterations: 2,
+      budget: 6,
+      menuKeep: 1,
+      timing,
+    };
     const started = await svc.start(task, config);
     const events: ProgressEvent[] = [];
     for await (const e of svc.subscribe(started.id)) events.push(e);
@@ -106,19 +121,28 @@ describe('search jobs', () => {
     await svc.close();
   });
 
-  it('hands the task\'s problem source to the planner and to every evaluation', async () => {
+  it("hands the task's problem source to the planner and to every evaluation", async () => {
     const inner = localTarget(mkdtempSync(join(dir, 'ws-')));
     const seen: Array<string | undefined> = [];
-    const target: Target = { ...inner, evaluate: (request) => (seen.push(request.problemSource), inner.evaluate(request)) };
+    const target: Target = {
+      ...inner,
+      evaluate: (request) => (seen.push(request.problemSource), inner.evaluate(request)),
+    };
     const plannerTasks: Array<string | undefined> = [];
     const scripted = createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES });
     const svc = createSearchService({
       searches: store.searches,
       targets: () => target,
-      planners: () => ({ ...scripted, propose: (request) => (plannerTasks.push(request.task.problemSource), scripted.propose(request)) }),
+      planners: () => ({
+        ...scripted,
+        propose: (request) => (plannerTasks.push(request.task.problemSource), scripted.propose(request)),
+      }),
       menus: () => CPU_MENU,
     });
-    const started = await svc.start({ ...task, problemSource: 'the problem' }, { beamWidth: 1, plansPerCandidate: 1, implementationsPerPlan: 1, iterations: 1, budget: 1, menuKeep: 1, timing });
+    const started = await svc.start(
+      { ...task, problemSource: 'the problem' },
+      { beamWidth: 1, plansPerCandidate: 1, implementationsPerPlan: 1, iterations: 1, budget: 1, menuKeep: 1, timing },
+    );
     expect((await svc.wait(started.id)).status).toBe('finished');
     expect(seen.length).toBeGreaterThanOrEqual(2);
     expect(new Set(seen)).toEqual(new Set(['the problem']));
@@ -127,13 +151,25 @@ describe('search jobs', () => {
   });
 
   it('resumes a search whose process was killed, with the samples an uninterrupted run uses', async () => {
-    if (!existsSync(join(DIST, 'search', 'search-service.js'))) throw new Error('dist/ is missing: run `npm run build` before this test');
-    const config: SearchConfigInput = { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 2, iterations: 4, budget: 14, menuKeep: 1, seed: 7, timing };
+    if (!existsSync(join(DIST, 'search', 'search-service.js')))
+      throw new Error('dist/ is missing: run `npm run build` before this test');
+    const config: SearchConfigInput = {
+      beamWidth: 2,
+      plansPerCandidate: 2,
+      implementationsPerPlan: 2,
+      iterations: 4,
+      budget: 14,
+      menuKeep: 1,
+      seed: 7,
+      timing,
+    };
     const support = mkdtempSync(join(dir, 'child-'));
     // The scripted planner, compiled for the child: its one value import points at dist/.
-    const planner = ts.transpileModule(readFileSync(join(ROOT, 'test/support/scripted-planner.ts'), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
-    }).outputText.replaceAll("'../../src/", `'${pathToFileURL(DIST).href}/`);
+    const planner = ts
+      .transpileModule(readFileSync(join(ROOT, 'test/support/scripted-planner.ts'), 'utf8'), {
+        compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+      })
+      .outputText.replaceAll("'../../src/", `'${pathToFileURL(DIST).href}/`);
     writeFileSync(join(support, 'scripted-planner.mjs'), planner);
     const dist = (p: string) => JSON.stringify(pathToFileURL(join(DIST, p)).href);
     writeFileSync(
@@ -151,7 +187,10 @@ console.log(started.id);
 await svc.wait(started.id);
 `,
     );
-    const child = spawn(process.execPath, [join(support, 'run-search.mjs'), `file:${join(dir, 'kb.db')}`], { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [join(support, 'run-search.mjs'), `file:${join(dir, 'kb.db')}`], {
+      detached: true,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const id = await vi.waitFor(
@@ -161,7 +200,13 @@ await svc.wait(started.id);
       },
       { timeout: 30_000, interval: 50 },
     );
-    await expect.poll(async () => (await store.searches.listCandidates(id)).length, { timeout: 30_000, interval: 50, message: 'samples stored by the child' }).toBeGreaterThanOrEqual(6);
+    await expect
+      .poll(async () => (await store.searches.listCandidates(id)).length, {
+        timeout: 30_000,
+        interval: 50,
+        message: 'samples stored by the child',
+      })
+      .toBeGreaterThanOrEqual(6);
     process.kill(-child.pid!, 'SIGKILL');
     await new Promise((r) => child.once('exit', r));
 
@@ -178,7 +223,12 @@ await svc.wait(started.id);
     expect(resumed.samplesUsed).toBe(14);
     expect(after.map((c) => c.sample)).toEqual(Array.from({ length: 15 }, (_, i) => i));
     // The stored samples were replayed, not evaluated again.
-    for (const c of before) expect(after.find((a) => a.id === c.id)).toMatchObject({ createdAt: c.createdAt, latencyMs: c.latencyMs, code: c.code });
+    for (const c of before)
+      expect(after.find((a) => a.id === c.id)).toMatchObject({
+        createdAt: c.createdAt,
+        latencyMs: c.latencyMs,
+        code: c.code,
+      });
     const slotsStored = (before.length - 1) / 2;
     expect(planners[0]!.proposals.length).toBe(7 - slotsStored);
 
@@ -192,7 +242,16 @@ await svc.wait(started.id);
     const target = localTarget(root);
     const loops = [{ optionId: 'cpu.loop_reorder', label: 'Loop reordering', plan: 'Spin.', codes: [GEMM.forever] }];
     const { svc } = service(target, { replies: loops });
-    const started = await svc.start(task, { beamWidth: 1, plansPerCandidate: 1, implementationsPerPlan: 1, iterations: 1, budget: 1, menuKeep: 1, inventProbability: 0, timing });
+    const started = await svc.start(task, {
+      beamWidth: 1,
+      plansPerCandidate: 1,
+      implementationsPerPlan: 1,
+      iterations: 1,
+      budget: 1,
+      menuKeep: 1,
+      inventProbability: 0,
+      timing,
+    });
     // The baseline has been measured and the looping candidate is running.
     await vi.waitFor(
       async () => {
@@ -203,7 +262,13 @@ await svc.wait(started.id);
     );
     const cancelled = await svc.cancel(started.id);
     expect(cancelled.status).toBe('cancelled');
-    await expect.poll(() => processesUnder(root), { timeout: 2_000, interval: 50, message: 'processes left under the workspace after the cancel' }).toEqual([]);
+    await expect
+      .poll(() => processesUnder(root), {
+        timeout: 2_000,
+        interval: 50,
+        message: 'processes left under the workspace after the cancel',
+      })
+      .toEqual([]);
     const detail = (await svc.get(started.id))!;
     expect(detail.candidates.map((c) => c.sample)).toEqual([0]);
     await svc.close();

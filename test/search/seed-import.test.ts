@@ -28,7 +28,13 @@ describe('importSeedsOnce', () => {
   let dir: string;
   let seedFile: string;
   let db = 0;
-  const open = (name = 'kb') => openKnowledgeBase({ dbUrl: `file:${join(dir, `${name}.db`)}`, dataDir: join(dir, name), embedder: createOfflineEmbedder(), saveDelayMs: 0 });
+  const open = (name = 'kb') =>
+    openKnowledgeBase({
+      dbUrl: `file:${join(dir, `${name}.db`)}`,
+      dataDir: join(dir, name),
+      embedder: createOfflineEmbedder(),
+      saveDelayMs: 0,
+    });
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'skb-seeds-'));
@@ -70,7 +76,10 @@ describe('importSeedsOnce', () => {
   it('leaves the knowledge base unchanged and warns, naming the file and the bad line, when the file is broken; a fixed file imports on the next start', async () => {
     const good = await readFile(seedFile, 'utf8');
     const lines = good.trimEnd().split('\n');
-    await writeFile(seedFile, [...lines.slice(0, -1), '{"type":"schedule","content":{"operation":"not an operation"}}'].join('\n') + '\n');
+    await writeFile(
+      seedFile,
+      [...lines.slice(0, -1), '{"type":"schedule","content":{"operation":"not an operation"}}'].join('\n') + '\n',
+    );
     const logger = recordingLogger();
     const kb = await open();
     await kb.addSchedules(makeContents(local, 6).slice(4), [local]);
@@ -102,16 +111,26 @@ describe('importSeedsOnce', () => {
     await kb.close();
   });
 
-  it.skipIf(!existsSync(shipped))('imports the shipped data/seed-schedules.jsonl: schedules of every template family, retrievable for a new shape', async () => {
-    const kb = await open();
-    const result = await importSeedsOnce(kb, shipped.pathname);
-    expect(result.status).toBe('imported');
-    const stored = await kb.store.allSchedules({});
-    expect(new Set(stored.map((s) => s.operation.kind))).toEqual(new Set(['gemm', 'batched_gemm', 'conv2d', 'matvec', 'softmax', 'layernorm']));
-    expect(stored.every((s) => s.speedup > 1 && s.steps.length > 0)).toBe(true);
-    const gemm = stored.find((s) => s.operation.kind === 'gemm')!;
-    const matches = await kb.similar({ operation: { ...gemm.operation, dims: { M: 200, N: 200, K: 200 } }, targetKey: gemm.targetKey, k: 3, tiers: ['structure'] });
-    expect(matches.length).toBeGreaterThan(0);
-    await kb.close();
-  });
+  it.skipIf(!existsSync(shipped))(
+    'imports the shipped data/seed-schedules.jsonl: schedules of every template family, retrievable for a new shape',
+    async () => {
+      const kb = await open();
+      const result = await importSeedsOnce(kb, shipped.pathname);
+      expect(result.status).toBe('imported');
+      const stored = await kb.store.allSchedules({});
+      expect(new Set(stored.map((s) => s.operation.kind))).toEqual(
+        new Set(['gemm', 'batched_gemm', 'conv2d', 'matvec', 'softmax', 'layernorm']),
+      );
+      expect(stored.every((s) => s.speedup > 1 && s.steps.length > 0)).toBe(true);
+      const gemm = stored.find((s) => s.operation.kind === 'gemm')!;
+      const matches = await kb.similar({
+        operation: { ...gemm.operation, dims: { M: 200, N: 200, K: 200 } },
+        targetKey: gemm.targetKey,
+        k: 3,
+        tiers: ['structure'],
+      });
+      expect(matches.length).toBeGreaterThan(0);
+      await kb.close();
+    },
+  );
 });

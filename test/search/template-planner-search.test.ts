@@ -18,16 +18,29 @@ const toolchain = createCToolchain();
 afterAll(() => executor.close());
 
 /** Persistence that keeps nothing: this test reads the result the engine returns. */
-const sink: BeamSearchSink = { storeCandidates: async () => {}, markAdmitted: async () => {}, progress: async () => {} };
+const sink: BeamSearchSink = {
+  storeCandidates: async () => {},
+  markAdmitted: async () => {},
+  progress: async () => {},
+};
 
 describe('template planner: a short search on the real C toolchain', () => {
   it('ends measurably faster than the baseline on a 128x128x128 gemm, with text and knobs on every step', async () => {
     const fingerprint = await toolchain.fingerprint(executor);
     const isa = fingerprint.kind === 'cpu' ? fingerprint.isa : [];
-    const planner = createTemplatePlanner({ templates: (kind) => (hasTemplate(kind) ? templateFor(kind, { isa }) : null) });
+    const planner = createTemplatePlanner({
+      templates: (kind) => (hasTemplate(kind) ? templateFor(kind, { isa }) : null),
+    });
     const operation = parseOperation({ kind: 'gemm', dims: { M: 128, N: 128, K: 128 } });
     const task: PlanningTask = { operation, hardware: 'this machine', contract: entryPointFor(operation).contract };
-    const config = SearchConfigSchema.parse({ budget: 24, beamWidth: 2, plansPerCandidate: 3, implementationsPerPlan: 2, iterations: 4, seed: 5 });
+    const config = SearchConfigSchema.parse({
+      budget: 24,
+      beamWidth: 2,
+      plansPerCandidate: 3,
+      implementationsPerPlan: 2,
+      iterations: 4,
+      seed: 5,
+    });
 
     const result = await runBeamSearch({
       searchId: 'tp-e2e',
@@ -36,7 +49,14 @@ describe('template planner: a short search on the real C toolchain', () => {
       menu: CPU_MENU,
       planner,
       baseline: planner.baseline(task),
-      evaluate: (codes, signal) => toolchain.evaluate({ operation, candidates: codes, executor, timing: { warmup: 1, runs: 5 }, ...(signal ? { signal } : {}) }),
+      evaluate: (codes, signal) =>
+        toolchain.evaluate({
+          operation,
+          candidates: codes,
+          executor,
+          timing: { warmup: 1, runs: 5 },
+          ...(signal ? { signal } : {}),
+        }),
       sink,
     });
 
@@ -53,7 +73,11 @@ describe('template planner: a short search on the real C toolchain', () => {
     }
     console.log(
       `baseline ${result.baseline.latencyMs!.toFixed(3)} ms, best ${result.best.latencyMs!.toFixed(3)} ms (${speedup.toFixed(1)}x)\n` +
-        result.bestLineage.map((s) => `  ${s.optionId}: ${s.plan} [${s.latencyBeforeMs.toFixed(3)} -> ${s.latencyAfterMs.toFixed(3)} ms]`).join('\n'),
+        result.bestLineage
+          .map(
+            (s) => `  ${s.optionId}: ${s.plan} [${s.latencyBeforeMs.toFixed(3)} -> ${s.latencyAfterMs.toFixed(3)} ms]`,
+          )
+          .join('\n'),
     );
   }, 300_000);
 });

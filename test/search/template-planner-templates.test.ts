@@ -15,7 +15,9 @@ import { createLocalExecutor } from '../../src/targets/local-executor.js';
 import { hasTemplate, templateFor, type Knobs } from '../../src/targets/templates/index.js';
 
 const ISA = ['avx', 'avx2', 'fma', 'avx512f'];
-const planner = createTemplatePlanner({ templates: (kind) => (hasTemplate(kind) ? templateFor(kind, { isa: ISA }) : null) });
+const planner = createTemplatePlanner({
+  templates: (kind) => (hasTemplate(kind) ? templateFor(kind, { isa: ISA }) : null),
+});
 
 const OPS: OperationInput[] = [
   { kind: 'gemm', dims: { M: 96, N: 80, K: 200 }, epilogue: ['bias', 'relu'] },
@@ -26,7 +28,11 @@ const OPS: OperationInput[] = [
   { kind: 'layernorm', dims: { M: 8, N: 300 } },
 ];
 
-const task = (input: OperationInput): PlanningTask => ({ operation: parseOperation(input), hardware: 'this machine', contract: '' });
+const task = (input: OperationInput): PlanningTask => ({
+  operation: parseOperation(input),
+  hardware: 'this machine',
+  contract: '',
+});
 
 describe('template planner on the real templates', () => {
   for (const input of OPS) {
@@ -38,7 +44,8 @@ describe('template planner on the real templates', () => {
         for (const value of spec.values(op)) {
           const phrase = knobPhrase(op, spec, value, { ...base, [spec.name]: value });
           expect(phrase, `${spec.name} = ${String(value)}`).not.toMatch(/^set /);
-          if (typeof value === 'number' && value > 1) expect(phrase, `${spec.name} = ${value}`).toMatch(new RegExp(`(^|[^0-9])${value}([^0-9]|$)`));
+          if (typeof value === 'number' && value > 1)
+            expect(phrase, `${spec.name} = ${value}`).toMatch(new RegExp(`(^|[^0-9])${value}([^0-9]|$)`));
         }
       }
     });
@@ -72,12 +79,24 @@ describe('template planner on the real templates', () => {
         const knobs = (out.value.params as { knobs: Knobs }).knobs;
         expect(template.legalize(op, knobs)).toEqual(knobs);
         for (const spec of template.knobs) expect(spec.values(op)).toContain(knobs[spec.name]);
-        const impl = await planner.implement({ task: t, parent: { id: 'p', code: '', latencyMs: 1, feedback: [], lineage: [], ...(params ? { params } : {}) }, plan: out.value, count: 1, rules: [], rng });
+        const impl = await planner.implement({
+          task: t,
+          parent: { id: 'p', code: '', latencyMs: 1, feedback: [], lineage: [], ...(params ? { params } : {}) },
+          plan: out.value,
+          count: 1,
+          rules: [],
+          rng,
+        });
         if (!impl.ok) throw new Error(impl.error);
         codes.push(impl.value[0]!.code);
         params = impl.value[0]!.params;
       }
-      const results = await toolchain.evaluate({ operation: op, candidates: codes, executor, timing: { warmup: 0, runs: 1 } });
+      const results = await toolchain.evaluate({
+        operation: op,
+        candidates: codes,
+        executor,
+        timing: { warmup: 0, runs: 1 },
+      });
       for (const r of results) expect(r.correct, r.output).toBe(true);
     });
   }
@@ -85,8 +104,27 @@ describe('template planner on the real templates', () => {
 
 describe('template planner: schedules stored before the gemm compiler-hints knob was renamed', () => {
   // Two steps of a shipped gemm seed (data/seed-schedules.jsonl), which still call the knob `hints`.
-  const knobs = { flags: 'none', hints: false, kc: 0, mc: 0, mr: 1, nc: 0, nv: 1, order: 'ikj', pack: 'none', prefetch: 0, unroll: 1, vec: 1 };
-  const shipped = (optionId: string, changed: Knobs, stepIndex: number) => ({ optionId, plan: 'from a shipped seed', params: { changed, knobs: { ...knobs, ...changed } }, scheduleId: 'sch_shipped', stepIndex });
+  const knobs = {
+    flags: 'none',
+    hints: false,
+    kc: 0,
+    mc: 0,
+    mr: 1,
+    nc: 0,
+    nv: 1,
+    order: 'ikj',
+    pack: 'none',
+    prefetch: 0,
+    unroll: 1,
+    vec: 1,
+  };
+  const shipped = (optionId: string, changed: Knobs, stepIndex: number) => ({
+    optionId,
+    plan: 'from a shipped seed',
+    params: { changed, knobs: { ...knobs, ...changed } },
+    scheduleId: 'sch_shipped',
+    stepIndex,
+  });
   const steps = [shipped('cpu.loop_reorder', { order: 'ikj' }, 0), shipped('cpu.compiler_hints', { hints: true }, 1)];
   const t = task({ kind: 'gemm', dims: { M: 64, N: 64, K: 64 } });
   const root = { id: 'root', code: '', latencyMs: 1, feedback: [], lineage: [] };
@@ -100,12 +138,54 @@ describe('template planner: schedules stored before the gemm compiler-hints knob
   });
 
   it('follows a forced step that sets hints, and reads a parent stored with hints', async () => {
-    const parent = { ...root, params: { knobs: { order: 'ikj', mc: 0, nc: 0, kc: 0, mr: 1, nv: 1, vec: 1, unroll: 1, pack: 'none', prefetch: 0, flags: 'unroll-loops', hints: true } } };
+    const parent = {
+      ...root,
+      params: {
+        knobs: {
+          order: 'ikj',
+          mc: 0,
+          nc: 0,
+          kc: 0,
+          mr: 1,
+          nv: 1,
+          vec: 1,
+          unroll: 1,
+          pack: 'none',
+          prefetch: 0,
+          flags: 'unroll-loops',
+          hints: true,
+        },
+      },
+    };
     const forced = shipped('cpu.compiler_hints', { hints: false }, 1);
-    const out = await planner.propose({ task: t, parent, iteration: 2, iterations: 4, phase: 'optimize', menu: CPU_MENU.options, invent: false, forced, rules: [], rng: createRng(2) });
+    const out = await planner.propose({
+      task: t,
+      parent,
+      iteration: 2,
+      iterations: 4,
+      phase: 'optimize',
+      menu: CPU_MENU.options,
+      invent: false,
+      forced,
+      rules: [],
+      rng: createRng(2),
+    });
     if (!out.ok) throw new Error(out.error);
     expect(out.value.params).toEqual({
-      knobs: { order: 'ikj', mc: 0, nc: 0, kc: 0, mr: 1, nv: 1, vec: 1, unroll: 1, pack: 'none', prefetch: 0, flags: 'unroll-loops', restrict: false },
+      knobs: {
+        order: 'ikj',
+        mc: 0,
+        nc: 0,
+        kc: 0,
+        mr: 1,
+        nv: 1,
+        vec: 1,
+        unroll: 1,
+        pack: 'none',
+        prefetch: 0,
+        flags: 'unroll-loops',
+        restrict: false,
+      },
       changed: { restrict: false },
     });
   });

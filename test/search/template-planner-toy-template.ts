@@ -12,7 +12,11 @@ export const toyGemmTemplate: KernelTemplate = {
   kind: 'gemm',
   knobs: [
     { name: 'order', description: 'loop order', values: () => ['ijk', 'ikj'] },
-    { name: 'ktile', description: 'k per cache tile (0: none)', values: (op) => K_TILES.filter((t) => t === 0 || t < op.dims.K!) },
+    {
+      name: 'ktile',
+      description: 'k per cache tile (0: none)',
+      values: (op) => K_TILES.filter((t) => t === 0 || t < op.dims.K!),
+    },
     { name: 'unroll', description: 'inner loop unroll factor', values: () => [1, 2, 4] },
     { name: 'restrict', description: 'restrict-qualified pointers', values: () => [false, true] },
   ],

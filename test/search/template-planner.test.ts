@@ -23,7 +23,18 @@ function candidate(knobs: Knobs | undefined, lineage: CandidateView['lineage'] =
 }
 
 function request(parent: CandidateView, rng: Rng, extra: Partial<ProposeRequest> = {}): ProposeRequest {
-  return { task: gemm, parent, iteration: 2, iterations: 8, phase: 'optimize', menu: CPU_MENU.options, invent: false, rules: [], rng, ...extra };
+  return {
+    task: gemm,
+    parent,
+    iteration: 2,
+    iterations: 8,
+    phase: 'optimize',
+    menu: CPU_MENU.options,
+    invent: false,
+    rules: [],
+    rng,
+    ...extra,
+  };
 }
 
 function legal(knobs: Knobs, op = gemm.operation): void {
@@ -55,7 +66,11 @@ describe('template planner: proposals', () => {
       const menu: MenuOption[] = CPU_MENU.options.filter(() => rng.next() < 0.5);
       const out = await planner.propose(request(candidate(parent), rng.fork(), { menu }));
       if (!menu.some((o) => supported.has(o.id))) {
-        expect(out).toEqual({ ok: false, error: 'no menu option of this sample applies to the gemm template', usage: [] });
+        expect(out).toEqual({
+          ok: false,
+          error: 'no menu option of this sample applies to the gemm template',
+          usage: [],
+        });
         continue;
       }
       if (!out.ok) {
@@ -84,17 +99,26 @@ describe('template planner: proposals', () => {
     const op = parseOperation({ kind: 'gemm', dims: { M: 512, N: 512, K: 1024 } });
     const mr = { name: 'MR', description: 'rows of A per register block' };
     expect(knobPhrase(op, mr, 6, { MR: 6, NR: 32 })).toBe('register-block 6x32 so the accumulators stay in registers');
-    expect(knobPhrase(op, { name: 'KC', description: 'k per panel' }, 256, {})).toBe('tile K by 256 so a panel of B stays in L2');
+    expect(knobPhrase(op, { name: 'KC', description: 'k per panel' }, 256, {})).toBe(
+      'tile K by 256 so a panel of B stays in L2',
+    );
     expect(knobPhrase(op, { name: 'order', description: 'loop order' }, 'ikj', {})).toBe(
       'reorder loops to i-k-j so the inner loop walks B and C contiguously',
     );
     expect(knobPhrase(op, { name: 'flags', description: 'flags' }, 'unroll-loops,fast-math', {})).toBe(
       'compile with -funroll-loops -ffast-math (set in the source with #pragma GCC optimize)',
     );
-    expect(knobPhrase(op, { name: 'swizzle', description: 'store order of C' }, 3, {})).toBe('set swizzle to 3 (store order of C)');
+    expect(knobPhrase(op, { name: 'swizzle', description: 'store order of C' }, 3, {})).toBe(
+      'set swizzle to 3 (store order of C)',
+    );
     // Both halves of a register block moving together read as one phrase.
-    const specs = [mr, { name: 'NR', description: 'columns of B per register block', values: () => [] }].map((s) => ({ values: () => [], ...s }));
-    expect(describeKnobChanges(op, specs, { MR: 1, NR: 1 }, { MR: 6, NR: 32 })).toEqual(['register-block 6x32 so the accumulators stay in registers']);
+    const specs = [mr, { name: 'NR', description: 'columns of B per register block', values: () => [] }].map((s) => ({
+      values: () => [],
+      ...s,
+    }));
+    expect(describeKnobChanges(op, specs, { MR: 1, NR: 1 }, { MR: 6, NR: 32 })).toEqual([
+      'register-block 6x32 so the accumulators stay in registers',
+    ]);
   });
 
   it('treats an invent sample as an ordinary move on its menu: a template cannot write new code', async () => {
@@ -152,19 +176,33 @@ describe('template planner: seed steps', () => {
 
   it('keeps a forced seed value that is legal here as it is', async () => {
     const big = task({ kind: 'gemm', dims: { M: 64, N: 64, K: 512 } });
-    const plan = await proposeOk(request(candidate(ikj), createRng(1), { task: big, forced: seedStep('cpu.cache_tile', { ktile: 256 }), menu: [] }));
+    const plan = await proposeOk(
+      request(candidate(ikj), createRng(1), {
+        task: big,
+        forced: seedStep('cpu.cache_tile', { ktile: 256 }),
+        menu: [],
+      }),
+    );
     expect(planKnobs(plan)).toEqual({ ...ikj, ktile: 256 });
     expect(plan.text).not.toContain('re-fitted');
   });
 
   it('still changes something when the seed value is already in place, and refuses an option the template lacks', async () => {
-    const plan = await proposeOk(request(candidate({ ...ikj, unroll: 4 }), createRng(1), { forced: seedStep('cpu.unroll', { unroll: 4 }) }));
+    const plan = await proposeOk(
+      request(candidate({ ...ikj, unroll: 4 }), createRng(1), { forced: seedStep('cpu.unroll', { unroll: 4 }) }),
+    );
     expect(plan.optionId).toBe('cpu.unroll');
     expect(planKnobs(plan).unroll).not.toBe(4);
     expect(plan.text).toMatch(/already in place here, so instead: /);
 
-    const out = await planner.propose(request(candidate(ikj), createRng(1), { forced: seedStep('cpu.prefetch', undefined) }));
-    expect(out).toEqual({ ok: false, error: "The seed step's option cpu.prefetch moves no knob of the gemm template for this shape", usage: [] });
+    const out = await planner.propose(
+      request(candidate(ikj), createRng(1), { forced: seedStep('cpu.prefetch', undefined) }),
+    );
+    expect(out).toEqual({
+      ok: false,
+      error: "The seed step's option cpu.prefetch moves no knob of the gemm template for this shape",
+      usage: [],
+    });
   });
 
   it('replays a whole sequence in order, re-fitted, as one implementation', async () => {
@@ -189,19 +227,34 @@ describe('template planner: seed steps', () => {
     });
 
     // Order matters: the loop order step is what makes the k tile legal.
-    const reversed = await planner.replay!({ task: gemm, parent, steps: [steps[3]!, steps[0]!], rules: [], rng: createRng(1) });
+    const reversed = await planner.replay!({
+      task: gemm,
+      parent,
+      steps: [steps[3]!, steps[0]!],
+      rules: [],
+      rng: createRng(1),
+    });
     if (!reversed.ok) throw new Error(reversed.error);
-    expect(reversed.value[0]!.params).toEqual({ knobs: { order: 'ikj', ktile: 0, unroll: 1, restrict: false }, changed: { order: 'ikj' } });
+    expect(reversed.value[0]!.params).toEqual({
+      knobs: { order: 'ikj', ktile: 0, unroll: 1, restrict: false },
+      changed: { order: 'ikj' },
+    });
 
     const none = await planner.replay!({ task: gemm, parent, steps: [steps[2]!], rules: [], rng: createRng(1) });
-    expect(none).toEqual({ ok: false, error: "None of the seed's 1 steps carries knob values of the gemm template", usage: [] });
+    expect(none).toEqual({
+      ok: false,
+      error: "None of the seed's 1 steps carries knob values of the gemm template",
+      usage: [],
+    });
   });
 });
 
 describe('template planner: implementations', () => {
   it('implements the plan exactly first, then distinct nearby variants that keep its move', async () => {
     const parent = candidate({ order: 'ikj', ktile: 0, unroll: 1, restrict: false });
-    const plan = await proposeOk(request(parent, createRng(5), { menu: CPU_MENU.options.filter((o) => o.id === 'cpu.cache_tile') }));
+    const plan = await proposeOk(
+      request(parent, createRng(5), { menu: CPU_MENU.options.filter((o) => o.id === 'cpu.cache_tile') }),
+    );
     const out = await planner.implement({ task: gemm, parent, plan, count: 3, rules: [], rng: createRng(9) });
     if (!out.ok) throw new Error(out.error);
     const knobs = out.value.map((i) => (i.params as { knobs: Knobs }).knobs);
@@ -220,7 +273,9 @@ describe('template planner: implementations', () => {
 
   it('fills the count from neighbouring knobs when the option is a single switch', async () => {
     const parent = candidate({ order: 'ikj', ktile: 0, unroll: 1, restrict: false });
-    const plan = await proposeOk(request(parent, createRng(5), { menu: CPU_MENU.options.filter((o) => o.id === 'cpu.compiler_hints') }));
+    const plan = await proposeOk(
+      request(parent, createRng(5), { menu: CPU_MENU.options.filter((o) => o.id === 'cpu.compiler_hints') }),
+    );
     expect(planKnobs(plan).restrict).toBe(true);
     const out = await planner.implement({ task: gemm, parent, plan, count: 3, rules: [], rng: createRng(2) });
     if (!out.ok) throw new Error(out.error);
@@ -236,7 +291,14 @@ describe('template planner: implementations', () => {
 
   it('refuses a plan without template knobs', async () => {
     const plan: Plan = { optionId: 'cpu.unroll', optionLabel: 'Loop unrolling', text: 'unroll by 4' };
-    const out = await planner.implement({ task: gemm, parent: candidate(undefined), plan, count: 1, rules: [], rng: createRng(1) });
+    const out = await planner.implement({
+      task: gemm,
+      parent: candidate(undefined),
+      plan,
+      count: 1,
+      rules: [],
+      rng: createRng(1),
+    });
     expect(out.ok).toBe(false);
   });
 });

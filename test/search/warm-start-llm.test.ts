@@ -24,7 +24,12 @@ const target = createTarget({ id: 'local', executor: { kind: 'local' }, toolchai
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'skb-warm-llm-'));
-  kb = await openKnowledgeBase({ dbUrl: `file:${join(dir, 'kb.db')}`, dataDir: dir, embedder: createOfflineEmbedder(), saveDelayMs: 0 });
+  kb = await openKnowledgeBase({
+    dbUrl: `file:${join(dir, 'kb.db')}`,
+    dataDir: dir,
+    embedder: createOfflineEmbedder(),
+    saveDelayMs: 0,
+  });
   llm = await startScriptedLlm();
   llm.handle(() => reply.text('No code this time.'));
 });
@@ -39,16 +44,33 @@ afterAll(async () => {
 describe('warm start with the LLM planner', () => {
   it('replays the seed as its ordered plan list in one implement prompt', async () => {
     const local = makeTargetRecord('local', 'this machine', await target.fingerprint());
-    const seed = makeContent({ dims: { M: 64, N: 64, K: 64 }, target: local, optionIds: ['cpu.loop_reorder', 'cpu.compiler_hints'] });
+    const seed = makeContent({
+      dims: { M: 64, N: 64, K: 64 },
+      target: local,
+      optionIds: ['cpu.loop_reorder', 'cpu.compiler_hints'],
+    });
     const [stored] = (await kb.addSchedules([seed], [local])).inserted;
     const svc = createSearchService({
       searches: kb.store.searches,
       targets: () => target,
-      planners: () => createLlmPlanner({ baseURL: llm.baseURL, models: ['coder'], menu: CPU_MENU, timeoutMs: 10_000, maxRetries: 0 }),
+      planners: () =>
+        createLlmPlanner({ baseURL: llm.baseURL, models: ['coder'], menu: CPU_MENU, timeoutMs: 10_000, maxRetries: 0 }),
       menus: () => CPU_MENU,
       knowledgeBase: kb,
     });
-    const started = await svc.start({ operation: { kind: 'gemm', dims: { M: 64, N: 64, K: 32 } }, target: 'local' }, { planner: 'llm', models: ['coder'], beamWidth: 1, plansPerCandidate: 1, implementationsPerPlan: 1, iterations: 1, budget: 2, timing: { warmup: 1, runs: 3 } });
+    const started = await svc.start(
+      { operation: { kind: 'gemm', dims: { M: 64, N: 64, K: 32 } }, target: 'local' },
+      {
+        planner: 'llm',
+        models: ['coder'],
+        beamWidth: 1,
+        plansPerCandidate: 1,
+        implementationsPerPlan: 1,
+        iterations: 1,
+        budget: 2,
+        timing: { warmup: 1, runs: 3 },
+      },
+    );
     const done = await svc.wait(started.id);
     await svc.close();
     expect(done.status).toBe('finished');
@@ -59,7 +81,11 @@ describe('warm start with the LLM planner', () => {
     expect(first).toBeGreaterThan(0);
     expect(second).toBeGreaterThan(first!);
     const candidates = await kb.store.searches.listCandidates(done.id);
-    expect(candidates.find((c) => c.optionId === REPLAY_OPTION_ID)).toMatchObject({ sample: 1, forcedFrom: { scheduleId: stored!.id, stepIndex: 2 }, correct: false });
+    expect(candidates.find((c) => c.optionId === REPLAY_OPTION_ID)).toMatchObject({
+      sample: 1,
+      forcedFrom: { scheduleId: stored!.id, stepIndex: 2 },
+      correct: false,
+    });
     expect(done.samplesUsed).toBe(2);
     expect(done.scheduleId).toBeNull();
     expect(done.message).toContain('no schedule was stored');

@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import { createClient } from '@libsql/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOfflineEmbedder } from '../../src/embeddings/offline-embedder.js';
-import { makeTargetRecord, parseOperation, seedOfCandidate, type SearchConfigInput, type SearchRecord } from '../../src/schedules/index.js';
+import {
+  makeTargetRecord,
+  parseOperation,
+  seedOfCandidate,
+  type SearchConfigInput,
+  type SearchRecord,
+} from '../../src/schedules/index.js';
 import { REPLAY_OPTION_ID } from '../../src/search/plan-slots.js';
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
 import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
@@ -56,7 +62,9 @@ function service() {
     searches: kb.store.searches,
     targets: () => target,
     planners: () => {
-      const planner = createTemplatePlanner({ templates: (kind) => (hasTemplate(kind) ? templateFor(kind, { isa }) : null) });
+      const planner = createTemplatePlanner({
+        templates: (kind) => (hasTemplate(kind) ? templateFor(kind, { isa }) : null),
+      });
       return {
         ...planner,
         propose: (request) => {
@@ -96,12 +104,22 @@ describe('schedule reuse end to end', () => {
 
   it('stores a failed insert as nothing at all: the search is not marked finished and no schedule is half-written', async () => {
     const side = createClient({ url: dbUrl });
-    await side.execute(`CREATE TRIGGER refuse_schedules BEFORE INSERT ON schedules BEGIN SELECT RAISE(ABORT, 'disk refused the schedule'); END`);
+    await side.execute(
+      `CREATE TRIGGER refuse_schedules BEFORE INSERT ON schedules BEGIN SELECT RAISE(ABORT, 'disk refused the schedule'); END`,
+    );
     try {
       const svc = service();
       // The settings of the next test, which must find an improving step: only then is there a
       // schedule to insert, and the trigger refuses it.
-      const started = await svc.start(gemm(SEED_SHAPE), { beamWidth: 2, plansPerCandidate: 3, implementationsPerPlan: 1, iterations: 4, budget: 12, seed: 5, timing });
+      const started = await svc.start(gemm(SEED_SHAPE), {
+        beamWidth: 2,
+        plansPerCandidate: 3,
+        implementationsPerPlan: 1,
+        iterations: 4,
+        budget: 12,
+        seed: 5,
+        timing,
+      });
       const done = await svc.wait(started.id);
       expect(done.status).toBe('failed');
       expect(done.error).toContain('disk refused the schedule');
@@ -118,7 +136,15 @@ describe('schedule reuse end to end', () => {
 
   it('a finished search stores its schedule (steps, negatives) with the search, and the index finds it', async () => {
     const svc = service();
-    const started = await svc.start(gemm(SEED_SHAPE), { beamWidth: 2, plansPerCandidate: 3, implementationsPerPlan: 1, iterations: 4, budget: 12, seed: 5, timing });
+    const started = await svc.start(gemm(SEED_SHAPE), {
+      beamWidth: 2,
+      plansPerCandidate: 3,
+      implementationsPerPlan: 1,
+      iterations: 4,
+      budget: 12,
+      seed: 5,
+      timing,
+    });
     seedSearch = await svc.wait(started.id);
     await svc.close();
     expect(seedSearch.status).toBe('finished');
@@ -126,7 +152,9 @@ describe('schedule reuse end to end', () => {
     expect(seedSearch.scheduleId).toMatch(/^sch_/);
     const schedule = (await kb.store.getSchedule(seedSearch.scheduleId!))!;
     const lineage = seedSearch.bestLineage!;
-    expect(schedule.steps.map((s) => [s.optionId, s.latencyBeforeMs, s.latencyAfterMs])).toEqual(lineage.map((s) => [s.optionId, s.latencyBeforeMs, s.latencyAfterMs]));
+    expect(schedule.steps.map((s) => [s.optionId, s.latencyBeforeMs, s.latencyAfterMs])).toEqual(
+      lineage.map((s) => [s.optionId, s.latencyBeforeMs, s.latencyAfterMs]),
+    );
     expect(schedule.bestLatencyMs).toBe(seedSearch.bestLatencyMs);
     expect(schedule.samplesUsed).toBe(12);
     expect(schedule.provenance).toEqual({ source: 'search', searchId: seedSearch.id, planner: 'template' });
@@ -145,7 +173,12 @@ describe('schedule reuse end to end', () => {
     expect(schedule.negatives.map((n) => ({ atStep: n.atStep, outcome: n.outcome }))).toEqual(expected);
     const label = (await kb.store.scheduleLabel(schedule.id))!.label;
     expect(kb.index.has(label)).toBe(true);
-    const found = await kb.similar({ operation: parseOperation({ kind: 'gemm', dims: NEAR_SHAPE }), targetKey: seedSearch.targetKey!, k: 3, tiers: ['similar'] });
+    const found = await kb.similar({
+      operation: parseOperation({ kind: 'gemm', dims: NEAR_SHAPE }),
+      targetKey: seedSearch.targetKey!,
+      k: 3,
+      tiers: ['similar'],
+    });
     expect(found.map((m) => m.schedule.id)).toContain(schedule.id);
   }, 300_000);
 
@@ -153,7 +186,16 @@ describe('schedule reuse end to end', () => {
     const foreign = makeCpuTarget('elsewhere', { model: 'Another CPU 1 @ 1.0GHz' });
     await kb.addSchedules([makeContent({ dims: NEAR_SHAPE, target: foreign })], [foreign]);
     const svc = service();
-    const config: SearchConfigInput = { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 3, budget: 9, seed: 11, timing, warmStart: { seeds: 3, guidedShare: 1 } };
+    const config: SearchConfigInput = {
+      beamWidth: 2,
+      plansPerCandidate: 2,
+      implementationsPerPlan: 1,
+      iterations: 3,
+      budget: 9,
+      seed: 11,
+      timing,
+      warmStart: { seeds: 3, guidedShare: 1 },
+    };
     sourcesSeen.length = 0;
     const started = await svc.start(gemm(NEAR_SHAPE), config);
     const done = await svc.wait(started.id);
@@ -171,10 +213,16 @@ describe('schedule reuse end to end', () => {
     expect(candidates).toHaveLength(9);
     const replay = candidates.filter((c) => c.optionId === REPLAY_OPTION_ID);
     expect(replay).toHaveLength(1);
-    expect(replay[0]).toMatchObject({ iteration: 1, parentId: `${done.id}.0`, forcedFrom: { scheduleId: seedSchedule.id, stepIndex: seedSchedule.steps.length } });
+    expect(replay[0]).toMatchObject({
+      iteration: 1,
+      parentId: `${done.id}.0`,
+      forcedFrom: { scheduleId: seedSchedule.id, stepIndex: seedSchedule.steps.length },
+    });
     const firstGuided = candidates.filter((c) => c.iteration === 1 && c.optionId !== REPLAY_OPTION_ID);
     expect(firstGuided.every((c) => c.forcedFrom?.scheduleId === seedSchedule.id)).toBe(true);
-    expect(firstGuided.map((c) => c.forcedFrom!.stepIndex)).toEqual(firstGuided.map(() => firstGuided[0]!.forcedFrom!.stepIndex));
+    expect(firstGuided.map((c) => c.forcedFrom!.stepIndex)).toEqual(
+      firstGuided.map(() => firstGuided[0]!.forcedFrom!.stepIndex),
+    );
     // Later iterations: a parent whose lineage follows the seed with steps left gets its next step; other lineages explore.
     const withRoot = new Map((await kb.store.searches.listCandidates(done.id)).map((c) => [c.id, c]));
     const later = candidates.filter((x) => x.iteration > 1);
@@ -182,24 +230,43 @@ describe('schedule reuse end to end', () => {
       const parent = withRoot.get(c.parentId!)!;
       const lineageSeed = seedOfCandidate(withRoot, parent);
       if (parent.parentId === null) expect(c.forcedFrom?.scheduleId).toBe(seedSchedule.id);
-      else if (lineageSeed && lineageSeed.stepIndex + 1 < seedSchedule.steps.length) expect(c.forcedFrom!.stepIndex).toBeGreaterThan(lineageSeed.stepIndex);
+      else if (lineageSeed && lineageSeed.stepIndex + 1 < seedSchedule.steps.length)
+        expect(c.forcedFrom!.stepIndex).toBeGreaterThan(lineageSeed.stepIndex);
       else expect(c.forcedFrom).toBeNull();
     }
     expect(later.filter((c) => c.forcedFrom !== null).length).toBeGreaterThan(0);
     const [reuse] = await kb.store.listReuses({ searchId: done.id });
-    expect(reuse).toMatchObject({ id: done.seeds[0]!.reuseId, scheduleId: seedSchedule.id, tier: 'structure', outcome: done.seeds[0]!.outcome });
+    expect(reuse).toMatchObject({
+      id: done.seeds[0]!.reuseId,
+      scheduleId: seedSchedule.id,
+      tier: 'structure',
+      outcome: done.seeds[0]!.outcome,
+    });
     expect(reuse!.outcome).not.toBe('pending');
-    const descendants = candidates.filter((c) => c.correct && seedOfCandidate(withRoot, c)?.scheduleId === seedSchedule.id);
+    const descendants = candidates.filter(
+      (c) => c.correct && seedOfCandidate(withRoot, c)?.scheduleId === seedSchedule.id,
+    );
     expect(descendants.length).toBeGreaterThan(0);
     expect(reuse!.gain).toBeCloseTo(done.baselineLatencyMs! / Math.min(...descendants.map((c) => c.latencyMs!)), 9);
     const bestSeed = seedOfCandidate(withRoot, withRoot.get(done.bestCandidateId!)!);
-    expect(reuse!.outcome).toBe(bestSeed?.scheduleId === seedSchedule.id ? 'improved' : reuse!.gain! > 1 ? 'replayed' : 'failed');
+    expect(reuse!.outcome).toBe(
+      bestSeed?.scheduleId === seedSchedule.id ? 'improved' : reuse!.gain! > 1 ? 'replayed' : 'failed',
+    );
     expect((await kb.store.listReuses({ scheduleId: seedSchedule.id })).map((r) => r.searchId)).toContain(done.id);
   }, 300_000);
 
   it('runs cold when warm start is off: no seeds, no forced samples, no reuse records', async () => {
     const svc = service();
-    const started = await svc.start(gemm(NEAR_SHAPE), { beamWidth: 1, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 1, budget: 2, seed: 2, timing, warmStart: { enabled: false } });
+    const started = await svc.start(gemm(NEAR_SHAPE), {
+      beamWidth: 1,
+      plansPerCandidate: 2,
+      implementationsPerPlan: 1,
+      iterations: 1,
+      budget: 2,
+      seed: 2,
+      timing,
+      warmStart: { enabled: false },
+    });
     const done = await svc.wait(started.id);
     await svc.close();
     expect(done.seeds).toEqual([]);
@@ -211,18 +278,41 @@ describe('schedule reuse end to end', () => {
     const local = (await kb.store.listTargets()).find((t) => t.name === 'local')!;
     const op = { kind: 'gemm', dims: { M: 64, N: 32, K: 32 } } as const;
     await kb.addSchedules([
-      makeContent({ dims: { M: 64, N: 32, K: 64 }, target: local, extra: { provenance: { source: 'import', note: 'a' } } }),
-      makeContent({ dims: { M: 64, N: 64, K: 32 }, target: local, extra: { provenance: { source: 'import', note: 'b' } } }),
+      makeContent({
+        dims: { M: 64, N: 32, K: 64 },
+        target: local,
+        extra: { provenance: { source: 'import', note: 'a' } },
+      }),
+      makeContent({
+        dims: { M: 64, N: 64, K: 32 },
+        target: local,
+        extra: { provenance: { source: 'import', note: 'b' } },
+      }),
     ]);
-    const rank = async () => (await kb.similar({ operation: parseOperation(op), targetKey: local.key, k: 10, tiers: ['structure'] })).filter((m) => m.schedule.provenance.source === 'import');
+    const rank = async () =>
+      (await kb.similar({ operation: parseOperation(op), targetKey: local.key, k: 10, tiers: ['structure'] })).filter(
+        (m) => m.schedule.provenance.source === 'import',
+      );
     const before = await rank();
     expect(before).toHaveLength(2);
     const [first, second] = before;
     for (const outcome of ['improved', 'improved', 'replayed', 'failed'] as const) {
-      const r = await kb.store.recordReuse({ scheduleId: second!.schedule.id, searchId: seedSearch.id, tier: 'structure', distance: 1, outcome: 'pending' });
+      const r = await kb.store.recordReuse({
+        scheduleId: second!.schedule.id,
+        searchId: seedSearch.id,
+        tier: 'structure',
+        distance: 1,
+        outcome: 'pending',
+      });
       await kb.store.updateReuse(r.id, { outcome });
     }
-    await kb.store.recordReuse({ scheduleId: first!.schedule.id, searchId: seedSearch.id, tier: 'structure', distance: 1, outcome: 'failed' });
+    await kb.store.recordReuse({
+      scheduleId: first!.schedule.id,
+      searchId: seedSearch.id,
+      tier: 'structure',
+      distance: 1,
+      outcome: 'failed',
+    });
     const after = await rank();
     expect(after.map((m) => m.schedule.id)).toEqual([second!.schedule.id, first!.schedule.id]);
     expect(after[0]!.score).toBeGreaterThan(second!.score);
@@ -233,12 +323,23 @@ describe('schedule reuse end to end', () => {
 
   it("writes the seeds' outcomes in the transaction that finishes the search: one refused write leaves all as it was", async () => {
     const side = createClient({ url: dbUrl });
-    await side.execute(`CREATE TRIGGER refuse_outcomes BEFORE UPDATE OF outcome ON reuses BEGIN SELECT RAISE(ABORT, 'disk refused the outcome'); END`);
+    await side.execute(
+      `CREATE TRIGGER refuse_outcomes BEFORE UPDATE OF outcome ON reuses BEGIN SELECT RAISE(ABORT, 'disk refused the outcome'); END`,
+    );
     const schedulesBefore = (await kb.store.listSchedules({}, { first: 10 })).totalCount;
     let searchId: string;
     try {
       const svc = service();
-      const started = await svc.start(gemm({ M: 112, N: 128, K: 128 }), { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 2, budget: 6, seed: 3, timing, warmStart: { seeds: 1 } });
+      const started = await svc.start(gemm({ M: 112, N: 128, K: 128 }), {
+        beamWidth: 2,
+        plansPerCandidate: 2,
+        implementationsPerPlan: 1,
+        iterations: 2,
+        budget: 6,
+        seed: 3,
+        timing,
+        warmStart: { seeds: 1 },
+      });
       searchId = started.id;
       const done = await svc.wait(started.id);
       await svc.close();
@@ -258,10 +359,25 @@ describe('schedule reuse end to end', () => {
   }, 300_000);
 
   it('resumes an interrupted warm search with the same seeds and without evaluating a sample twice', async () => {
-    const config: SearchConfigInput = { beamWidth: 2, plansPerCandidate: 2, implementationsPerPlan: 1, iterations: 3, budget: 8, seed: 13, timing, warmStart: { seeds: 2, tiers: ['exact', 'structure'] } };
+    const config: SearchConfigInput = {
+      beamWidth: 2,
+      plansPerCandidate: 2,
+      implementationsPerPlan: 1,
+      iterations: 3,
+      budget: 8,
+      seed: 13,
+      timing,
+      warmStart: { seeds: 2, tiers: ['exact', 'structure'] },
+    };
     const first = service();
     const started = await first.start(gemm({ M: 128, N: 96, K: 128 }), config);
-    await expect.poll(async () => (await kb.store.searches.listCandidates(started.id)).length, { timeout: 30_000, interval: 50, message: 'samples stored before the stop' }).toBeGreaterThanOrEqual(3);
+    await expect
+      .poll(async () => (await kb.store.searches.listCandidates(started.id)).length, {
+        timeout: 30_000,
+        interval: 50,
+        message: 'samples stored before the stop',
+      })
+      .toBeGreaterThanOrEqual(3);
     await first.close();
     const stopped = (await kb.store.searches.getSearch(started.id))!;
     expect(stopped.status).toBe('running');
@@ -278,8 +394,11 @@ describe('schedule reuse end to end', () => {
     expect(done.seeds.map((s) => s.scheduleId)).toEqual(stopped.seeds.map((s) => s.scheduleId));
     const after = await kb.store.searches.listCandidates(started.id);
     expect(after.map((c) => c.sample)).toEqual(Array.from({ length: 9 }, (_, i) => i));
-    for (const c of before) expect(after.find((a) => a.id === c.id)).toMatchObject({ createdAt: c.createdAt, code: c.code });
+    for (const c of before)
+      expect(after.find((a) => a.id === c.id)).toMatchObject({ createdAt: c.createdAt, code: c.code });
     expect(after.filter((c) => c.optionId === REPLAY_OPTION_ID)).toHaveLength(stopped.seeds.length);
-    expect((await kb.store.listReuses({ searchId: started.id })).map((r) => r.id).sort()).toEqual(stopped.seeds.map((s) => s.reuseId).sort());
+    expect((await kb.store.listReuses({ searchId: started.id })).map((r) => r.id).sort()).toEqual(
+      stopped.seeds.map((s) => s.reuseId).sort(),
+    );
   }, 300_000);
 });

@@ -18,7 +18,12 @@ export interface RecordedRequest {
 
 export type ScriptedReply =
   /** A normal completion; `delayMs` holds the answer back (past the client's timeout for "slow"). */
-  | { kind: 'text'; content: string | null; usage?: { prompt_tokens: number; completion_tokens: number } | null; delayMs?: number }
+  | {
+      kind: 'text';
+      content: string | null;
+      usage?: { prompt_tokens: number; completion_tokens: number } | null;
+      delayMs?: number;
+    }
   /** An HTTP error status with an OpenAI-style error body. */
   | { kind: 'status'; status: number; retryAfter?: string }
   /** A raw body as is (malformed JSON, or JSON of the wrong shape). */
@@ -42,14 +47,22 @@ export interface ScriptedLlm {
 
 /** Builders for scripted replies. */
 export const reply = {
-  text: (content: string, usage: { prompt_tokens: number; completion_tokens: number } | null = { prompt_tokens: 100, completion_tokens: 50 }): ScriptedReply => ({ kind: 'text', content, usage }),
+  text: (
+    content: string,
+    usage: { prompt_tokens: number; completion_tokens: number } | null = { prompt_tokens: 100, completion_tokens: 50 },
+  ): ScriptedReply => ({ kind: 'text', content, usage }),
   plan: (optionId: string, plan: string): ScriptedReply => reply.text(`OPTION: ${optionId}\nPLAN:\n${plan}`),
-  code: (code: string, fence = 'c'): ScriptedReply => reply.text(`Here is the new code.\n\n\`\`\`${fence}\n${code.trimEnd()}\n\`\`\`\n`),
+  code: (code: string, fence = 'c'): ScriptedReply =>
+    reply.text(`Here is the new code.\n\n\`\`\`${fence}\n${code.trimEnd()}\n\`\`\`\n`),
   empty: (): ScriptedReply => ({ kind: 'text', content: '', usage: null }),
   slow: (delayMs: number, content: string): ScriptedReply => ({ kind: 'text', content, delayMs }),
-  status: (status: number, retryAfter?: string): ScriptedReply => (retryAfter === undefined ? { kind: 'status', status } : { kind: 'status', status, retryAfter }),
+  status: (status: number, retryAfter?: string): ScriptedReply =>
+    retryAfter === undefined ? { kind: 'status', status } : { kind: 'status', status, retryAfter },
   malformedJson: (): ScriptedReply => ({ kind: 'raw', body: '{"choices": [ {"message": ' }),
-  wrongShape: (): ScriptedReply => ({ kind: 'raw', body: JSON.stringify({ id: 'x', object: 'chat.completion', choices: [] }) }),
+  wrongShape: (): ScriptedReply => ({
+    kind: 'raw',
+    body: JSON.stringify({ id: 'x', object: 'chat.completion', choices: [] }),
+  }),
 };
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -73,22 +86,35 @@ export async function startScriptedLlm(basePath = '/v1'): Promise<ScriptedLlm> {
 
   const server = createServer((req, res) => {
     void (async () => {
-      if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) return send(res, 404, JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
+      if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions'))
+        return send(res, 404, JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
       const body = await readJson(req);
       const messages = (body.messages ?? []) as Array<{ role: string; content: string }>;
       const recorded: RecordedRequest = {
         path: req.url,
         model: String(body.model),
-        system: messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n'),
-        user: messages.filter((m) => m.role === 'user').map((m) => m.content).join('\n'),
+        system: messages
+          .filter((m) => m.role === 'system')
+          .map((m) => m.content)
+          .join('\n'),
+        user: messages
+          .filter((m) => m.role === 'user')
+          .map((m) => m.content)
+          .join('\n'),
         body,
         authorization: req.headers.authorization,
       };
       requests.push(recorded);
       const scripted = queue.shift() ?? (handler ? await handler(recorded) : { kind: 'status' as const, status: 599 });
       if (scripted.kind === 'status') {
-        const headers: Record<string, string> = scripted.retryAfter === undefined ? {} : { 'retry-after': scripted.retryAfter };
-        return send(res, scripted.status, JSON.stringify({ error: { message: `scripted ${scripted.status}`, type: 'scripted' } }), headers);
+        const headers: Record<string, string> =
+          scripted.retryAfter === undefined ? {} : { 'retry-after': scripted.retryAfter };
+        return send(
+          res,
+          scripted.status,
+          JSON.stringify({ error: { message: `scripted ${scripted.status}`, type: 'scripted' } }),
+          headers,
+        );
       }
       if (scripted.kind === 'raw') return send(res, 200, scripted.body);
       const payload = JSON.stringify({
@@ -97,7 +123,14 @@ export async function startScriptedLlm(basePath = '/v1'): Promise<ScriptedLlm> {
         created: 0,
         model: recorded.model,
         choices: [{ index: 0, message: { role: 'assistant', content: scripted.content }, finish_reason: 'stop' }],
-        ...(scripted.usage ? { usage: { ...scripted.usage, total_tokens: scripted.usage.prompt_tokens + scripted.usage.completion_tokens } } : {}),
+        ...(scripted.usage
+          ? {
+              usage: {
+                ...scripted.usage,
+                total_tokens: scripted.usage.prompt_tokens + scripted.usage.completion_tokens,
+              },
+            }
+          : {}),
       });
       if (!scripted.delayMs) return send(res, 200, payload);
       const timer = setTimeout(() => {

@@ -5,7 +5,14 @@
  * Every call is logged for assertions.
  */
 import { INVENTED_OPTION_ID } from '../../src/search/menus/menu.js';
-import type { Implementation, ImplementRequest, Plan, Planner, PlannerOutcome, ProposeRequest } from '../../src/search/planner.js';
+import type {
+  Implementation,
+  ImplementRequest,
+  Plan,
+  Planner,
+  PlannerOutcome,
+  ProposeRequest,
+} from '../../src/search/planner.js';
 
 /** What the script answers for one menu option. */
 export interface ScriptedReply {
@@ -29,7 +36,13 @@ export interface ScriptedPlannerOptions {
 
 export interface ScriptedPlanner extends Planner {
   /** Each propose request: parent, menu ids offered, whether invention was asked. */
-  readonly proposals: Array<{ parentId: string; iteration: number; menu: string[]; invent: boolean; forced: string | null }>;
+  readonly proposals: Array<{
+    parentId: string;
+    iteration: number;
+    menu: string[];
+    invent: boolean;
+    forced: string | null;
+  }>;
   readonly implementCalls: number;
 }
 
@@ -60,8 +73,13 @@ export function createScriptedPlanner(options: ScriptedPlannerOptions): Scripted
       });
       const failure = options.failPropose?.(call);
       if (failure) return fail(failure);
-      if (options.offMenu?.(call)) return ok({ optionId: 'cpu.not_on_any_menu', optionLabel: 'Nothing', text: 'Do something unlisted.' });
-      const wanted = request.forced ? [request.forced.optionId] : request.invent ? [INVENTED_OPTION_ID] : request.menu.map((o) => o.id);
+      if (options.offMenu?.(call))
+        return ok({ optionId: 'cpu.not_on_any_menu', optionLabel: 'Nothing', text: 'Do something unlisted.' });
+      const wanted = request.forced
+        ? [request.forced.optionId]
+        : request.invent
+          ? [INVENTED_OPTION_ID]
+          : request.menu.map((o) => o.id);
       const choices = options.replies.filter((r) => wanted.includes(r.optionId));
       if (choices.length === 0) return fail(`no scripted reply for any of ${wanted.join(', ')}`);
       const reply = choices[request.rng.int(choices.length)]!;
@@ -74,7 +92,12 @@ export function createScriptedPlanner(options: ScriptedPlannerOptions): Scripted
       if (failure) return fail(failure);
       const reply = options.replies.find((r) => r.optionId === request.plan.optionId && r.plan === request.plan.text);
       if (!reply) return fail(`no scripted code for plan "${request.plan.text}"`);
-      return ok(Array.from({ length: request.count }, (_, i) => ({ code: reply.codes[i % reply.codes.length]!, model: 'scripted' })));
+      return ok(
+        Array.from({ length: request.count }, (_, i) => ({
+          code: reply.codes[i % reply.codes.length]!,
+          model: 'scripted',
+        })),
+      );
     },
   };
 }
@@ -140,10 +163,40 @@ export const GEMM = {
 
 /** A script for GEMM: loop reordering, then hints + unrolling, plus an invented variant. */
 export const GEMM_REPLIES: ScriptedReply[] = [
-  { optionId: 'cpu.loop_reorder', label: 'Loop reordering', plan: 'Reorder to i-k-j so the inner loop walks B and C rows.', codes: [GEMM.ikj] },
-  { optionId: 'cpu.compiler_hints', label: 'Compiler hints', plan: 'Add restrict and unroll the reduction by 4.', codes: [GEMM.restrictUnrolled, GEMM.ikj] },
-  { optionId: 'cpu.unroll', label: 'Loop unrolling', plan: 'Unroll k by 4 over an i-k-j nest.', codes: [GEMM.restrictUnrolled] },
-  { optionId: 'cpu.simplify', label: 'Simplify the kernel', plan: 'Write ones: cheaper (and wrong).', codes: [GEMM.wrong] },
-  { optionId: 'cpu.vectorize', label: 'Vectorization', plan: 'Use vector extensions (does not compile).', codes: [GEMM.noCompile] },
-  { optionId: INVENTED_OPTION_ID, label: 'Invented', plan: 'Invented: reorder loops and zero C first.', codes: [GEMM.ikj] },
+  {
+    optionId: 'cpu.loop_reorder',
+    label: 'Loop reordering',
+    plan: 'Reorder to i-k-j so the inner loop walks B and C rows.',
+    codes: [GEMM.ikj],
+  },
+  {
+    optionId: 'cpu.compiler_hints',
+    label: 'Compiler hints',
+    plan: 'Add restrict and unroll the reduction by 4.',
+    codes: [GEMM.restrictUnrolled, GEMM.ikj],
+  },
+  {
+    optionId: 'cpu.unroll',
+    label: 'Loop unrolling',
+    plan: 'Unroll k by 4 over an i-k-j nest.',
+    codes: [GEMM.restrictUnrolled],
+  },
+  {
+    optionId: 'cpu.simplify',
+    label: 'Simplify the kernel',
+    plan: 'Write ones: cheaper (and wrong).',
+    codes: [GEMM.wrong],
+  },
+  {
+    optionId: 'cpu.vectorize',
+    label: 'Vectorization',
+    plan: 'Use vector extensions (does not compile).',
+    codes: [GEMM.noCompile],
+  },
+  {
+    optionId: INVENTED_OPTION_ID,
+    label: 'Invented',
+    plan: 'Invented: reorder loops and zero C first.',
+    codes: [GEMM.ikj],
+  },
 ];

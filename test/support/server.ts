@@ -16,7 +16,10 @@ export interface GraphqlReply {
   status: number;
   body: {
     data?: Record<string, unknown> | null;
-    errors?: Array<{ message: string; extensions?: { code?: string; details?: Record<string, unknown> } & Record<string, unknown> }>;
+    errors?: Array<{
+      message: string;
+      extensions?: { code?: string; details?: Record<string, unknown> } & Record<string, unknown>;
+    }>;
   };
 }
 
@@ -47,9 +50,11 @@ export interface TestServerOptions {
 
 /** A logger that keeps what it is told, so tests can check what reached the log. */
 export function createMemoryLogger(lines: string[]): Logger {
-  const keep = (level: string) => (message: string, ...meta: unknown[]) => {
-    lines.push([level, message, ...meta.map((m) => (m instanceof Error ? m.message : String(m)))].join(' '));
-  };
+  const keep =
+    (level: string) =>
+    (message: string, ...meta: unknown[]) => {
+      lines.push([level, message, ...meta.map((m) => (m instanceof Error ? m.message : String(m)))].join(' '));
+    };
   return { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
 }
 
@@ -75,7 +80,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const logs: string[] = [];
   const logger = createMemoryLogger(logs);
   const kb = await openConfiguredKnowledgeBase(config, options.embedder);
-  const server = await startServer({ kb, config, logger, ...(options.targetNames ? { targetNames: options.targetNames } : {}) });
+  const server = await startServer({
+    kb,
+    config,
+    logger,
+    ...(options.targetNames ? { targetNames: options.targetNames } : {}),
+  });
   return {
     url: server.url,
     kb,

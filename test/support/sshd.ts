@@ -34,7 +34,9 @@ export function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -72,7 +74,9 @@ export async function startSshd(): Promise<TestSshd> {
   try {
     await access(SSHD_PATH);
   } catch {
-    throw new Error(`OpenSSH server not found at ${SSHD_PATH}: run \`bash scripts/setup-test-deps.sh\` (it installs openssh-server from Debian) before the SSH tests`);
+    throw new Error(
+      `OpenSSH server not found at ${SSHD_PATH}: run \`bash scripts/setup-test-deps.sh\` (it installs openssh-server from Debian) before the SSH tests`,
+    );
   }
   const dir = await mkdtemp(join(tmpdir(), 'skb-sshd-'));
   // sshd refuses to start without its privilege separation directory.

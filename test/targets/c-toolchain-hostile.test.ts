@@ -19,7 +19,9 @@ const good = naiveBaseline(operation);
 // this file's candidates, whatever else the machine runs.
 const root = mkdtempSync(join(tmpdir(), 'skb-hostile-'));
 const executor = createLocalExecutor({ root });
-const toolchain = createCToolchain({ runLimits: { wallMs: 3_000, memoryBytes: 512 * 1024 ** 2, maxOutputBytes: 64 * 1024 } });
+const toolchain = createCToolchain({
+  runLimits: { wallMs: 3_000, memoryBytes: 512 * 1024 ** 2, maxOutputBytes: 64 * 1024 },
+});
 const SECRET = 'sk-hostile-test-secret-0123456789';
 
 beforeAll(() => {
@@ -48,7 +50,12 @@ function processesUnderRoot(): string[] {
 
 /** Evaluates the hostile candidate followed by a good one; checks the good one is unharmed. */
 async function evaluateBeside(hostile: string): Promise<CandidateResult> {
-  const [bad, after] = await toolchain.evaluate({ operation, candidates: [hostile, good], executor, timing: { warmup: 1, runs: 3 } });
+  const [bad, after] = await toolchain.evaluate({
+    operation,
+    candidates: [hostile, good],
+    executor,
+    timing: { warmup: 1, runs: 3 },
+  });
   expect(after!.errorKind, after!.output).toBeNull();
   expect(after!.correct).toBe(true);
   return bad!;
@@ -80,7 +87,9 @@ describe('hostile candidates', () => {
   });
 
   it('stops a candidate that prints without end', async () => {
-    const r = await evaluateBeside(`#include <stdio.h>\n${SIGNATURE} { for (;;) fputs("gigabytes of output gigabytes of output\\n", stdout); }`);
+    const r = await evaluateBeside(
+      `#include <stdio.h>\n${SIGNATURE} { for (;;) fputs("gigabytes of output gigabytes of output\\n", stdout); }`,
+    );
     expect(r.errorKind).toBe('limit_exceeded');
     expect(r.feedback[0]).toMatch(/output/);
     expect(r.output.length).toBeLessThan(8 * 1024);
@@ -93,12 +102,16 @@ describe('hostile candidates', () => {
   });
 
   it('stops a fork bomb that bypasses the fork wrapper', async () => {
-    const r = await evaluateBeside(`#include <unistd.h>\n#include <sys/syscall.h>\n${SIGNATURE} { for (;;) syscall(SYS_fork); }`);
+    const r = await evaluateBeside(
+      `#include <unistd.h>\n#include <sys/syscall.h>\n${SIGNATURE} { for (;;) syscall(SYS_fork); }`,
+    );
     expect(['limit_exceeded', 'timeout']).toContain(r.errorKind);
   });
 
   it('stops a candidate that allocates without end', async () => {
-    const r = await evaluateBeside(`#include <stdlib.h>\n#include <string.h>\n${SIGNATURE} { for (;;) { char *p = malloc(1 << 24); memset(p, 1, 1 << 24); } }`);
+    const r = await evaluateBeside(
+      `#include <stdlib.h>\n#include <string.h>\n${SIGNATURE} { for (;;) { char *p = malloc(1 << 24); memset(p, 1, 1 << 24); } }`,
+    );
     expect(r.errorKind).toBe('limit_exceeded');
     expect(r.feedback[0]).toMatch(/memory/);
   });
@@ -155,7 +168,12 @@ ${SIGNATURE} {
   });
 
   it('classifies a candidate that is right only on its first call', async () => {
-    const r = await evaluateBeside(good.replace('{\n', '{\n  static int calls = 0;\n  if (calls++ > 0) { for (int i = 0; i < M * N; i++) C[i] = 0; return; }\n'));
+    const r = await evaluateBeside(
+      good.replace(
+        '{\n',
+        '{\n  static int calls = 0;\n  if (calls++ > 0) { for (int i = 0; i < M * N; i++) C[i] = 0; return; }\n',
+      ),
+    );
     expect(r.errorKind).toBe('wrong_answer');
   });
 

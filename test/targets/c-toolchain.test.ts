@@ -46,9 +46,17 @@ describe('C toolchain: the naive baselines match the references', () => {
 describe('C toolchain: results', () => {
   it('catches a kernel that drops one term of the reduction, at a large K', async () => {
     const operation = parseOperation({ kind: 'gemm', dims: { M: 8, N: 8, K: 4096 } });
-    const dropsLast = naiveBaseline(operation).replace('for (int k = 0; k < K; k++)', 'for (int k = 0; k < K - 1; k++)');
+    const dropsLast = naiveBaseline(operation).replace(
+      'for (int k = 0; k < K; k++)',
+      'for (int k = 0; k < K - 1; k++)',
+    );
     expect(dropsLast).not.toBe(naiveBaseline(operation));
-    const [wrong, right] = await toolchain.evaluate({ operation, candidates: [dropsLast, naiveBaseline(operation)], executor, timing });
+    const [wrong, right] = await toolchain.evaluate({
+      operation,
+      candidates: [dropsLast, naiveBaseline(operation)],
+      executor,
+      timing,
+    });
     expect(wrong!.errorKind).toBe('wrong_answer');
     expect(wrong!.correct).toBe(false);
     expect(wrong!.latencyMs).toBeNull();
@@ -76,23 +84,35 @@ void kernel(int M, int K, const float *A, const float *x, float *y) {
   it('returns one result per candidate, in order, compiling them in parallel', async () => {
     const operation = parseOperation({ kind: 'softmax', dims: { M: 4, N: 33 } });
     const good = naiveBaseline(operation);
-    const candidates = [good, 'not C at all', good, 'void kernel(int M, int N, const float *x, float *y) { for (int i = 0; i < M * N; i++) y[i] = 0; }'];
+    const candidates = [
+      good,
+      'not C at all',
+      good,
+      'void kernel(int M, int N, const float *x, float *y) { for (int i = 0; i < M * N; i++) y[i] = 0; }',
+    ];
     const results = await toolchain.evaluate({ operation, candidates, executor, timing });
     expect(results.map((r) => r.errorKind)).toEqual([null, 'compile', null, 'wrong_answer']);
   });
 
   it('refuses operations it has no entry point for, with a clear message', async () => {
-    await expect(toolchain.evaluate({ operation: parseOperation({ kind: 'custom:scan', dims: { N: 8 } }), candidates: [''], executor })).rejects.toThrow(
-      /no entry point for "custom:scan"/,
+    await expect(
+      toolchain.evaluate({
+        operation: parseOperation({ kind: 'custom:scan', dims: { N: 8 } }),
+        candidates: [''],
+        executor,
+      }),
+    ).rejects.toThrow(/no entry point for "custom:scan"/);
+    expect(() => entryPointFor(parseOperation({ kind: 'gemm', dims: { M: 2, N: 2, K: 2 }, dtype: 'f16' }))).toThrow(
+      /f32/,
     );
-    expect(() => entryPointFor(parseOperation({ kind: 'gemm', dims: { M: 2, N: 2, K: 2 }, dtype: 'f16' }))).toThrow(/f32/);
     expect(() => entryPointFor(parseOperation({ kind: 'gemm', dims: { M: 2, N: 2 } }))).toThrow(/dimension K/);
   });
 
   it('stops evaluating when aborted', async () => {
     const operation = parseOperation({ kind: 'gemm', dims: { M: 4, N: 4, K: 4 } });
     const controller = new AbortController();
-    const slow = '#include <unistd.h>\nvoid kernel(int M, int N, int K, const float *A, const float *B, const float *bias, float *C) { sleep(30); }\n';
+    const slow =
+      '#include <unistd.h>\nvoid kernel(int M, int N, int K, const float *A, const float *B, const float *bias, float *C) { sleep(30); }\n';
     const pending = toolchain.evaluate({ operation, candidates: [slow], executor, signal: controller.signal, timing });
     setTimeout(() => controller.abort(), 1500);
     await expect(pending).rejects.toThrow();

@@ -50,7 +50,9 @@ describe('CPU fingerprint', () => {
   });
 
   it('keeps the family when only the compiler changes, and changes the key', () => {
-    const base = parseCpuProbe('@arch x86_64\n@nproc 8\n@cc gcc 12\nmodel name\t: Xeon X @ 2.00GHz\nflags\t: fpu sse2 avx avx2 fma avx512f\n');
+    const base = parseCpuProbe(
+      '@arch x86_64\n@nproc 8\n@cc gcc 12\nmodel name\t: Xeon X @ 2.00GHz\nflags\t: fpu sse2 avx avx2 fma avx512f\n',
+    );
     const upgraded = { ...base.fingerprint, compiler: 'gcc 13' };
     expect(targetFamily(upgraded)).toBe(targetFamily(base.fingerprint));
     expect(targetKey(upgraded)).not.toBe(targetKey(base.fingerprint));

@@ -30,7 +30,11 @@ const liveness = (pidFile: string): string[] => [
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
 
-export function describeExecutorContract(name: string, makeExecutor: () => Promise<Executor>, options: ExecutorContractOptions = {}): void {
+export function describeExecutorContract(
+  name: string,
+  makeExecutor: () => Promise<Executor>,
+  options: ExecutorContractOptions = {},
+): void {
   const slack = options.slackMs ?? 0;
 
   describe(`executor contract: ${name}`, () => {
@@ -89,7 +93,11 @@ export function describeExecutorContract(name: string, makeExecutor: () => Promi
     });
 
     it('passes stdin and extra environment variables', async () => {
-      const r = await ws.exec({ argv: ['sh', '-c', 'cat; printf "|%s" "$GREETING"'], stdin: 'from stdin', env: { GREETING: 'hi' } });
+      const r = await ws.exec({
+        argv: ['sh', '-c', 'cat; printf "|%s" "$GREETING"'],
+        stdin: 'from stdin',
+        env: { GREETING: 'hi' },
+      });
       expect(r.stdout).toBe('from stdin|hi');
     });
 
@@ -112,7 +120,12 @@ export function describeExecutorContract(name: string, makeExecutor: () => Promi
       expect(r.limitExceeded).toBe('time');
       expect(Date.now() - started).toBeLessThan(10_000 + slack);
       // A killed process takes a moment to go.
-      await expect.poll(async () => (await ws.exec({ argv: liveness('child.pid') })).stdout.trim(), { timeout: 3_000 + slack, interval: 100 }).toBe('gone');
+      await expect
+        .poll(async () => (await ws.exec({ argv: liveness('child.pid') })).stdout.trim(), {
+          timeout: 3_000 + slack,
+          interval: 100,
+        })
+        .toBe('gone');
     });
 
     it('caps output and stops a command that prints without end', async () => {
@@ -129,7 +142,10 @@ export function describeExecutorContract(name: string, makeExecutor: () => Promi
       });
       expect(r.exitCode).not.toBe(0);
       expect(r.limitExceeded).toBe('memory');
-      const small = await ws.exec({ argv: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1M', 'count=4'], limits: { memoryBytes: 128 * 1024 ** 2 } });
+      const small = await ws.exec({
+        argv: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1M', 'count=4'],
+        limits: { memoryBytes: 128 * 1024 ** 2 },
+      });
       expect(small.exitCode).toBe(0);
     });
 
@@ -147,12 +163,21 @@ export function describeExecutorContract(name: string, makeExecutor: () => Promi
     it('kills the command when the abort signal fires', async () => {
       const controller = new AbortController();
       const started = Date.now();
-      const pending = ws.exec({ argv: ['sh', '-c', 'echo $$ > main.pid; sleep 30'], signal: controller.signal, limits: { wallMs: 60_000 } });
+      const pending = ws.exec({
+        argv: ['sh', '-c', 'echo $$ > main.pid; sleep 30'],
+        signal: controller.signal,
+        limits: { wallMs: 60_000 },
+      });
       setTimeout(() => controller.abort(), 400);
       await expect(pending).rejects.toThrow();
       expect(Date.now() - started).toBeLessThan(10_000 + slack);
       // A killed process takes a moment to go.
-      await expect.poll(async () => (await ws.exec({ argv: liveness('main.pid') })).stdout.trim(), { timeout: 3_000 + slack, interval: 100 }).toBe('gone');
+      await expect
+        .poll(async () => (await ws.exec({ argv: liveness('main.pid') })).stdout.trim(), {
+          timeout: 3_000 + slack,
+          interval: 100,
+        })
+        .toBe('gone');
     });
 
     it('keeps concurrent workspaces apart and removes them on dispose', async () => {
@@ -160,7 +185,10 @@ export function describeExecutorContract(name: string, makeExecutor: () => Promi
       try {
         expect(a.path).not.toBe(b.path);
         await Promise.all([a.writeFile('who.txt', 'a'), b.writeFile('who.txt', 'b')]);
-        const [ra, rb] = await Promise.all([a.exec({ argv: ['cat', 'who.txt'] }), b.exec({ argv: ['cat', 'who.txt'] })]);
+        const [ra, rb] = await Promise.all([
+          a.exec({ argv: ['cat', 'who.txt'] }),
+          b.exec({ argv: ['cat', 'who.txt'] }),
+        ]);
         expect(ra.stdout).toBe('a');
         expect(rb.stdout).toBe('b');
       } finally {
@@ -173,4 +201,3 @@ export function describeExecutorContract(name: string, makeExecutor: () => Promi
     });
   });
 }
-

@@ -5,15 +5,22 @@ import { kernelBenchProblemFor } from '../../src/targets/kernelbench/problems.js
 
 /** Compiles Python source with the real interpreter; returns its complaint, or '' when it compiles. */
 function pythonCompileError(source: string): string {
-  const r = spawnSync('python3', ['-c', 'import sys; compile(sys.stdin.read(), "problem.py", "exec")'], { input: source, encoding: 'utf8' });
+  const r = spawnSync('python3', ['-c', 'import sys; compile(sys.stdin.read(), "problem.py", "exec")'], {
+    input: source,
+    encoding: 'utf8',
+  });
   return r.status === 0 ? '' : r.stderr;
 }
 
 describe('KernelBench problems generated from operations', () => {
   it('writes a valid Python problem for a gemm with bias then relu', () => {
-    const source = kernelBenchProblemFor(parseOperation({ kind: 'gemm', dims: { M: 64, N: 32, K: 16 }, dtype: 'bf16', epilogue: ['bias', 'relu'] }));
+    const source = kernelBenchProblemFor(
+      parseOperation({ kind: 'gemm', dims: { M: 64, N: 32, K: 16 }, dtype: 'bf16', epilogue: ['bias', 'relu'] }),
+    );
     expect(pythonCompileError(source)).toBe('');
-    expect(source).toContain('torch.randn((64, 16), dtype=torch.bfloat16), torch.randn((16, 32), dtype=torch.bfloat16)');
+    expect(source).toContain(
+      'torch.randn((64, 16), dtype=torch.bfloat16), torch.randn((16, 32), dtype=torch.bfloat16)',
+    );
     expect(source).toContain('return [32]');
     expect(source.indexOf('self.bias\n')).toBeLessThan(source.indexOf('torch.relu(out)'));
   });
@@ -26,9 +33,15 @@ describe('KernelBench problems generated from operations', () => {
   });
 
   it('refuses what it cannot generate, saying to pass the problem source', () => {
-    expect(() => kernelBenchProblemFor(parseOperation({ kind: 'softmax', dims: { M: 8, N: 8 } }))).toThrow(/pass the problem source/);
-    expect(() => kernelBenchProblemFor(parseOperation({ kind: 'gemm', dims: { M: 8, N: 8, K: 8 }, dtype: 'i8' }))).toThrow(/f32, f16 and bf16/);
-    expect(() => kernelBenchProblemFor(parseOperation({ kind: 'gemm', dims: { M: 8, N: 8, K: 8 }, epilogue: ['gelu'] }))).toThrow(/gelu/);
+    expect(() => kernelBenchProblemFor(parseOperation({ kind: 'softmax', dims: { M: 8, N: 8 } }))).toThrow(
+      /pass the problem source/,
+    );
+    expect(() =>
+      kernelBenchProblemFor(parseOperation({ kind: 'gemm', dims: { M: 8, N: 8, K: 8 }, dtype: 'i8' })),
+    ).toThrow(/f32, f16 and bf16/);
+    expect(() =>
+      kernelBenchProblemFor(parseOperation({ kind: 'gemm', dims: { M: 8, N: 8, K: 8 }, epilogue: ['gelu'] })),
+    ).toThrow(/gelu/);
     expect(() => kernelBenchProblemFor(parseOperation({ kind: 'gemm', dims: { M: 8, N: 8 } }))).toThrow(/dimension K/);
   });
 });

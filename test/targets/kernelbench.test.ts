@@ -19,9 +19,14 @@ import { createLocalExecutor } from '../../src/targets/local-executor.js';
 const FIXTURES = new URL('../fixtures/kernelbench/', import.meta.url);
 const fixture = (path: string): Promise<string> => readFile(new URL(path, FIXTURES), 'utf8');
 
-
 /** Runs a fixture script as a real process in a fresh workspace and classifies what it printed. */
-async function runScript(executor: Executor, script: string, args: string[] = [], limits: Partial<ExecLimits> = {}, files: Record<string, string> = {}) {
+async function runScript(
+  executor: Executor,
+  script: string,
+  args: string[] = [],
+  limits: Partial<ExecLimits> = {},
+  files: Record<string, string> = {},
+) {
   const ws = await executor.createWorkspace();
   try {
     await ws.writeFile('script.py', await fixture(`malformed/${script}`));
@@ -85,7 +90,9 @@ describe('KernelBench harness output handling (real processes, no GPU needed)', 
   });
 
   it('stops a run that floods its output and says so', async () => {
-    const { result } = candidateOutcome((await runScript(executor, 'floods.py', [], { maxOutputBytes: 64 * 1024 })).outcome);
+    const { result } = candidateOutcome(
+      (await runScript(executor, 'floods.py', [], { maxOutputBytes: 64 * 1024 })).outcome,
+    );
     expect(result.errorKind).toBe('limit_exceeded');
     expect(result.output.length).toBeLessThan(2048);
   });
@@ -96,7 +103,10 @@ describe('KernelBench harness output handling (real processes, no GPU needed)', 
       await ws.writeFile('harness.py', await kernelBenchHarnessSource());
       await ws.writeFile('problem.py', await fixture('problems/matmul_fp32.py'));
       await ws.writeFile('candidate.py', await fixture('candidates/matmul_fp32/torch_ok.py'));
-      const ran = await ws.exec({ argv: ['python3', 'harness.py', '--problem', 'problem.py', '--candidate', 'candidate.py'], limits: { wallMs: 60_000 } });
+      const ran = await ws.exec({
+        argv: ['python3', 'harness.py', '--problem', 'problem.py', '--candidate', 'candidate.py'],
+        limits: { wallMs: 60_000 },
+      });
       expect(ran.stdout.trim().split('\n')).toHaveLength(1);
       const { result, fingerprint } = candidateOutcome(interpretHarnessRun(ran));
       expect(result.errorKind).toBe('runtime');
@@ -111,7 +121,10 @@ describe('KernelBench harness output handling (real processes, no GPU needed)', 
     const ws = await executor.createWorkspace();
     try {
       await ws.writeFile('harness.py', await kernelBenchHarnessSource());
-      const ran = await ws.exec({ argv: ['python3', 'harness.py', '--problem', 'problem.py'], limits: { wallMs: 30_000 } });
+      const ran = await ws.exec({
+        argv: ['python3', 'harness.py', '--problem', 'problem.py'],
+        limits: { wallMs: 30_000 },
+      });
       expect(ran.exitCode).toBe(2);
       const { result } = candidateOutcome(interpretHarnessRun(ran));
       expect(result.errorKind).toBe('runtime');
@@ -121,21 +134,28 @@ describe('KernelBench harness output handling (real processes, no GPU needed)', 
     }
   });
 
-  it.skipIf(hasGpu)('without a GPU the toolchain fails with a target error that says what to fix, and self-check says so', async () => {
-    const toolchain = createKernelBenchToolchain();
-    const problemSource = await fixture('problems/matmul_fp32.py');
-    const candidate = await fixture('candidates/matmul_fp32/torch_ok.py');
-    const error = await toolchain.evaluateProblem({ problemSource, candidates: [candidate], executor }).catch((e: unknown) => e);
-    expect(isSkbError(error) && error.code).toBe('TARGET');
-    expect((error as Error).message).toMatch(/PyTorch is not installed|CUDA is not available on this target/);
-    await expect(gpuFingerprint(executor)).rejects.toThrow(/NVIDIA GPU/);
-    const check = await toolchain.selfCheck(executor);
-    expect(check.ok).toBe(false);
-    expect(check.output).toMatch(/PyTorch is not installed|CUDA is not available/);
-  });
+  it.skipIf(hasGpu)(
+    'without a GPU the toolchain fails with a target error that says what to fix, and self-check says so',
+    async () => {
+      const toolchain = createKernelBenchToolchain();
+      const problemSource = await fixture('problems/matmul_fp32.py');
+      const candidate = await fixture('candidates/matmul_fp32/torch_ok.py');
+      const error = await toolchain
+        .evaluateProblem({ problemSource, candidates: [candidate], executor })
+        .catch((e: unknown) => e);
+      expect(isSkbError(error) && error.code).toBe('TARGET');
+      expect((error as Error).message).toMatch(/PyTorch is not installed|CUDA is not available on this target/);
+      await expect(gpuFingerprint(executor)).rejects.toThrow(/NVIDIA GPU/);
+      const check = await toolchain.selfCheck(executor);
+      expect(check.ok).toBe(false);
+      expect(check.output).toMatch(/PyTorch is not installed|CUDA is not available/);
+    },
+  );
 
   it('a python that does not exist on the target is a target error naming it', async () => {
-    await expect(gpuFingerprint(executor, { python: 'python3-that-does-not-exist' })).rejects.toThrow(/python3-that-does-not-exist/);
+    await expect(gpuFingerprint(executor, { python: 'python3-that-does-not-exist' })).rejects.toThrow(
+      /python3-that-does-not-exist/,
+    );
   });
 });
 
@@ -186,11 +206,15 @@ describe('KernelBench harness lines recorded on an H200, replayed by a real proc
     expect(result.errorKind).toBe(want);
     expect(result.correct).toBe(want === null);
     if (want === null) {
-      const report = JSON.parse(row.line.slice('SKB_RESULT '.length)) as { timing: { candidate: { median: number; samplesMs: number[] }; reference: { median: number } } };
+      const report = JSON.parse(row.line.slice('SKB_RESULT '.length)) as {
+        timing: { candidate: { median: number; samplesMs: number[] }; reference: { median: number } };
+      };
       expect(result.samplesMs).toHaveLength(100);
       expect(result.latencyMs).toBeCloseTo(report.timing.candidate.median, 9);
       expect(referenceLatencyMs).toBeCloseTo(report.timing.reference.median, 9);
-      expect(result.feedback.join('\n')).toContain(`speedup over eager PyTorch ${(report.timing.reference.median / report.timing.candidate.median).toFixed(2)}x`);
+      expect(result.feedback.join('\n')).toContain(
+        `speedup over eager PyTorch ${(report.timing.reference.median / report.timing.candidate.median).toFixed(2)}x`,
+      );
     } else {
       expect(result.latencyMs).toBeNull();
     }
@@ -249,8 +273,19 @@ describe.skipIf(!hasGpu)('KernelBench toolchain on a GPU', () => {
   it('judges correct, wrong, raising, unimportable and forging fp32 candidates', async () => {
     const names = ['torch_ok', 'wrong', 'tf32_wrong', 'raises', 'syntax_error', 'forges_result'];
     const candidates = await Promise.all(names.map((n) => fixture(`candidates/matmul_fp32/${n}.py`)));
-    const evaluations = await toolchain.evaluateProblem({ problemSource: await fixture('problems/matmul_fp32.py'), candidates, executor });
-    expect(evaluations.map((e) => e.result.errorKind)).toEqual([null, 'wrong_answer', 'wrong_answer', 'runtime', 'compile', 'wrong_answer']);
+    const evaluations = await toolchain.evaluateProblem({
+      problemSource: await fixture('problems/matmul_fp32.py'),
+      candidates,
+      executor,
+    });
+    expect(evaluations.map((e) => e.result.errorKind)).toEqual([
+      null,
+      'wrong_answer',
+      'wrong_answer',
+      'runtime',
+      'compile',
+      'wrong_answer',
+    ]);
     const ok = evaluations[0]!;
     expect(ok.result.samplesMs).toHaveLength(100);
     expect(ok.referenceLatencyMs).toBeGreaterThan(0);
@@ -271,7 +306,10 @@ describe.skipIf(!hasGpu)('KernelBench toolchain on a GPU', () => {
   it('runs Triton candidates: a correct bf16 matmul, a fused linear+relu and one that fails to compile', async () => {
     const bf16 = await toolchain.evaluateProblem({
       problemSource: await fixture('problems/matmul_bf16.py'),
-      candidates: [await fixture('candidates/matmul_bf16/triton_ok.py'), await fixture('candidates/matmul_bf16/triton_compile_error.py')],
+      candidates: [
+        await fixture('candidates/matmul_bf16/triton_ok.py'),
+        await fixture('candidates/matmul_bf16/triton_compile_error.py'),
+      ],
       executor,
     });
     expect(bf16.map((e) => e.result.errorKind)).toEqual([null, 'compile']);
@@ -285,14 +323,23 @@ describe.skipIf(!hasGpu)('KernelBench toolchain on a GPU', () => {
 
   it('refuses a problem that fails on its own with a clear input error', async () => {
     const error = await toolchain
-      .evaluateProblem({ problemSource: await fixture('problems/broken_problem.py'), candidates: [await fixture('candidates/matmul_fp32/torch_ok.py')], executor })
+      .evaluateProblem({
+        problemSource: await fixture('problems/broken_problem.py'),
+        candidates: [await fixture('candidates/matmul_fp32/torch_ok.py')],
+        executor,
+      })
       .catch((e: unknown) => e);
     expect(isSkbError(error) && error.code).toBe('BAD_INPUT');
   });
 
   it('evaluates a generated gemm+relu problem through the Toolchain interface', async () => {
-    const candidate = 'import torch\nimport torch.nn as nn\n\n\nclass ModelNew(nn.Module):\n    def forward(self, A, B):\n        return torch.relu(A @ B)\n';
-    const [result] = await toolchain.evaluate({ operation: { kind: 'gemm', dims: { M: 256, N: 256, K: 256 }, dtype: 'f16', epilogue: ['relu'], attrs: {} }, candidates: [candidate], executor });
+    const candidate =
+      'import torch\nimport torch.nn as nn\n\n\nclass ModelNew(nn.Module):\n    def forward(self, A, B):\n        return torch.relu(A @ B)\n';
+    const [result] = await toolchain.evaluate({
+      operation: { kind: 'gemm', dims: { M: 256, N: 256, K: 256 }, dtype: 'f16', epilogue: ['relu'], attrs: {} },
+      candidates: [candidate],
+      executor,
+    });
     expect(result!.correct).toBe(true);
   });
 });

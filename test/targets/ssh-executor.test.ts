@@ -66,7 +66,13 @@ describe('ssh executor against OpenSSH', () => {
       expect(await connectionPid(b)).toBe(first);
 
       const pending = a.exec({ argv: ['sleep', '30'], limits: { wallMs: 5_000 } });
-      await expect.poll(() => runsBelow(first, ['sleep', '30']), { timeout: 5_000, interval: 20, message: 'the command runs on the server' }).toBe(true);
+      await expect
+        .poll(() => runsBelow(first, ['sleep', '30']), {
+          timeout: 5_000,
+          interval: 20,
+          message: 'the command runs on the server',
+        })
+        .toBe(true);
       process.kill(first, 'SIGKILL');
       const error = await pending.catch((e: unknown) => e);
       expect(sshFailureReason(error)).toBe('connection-lost');
@@ -115,7 +121,13 @@ describe('ssh executor against OpenSSH', () => {
     const socketPath = `${sshd.dir}/agent.sock`;
     const agent = spawn('ssh-agent', ['-D', '-a', socketPath], { stdio: 'ignore' });
     try {
-      await expect.poll(() => existsSync(socketPath), { timeout: 5_000, interval: 20, message: 'ssh-agent listens on its socket' }).toBe(true);
+      await expect
+        .poll(() => existsSync(socketPath), {
+          timeout: 5_000,
+          interval: 20,
+          message: 'ssh-agent listens on its socket',
+        })
+        .toBe(true);
       await run('ssh-add', ['-q', sshd.privateKeyPath], { env: { ...process.env, SSH_AUTH_SOCK: socketPath } });
       const { privateKeyPath: _unused, ...withoutKey } = connection();
       const executor = createSshExecutor({ ...withoutKey, agent: socketPath });

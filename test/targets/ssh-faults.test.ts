@@ -13,7 +13,12 @@ import { Server, utils, type Connection, type ServerChannel } from 'ssh2';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KILL_GRACE_SECONDS } from '../../src/targets/limits.js';
 import { sshFailureReason } from '../../src/targets/ssh-connection.js';
-import { CLOSE_WAIT_MS, createSshExecutor, PROBE_OPEN_MS, type SshExecutorOptions } from '../../src/targets/ssh-executor.js';
+import {
+  CLOSE_WAIT_MS,
+  createSshExecutor,
+  PROBE_OPEN_MS,
+  type SshExecutorOptions,
+} from '../../src/targets/ssh-executor.js';
 import { fingerprintOf, generateKey } from '../support/sshd.js';
 
 /** What the fault server does with one exec request. */
@@ -29,13 +34,27 @@ interface FaultServerOptions {
 
 interface FaultServer {
   port: number;
-  stats: { connections: number; authAttempts: number; open: number; maxOpen: number; keepalives: number; commands: string[] };
+  stats: {
+    connections: number;
+    authAttempts: number;
+    open: number;
+    maxOpen: number;
+    keepalives: number;
+    commands: string[];
+  };
   close(): Promise<void>;
 }
 
 /** Starts an ssh2 Server on 127.0.0.1 whose sockets we hold, so faults can cut or freeze them. */
 async function startFaultServer(options: FaultServerOptions): Promise<FaultServer> {
-  const stats: FaultServer['stats'] = { connections: 0, authAttempts: 0, open: 0, maxOpen: 0, keepalives: 0, commands: [] };
+  const stats: FaultServer['stats'] = {
+    connections: 0,
+    authAttempts: 0,
+    open: 0,
+    maxOpen: 0,
+    keepalives: 0,
+    commands: [],
+  };
   const allowed = options.clientPublicKeyPath ? utils.parseKey(await readFile(options.clientPublicKeyPath)) : null;
   if (allowed instanceof Error) throw allowed;
   const sockets = new Set<Socket>();
@@ -174,7 +193,9 @@ const isCandidate = (command: string): boolean => command.includes('FAULT-HERE')
 
 describe('ssh executor faults (ssh2 Server)', () => {
   it('fails a command whose connection drops as connection-lost, and the next command reconnects', async () => {
-    const server = await serve({ onExec: (command, connection) => (isCandidate(command) && connection === 1 ? 'drop' : 'run') });
+    const server = await serve({
+      onExec: (command, connection) => (isCandidate(command) && connection === 1 ? 'drop' : 'run'),
+    });
     const executor = await executorFor(server);
     try {
       const ws = await executor.createWorkspace();
@@ -193,7 +214,9 @@ describe('ssh executor faults (ssh2 Server)', () => {
   });
 
   it('kills a command on a host that stops answering when the local wall timer passes', async () => {
-    const server = await serve({ onExec: (command, connection) => (isCandidate(command) && connection === 1 ? 'freeze' : 'run') });
+    const server = await serve({
+      onExec: (command, connection) => (isCandidate(command) && connection === 1 ? 'freeze' : 'run'),
+    });
     const localGraceMs = 500;
     const executor = await executorFor(server, { localGraceMs });
     try {
@@ -208,7 +231,9 @@ describe('ssh executor faults (ssh2 Server)', () => {
       // The wall limit, timeout's kill grace, our local grace, the wait for a close that never comes,
       // the clean-up probe that finds the connection dead, and slack for a loaded machine.
       expect(took).toBeGreaterThanOrEqual(wallMs);
-      expect(took).toBeLessThan(wallMs + KILL_GRACE_SECONDS * 1000 + localGraceMs + CLOSE_WAIT_MS + PROBE_OPEN_MS + 2_000);
+      expect(took).toBeLessThan(
+        wallMs + KILL_GRACE_SECONDS * 1000 + localGraceMs + CLOSE_WAIT_MS + PROBE_OPEN_MS + 2_000,
+      );
 
       // The frozen connection was given up; the workspace goes on over a new one.
       const next = await ws.exec({ argv: ['echo', 'fresh'] });
@@ -279,7 +304,9 @@ describe('ssh executor faults (ssh2 Server)', () => {
       expect(server.stats.keepalives).toBeGreaterThanOrEqual(3);
 
       const started = Date.now();
-      const error = await ws.exec({ argv: ['sh', '-c', 'echo FAULT-HERE'], limits: { wallMs: 30_000 } }).catch((e: unknown) => e);
+      const error = await ws
+        .exec({ argv: ['sh', '-c', 'echo FAULT-HERE'], limits: { wallMs: 30_000 } })
+        .catch((e: unknown) => e);
       expect(sshFailureReason(error)).toBe('connection-lost');
       // Three unanswered keep-alives at 200 ms, far sooner than the 30 s wall limit.
       expect(Date.now() - started).toBeLessThan(10_000);

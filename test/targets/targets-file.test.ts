@@ -29,17 +29,45 @@ describe('targets file', () => {
   });
 
   it('names the bad field in its errors', async () => {
-    expect(() => parseTargetsFile({ targets: [{ id: 'x', executor: { kind: 'local' }, toolchain: { kind: 'fortran' } }] })).toThrow(/targets\.0\.toolchain/);
     expect(() =>
-      parseTargetsFile({ targets: [{ id: 'box', executor: { kind: 'ssh', host: 'h', username: 'u', hostKeySha256: 'abc', privateKeyPath: '/k' }, toolchain: { kind: 'c' } }] }),
+      parseTargetsFile({ targets: [{ id: 'x', executor: { kind: 'local' }, toolchain: { kind: 'fortran' } }] }),
+    ).toThrow(/targets\.0\.toolchain/);
+    expect(() =>
+      parseTargetsFile({
+        targets: [
+          {
+            id: 'box',
+            executor: { kind: 'ssh', host: 'h', username: 'u', hostKeySha256: 'abc', privateKeyPath: '/k' },
+            toolchain: { kind: 'c' },
+          },
+        ],
+      }),
     ).toThrow(/targets\.0\.executor\.hostKeySha256/);
     expect(() =>
-      parseTargetsFile({ targets: [{ id: 'box', executor: { kind: 'ssh', host: 'h', username: 'u', hostKeySha256: HOST_KEY }, toolchain: { kind: 'c' } }] }),
+      parseTargetsFile({
+        targets: [
+          {
+            id: 'box',
+            executor: { kind: 'ssh', host: 'h', username: 'u', hostKeySha256: HOST_KEY },
+            toolchain: { kind: 'c' },
+          },
+        ],
+      }),
     ).toThrow(/privateKeyPath or agent/);
     expect(() =>
-      parseTargetsFile({ targets: [{ id: 'box', executor: { kind: 'ssh', host: 'h', username: 'u', hostKeySha256: HOST_KEY, privateKey: '-----BEGIN' }, toolchain: { kind: 'c' } }] }),
+      parseTargetsFile({
+        targets: [
+          {
+            id: 'box',
+            executor: { kind: 'ssh', host: 'h', username: 'u', hostKeySha256: HOST_KEY, privateKey: '-----BEGIN' },
+            toolchain: { kind: 'c' },
+          },
+        ],
+      }),
     ).toThrow(/privateKey/);
-    expect(() => parseTargetsFile({ targets: [DEFAULT_TARGETS.targets[0], DEFAULT_TARGETS.targets[0]] })).toThrow(/unique/);
+    expect(() => parseTargetsFile({ targets: [DEFAULT_TARGETS.targets[0], DEFAULT_TARGETS.targets[0]] })).toThrow(
+      /unique/,
+    );
     const path = join(dir, 'broken.json');
     await writeFile(path, '{ "targets": [');
     await expect(loadTargets({ file: path })).rejects.toThrow(/not valid JSON/);
@@ -47,20 +75,57 @@ describe('targets file', () => {
 
   it('accepts an SSH target that references its key', () => {
     const file = parseTargetsFile({
-      targets: [{ id: 'gpu-box', executor: { kind: 'ssh', host: 'gpu.example', username: 'bench', hostKeySha256: HOST_KEY, agent: true }, toolchain: { kind: 'kernelbench' } }],
+      targets: [
+        {
+          id: 'gpu-box',
+          executor: { kind: 'ssh', host: 'gpu.example', username: 'bench', hostKeySha256: HOST_KEY, agent: true },
+          toolchain: { kind: 'kernelbench' },
+        },
+      ],
     });
     expect(file.targets[0]!.executor).toMatchObject({ kind: 'ssh', port: 22, agent: true });
   });
 
-  it('passes a KernelBench target\'s env to its harness runs, and refuses bad names', async () => {
+  it("passes a KernelBench target's env to its harness runs, and refuses bad names", async () => {
     // A stand-in interpreter that reports a fingerprint named after a variable of its environment:
     // the name comes back only if the targets file's env reached the sandboxed process.
     const bin = await mkdtemp(join(tmpdir(), 'skb-env-'));
-    const line = JSON.stringify({ version: 1, ok: true, errorKind: null, phase: null, message: null, traceback: null, fingerprint: { kind: 'gpu', name: 'NAME', smCount: 132, computeCapability: '9.0', driver: 'd', cuda: '13.0', torch: '2.11', triton: '3.6' }, correctness: null, timing: null });
-    await writeFile(join(bin, 'python'), `#!/bin/sh\necho 'SKB_RESULT ${line}' | sed "s/NAME/GPU $SKB_PROBE_NAME/"\n`, { mode: 0o755 });
+    const line = JSON.stringify({
+      version: 1,
+      ok: true,
+      errorKind: null,
+      phase: null,
+      message: null,
+      traceback: null,
+      fingerprint: {
+        kind: 'gpu',
+        name: 'NAME',
+        smCount: 132,
+        computeCapability: '9.0',
+        driver: 'd',
+        cuda: '13.0',
+        torch: '2.11',
+        triton: '3.6',
+      },
+      correctness: null,
+      timing: null,
+    });
+    await writeFile(join(bin, 'python'), `#!/bin/sh\necho 'SKB_RESULT ${line}' | sed "s/NAME/GPU $SKB_PROBE_NAME/"\n`, {
+      mode: 0o755,
+    });
     await chmod(bin, 0o755);
     const file = parseTargetsFile({
-      targets: [{ id: 'gpu', executor: { kind: 'local' }, toolchain: { kind: 'kernelbench', python: join(bin, 'python'), env: { SKB_PROBE_NAME: 'from-env', CUDA_VISIBLE_DEVICES: '0' } } }],
+      targets: [
+        {
+          id: 'gpu',
+          executor: { kind: 'local' },
+          toolchain: {
+            kind: 'kernelbench',
+            python: join(bin, 'python'),
+            env: { SKB_PROBE_NAME: 'from-env', CUDA_VISIBLE_DEVICES: '0' },
+          },
+        },
+      ],
     });
     const target = createTarget(file.targets[0]!);
     try {
@@ -69,7 +134,13 @@ describe('targets file', () => {
       await target.close();
       await rm(bin, { recursive: true, force: true });
     }
-    expect(() => parseTargetsFile({ targets: [{ id: 'gpu', executor: { kind: 'local' }, toolchain: { kind: 'kernelbench', env: { 'bad-name': '1' } } }] })).toThrow(/"bad-name" is not an environment name/);
+    expect(() =>
+      parseTargetsFile({
+        targets: [
+          { id: 'gpu', executor: { kind: 'local' }, toolchain: { kind: 'kernelbench', env: { 'bad-name': '1' } } },
+        ],
+      }),
+    ).toThrow(/"bad-name" is not an environment name/);
   });
 
   it('builds the local target: fingerprint and a knowledge-base record', async () => {
@@ -85,7 +156,10 @@ describe('targets file', () => {
   });
 });
 
-async function cli(argv: string[], env: Record<string, string | undefined>): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];
@@ -104,7 +178,19 @@ describe('skb targets', () => {
       JSON.stringify({
         targets: [
           DEFAULT_TARGETS.targets[0],
-          { id: 'remote', description: 'A box', executor: { kind: 'ssh', host: 'box', port: 2222, username: 'me', hostKeySha256: HOST_KEY, privateKeyPath: '~/.ssh/id_ed25519' }, toolchain: { kind: 'c', cc: 'clang' } },
+          {
+            id: 'remote',
+            description: 'A box',
+            executor: {
+              kind: 'ssh',
+              host: 'box',
+              port: 2222,
+              username: 'me',
+              hostKeySha256: HOST_KEY,
+              privateKeyPath: '~/.ssh/id_ed25519',
+            },
+            toolchain: { kind: 'c', cc: 'clang' },
+          },
         ],
       }),
     );
@@ -131,7 +217,12 @@ describe('skb targets', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/No target "nowhere".*local/);
     const path = join(dir, 'badcc.json');
-    await writeFile(path, JSON.stringify({ targets: [{ id: 'badcc', executor: { kind: 'local' }, toolchain: { kind: 'c', cc: 'no-such-cc' } }] }));
+    await writeFile(
+      path,
+      JSON.stringify({
+        targets: [{ id: 'badcc', executor: { kind: 'local' }, toolchain: { kind: 'c', cc: 'no-such-cc' } }],
+      }),
+    );
     const failed = await cli(['targets', 'test', 'badcc'], { SKB_TARGETS_FILE: path });
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/self-check FAILED/);

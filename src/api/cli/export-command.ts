@@ -35,10 +35,13 @@ export function exportRequestFromArgs(args: ParsedArgs): ExportRequest {
   try {
     raw = JSON.parse(similar);
   } catch {
-    throw new UsageError(`--similar-to-op must be an operation as JSON, e.g. '{"kind":"gemm","dims":{"M":512,"N":512,"K":512}}'`);
+    throw new UsageError(
+      `--similar-to-op must be an operation as JSON, e.g. '{"kind":"gemm","dims":{"M":512,"N":512,"K":512}}'`,
+    );
   }
   const count = k === undefined ? 10 : Number(k);
-  if (!Number.isInteger(count) || count < 1 || count > MAX_PAGE_SIZE) throw new UsageError(`--k must be an integer from 1 to ${MAX_PAGE_SIZE}, not ${k}`);
+  if (!Number.isInteger(count) || count < 1 || count > MAX_PAGE_SIZE)
+    throw new UsageError(`--k must be an integer from 1 to ${MAX_PAGE_SIZE}, not ${k}`);
   request.similarTo = { operation: parseOperation(raw), targetKey: target, k: count };
   return request;
 }
@@ -95,7 +98,12 @@ ${ENVIRONMENT_HELP}
     try {
       await writeFile(path, text, 'utf8');
     } catch (error) {
-      throw new SkbError('BAD_INPUT', `Cannot write ${path}: ${messageOf(error)}. Choose a writable --out path.`, undefined, { cause: error });
+      throw new SkbError(
+        'BAD_INPUT',
+        `Cannot write ${path}: ${messageOf(error)}. Choose a writable --out path.`,
+        undefined,
+        { cause: error },
+      );
     }
     const schedules = text.split('\n').filter((line) => line.includes('"type":"schedule"')).length;
     await writeOut(io.stderr, `wrote ${schedules} schedule(s) to ${path}\n`);

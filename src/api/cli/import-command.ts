@@ -27,13 +27,21 @@ ${ENVIRONMENT_HELP}
     try {
       text = await readFile(path, 'utf8');
     } catch (error) {
-      throw new SkbError('BAD_INPUT', `Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}. Check the file name.`, undefined, { cause: error });
+      throw new SkbError(
+        'BAD_INPUT',
+        `Cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? messageOf(error)}. Check the file name.`,
+        undefined,
+        { cause: error },
+      );
     }
     const config = loadConfig(io.env, io.cwd);
     const kb = await openConfiguredKnowledgeBase(config);
     try {
       const report = await kb.importJsonl(text);
-      await writeOut(io.stdout, `imported ${report.imported} schedule(s), ${report.duplicates} duplicate(s) skipped, ${report.targets} target(s)\n`);
+      await writeOut(
+        io.stdout,
+        `imported ${report.imported} schedule(s), ${report.duplicates} duplicate(s) skipped, ${report.targets} target(s)\n`,
+      );
     } finally {
       await kb.close();
     }

@@ -12,7 +12,16 @@ import { searchCommand, searchesCommand } from './searches-command.js';
 import { serveCommand } from './serve-command.js';
 import { targetsCommand } from './targets-command.js';
 
-export const COMMANDS: readonly CliCommand[] = [serveCommand, optimizeCommand, searchesCommand, searchCommand, scheduleCommand, exportCommand, importCommand, targetsCommand];
+export const COMMANDS: readonly CliCommand[] = [
+  serveCommand,
+  optimizeCommand,
+  searchesCommand,
+  searchCommand,
+  scheduleCommand,
+  exportCommand,
+  importCommand,
+  targetsCommand,
+];
 
 process.exitCode = await runCli(COMMANDS, process.argv.slice(2), {
   stdout: process.stdout,

@@ -1,4 +1,12 @@
-import { messageOf, parseOperation, parseShapeSpec, SkbError, type SearchConfigInput, type SearchRecord, type Task } from '../../schedules/index.js';
+import {
+  messageOf,
+  parseOperation,
+  parseShapeSpec,
+  SkbError,
+  type SearchConfigInput,
+  type SearchRecord,
+  type Task,
+} from '../../schedules/index.js';
 import type { SearchService } from '../../search/index.js';
 import { loadConfig } from '../config.js';
 import { parseSearchConfigArg } from '../graphql/search-inputs.js';
@@ -30,26 +38,40 @@ function warmStartFromArgs(args: ParsedArgs): Record<string, unknown> | undefine
   const tiersText = str(args, 'tiers');
   const shareText = str(args, 'guided-share');
   if (args.values.cold === true) {
-    const extra = [seeds !== undefined && '--seeds', tiersText !== undefined && '--tiers', shareText !== undefined && '--guided-share'].filter(Boolean);
+    const extra = [
+      seeds !== undefined && '--seeds',
+      tiersText !== undefined && '--tiers',
+      shareText !== undefined && '--guided-share',
+    ].filter(Boolean);
     if (extra.length) throw new UsageError(`--cold turns warm start off: drop ${extra.join(', ')}, or drop --cold`);
     return { enabled: false };
   }
   let guidedShare: number | undefined;
   if (shareText !== undefined) {
-    if (!/^\d*\.?\d+$/.test(shareText)) throw new UsageError(`--guided-share must be a number from 0 to 1, not "${shareText}"`);
+    if (!/^\d*\.?\d+$/.test(shareText))
+      throw new UsageError(`--guided-share must be a number from 0 to 1, not "${shareText}"`);
     guidedShare = Number(shareText);
   }
-  const tiers = tiersText?.split(',').map((t) => t.trim()).filter(Boolean);
+  const tiers = tiersText
+    ?.split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   const warmStart = { seeds, tiers, guidedShare };
-  return Object.values(warmStart).some((v) => v !== undefined) ? Object.fromEntries(Object.entries(warmStart).filter(([, v]) => v !== undefined)) : undefined;
+  return Object.values(warmStart).some((v) => v !== undefined)
+    ? Object.fromEntries(Object.entries(warmStart).filter(([, v]) => v !== undefined))
+    : undefined;
 }
 
 /** `stride=2,pad=1,trans=tn` -> { stride: 2, pad: 1, trans: 'tn' }; numbers and booleans typed. */
 function parseAttrs(text: string): Record<string, number | string | boolean> {
   const attrs: Record<string, number | string | boolean> = {};
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z][A-Za-z0-9_]*)=(.+)$/.exec(part);
-    if (!m) throw new UsageError(`Bad --attrs entry "${part}": write NAME=VALUE separated by commas, e.g. stride=2,pad=1`);
+    if (!m)
+      throw new UsageError(`Bad --attrs entry "${part}": write NAME=VALUE separated by commas, e.g. stride=2,pad=1`);
     const value = m[2]!;
     attrs[m[1]!] = /^-?\d+$/.test(value) ? Number(value) : value === 'true' ? true : value === 'false' ? false : value;
   }
@@ -69,7 +91,14 @@ export function optimizeRequestFromArgs(args: ParsedArgs): { task: Task; config:
     kind,
     dims: parseShapeSpec(shape),
     ...(dtype ? { dtype } : {}),
-    ...(epilogue ? { epilogue: epilogue.split(',').map((e) => e.trim()).filter(Boolean) } : {}),
+    ...(epilogue
+      ? {
+          epilogue: epilogue
+            .split(',')
+            .map((e) => e.trim())
+            .filter(Boolean),
+        }
+      : {}),
     ...(attrs ? { attrs: parseAttrs(attrs) } : {}),
   });
   const raw: Record<string, unknown> = {
@@ -197,13 +226,22 @@ ${ENVIRONMENT_HELP}
   async run(args, io) {
     const { task, config: searchConfig } = optimizeRequestFromArgs(args);
     const config = loadConfig(io.env, io.cwd);
-    const services = await openServices(config, { cwd: io.cwd, env: io.env, logger: quietLogger(Boolean(io.env.SKB_DEBUG)) });
+    const services = await openServices(config, {
+      cwd: io.cwd,
+      env: io.env,
+      logger: quietLogger(Boolean(io.env.SKB_DEBUG)),
+    });
     try {
       if (!services.targetIds.includes(task.target)) {
-        throw new UsageError(`Unknown target "${task.target}": use one of ${services.targetIds.join(', ')} (see skb targets list)`);
+        throw new UsageError(
+          `Unknown target "${task.target}": use one of ${services.targetIds.join(', ')} (see skb targets list)`,
+        );
       }
       const record = await services.search.start(task, searchConfig);
-      await writeOut(io.stderr, `search ${record.id}: ${task.operation.kind} on ${task.target}, budget ${record.config.budget} samples, ${record.config.planner} planner\n`);
+      await writeOut(
+        io.stderr,
+        `search ${record.id}: ${task.operation.kind} on ${task.target}, budget ${record.config.budget} samples, ${record.config.planner} planner\n`,
+      );
       const { interrupted } = await follow(services.search, record, io);
       const detail = await services.search.get(record.id);
       if (!detail) throw new SkbError('INTERNAL', `Search ${record.id} vanished from the database while it ran.`);

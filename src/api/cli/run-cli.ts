@@ -39,7 +39,10 @@ export async function runCli(commands: readonly CliCommand[], argv: string[], io
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    await writeOut(io.stderr, `skb: unknown command "${name}". Commands: ${commands.map((c) => c.name).join(', ')}. Run skb --help.\n`);
+    await writeOut(
+      io.stderr,
+      `skb: unknown command "${name}". Commands: ${commands.map((c) => c.name).join(', ')}. Run skb --help.\n`,
+    );
     return EXIT.usage;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -47,7 +50,12 @@ export async function runCli(commands: readonly CliCommand[], argv: string[], io
     return EXIT.ok;
   }
   try {
-    const parsed = parseArgs({ args: rest, options: command.options, allowPositionals: command.positionals.max > 0, strict: true });
+    const parsed = parseArgs({
+      args: rest,
+      options: command.options,
+      allowPositionals: command.positionals.max > 0,
+      strict: true,
+    });
     const count = parsed.positionals.length;
     if (count < command.positionals.min || count > command.positionals.max) {
       throw new UsageError(
@@ -56,7 +64,10 @@ export async function runCli(commands: readonly CliCommand[], argv: string[], io
           : `skb ${name} takes ${command.positionals.min === command.positionals.max ? command.positionals.min : `${command.positionals.min} to ${command.positionals.max}`} argument(s), got ${count}`,
       );
     }
-    return await command.run({ values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals }, io);
+    return await command.run(
+      { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals },
+      io,
+    );
   } catch (error) {
     if (error instanceof UsageError || isParseArgsError(error)) {
       await writeOut(io.stderr, `skb ${name}: ${error.message}\nRun skb ${name} --help for its usage.\n`);
@@ -66,12 +77,16 @@ export async function runCli(commands: readonly CliCommand[], argv: string[], io
       const lines = [`skb ${name}: ${error.message}`];
       const errors = error.details?.errors;
       if (Array.isArray(errors)) {
-        for (const e of errors as Array<{ line?: unknown; message?: unknown }>) lines.push(`  line ${String(e.line)}: ${String(e.message)}`);
+        for (const e of errors as Array<{ line?: unknown; message?: unknown }>)
+          lines.push(`  line ${String(e.line)}: ${String(e.message)}`);
       }
       await writeOut(io.stderr, `${lines.join('\n')}\n`);
       return EXIT.failed;
     }
-    await writeOut(io.stderr, `skb ${name}: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    await writeOut(
+      io.stderr,
+      `skb ${name}: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     return EXIT.failed;
   }
 }

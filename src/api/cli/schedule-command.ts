@@ -18,7 +18,10 @@ export function scheduleSummary(schedule: Schedule, reuses: readonly Reuse[]): s
     ['best', `${formatMs(schedule.bestLatencyMs)} ms`],
     ['speedup', `${schedule.speedup.toFixed(2)}x`],
     ['samples', String(schedule.samplesUsed)],
-    ['source', `${schedule.provenance.source}${schedule.provenance.searchId ? ` (search ${schedule.provenance.searchId})` : ''}`],
+    [
+      'source',
+      `${schedule.provenance.source}${schedule.provenance.searchId ? ` (search ${schedule.provenance.searchId})` : ''}`,
+    ],
     ['created', schedule.createdAt],
   ];
   const width = Math.max(...facts.map(([k]) => k.length));
@@ -28,7 +31,12 @@ export function scheduleSummary(schedule: Schedule, reuses: readonly Reuse[]): s
     schedule.steps.length
       ? table(
           ['STEP', 'OPTION', 'LATENCY', 'PLAN'],
-          schedule.steps.map((step, i) => [String(i + 1), step.optionId, `${formatMs(step.latencyBeforeMs)} -> ${formatMs(step.latencyAfterMs)} ms`, step.plan.replace(/\s+/g, ' ').trim()]),
+          schedule.steps.map((step, i) => [
+            String(i + 1),
+            step.optionId,
+            `${formatMs(step.latencyBeforeMs)} -> ${formatMs(step.latencyAfterMs)} ms`,
+            step.plan.replace(/\s+/g, ' ').trim(),
+          ]),
         )
       : 'No steps: nothing beat the baseline.',
   );
@@ -37,7 +45,14 @@ export function scheduleSummary(schedule: Schedule, reuses: readonly Reuse[]): s
     reuses.length
       ? `Reuses (searches this schedule seeded):\n${table(
           ['SEARCH', 'TIER', 'DISTANCE', 'OUTCOME', 'GAIN', 'CREATED'],
-          reuses.map((r) => [r.searchId, r.tier, formatDistance(r.distance), r.outcome, r.gain === undefined ? '-' : `${r.gain.toFixed(2)}x`, r.createdAt]),
+          reuses.map((r) => [
+            r.searchId,
+            r.tier,
+            formatDistance(r.distance),
+            r.outcome,
+            r.gain === undefined ? '-' : `${r.gain.toFixed(2)}x`,
+            r.createdAt,
+          ]),
         )}`
       : 'Reuses: none yet (no search has been seeded by this schedule).',
   );
@@ -64,9 +79,18 @@ ${ENVIRONMENT_HELP}
     const kb = await openConfiguredKnowledgeBase(loadConfig(io.env, io.cwd));
     try {
       const schedule = await kb.getSchedule(id);
-      if (!schedule) throw new SkbError('NOT_FOUND', `No schedule ${id}: see skb export or the schedules query for the ids there are.`);
+      if (!schedule)
+        throw new SkbError(
+          'NOT_FOUND',
+          `No schedule ${id}: see skb export or the schedules query for the ids there are.`,
+        );
       const reuses = await kb.listReuses({ scheduleId: id });
-      await writeOut(io.stdout, args.values.json === true ? `${JSON.stringify({ schedule, reuses }, null, 2)}\n` : scheduleSummary(schedule, reuses));
+      await writeOut(
+        io.stdout,
+        args.values.json === true
+          ? `${JSON.stringify({ schedule, reuses }, null, 2)}\n`
+          : scheduleSummary(schedule, reuses),
+      );
       return EXIT.ok;
     } finally {
       await kb.close();

@@ -1,4 +1,14 @@
-import { bestLineage, shapeKey, speedupOf, type CandidateRecord, type LineageStep, type Operation, type ProgressEvent, type SearchRecord, type SearchSeed } from '../../schedules/index.js';
+import {
+  bestLineage,
+  shapeKey,
+  speedupOf,
+  type CandidateRecord,
+  type LineageStep,
+  type Operation,
+  type ProgressEvent,
+  type SearchRecord,
+  type SearchSeed,
+} from '../../schedules/index.js';
 import type { SearchDetail } from '../../search/index.js';
 import { table } from './table.js';
 
@@ -14,9 +24,15 @@ function formatSpeedup(speedup: number | null): string {
 
 /** `gemm M=512,N=512,K=512 f32 +bias+relu stride=2` */
 export function describeOperation(op: Operation): string {
-  const dims = Object.entries(op.dims).map(([k, v]) => `${k}=${v}`).join(',');
-  const attrs = Object.entries(op.attrs).map(([k, v]) => `${k}=${String(v)}`).join(',');
-  return [op.kind, dims, op.dtype, op.epilogue.length ? `+${op.epilogue.join('+')}` : '', attrs].filter(Boolean).join(' ');
+  const dims = Object.entries(op.dims)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const attrs = Object.entries(op.attrs)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(',');
+  return [op.kind, dims, op.dtype, op.epilogue.length ? `+${op.epilogue.join('+')}` : '', attrs]
+    .filter(Boolean)
+    .join(' ');
 }
 
 /**
@@ -54,7 +70,13 @@ export function formatDistance(distance: number): string {
 
 /** Seeds as table rows: schedule id, tier, distance, outcome, gain (`-` until measured). */
 export function seedRows(seeds: readonly SearchSeed[]): string[][] {
-  return seeds.map((seed) => [seed.scheduleId, seed.tier, formatDistance(seed.distance), seed.outcome, seed.gain === undefined ? '-' : formatSpeedup(seed.gain)]);
+  return seeds.map((seed) => [
+    seed.scheduleId,
+    seed.tier,
+    formatDistance(seed.distance),
+    seed.outcome,
+    seed.gain === undefined ? '-' : formatSpeedup(seed.gain),
+  ]);
 }
 
 /** One line on how the search was seeded: off, or how many seeds it found under which settings. */
@@ -75,8 +97,14 @@ export function searchSummary(detail: SearchDetail): string {
   const failed = candidates.filter((c) => !c.correct && c.sample > 0).length;
   const facts: Array<[string, string]> = [
     ['search', `${search.id} (${search.status})`],
-    ['operation', `${describeOperation(search.task.operation)} on ${search.task.target}${search.targetKey ? ` (${search.targetKey})` : ''}`],
-    ['planner', `${search.config.planner}${search.config.models.length ? ` (${search.config.models.join(', ')})` : ''}, seed ${search.config.seed}`],
+    [
+      'operation',
+      `${describeOperation(search.task.operation)} on ${search.task.target}${search.targetKey ? ` (${search.targetKey})` : ''}`,
+    ],
+    [
+      'planner',
+      `${search.config.planner}${search.config.models.length ? ` (${search.config.models.join(', ')})` : ''}, seed ${search.config.seed}`,
+    ],
     ['baseline', `${formatMs(search.baselineLatencyMs)} ms`],
     ['best', `${formatMs(search.bestLatencyMs)} ms`],
     ['speedup', formatSpeedup(speedupOf(search))],
@@ -96,11 +124,19 @@ export function searchSummary(detail: SearchDetail): string {
   const width = Math.max(...facts.map(([k]) => k.length));
   const lines = facts.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
   if (search.seeds.length) {
-    lines.push('', 'Seeds (stored schedules this search started from):', table(['SEED', 'TIER', 'DISTANCE', 'OUTCOME', 'GAIN'], seedRows(search.seeds)));
+    lines.push(
+      '',
+      'Seeds (stored schedules this search started from):',
+      table(['SEED', 'TIER', 'DISTANCE', 'OUTCOME', 'GAIN'], seedRows(search.seeds)),
+    );
   }
   const rows = stepRows(search, candidates);
   lines.push('');
-  lines.push(rows.length ? table(['STEP', 'OPTION', 'LATENCY', 'PLAN'], rows) : 'No step beat the baseline: the accepted plan sequence is empty.');
+  lines.push(
+    rows.length
+      ? table(['STEP', 'OPTION', 'LATENCY', 'PLAN'], rows)
+      : 'No step beat the baseline: the accepted plan sequence is empty.',
+  );
   return `${lines.join('\n')}\n`;
 }
 

@@ -40,12 +40,21 @@ ${ENVIRONMENT_HELP}
   async run(args, io) {
     const statusText = args.values.status;
     const status = statusText === undefined ? undefined : SearchStatusSchema.safeParse(statusText);
-    if (status && !status.success) throw new UsageError(`--status must be one of ${SearchStatusSchema.options.join(', ')}, not "${String(statusText)}"`);
+    if (status && !status.success)
+      throw new UsageError(
+        `--status must be one of ${SearchStatusSchema.options.join(', ')}, not "${String(statusText)}"`,
+      );
     const firstText = typeof args.values.first === 'string' ? args.values.first : '20';
     const first = Number(firstText);
-    if (!/^\d+$/.test(firstText) || first < 1 || first > MAX_PAGE_SIZE) throw new UsageError(`--first must be a whole number from 1 to ${MAX_PAGE_SIZE}, not "${firstText}"`);
-    const page = await withServices(io, (s) => s.search.list(status?.success ? { status: status.data } : {}, { first }));
-    await writeOut(io.stdout, page.items.length ? searchListTable(page.items) : 'No searches yet: start one with skb optimize.\n');
+    if (!/^\d+$/.test(firstText) || first < 1 || first > MAX_PAGE_SIZE)
+      throw new UsageError(`--first must be a whole number from 1 to ${MAX_PAGE_SIZE}, not "${firstText}"`);
+    const page = await withServices(io, (s) =>
+      s.search.list(status?.success ? { status: status.data } : {}, { first }),
+    );
+    await writeOut(
+      io.stdout,
+      page.items.length ? searchListTable(page.items) : 'No searches yet: start one with skb optimize.\n',
+    );
     return EXIT.ok;
   },
 };

@@ -12,7 +12,9 @@ function executorText(entry: TargetEntry): string {
 
 function toolchainText(entry: TargetEntry): string {
   const t = entry.toolchain;
-  return t.kind === 'c' ? `c (${t.cc}${t.cflags ? ` ${t.cflags.join(' ')}` : ''})` : `kernelbench (${t.python ?? 'python3'})`;
+  return t.kind === 'c'
+    ? `c (${t.cc}${t.cflags ? ` ${t.cflags.join(' ')}` : ''})`
+    : `kernelbench (${t.python ?? 'python3'})`;
 }
 
 /**
@@ -45,7 +47,11 @@ Environment:
         const rows = targets.targets.map((t) => [t.id, executorText(t), toolchainText(t), t.description ?? '']);
         const header = ['ID', 'EXECUTOR', 'TOOLCHAIN', 'DESCRIPTION'];
         const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-        const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+        const line = (cells: string[]): string =>
+          cells
+            .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+            .join('  ')
+            .trimEnd();
         await writeOut(io.stdout, `${[line(header), ...rows.map(line)].join('\n')}\n(from ${source})\n`);
         return EXIT.ok;
       }
@@ -56,13 +62,22 @@ Environment:
         try {
           const check = await target.toolchain.selfCheck(target.executor);
           if (!check.ok) {
-            await writeOut(io.stderr, `target ${id}: self-check FAILED on ${target.executor.describe}\n${check.output}\n`);
+            await writeOut(
+              io.stderr,
+              `target ${id}: self-check FAILED on ${target.executor.describe}\n${check.output}\n`,
+            );
             return EXIT.failed;
           }
           const fingerprint = await target.fingerprint();
           const record = makeTargetRecord(entry.id, target.description, fingerprint);
-          await writeOut(io.stderr, `target ${id}: self-check passed on ${target.executor.describe} (${check.output})\n`);
-          await writeOut(io.stdout, `${JSON.stringify({ id: entry.id, key: record.key, family: record.family, fingerprint }, null, 2)}\n`);
+          await writeOut(
+            io.stderr,
+            `target ${id}: self-check passed on ${target.executor.describe} (${check.output})\n`,
+          );
+          await writeOut(
+            io.stdout,
+            `${JSON.stringify({ id: entry.id, key: record.key, family: record.family, fingerprint }, null, 2)}\n`,
+          );
           return EXIT.ok;
         } finally {
           await target.close();

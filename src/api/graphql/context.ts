@@ -40,7 +40,11 @@ export function createApiContext(deps: {
   const targets = new Map<string, Promise<TargetRecord | null>>();
   const searches = new Map<string, Promise<SearchDetail | null>>();
   const search = (): SearchService => {
-    if (!deps.search) throw new SkbError('CONFIG', 'This service was started without a search service: start it with `skb serve` to run searches.');
+    if (!deps.search)
+      throw new SkbError(
+        'CONFIG',
+        'This service was started without a search service: start it with `skb serve` to run searches.',
+      );
     return deps.search;
   };
   const names = deps.targetNames ?? new Map<string, string>();

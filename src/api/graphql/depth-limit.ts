@@ -1,4 +1,10 @@
-import { Kind, type ASTVisitor, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext } from 'graphql';
+import {
+  Kind,
+  type ASTVisitor,
+  type FragmentDefinitionNode,
+  type SelectionSetNode,
+  type ValidationContext,
+} from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
 
 /** Deepest selection nesting a query may have: deep enough for every real use of the schema. */
@@ -45,10 +51,13 @@ export function createDepthLimitRule(maxDepth = DEFAULT_MAX_DEPTH): (context: Va
         const depth = depthOf(node.selectionSet, new Set());
         if (depth > maxDepth) {
           context.reportError(
-            createGraphQLError(`The query is nested more than ${maxDepth} levels deep, the limit: ask for fewer nested fields.`, {
-              nodes: [node],
-              extensions: { code: 'QUERY_TOO_DEEP' },
-            }),
+            createGraphQLError(
+              `The query is nested more than ${maxDepth} levels deep, the limit: ask for fewer nested fields.`,
+              {
+                nodes: [node],
+                extensions: { code: 'QUERY_TOO_DEEP' },
+              },
+            ),
           );
         }
       },

@@ -19,7 +19,9 @@ function isGraphQLErrorLike(value: unknown): value is GraphQLError {
 }
 
 function positionOf(from: unknown) {
-  return isGraphQLErrorLike(from) ? { nodes: from.nodes, source: from.source, positions: from.positions, path: from.path } : {};
+  return isGraphQLErrorLike(from)
+    ? { nodes: from.nodes, source: from.source, positions: from.positions, path: from.path }
+    : {};
 }
 
 /** A user error as the GraphQL error clients see: its message, `extensions.code` and its details. */
@@ -49,5 +51,8 @@ export function maskError(error: unknown): Error {
   const cause = rootCause(error);
   if (isSkbError(cause) && cause.code !== 'INTERNAL') return skbToGraphQLError(cause, error);
   if (isGraphQLErrorLike(error) && isGraphQLErrorLike(cause)) return error;
-  return createGraphQLError(MASKED_MESSAGE, { ...positionOf(error), extensions: { code: 'INTERNAL', unexpected: true } });
+  return createGraphQLError(MASKED_MESSAGE, {
+    ...positionOf(error),
+    extensions: { code: 'INTERNAL', unexpected: true },
+  });
 }

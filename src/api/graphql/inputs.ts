@@ -16,7 +16,10 @@ export const MAX_PAGE_SIZE = 100;
 /** A target key (t-0123456789abcdef) or the name of a target configured on this service ("local"). */
 const TargetRefSchema = z
   .string()
-  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a target is a key such as t-0123456789abcdef (see the targets query) or a configured name such as local');
+  .regex(
+    /^[A-Za-z0-9_.-]{1,64}$/,
+    'a target is a key such as t-0123456789abcdef (see the targets query) or a configured name such as local',
+  );
 
 /** Turns a target name into its key; keys pass through. */
 export type TargetResolver = (ref: string) => string;
@@ -58,7 +61,6 @@ const OperationArgSchema = z.object({
 
 const TiersSchema = z.array(ReuseTierSchema).min(1, 'tiers, when given, must name at least one tier').nullish();
 
-
 /** GraphQL ScheduleFilter -> store filter; null fields are left out. */
 export function parseFilter(value: unknown, resolveTarget: TargetResolver): ScheduleFilter {
   const f = parseOrThrow(FilterSchema, value, 'Invalid filter');
@@ -73,8 +75,15 @@ export function parseFilter(value: unknown, resolveTarget: TargetResolver): Sche
   if (f.dims?.length) {
     const dims: NonNullable<ScheduleFilter['dims']> = {};
     for (const range of f.dims) {
-      if (dims[range.name]) throw new SkbError('BAD_INPUT', `Invalid filter: dimension ${range.name} is given twice; give one range per dimension`);
-      dims[range.name] = { ...(range.min != null ? { min: range.min } : {}), ...(range.max != null ? { max: range.max } : {}) };
+      if (dims[range.name])
+        throw new SkbError(
+          'BAD_INPUT',
+          `Invalid filter: dimension ${range.name} is given twice; give one range per dimension`,
+        );
+      dims[range.name] = {
+        ...(range.min != null ? { min: range.min } : {}),
+        ...(range.max != null ? { max: range.max } : {}),
+      };
     }
     out.dims = dims;
   }
@@ -101,7 +110,18 @@ export function parseOperationArg(value: unknown): Operation {
 
 /** Page arguments of the `schedules` query. */
 export function parsePage(args: { first?: unknown; after?: unknown }): { first: number; after: string | null } {
-  return parseOrThrow(z.object({ first: CountSchema('first'), after: z.string().max(1000).nullish().transform((a) => a ?? null) }), args, 'Invalid page arguments');
+  return parseOrThrow(
+    z.object({
+      first: CountSchema('first'),
+      after: z
+        .string()
+        .max(1000)
+        .nullish()
+        .transform((a) => a ?? null),
+    }),
+    args,
+    'Invalid page arguments',
+  );
 }
 
 /** Arguments of `similarSchedules`. */
@@ -109,16 +129,32 @@ export function parseSimilarArgs(
   args: { operation?: unknown; target?: unknown; k?: unknown; tiers?: unknown },
   resolveTarget: TargetResolver,
 ): SimilarQuery {
-  const { target, k, tiers } = parseOrThrow(z.object({ target: TargetRefSchema, k: CountSchema('k'), tiers: TiersSchema }), args, 'Invalid similarSchedules arguments');
-  return { operation: parseOperationArg(args.operation), targetKey: resolveTarget(target), k, ...(tiers ? { tiers: tiers as ReuseTier[] } : {}) };
+  const { target, k, tiers } = parseOrThrow(
+    z.object({ target: TargetRefSchema, k: CountSchema('k'), tiers: TiersSchema }),
+    args,
+    'Invalid similarSchedules arguments',
+  );
+  return {
+    operation: parseOperationArg(args.operation),
+    targetKey: resolveTarget(target),
+    k,
+    ...(tiers ? { tiers: tiers as ReuseTier[] } : {}),
+  };
 }
 
 /** Arguments of `exportSchedules`. */
-export function parseExportArgs(args: { filter?: unknown; similarTo?: unknown; pruned?: unknown }, resolveTarget: TargetResolver): ExportRequest {
+export function parseExportArgs(
+  args: { filter?: unknown; similarTo?: unknown; pruned?: unknown },
+  resolveTarget: TargetResolver,
+): ExportRequest {
   const pruned = parseOrThrow(z.boolean().nullish(), args.pruned, 'Invalid pruned') ?? false;
   const request: ExportRequest = { filter: parseFilter(args.filter, resolveTarget), pruned };
   if (args.similarTo != null) {
-    const s = parseOrThrow(z.object({ operation: z.unknown(), target: z.unknown(), k: z.unknown() }), args.similarTo, 'Invalid similarTo');
+    const s = parseOrThrow(
+      z.object({ operation: z.unknown(), target: z.unknown(), k: z.unknown() }),
+      args.similarTo,
+      'Invalid similarTo',
+    );
     request.similarTo = parseSimilarArgs({ operation: s.operation, target: s.target, k: s.k ?? 10 }, resolveTarget);
   }
   return request;
@@ -126,10 +162,18 @@ export function parseExportArgs(args: { filter?: unknown; similarTo?: unknown; p
 
 /** A schedule id argument. */
 export function parseScheduleId(value: unknown): string {
-  return parseOrThrow(z.string().regex(/^sch_[0-9a-f]{24}$/, 'a schedule id looks like sch_ followed by 24 hex digits'), value, 'Invalid schedule id');
+  return parseOrThrow(
+    z.string().regex(/^sch_[0-9a-f]{24}$/, 'a schedule id looks like sch_ followed by 24 hex digits'),
+    value,
+    'Invalid schedule id',
+  );
 }
 
 /** The JSONL text of an import. */
 export function parseJsonlArg(value: unknown): string {
-  return parseOrThrow(z.string().min(1, 'the JSONL text is empty: pass the output of exportSchedules'), value, 'Invalid jsonl');
+  return parseOrThrow(
+    z.string().min(1, 'the JSONL text is empty: pass the output of exportSchedules'),
+    value,
+    'Invalid jsonl',
+  );
 }

@@ -36,14 +36,18 @@ export const resolvers = {
   JSON: JsonScalar,
 
   Query: {
-    schedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.listSchedules(parseFilter(args.filter, ctx.resolveTarget), parsePage(args)),
+    schedules: (_: unknown, args: Args, ctx: ApiContext) =>
+      ctx.kb.listSchedules(parseFilter(args.filter, ctx.resolveTarget), parsePage(args)),
     schedule: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.getSchedule(parseScheduleId(args.id)),
-    similarSchedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.similar(parseSimilarArgs(args, ctx.resolveTarget)),
-    exportSchedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.exportJsonl(parseExportArgs(args, ctx.resolveTarget)),
+    similarSchedules: (_: unknown, args: Args, ctx: ApiContext) =>
+      ctx.kb.similar(parseSimilarArgs(args, ctx.resolveTarget)),
+    exportSchedules: (_: unknown, args: Args, ctx: ApiContext) =>
+      ctx.kb.exportJsonl(parseExportArgs(args, ctx.resolveTarget)),
     operations: (_: unknown, __: Args, ctx: ApiContext) => ctx.kb.listOperations(),
     targets: (_: unknown, __: Args, ctx: ApiContext) => ctx.kb.listTargets(),
     health: (_: unknown, __: Args, ctx: ApiContext) => ctx.health(),
-    search: async (_: unknown, args: Args, ctx: ApiContext) => (await ctx.loadSearch(parseSearchId(args.id)))?.search ?? null,
+    search: async (_: unknown, args: Args, ctx: ApiContext) =>
+      (await ctx.loadSearch(parseSearchId(args.id)))?.search ?? null,
     searches: (_: unknown, args: Args, ctx: ApiContext) => {
       const { filter, page } = parseSearchesArgs(args);
       return ctx.search().list(filter, page);
@@ -53,7 +57,8 @@ export const resolvers = {
   Mutation: {
     importSchedules: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.importJsonl(parseJsonlArg(args.jsonl)),
     deleteSchedule: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.deleteSchedule(parseScheduleId(args.id)),
-    startSearch: (_: unknown, args: Args, ctx: ApiContext) => ctx.search().start(parseTaskArg(args.task, ctx.targetIds), parseSearchConfigArg(args.config)),
+    startSearch: (_: unknown, args: Args, ctx: ApiContext) =>
+      ctx.search().start(parseTaskArg(args.task, ctx.targetIds), parseSearchConfigArg(args.config)),
     cancelSearch: (_: unknown, args: Args, ctx: ApiContext) => ctx.search().cancel(parseSearchId(args.id)),
   },
 
@@ -61,7 +66,8 @@ export const resolvers = {
     searchProgress: {
       subscribe: async (_: unknown, args: Args, ctx: SubscriptionContext): Promise<AsyncIterable<ProgressEvent>> => {
         const id = parseSearchId(args.id);
-        if (!(await ctx.loadSearch(id))) throw new SkbError('NOT_FOUND', `No search ${id}: see the searches query for the ids there are.`);
+        if (!(await ctx.loadSearch(id)))
+          throw new SkbError('NOT_FOUND', `No search ${id}: see the searches query for the ids there are.`);
         return ctx.search().subscribe(id, ctx.request?.signal);
       },
       resolve: (event: ProgressEvent) => event,
@@ -78,11 +84,13 @@ export const resolvers = {
   },
 
   Search: {
-    target: (search: SearchRecord, _: Args, ctx: ApiContext) => (search.targetKey ? ctx.loadTarget(search.targetKey) : null),
+    target: (search: SearchRecord, _: Args, ctx: ApiContext) =>
+      search.targetKey ? ctx.loadTarget(search.targetKey) : null,
     budget: (search: SearchRecord) => search.config.budget,
     speedup: (search: SearchRecord) => speedupOf(search),
     steps: (search: SearchRecord) => search.bestLineage,
-    schedule: (search: SearchRecord, _: Args, ctx: ApiContext) => (search.scheduleId ? ctx.kb.getSchedule(search.scheduleId) : null),
+    schedule: (search: SearchRecord, _: Args, ctx: ApiContext) =>
+      search.scheduleId ? ctx.kb.getSchedule(search.scheduleId) : null,
     candidates: async (search: SearchRecord, _: Args, ctx: ApiContext) => (await searchTree(search, ctx)).candidates,
     bestLineage: async (search: SearchRecord, _: Args, ctx: ApiContext) => {
       const detail = await searchTree(search, ctx);

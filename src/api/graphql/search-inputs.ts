@@ -13,7 +13,9 @@ import {
 import { parseOperationArg, parsePage } from './inputs.js';
 
 /** Search ids are opaque to the API, but bounded so a hostile id cannot reach the database as a huge string. */
-const SearchIdSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a search id is 1 to 64 letters, digits, _ . - (see the searches query)');
+const SearchIdSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a search id is 1 to 64 letters, digits, _ . - (see the searches query)');
 
 const TaskArgSchema = z.object({
   operation: z.unknown(),
@@ -38,7 +40,11 @@ const WarmStartArgSchema = z
       .max(16, 'warmStart.seeds is at most 16')
       .optional(),
     tiers: z
-      .array(z.enum(ReuseTierSchema.options, { error: (issue) => `unknown tier ${JSON.stringify(issue.input)} in warmStart.tiers: use ${TIERS}` }))
+      .array(
+        z.enum(ReuseTierSchema.options, {
+          error: (issue) => `unknown tier ${JSON.stringify(issue.input)} in warmStart.tiers: use ${TIERS}`,
+        }),
+      )
       .min(1, `warmStart.tiers needs at least one of ${TIERS} (omit it for all; use enabled: false to run cold)`)
       .refine((tiers) => new Set(tiers).size === tiers.length, 'warmStart.tiers lists a tier twice')
       .optional(),
@@ -54,16 +60,23 @@ const WarmStartArgSchema = z
 function parseWarmStartArg(value: unknown): void {
   const result = WarmStartArgSchema.safeParse(value);
   if (result.success) return;
-  const sentences = result.error.issues.map((issue) => (issue.code === 'unrecognized_keys' ? `warmStart: ${issue.message}; the fields are enabled, seeds, tiers, guidedShare` : issue.message));
+  const sentences = result.error.issues.map((issue) =>
+    issue.code === 'unrecognized_keys'
+      ? `warmStart: ${issue.message}; the fields are enabled, seeds, tiers, guidedShare`
+      : issue.message,
+  );
   throw new SkbError('BAD_INPUT', `Invalid warm start settings: ${[...new Set(sentences)].join('; ')}.`);
 }
-
 
 /** Drops null fields (GraphQL sends null for omitted nullable fields) so zod defaults apply. */
 function withoutNulls(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(withoutNulls);
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, withoutNulls(v)]),
+  );
 }
 
 /** A search id argument. */
@@ -105,7 +118,10 @@ export function parseSearchConfigArg(value: unknown): SearchConfigInput {
 }
 
 /** Arguments of the `searches` query. */
-export function parseSearchesArgs(args: { status?: unknown; first?: unknown; after?: unknown }): { filter: { status?: SearchStatus }; page: PageRequest } {
+export function parseSearchesArgs(args: { status?: unknown; first?: unknown; after?: unknown }): {
+  filter: { status?: SearchStatus };
+  page: PageRequest;
+} {
   const status = parseOrThrow(SearchStatusSchema.nullish(), args.status, 'Invalid status');
   return { filter: status ? { status } : {}, page: parsePage(args) };
 }

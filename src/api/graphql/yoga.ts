@@ -15,7 +15,9 @@ function useMutationAccess(): Plugin<ApiContext> {
     onExecute({ args, setResultAndStopExecution }) {
       const operation = getOperationAST(args.document, args.operationName);
       if (operation?.operation === 'mutation' && !args.contextValue.access.canWrite) {
-        setResultAndStopExecution({ errors: [skbToGraphQLError(new SkbError('UNAUTHORIZED', args.contextValue.access.reason))] });
+        setResultAndStopExecution({
+          errors: [skbToGraphQLError(new SkbError('UNAUTHORIZED', args.contextValue.access.reason))],
+        });
       }
     },
   };

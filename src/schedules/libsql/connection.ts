@@ -55,7 +55,12 @@ export async function openLibsqlConnection(options: LibsqlStoreOptions): Promise
   try {
     client = createClient({ url, authToken: options.authToken, timeout: options.busyTimeoutMs ?? 5000 });
   } catch (error) {
-    throw new SkbError('CONFIG', `Cannot open the database at ${url}: ${messageOf(error)}. Check SKB_DB_URL`, undefined, { cause: error });
+    throw new SkbError(
+      'CONFIG',
+      `Cannot open the database at ${url}: ${messageOf(error)}. Check SKB_DB_URL`,
+      undefined,
+      { cause: error },
+    );
   }
   try {
     if (path) await client.execute('PRAGMA journal_mode = WAL');

@@ -19,6 +19,9 @@ export function decodeCursor(cursor: string): CursorPosition {
   try {
     return CursorSchema.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
   } catch {
-    throw new SkbError('BAD_INPUT', `The cursor "${cursor.slice(0, 40)}" is not one this service issued: pass the endCursor of a previous page`);
+    throw new SkbError(
+      'BAD_INPUT',
+      `The cursor "${cursor.slice(0, 40)}" is not one this service issued: pass the endCursor of a previous page`,
+    );
   }
 }

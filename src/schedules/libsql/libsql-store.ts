@@ -4,7 +4,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SkbError, parseOrThrow } from '../errors.js';
-import { ReuseSchema, ScheduleContentSchema, toSchedule, type Schedule, type ScheduleContent, type ScheduleContentInput } from '../schedule.js';
+import {
+  ReuseSchema,
+  ScheduleContentSchema,
+  toSchedule,
+  type Schedule,
+  type ScheduleContent,
+  type ScheduleContentInput,
+} from '../schedule.js';
 import type { SearchPatch, SearchRecord, SearchStore } from '../search.js';
 import type { Store } from '../store.js';
 import type { TargetRecord } from '../target-record.js';
@@ -24,15 +31,24 @@ export type LibsqlStore = Store & {
   finishSearch(
     searchId: string,
     patch: SearchPatch,
-    schedule?: { content: ScheduleContentInput; target?: TargetRecord; embedding: { embedderId: string; vector: Float32Array } },
+    schedule?: {
+      content: ScheduleContentInput;
+      target?: TargetRecord;
+      embedding: { embedderId: string; vector: Float32Array };
+    },
   ): Promise<{ search: SearchRecord; schedule: Schedule | null; inserted: boolean }>;
 };
 
 /** Checks schedule contents (and their vectors) before any transaction opens. */
 function parseContents(contents: ScheduleContentInput[], embeddings?: { vectors: Float32Array[] }): ScheduleContent[] {
-  const parsed = contents.map((c, i) => parseOrThrow(ScheduleContentSchema, c, `Schedule ${i + 1} of ${contents.length} is invalid`));
+  const parsed = contents.map((c, i) =>
+    parseOrThrow(ScheduleContentSchema, c, `Schedule ${i + 1} of ${contents.length} is invalid`),
+  );
   if (embeddings && embeddings.vectors.length !== parsed.length) {
-    throw new SkbError('BAD_INPUT', `Got ${embeddings.vectors.length} embedding vectors for ${parsed.length} schedules: give one vector per schedule, in the same order`);
+    throw new SkbError(
+      'BAD_INPUT',
+      `Got ${embeddings.vectors.length} embedding vectors for ${parsed.length} schedules: give one vector per schedule, in the same order`,
+    );
   }
   return parsed;
 }
@@ -40,8 +56,10 @@ function parseContents(contents: ScheduleContentInput[], embeddings?: { vectors:
 /** Opens (and migrates) the database at `options.url` and returns the store over it. */
 export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<LibsqlStore> {
   const connection = await openLibsqlConnection(options);
-  const read = <T>(work: (kb: Repositories) => Promise<T>): Promise<T> => connection.read((db) => work(createRepositories(db)));
-  const write = <T>(work: (kb: Repositories) => Promise<T>): Promise<T> => connection.write((tx) => work(createRepositories(tx)));
+  const read = <T>(work: (kb: Repositories) => Promise<T>): Promise<T> =>
+    connection.read((db) => work(createRepositories(db)));
+  const write = <T>(work: (kb: Repositories) => Promise<T>): Promise<T> =>
+    connection.write((tx) => work(createRepositories(tx)));
 
   const searches: SearchStore = {
     createSearch: (record) => write((kb) => kb.searches.create(record)),
@@ -50,8 +68,10 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
     listSearches: (filter, page) => read((kb) => kb.searches.list(filter, page)),
     searchesWithStatus: (statuses) => read((kb) => kb.searches.withStatus(statuses)),
     // An empty call opens no transaction.
-    insertCandidates: async (records) => (records.length ? write((kb) => kb.searches.insertCandidates(records)) : undefined),
-    markAdmitted: async (searchId, ids) => (ids.length ? write((kb) => kb.searches.markAdmitted(searchId, ids)) : undefined),
+    insertCandidates: async (records) =>
+      records.length ? write((kb) => kb.searches.insertCandidates(records)) : undefined,
+    markAdmitted: async (searchId, ids) =>
+      ids.length ? write((kb) => kb.searches.markAdmitted(searchId, ids)) : undefined,
     listCandidates: (searchId) => read((kb) => kb.searches.candidates(searchId)),
   };
 
@@ -106,7 +126,11 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
     listShapes: (group) => read((kb) => kb.schedules.shapes(group)),
 
     async recordReuse(input) {
-      const reuse = parseOrThrow(ReuseSchema, { ...input, id: input.id ?? `reu_${randomUUID()}`, createdAt: new Date().toISOString() }, 'Invalid reuse record');
+      const reuse = parseOrThrow(
+        ReuseSchema,
+        { ...input, id: input.id ?? `reu_${randomUUID()}`, createdAt: new Date().toISOString() },
+        'Invalid reuse record',
+      );
       return write(async (kb) => {
         if (!(await kb.schedules.exists(reuse.scheduleId))) {
           throw new SkbError('NOT_FOUND', `Cannot record a reuse of schedule ${reuse.scheduleId}: no such schedule`);

@@ -16,7 +16,11 @@ export interface MarkersRepository {
 
 /** The key of a marker; BAD_INPUT for a name that is not one. */
 function markerKey(name: string): string {
-  if (!/^[a-z][a-z0-9_.-]{0,63}$/.test(name)) throw new SkbError('BAD_INPUT', `A marker name is 1 to 64 lower-case letters, digits, _ . -, starting with a letter; got "${name.slice(0, 80)}"`);
+  if (!/^[a-z][a-z0-9_.-]{0,63}$/.test(name))
+    throw new SkbError(
+      'BAD_INPUT',
+      `A marker name is 1 to 64 lower-case letters, digits, _ . -, starting with a letter; got "${name.slice(0, 80)}"`,
+    );
   return `marker:${name}`;
 }
 
@@ -37,8 +41,12 @@ export function createMarkersRepository(db: SqlExecutor): MarkersRepository {
     },
 
     async set(name, value) {
-      if (!Number.isSafeInteger(value)) throw new SkbError('BAD_INPUT', `A marker value is an integer, got ${value} for ${name}`);
-      await db.execute({ sql: 'INSERT INTO kb_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value', args: [markerKey(name), value] });
+      if (!Number.isSafeInteger(value))
+        throw new SkbError('BAD_INPUT', `A marker value is an integer, got ${value} for ${name}`);
+      await db.execute({
+        sql: 'INSERT INTO kb_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+        args: [markerKey(name), value],
+      });
     },
   };
 }

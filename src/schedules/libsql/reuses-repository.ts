@@ -45,10 +45,20 @@ export function createReusesRepository(db: SqlExecutor): ReusesRepository {
   return {
     async insert(reuse) {
       const dup = await db.execute({ sql: 'SELECT 1 FROM reuses WHERE id = ?', args: [reuse.id] });
-      if (dup.rows.length) throw new SkbError('CONFLICT', `A reuse with id ${reuse.id} already exists: leave id out to get a fresh one`);
+      if (dup.rows.length)
+        throw new SkbError('CONFLICT', `A reuse with id ${reuse.id} already exists: leave id out to get a fresh one`);
       await db.execute({
         sql: `INSERT INTO reuses (id, schedule_id, search_id, tier, distance, outcome, gain, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        args: [reuse.id, reuse.scheduleId, reuse.searchId, reuse.tier, reuse.distance, reuse.outcome, reuse.gain ?? null, reuse.createdAt],
+        args: [
+          reuse.id,
+          reuse.scheduleId,
+          reuse.searchId,
+          reuse.tier,
+          reuse.distance,
+          reuse.outcome,
+          reuse.gain ?? null,
+          reuse.createdAt,
+        ],
       });
     },
 
@@ -56,8 +66,15 @@ export function createReusesRepository(db: SqlExecutor): ReusesRepository {
       const r = await db.execute({ sql: 'SELECT * FROM reuses WHERE id = ?', args: [id] });
       if (!r.rows[0]) throw new SkbError('NOT_FOUND', `No reuse with id ${id}`);
       const current = rowToReuse(r.rows[0]);
-      const next = parseOrThrow(ReuseSchema, { ...current, outcome: patch.outcome, gain: patch.gain ?? current.gain }, 'Invalid reuse update');
-      await db.execute({ sql: 'UPDATE reuses SET outcome = ?, gain = ? WHERE id = ?', args: [next.outcome, next.gain ?? null, id] });
+      const next = parseOrThrow(
+        ReuseSchema,
+        { ...current, outcome: patch.outcome, gain: patch.gain ?? current.gain },
+        'Invalid reuse update',
+      );
+      await db.execute({
+        sql: 'UPDATE reuses SET outcome = ?, gain = ? WHERE id = ?',
+        args: [next.outcome, next.gain ?? null, id],
+      });
       return next;
     },
 
@@ -82,7 +99,9 @@ export function createReusesRepository(db: SqlExecutor): ReusesRepository {
         where.push('search_id = ?');
         args.push(filter.searchId);
       }
-      return (await db.execute({ sql: `SELECT * FROM reuses ${whereClause(where)} ORDER BY created_at, id`, args })).rows.map(rowToReuse);
+      return (
+        await db.execute({ sql: `SELECT * FROM reuses ${whereClause(where)} ORDER BY created_at, id`, args })
+      ).rows.map(rowToReuse);
     },
 
     async stats(scheduleIds) {
@@ -94,7 +113,14 @@ export function createReusesRepository(db: SqlExecutor): ReusesRepository {
       const stats = new Map<string, ReuseStats>();
       for (const row of r.rows) {
         const id = String(row.schedule_id);
-        const entry = stats.get(id) ?? { scheduleId: id, improved: 0, replayed: 0, failed: 0, notImproved: 0, pending: 0 };
+        const entry = stats.get(id) ?? {
+          scheduleId: id,
+          improved: 0,
+          replayed: 0,
+          failed: 0,
+          notImproved: 0,
+          pending: 0,
+        };
         const n = Number(row.n);
         const outcome = String(row.outcome);
         if (outcome === 'improved') entry.improved += n;

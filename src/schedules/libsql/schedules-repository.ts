@@ -11,7 +11,16 @@ import { SkbError } from '../errors.js';
 import { OperationSchema, shapeKey, structureKey } from '../operation.js';
 import { creationSortKey } from '../ordering.js';
 import { ScheduleContentSchema, toSchedule, type Schedule, type ScheduleContent } from '../schedule.js';
-import type { EmbeddingRow, EmbeddingSpace, InsertResult, OperationSummary, Page, PageRequest, ScheduleFilter, ShapeRow } from '../store.js';
+import type {
+  EmbeddingRow,
+  EmbeddingSpace,
+  InsertResult,
+  OperationSummary,
+  Page,
+  PageRequest,
+  ScheduleFilter,
+  ShapeRow,
+} from '../store.js';
 import type { TargetRecord } from '../target-record.js';
 import { rowsChanged, runWrite, type SqlExecutor } from './connection.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -35,7 +44,10 @@ export interface SchedulesRepository {
    * content already stored is reported as a duplicate, and a vector is written only where its
    * schedule has none in that space yet.
    */
-  insert(contents: ScheduleContent[], options: { targets?: TargetRecord[]; embeddings?: EmbeddingBatch }): Promise<InsertResult>;
+  insert(
+    contents: ScheduleContent[],
+    options: { targets?: TargetRecord[]; embeddings?: EmbeddingBatch },
+  ): Promise<InsertResult>;
   get(id: string): Promise<Schedule | null>;
   exists(id: string): Promise<boolean>;
   page(filter: ScheduleFilter, page: PageRequest): Promise<Page<Schedule>>;
@@ -74,7 +86,10 @@ function vectorsBlob(vectors: Float32Array[], dim: number): Uint8Array {
   return blob;
 }
 
-export function createSchedulesRepository(db: SqlExecutor, deps: { targets: TargetsRepository; markers: MarkersRepository }): SchedulesRepository {
+export function createSchedulesRepository(
+  db: SqlExecutor,
+  deps: { targets: TargetsRepository; markers: MarkersRepository },
+): SchedulesRepository {
   const { targets, markers } = deps;
 
   async function select(statement: InStatement): Promise<Schedule[]> {
@@ -105,7 +120,10 @@ export function createSchedulesRepository(db: SqlExecutor, deps: { targets: Targ
     if (embedderId.length < 1 || embedderId.length > 200 || /[\u0000-\u001f]/.test(embedderId)) {
       throw new SkbError('BAD_INPUT', 'An embedder id is 1 to 200 printable characters, e.g. offline-v1-256');
     }
-    const existing = await db.execute({ sql: 'SELECT dim FROM embedding_spaces WHERE embedder_id = ?', args: [embedderId] });
+    const existing = await db.execute({
+      sql: 'SELECT dim FROM embedding_spaces WHERE embedder_id = ?',
+      args: [embedderId],
+    });
     const recorded = existing.rows[0] ? Number(existing.rows[0].dim) : undefined;
     const dim = recorded ?? vectors[0]?.length ?? 0;
     for (const v of vectors) {
@@ -118,11 +136,15 @@ export function createSchedulesRepository(db: SqlExecutor, deps: { targets: Targ
           { embedderId, expectedDim: dim, actualDim: v.length },
         );
       }
-      if (!v.every(Number.isFinite)) throw new SkbError('BAD_INPUT', `Embedder "${embedderId}" produced a vector with NaN or infinite values`);
+      if (!v.every(Number.isFinite))
+        throw new SkbError('BAD_INPUT', `Embedder "${embedderId}" produced a vector with NaN or infinite values`);
     }
     if (recorded === undefined && vectors.length > 0) {
       if (dim === 0) throw new SkbError('BAD_INPUT', `Embedder "${embedderId}" produced empty vectors`);
-      await db.execute({ sql: 'INSERT INTO embedding_spaces (embedder_id, dim) VALUES (?, ?)', args: [embedderId, dim] });
+      await db.execute({
+        sql: 'INSERT INTO embedding_spaces (embedder_id, dim) VALUES (?, ?)',
+        args: [embedderId, dim],
+      });
     }
     return dim;
   }
@@ -141,7 +163,10 @@ export function createSchedulesRepository(db: SqlExecutor, deps: { targets: Targ
         );
       }
       const schedules = parsed.map(toSchedule);
-      const stored = await seqsBy('content_hash', schedules.map((s) => s.contentHash));
+      const stored = await seqsBy(
+        'content_hash',
+        schedules.map((s) => s.contentHash),
+      );
       const inserted: Schedule[] = [];
       const duplicates: string[] = [];
       const fresh: unknown[][] = [];
@@ -176,9 +201,18 @@ export function createSchedulesRepository(db: SqlExecutor, deps: { targets: Targ
                 SELECT ${jsonColumns(11)} FROM json_each(?) ORDER BY key`,
           args: [JSON.stringify(fresh)],
         });
-        for (const [hash, seq] of await seqsBy('content_hash', inserted.map((s) => s.contentHash))) stored.set(hash, seq);
-        const dims = inserted.flatMap((s) => Object.entries(s.operation.dims).map(([name, value]) => [stored.get(s.contentHash)!, name, value]));
-        await runWrite(db, { sql: `INSERT INTO schedule_dims (schedule_seq, name, value) SELECT ${jsonColumns(3)} FROM json_each(?)`, args: [JSON.stringify(dims)] });
+        for (const [hash, seq] of await seqsBy(
+          'content_hash',
+          inserted.map((s) => s.contentHash),
+        ))
+          stored.set(hash, seq);
+        const dims = inserted.flatMap((s) =>
+          Object.entries(s.operation.dims).map(([name, value]) => [stored.get(s.contentHash)!, name, value]),
+        );
+        await runWrite(db, {
+          sql: `INSERT INTO schedule_dims (schedule_seq, name, value) SELECT ${jsonColumns(3)} FROM json_each(?)`,
+          args: [JSON.stringify(dims)],
+        });
       }
       let embeddingsWritten = 0;
       if (embeddings && schedules.length) {
@@ -236,7 +270,10 @@ export function createSchedulesRepository(db: SqlExecutor, deps: { targets: Targ
 
     async all(filter) {
       const { where, args } = scheduleFilterSql(filter);
-      return select({ sql: `SELECT ${SCHEDULE_COLUMNS} FROM schedules s ${whereClause(where)} ORDER BY s.created_at, s.id`, args });
+      return select({
+        sql: `SELECT ${SCHEDULE_COLUMNS} FROM schedules s ${whereClause(where)} ORDER BY s.created_at, s.id`,
+        args,
+      });
     },
 
     async delete(id) {
@@ -277,7 +314,13 @@ export function createSchedulesRepository(db: SqlExecutor, deps: { targets: Targ
       return r.rows.map((row): ShapeRow => {
         const what = `operation of schedule ${String(row.id)}`;
         const dims = parseStored(DimsSchema, parseJsonColumn(row.dims, what), what);
-        return { id: String(row.id), label: Number(row.seq), shapeKey: String(row.shape_key), dims, speedup: Number(row.speedup) };
+        return {
+          id: String(row.id),
+          label: Number(row.seq),
+          shapeKey: String(row.shape_key),
+          dims,
+          speedup: Number(row.speedup),
+        };
       });
     },
 
@@ -292,7 +335,11 @@ export function createSchedulesRepository(db: SqlExecutor, deps: { targets: Targ
         sql: 'SELECT id, seq, target_family FROM schedules WHERE id IN (SELECT value FROM json_each(?))',
         args: [JSON.stringify(ids)],
       });
-      return r.rows.map((row) => ({ scheduleId: String(row.id), label: Number(row.seq), targetFamily: String(row.target_family) }));
+      return r.rows.map((row) => ({
+        scheduleId: String(row.id),
+        label: Number(row.seq),
+        targetFamily: String(row.target_family),
+      }));
     },
 
     async byLabels(labels) {
@@ -311,9 +358,16 @@ export function createSchedulesRepository(db: SqlExecutor, deps: { targets: Targ
         rows.map((r) => r.vector),
       );
       if (rows.length === 0) return;
-      const seqs = await seqsBy('id', rows.map((r) => r.scheduleId));
+      const seqs = await seqsBy(
+        'id',
+        rows.map((r) => r.scheduleId),
+      );
       const unknown = rows.find((r) => !seqs.has(r.scheduleId));
-      if (unknown) throw new SkbError('NOT_FOUND', `Cannot store an embedding for schedule ${unknown.scheduleId}: no such schedule`);
+      if (unknown)
+        throw new SkbError(
+          'NOT_FOUND',
+          `Cannot store an embedding for schedule ${unknown.scheduleId}: no such schedule`,
+        );
       const bytes = dim * 4;
       // In input order, so a schedule given twice keeps its last vector.
       const slices = rows.map((r, i) => [seqs.get(r.scheduleId)!, i * bytes + 1]);
@@ -322,7 +376,16 @@ export function createSchedulesRepository(db: SqlExecutor, deps: { targets: Targ
               SELECT json_extract(value, '$[0]'), ?, ?, substr(?, json_extract(value, '$[1]'), ?)
               FROM json_each(?) WHERE true ORDER BY key
               ON CONFLICT (embedder_id, schedule_seq) DO UPDATE SET dim = excluded.dim, vector = excluded.vector`,
-        args: [embedderId, dim, vectorsBlob(rows.map((r) => r.vector), dim), bytes, JSON.stringify(slices)],
+        args: [
+          embedderId,
+          dim,
+          vectorsBlob(
+            rows.map((r) => r.vector),
+            dim,
+          ),
+          bytes,
+          JSON.stringify(slices),
+        ],
       });
       await markers.bumpRevision();
     },
@@ -338,7 +401,11 @@ export function createSchedulesRepository(db: SqlExecutor, deps: { targets: Targ
           scheduleId: String(row.id),
           label: Number(row.seq),
           targetFamily: String(row.target_family),
-          vector: blobToVector(row.vector, Number(row.dim), `embedding of schedule ${String(row.id)} in space ${embedderId}`),
+          vector: blobToVector(
+            row.vector,
+            Number(row.dim),
+            `embedding of schedule ${String(row.id)} in space ${embedderId}`,
+          ),
         }),
       );
     },
@@ -348,7 +415,9 @@ export function createSchedulesRepository(db: SqlExecutor, deps: { targets: Targ
         `SELECT p.embedder_id, p.dim, COUNT(e.schedule_seq) AS n FROM embedding_spaces p
          LEFT JOIN schedule_embeddings e ON e.embedder_id = p.embedder_id GROUP BY p.embedder_id, p.dim ORDER BY p.embedder_id`,
       );
-      return r.rows.map((row): EmbeddingSpace => ({ embedderId: String(row.embedder_id), dim: Number(row.dim), count: Number(row.n) }));
+      return r.rows.map(
+        (row): EmbeddingSpace => ({ embedderId: String(row.embedder_id), dim: Number(row.dim), count: Number(row.n) }),
+      );
     },
   };
 }

@@ -88,7 +88,10 @@ function rowToSearch(row: Row): SearchRecord {
 
 function rowToCandidate(row: Row): CandidateRecord {
   const what = `candidate row ${String(row.id)}`;
-  return { ...parseStored(CandidateRecordSchema, parseJsonColumn(row.record, what), what), admitted: Number(row.admitted) === 1 };
+  return {
+    ...parseStored(CandidateRecordSchema, parseJsonColumn(row.record, what), what),
+    admitted: Number(row.admitted) === 1,
+  };
 }
 
 export function createSearchesRepository(db: SqlExecutor): SearchesRepository {
@@ -167,12 +170,17 @@ export function createSearchesRepository(db: SqlExecutor): SearchesRepository {
         args: [JSON.stringify(records.map((c) => [c.searchId, c.sample]))],
       });
       // Stored samples, then those earlier in this call: a sample given twice clashes with its first.
-      const holder = new Map(clashes.rows.map((row) => [`${String(row.sample)} ${String(row.search_id)}`, String(row.id)]));
+      const holder = new Map(
+        clashes.rows.map((row) => [`${String(row.sample)} ${String(row.search_id)}`, String(row.id)]),
+      );
       for (const c of records) {
         const key = `${c.sample} ${c.searchId}`;
         const taken = holder.get(key);
         if (taken !== undefined) {
-          throw new SkbError('CONFLICT', `Sample ${c.sample} of search ${c.searchId} is already stored (candidate ${taken}): a sample is never evaluated twice`);
+          throw new SkbError(
+            'CONFLICT',
+            `Sample ${c.sample} of search ${c.searchId} is already stored (candidate ${taken}): a sample is never evaluated twice`,
+          );
         }
         holder.set(key, c.id);
       }
@@ -190,7 +198,10 @@ export function createSearchesRepository(db: SqlExecutor): SearchesRepository {
     },
 
     async candidates(searchId) {
-      const r = await db.execute({ sql: 'SELECT id, admitted, record FROM candidates WHERE search_id = ? ORDER BY sample', args: [searchId] });
+      const r = await db.execute({
+        sql: 'SELECT id, admitted, record FROM candidates WHERE search_id = ? ORDER BY sample',
+        args: [searchId],
+      });
       return r.rows.map(rowToCandidate);
     },
   };

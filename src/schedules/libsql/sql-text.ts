@@ -14,11 +14,14 @@ export function sqlLiteral(value: SqlValue): string {
   if (value === null) return 'NULL';
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'number') {
-    if (!Number.isSafeInteger(value)) throw new SkbError('INTERNAL', `Cannot write ${value} as a SQL literal exactly: bind it`);
+    if (!Number.isSafeInteger(value))
+      throw new SkbError('INTERNAL', `Cannot write ${value} as a SQL literal exactly: bind it`);
     return String(value);
   }
   if (typeof value === 'string') {
-    return value.includes('\u0000') ? `CAST(${sqlLiteral(Buffer.from(value, 'utf8'))} AS TEXT)` : `'${value.replaceAll("'", "''")}'`;
+    return value.includes('\u0000')
+      ? `CAST(${sqlLiteral(Buffer.from(value, 'utf8'))} AS TEXT)`
+      : `'${value.replaceAll("'", "''")}'`;
   }
   return `X'${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}'`;
 }
@@ -39,13 +42,15 @@ export function inlineArguments(sql: string, args: readonly SqlValue[]): string 
       quote = ch;
       out += ch;
     } else if (ch === '?') {
-      if (next >= args.length) throw new SkbError('INTERNAL', `The statement has more placeholders than its ${args.length} arguments`);
+      if (next >= args.length)
+        throw new SkbError('INTERNAL', `The statement has more placeholders than its ${args.length} arguments`);
       out += sqlLiteral(args[next++]!);
     } else {
       out += ch;
     }
   }
-  if (next !== args.length) throw new SkbError('INTERNAL', `The statement has ${next} placeholders for ${args.length} arguments`);
+  if (next !== args.length)
+    throw new SkbError('INTERNAL', `The statement has ${next} placeholders for ${args.length} arguments`);
   return out;
 }
 

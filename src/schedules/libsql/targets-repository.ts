@@ -36,7 +36,13 @@ function rowToTarget(row: Row): TargetRecord {
   const what = `target row ${String(row.key)}`;
   return parseStored(
     TargetRecordSchema,
-    { key: row.key, family: row.family, name: row.name, description: row.description, fingerprint: parseJsonColumn(row.fingerprint, what) },
+    {
+      key: row.key,
+      family: row.family,
+      name: row.name,
+      description: row.description,
+      fingerprint: parseJsonColumn(row.fingerprint, what),
+    },
     what,
   );
 }
@@ -69,7 +75,10 @@ export function createTargetsRepository(db: SqlExecutor): TargetsRepository {
     },
 
     async familiesOf(keys) {
-      const r = await db.execute({ sql: 'SELECT key, family FROM targets WHERE key IN (SELECT value FROM json_each(?))', args: [JSON.stringify(keys)] });
+      const r = await db.execute({
+        sql: 'SELECT key, family FROM targets WHERE key IN (SELECT value FROM json_each(?))',
+        args: [JSON.stringify(keys)],
+      });
       return new Map(r.rows.map((row) => [String(row.key), String(row.family)]));
     },
   };

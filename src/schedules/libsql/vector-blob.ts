@@ -12,7 +12,8 @@ export function vectorToBlob(vector: Float32Array): Uint8Array {
 export function blobToVector(value: unknown, dim: number, what: string): Float32Array {
   const bytes = value instanceof ArrayBuffer ? new Uint8Array(value) : value instanceof Uint8Array ? value : null;
   if (!bytes) throw corrupt(what, 'the vector is not a blob');
-  if (bytes.byteLength !== dim * 4) throw corrupt(what, `the vector has ${bytes.byteLength} bytes, expected ${dim * 4} for dimension ${dim}`);
+  if (bytes.byteLength !== dim * 4)
+    throw corrupt(what, `the vector has ${bytes.byteLength} bytes, expected ${dim * 4} for dimension ${dim}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(dim);
   for (let i = 0; i < dim; i++) out[i] = view.getFloat32(i * 4, true);

@@ -41,14 +41,22 @@ export interface ChatClient {
 }
 
 const ReplySchema = z.object({
-  choices: z.array(z.object({ message: z.object({ content: z.string().nullable().optional() }) })).min(1, 'the reply has no choices'),
+  choices: z
+    .array(z.object({ message: z.object({ content: z.string().nullable().optional() }) }))
+    .min(1, 'the reply has no choices'),
   usage: z
-    .object({ prompt_tokens: z.number().int().nonnegative().optional(), completion_tokens: z.number().int().nonnegative().optional() })
+    .object({
+      prompt_tokens: z.number().int().nonnegative().optional(),
+      completion_tokens: z.number().int().nonnegative().optional(),
+    })
     .nullable()
     .optional(),
 });
 
-type Attempt = { kind: 'reply'; text: string } | { kind: 'retry'; error: string; afterMs?: number } | { kind: 'fail'; error: string };
+type Attempt =
+  | { kind: 'reply'; text: string }
+  | { kind: 'retry'; error: string; afterMs?: number }
+  | { kind: 'fail'; error: string };
 
 function retryAfterMs(headers: Headers | undefined): number | undefined {
   const value = headers?.get('retry-after');
@@ -104,7 +112,13 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
   async function attempt(request: ChatRequest, usage: Usage[]): Promise<Attempt> {
     const started = performance.now();
     const record = (promptTokens: number, completionTokens: number): void => {
-      usage.push({ model: request.model, promptTokens, completionTokens, purpose: request.purpose, durationMs: Math.round(performance.now() - started) });
+      usage.push({
+        model: request.model,
+        promptTokens,
+        completionTokens,
+        purpose: request.purpose,
+        durationMs: Math.round(performance.now() - started),
+      });
     };
     // The SDK keeps a listener on the signal it is given for as long as that signal lives; a
     // search's signal lives for the whole search, so each request gets its own, linked here and
@@ -129,7 +143,10 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
       const parsed = ReplySchema.safeParse(reply);
       if (!parsed.success) {
         record(0, 0);
-        return { kind: 'fail', error: `malformed reply: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}` };
+        return {
+          kind: 'fail',
+          error: `malformed reply: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+        };
       }
       record(parsed.data.usage?.prompt_tokens ?? 0, parsed.data.usage?.completion_tokens ?? 0);
       return { kind: 'reply', text: parsed.data.choices[0]?.message.content ?? '' };
@@ -158,7 +175,11 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
         }
       }
       const tries = errors.length;
-      return { ok: false, error: `${request.model}: ${errors.at(-1)}${tries > 1 ? ` (after ${tries} attempts: ${errors.join(' | ')})` : ''}`, usage };
+      return {
+        ok: false,
+        error: `${request.model}: ${errors.at(-1)}${tries > 1 ? ` (after ${tries} attempts: ${errors.join(' | ')})` : ''}`,
+        usage,
+      };
     },
   };
 }

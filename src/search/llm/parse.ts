@@ -45,7 +45,11 @@ const PLAN_LABEL = /^[\s>*_#`-]*PLAN[\s*_`]*:[\s*_`]*/im;
  * number in the menu), the plan is what follows it (after an optional `PLAN:` label) or, when
  * nothing follows, what precedes it. `allowed` lists the ids the prompt offered.
  */
-export function parsePlanReply(raw: string, offered: MenuOption[], allowed: ReadonlySet<string>): ParseResult<PlanReply> {
+export function parsePlanReply(
+  raw: string,
+  offered: MenuOption[],
+  allowed: ReadonlySet<string>,
+): ParseResult<PlanReply> {
   const text = stripThinking(raw);
   if (!text) return { ok: false, error: 'the model returned an empty reply' };
   const matches = [...text.matchAll(OPTION_LINE)];
@@ -55,7 +59,10 @@ export function parsePlanReply(raw: string, offered: MenuOption[], allowed: Read
   const byNumber = /^\d+$/.test(token) ? offered[Number(token) - 1]?.id : undefined;
   const optionId = byNumber ?? token;
   if (!allowed.has(optionId)) {
-    return { ok: false, error: `the reply chose "${token}", which is not among the offered options (${[...allowed].join(', ')})` };
+    return {
+      ok: false,
+      error: `the reply chose "${token}", which is not among the offered options (${[...allowed].join(', ')})`,
+    };
   }
   const after = text.slice(last.index + last[0].length);
   const before = text.slice(0, last.index);
@@ -63,7 +70,8 @@ export function parsePlanReply(raw: string, offered: MenuOption[], allowed: Read
   const planText = strip(after) || strip(before);
   const name = optionId === INVENTED_OPTION_ID ? NAME_LINE.exec(text)?.[1]?.trim() : undefined;
   const parsed = PlanReplySchema.safeParse({ optionId, text: planText, ...(name ? { name } : {}) });
-  if (!parsed.success) return { ok: false, error: `the plan is unusable: ${parsed.error.issues.map((i) => i.message).join('; ')}` };
+  if (!parsed.success)
+    return { ok: false, error: `the plan is unusable: ${parsed.error.issues.map((i) => i.message).join('; ')}` };
   return { ok: true, value: parsed.data };
 }
 

@@ -30,7 +30,11 @@ function describeOperation(op: Operation): string {
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
   const epilogue = op.epilogue.length ? `, epilogue ${op.epilogue.join(' then ')}` : '';
-  const attrs = Object.keys(op.attrs).length ? `, ${Object.entries(op.attrs).map(([k, v]) => `${k}=${String(v)}`).join(', ')}` : '';
+  const attrs = Object.keys(op.attrs).length
+    ? `, ${Object.entries(op.attrs)
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(', ')}`
+    : '';
   return `${op.kind} (${dims}), dtype ${op.dtype}${op.layout ? `, layout ${op.layout}` : ''}${epilogue}${attrs}`;
 }
 
@@ -66,7 +70,9 @@ function taskSection(task: PlanningTask, lang: CodeLanguage): string {
 }
 
 function currentSection(parent: CandidateView, lang: CodeLanguage): string {
-  const feedback = parent.feedback.length ? parent.feedback.map((f) => `- ${f}`).join('\n') : '- (no feedback beyond the latency)';
+  const feedback = parent.feedback.length
+    ? parent.feedback.map((f) => `- ${f}`).join('\n')
+    : '- (no feedback beyond the latency)';
   return [
     '## Current code',
     `Measured latency: ${formatMs(parent.latencyMs)}`,
@@ -124,7 +130,8 @@ export function planPrompt(input: PlanPromptInput): Prompt {
     instruction = `Invent exactly one new optimization not on the list and write a concrete plan for it (OPTION: ${INVENTED_OPTION_ID}).`;
   } else {
     menuSection = ['## Optimization menu', menuLines(input.menu)].join('\n\n');
-    instruction = 'Choose exactly one option from the menu, the one most likely to reduce the latency of this code now, and write a concrete plan for applying it to this code.';
+    instruction =
+      'Choose exactly one option from the menu, the one most likely to reduce the latency of this code now, and write a concrete plan for applying it to this code.';
   }
   const user = [
     taskSection(input.task, input.language),
@@ -186,7 +193,9 @@ export interface ReplayPromptInput {
 
 /** Warm start: one implement prompt that applies a seed schedule's ordered steps to the baseline. */
 export function replayPrompt(input: ReplayPromptInput): Prompt {
-  const steps = input.steps.map(({ step, label }, i) => `### Step ${i + 1}: ${label} (\`${step.optionId}\`)\n${step.plan.trim()}`).join('\n\n');
+  const steps = input.steps
+    .map(({ step, label }, i) => `### Step ${i + 1}: ${label} (\`${step.optionId}\`)\n${step.plan.trim()}`)
+    .join('\n\n');
   const user = [
     taskSection(input.task, input.language),
     currentSection(input.parent, input.language),

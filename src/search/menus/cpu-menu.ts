@@ -7,18 +7,77 @@ import type { Menu } from './menu.js';
 export const CPU_MENU: Menu = {
   toolchain: 'c',
   options: [
-    { id: 'cpu.cache_tile', label: 'Cache tiling', description: 'Tile the loop nest so the working set of the inner loops fits in L1/L2 (choose tile sizes for M, N, K or rows).' },
-    { id: 'cpu.register_block', label: 'Register blocking', description: 'Compute a small MR x NR block of outputs in registers (accumulators held across the reduction loop).' },
-    { id: 'cpu.loop_reorder', label: 'Loop reordering', description: 'Reorder loops so the innermost loop walks memory contiguously and reuses data (e.g. i-k-j for row-major GEMM).' },
-    { id: 'cpu.vectorize', label: 'Vectorization', description: 'Use SIMD for the innermost loop: GCC vector extensions or intrinsics for the detected ISA (AVX2/FMA, AVX-512, NEON).' },
-    { id: 'cpu.unroll', label: 'Loop unrolling', description: 'Unroll an inner loop by a small factor to expose instruction-level parallelism and cut loop overhead.' },
-    { id: 'cpu.pack', label: 'Operand packing', description: 'Copy a tile of an operand into a contiguous, aligned buffer in the order the inner kernel reads it.' },
-    { id: 'cpu.prefetch', label: 'Software prefetching', description: 'Prefetch data a fixed distance ahead (__builtin_prefetch) so loads hit in cache.' },
-    { id: 'cpu.hoist', label: 'Hoisting and strength reduction', description: 'Move invariant loads, address computations and divisions out of inner loops; replace divisions by multiplications.' },
-    { id: 'cpu.fuse', label: 'Fusion', description: 'Fuse passes over the same data (epilogue into the main loop, max/sum/normalize passes of a row) so data is read fewer times.' },
-    { id: 'cpu.compiler_hints', label: 'Compiler hints', description: 'Add restrict, alignment assumptions (__builtin_assume_aligned), pragmas (GCC ivdep/unroll) so the compiler can vectorize.' },
-    { id: 'cpu.compiler_flags', label: 'Compiler flags', description: 'Change code-generation flags within the rules (e.g. -funroll-loops, -ffast-math where the tolerance allows).' },
-    { id: 'cpu.simplify', label: 'Simplify the kernel', description: 'Remove redundant work: special-case the common path, avoid recomputation, use cheaper math where exact.' },
+    {
+      id: 'cpu.cache_tile',
+      label: 'Cache tiling',
+      description:
+        'Tile the loop nest so the working set of the inner loops fits in L1/L2 (choose tile sizes for M, N, K or rows).',
+    },
+    {
+      id: 'cpu.register_block',
+      label: 'Register blocking',
+      description:
+        'Compute a small MR x NR block of outputs in registers (accumulators held across the reduction loop).',
+    },
+    {
+      id: 'cpu.loop_reorder',
+      label: 'Loop reordering',
+      description:
+        'Reorder loops so the innermost loop walks memory contiguously and reuses data (e.g. i-k-j for row-major GEMM).',
+    },
+    {
+      id: 'cpu.vectorize',
+      label: 'Vectorization',
+      description:
+        'Use SIMD for the innermost loop: GCC vector extensions or intrinsics for the detected ISA (AVX2/FMA, AVX-512, NEON).',
+    },
+    {
+      id: 'cpu.unroll',
+      label: 'Loop unrolling',
+      description:
+        'Unroll an inner loop by a small factor to expose instruction-level parallelism and cut loop overhead.',
+    },
+    {
+      id: 'cpu.pack',
+      label: 'Operand packing',
+      description:
+        'Copy a tile of an operand into a contiguous, aligned buffer in the order the inner kernel reads it.',
+    },
+    {
+      id: 'cpu.prefetch',
+      label: 'Software prefetching',
+      description: 'Prefetch data a fixed distance ahead (__builtin_prefetch) so loads hit in cache.',
+    },
+    {
+      id: 'cpu.hoist',
+      label: 'Hoisting and strength reduction',
+      description:
+        'Move invariant loads, address computations and divisions out of inner loops; replace divisions by multiplications.',
+    },
+    {
+      id: 'cpu.fuse',
+      label: 'Fusion',
+      description:
+        'Fuse passes over the same data (epilogue into the main loop, max/sum/normalize passes of a row) so data is read fewer times.',
+    },
+    {
+      id: 'cpu.compiler_hints',
+      label: 'Compiler hints',
+      description:
+        'Add restrict, alignment assumptions (__builtin_assume_aligned), pragmas (GCC ivdep/unroll) so the compiler can vectorize.',
+    },
+    {
+      id: 'cpu.compiler_flags',
+      label: 'Compiler flags',
+      description:
+        'Change code-generation flags within the rules (e.g. -funroll-loops, -ffast-math where the tolerance allows).',
+    },
+    {
+      id: 'cpu.simplify',
+      label: 'Simplify the kernel',
+      description:
+        'Remove redundant work: special-case the common path, avoid recomputation, use cheaper math where exact.',
+    },
   ],
   translateOptions: [],
   rules: [

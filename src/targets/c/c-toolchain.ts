@@ -3,7 +3,14 @@
  * (see entry-points.ts). Candidates are compiled in parallel, each in its own workspace, then timed
  * one at a time so that no compilation or other candidate disturbs a measurement.
  */
-import { SkbError, flopCount, minimumBytes, targetKey, type CpuFingerprint, type Operation } from '../../schedules/index.js';
+import {
+  SkbError,
+  flopCount,
+  minimumBytes,
+  targetKey,
+  type CpuFingerprint,
+  type Operation,
+} from '../../schedules/index.js';
 import { peakGflopsPerCore, probeCpu, type CpuProbe } from '../cpu-fingerprint.js';
 import type { ExecLimits, ExecResult, Executor, Workspace } from '../executor.js';
 import {
@@ -17,7 +24,14 @@ import {
   type Toolchain,
 } from '../toolchain.js';
 import { cCandidateContract, entryPointFor, type EntryPoint } from './entry-points.js';
-import { flushBytesFor, harnessNonce, harnessSource, parseHarnessOutput, WRAP_FLAGS, type HarnessResult } from './harness.js';
+import {
+  flushBytesFor,
+  harnessNonce,
+  harnessSource,
+  parseHarnessOutput,
+  WRAP_FLAGS,
+  type HarnessResult,
+} from './harness.js';
 
 export interface CToolchainOptions {
   /** Compiler command on the target; default gcc. */
@@ -37,8 +51,17 @@ export interface CToolchainOptions {
 export const DEFAULT_TIMING: TimingSettings = { warmup: 3, runs: 15 };
 export const DEFAULT_CFLAGS = ['-O3', '-march=native'];
 
-const DEFAULT_COMPILE_LIMITS: Partial<ExecLimits> = { wallMs: 60_000, memoryBytes: 2 * 1024 ** 3, maxProcesses: 16, maxOutputBytes: 256 * 1024 };
-const DEFAULT_RUN_LIMITS: Partial<ExecLimits> = { wallMs: 30_000, memoryBytes: 2 * 1024 ** 3, maxOutputBytes: 256 * 1024 };
+const DEFAULT_COMPILE_LIMITS: Partial<ExecLimits> = {
+  wallMs: 60_000,
+  memoryBytes: 2 * 1024 ** 3,
+  maxProcesses: 16,
+  maxOutputBytes: 256 * 1024,
+};
+const DEFAULT_RUN_LIMITS: Partial<ExecLimits> = {
+  wallMs: 30_000,
+  memoryBytes: 2 * 1024 ** 3,
+  maxOutputBytes: 256 * 1024,
+};
 const FLAG = /^-[A-Za-z0-9_=,.+:/-]+$/;
 
 interface Compiled {
@@ -52,7 +75,11 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
   const cc = options.cc ?? 'gcc';
   const cflags = options.cflags ?? DEFAULT_CFLAGS;
   for (const flag of cflags) {
-    if (!FLAG.test(flag)) throw new SkbError('CONFIG', `The C flag "${flag}" is not allowed: flags start with "-" and hold no spaces or shell characters`);
+    if (!FLAG.test(flag))
+      throw new SkbError(
+        'CONFIG',
+        `The C flag "${flag}" is not allowed: flags start with "-" and hold no spaces or shell characters`,
+      );
   }
   const minSampleMs = options.minSampleMs ?? 0.5;
   const seed = options.seed ?? 20240611;
@@ -69,7 +96,12 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
     return p;
   };
 
-  async function compile(ws: Workspace, sources: string[], output: string, signal: AbortSignal | undefined): Promise<ExecResult> {
+  async function compile(
+    ws: Workspace,
+    sources: string[],
+    output: string,
+    signal: AbortSignal | undefined,
+  ): Promise<ExecResult> {
     return ws.exec({
       argv: [cc, ...cflags, '-std=gnu11', '-o', output, ...sources, ...WRAP_FLAGS, '-lm'],
       limits: { ...DEFAULT_COMPILE_LIMITS, ...options.compileLimits },
@@ -88,12 +120,23 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
     async selfCheck(executor): Promise<SelfCheckResult> {
       const ws = await executor.createWorkspace();
       try {
-        await ws.writeFile('check.c', '#include <stdio.h>\nint main(void) { printf("self-check %d\\n", 6 * 7); return 0; }\n');
+        await ws.writeFile(
+          'check.c',
+          '#include <stdio.h>\nint main(void) { printf("self-check %d\\n", 6 * 7); return 0; }\n',
+        );
         const built = await compile(ws, ['check.c'], 'check', undefined);
-        if (built.exitCode !== 0) return { ok: false, output: trimOutput(`${cc} failed: ${built.stderr}${built.stdout}`) };
+        if (built.exitCode !== 0)
+          return { ok: false, output: trimOutput(`${cc} failed: ${built.stderr}${built.stdout}`) };
         const ran = await ws.exec({ argv: ['./check'], limits: { wallMs: 10_000 } });
         const ok = ran.exitCode === 0 && ran.stdout.trim() === 'self-check 42';
-        return { ok, output: trimOutput(ok ? ran.stdout.trim() : `the program printed ${JSON.stringify(ran.stdout)} and exited ${ran.exitCode ?? ran.signal}: ${ran.stderr}`) };
+        return {
+          ok,
+          output: trimOutput(
+            ok
+              ? ran.stdout.trim()
+              : `the program printed ${JSON.stringify(ran.stdout)} and exited ${ran.exitCode ?? ran.signal}: ${ran.stderr}`,
+          ),
+        };
       } finally {
         await ws.dispose();
       }
@@ -103,8 +146,17 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
       const { operation, candidates, executor, signal } = request;
       const ep = entryPointFor(operation);
       const timing: TimingSettings = { ...DEFAULT_TIMING, ...request.timing };
-      if (!Number.isInteger(timing.warmup) || timing.warmup < 0 || !Number.isInteger(timing.runs) || timing.runs < 1 || timing.runs > 1000) {
-        throw new SkbError('BAD_INPUT', `Timing needs an integer warmup >= 0 and 1 to 1000 runs (got warmup ${timing.warmup}, runs ${timing.runs})`);
+      if (
+        !Number.isInteger(timing.warmup) ||
+        timing.warmup < 0 ||
+        !Number.isInteger(timing.runs) ||
+        timing.runs < 1 ||
+        timing.runs > 1000
+      ) {
+        throw new SkbError(
+          'BAD_INPUT',
+          `Timing needs an integer warmup >= 0 and 1 to 1000 runs (got warmup ${timing.warmup}, runs ${timing.runs})`,
+        );
       }
       const cpu = await probe(executor);
       const fingerprintKey = targetKey(cpu.fingerprint);
@@ -184,18 +236,36 @@ function compileFailure(built: ExecResult, cc: string): Omit<CandidateResult, 'f
   };
 }
 
-function failure(errorKind: CandidateResult['errorKind'], output: string, line: string): Omit<CandidateResult, 'fingerprintKey'> {
+function failure(
+  errorKind: CandidateResult['errorKind'],
+  output: string,
+  line: string,
+): Omit<CandidateResult, 'fingerprintKey'> {
   return { correct: false, latencyMs: null, samplesMs: [], spreadPct: null, errorKind, output, feedback: [line] };
 }
 
 /** Turns one run of the harness into a result; every way a candidate can fail ends up as an error kind. */
-function classifyRun(ran: ExecResult, nonce: string, operation: Operation, ep: EntryPoint, cpu: CpuProbe): Omit<CandidateResult, 'fingerprintKey'> {
+function classifyRun(
+  ran: ExecResult,
+  nonce: string,
+  operation: Operation,
+  ep: EntryPoint,
+  cpu: CpuProbe,
+): Omit<CandidateResult, 'fingerprintKey'> {
   const output = `${ran.stderr}${ran.stderr && ran.stdout ? '\n' : ''}${ran.stdout}`;
   switch (ran.limitExceeded) {
     case 'time':
-      return failure('timeout', output, `did not finish within ${(ran.wallMs / 1000).toFixed(1)} s (loops forever, or far too slow)`);
+      return failure(
+        'timeout',
+        output,
+        `did not finish within ${(ran.wallMs / 1000).toFixed(1)} s (loops forever, or far too slow)`,
+      );
     case 'output':
-      return failure('limit_exceeded', trimOutput(output, 1024), 'printed more output than allowed; a kernel should print nothing');
+      return failure(
+        'limit_exceeded',
+        trimOutput(output, 1024),
+        'printed more output than allowed; a kernel should print nothing',
+      );
     case 'memory':
       return failure('limit_exceeded', output, 'allocated more memory than allowed');
     case 'processes':
@@ -205,12 +275,22 @@ function classifyRun(ran: ExecResult, nonce: string, operation: Operation, ep: E
   }
   const result: HarnessResult | null = parseHarnessOutput(ran.stdout, nonce);
   if (ran.signal || ran.exitCode !== 0 || !result) {
-    const how = ran.signal ? `crashed with ${ran.signal}` : ran.exitCode !== 0 ? `exited with status ${ran.exitCode}` : 'ended without reporting a result (did it call exit()?)';
+    const how = ran.signal
+      ? `crashed with ${ran.signal}`
+      : ran.exitCode !== 0
+        ? `exited with status ${ran.exitCode}`
+        : 'ended without reporting a result (did it call exit()?)';
     return failure('runtime', output, `${how} while running the ${ep.kind} kernel`);
   }
   if (!result.correct) {
-    const where = result.firstBad === null ? '' : ` at output element ${result.firstBad}: got ${result.got ?? 'NaN'}, expected ${result.expected ?? 'NaN'}`;
-    const ratio = result.maxErrRatio === null ? 'some outputs are not numbers' : `the largest error is ${result.maxErrRatio.toPrecision(3)} times the tolerance`;
+    const where =
+      result.firstBad === null
+        ? ''
+        : ` at output element ${result.firstBad}: got ${result.got ?? 'NaN'}, expected ${result.expected ?? 'NaN'}`;
+    const ratio =
+      result.maxErrRatio === null
+        ? 'some outputs are not numbers'
+        : `the largest error is ${result.maxErrRatio.toPrecision(3)} times the tolerance`;
     return failure('wrong_answer', output, `wrong answer${where}; ${ratio}`);
   }
   const { median, spreadPct } = summarizeSamples(result.samplesMs);
@@ -226,7 +306,13 @@ function classifyRun(ran: ExecResult, nonce: string, operation: Operation, ep: E
   };
 }
 
-function performanceFeedback(op: Operation, medianMs: number, spreadPct: number, result: HarnessResult, cpu: CpuProbe): string[] {
+function performanceFeedback(
+  op: Operation,
+  medianMs: number,
+  spreadPct: number,
+  result: HarnessResult,
+  cpu: CpuProbe,
+): string[] {
   const seconds = medianMs / 1000;
   const gflops = seconds > 0 ? flopCount(op) / seconds / 1e9 : 0;
   const gbps = seconds > 0 ? minimumBytes(op) / seconds / 1e9 : 0;
@@ -239,7 +325,13 @@ function performanceFeedback(op: Operation, medianMs: number, spreadPct: number,
 }
 
 function describeCpu(fp: CpuFingerprint): string {
-  const simd = fp.isa.includes('avx512f') ? 'AVX-512' : fp.isa.includes('avx2') ? 'AVX2' : fp.isa.includes('avx') ? 'AVX' : fp.arch;
+  const simd = fp.isa.includes('avx512f')
+    ? 'AVX-512'
+    : fp.isa.includes('avx2')
+      ? 'AVX2'
+      : fp.isa.includes('avx')
+        ? 'AVX'
+        : fp.arch;
   return `${fp.model}, ${simd}${fp.isa.includes('fma') ? ' + FMA' : ''}`;
 }
 

@@ -48,12 +48,16 @@ function dim(op: Operation, name: string, ...fallbacks: string[]): number {
     const v = op.dims[n];
     if (v !== undefined) return v;
   }
-  throw new SkbError('BAD_INPUT', `A ${op.kind} operation needs the dimension ${name} (dims are ${Object.keys(op.dims).join(', ')})`);
+  throw new SkbError(
+    'BAD_INPUT',
+    `A ${op.kind} operation needs the dimension ${name} (dims are ${Object.keys(op.dims).join(', ')})`,
+  );
 }
 
 function epilogue(op: Operation): { bias: boolean; relu: boolean } {
   for (const e of op.epilogue) {
-    if (!GEMM_EPILOGUES.has(e)) throw new SkbError('BAD_INPUT', `The C toolchain supports the epilogues bias and relu, not "${e}"`);
+    if (!GEMM_EPILOGUES.has(e))
+      throw new SkbError('BAD_INPUT', `The C toolchain supports the epilogues bias and relu, not "${e}"`);
   }
   const bias = op.epilogue.includes('bias');
   const relu = op.epilogue.includes('relu');
@@ -64,14 +68,22 @@ function epilogue(op: Operation): { bias: boolean; relu: boolean } {
 }
 
 function noEpilogue(op: Operation): void {
-  if (op.epilogue.length) throw new SkbError('BAD_INPUT', `A ${op.kind} operation takes no epilogue in the C toolchain (got ${op.epilogue.join(', ')})`);
+  if (op.epilogue.length)
+    throw new SkbError(
+      'BAD_INPUT',
+      `A ${op.kind} operation takes no epilogue in the C toolchain (got ${op.epilogue.join(', ')})`,
+    );
 }
 
 const ELEMENT_LIMIT = 2 ** 31 - 1;
 
 function checkSize(op: Operation, ...counts: number[]): void {
   for (const c of counts) {
-    if (c > ELEMENT_LIMIT) throw new SkbError('BAD_INPUT', `The ${op.kind} operation is too large for int indexing (${c} elements in one array)`);
+    if (c > ELEMENT_LIMIT)
+      throw new SkbError(
+        'BAD_INPUT',
+        `The ${op.kind} operation is too large for int indexing (${c} elements in one array)`,
+      );
   }
 }
 
@@ -86,7 +98,8 @@ export function cCandidateContract(op: Operation): string {
 
 /** The entry point of `op`, or a BAD_INPUT error that says what the C toolchain supports. */
 export function entryPointFor(op: Operation): EntryPoint {
-  if (op.dtype !== 'f32') throw new SkbError('BAD_INPUT', `The C toolchain evaluates f32 operations; this one is ${op.dtype}`);
+  if (op.dtype !== 'f32')
+    throw new SkbError('BAD_INPUT', `The C toolchain evaluates f32 operations; this one is ${op.dtype}`);
   switch (op.kind) {
     case 'gemm': {
       const [M, N, K] = [dim(op, 'M'), dim(op, 'N'), dim(op, 'K')];
@@ -120,7 +133,8 @@ export function entryPointFor(op: Operation): EntryPoint {
       checkSize(op, Bt * M * K, Bt * K * N, Bt * M * N);
       return {
         kind: 'batched_gemm',
-        signature: 'void kernel(int Bt, int M, int N, int K, const float *A, const float *B, const float *bias, float *C)',
+        signature:
+          'void kernel(int Bt, int M, int N, int K, const float *A, const float *B, const float *bias, float *C)',
         contract: `For each batch b < Bt: C[b][m][n] = sum_k A[b][m][k] * B[b][k][n]${bias ? ' + bias[n] (one bias shared by all batches)' : ''}${relu ? ', then max(0, .)' : ''}. A is Bt x M x K, B is Bt x K x N, C is Bt x M x N, all row-major.${bias ? '' : ' bias is NULL.'} The batch count is the operation's dimension B.`,
         setup: `const int Bt = ${Bt}, M = ${M}, N = ${N}, K = ${K};
   float *A = falloc((size_t)Bt * M * K); fill(A, (size_t)Bt * M * K);
@@ -143,13 +157,27 @@ export function entryPointFor(op: Operation): EntryPoint {
       };
     }
     case 'conv2d': {
-      const [N, C, H, W, K, R, S] = [dim(op, 'N'), dim(op, 'C'), dim(op, 'H'), dim(op, 'W'), dim(op, 'K'), dim(op, 'R'), dim(op, 'S')];
+      const [N, C, H, W, K, R, S] = [
+        dim(op, 'N'),
+        dim(op, 'C'),
+        dim(op, 'H'),
+        dim(op, 'W'),
+        dim(op, 'K'),
+        dim(op, 'R'),
+        dim(op, 'S'),
+      ];
       const stride = typeof op.attrs.stride === 'number' ? op.attrs.stride : 1;
       const pad = typeof op.attrs.pad === 'number' ? op.attrs.pad : 0;
-      if (stride < 1 || pad < 0) throw new SkbError('BAD_INPUT', `conv2d needs stride >= 1 and pad >= 0 (got stride ${stride}, pad ${pad})`);
-      if (op.layout !== undefined && op.layout !== 'nchw') throw new SkbError('BAD_INPUT', `The C toolchain's conv2d is NCHW; layout "${op.layout}" is not supported`);
+      if (stride < 1 || pad < 0)
+        throw new SkbError('BAD_INPUT', `conv2d needs stride >= 1 and pad >= 0 (got stride ${stride}, pad ${pad})`);
+      if (op.layout !== undefined && op.layout !== 'nchw')
+        throw new SkbError('BAD_INPUT', `The C toolchain's conv2d is NCHW; layout "${op.layout}" is not supported`);
       const { outH, outW } = conv2dOutputSize(op);
-      if (outH < 1 || outW < 1) throw new SkbError('BAD_INPUT', `This conv2d has an empty output (${outH} x ${outW}); check H, W, R, S, stride and pad`);
+      if (outH < 1 || outW < 1)
+        throw new SkbError(
+          'BAD_INPUT',
+          `This conv2d has an empty output (${outH} x ${outW}); check H, W, R, S, stride and pad`,
+        );
       const { bias, relu } = epilogue(op);
       checkSize(op, N * C * H * W, K * C * R * S, N * K * outH * outW);
       return {
@@ -190,7 +218,8 @@ export function entryPointFor(op: Operation): EntryPoint {
       return {
         kind: 'matvec',
         signature: 'void kernel(int M, int K, const float *A, const float *x, float *y)',
-        contract: 'y[m] = sum_k A[m][k] * x[k]. A is M x K row-major, x has K elements, y has M. (An operation may name the second dimension N instead of K.)',
+        contract:
+          'y[m] = sum_k A[m][k] * x[k]. A is M x K row-major, x has K elements, y has M. (An operation may name the second dimension N instead of K.)',
         setup: `const int M = ${M}, K = ${K};
   float *A = falloc((size_t)M * K); fill(A, (size_t)M * K);
   float *x = falloc(K); fill(x, K);
@@ -213,7 +242,8 @@ export function entryPointFor(op: Operation): EntryPoint {
       return {
         kind: 'softmax',
         signature: 'void kernel(int M, int N, const float *x, float *y)',
-        contract: 'Row-wise softmax: y[m][n] = exp(x[m][n] - max_j x[m][j]) / sum_j exp(x[m][j] - max_j x[m][j]). x and y are M x N row-major.',
+        contract:
+          'Row-wise softmax: y[m][n] = exp(x[m][n] - max_j x[m][j]) / sum_j exp(x[m][j] - max_j x[m][j]). x and y are M x N row-major.',
         setup: `const int M = ${M}, N = ${N};
   float *x = falloc((size_t)M * N); fill(x, (size_t)M * N); scale(x, (size_t)M * N, 4.0f);
   float *out = falloc((size_t)M * N);`,
@@ -270,6 +300,9 @@ export function entryPointFor(op: Operation): EntryPoint {
       };
     }
     default:
-      throw new SkbError('BAD_INPUT', `The C toolchain has no entry point for "${op.kind}"; it supports ${C_KINDS.join(', ')}`);
+      throw new SkbError(
+        'BAD_INPUT',
+        `The C toolchain has no entry point for "${op.kind}"; it supports ${C_KINDS.join(', ')}`,
+      );
   }
 }

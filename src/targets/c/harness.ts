@@ -15,7 +15,9 @@ import type { EntryPoint } from './entry-points.js';
 export const RESULT_PREFIX = 'SKB_RESULT ';
 
 /** Linker flags that route allocations and fork through the harness's checks. */
-export const WRAP_FLAGS = ['malloc', 'calloc', 'realloc', 'aligned_alloc', 'posix_memalign', 'fork'].map((f) => `-Wl,--wrap=${f}`);
+export const WRAP_FLAGS = ['malloc', 'calloc', 'realloc', 'aligned_alloc', 'posix_memalign', 'fork'].map(
+  (f) => `-Wl,--wrap=${f}`,
+);
 
 /** The result line, validated because it is output of a program we do not control. */
 export const HarnessResultSchema = z

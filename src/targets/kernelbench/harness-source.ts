@@ -33,5 +33,8 @@ async function readFirst(): Promise<string> {
     }
   }
   const tried = CANDIDATE_PATHS.map((u) => fileURLToPath(u)).join(', ');
-  throw new SkbError('CONFIG', `The KernelBench harness (harness.py) was not found at ${tried}; run from a checkout that has src/targets/kernelbench/harness.py`);
+  throw new SkbError(
+    'CONFIG',
+    `The KernelBench harness (harness.py) was not found at ${tried}; run from a checkout that has src/targets/kernelbench/harness.py`,
+  );
 }

@@ -11,7 +11,14 @@ import { GPU_PROCESS_LIMITS, gpuFingerprint } from '../gpu-fingerprint.js';
 import { kernelBenchHarnessSource } from './harness-source.js';
 import { kernelBenchProblemFor } from './problems.js';
 import { interpretHarnessRun } from './result.js';
-import { CandidateResultSchema, type CandidateResult, type EvaluateRequest, type SelfCheckResult, type TimingSettings, type Toolchain } from '../toolchain.js';
+import {
+  CandidateResultSchema,
+  type CandidateResult,
+  type EvaluateRequest,
+  type SelfCheckResult,
+  type TimingSettings,
+  type Toolchain,
+} from '../toolchain.js';
 
 export interface KernelBenchToolchainOptions {
   /** Python interpreter with PyTorch (and Triton) on the target; default python3. */
@@ -67,8 +74,10 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
   const trials = options.trials ?? 5;
   const seed = options.seed ?? 42;
   const device = options.device ?? 'cuda';
-  if (!Number.isInteger(trials) || trials < 1 || trials > 100) throw new SkbError('CONFIG', `KernelBench trials must be an integer from 1 to 100 (got ${trials})`);
-  if (!/^cuda(:\d+)?$/.test(device)) throw new SkbError('CONFIG', `The KernelBench device must be "cuda" or "cuda:<index>" (got "${device}")`);
+  if (!Number.isInteger(trials) || trials < 1 || trials > 100)
+    throw new SkbError('CONFIG', `KernelBench trials must be an integer from 1 to 100 (got ${trials})`);
+  if (!/^cuda(:\d+)?$/.test(device))
+    throw new SkbError('CONFIG', `The KernelBench device must be "cuda" or "cuda:<index>" (got "${device}")`);
   const probes = new WeakMap<Executor, Promise<GpuFingerprint>>();
   const probeOptions = { python, ...(options.env ? { env: options.env } : {}) };
 
@@ -86,8 +95,17 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
   async function evaluateProblem(request: KernelBenchEvaluateRequest): Promise<KernelBenchEvaluation[]> {
     const { problemSource, candidates, executor, signal } = request;
     const timing: TimingSettings = { ...KERNELBENCH_TIMING, ...request.timing };
-    if (!Number.isInteger(timing.warmup) || timing.warmup < 0 || !Number.isInteger(timing.runs) || timing.runs < 1 || timing.runs > 1000) {
-      throw new SkbError('BAD_INPUT', `Timing needs an integer warmup >= 0 and 1 to 1000 runs (got warmup ${timing.warmup}, runs ${timing.runs})`);
+    if (
+      !Number.isInteger(timing.warmup) ||
+      timing.warmup < 0 ||
+      !Number.isInteger(timing.runs) ||
+      timing.runs < 1 ||
+      timing.runs > 1000
+    ) {
+      throw new SkbError(
+        'BAD_INPUT',
+        `Timing needs an integer warmup >= 0 and 1 to 1000 runs (got warmup ${timing.warmup}, runs ${timing.runs})`,
+      );
     }
     const probed = await probe(executor);
     const harness = await kernelBenchHarnessSource();
@@ -102,7 +120,18 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
         await ws.writeFile('problem.py', problemSource);
         await ws.writeFile('candidate.py', source);
         const argv = [python, 'harness.py', '--problem', 'problem.py', '--candidate', 'candidate.py'];
-        argv.push('--trials', String(trials), '--warmup', String(timing.warmup), '--iters', String(timing.runs), '--seed', String(seed), '--device', device);
+        argv.push(
+          '--trials',
+          String(trials),
+          '--warmup',
+          String(timing.warmup),
+          '--iters',
+          String(timing.runs),
+          '--seed',
+          String(seed),
+          '--device',
+          device,
+        );
         if (referenceLatencyMs !== null) argv.push('--skip-reference-timing');
         const ran = await ws.exec({
           argv,
@@ -119,7 +148,10 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
         });
         const outcome = interpretHarnessRun(ran, referenceLatencyMs);
         if ('problem' in outcome) {
-          throw new SkbError('BAD_INPUT', `The KernelBench problem fails on its own, before any candidate runs: ${outcome.problem}. Fix Model, get_inputs or get_init_inputs.`);
+          throw new SkbError(
+            'BAD_INPUT',
+            `The KernelBench problem fails on its own, before any candidate runs: ${outcome.problem}. Fix Model, get_inputs or get_init_inputs.`,
+          );
         }
         referenceLatencyMs ??= outcome.referenceLatencyMs;
         const fingerprint = outcome.fingerprint ?? probed;
@@ -167,7 +199,10 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
     async selfCheck(executor): Promise<SelfCheckResult> {
       try {
         const fp = await gpuFingerprint(executor, probeOptions);
-        return { ok: true, output: `${fp.name}: ${fp.smCount} SMs, compute capability ${fp.computeCapability}, driver ${fp.driver || 'unknown'}, CUDA ${fp.cuda}, PyTorch ${fp.torch}${fp.triton ? `, Triton ${fp.triton}` : ''}` };
+        return {
+          ok: true,
+          output: `${fp.name}: ${fp.smCount} SMs, compute capability ${fp.computeCapability}, driver ${fp.driver || 'unknown'}, CUDA ${fp.cuda}, PyTorch ${fp.torch}${fp.triton ? `, Triton ${fp.triton}` : ''}`,
+        };
       } catch (error) {
         if (isSkbError(error)) return { ok: false, output: error.message };
         throw error;

@@ -71,7 +71,8 @@ export const HarnessReportSchema = z
   // A successful report carries the candidate's timing, except the fingerprint-only probe's, which
   // carries the fingerprint and nothing else.
   .refine(
-    (r) => !r.ok || r.timing?.candidate != null || (r.timing === null && r.correctness === null && r.fingerprint !== null),
+    (r) =>
+      !r.ok || r.timing?.candidate != null || (r.timing === null && r.correctness === null && r.fingerprint !== null),
     'a successful report carries the candidate timing (or, from --fingerprint-only, just the fingerprint)',
   );
 export type HarnessReport = z.infer<typeof HarnessReportSchema>;
@@ -95,7 +96,11 @@ export function parseHarnessLine(stdout: string): ParsedLine {
     return { ok: false, reason: `printed an SKB_RESULT line that is not JSON (${messageOf(error)})` };
   }
   const parsed = HarnessReportSchema.safeParse(json);
-  if (!parsed.success) return { ok: false, reason: `printed an SKB_RESULT line of the wrong shape (${describeIssues(parsed.error.issues).slice(0, 300)})` };
+  if (!parsed.success)
+    return {
+      ok: false,
+      reason: `printed an SKB_RESULT line of the wrong shape (${describeIssues(parsed.error.issues).slice(0, 300)})`,
+    };
   return { ok: true, report: parsed.data };
 }
 
@@ -118,22 +123,52 @@ export interface ProblemFailure {
  * line; a missing or garbled line is a runtime error that keeps the trimmed output.
  * `referenceLatencyMs` is the eager time measured by an earlier run, used when this one skipped it.
  */
-export function interpretHarnessRun(ran: ExecResult, referenceLatencyMs: number | null = null): KernelBenchOutcome | ProblemFailure {
+export function interpretHarnessRun(
+  ran: ExecResult,
+  referenceLatencyMs: number | null = null,
+): KernelBenchOutcome | ProblemFailure {
   const output = `${ran.stderr}${ran.stderr && ran.stdout ? '\n' : ''}${ran.stdout}`;
-  const fail = (errorKind: CandidateResult['errorKind'], line: string, fingerprint: GpuFingerprint | null = null, text = output): KernelBenchOutcome => ({
-    result: { correct: false, latencyMs: null, samplesMs: [], spreadPct: null, errorKind, output: trimOutput(text), feedback: [line] },
+  const fail = (
+    errorKind: CandidateResult['errorKind'],
+    line: string,
+    fingerprint: GpuFingerprint | null = null,
+    text = output,
+  ): KernelBenchOutcome => ({
+    result: {
+      correct: false,
+      latencyMs: null,
+      samplesMs: [],
+      spreadPct: null,
+      errorKind,
+      output: trimOutput(text),
+      feedback: [line],
+    },
     referenceLatencyMs,
     fingerprint,
   });
-  if (ran.limitExceeded === 'time') return fail('timeout', `did not finish within ${(ran.wallMs / 1000).toFixed(1)} s (a kernel that never returns, or far too slow)`);
-  if (ran.limitExceeded === 'output') return fail('limit_exceeded', 'printed more output than allowed; a candidate should print nothing', null, trimOutput(output, 1024));
+  if (ran.limitExceeded === 'time')
+    return fail(
+      'timeout',
+      `did not finish within ${(ran.wallMs / 1000).toFixed(1)} s (a kernel that never returns, or far too slow)`,
+    );
+  if (ran.limitExceeded === 'output')
+    return fail(
+      'limit_exceeded',
+      'printed more output than allowed; a candidate should print nothing',
+      null,
+      trimOutput(output, 1024),
+    );
 
   const parsed = parseHarnessLine(ran.stdout);
   if (!parsed.ok) {
     if (ran.limitExceeded === 'memory') return fail('limit_exceeded', 'allocated more host memory than allowed');
-    if (ran.limitExceeded === 'processes') return fail('limit_exceeded', 'started more processes or threads than allowed');
+    if (ran.limitExceeded === 'processes')
+      return fail('limit_exceeded', 'started more processes or threads than allowed');
     const how = ran.signal ? `crashed with ${ran.signal}` : `exited with status ${ran.exitCode}`;
-    return fail('runtime', `the harness ${parsed.reason} and ${how} (a candidate that kills its own process ends this way)`);
+    return fail(
+      'runtime',
+      `the harness ${parsed.reason} and ${how} (a candidate that kills its own process ends this way)`,
+    );
   }
   const report = parsed.report;
   const fingerprint = report.fingerprint;
@@ -142,20 +177,36 @@ export function interpretHarnessRun(ran: ExecResult, referenceLatencyMs: number 
     case 'problem':
       return { problem: report.message ?? 'the problem failed before the candidate ran' };
     case 'compile':
-      return fail('compile', `does not compile or import: ${firstLine(report.message)}`, fingerprint, `${detail}\n${ran.stderr}`);
+      return fail(
+        'compile',
+        `does not compile or import: ${firstLine(report.message)}`,
+        fingerprint,
+        `${detail}\n${ran.stderr}`,
+      );
     case 'runtime':
-      return fail('runtime', `fails at run time (${report.phase ?? 'unknown phase'}): ${firstLine(report.message)}`, fingerprint, `${detail}\n${ran.stderr}`);
+      return fail(
+        'runtime',
+        `fails at run time (${report.phase ?? 'unknown phase'}): ${firstLine(report.message)}`,
+        fingerprint,
+        `${detail}\n${ran.stderr}`,
+      );
     case 'wrong_answer': {
       const c = report.correctness;
       const tol = c?.atol != null ? `; output dtype ${c.dtype}, atol = rtol = ${c.atol}` : '';
-      return fail('wrong_answer', `wrong answer: ${firstLine(report.message)}${tol}`, fingerprint, `${report.message ?? ''}\n${ran.stderr}`);
+      return fail(
+        'wrong_answer',
+        `wrong answer: ${firstLine(report.message)}${tol}`,
+        fingerprint,
+        `${report.message ?? ''}\n${ran.stderr}`,
+      );
     }
     case null:
       break;
   }
   const timing = report.timing;
   const candidate = timing?.candidate;
-  if (!timing || !candidate) return fail('runtime', 'the harness reported success without timing the candidate', fingerprint);
+  if (!timing || !candidate)
+    return fail('runtime', 'the harness reported success without timing the candidate', fingerprint);
   const { median, spreadPct } = summarizeSamples(candidate.samplesMs);
   const reference = timing.reference ? summarizeSamples(timing.reference.samplesMs).median : referenceLatencyMs;
   const feedback = [
@@ -165,9 +216,20 @@ export function interpretHarnessRun(ran: ExecResult, referenceLatencyMs: number 
     feedback.push(`speedup over eager PyTorch ${(reference / median!).toFixed(2)}x; eager median ${fmt(reference)} ms`);
   }
   const c = report.correctness;
-  if (c) feedback.push(`correct in ${c.passed}/${c.trials} seeded trials (${c.dtype}, atol = rtol = ${c.atol}); max abs diff ${c.maxAbsDiff ?? 'n/a'}`);
+  if (c)
+    feedback.push(
+      `correct in ${c.passed}/${c.trials} seeded trials (${c.dtype}, atol = rtol = ${c.atol}); max abs diff ${c.maxAbsDiff ?? 'n/a'}`,
+    );
   return {
-    result: { correct: true, latencyMs: median, samplesMs: candidate.samplesMs, spreadPct, errorKind: null, output: trimOutput(ran.stderr), feedback },
+    result: {
+      correct: true,
+      latencyMs: median,
+      samplesMs: candidate.samplesMs,
+      spreadPct,
+      errorKind: null,
+      output: trimOutput(ran.stderr),
+      feedback,
+    },
     referenceLatencyMs: reference,
     fingerprint,
   };

@@ -24,7 +24,11 @@ export interface CTemplateOptions {
  */
 const COMMON_KNOBS: readonly KnobSpec[] = [
   { name: 'flags', description: 'code-generation flags set in the source', values: () => [...FLAG_SETS] },
-  { name: 'restrict', description: 'restrict-qualified pointers (no aliasing between arguments)', values: () => [false, true] },
+  {
+    name: 'restrict',
+    description: 'restrict-qualified pointers (no aliasing between arguments)',
+    values: () => [false, true],
+  },
 ];
 const COMMON_BASELINE: Knobs = { flags: 'none', restrict: false };
 const COMMON_MOVES: KernelTemplate['moves'] = { 'cpu.compiler_flags': ['flags'], 'cpu.compiler_hints': ['restrict'] };
@@ -35,7 +39,10 @@ export function dimOf(op: Operation, ...names: string[]): number {
     const v = op.dims[n];
     if (v !== undefined) return v;
   }
-  throw new SkbError('BAD_INPUT', `A ${op.kind} operation needs the dimension ${names.join(' or ')} (dims are ${Object.keys(op.dims).join(', ')})`);
+  throw new SkbError(
+    'BAD_INPUT',
+    `A ${op.kind} operation needs the dimension ${names.join(' or ')} (dims are ${Object.keys(op.dims).join(', ')})`,
+  );
 }
 
 /**
@@ -54,7 +61,10 @@ function checkKnobs(specs: readonly KnobSpec[], op: Operation, knobs: Knobs): vo
   for (const spec of specs) {
     const v = knobs[spec.name];
     if (v === undefined || !spec.values(op).includes(v)) {
-      throw new SkbError('BAD_INPUT', `The ${op.kind} template's knob ${spec.name} = ${String(v)} is not legal here (legal: ${spec.values(op).join(', ')}); call legalize first`);
+      throw new SkbError(
+        'BAD_INPUT',
+        `The ${op.kind} template's knob ${spec.name} = ${String(v)} is not legal here (legal: ${spec.values(op).join(', ')}); call legalize first`,
+      );
     }
   }
 }
@@ -101,7 +111,8 @@ export function defineCTemplate<K extends CKind>(spec: CTemplateSpec<K>): Kernel
       return spec.resolve ? spec.resolve(legal) : legal;
     },
     generate(op, requested) {
-      if (op.kind !== spec.kind) throw new SkbError('BAD_INPUT', `The ${spec.kind} template generates ${spec.kind} kernels, not ${op.kind}`);
+      if (op.kind !== spec.kind)
+        throw new SkbError('BAD_INPUT', `The ${spec.kind} template generates ${spec.kind} kernels, not ${op.kind}`);
       entryPointFor(op);
       const k = spec.generateLegalizes ? template.legalize(op, requested) : requested;
       checkKnobs(knobs, op, k);

@@ -32,14 +32,42 @@ function shape(op: Operation): ConvShape {
 export function createConv2dTemplate(options: CTemplateOptions): KernelTemplate<'conv2d'> {
   const widths = vectorWidths(options.isa);
   const knobs: KnobSpec[] = [
-    { name: 'algorithm', description: 'direct convolution, or im2col then a GEMM-like loop', values: () => ['direct', 'im2col'] },
-    { name: 'order', description: 'output-channel blocks outside output rows, or rows outside channel blocks', values: () => ['k_outer', 'oh_outer'] },
-    { name: 'kb', description: 'output channels per register block', values: (op) => [1, 2, 4, 8].filter((v) => v === 1 || v <= shape(op).K) },
-    { name: 'vec', description: 'output pixels per vector', values: (op) => widths.filter((v) => v === 1 || v <= shape(op).OW * shape(op).OH) },
+    {
+      name: 'algorithm',
+      description: 'direct convolution, or im2col then a GEMM-like loop',
+      values: () => ['direct', 'im2col'],
+    },
+    {
+      name: 'order',
+      description: 'output-channel blocks outside output rows, or rows outside channel blocks',
+      values: () => ['k_outer', 'oh_outer'],
+    },
+    {
+      name: 'kb',
+      description: 'output channels per register block',
+      values: (op) => [1, 2, 4, 8].filter((v) => v === 1 || v <= shape(op).K),
+    },
+    {
+      name: 'vec',
+      description: 'output pixels per vector',
+      values: (op) => widths.filter((v) => v === 1 || v <= shape(op).OW * shape(op).OH),
+    },
     { name: 'owb', description: 'vectors of output pixels per register block', values: () => [1, 2, 4] },
-    { name: 'ctile', description: 'input channels per cache tile (0: all)', values: (op) => [0, 4, 16, 64].filter((v) => v === 0 || v < shape(op).C) },
-    { name: 'ptile', description: 'pixels per cache tile of the unfolded matrix (im2col; 0: all)', values: (op) => [0, 256, 1024].filter((v) => v === 0 || v < shape(op).OH * shape(op).OW) },
-    { name: 'pack', description: 'zero-padded copy of the input (direct): no bounds checks in the inner loop', values: () => [false, true] },
+    {
+      name: 'ctile',
+      description: 'input channels per cache tile (0: all)',
+      values: (op) => [0, 4, 16, 64].filter((v) => v === 0 || v < shape(op).C),
+    },
+    {
+      name: 'ptile',
+      description: 'pixels per cache tile of the unfolded matrix (im2col; 0: all)',
+      values: (op) => [0, 256, 1024].filter((v) => v === 0 || v < shape(op).OH * shape(op).OW),
+    },
+    {
+      name: 'pack',
+      description: 'zero-padded copy of the input (direct): no bounds checks in the inner loop',
+      values: () => [false, true],
+    },
     { name: 'unroll', description: 'unroll factor of the loop over S', values: (op) => [...new Set([1, shape(op).S])] },
   ];
   return defineCTemplate({
@@ -93,7 +121,9 @@ function micro(kbr: number, nv: number, mode: 'vec' | 'scalar' | 'tail', k: Knob
   const relu = op.epilogue.includes('relu');
   const name = `mk${kbr}_${mode === 'vec' ? nv : mode[0]}`;
   const L: string[] = [];
-  L.push(`static inline void ${name}(const struct cv *p, int k, int oh, int ow0, int c0, int c1${tail ? ', int cnt' : ''}) {`);
+  L.push(
+    `static inline void ${name}(const struct cv *p, int k, int oh, int ow0, int c0, int c1${tail ? ', int cnt' : ''}) {`,
+  );
   L.push('  const int P = p->OH * p->OW;');
   L.push('  float *o = p->out + ((size_t)p->n * p->K + k) * P + (size_t)oh * p->OW + ow0;');
   for (const i of rows) {
@@ -122,7 +152,9 @@ function micro(kbr: number, nv: number, mode: 'vec' | 'scalar' | 'tail', k: Knob
     L.push('    const float *irow = p->src + (size_t)jj * P + (size_t)oh * p->OW;');
     for (const j of cols) L.push(`    ${T} x${j} = ${inputLoad(j)};`);
     for (const i of rows) {
-      L.push(`    { const float w = p->weight[(size_t)(k + ${i}) * J + jj]; ${cols.map((j) => `a${i}_${j} += x${j} * w;`).join(' ')} }`);
+      L.push(
+        `    { const float w = p->weight[(size_t)(k + ${i}) * J + jj]; ${cols.map((j) => `a${i}_${j} += x${j} * w;`).join(' ')} }`,
+      );
     }
     L.push('  }');
   } else {
@@ -196,7 +228,9 @@ function generateConv(op: Operation, k: Knobs): string {
       ? kBlocks((kbr) => `for (int oh = 0; oh < ${rowsVar}; oh++) ${owBlocks(kbr)}`)
       : `for (int oh = 0; oh < ${rowsVar}; oh++) ${kBlocks((kbr) => owBlocks(kbr))}`;
   const nest =
-    im2col && PT > 0 ? `for (int p0 = 0; p0 < OH * OW; p0 += ${PT}) { const int p1 = OH * OW - p0 < ${PT} ? OH * OW : p0 + ${PT}; ${loops} }` : loops;
+    im2col && PT > 0
+      ? `for (int p0 = 0; p0 < OH * OW; p0 += ${PT}) { const int p1 = OH * OW - p0 < ${PT} ? OH * OW : p0 + ${PT}; ${loops} }`
+      : loops;
   const prepare = im2col
     ? `for (int c = 0; c < C; c++)
       for (int r = 0; r < R; r++)
@@ -219,7 +253,11 @@ function generateConv(op: Operation, k: Knobs): string {
     p.src = buf;`
       : 'p.src = img;';
   // Slack after the buffer: a masked tail's loads run up to VL * STRIDE floats past the last row.
-  const bufSize = im2col ? '(size_t)C * R * S * OH * OW + VL' : pack ? '(size_t)C * (H + 2 * PAD) * (W + 2 * PAD) + (size_t)VL * STRIDE' : '0';
+  const bufSize = im2col
+    ? '(size_t)C * R * S * OH * OW + VL'
+    : pack
+      ? '(size_t)C * (H + 2 * PAD) * (W + 2 * PAD) + (size_t)VL * STRIDE'
+      : '0';
   return `${flagsPragma(k.flags!)}#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>

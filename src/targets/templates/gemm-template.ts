@@ -43,7 +43,11 @@ interface GemmDims {
 function gemmDims(op: Operation): GemmDims {
   const get = (name: string): number => {
     const v = op.dims[name];
-    if (v === undefined) throw new SkbError('BAD_INPUT', `A ${op.kind} operation needs the dimension ${name} (dims are ${Object.keys(op.dims).join(', ')})`);
+    if (v === undefined)
+      throw new SkbError(
+        'BAD_INPUT',
+        `A ${op.kind} operation needs the dimension ${name} (dims are ${Object.keys(op.dims).join(', ')})`,
+      );
     return v;
   };
   return { M: get('M'), N: get('N'), K: get('K') };
@@ -53,21 +57,60 @@ function gemmDims(op: Operation): GemmDims {
 function gemmKnobSpecs(isa: readonly string[]): KnobSpec[] {
   const widths = vectorWidths(isa);
   return [
-    { name: 'order', description: 'loop order of the point loops (blocked kernel: i* walks row blocks outermost)', values: () => [...LOOP_ORDERS] },
-    { name: 'mc', description: 'rows of A per cache tile, whole register blocks (0: no tiling)', values: (op) => tileValues(gemmDims(op).M) },
-    { name: 'nc', description: 'columns of B per cache tile, whole register blocks (0: no tiling)', values: (op) => tileValues(gemmDims(op).N) },
-    { name: 'kc', description: 'reduction depth per cache tile (0: no tiling)', values: (op) => tileValues(gemmDims(op).K) },
+    {
+      name: 'order',
+      description: 'loop order of the point loops (blocked kernel: i* walks row blocks outermost)',
+      values: () => [...LOOP_ORDERS],
+    },
+    {
+      name: 'mc',
+      description: 'rows of A per cache tile, whole register blocks (0: no tiling)',
+      values: (op) => tileValues(gemmDims(op).M),
+    },
+    {
+      name: 'nc',
+      description: 'columns of B per cache tile, whole register blocks (0: no tiling)',
+      values: (op) => tileValues(gemmDims(op).N),
+    },
+    {
+      name: 'kc',
+      description: 'reduction depth per cache tile (0: no tiling)',
+      values: (op) => tileValues(gemmDims(op).K),
+    },
     { name: 'mr', description: 'rows of C per register block', values: () => [...MR_VALUES] },
-    { name: 'nv', description: 'vectors of columns of C per register block (NR = nv * vec)', values: () => [...NV_VALUES] },
+    {
+      name: 'nv',
+      description: 'vectors of columns of C per register block (NR = nv * vec)',
+      values: () => [...NV_VALUES],
+    },
     { name: 'vec', description: 'f32 lanes per vector (1: scalar)', values: () => [...widths] },
     { name: 'unroll', description: 'unroll factor of the innermost loop', values: () => [...UNROLL_VALUES] },
-    { name: 'pack', description: 'operands copied into aligned, zero-padded panels (none, B, A and B)', values: () => [...PACKINGS] },
-    { name: 'prefetch', description: 'software prefetch distance in reduction steps (0: none)', values: () => [...PREFETCH_VALUES] },
+    {
+      name: 'pack',
+      description: 'operands copied into aligned, zero-padded panels (none, B, A and B)',
+      values: () => [...PACKINGS],
+    },
+    {
+      name: 'prefetch',
+      description: 'software prefetch distance in reduction steps (0: none)',
+      values: () => [...PREFETCH_VALUES],
+    },
   ];
 }
 
 /** The own knobs of the naive loop nest. */
-const GEMM_BASELINE: Knobs = { order: 'ijk', mc: 0, nc: 0, kc: 0, mr: 1, nv: 1, vec: 1, unroll: 1, pack: 'none', prefetch: 0 };
+const GEMM_BASELINE: Knobs = {
+  order: 'ijk',
+  mc: 0,
+  nc: 0,
+  kc: 0,
+  mr: 1,
+  nv: 1,
+  vec: 1,
+  unroll: 1,
+  pack: 'none',
+  prefetch: 0,
+};
 
 /** Which own knobs each CPU menu option moves, for gemm and batched gemm. */
 const GEMM_MOVES: KernelTemplate['moves'] = {
@@ -135,7 +178,11 @@ function epilogueOf(op: Operation): Epilogue {
 /** Generates skb_gemm for legal `knobs`; the dims only size the scratch buffers' upper bounds. */
 export function gemmParts(op: Operation, knobs: Knobs): GemmParts {
   const ep = epilogueOf(op);
-  const blocked = numKnob(knobs, 'mr') > 1 || numKnob(knobs, 'nv') > 1 || numKnob(knobs, 'vec') > 1 || strKnob(knobs, 'pack') !== 'none';
+  const blocked =
+    numKnob(knobs, 'mr') > 1 ||
+    numKnob(knobs, 'nv') > 1 ||
+    numKnob(knobs, 'vec') > 1 ||
+    strKnob(knobs, 'pack') !== 'none';
   return blocked ? blockedParts(knobs, ep) : scalarParts(knobs, ep);
 }
 
@@ -212,22 +259,32 @@ function blockedParts(knobs: Knobs, ep: Epilogue): GemmParts {
   const vecs = Array.from({ length: NV }, (_, v) => v);
   const acc = (r: number, v: number): string => `c${r}_${v}`;
   const aExpr = (r: number): string => (packA ? `a[k * ${MR} + ${r}]` : `a[(size_t)${r} * lda + k]`);
-  const bExpr = (v: number): string => (packB ? `*(const vf *)(b + (size_t)k * ${NR} + ${v * VEC})` : `vf_loadu(b + (size_t)k * ldb + ${v * VEC})`);
+  const bExpr = (v: number): string =>
+    packB ? `*(const vf *)(b + (size_t)k * ${NR} + ${v * VEC})` : `vf_loadu(b + (size_t)k * ldb + ${v * VEC})`;
   const prefetches: string[] = [];
   if (pf > 0) {
     if (packA) {
-      for (let off = 0; off < MR; off += 16) prefetches.push(`__builtin_prefetch(a + (size_t)(k + ${pf}) * ${MR} + ${off});`);
+      for (let off = 0; off < MR; off += 16)
+        prefetches.push(`__builtin_prefetch(a + (size_t)(k + ${pf}) * ${MR} + ${off});`);
     } else {
       for (const r of rows) prefetches.push(`__builtin_prefetch(a + (size_t)${r} * lda + k + ${pf * 16});`);
     }
     for (let off = 0; off < NR; off += 16) {
-      prefetches.push(packB ? `__builtin_prefetch(b + (size_t)(k + ${pf}) * ${NR} + ${off});` : `__builtin_prefetch(b + (size_t)(k + ${pf}) * ldb + ${off});`);
+      prefetches.push(
+        packB
+          ? `__builtin_prefetch(b + (size_t)(k + ${pf}) * ${NR} + ${off});`
+          : `__builtin_prefetch(b + (size_t)(k + ${pf}) * ldb + ${off});`,
+      );
     }
   }
   const body = [
     ...prefetches,
     ...vecs.map((v) => `const vf b${v} = ${bExpr(v)};`),
-    ...rows.flatMap((r) => [`{ const vf ar = vf_splat(${aExpr(r)});`, ...vecs.map((v) => `  ${acc(r, v)} += ar * b${v};`), '}']),
+    ...rows.flatMap((r) => [
+      `{ const vf ar = vf_splat(${aExpr(r)});`,
+      ...vecs.map((v) => `  ${acc(r, v)} += ar * b${v};`),
+      '}',
+    ]),
   ]
     .map((l) => `    ${l}`)
     .join('\n');
@@ -310,9 +367,14 @@ static void skb_pack_b(int kcb, int ncb, const float *${R} B, int ldb, float *${
                 : ''
             }
 `;
-  const irLoop = (ind: string, inner: string): string => `${ind}for (int ir = 0; ir < mcb; ir += ${MR}) {\n${inner}${ind}}\n`;
-  const jrLoop = (ind: string, inner: string): string => `${ind}for (int jr = 0; jr < ncb; jr += ${NR}) {\n${inner}${ind}}\n`;
-  const micro = order === 'jik' ? jrLoop('        ', irLoop('          ', tileBody)) : irLoop('        ', jrLoop('          ', tileBody));
+  const irLoop = (ind: string, inner: string): string =>
+    `${ind}for (int ir = 0; ir < mcb; ir += ${MR}) {\n${inner}${ind}}\n`;
+  const jrLoop = (ind: string, inner: string): string =>
+    `${ind}for (int jr = 0; jr < ncb; jr += ${NR}) {\n${inner}${ind}}\n`;
+  const micro =
+    order === 'jik'
+      ? jrLoop('        ', irLoop('          ', tileBody))
+      : irLoop('        ', jrLoop('          ', tileBody));
 
   const dotFn = padded
     ? `/* One scalar dot product of a row of A and a column of B, for edge tiles that cannot be padded. */

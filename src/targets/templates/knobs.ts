@@ -24,7 +24,11 @@ export function strKnob(knobs: Knobs, name: string): string {
  * Brings one knob value into `legal`: an exact member stays; a number becomes the largest legal
  * number not above it (or the smallest legal one); anything else becomes `fallback`.
  */
-export function nearestLegal(value: KnobValue | undefined, legal: readonly KnobValue[], fallback: KnobValue): KnobValue {
+export function nearestLegal(
+  value: KnobValue | undefined,
+  legal: readonly KnobValue[],
+  fallback: KnobValue,
+): KnobValue {
   if (value === undefined) return fallback;
   if (legal.includes(value)) return value;
   if (typeof value === 'number') {
@@ -42,7 +46,10 @@ export function nearestLegal(value: KnobValue | undefined, legal: readonly KnobV
  * was measured with, so a knob stored under an old name is read as the knob it became. A current
  * name already present wins over an old one.
  */
-export function currentKnobNames<V>(template: Pick<KernelTemplate, 'renamedKnobs'>, knobs: Readonly<Record<string, V>>): Record<string, V> {
+export function currentKnobNames<V>(
+  template: Pick<KernelTemplate, 'renamedKnobs'>,
+  knobs: Readonly<Record<string, V>>,
+): Record<string, V> {
   const renamed = template.renamedKnobs;
   if (!renamed) return { ...knobs };
   const out: Record<string, V> = {};

@@ -16,9 +16,21 @@ const rowLength = (op: Operation): number => dimOf(op, 'N');
 export function createLayernormTemplate(options: CTemplateOptions): KernelTemplate<'layernorm'> {
   const widths = vectorWidths(options.isa);
   const knobs: KnobSpec[] = [
-    { name: 'stats', description: 'mean and variance in two passes, or one pass over shifted data', values: () => ['two_pass', 'one_pass'] },
-    { name: 'vec', description: 'floats per vector', values: (op) => widths.filter((v) => v === 1 || v <= rowLength(op)) },
-    { name: 'acc', description: 'independent accumulators per reduction (unrolls the row loop)', values: (op) => [1, 2, 4].filter((a) => a === 1 || a <= rowLength(op)) },
+    {
+      name: 'stats',
+      description: 'mean and variance in two passes, or one pass over shifted data',
+      values: () => ['two_pass', 'one_pass'],
+    },
+    {
+      name: 'vec',
+      description: 'floats per vector',
+      values: (op) => widths.filter((v) => v === 1 || v <= rowLength(op)),
+    },
+    {
+      name: 'acc',
+      description: 'independent accumulators per reduction (unrolls the row loop)',
+      values: (op) => [1, 2, 4].filter((a) => a === 1 || a <= rowLength(op)),
+    },
   ];
   return defineCTemplate({
     kind: 'layernorm',
@@ -42,11 +54,15 @@ function reduce(A: number, names: string[], body: (v: string) => string[]): stri
   lines.push(`    for (; n + ${A} * VL <= N; n += ${A} * VL) {`);
   for (const a of acc) {
     const terms = body(`v${a}`);
-    lines.push(`      { vf v${a} = VLOAD(row + n + ${a} * VL); ${names.map((n, i) => `${n}${a} += ${terms[i]};`).join(' ')} }`);
+    lines.push(
+      `      { vf v${a} = VLOAD(row + n + ${a} * VL); ${names.map((n, i) => `${n}${a} += ${terms[i]};`).join(' ')} }`,
+    );
   }
   lines.push('    }');
   const t0 = body('v');
-  lines.push(`    for (; n + VL <= N; n += VL) { vf v = VLOAD(row + n); ${names.map((n, i) => `${n}0 += ${t0[i]};`).join(' ')} }`);
+  lines.push(
+    `    for (; n + VL <= N; n += VL) { vf v = VLOAD(row + n); ${names.map((n, i) => `${n}0 += ${t0[i]};`).join(' ')} }`,
+  );
   for (const n of names) lines.push(`    float ${n} = hsum(${acc.map((a) => `${n}${a}`).join(' + ')});`);
   return lines.join('\n');
 }

@@ -15,11 +15,31 @@ const dims = (op: Operation): { M: number; K: number } => ({ M: dimOf(op, 'M'), 
 export function createMatvecTemplate(options: CTemplateOptions): KernelTemplate<'matvec'> {
   const widths = vectorWidths(options.isa);
   const knobs: KnobSpec[] = [
-    { name: 'rows', description: 'rows of A per register block (share each load of x)', values: (op) => [1, 2, 4, 8].filter((r) => r === 1 || r <= dims(op).M) },
-    { name: 'vec', description: 'floats per vector in the dot product', values: (op) => widths.filter((v) => v === 1 || v <= dims(op).K) },
-    { name: 'acc', description: 'independent accumulators per row (unrolls the k loop)', values: (op) => [1, 2, 4].filter((a) => a === 1 || a <= dims(op).K) },
-    { name: 'ktile', description: 'columns of A per cache tile (0: no tiling)', values: (op) => [0, 1024, 4096].filter((t) => t === 0 || t < dims(op).K) },
-    { name: 'prefetch', description: 'prefetch distance ahead of the loads of A, in floats (0: none)', values: () => [0, 64, 256] },
+    {
+      name: 'rows',
+      description: 'rows of A per register block (share each load of x)',
+      values: (op) => [1, 2, 4, 8].filter((r) => r === 1 || r <= dims(op).M),
+    },
+    {
+      name: 'vec',
+      description: 'floats per vector in the dot product',
+      values: (op) => widths.filter((v) => v === 1 || v <= dims(op).K),
+    },
+    {
+      name: 'acc',
+      description: 'independent accumulators per row (unrolls the k loop)',
+      values: (op) => [1, 2, 4].filter((a) => a === 1 || a <= dims(op).K),
+    },
+    {
+      name: 'ktile',
+      description: 'columns of A per cache tile (0: no tiling)',
+      values: (op) => [0, 1024, 4096].filter((t) => t === 0 || t < dims(op).K),
+    },
+    {
+      name: 'prefetch',
+      description: 'prefetch distance ahead of the loads of A, in floats (0: none)',
+      values: () => [0, 64, 256],
+    },
   ];
   return defineCTemplate({
     kind: 'matvec',
@@ -41,14 +61,17 @@ function blockFunction(R: number, A: number, pf: number, rq: string): string {
   const lines: string[] = [];
   const rowsIdx = Array.from({ length: R }, (_, r) => r);
   const accIdx = Array.from({ length: A }, (_, a) => a);
-  lines.push(`static inline void rows${R}(int K, const float *${rq}a, const float *${rq}x, float *${rq}y, int k0, int k1) {`);
+  lines.push(
+    `static inline void rows${R}(int K, const float *${rq}a, const float *${rq}x, float *${rq}y, int k0, int k1) {`,
+  );
   for (const r of rowsIdx) lines.push(`  const float *${rq}a${r} = a + (size_t)${r} * K;`);
   for (const r of rowsIdx) for (const a of accIdx) lines.push(`  vf s${r}_${a} = VB(0.0f);`);
   lines.push('  int k = k0;');
   lines.push(`  for (; k + ${A} * VL <= k1; k += ${A} * VL) {`);
   if (pf > 0) for (const r of rowsIdx) lines.push(`    __builtin_prefetch(a${r} + k + ${pf}, 0, 0);`);
   for (const a of accIdx) lines.push(`    vf x${a} = VLOAD(x + k + ${a} * VL);`);
-  for (const r of rowsIdx) for (const a of accIdx) lines.push(`    s${r}_${a} += VLOAD(a${r} + k + ${a} * VL) * x${a};`);
+  for (const r of rowsIdx)
+    for (const a of accIdx) lines.push(`    s${r}_${a} += VLOAD(a${r} + k + ${a} * VL) * x${a};`);
   lines.push('  }');
   if (A > 1) {
     lines.push('  for (; k + VL <= k1; k += VL) {');

@@ -16,9 +16,21 @@ const rowLength = (op: Operation): number => dimOf(op, 'N');
 export function createSoftmaxTemplate(options: CTemplateOptions): KernelTemplate<'softmax'> {
   const widths = vectorWidths(options.isa);
   const knobs: KnobSpec[] = [
-    { name: 'passes', description: 'max, exp-sum and normalize as three passes, or online max+sum then normalize', values: () => ['three', 'online'] },
-    { name: 'vec', description: 'floats per vector', values: (op) => widths.filter((v) => v === 1 || v <= rowLength(op)) },
-    { name: 'acc', description: 'independent accumulators per pass (unrolls the row loop)', values: (op) => [1, 2, 4].filter((a) => a === 1 || a <= rowLength(op)) },
+    {
+      name: 'passes',
+      description: 'max, exp-sum and normalize as three passes, or online max+sum then normalize',
+      values: () => ['three', 'online'],
+    },
+    {
+      name: 'vec',
+      description: 'floats per vector',
+      values: (op) => widths.filter((v) => v === 1 || v <= rowLength(op)),
+    },
+    {
+      name: 'acc',
+      description: 'independent accumulators per pass (unrolls the row loop)',
+      values: (op) => [1, 2, 4].filter((a) => a === 1 || a <= rowLength(op)),
+    },
     { name: 'exp', description: 'exp from libm, or a vectorizable polynomial', values: () => ['libm', 'poly'] },
     { name: 'recip', description: 'multiply by 1/sum instead of dividing each element', values: () => [false, true] },
   ];

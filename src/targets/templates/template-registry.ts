@@ -14,7 +14,11 @@ import { createLayernormTemplate } from './layernorm-template.js';
 import { createMatvecTemplate } from './matvec-template.js';
 import { createSoftmaxTemplate } from './softmax-template.js';
 import type { KernelTemplate } from './template.js';
-import { createTritonMatmulTemplate, type TritonMatmulKind, type TritonMatmulOptions } from './triton-matmul-template.js';
+import {
+  createTritonMatmulTemplate,
+  type TritonMatmulKind,
+  type TritonMatmulOptions,
+} from './triton-matmul-template.js';
 
 /** What a template is built for, by the toolchain it generates code for. */
 export interface TemplateOptionsByToolchain {
@@ -25,7 +29,9 @@ export interface TemplateOptionsByToolchain {
 /** A toolchain that has kernel templates. */
 export type TemplateToolchain = keyof TemplateOptionsByToolchain;
 
-type Factories<T extends TemplateToolchain, K extends string> = Readonly<Record<K, (options: TemplateOptionsByToolchain[T]) => KernelTemplate<K>>>;
+type Factories<T extends TemplateToolchain, K extends string> = Readonly<
+  Record<K, (options: TemplateOptionsByToolchain[T]) => KernelTemplate<K>>
+>;
 
 const C_TEMPLATES: Factories<'c', CKind> = {
   gemm: createGemmTemplate,
@@ -41,7 +47,10 @@ const KERNELBENCH_TEMPLATES: Factories<'kernelbench', TritonMatmulKind> = {
   batched_gemm: (options) => createTritonMatmulTemplate('batched_gemm', options),
 };
 
-const REGISTRY: { [T in TemplateToolchain]: Factories<T, string> } = { c: C_TEMPLATES, kernelbench: KERNELBENCH_TEMPLATES };
+const REGISTRY: { [T in TemplateToolchain]: Factories<T, string> } = {
+  c: C_TEMPLATES,
+  kernelbench: KERNELBENCH_TEMPLATES,
+};
 
 /** Toolchains that have kernel templates, in registry order. */
 export const TEMPLATE_TOOLCHAINS = Object.keys(REGISTRY) as readonly TemplateToolchain[];
@@ -56,7 +65,11 @@ export function templateKinds(toolchain: string): readonly string[] {
 }
 
 /** The template for `kind` on `toolchain`, built with these options; null where the registry has none. */
-export function kernelTemplateFor<T extends TemplateToolchain>(toolchain: T, kind: string, options: TemplateOptionsByToolchain[T]): KernelTemplate | null {
+export function kernelTemplateFor<T extends TemplateToolchain>(
+  toolchain: T,
+  kind: string,
+  options: TemplateOptionsByToolchain[T],
+): KernelTemplate | null {
   const factories: Factories<T, string> = REGISTRY[toolchain];
   return Object.hasOwn(factories, kind) ? factories[kind]!(options) : null;
 }
@@ -69,7 +82,10 @@ export function hasTemplate(kind: string): kind is CKind {
 /** The C template for an operation kind on a CPU with these ISA flags (the fingerprint's `isa`). Throws BAD_INPUT for a kind without one. */
 export function templateFor(kind: string, options: CTemplateOptions): KernelTemplate<CKind> {
   if (!hasTemplate(kind)) {
-    throw new SkbError('BAD_INPUT', `There is no kernel template for "${kind}"; templates exist for ${C_KINDS.join(', ')}`);
+    throw new SkbError(
+      'BAD_INPUT',
+      `There is no kernel template for "${kind}"; templates exist for ${C_KINDS.join(', ')}`,
+    );
   }
   return C_TEMPLATES[kind](options);
 }

@@ -32,7 +32,11 @@ const NUM_WARPS = [4, 8];
 const NUM_STAGES = [2, 3, 4];
 /** f32 paths: true f32 FMA products, or three TF32 tensor-core products (about f32 accuracy). */
 const F32_PRECISIONS = ['ieee', 'tf32x3'];
-const TORCH_DTYPES: Partial<Record<Operation['dtype'], string>> = { f32: 'torch.float32', f16: 'torch.float16', bf16: 'torch.bfloat16' };
+const TORCH_DTYPES: Partial<Record<Operation['dtype'], string>> = {
+  f32: 'torch.float32',
+  f16: 'torch.float16',
+  bf16: 'torch.bfloat16',
+};
 
 /**
  * Shared memory the pipelined operand tiles may take when the GPU is not known: 160 KiB fits an
@@ -108,7 +112,11 @@ interface MatmulDims {
 function dimsOf(op: Operation): MatmulDims {
   const get = (name: string): number => {
     const v = op.dims[name];
-    if (v === undefined) throw new SkbError('BAD_INPUT', `A ${op.kind} operation needs the dimension ${name} (dims are ${Object.keys(op.dims).join(', ')})`);
+    if (v === undefined)
+      throw new SkbError(
+        'BAD_INPUT',
+        `A ${op.kind} operation needs the dimension ${name} (dims are ${Object.keys(op.dims).join(', ')})`,
+      );
     return v;
   };
   return { batch: op.kind === 'batched_gemm' ? get('B') : 1, M: get('M'), N: get('N'), K: get('K') };
@@ -136,13 +144,24 @@ function bytesOf(op: Operation): number {
 
 function checkOperation(op: Operation): void {
   if (!(TRITON_MATMUL_KINDS as readonly string[]).includes(op.kind)) {
-    throw new SkbError('BAD_INPUT', `The Triton matmul template generates gemm and batched_gemm kernels, not ${op.kind}`);
+    throw new SkbError(
+      'BAD_INPUT',
+      `The Triton matmul template generates gemm and batched_gemm kernels, not ${op.kind}`,
+    );
   }
-  if (!TORCH_DTYPES[op.dtype]) throw new SkbError('BAD_INPUT', `The Triton matmul template supports f32, f16 and bf16, not ${op.dtype}`);
+  if (!TORCH_DTYPES[op.dtype])
+    throw new SkbError('BAD_INPUT', `The Triton matmul template supports f32, f16 and bf16, not ${op.dtype}`);
   const bad = op.epilogue.filter((e) => e !== 'bias' && e !== 'relu');
-  if (bad.length) throw new SkbError('BAD_INPUT', `The Triton matmul template fuses the epilogues bias and relu only, not ${bad.join(', ')}`);
+  if (bad.length)
+    throw new SkbError(
+      'BAD_INPUT',
+      `The Triton matmul template fuses the epilogues bias and relu only, not ${bad.join(', ')}`,
+    );
   if (op.epilogue.length === 2 && op.epilogue[0] !== 'bias') {
-    throw new SkbError('BAD_INPUT', 'The Triton matmul template applies bias before relu; write the epilogue as ["bias", "relu"]');
+    throw new SkbError(
+      'BAD_INPUT',
+      'The Triton matmul template applies bias before relu; write the epilogue as ["bias", "relu"]',
+    );
   }
   matmulTransposes(op);
 }
@@ -150,10 +169,26 @@ function checkOperation(op: Operation): void {
 /** The knob specs; legal values depend on the shape (block sizes) and the dtype (precision). */
 export const TRITON_MATMUL_KNOBS: KnobSpec[] = [
   { name: 'impl', description: 'torch.matmul (cuBLAS) or the Triton kernel', values: () => ['torch', 'triton'] },
-  { name: 'block_m', description: 'rows of C per program (BLOCK_M)', values: (op) => blocksFor(BLOCK_MN, dimsOf(op).M) },
-  { name: 'block_n', description: 'columns of C per program (BLOCK_N)', values: (op) => blocksFor(BLOCK_MN, dimsOf(op).N) },
-  { name: 'block_k', description: 'reduction depth per pipeline step (BLOCK_K)', values: (op) => blocksFor(BLOCK_K, dimsOf(op).K) },
-  { name: 'group_m', description: 'row blocks per group of the L2-friendly launch order (GROUP_M; 1: row-major order)', values: () => [...GROUP_M] },
+  {
+    name: 'block_m',
+    description: 'rows of C per program (BLOCK_M)',
+    values: (op) => blocksFor(BLOCK_MN, dimsOf(op).M),
+  },
+  {
+    name: 'block_n',
+    description: 'columns of C per program (BLOCK_N)',
+    values: (op) => blocksFor(BLOCK_MN, dimsOf(op).N),
+  },
+  {
+    name: 'block_k',
+    description: 'reduction depth per pipeline step (BLOCK_K)',
+    values: (op) => blocksFor(BLOCK_K, dimsOf(op).K),
+  },
+  {
+    name: 'group_m',
+    description: 'row blocks per group of the L2-friendly launch order (GROUP_M; 1: row-major order)',
+    values: () => [...GROUP_M],
+  },
   { name: 'num_warps', description: 'warps per program', values: () => [...NUM_WARPS] },
   { name: 'num_stages', description: 'software pipeline stages of the operand loads', values: () => [...NUM_STAGES] },
   {
@@ -170,7 +205,14 @@ export const TRITON_MATMUL_KNOBS: KnobSpec[] = [
  * factor. On an H200, 128x128x64 tiles were the best configuration of the batched and fused
  * bf16 cases of bench/gpu, while 64x64x32 ran at half of cuBLAS's speed on 4096x11008x4096.
  */
-export const TRITON_DEFAULT: Knobs = { block_m: 128, block_n: 128, block_k: 64, group_m: 8, num_warps: 4, num_stages: 3 };
+export const TRITON_DEFAULT: Knobs = {
+  block_m: 128,
+  block_n: 128,
+  block_k: 64,
+  group_m: 8,
+  num_warps: 4,
+  num_stages: 3,
+};
 
 /** Which knobs each CUDA menu option moves. */
 export const TRITON_MATMUL_MOVES: KernelTemplate['moves'] = {
@@ -214,17 +256,26 @@ function lower(op: Operation, knobs: Knobs, name: string): boolean {
  */
 function fitResources(op: Operation, k: Knobs, sharedBudget: number): Knobs {
   const out = { ...k };
-  const accumulators = (): number => (numKnob(out, 'block_m') * numKnob(out, 'block_n')) / (32 * numKnob(out, 'num_warps'));
+  const accumulators = (): number =>
+    (numKnob(out, 'block_m') * numKnob(out, 'block_n')) / (32 * numKnob(out, 'num_warps'));
   while (accumulators() > ACCUMULATORS_PER_THREAD) {
     const warps = TRITON_MATMUL_KNOBS.find((s) => s.name === 'num_warps')!.values(op) as number[];
     const more = warps.find((w) => w > numKnob(out, 'num_warps'));
     if (more !== undefined) out.num_warps = more;
     else if (!lower(op, out, numKnob(out, 'block_m') >= numKnob(out, 'block_n') ? 'block_m' : 'block_n')) break;
   }
-  const shared = (): number => numKnob(out, 'num_stages') * (numKnob(out, 'block_m') + numKnob(out, 'block_n')) * numKnob(out, 'block_k') * bytesOf(op);
+  const shared = (): number =>
+    numKnob(out, 'num_stages') *
+    (numKnob(out, 'block_m') + numKnob(out, 'block_n')) *
+    numKnob(out, 'block_k') *
+    bytesOf(op);
   while (shared() > sharedBudget) {
     if (numKnob(out, 'num_stages') > 2) lower(op, out, 'num_stages');
-    else if (!lower(op, out, 'block_k') && !lower(op, out, numKnob(out, 'block_m') >= numKnob(out, 'block_n') ? 'block_m' : 'block_n')) break;
+    else if (
+      !lower(op, out, 'block_k') &&
+      !lower(op, out, numKnob(out, 'block_m') >= numKnob(out, 'block_n') ? 'block_m' : 'block_n')
+    )
+      break;
   }
   return out;
 }
@@ -246,7 +297,9 @@ export function tritonPrograms(op: Operation, knobs: Knobs): number {
 function refitTiles(from: Operation, to: Operation, knobs: Knobs, sms: number): Knobs {
   if (knobs.impl !== 'triton' || typeof knobs.block_m !== 'number' || typeof knobs.block_n !== 'number') return knobs;
   // A seed of another kind (the similar tier) has no matmul sizes to compare with.
-  const sized = (op: Operation): boolean => (TRITON_MATMUL_KINDS as readonly string[]).includes(op.kind) && ['M', 'N', ...(op.kind === 'batched_gemm' ? ['B'] : [])].every((d) => op.dims[d] !== undefined);
+  const sized = (op: Operation): boolean =>
+    (TRITON_MATMUL_KINDS as readonly string[]).includes(op.kind) &&
+    ['M', 'N', ...(op.kind === 'batched_gemm' ? ['B'] : [])].every((d) => op.dims[d] !== undefined);
   if (!sized(from) || !sized(to)) return knobs;
   const out = { ...knobs };
   const wanted = Math.min(sms, tritonPrograms(from, knobs));
@@ -263,7 +316,11 @@ function sameTriton(a: Knobs, b: Knobs): boolean {
 
 /** The default Triton knobs made legal for this shape. */
 function tritonDefault(op: Operation, sharedBudget: number): Knobs {
-  return fitResources(op, snap(op, { ...TRITON_DEFAULT, precision: op.dtype === 'f32' ? 'ieee' : 'native' }, {}), sharedBudget);
+  return fitResources(
+    op,
+    snap(op, { ...TRITON_DEFAULT, precision: op.dtype === 'f32' ? 'ieee' : 'native' }, {}),
+    sharedBudget,
+  );
 }
 
 /**
@@ -286,7 +343,8 @@ export function tritonMatmulBaseline(op: Operation, options: TritonMatmulOptions
   return { ...tritonDefault(op, budgetOf(options)), impl: 'torch' };
 }
 
-const py = (v: KnobValue): string => (typeof v === 'string' ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v));
+const py = (v: KnobValue): string =>
+  typeof v === 'string' ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v);
 
 const KERNEL = `
 @triton.jit
@@ -387,8 +445,20 @@ function generateSource(op: Operation, k: Knobs): string {
   const hasBias = op.epilogue.includes('bias');
   const relu = op.epilogue.includes('relu');
   if (k.impl === 'torch') {
-    const steps = [`        out = torch.matmul(${matmulOperands(op)})`, ...(hasBias ? ['        out = out + self.bias'] : []), ...(relu ? ['        out = torch.relu(out)'] : []), '        return out'];
-    return [header(op, 'torch.matmul (cuBLAS)'), 'import torch', 'import torch.nn as nn', '', '', modelClass(op, steps.join('\n'))].join('\n');
+    const steps = [
+      `        out = torch.matmul(${matmulOperands(op)})`,
+      ...(hasBias ? ['        out = out + self.bias'] : []),
+      ...(relu ? ['        out = torch.relu(out)'] : []),
+      '        return out',
+    ];
+    return [
+      header(op, 'torch.matmul (cuBLAS)'),
+      'import torch',
+      'import torch.nn as nn',
+      '',
+      '',
+      modelClass(op, steps.join('\n')),
+    ].join('\n');
   }
   const what = `Triton kernel, BLOCK ${String(k.block_m)}x${String(k.block_n)}x${String(k.block_k)}, GROUP_M ${String(k.group_m)}, ${String(k.num_warps)} warps, ${String(k.num_stages)} stages, ${String(k.precision)} products`;
   const constants = [
@@ -402,14 +472,28 @@ function generateSource(op: Operation, k: Knobs): string {
   ];
   // Transposed operands are passed as views: the kernel reads their strides in place.
   const forward = `        return skb_matmul(${matmulOperands(op)}, ${hasBias ? 'self.bias' : 'None'}, ${relu ? 'True' : 'False'})`;
-  return [header(op, what), 'import torch', 'import torch.nn as nn', 'import triton', 'import triton.language as tl', '', ...constants, KERNEL, '', modelClass(op, forward)].join('\n');
+  return [
+    header(op, what),
+    'import torch',
+    'import torch.nn as nn',
+    'import triton',
+    'import triton.language as tl',
+    '',
+    ...constants,
+    KERNEL,
+    '',
+    modelClass(op, forward),
+  ].join('\n');
 }
 
 /**
  * Creates the Triton matmul template of one kind (gemm or batched gemm) for a GPU's budget: a
  * KernelBench template, whose moves are keyed by CUDA menu option ids (src/search/menus/cuda-menu.ts).
  */
-export function createTritonMatmulTemplate(kind: TritonMatmulKind, options: TritonMatmulOptions = {}): KernelTemplate<TritonMatmulKind> {
+export function createTritonMatmulTemplate(
+  kind: TritonMatmulKind,
+  options: TritonMatmulOptions = {},
+): KernelTemplate<TritonMatmulKind> {
   budgetOf(options);
   const sms = multiprocessorsOf(options);
   return {
@@ -418,7 +502,8 @@ export function createTritonMatmulTemplate(kind: TritonMatmulKind, options: Trit
     baseline: (op) => tritonMatmulBaseline(op, options),
     legalize: (op, knobs) => legalizeTritonMatmul(op, knobs, options),
     generate(op, requested) {
-      if (op.kind !== kind) throw new SkbError('BAD_INPUT', `This Triton matmul template generates ${kind} kernels, not ${op.kind}`);
+      if (op.kind !== kind)
+        throw new SkbError('BAD_INPUT', `This Triton matmul template generates ${kind} kernels, not ${op.kind}`);
       return generateSource(op, legalizeTritonMatmul(op, requested, options));
     },
     moves: TRITON_MATMUL_MOVES,
@@ -428,7 +513,9 @@ export function createTritonMatmulTemplate(kind: TritonMatmulKind, options: Trit
       'cuda.triton': () => ({ impl: 'triton' }),
       'cuda.cublas': (op) => tritonMatmulBaseline(op, options),
     },
-    ...(sms !== undefined ? { refit: (from: Operation, to: Operation, knobs: Knobs) => refitTiles(from, to, knobs, sms) } : {}),
+    ...(sms !== undefined
+      ? { refit: (from: Operation, to: Operation, knobs: Knobs) => refitTiles(from, to, knobs, sms) }
+      : {}),
   };
 }
 

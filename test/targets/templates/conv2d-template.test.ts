@@ -21,9 +21,24 @@ const BASES: Knobs[] = [
 /** Ones, primes and sizes that no tile divides; stride 1 and 2, pad 0 and 1, R = S = 1 and 3, epilogues. */
 const SHAPES: OperationInput[] = [
   { kind: 'conv2d', dims: { N: 1, C: 1, H: 1, W: 1, K: 1, R: 1, S: 1 } },
-  { kind: 'conv2d', dims: { N: 2, C: 5, H: 7, W: 11, K: 3, R: 3, S: 3 }, attrs: { stride: 1, pad: 1 }, epilogue: ['bias', 'relu'] },
-  { kind: 'conv2d', dims: { N: 1, C: 17, H: 9, W: 13, K: 7, R: 3, S: 3 }, attrs: { stride: 2, pad: 0 }, epilogue: ['bias'] },
-  { kind: 'conv2d', dims: { N: 1, C: 3, H: 6, W: 19, K: 5, R: 1, S: 1 }, attrs: { stride: 2, pad: 1 }, epilogue: ['relu'] },
+  {
+    kind: 'conv2d',
+    dims: { N: 2, C: 5, H: 7, W: 11, K: 3, R: 3, S: 3 },
+    attrs: { stride: 1, pad: 1 },
+    epilogue: ['bias', 'relu'],
+  },
+  {
+    kind: 'conv2d',
+    dims: { N: 1, C: 17, H: 9, W: 13, K: 7, R: 3, S: 3 },
+    attrs: { stride: 2, pad: 0 },
+    epilogue: ['bias'],
+  },
+  {
+    kind: 'conv2d',
+    dims: { N: 1, C: 3, H: 6, W: 19, K: 5, R: 1, S: 1 },
+    attrs: { stride: 2, pad: 1 },
+    epilogue: ['relu'],
+  },
   { kind: 'conv2d', dims: { N: 1, C: 2, H: 23, W: 29, K: 3, R: 3, S: 3 }, attrs: { stride: 1, pad: 1 } },
 ];
 
@@ -33,15 +48,28 @@ describe('conv2d template', () => {
   });
 
   it('offers shape-dependent values and keeps register blocks within the register file', () => {
-    const op = parseOperation({ kind: 'conv2d', dims: { N: 1, C: 20, H: 5, W: 5, K: 3, R: 3, S: 3 }, attrs: { pad: 1 } });
+    const op = parseOperation({
+      kind: 'conv2d',
+      dims: { N: 1, C: 20, H: 5, W: 5, K: 3, R: 3, S: 3 },
+      attrs: { pad: 1 },
+    });
     expect(t.knobs.find((k) => k.name === 'kb')!.values(op)).toEqual([1, 2]);
     expect(t.knobs.find((k) => k.name === 'ctile')!.values(op)).toEqual([0, 4, 16]);
     expect(t.knobs.find((k) => k.name === 'unroll')!.values(op)).toEqual([1, 3]);
     expect(t.knobs.find((k) => k.name === 'vec')!.values(op)).toEqual([1, 4, 8, 16]);
-    const big = parseOperation({ kind: 'conv2d', dims: { N: 1, C: 64, H: 56, W: 56, K: 64, R: 3, S: 3 }, attrs: { pad: 1 } });
+    const big = parseOperation({
+      kind: 'conv2d',
+      dims: { N: 1, C: 64, H: 56, W: 56, K: 64, R: 3, S: 3 },
+      attrs: { pad: 1 },
+    });
     expect(t.knobs.find((k) => k.name === 'ptile')!.values(op)).toEqual([0]);
     expect(t.knobs.find((k) => k.name === 'ptile')!.values(big)).toEqual([0, 256, 1024]);
-    expect(t.legalize(big, { kb: 8, owb: 4, ctile: 100, ptile: 300 })).toMatchObject({ kb: 8, owb: 2, ctile: 16, ptile: 256 });
+    expect(t.legalize(big, { kb: 8, owb: 4, ctile: 100, ptile: 300 })).toMatchObject({
+      kb: 8,
+      owb: 2,
+      ctile: 16,
+      ptile: 256,
+    });
   });
 
   for (const input of SHAPES) {

@@ -19,7 +19,20 @@ const gemm = createGemmTemplate({ isa: AVX512 });
 const batched = createBatchedGemmTemplate({ isa: AVX512 });
 
 /** A BLIS-like starting point with small tiles, so every knob moved from it also meets remainders. */
-const BLOCKED: Knobs = { order: 'ijk', mc: 16, nc: 16, kc: 16, mr: 3, nv: 2, vec: 4, unroll: 2, pack: 'ab', prefetch: 2, flags: 'none', restrict: true };
+const BLOCKED: Knobs = {
+  order: 'ijk',
+  mc: 16,
+  nc: 16,
+  kc: 16,
+  mr: 3,
+  nv: 2,
+  vec: 4,
+  unroll: 2,
+  pack: 'ab',
+  prefetch: 2,
+  flags: 'none',
+  restrict: true,
+};
 
 /** Deterministic pseudo-random numbers (xorshift), so a failing combination can be reproduced. */
 function rng(seed: number): () => number {
@@ -65,7 +78,11 @@ async function expectAllCorrect(t: KernelTemplate, op: Operation, knobSets: Knob
   }
   const candidates = [...sources.keys()];
   const results = await toolchain.evaluate({ operation: op, candidates, executor, timing });
-  const failures = results.flatMap((r, i) => (r.correct ? [] : [`${JSON.stringify(sources.get(candidates[i]!))}: ${r.feedback.join('; ')}\n${r.output.slice(0, 600)}`]));
+  const failures = results.flatMap((r, i) =>
+    r.correct
+      ? []
+      : [`${JSON.stringify(sources.get(candidates[i]!))}: ${r.feedback.join('; ')}\n${r.output.slice(0, 600)}`],
+  );
   expect(failures).toEqual([]);
   return candidates.length;
 }
@@ -147,14 +164,21 @@ describe('gemm template: every knob value is correct at awkward shapes (real gcc
   for (const [i, input] of sampled.entries()) {
     it(`random knob combinations at ${JSON.stringify(input.dims)} ${input.epilogue?.join('+') ?? ''}`, async () => {
       const op = parseOperation(input);
-      await expectAllCorrect(gemm, op, [op.dims.M === 1 ? gemm.baseline(op) : gemm.legalize(op, BLOCKED), ...randomKnobs(gemm, op, 14, 1000 + i)]);
+      await expectAllCorrect(gemm, op, [
+        op.dims.M === 1 ? gemm.baseline(op) : gemm.legalize(op, BLOCKED),
+        ...randomKnobs(gemm, op, 14, 1000 + i),
+      ]);
     });
   }
 });
 
 describe('batched gemm template (real gcc)', () => {
   it('is correct for every knob value of the blocked start and random combinations', async () => {
-    const op = parseOperation({ kind: 'batched_gemm', dims: { B: 3, M: 13, N: 17, K: 31 }, epilogue: ['bias', 'relu'] });
+    const op = parseOperation({
+      kind: 'batched_gemm',
+      dims: { B: 3, M: 13, N: 17, K: 31 },
+      epilogue: ['bias', 'relu'],
+    });
     const blocked = batched.legalize(op, BLOCKED);
     const moved = batched.knobs.flatMap((spec) => spec.values(op).map((v) => ({ ...blocked, [spec.name]: v })));
     await expectAllCorrect(batched, op, [...moved, ...randomKnobs(batched, op, 10, 77)]);
@@ -174,7 +198,10 @@ describe('gemm template on narrower ISAs', () => {
       gemm.generate(op, { ...BLOCKED, vec: 8, nv: 3, pack: 'b', mc: 0 }),
       gemm.generate(op, { ...BLOCKED, vec: 16, nv: 1, pack: 'none', prefetch: 4 }),
     ];
-    for (const cflags of [['-O3', '-march=x86-64'], ['-O3', '-march=haswell']]) {
+    for (const cflags of [
+      ['-O3', '-march=x86-64'],
+      ['-O3', '-march=haswell'],
+    ]) {
       const narrow = createCToolchain({ cflags });
       const results = await narrow.evaluate({ operation: op, candidates: sources, executor, timing });
       expect(results.map((r) => r.feedback[0])).toEqual(results.map((r) => (r.correct ? r.feedback[0] : 'correct')));

@@ -48,9 +48,18 @@ export async function expectVariantsCorrect(
 ): Promise<number> {
   const op = parseOperation(input);
   const variants = knobVariants(t, op, bases);
-  const results = await toolchain.evaluate({ operation: op, candidates: variants.map((k) => t.generate(op, k)), executor, timing: { warmup: 0, runs: 1 } });
+  const results = await toolchain.evaluate({
+    operation: op,
+    candidates: variants.map((k) => t.generate(op, k)),
+    executor,
+    timing: { warmup: 0, runs: 1 },
+  });
   const failures = results
-    .map((r, i) => (r.correct ? null : `${JSON.stringify(variants[i])}: ${r.errorKind} ${r.feedback.join('; ')}\n${r.output.slice(0, 600)}`))
+    .map((r, i) =>
+      r.correct
+        ? null
+        : `${JSON.stringify(variants[i])}: ${r.errorKind} ${r.feedback.join('; ')}\n${r.output.slice(0, 600)}`,
+    )
     .filter((f): f is string => f !== null);
   expect(failures, `${t.kind} ${JSON.stringify(input.dims)} ${JSON.stringify(input.attrs ?? {})}`).toEqual([]);
   return variants.length;

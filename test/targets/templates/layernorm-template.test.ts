@@ -12,7 +12,11 @@ afterAll(() => executor.close());
 const t = createLayernormTemplate({ isa: ALL_ISA });
 
 /** Bases: the naive passes, and a one-pass vectorized one. */
-const BASES: Knobs[] = [{}, { stats: 'one_pass', vec: 8, acc: 2, restrict: true }, { vec: 16, acc: 4, flags: 'unroll-loops,fast-math' }];
+const BASES: Knobs[] = [
+  {},
+  { stats: 'one_pass', vec: 8, acc: 2, restrict: true },
+  { vec: 16, acc: 4, flags: 'unroll-loops,fast-math' },
+];
 
 describe('layernorm template', () => {
   it('meets the template contract', () => {
@@ -26,9 +30,16 @@ describe('layernorm template', () => {
     expect(t.legalize(op, { vec: 16, stats: 'three_pass' })).toMatchObject({ vec: 8, stats: 'two_pass' });
   });
 
-  for (const dims of [{ M: 1, N: 1 }, { M: 3, N: 7 }, { M: 5, N: 37 }, { M: 2, N: 1031 }]) {
+  for (const dims of [
+    { M: 1, N: 1 },
+    { M: 3, N: 7 },
+    { M: 5, N: 37 },
+    { M: 2, N: 1031 },
+  ]) {
     it(`every knob value is correct at ${JSON.stringify(dims)}`, async () => {
-      expect(await expectVariantsCorrect(toolchain, executor, t, { kind: 'layernorm', dims }, BASES)).toBeGreaterThan(2);
+      expect(await expectVariantsCorrect(toolchain, executor, t, { kind: 'layernorm', dims }, BASES)).toBeGreaterThan(
+        2,
+      );
     });
   }
 });

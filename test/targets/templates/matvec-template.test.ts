@@ -25,13 +25,30 @@ describe('matvec template', () => {
     expect(t.knobs.find((k) => k.name === 'rows')!.values(op)).toEqual([1, 2]);
     expect(t.knobs.find((k) => k.name === 'vec')!.values(op)).toEqual([1, 4]);
     expect(t.knobs.find((k) => k.name === 'ktile')!.values(op)).toEqual([0]);
-    expect(t.legalize(op, { rows: 8, vec: 16, acc: 4, ktile: 4096, prefetch: 100, flags: 'fast-math', restrict: true })).toEqual({
-      rows: 2, vec: 4, acc: 4, ktile: 0, prefetch: 64, flags: 'fast-math', restrict: true,
+    expect(
+      t.legalize(op, { rows: 8, vec: 16, acc: 4, ktile: 4096, prefetch: 100, flags: 'fast-math', restrict: true }),
+    ).toEqual({
+      rows: 2,
+      vec: 4,
+      acc: 4,
+      ktile: 0,
+      prefetch: 64,
+      flags: 'fast-math',
+      restrict: true,
     });
-    expect(createMatvecTemplate({ isa: [] }).knobs.find((k) => k.name === 'vec')!.values(parseOperation({ kind: 'matvec', dims: { M: 8, K: 64 } }))).toEqual([1, 4]);
+    expect(
+      createMatvecTemplate({ isa: [] })
+        .knobs.find((k) => k.name === 'vec')!
+        .values(parseOperation({ kind: 'matvec', dims: { M: 8, K: 64 } })),
+    ).toEqual([1, 4]);
   });
 
-  for (const dims of [{ M: 1, K: 1 }, { M: 7, K: 13 }, { M: 13, K: 1031 }, { M: 9, N: 4099 }] as Record<string, number>[]) {
+  for (const dims of [
+    { M: 1, K: 1 },
+    { M: 7, K: 13 },
+    { M: 13, K: 1031 },
+    { M: 9, N: 4099 },
+  ] as Record<string, number>[]) {
     it(`every knob value is correct at ${JSON.stringify(dims)}`, async () => {
       const n = await expectVariantsCorrect(toolchain, executor, t, { kind: 'matvec', dims }, BASES);
       expect(n).toBeGreaterThan(2);

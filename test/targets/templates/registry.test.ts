@@ -26,17 +26,26 @@ describe('template registry', () => {
 
   it('builds vector widths from the ISA it is given', () => {
     const op = parseOperation(SAMPLE.softmax);
-    const widths = (isa: string[]): unknown => templateFor('softmax', { isa }).knobs.find((k) => k.name === 'vec')!.values(op);
+    const widths = (isa: string[]): unknown =>
+      templateFor('softmax', { isa })
+        .knobs.find((k) => k.name === 'vec')!
+        .values(op);
     expect(widths([])).toEqual([1, 4]);
     expect(widths(['avx2'])).toEqual([1, 4, 8]);
     expect(widths(['avx512f', 'avx2'])).toEqual([1, 4, 8]);
     expect(widths(['avx512f', 'avx2'])).not.toContain(16);
     const wide = parseOperation({ kind: 'softmax', dims: { M: 1, N: 64 } });
-    expect(templateFor('softmax', { isa: ['avx512f'] }).knobs.find((k) => k.name === 'vec')!.values(wide)).toEqual([1, 4, 16]);
+    expect(
+      templateFor('softmax', { isa: ['avx512f'] })
+        .knobs.find((k) => k.name === 'vec')!
+        .values(wide),
+    ).toEqual([1, 4, 16]);
   });
 
   it('refuses kinds without a template with a clear error', () => {
     expect(hasTemplate('custom:attention')).toBe(false);
-    expect(() => templateFor('custom:attention', { isa: [] })).toThrow(/no kernel template for "custom:attention".*gemm, batched_gemm, conv2d/);
+    expect(() => templateFor('custom:attention', { isa: [] })).toThrow(
+      /no kernel template for "custom:attention".*gemm, batched_gemm, conv2d/,
+    );
   });
 });

@@ -12,7 +12,11 @@ afterAll(() => executor.close());
 const t = createSoftmaxTemplate({ isa: ALL_ISA });
 
 /** Bases: the naive passes, and a fused, vectorized one with the polynomial exp. */
-const BASES: Knobs[] = [{}, { passes: 'online', vec: 8, acc: 2, exp: 'poly', recip: true }, { vec: 16, acc: 4, exp: 'poly', flags: 'fast-math' }];
+const BASES: Knobs[] = [
+  {},
+  { passes: 'online', vec: 8, acc: 2, exp: 'poly', recip: true },
+  { vec: 16, acc: 4, exp: 'poly', flags: 'fast-math' },
+];
 
 describe('softmax template', () => {
   it('meets the template contract', () => {
@@ -26,7 +30,12 @@ describe('softmax template', () => {
     expect(t.legalize(op, { vec: 16, acc: 8 })).toMatchObject({ vec: 4, acc: 4, passes: 'three' });
   });
 
-  for (const dims of [{ M: 1, N: 1 }, { M: 3, N: 7 }, { M: 5, N: 37 }, { M: 2, N: 1031 }]) {
+  for (const dims of [
+    { M: 1, N: 1 },
+    { M: 3, N: 7 },
+    { M: 5, N: 37 },
+    { M: 2, N: 1031 },
+  ]) {
     it(`every knob value is correct at ${JSON.stringify(dims)}`, async () => {
       expect(await expectVariantsCorrect(toolchain, executor, t, { kind: 'softmax', dims }, BASES)).toBeGreaterThan(2);
     });

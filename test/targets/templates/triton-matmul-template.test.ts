@@ -12,7 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPlannerFactory } from '../../../src/api/planners.js';
-import { SearchConfigSchema, isSkbError, parseOperation, type Operation, type OperationInput } from '../../../src/schedules/index.js';
+import {
+  SearchConfigSchema,
+  isSkbError,
+  parseOperation,
+  type Operation,
+  type OperationInput,
+} from '../../../src/schedules/index.js';
 import { CPU_MENU } from '../../../src/search/menus/cpu-menu.js';
 import { CUDA_MENU } from '../../../src/search/menus/cuda-menu.js';
 import type { CandidateView, ForcedStep, PlanningTask } from '../../../src/search/planner.js';
@@ -107,27 +113,32 @@ describe('Triton matmul template: generated sources', () => {
     expect(src).not.toContain('triton');
   });
 
-  it.skipIf(!hasPython)('every knob value of every operation generates Python that compiles and carries the legalized value', async () => {
-    const sources: string[] = [];
-    for (const o of OPS) {
-      const t = templateOf(o);
-      sources.push(t.generate(o, t.baseline(o)));
-      for (const knobs of everyKnobValue(o)) {
-        const legal = t.legalize(o, knobs);
-        expect(legal.impl).toBe('triton');
-        const src = t.generate(o, knobs);
-        const { impl: _impl, ...expected } = legal;
-        expect(constantsOf(src)).toEqual(expected);
-        expect(src).toMatch(/@triton\.jit\ndef skb_matmul_kernel/);
-        expect(src).toContain(`HAS_BIAS=bias is not None, RELU=relu`);
-        expect(src).toContain(`return skb_matmul(A, B, ${o.epilogue.includes('bias') ? 'self.bias' : 'None'}, ${o.epilogue.includes('relu') ? 'True' : 'False'})`);
-        sources.push(src);
+  it.skipIf(!hasPython)(
+    'every knob value of every operation generates Python that compiles and carries the legalized value',
+    async () => {
+      const sources: string[] = [];
+      for (const o of OPS) {
+        const t = templateOf(o);
+        sources.push(t.generate(o, t.baseline(o)));
+        for (const knobs of everyKnobValue(o)) {
+          const legal = t.legalize(o, knobs);
+          expect(legal.impl).toBe('triton');
+          const src = t.generate(o, knobs);
+          const { impl: _impl, ...expected } = legal;
+          expect(constantsOf(src)).toEqual(expected);
+          expect(src).toMatch(/@triton\.jit\ndef skb_matmul_kernel/);
+          expect(src).toContain(`HAS_BIAS=bias is not None, RELU=relu`);
+          expect(src).toContain(
+            `return skb_matmul(A, B, ${o.epilogue.includes('bias') ? 'self.bias' : 'None'}, ${o.epilogue.includes('relu') ? 'True' : 'False'})`,
+          );
+          sources.push(src);
+        }
       }
-    }
-    const compiled = await pyCompile(sources);
-    expect(compiled.output).toBe('');
-    expect(compiled.status).toBe(0);
-  });
+      const compiled = await pyCompile(sources);
+      expect(compiled.output).toBe('');
+      expect(compiled.status).toBe(0);
+    },
+  );
 
   it.skipIf(!hasPython)('py_compile fails on a broken file, so the check above can fail', async () => {
     const o = OPS[0]!;
@@ -199,10 +210,18 @@ describe('Triton matmul template: legalize and the space', () => {
 
   it('shrinks what does not fit: more warps, then smaller blocks; fewer stages, then a shallower BLOCK_K', () => {
     const o = OPS[0]!;
-    expect(gemm.legalize(o, { impl: 'triton', block_m: 256, block_n: 256, num_warps: 4 })).toMatchObject({ block_m: 128, block_n: 256, num_warps: 8 });
-    expect(gemm.legalize(o, { impl: 'triton', block_m: 128, block_n: 256, block_k: 128, num_warps: 8, num_stages: 4 })).toMatchObject({ block_k: 64, num_stages: 2 });
+    expect(gemm.legalize(o, { impl: 'triton', block_m: 256, block_n: 256, num_warps: 4 })).toMatchObject({
+      block_m: 128,
+      block_n: 256,
+      num_warps: 8,
+    });
+    expect(
+      gemm.legalize(o, { impl: 'triton', block_m: 128, block_n: 256, block_k: 128, num_warps: 8, num_stages: 4 }),
+    ).toMatchObject({ block_k: 64, num_stages: 2 });
     const f32 = op({ kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 } });
-    expect(gemm.legalize(f32, { impl: 'triton', block_m: 128, block_n: 128, block_k: 64, num_warps: 4, num_stages: 4 })).toMatchObject({ num_stages: 2, block_k: 64 });
+    expect(
+      gemm.legalize(f32, { impl: 'triton', block_m: 128, block_n: 128, block_k: 64, num_warps: 4, num_stages: 4 }),
+    ).toMatchObject({ num_stages: 2, block_k: 64 });
   });
 
   it('offers small blocks only for small dimensions', () => {
@@ -234,7 +253,14 @@ describe('Triton matmul template: legalize and the space', () => {
 describe('Triton matmul template in the template planner', () => {
   const planner = createTemplatePlanner({ templates: gpuTemplateFor });
   const task: PlanningTask = { operation: OPS[0]!, hardware: 'NVIDIA H200', contract: '' };
-  const view = (knobs: Knobs): CandidateView => ({ id: 'c', code: '', latencyMs: 1, feedback: [], lineage: [], params: { knobs } });
+  const view = (knobs: Knobs): CandidateView => ({
+    id: 'c',
+    code: '',
+    latencyMs: 1,
+    feedback: [],
+    lineage: [],
+    params: { knobs },
+  });
 
   it('proposes CUDA menu moves from the cuBLAS baseline and implements them as Triton kernels', async () => {
     const base = planner.baseline(task);
@@ -242,12 +268,29 @@ describe('Triton matmul template in the template planner', () => {
     const rng = createRng(3);
     const seen = new Set<string>();
     for (let i = 0; i < 40; i++) {
-      const out = await planner.propose({ task, parent: view(base.params!.knobs as Knobs), iteration: 1, iterations: 4, phase: 'optimize', menu: CUDA_MENU.options, invent: false, rules: [], rng: rng.fork() });
+      const out = await planner.propose({
+        task,
+        parent: view(base.params!.knobs as Knobs),
+        iteration: 1,
+        iterations: 4,
+        phase: 'optimize',
+        menu: CUDA_MENU.options,
+        invent: false,
+        rules: [],
+        rng: rng.fork(),
+      });
       if (!out.ok) throw new Error(out.error);
       seen.add(out.value.optionId);
       expect(gemm.moves[out.value.optionId]).toBeDefined();
       expect(out.value.optionLabel).not.toBe(out.value.optionId);
-      const impl = await planner.implement({ task, parent: view(base.params!.knobs as Knobs), plan: out.value, count: 2, rules: [], rng: rng.fork() });
+      const impl = await planner.implement({
+        task,
+        parent: view(base.params!.knobs as Knobs),
+        plan: out.value,
+        count: 2,
+        rules: [],
+        rng: rng.fork(),
+      });
       if (!impl.ok) throw new Error(impl.error);
       for (const im of impl.value) expect(im.code).toContain('@triton.jit');
     }
@@ -258,10 +301,23 @@ describe('Triton matmul template in the template planner', () => {
     const base = planner.baseline(task).params!.knobs as Knobs;
     const tuned = gemm.legalize(OPS[0]!, { impl: 'triton', block_m: 128, block_n: 256, num_warps: 8 });
     const only = (id: string) => CUDA_MENU.options.filter((o) => o.id === id);
-    const propose = (parent: Knobs, id: string) => planner.propose({ task, parent: view(parent), iteration: 1, iterations: 4, phase: 'optimize', menu: only(id), invent: false, rules: [], rng: createRng(5) });
+    const propose = (parent: Knobs, id: string) =>
+      planner.propose({
+        task,
+        parent: view(parent),
+        iteration: 1,
+        iterations: 4,
+        phase: 'optimize',
+        menu: only(id),
+        invent: false,
+        rules: [],
+        rng: createRng(5),
+      });
     const back = await propose(tuned, 'cuda.cublas');
     expect(back).toMatchObject({ ok: true, value: { optionId: 'cuda.cublas' } });
-    const built = back.ok ? await planner.implement({ task, parent: view(tuned), plan: back.value, count: 1, rules: [], rng: createRng(6) }) : null;
+    const built = back.ok
+      ? await planner.implement({ task, parent: view(tuned), plan: back.value, count: 1, rules: [], rng: createRng(6) })
+      : null;
     expect(built?.ok && built.value[0]!.code).toContain('out = torch.matmul(A, B)');
     expect(await propose(base, 'cuda.cublas')).toMatchObject({ ok: false });
     expect(await propose(tuned, 'cuda.triton')).toMatchObject({ ok: false });
@@ -275,10 +331,28 @@ describe('Triton matmul template in the template planner', () => {
     const first = gemm.legalize(OPS[0]!, { impl: 'triton', block_m: 128, block_n: 128, block_k: 64, num_warps: 4 });
     const second = gemm.legalize(OPS[0]!, { ...first, num_warps: 8 });
     const steps: ForcedStep[] = [
-      { scheduleId: 's', stepIndex: 0, optionId: 'cuda.shared_tile', plan: 'tile', params: { knobs: first, changed: { impl: 'triton', block_m: 128, block_n: 128, block_k: 64 } } },
-      { scheduleId: 's', stepIndex: 1, optionId: 'cuda.occupancy', plan: 'warps', params: { knobs: second, changed: { num_warps: 8 } } },
+      {
+        scheduleId: 's',
+        stepIndex: 0,
+        optionId: 'cuda.shared_tile',
+        plan: 'tile',
+        params: { knobs: first, changed: { impl: 'triton', block_m: 128, block_n: 128, block_k: 64 } },
+      },
+      {
+        scheduleId: 's',
+        stepIndex: 1,
+        optionId: 'cuda.occupancy',
+        plan: 'warps',
+        params: { knobs: second, changed: { num_warps: 8 } },
+      },
     ];
-    const out = await planner.replay!({ task: small, parent: view(gemm.baseline(small.operation)), steps, rules: [], rng: createRng(1) });
+    const out = await planner.replay!({
+      task: small,
+      parent: view(gemm.baseline(small.operation)),
+      steps,
+      rules: [],
+      rng: createRng(1),
+    });
     if (!out.ok) throw new Error(out.error);
     const knobs = (out.value[0]!.params as { knobs: Knobs }).knobs;
     expect(knobs).toMatchObject({ impl: 'triton', block_m: 128, block_n: 64, block_k: 64, num_warps: 8 });
@@ -290,11 +364,26 @@ describe('Triton matmul template in the template planner', () => {
     const small = op({ kind: 'gemm', dims: { M: 512, N: 512, K: 512 }, dtype: 'bf16' });
     const tuned = gemm.legalize(large, { impl: 'triton', block_m: 128, block_n: 256, block_k: 64, num_warps: 8 });
     const steps: ForcedStep[] = [
-      { scheduleId: 's', stepIndex: 0, optionId: 'cuda.shared_tile', plan: 'tile', params: { knobs: tuned, changed: { impl: 'triton', block_m: 128, block_n: 256 } }, source: large },
+      {
+        scheduleId: 's',
+        stepIndex: 0,
+        optionId: 'cuda.shared_tile',
+        plan: 'tile',
+        params: { knobs: tuned, changed: { impl: 'triton', block_m: 128, block_n: 256 } },
+        source: large,
+      },
     ];
     const replayOn = async (sms: number | undefined, shape: Operation): Promise<Knobs> => {
-      const p = createTemplatePlanner({ templates: (kind) => gpuTemplateFor(kind, sms === undefined ? {} : { multiprocessors: sms }) });
-      const out = await p.replay!({ task: { ...task, operation: shape }, parent: view(gemm.baseline(shape)), steps, rules: [], rng: createRng(1) });
+      const p = createTemplatePlanner({
+        templates: (kind) => gpuTemplateFor(kind, sms === undefined ? {} : { multiprocessors: sms }),
+      });
+      const out = await p.replay!({
+        task: { ...task, operation: shape },
+        parent: view(gemm.baseline(shape)),
+        steps,
+        rules: [],
+        rng: createRng(1),
+      });
       if (!out.ok) throw new Error(out.error);
       return (out.value[0]!.params as { knobs: Knobs }).knobs;
     };
@@ -324,16 +413,46 @@ describe('Triton matmul template in the template planner', () => {
     const only = (ids: string[]) => CUDA_MENU.options.filter((o) => ids.includes(o.id));
     // num_stages has three values: from 3, the options offer 2 and 4, then nothing new.
     for (let i = 0; i < 2; i++) {
-      const out = await planner.propose({ task, parent, iteration: 2, iterations: 4, phase: 'optimize', menu: only(['cuda.double_buffer']), invent: false, rules: [], rng: createRng(7), tried: (code) => measured.has(code) });
+      const out = await planner.propose({
+        task,
+        parent,
+        iteration: 2,
+        iterations: 4,
+        phase: 'optimize',
+        menu: only(['cuda.double_buffer']),
+        invent: false,
+        rules: [],
+        rng: createRng(7),
+        tried: (code) => measured.has(code),
+      });
       if (!out.ok) throw new Error(out.error);
-      const built = await planner.implement({ task, parent, plan: out.value, count: 1, rules: [], rng: createRng(8), tried: (code) => measured.has(code) });
+      const built = await planner.implement({
+        task,
+        parent,
+        plan: out.value,
+        count: 1,
+        rules: [],
+        rng: createRng(8),
+        tried: (code) => measured.has(code),
+      });
       if (!built.ok) throw new Error(built.error);
       expect(measured.has(built.value[0]!.code)).toBe(false);
       measured.add(built.value[0]!.code);
     }
     expect([...measured].map((c) => constantsOf(c).num_stages).sort()).toEqual([2, 4]);
     // Every move of the option measured: it is still proposed (the sample is not wasted on a failure).
-    const again = await planner.propose({ task, parent, iteration: 2, iterations: 4, phase: 'optimize', menu: only(['cuda.double_buffer']), invent: false, rules: [], rng: createRng(7), tried: (code) => measured.has(code) });
+    const again = await planner.propose({
+      task,
+      parent,
+      iteration: 2,
+      iterations: 4,
+      phase: 'optimize',
+      menu: only(['cuda.double_buffer']),
+      invent: false,
+      rules: [],
+      rng: createRng(7),
+      tried: (code) => measured.has(code),
+    });
     expect(again.ok).toBe(true);
     // With a second option on the menu, the new move of that option is taken instead, whichever
     // option a sample draws first (without the hint, some of these draws keep double_buffer).
@@ -341,7 +460,18 @@ describe('Triton matmul template in the template planner', () => {
     const draws = async (hint: boolean) =>
       Promise.all(
         [1, 2, 3, 4, 5, 6, 7, 8].map(async (seed) => {
-          const out = await planner.propose({ task, parent, iteration: 2, iterations: 4, phase: 'optimize', menu, invent: false, rules: [], rng: createRng(seed), ...(hint ? { tried: (code: string) => measured.has(code) } : {}) });
+          const out = await planner.propose({
+            task,
+            parent,
+            iteration: 2,
+            iterations: 4,
+            phase: 'optimize',
+            menu,
+            invent: false,
+            rules: [],
+            rng: createRng(seed),
+            ...(hint ? { tried: (code: string) => measured.has(code) } : {}),
+          });
           return out.ok ? out.value.optionId : out.error;
         }),
       );
@@ -350,14 +480,19 @@ describe('Triton matmul template in the template planner', () => {
   });
 
   it('the planner factory gives KernelBench targets the template planner for gemm and says what to do for other kinds', async () => {
-    const factory = createPlannerFactory({ config: { models: [], openaiBaseUrl: undefined, openaiApiKey: undefined }, isa: { byTarget: new Map(), local: [] } });
+    const factory = createPlannerFactory({
+      config: { models: [], openaiBaseUrl: undefined, openaiApiKey: undefined },
+      isa: { byTarget: new Map(), local: [] },
+    });
     const planner2 = factory(SearchConfigSchema.parse({}), { id: 'h200', toolchain: createKernelBenchToolchain() });
     expect(planner2.baseline({ ...task, operation: OPS[3]! }).code).toContain('torch.matmul(A, B)');
-    expect(() => planner2.baseline({ ...task, operation: op({ kind: 'softmax', dims: { R: 8, C: 8 } }) })).toThrow(/planner "llm"/);
+    expect(() => planner2.baseline({ ...task, operation: op({ kind: 'softmax', dims: { R: 8, C: 8 } }) })).toThrow(
+      /planner "llm"/,
+    );
   });
 });
 
-describe('Triton matmul template: transposed operands and the GPU\'s shared memory', () => {
+describe("Triton matmul template: transposed operands and the GPU's shared memory", () => {
   const layouts = ['nn', 'tn', 'nt', 'tt'] as const;
   const shapes = { gemm: { M: 300, N: 200, K: 130 }, batched_gemm: { B: 3, M: 200, N: 330, K: 96 } };
 
@@ -370,8 +505,12 @@ describe('Triton matmul template: transposed operands and the GPU\'s shared memo
         const problem = kernelBenchProblemFor(o);
         const batch = kind === 'batched_gemm' ? '3, ' : '';
         const { M, N, K } = shapes[kind];
-        expect(problem).toContain(`torch.randn((${batch}${layout[0] === 't' ? `${K}, ${M}` : `${M}, ${K}`}), dtype=torch.bfloat16)`);
-        expect(problem).toContain(`torch.randn((${batch}${layout[1] === 't' ? `${N}, ${K}` : `${K}, ${N}`}), dtype=torch.bfloat16)`);
+        expect(problem).toContain(
+          `torch.randn((${batch}${layout[0] === 't' ? `${K}, ${M}` : `${M}, ${K}`}), dtype=torch.bfloat16)`,
+        );
+        expect(problem).toContain(
+          `torch.randn((${batch}${layout[1] === 't' ? `${N}, ${K}` : `${K}, ${N}`}), dtype=torch.bfloat16)`,
+        );
         expect(problem).toContain(`out = torch.matmul(${a}, ${b})`);
         const t = templateOf(o);
         expect(t.generate(o, t.baseline(o))).toContain(`out = torch.matmul(${a}, ${b})`);
@@ -385,7 +524,11 @@ describe('Triton matmul template: transposed operands and the GPU\'s shared memo
   it.skipIf(!hasPython)('the sources of every layout compile', async () => {
     const sources = layouts.flatMap((layout) => {
       const o = op({ kind: 'batched_gemm', dims: shapes.batched_gemm, dtype: 'f16', layout });
-      return [kernelBenchProblemFor(o), batched.generate(o, batched.baseline(o)), batched.generate(o, { impl: 'triton' })];
+      return [
+        kernelBenchProblemFor(o),
+        batched.generate(o, batched.baseline(o)),
+        batched.generate(o, { impl: 'triton' }),
+      ];
     });
     const compiled = await pyCompile(sources);
     expect(compiled.output).toBe('');
@@ -416,14 +559,25 @@ describe('Triton matmul template: transposed operands and the GPU\'s shared memo
     expect(sharedMemoryBudgetFor('7.5')).toBe(60 * 1024);
     expect(sharedMemoryBudgetFor('not a version')).toBe(96 * 1024);
     const big = op({ kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 }, dtype: 'bf16' });
-    const wanted = { impl: 'triton', block_m: 128, block_n: 256, block_k: 64, group_m: 8, num_warps: 8, num_stages: 4, precision: 'native' };
+    const wanted = {
+      impl: 'triton',
+      block_m: 128,
+      block_n: 256,
+      block_k: 64,
+      group_m: 8,
+      num_warps: 8,
+      num_stages: 4,
+      precision: 'native',
+    };
     const hopper = { sharedMemoryBytes: sharedMemoryBudgetFor('9.0') };
     expect(tritonMatmulSpace(big, hopper)).toContainEqual(wanted);
     expect(tritonMatmulSpace(big)).not.toContainEqual(wanted);
     expect(createTritonMatmulTemplate('gemm', hopper).legalize(big, wanted)).toEqual(wanted);
     expect(gemm.legalize(big, wanted).num_stages).toBeLessThan(4);
     for (const k of tritonMatmulSpace(big, { sharedMemoryBytes: sharedMemoryBudgetFor('8.9') })) {
-      expect((k.num_stages as number) * ((k.block_m as number) + (k.block_n as number)) * (k.block_k as number) * 2).toBeLessThanOrEqual(96 * 1024);
+      expect(
+        (k.num_stages as number) * ((k.block_m as number) + (k.block_n as number)) * (k.block_k as number) * 2,
+      ).toBeLessThanOrEqual(96 * 1024);
     }
   });
 
@@ -441,15 +595,66 @@ describe('Triton matmul template: transposed operands and the GPU\'s shared memo
       gpu: { byTarget: new Map([['h200', { computeCapability: '9.0', smCount: 132 }]]) },
     });
     const big = op({ kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 }, dtype: 'bf16' });
-    const forced: ForcedStep = { optionId: 'cuda.double_buffer', plan: 'four stages', scheduleId: 'sch_x', stepIndex: 0, params: { knobs: { impl: 'triton', block_m: 128, block_n: 256, block_k: 64, group_m: 8, num_warps: 8, num_stages: 4, precision: 'native' } } };
+    const forced: ForcedStep = {
+      optionId: 'cuda.double_buffer',
+      plan: 'four stages',
+      scheduleId: 'sch_x',
+      stepIndex: 0,
+      params: {
+        knobs: {
+          impl: 'triton',
+          block_m: 128,
+          block_n: 256,
+          block_k: 64,
+          group_m: 8,
+          num_warps: 8,
+          num_stages: 4,
+          precision: 'native',
+        },
+      },
+    };
     const stagesOn = async (targetId: string): Promise<number> => {
       const planner = factory(SearchConfigSchema.parse({}), { id: targetId, toolchain: createKernelBenchToolchain() });
       const t: PlanningTask = { operation: big, hardware: 'NVIDIA H200', contract: '' };
-      const parentKnobs = { impl: 'triton', block_m: 128, block_n: 256, block_k: 64, group_m: 8, num_warps: 8, num_stages: 3, precision: 'native' };
-      const parent: CandidateView = { id: 'p', code: gemm.generate(big, parentKnobs), latencyMs: 1, feedback: [], lineage: [], params: { knobs: parentKnobs } };
-      const planned = await planner.propose({ task: t, parent, iteration: 2, iterations: 4, phase: 'optimize', menu: CUDA_MENU.options, invent: false, forced, rules: [], rng: createRng(3) });
+      const parentKnobs = {
+        impl: 'triton',
+        block_m: 128,
+        block_n: 256,
+        block_k: 64,
+        group_m: 8,
+        num_warps: 8,
+        num_stages: 3,
+        precision: 'native',
+      };
+      const parent: CandidateView = {
+        id: 'p',
+        code: gemm.generate(big, parentKnobs),
+        latencyMs: 1,
+        feedback: [],
+        lineage: [],
+        params: { knobs: parentKnobs },
+      };
+      const planned = await planner.propose({
+        task: t,
+        parent,
+        iteration: 2,
+        iterations: 4,
+        phase: 'optimize',
+        menu: CUDA_MENU.options,
+        invent: false,
+        forced,
+        rules: [],
+        rng: createRng(3),
+      });
       if (!planned.ok) throw new Error(planned.error);
-      const built = await planner.implement({ task: t, parent, plan: planned.value, count: 1, rules: [], rng: createRng(4) });
+      const built = await planner.implement({
+        task: t,
+        parent,
+        plan: planned.value,
+        count: 1,
+        rules: [],
+        rng: createRng(4),
+      });
       if (!built.ok) throw new Error(built.error);
       return constantsOf(built.value[0]!.code).num_stages as number;
     };
@@ -465,16 +670,39 @@ describe.skipIf(!hasGpuTriton)('Triton matmul template on a GPU (real KernelBenc
 
   it('the baseline and Triton configurations of both dtype paths are correct, remainders included', async () => {
     const cases: Array<[Operation, Knobs[]]> = [
-      [op({ kind: 'gemm', dims: { M: 300, N: 200, K: 130 }, dtype: 'f32', epilogue: ['relu'] }), [{ impl: 'torch' }, { impl: 'triton', precision: 'ieee' }, { impl: 'triton', block_m: 128, num_warps: 8 }]],
-      [op({ kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f16' }), [{ impl: 'triton', block_n: 128, num_stages: 4 }]],
+      [
+        op({ kind: 'gemm', dims: { M: 300, N: 200, K: 130 }, dtype: 'f32', epilogue: ['relu'] }),
+        [{ impl: 'torch' }, { impl: 'triton', precision: 'ieee' }, { impl: 'triton', block_m: 128, num_warps: 8 }],
+      ],
+      [
+        op({ kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f16' }),
+        [{ impl: 'triton', block_n: 128, num_stages: 4 }],
+      ],
       // Transposed operands, read in place through their strides.
-      [op({ kind: 'gemm', dims: { M: 300, N: 200, K: 130 }, dtype: 'bf16', layout: 'tn', epilogue: ['bias', 'relu'] }), [{ impl: 'torch' }, { impl: 'triton' }]],
-      [op({ kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f32', layout: 'tt' }), [{ impl: 'triton', precision: 'ieee' }, { impl: 'triton', block_m: 32, precision: 'tf32x3' }]],
-      [op({ kind: 'gemm', dims: { M: 512, N: 512, K: 512 }, dtype: 'bf16', layout: 'nt' }), [{ impl: 'triton', block_m: 32, block_n: 32 }]],
+      [
+        op({ kind: 'gemm', dims: { M: 300, N: 200, K: 130 }, dtype: 'bf16', layout: 'tn', epilogue: ['bias', 'relu'] }),
+        [{ impl: 'torch' }, { impl: 'triton' }],
+      ],
+      [
+        op({ kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f32', layout: 'tt' }),
+        [
+          { impl: 'triton', precision: 'ieee' },
+          { impl: 'triton', block_m: 32, precision: 'tf32x3' },
+        ],
+      ],
+      [
+        op({ kind: 'gemm', dims: { M: 512, N: 512, K: 512 }, dtype: 'bf16', layout: 'nt' }),
+        [{ impl: 'triton', block_m: 32, block_n: 32 }],
+      ],
     ];
     for (const [o, knobSets] of cases) {
       const t = templateOf(o);
-      const results = await toolchain.evaluate({ operation: o, candidates: knobSets.map((k) => t.generate(o, { ...t.baseline(o), ...k })), executor, timing: { warmup: 1, runs: 5 } });
+      const results = await toolchain.evaluate({
+        operation: o,
+        candidates: knobSets.map((k) => t.generate(o, { ...t.baseline(o), ...k })),
+        executor,
+        timing: { warmup: 1, runs: 5 },
+      });
       for (const r of results) expect(r, r.output).toMatchObject({ correct: true, errorKind: null });
     }
   }, 600_000);
