@@ -397,7 +397,7 @@ function svg() {
     `<line x1="${W - right - 160}" y1="${y(0) - 26}" x2="${W - right - 130}" y2="${y(0) - 26}" stroke="#d62728" stroke-width="2"/><text x="${W - right - 122}" y="${y(0) - 22}">warm (reuse)</text>`,
     '</svg>',
   ];
-  return parts.join('\n') + '\n';
+  return `${parts.join('\n')}\n`;
 }
 
 const outDir = fileURLToPath(new URL('bench/out/', rootUrl));

@@ -119,7 +119,9 @@ function embedOne(doc: EmbeddingDoc, dim: number, l: Layout): Float32Array {
 
   // Centered at 2^8 so that small and large problems point different ways, not just farther.
   const sizes = orderedSizes(op);
-  sizes.forEach((s, i) => (v[l.sizes + i] = WEIGHTS.sizes * ((Math.log2(s) - 8) / 8)));
+  sizes.forEach((s, i) => {
+    v[l.sizes + i] = WEIGHTS.sizes * ((Math.log2(s) - 8) / 8);
+  });
   for (let i = 0; i + 1 < sizes.length; i++) {
     v[l.ratios + i] = WEIGHTS.ratios * (Math.log2(sizes[i]! / sizes[i + 1]!) / 8);
   }

@@ -37,7 +37,8 @@ export function embeddingText(doc: EmbeddingDoc): string {
   ];
   const attrs = Object.entries(op.attrs);
   if (attrs.length) lines.push(`attributes: ${attrs.map(([k, v]) => `${k}=${String(v)}`).join(', ')}`);
-  (doc.steps ?? []).forEach((step, i) => lines.push(`step ${i + 1} [${step.optionId}]: ${step.plan.slice(0, 2000)}`));
+  for (const [i, step] of (doc.steps ?? []).entries())
+    lines.push(`step ${i + 1} [${step.optionId}]: ${step.plan.slice(0, 2000)}`);
   return lines.join('\n');
 }
 

@@ -89,7 +89,10 @@ class FamilyBook {
 
   grouped(): Record<string, number[]> {
     const out: Record<string, number[]> = {};
-    for (const [label, family] of this.familyOf) (out[family] ??= []).push(label);
+    for (const [label, family] of this.familyOf) {
+      out[family] ??= [];
+      out[family].push(label);
+    }
     for (const labels of Object.values(out)) labels.sort((a, b) => a - b);
     return out;
   }
@@ -233,7 +236,7 @@ export function createExactIndex(options: { dim: number }): VectorIndex {
       return vectors.size;
     },
     add(entries) {
-      entries.forEach((e, i) => checkVector(e.vector, dim, `Vector ${i} (label ${e.label})`));
+      for (const [i, e] of entries.entries()) checkVector(e.vector, dim, `Vector ${i} (label ${e.label})`);
       for (const e of entries) vectors.set(e.label, { family: e.targetFamily, unit: unit(e.vector) });
     },
     remove(label) {

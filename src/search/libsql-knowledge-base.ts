@@ -110,7 +110,10 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
   function afterWrite(revision: number): void {
     knownRevision = revision;
     dirty = true;
-    if (saveDelayMs === 0) return saveNow();
+    if (saveDelayMs === 0) {
+      saveNow();
+      return;
+    }
     if (saveTimer) return;
     saveTimer = setTimeout(() => {
       saveTimer = null;
@@ -143,7 +146,7 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
           `The embedder ${embedder.id} returned ${vectors.length} vectors for ${contents.length} schedules.`,
         );
       }
-      vectors.forEach((v, i) => checkVector(v, embedder.dim, `The embedding of schedule ${i + 1}`));
+      for (const [i, v] of vectors.entries()) checkVector(v, embedder.dim, `The embedding of schedule ${i + 1}`);
       const result = await store.insertSchedules(contents, {
         targets,
         embeddings: { embedderId: embedder.id, vectors },
@@ -327,7 +330,7 @@ async function backfill(store: Store, embedder: Embedder, index: AnnIndex): Prom
   for (let i = 0; i < missing.length; i += BACKFILL_BATCH) {
     const batch = missing.slice(i, i + BACKFILL_BATCH);
     const vectors = await embedder.embed(batch.map((s) => ({ operation: s.operation, steps: s.steps })));
-    vectors.forEach((v, j) => checkVector(v, embedder.dim, `The embedding of schedule ${batch[j]!.id}`));
+    for (const [j, v] of vectors.entries()) checkVector(v, embedder.dim, `The embedding of schedule ${batch[j]!.id}`);
     await store.putEmbeddings(
       embedder.id,
       batch.map((s, j) => ({ scheduleId: s.id, vector: vectors[j]! })),

@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SkbError } from '../schedules/index.js';
-import type { KnowledgeBase } from './knowledge-base.js';
+import type { ImportReport, KnowledgeBase } from './knowledge-base.js';
 
 /** The marker a knowledge base keeps once the seeds were imported; its value is when (ms since the epoch). */
 export const SEEDS_MARKER = 'seeds_imported';
@@ -48,7 +48,7 @@ export async function importSeedsOnce(
     }
     return failed(logger, path, `it cannot be read (${(error as Error).message})`);
   }
-  let report;
+  let report: ImportReport;
   try {
     report = await kb.importJsonl(text);
   } catch (error) {

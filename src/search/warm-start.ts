@@ -20,7 +20,7 @@ import {
   type WarmStartConfig,
 } from '../schedules/index.js';
 import type { SeedHook } from './plan-slots.js';
-import type { KnowledgeBase } from './knowledge-base.js';
+import type { KnowledgeBase, RetrievalMatch } from './knowledge-base.js';
 import type { ForcedStep } from './planner.js';
 
 /** A seed schedule as the engine needs it. */
@@ -38,7 +38,7 @@ export async function chooseSeeds(
 ): Promise<SearchSeed[]> {
   const { warmStart } = query;
   if (!warmStart.enabled || warmStart.seeds === 0) return [];
-  let matches;
+  let matches: RetrievalMatch[];
   try {
     matches = await kb.similar({
       operation: query.operation,

@@ -69,7 +69,7 @@ export function sha256Fingerprint(keyBlob: Uint8Array): string {
 /** The reason of an SSH failure, or null when `error` is not one. */
 export function sshFailureReason(error: unknown): SshFailureReason | null {
   if (!(error instanceof SkbError) || error.code !== 'TARGET') return null;
-  const reason = error.details?.['reason'];
+  const reason = error.details?.reason;
   return typeof reason === 'string' ? (reason as SshFailureReason) : null;
 }
 

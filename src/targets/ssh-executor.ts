@@ -363,7 +363,7 @@ async function createSshWorkspace(host: SshHost, settings: WorkspaceSettings): P
     throw error;
   }
   const [path, uidText] = stdout.trim().split('\n');
-  if (!path || !path.startsWith('/') || uidText === undefined)
+  if (!path?.startsWith('/') || uidText === undefined)
     throw sshError('channel-failed', `${where} answered mktemp with something that is not a directory path`);
   let runAs: RunAs | undefined;
   if (candidateUid !== null) {

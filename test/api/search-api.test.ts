@@ -147,14 +147,12 @@ describe('startSearch -> searchProgress over SSE -> search(id)', () => {
     for (let i = 1; i < lineage.length; i++) expect(lineage[i]!.parentId).toBe(lineage[i - 1]!.id);
     // The accepted plan sequence recorded at the end is that lineage, step by step.
     expect(search.steps).toEqual(
-      lineage
-        .slice(1)
-        .map((c, i) => ({
-          optionId: c.optionId,
-          plan: c.plan,
-          latencyBeforeMs: lineage[i]!.latencyMs,
-          latencyAfterMs: c.latencyMs,
-        })),
+      lineage.slice(1).map((c, i) => ({
+        optionId: c.optionId,
+        plan: c.plan,
+        latencyBeforeMs: lineage[i]!.latencyMs,
+        latencyAfterMs: c.latencyMs,
+      })),
     );
 
     const listed = await server.gql(`{ searches(status: finished) { totalCount nodes { id status } } }`);

@@ -45,7 +45,7 @@ describe('createProgressView', () => {
     expect(frames).toHaveLength(events.length);
     expect(frames[0]).toMatch(/^\[-{24}\] 0\/8 samples/);
     expect(frames.at(-1)).toMatch(
-      /^\[#{24}\] 8\/8 samples  iteration 2\/4  baseline 2\.000 ms  best 0\.500 ms \(4\.00x\)\nfinished\n$/,
+      /^\[#{24}\] 8\/8 samples {2}iteration 2\/4 {2}baseline 2\.000 ms {2}best 0\.500 ms \(4\.00x\)\nfinished\n$/,
     );
   });
 

@@ -230,13 +230,13 @@ describe('JSON Lines export and import', () => {
     const text = await exportStore(store);
     const lines = text.trimEnd().split('\n');
     const gpuTargetLine = lines.findIndex((l) => l.includes(`"key":"${gpu.key}"`));
-    const missingTarget = lines.filter((_, i) => i !== gpuTargetLine).join('\n') + '\n';
+    const missingTarget = `${lines.filter((_, i) => i !== gpuTargetLine).join('\n')}\n`;
     const errors = lineErrors(importFailure(missingTarget));
     expect(errors).toHaveLength(1);
     expect(errors[0]!.message).toContain(`target ${gpu.key}, which no earlier line defines`);
 
     // Moving a schedule above the operations breaks its reference.
-    const moved = [lines[0]!, lines[9]!, ...lines.slice(1, 9)].join('\n') + '\n';
+    const moved = `${[lines[0]!, lines[9]!, ...lines.slice(1, 9)].join('\n')}\n`;
     const movedErrors = lineErrors(importFailure(moved));
     expect(movedErrors.map((e) => e.line)).toEqual([2]);
     expect(movedErrors[0]!.message).toContain('no earlier line defines');
@@ -252,7 +252,7 @@ describe('JSON Lines export and import', () => {
     expect(lineErrors(importFailure(''))).toEqual([{ line: 1, message: expect.stringContaining('empty') }]);
     const future = editLine(text, 1, (r) => ({ ...r, version: 2 }));
     expect(lineErrors(importFailure(future))[0]!.message).toContain('version');
-    const doubled = text + text.split('\n')[0] + '\n';
+    const doubled = `${text + text.split('\n')[0]}\n`;
     expect(lineErrors(importFailure(doubled))).toEqual([
       { line: 11, message: expect.stringContaining('second header') },
     ]);

@@ -44,12 +44,11 @@ async function evaluate(codes: string[], signal?: AbortSignal): Promise<Candidat
       timing: { warmup: 1, runs: 5 },
       ...(signal ? { signal } : {}),
     });
-    fresh.forEach((code, i) =>
+    for (const [i, code] of fresh.entries())
       measured.set(
         code,
         results.then((r) => r[i]!),
-      ),
-    );
+      );
   }
   return Promise.all(codes.map((c) => measured.get(c)!));
 }

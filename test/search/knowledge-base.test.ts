@@ -155,7 +155,7 @@ describe('knowledge base service', () => {
     const target = await open();
     const bad = all.trim().split('\n');
     bad[bad.length - 1] = bad[bad.length - 1]!.replace('"samplesUsed":', '"samplesUsed":"many","x":');
-    const failure = await target.importJsonl(bad.join('\n') + '\n').catch((e: unknown) => e);
+    const failure = await target.importJsonl(`${bad.join('\n')}\n`).catch((e: unknown) => e);
     expect((failure as SkbError).code).toBe('IMPORT_FAILED');
     expect(await count(target)).toBe(16);
 
@@ -178,7 +178,7 @@ describe('knowledge base service', () => {
       });
       const lines = text.trim().split('\n');
       lines.splice(2, 0, '{"type":"nonsense"}');
-      const failure = await kb.importJsonl(lines.join('\n') + '\n').catch((e: unknown) => e);
+      const failure = await kb.importJsonl(`${lines.join('\n')}\n`).catch((e: unknown) => e);
       expect((failure as SkbError).code).toBe('IMPORT_FAILED');
       expect((failure as SkbError).details?.errors).toEqual([expect.objectContaining({ line: 3 })]);
       expect(await count(kb)).toBe(0);

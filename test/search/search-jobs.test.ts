@@ -126,7 +126,10 @@ describe('search jobs', () => {
     const seen: Array<string | undefined> = [];
     const target: Target = {
       ...inner,
-      evaluate: (request) => (seen.push(request.problemSource), inner.evaluate(request)),
+      evaluate: (request) => {
+        seen.push(request.problemSource);
+        return inner.evaluate(request);
+      },
     };
     const plannerTasks: Array<string | undefined> = [];
     const scripted = createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES });
@@ -135,7 +138,10 @@ describe('search jobs', () => {
       targets: () => target,
       planners: () => ({
         ...scripted,
-        propose: (request) => (plannerTasks.push(request.task.problemSource), scripted.propose(request)),
+        propose: (request) => {
+          plannerTasks.push(request.task.problemSource);
+          return scripted.propose(request);
+        },
       }),
       menus: () => CPU_MENU,
     });

@@ -78,7 +78,7 @@ describe('importSeedsOnce', () => {
     const lines = good.trimEnd().split('\n');
     await writeFile(
       seedFile,
-      [...lines.slice(0, -1), '{"type":"schedule","content":{"operation":"not an operation"}}'].join('\n') + '\n',
+      `${[...lines.slice(0, -1), '{"type":"schedule","content":{"operation":"not an operation"}}'].join('\n')}\n`,
     );
     const logger = recordingLogger();
     const kb = await open();

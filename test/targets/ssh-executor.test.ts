@@ -144,7 +144,7 @@ describe('ssh executor against OpenSSH', () => {
   });
 
   it('refuses a server whose host key is not the pinned one, before running anything', async () => {
-    const other = 'SHA256:' + 'A'.repeat(43);
+    const other = `SHA256:${'A'.repeat(43)}`;
     const executor = createSshExecutor({ ...connection(), hostKeySha256: other });
     try {
       const error = await executor.createWorkspace().catch((e: unknown) => e);

@@ -33,7 +33,7 @@ ${ENVIRONMENT_HELP}
     const config = loadConfig(io.env, io.cwd);
     const logger = createConsoleLogger({ debug: Boolean(io.env.SKB_DEBUG) });
     const services = await openServices(config, { cwd: io.cwd, env: io.env, logger });
-    let server;
+    let server: Awaited<ReturnType<typeof startServer>>;
     try {
       server = await startServer({
         kb: services.kb,

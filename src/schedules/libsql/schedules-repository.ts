@@ -82,7 +82,7 @@ function rowToSchedule(row: Row): Schedule {
 /** The vectors as one blob that each row of a statement slices (substr counts bytes on a blob, from 1). */
 function vectorsBlob(vectors: Float32Array[], dim: number): Uint8Array {
   const blob = new Uint8Array(vectors.length * dim * 4);
-  vectors.forEach((v, i) => blob.set(vectorToBlob(v), i * dim * 4));
+  for (const [i, v] of vectors.entries()) blob.set(vectorToBlob(v), i * dim * 4);
   return blob;
 }
 
@@ -117,7 +117,7 @@ export function createSchedulesRepository(
    * anything of the call is written.
    */
   async function ensureSpace(embedderId: string, vectors: Float32Array[]): Promise<number> {
-    if (embedderId.length < 1 || embedderId.length > 200 || /[\u0000-\u001f]/.test(embedderId)) {
+    if (embedderId.length < 1 || embedderId.length > 200 || [...embedderId].some((ch) => ch.charCodeAt(0) < 0x20)) {
       throw new SkbError('BAD_INPUT', 'An embedder id is 1 to 200 printable characters, e.g. offline-v1-256');
     }
     const existing = await db.execute({

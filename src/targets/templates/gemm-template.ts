@@ -288,7 +288,7 @@ function blockedParts(knobs: Knobs, ep: Epilogue): GemmParts {
   ]
     .map((l) => `    ${l}`)
     .join('\n');
-  const cPrefetch = pf > 0 ? rows.map((r) => `  __builtin_prefetch(c + (size_t)${r} * ldc, 1);`).join('\n') + '\n' : '';
+  const cPrefetch = pf > 0 ? `${rows.map((r) => `  __builtin_prefetch(c + (size_t)${r} * ldc, 1);`).join('\n')}\n` : '';
   const store = rows
     .flatMap((r) =>
       vecs.map(
