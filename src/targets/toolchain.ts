@@ -4,7 +4,7 @@
  * KernelBench) answers with the same CandidateResult.
  */
 import { z } from 'zod';
-import type { Fingerprint, Operation } from '../schedules/index.js';
+import { type Fingerprint, type Operation, SkbError } from '../schedules/index.js';
 import type { Executor } from './executor.js';
 
 export const ErrorKindSchema = z.enum(['compile', 'runtime', 'timeout', 'wrong_answer', 'limit_exceeded']);
@@ -39,6 +39,19 @@ export interface TimingSettings {
   warmup: number;
   /** Timed runs; the latency is their median. */
   runs: number;
+}
+
+/** A toolchain's defaults overridden by a request's timing, refused (BAD_INPUT) when out of range. */
+export function timingSettings(defaults: TimingSettings, requested?: Partial<TimingSettings>): TimingSettings {
+  const timing = { ...defaults, ...requested };
+  const { warmup, runs } = timing;
+  if (!Number.isInteger(warmup) || warmup < 0 || !Number.isInteger(runs) || runs < 1 || runs > 1000) {
+    throw new SkbError(
+      'BAD_INPUT',
+      `Timing needs an integer warmup >= 0 and 1 to 1000 runs (got warmup ${warmup}, runs ${runs})`,
+    );
+  }
+  return timing;
 }
 
 export interface EvaluateRequest {

@@ -22,6 +22,7 @@ import {
   type SelfCheckResult,
   type TimingSettings,
   type Toolchain,
+  timingSettings,
 } from '../toolchain.js';
 import { cCandidateContract, entryPointFor, type EntryPoint } from './entry-points.js';
 import {
@@ -145,19 +146,7 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
     async evaluate(request: EvaluateRequest): Promise<CandidateResult[]> {
       const { operation, candidates, executor, signal } = request;
       const ep = entryPointFor(operation);
-      const timing: TimingSettings = { ...DEFAULT_TIMING, ...request.timing };
-      if (
-        !Number.isInteger(timing.warmup) ||
-        timing.warmup < 0 ||
-        !Number.isInteger(timing.runs) ||
-        timing.runs < 1 ||
-        timing.runs > 1000
-      ) {
-        throw new SkbError(
-          'BAD_INPUT',
-          `Timing needs an integer warmup >= 0 and 1 to 1000 runs (got warmup ${timing.warmup}, runs ${timing.runs})`,
-        );
-      }
+      const timing = timingSettings(DEFAULT_TIMING, request.timing);
       const cpu = await probe(executor);
       const fingerprintKey = targetKey(cpu.fingerprint);
       const harness = harnessSource(ep, {

@@ -18,6 +18,7 @@ import {
   type SelfCheckResult,
   type TimingSettings,
   type Toolchain,
+  timingSettings,
 } from '../toolchain.js';
 
 export interface KernelBenchToolchainOptions {
@@ -94,19 +95,7 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
 
   async function evaluateProblem(request: KernelBenchEvaluateRequest): Promise<KernelBenchEvaluation[]> {
     const { problemSource, candidates, executor, signal } = request;
-    const timing: TimingSettings = { ...KERNELBENCH_TIMING, ...request.timing };
-    if (
-      !Number.isInteger(timing.warmup) ||
-      timing.warmup < 0 ||
-      !Number.isInteger(timing.runs) ||
-      timing.runs < 1 ||
-      timing.runs > 1000
-    ) {
-      throw new SkbError(
-        'BAD_INPUT',
-        `Timing needs an integer warmup >= 0 and 1 to 1000 runs (got warmup ${timing.warmup}, runs ${timing.runs})`,
-      );
-    }
+    const timing = timingSettings(KERNELBENCH_TIMING, request.timing);
     const probed = await probe(executor);
     const harness = await kernelBenchHarnessSource();
     // The eager reference is timed once, by the first run that gets that far, and reused after.
