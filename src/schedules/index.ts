@@ -94,6 +94,7 @@ export {
   type ProgressEvent,
   type SearchPatch,
   type SearchStore,
+  newSearchRecord,
 } from './search.js';
 export { TaskSchema, type Task, type TaskInput } from './task.js';
 export type { CandidateRecord } from './candidate.js';

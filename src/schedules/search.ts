@@ -124,6 +124,34 @@ export interface SearchRecord {
   updatedAt: string;
 }
 
+/** A search that has just been created: queued, nothing measured, nothing stored yet. */
+export function newSearchRecord(fields: {
+  id: string;
+  task: Task;
+  config: SearchConfig;
+  createdAt: string;
+}): SearchRecord {
+  return {
+    id: fields.id,
+    status: 'queued',
+    task: fields.task,
+    targetKey: null,
+    config: fields.config,
+    samplesUsed: 0,
+    iteration: 0,
+    baselineLatencyMs: null,
+    bestLatencyMs: null,
+    bestCandidateId: null,
+    scheduleId: null,
+    bestLineage: null,
+    seeds: [],
+    error: null,
+    message: null,
+    createdAt: fields.createdAt,
+    updatedAt: fields.createdAt,
+  };
+}
+
 /** Progress published while a search runs (GraphQL subscription, CLI progress bar). */
 export interface ProgressEvent {
   searchId: string;

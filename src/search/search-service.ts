@@ -8,6 +8,7 @@ import {
   SearchConfigSchema,
   SkbError,
   TaskSchema,
+  newSearchRecord,
   parseOrThrow,
   type CandidateRecord,
   type Page,
@@ -81,26 +82,7 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
       const config = parseOrThrow(SearchConfigSchema, configInput, 'Invalid search settings');
       const target = deps.targets(task.target);
       checkSearchConfig(config, deps.menus(target.toolchain.kind));
-      const now = new Date().toISOString();
-      const record: SearchRecord = {
-        id: randomUUID(),
-        status: 'queued',
-        task,
-        targetKey: null,
-        config,
-        samplesUsed: 0,
-        iteration: 0,
-        baselineLatencyMs: null,
-        bestLatencyMs: null,
-        bestCandidateId: null,
-        scheduleId: null,
-        bestLineage: null,
-        seeds: [],
-        error: null,
-        message: null,
-        createdAt: now,
-        updatedAt: now,
-      };
+      const record = newSearchRecord({ id: randomUUID(), task, config, createdAt: new Date().toISOString() });
       await searches.createSearch(record);
       launch(record.id);
       return record;

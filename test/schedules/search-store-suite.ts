@@ -7,6 +7,7 @@ import {
   SearchConfigSchema,
   SkbError,
   TaskSchema,
+  newSearchRecord,
   type CandidateRecord,
   type SearchRecord,
   type SearchStatus,
@@ -34,23 +35,12 @@ const at = (second: number): string => new Date(Date.UTC(2020, 0, 1) + second * 
 /** A valid search record created at second `second` of the test's clock. */
 function makeSearch(id: string, second: number, overrides: Partial<SearchRecord> = {}): SearchRecord {
   return {
-    id,
-    status: 'queued',
-    task: TaskSchema.parse({ operation: { kind: 'gemm', dims: { M: 64, N: 64, K: 64 } }, target: 'local' }),
-    targetKey: null,
-    config: SearchConfigSchema.parse({ budget: 16 }),
-    samplesUsed: 0,
-    iteration: 0,
-    baselineLatencyMs: null,
-    bestLatencyMs: null,
-    bestCandidateId: null,
-    scheduleId: null,
-    bestLineage: null,
-    seeds: [],
-    error: null,
-    message: null,
-    createdAt: at(second),
-    updatedAt: at(second),
+    ...newSearchRecord({
+      id,
+      task: TaskSchema.parse({ operation: { kind: 'gemm', dims: { M: 64, N: 64, K: 64 } }, target: 'local' }),
+      config: SearchConfigSchema.parse({ budget: 16 }),
+      createdAt: at(second),
+    }),
     ...overrides,
   };
 }
