@@ -63,3 +63,20 @@ export interface Executor {
   createWorkspace(): Promise<Workspace>;
   close(): Promise<void>;
 }
+
+/**
+ * Runs `probe` once per executor and remembers the answer while the executor lives; a probe that
+ * fails (a host briefly down) is forgotten, so the next call tries again.
+ */
+export function probeOncePerExecutor<T>(probe: (executor: Executor) => Promise<T>): (executor: Executor) => Promise<T> {
+  const probes = new WeakMap<Executor, Promise<T>>();
+  return (executor) => {
+    let answer = probes.get(executor);
+    if (!answer) {
+      answer = probe(executor);
+      answer.catch(() => probes.delete(executor));
+      probes.set(executor, answer);
+    }
+    return answer;
+  };
+}

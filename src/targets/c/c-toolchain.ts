@@ -12,7 +12,7 @@ import {
   type Operation,
 } from '../../schedules/index.js';
 import { peakGflopsPerCore, probeCpu, type CpuProbe } from '../cpu-fingerprint.js';
-import type { ExecLimits, ExecResult, Executor, Workspace } from '../executor.js';
+import { type ExecLimits, type ExecResult, probeOncePerExecutor, type Workspace } from '../executor.js';
 import {
   CandidateResultSchema,
   summarizeSamples,
@@ -84,18 +84,7 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
   }
   const minSampleMs = options.minSampleMs ?? 0.5;
   const seed = options.seed ?? 20240611;
-  const probes = new WeakMap<Executor, Promise<CpuProbe>>();
-
-  const probe = (executor: Executor): Promise<CpuProbe> => {
-    let p = probes.get(executor);
-    if (!p) {
-      p = probeCpu(executor, cc);
-      // A failed probe (host briefly down) must not be remembered forever.
-      p.catch(() => probes.delete(executor));
-      probes.set(executor, p);
-    }
-    return p;
-  };
+  const probe = probeOncePerExecutor((executor): Promise<CpuProbe> => probeCpu(executor, cc));
 
   async function compile(
     ws: Workspace,

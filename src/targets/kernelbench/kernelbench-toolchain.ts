@@ -6,7 +6,7 @@
  * time, each in its own workspace and process, so a hanging or crashing one costs only its own run.
  */
 import { SkbError, targetKey, isSkbError, type GpuFingerprint, type Operation } from '../../schedules/index.js';
-import type { ExecLimits, Executor } from '../executor.js';
+import { type ExecLimits, type Executor, probeOncePerExecutor } from '../executor.js';
 import { GPU_PROCESS_LIMITS, gpuFingerprint } from '../gpu-fingerprint.js';
 import { kernelBenchHarnessSource } from './harness-source.js';
 import { kernelBenchProblemFor } from './problems.js';
@@ -79,19 +79,9 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
     throw new SkbError('CONFIG', `KernelBench trials must be an integer from 1 to 100 (got ${trials})`);
   if (!/^cuda(:\d+)?$/.test(device))
     throw new SkbError('CONFIG', `The KernelBench device must be "cuda" or "cuda:<index>" (got "${device}")`);
-  const probes = new WeakMap<Executor, Promise<GpuFingerprint>>();
   const probeOptions = { python, ...(options.env ? { env: options.env } : {}) };
 
-  const probe = (executor: Executor): Promise<GpuFingerprint> => {
-    let p = probes.get(executor);
-    if (!p) {
-      p = gpuFingerprint(executor, probeOptions);
-      // A failed probe (host briefly down) must not be remembered forever.
-      p.catch(() => probes.delete(executor));
-      probes.set(executor, p);
-    }
-    return p;
-  };
+  const probe = probeOncePerExecutor((executor) => gpuFingerprint(executor, probeOptions));
 
   async function evaluateProblem(request: KernelBenchEvaluateRequest): Promise<KernelBenchEvaluation[]> {
     const { problemSource, candidates, executor, signal } = request;
