@@ -143,8 +143,8 @@ export function knobPhrase(
   }
   if (n === 'restrict') {
     return value === true
-      ? 'mark the pointers restrict so the compiler may vectorize without alias checks (restrict on)'
-      : 'drop restrict from the pointers (restrict off)';
+      ? 'give the compiler no-alias hints (restrict pointers; in gemm also ivdep loops and aligned panels) so it may vectorize without alias checks (restrict on)'
+      : 'drop the no-alias hints (restrict off)';
   }
   if (['vec', 'vector', 'vectorize', 'simd', 'vecwidth', 'vw', 'vlen', 'width', 'lanes', 'isa'].includes(n)) {
     if (isOff(value) || value === 1 || value === 'scalar')
