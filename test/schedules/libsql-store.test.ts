@@ -52,6 +52,15 @@ describe('libSQL finishSearch', () => {
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: '2026-01-01T00:00:00.000Z',
   });
+  /** The pending reuse record search s1's seed has while the search runs. */
+  const pendingReuse = (scheduleId: string) => ({
+    id: 'reu_s1',
+    scheduleId,
+    searchId: 's1',
+    tier: 'exact' as const,
+    distance: 0,
+    outcome: 'pending' as const,
+  });
 
   it('marks the search, judges its seeds and stores its schedule in one transaction', async () => {
     const target = makeCpuTarget();
@@ -59,14 +68,7 @@ describe('libSQL finishSearch', () => {
     const [seed, found] = makeContents(target, 2);
     const { inserted } = await store.insertSchedules([seed!], { targets: [target] });
     await store.searches.createSearch(search('s1', inserted[0]!.id));
-    await store.recordReuse({
-      id: 'reu_s1',
-      scheduleId: inserted[0]!.id,
-      searchId: 's1',
-      tier: 'exact',
-      distance: 0,
-      outcome: 'pending',
-    });
+    await store.recordReuse(pendingReuse(inserted[0]!.id));
     const before = await store.revision();
     const seeds = [{ ...search('s1', inserted[0]!.id).seeds[0]!, outcome: 'improved' as const, gain: 1.25 }];
     const done = await store.finishSearch(
@@ -104,14 +106,7 @@ describe('libSQL finishSearch', () => {
     const { inserted } = await store.insertSchedules(makeContents(target, 1), { targets: [target] });
     const record = search('s1', inserted[0]!.id);
     await store.searches.createSearch(record);
-    await store.recordReuse({
-      id: 'reu_s1',
-      scheduleId: inserted[0]!.id,
-      searchId: 's1',
-      tier: 'exact',
-      distance: 0,
-      outcome: 'pending',
-    });
+    await store.recordReuse(pendingReuse(inserted[0]!.id));
     const elsewhere = makeContent({ target: makeCpuTarget('nowhere', { model: 'Unknown CPU' }) });
     const seeds = [{ ...record.seeds[0]!, outcome: 'failed' as const }];
     const error = await store

@@ -30,6 +30,16 @@ import { makeContent, makeCpuTarget } from '../support/fixtures.js';
 
 const timing = { warmup: 1, runs: 3 };
 const SEED_SHAPE = { M: 128, N: 128, K: 128 };
+/** The settings of the search that makes the seed schedule (and of the one whose schedule a trigger refuses). */
+const SEED_SEARCH: SearchConfigInput = {
+  beamWidth: 2,
+  plansPerCandidate: 3,
+  implementationsPerPlan: 1,
+  iterations: 4,
+  budget: 12,
+  seed: 5,
+  timing,
+};
 const NEAR_SHAPE = { M: 96, N: 128, K: 128 };
 
 let dir: string;
@@ -109,17 +119,9 @@ describe('schedule reuse end to end', () => {
     );
     try {
       const svc = service();
-      // The settings of the next test, which must find an improving step: only then is there a
-      // schedule to insert, and the trigger refuses it.
-      const started = await svc.start(gemm(SEED_SHAPE), {
-        beamWidth: 2,
-        plansPerCandidate: 3,
-        implementationsPerPlan: 1,
-        iterations: 4,
-        budget: 12,
-        seed: 5,
-        timing,
-      });
+      // The seed search of the next test finds an improving step: only then is there a schedule
+      // to insert, and the trigger refuses it.
+      const started = await svc.start(gemm(SEED_SHAPE), SEED_SEARCH);
       const done = await svc.wait(started.id);
       expect(done.status).toBe('failed');
       expect(done.error).toContain('disk refused the schedule');
@@ -136,15 +138,7 @@ describe('schedule reuse end to end', () => {
 
   it('a finished search stores its schedule (steps, negatives) with the search, and the index finds it', async () => {
     const svc = service();
-    const started = await svc.start(gemm(SEED_SHAPE), {
-      beamWidth: 2,
-      plansPerCandidate: 3,
-      implementationsPerPlan: 1,
-      iterations: 4,
-      budget: 12,
-      seed: 5,
-      timing,
-    });
+    const started = await svc.start(gemm(SEED_SHAPE), SEED_SEARCH);
     seedSearch = await svc.wait(started.id);
     await svc.close();
     expect(seedSearch.status).toBe('finished');
