@@ -1,11 +1,14 @@
 /**
  * Extraction of a schedule from a search that ended with a result: the steps from the root to the
  * best candidate, with the siblings along that path that failed or were slower kept as negative
- * evidence for later searches.
+ * evidence for later searches, and every measured candidate's parameters and latency for the cost
+ * model.
  */
 import {
   INVENTED_OPTION_ID,
   OPTION_ID_PATTERN,
+  MAX_MEASUREMENTS,
+  type Measurement,
   type NegativeStep,
   type ScheduleContentInput,
   type Step,
@@ -81,11 +84,17 @@ export function extractSchedule(input: ExtractScheduleInput): ScheduleContentInp
     }
   }
 
+  const measurements: Measurement[] = candidates
+    .filter((c) => c.correct && c.latencyMs !== null && c.latencyMs > 0 && c.params)
+    .slice(0, MAX_MEASUREMENTS)
+    .map((c) => ({ params: c.params as Measurement['params'], latencyMs: c.latencyMs! }));
+
   return {
     operation: search.task.operation,
     targetKey: input.targetKey,
     steps,
     negatives: negatives.slice(0, MAX_NEGATIVES),
+    ...(measurements.length ? { measurements } : {}),
     finalCode: candidates.find((c) => c.id === path.at(-1))?.code ?? '',
     baselineLatencyMs: input.baselineLatencyMs,
     bestLatencyMs: input.bestLatencyMs,

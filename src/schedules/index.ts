@@ -35,6 +35,8 @@ export {
   NegativeStepSchema,
   ProvenanceSchema,
   ScheduleContentSchema,
+  MeasurementSchema,
+  MAX_MEASUREMENTS,
   ReuseSchema,
   ReuseTierSchema,
   INVENTED_OPTION_ID,
@@ -44,6 +46,7 @@ export {
   toSchedule,
   type Step,
   type NegativeStep,
+  type Measurement,
   type ScheduleContent,
   type ScheduleContentInput,
   type Schedule,
@@ -60,7 +63,9 @@ export type {
   EmbeddingSpace,
   InsertResult,
   ReuseStats,
+  MeasuredPointsQuery,
 } from './store.js';
+export { measuredPointsOf, type MeasuredPoint } from './measured-point.js';
 export { extractSchedule, type ExtractScheduleInput } from './extract-schedule.js';
 export { bestLineage, isMeasured, lineageOf, lineageStepOf, seedOfCandidate } from './lineage.js';
 export { createLibsqlStore, validateTargetRecord, type LibsqlStore, type LibsqlStoreOptions } from './libsql/index.js';

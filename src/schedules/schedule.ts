@@ -50,6 +50,22 @@ export const NegativeStepSchema = z
   .strict();
 export type NegativeStep = z.infer<typeof NegativeStepSchema>;
 
+/**
+ * One measured candidate of the search a schedule came from, as planner parameters (a template's
+ * knobs) and latency: what a cost model learns from (src/search/cost-model/). Kept for candidates
+ * that were correct and carried parameters; exported and imported with the schedule.
+ */
+export const MeasurementSchema = z
+  .object({
+    params: z.record(z.string().max(64), JsonValue),
+    latencyMs: LatencySchema,
+  })
+  .strict();
+export type Measurement = z.infer<typeof MeasurementSchema>;
+
+/** Most measurements a schedule keeps (a budget-64 search has 65, the baseline included). */
+export const MAX_MEASUREMENTS = 4096;
+
 export const ProvenanceSchema = z
   .object({
     source: z.enum(['search', 'import', 'seed']),
@@ -66,6 +82,8 @@ export const ScheduleContentSchema = z
     targetKey: z.string().regex(/^t-[0-9a-f]{16}$/, 'targetKey is a target key such as t-0123456789abcdef'),
     steps: z.array(StepSchema).max(256),
     negatives: z.array(NegativeStepSchema).max(1024).default([]),
+    /** Optional (no default), so content stored before it existed keeps its hash and id. */
+    measurements: z.array(MeasurementSchema).max(MAX_MEASUREMENTS).optional(),
     finalCode: z.string().max(1_000_000),
     baselineLatencyMs: LatencySchema,
     bestLatencyMs: LatencySchema,

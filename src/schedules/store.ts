@@ -1,3 +1,4 @@
+import type { MeasuredPoint } from './measured-point.js';
 import type { Operation } from './operation.js';
 import type { Reuse, Schedule, ScheduleContent } from './schedule.js';
 import type { TargetRecord } from './target-record.js';
@@ -54,6 +55,16 @@ export interface EmbeddingSpace {
 }
 
 /** What ranking by shape needs of a stored schedule, read from indexed columns without the content. */
+/** Which schedules' measured points to read (Store.listMeasuredPoints). */
+export interface MeasuredPointsQuery {
+  structureKey: string;
+  targetFamily: string;
+  /** Only schedules created before this ISO time: a resumed search trains on what its first run saw. */
+  createdBefore?: string;
+  /** Most schedules to read, newest kept (default 256). */
+  limit?: number;
+}
+
 export interface ShapeRow {
   id: string;
   /** Integer label of the schedule in ANN indexes. */
@@ -120,6 +131,12 @@ export interface Store {
    * hardware family, without reading or validating whole schedules (for ranking by shape).
    */
   listShapes(group: { structureKey: string; targetFamily: string }): Promise<ShapeRow[]>;
+  /**
+   * The measured points of every schedule of one structure on one hardware family (created before
+   * `createdBefore`, when given), oldest first, reading only the parts of the content that hold
+   * them: what a cost model trains on.
+   */
+  listMeasuredPoints(group: MeasuredPointsQuery): Promise<MeasuredPoint[]>;
 
   recordReuse(reuse: Omit<Reuse, 'id' | 'createdAt'> & { id?: string }): Promise<Reuse>;
   updateReuse(id: string, patch: Pick<Reuse, 'outcome'> & { gain?: number }): Promise<Reuse>;

@@ -1,5 +1,7 @@
 import type {
   InsertResult,
+  MeasuredPoint,
+  MeasuredPointsQuery,
   Operation,
   OperationSummary,
   Page,
@@ -100,6 +102,8 @@ export interface KnowledgeBase {
   recordSeeds(searchId: string, seeds: ReadonlyArray<SeedReuse>): Promise<void>;
   /** How many schedules the database holds, and the vectors of the active embedding space (for /health). */
   counts(): Promise<{ schedules: number; indexedVectors: number }>;
+  /** Measured points of the schedules of one structure on one hardware family: what the cost model trains on. */
+  measuredPoints(query: MeasuredPointsQuery): Promise<MeasuredPoint[]>;
   /** Database markers (e.g. that the shipped seeds were imported once); null when never set. Setting one leaves the schedules' revision as it is. */
   getMarker(name: string): Promise<number | null>;
   setMarker(name: string, value: number): Promise<void>;

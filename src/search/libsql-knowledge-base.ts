@@ -298,6 +298,7 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
       };
     },
 
+    measuredPoints: (query) => store.listMeasuredPoints(query),
     getMarker: (name) => store.getMarker(name),
     setMarker: (name, value) => store.setMarker(name, value),
 

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Embedder } from '../../src/embeddings/embedder.js';
 import { createOfflineEmbedder } from '../../src/embeddings/offline-embedder.js';
 import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
-import { parseOperation, SkbError, toSchedule } from '../../src/schedules/index.js';
+import { parseOperation, SkbError, structureKey, toSchedule } from '../../src/schedules/index.js';
 import { makeContent, makeContents, makeCpuTarget } from '../support/fixtures.js';
 
 const local = makeCpuTarget('local');
@@ -211,5 +211,86 @@ describe('knowledge base service', () => {
     expect(matches).toHaveLength(4);
     expect(reader.index.size).toBe(4);
     await reader.close();
+  });
+});
+
+describe('measured points for the cost model', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'skb-points-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const open = (name: string) =>
+    openKnowledgeBase({
+      dbUrl: `file:${join(dir, `${name}.db`)}`,
+      dataDir: join(dir, name),
+      embedder: createOfflineEmbedder(),
+      saveDelayMs: 0,
+    });
+  const knobs = (vec: number) => ({ knobs: { vec, mr: 6 } });
+  const withMeasurements = makeContent({
+    target: local,
+    dims: { M: 256, N: 256, K: 256 },
+    createdAt: '2026-01-01T00:00:00.000Z',
+    extra: {
+      measurements: [
+        { params: knobs(1), latencyMs: 10 },
+        { params: knobs(4), latencyMs: 6 },
+        { params: knobs(16), latencyMs: 4 },
+      ],
+    },
+  });
+  const older = makeContent({
+    target: local,
+    dims: { M: 128, N: 128, K: 128 },
+    latencies: [9, 5],
+    createdAt: '2026-01-02T00:00:00.000Z',
+    extra: {
+      negatives: [
+        { optionId: 'cpu.vectorize', plan: 'slower', params: knobs(8), outcome: 'regressed', atStep: 0, latencyMs: 12 },
+        { optionId: 'cpu.vectorize', plan: 'broke', params: knobs(2), outcome: 'failed', atStep: 0 },
+      ],
+    },
+  });
+  const elsewhere = makeContent({
+    target: remote,
+    dims: { M: 256, N: 256, K: 256 },
+    extra: { measurements: [{ params: knobs(1), latencyMs: 1 }] },
+  });
+  const conv = makeContent({
+    target: local,
+    kind: 'conv2d',
+    extra: { measurements: [{ params: knobs(1), latencyMs: 1 }] },
+  });
+  const group = { structureKey: structureKey(query), targetFamily: local.family };
+
+  it("reads every schedule's measurements of one structure on one family, steps and regressed negatives where it has none", async () => {
+    const kb = await open('a');
+    await kb.addSchedules([withMeasurements, older, elsewhere, conv], [local, remote]);
+    const points = await kb.measuredPoints(group);
+    expect(points.map((p) => [p.operation.dims.M, p.params, p.latencyMs])).toEqual([
+      [256, knobs(1), 10],
+      [256, knobs(4), 6],
+      [256, knobs(16), 4],
+      [128, { step: 1 }, 5],
+      [128, knobs(8), 12],
+    ]);
+    // A resumed search reads what existed when it was created.
+    expect(await kb.measuredPoints({ ...group, createdBefore: '2026-01-01T12:00:00.000Z' })).toHaveLength(3);
+    await kb.close();
+  });
+
+  it('keeps them through export and import, and keeps the id of a schedule stored without them', async () => {
+    const source = await open('source');
+    const { inserted } = await source.addSchedules([withMeasurements, older], [local]);
+    const text = await source.exportJsonl({ filter: {}, pruned: false });
+    await source.close();
+    const target = await open('target');
+    const report = await target.importJsonl(text);
+    expect(report.scheduleIds.sort()).toEqual(inserted.map((s) => s.id).sort());
+    expect(await target.measuredPoints(group)).toHaveLength(5);
+    expect(toSchedule(older).id).toBe(inserted.find((s) => s.operation.dims.M === 128)!.id);
+    expect('measurements' in older).toBe(false);
+    await target.close();
   });
 });

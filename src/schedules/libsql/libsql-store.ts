@@ -124,6 +124,7 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
     scheduleLabels: (ids) => read((kb) => kb.schedules.labels(ids)),
     schedulesByLabels: (labels) => read((kb) => kb.schedules.byLabels(labels)),
     listShapes: (group) => read((kb) => kb.schedules.shapes(group)),
+    listMeasuredPoints: (query) => read((kb) => kb.schedules.measuredPoints(query)),
 
     async recordReuse(input) {
       const reuse = parseOrThrow(

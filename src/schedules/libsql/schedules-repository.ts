@@ -8,6 +8,7 @@ import type { InStatement, Row } from '@libsql/client';
 import { z } from 'zod';
 import { canonicalJson } from '../canonical.js';
 import { SkbError } from '../errors.js';
+import { measuredPointsOf, ScheduleMeasurementsSchema, type MeasuredPoint } from '../measured-point.js';
 import { OperationSchema, shapeKey, structureKey } from '../operation.js';
 import { creationSortKey } from '../ordering.js';
 import { ScheduleContentSchema, toSchedule, type Schedule, type ScheduleContent } from '../schedule.js';
@@ -15,6 +16,7 @@ import type {
   EmbeddingRow,
   EmbeddingSpace,
   InsertResult,
+  MeasuredPointsQuery,
   OperationSummary,
   Page,
   PageRequest,
@@ -56,6 +58,7 @@ export interface SchedulesRepository {
   delete(id: string): Promise<boolean>;
   operations(): Promise<OperationSummary[]>;
   shapes(group: { structureKey: string; targetFamily: string }): Promise<ShapeRow[]>;
+  measuredPoints(query: MeasuredPointsQuery): Promise<MeasuredPoint[]>;
   label(id: string): Promise<{ label: number; targetFamily: string } | null>;
   labels(ids: string[]): Promise<Array<{ scheduleId: string; label: number; targetFamily: string }>>;
   /** Schedules by label, in the order of `labels`; unknown labels are left out. */
@@ -321,6 +324,32 @@ export function createSchedulesRepository(
           dims,
           speedup: Number(row.speedup),
         };
+      });
+    },
+
+    async measuredPoints({ structureKey: sKey, targetFamily: family, createdBefore, limit = 256 }) {
+      // Only the parts of the content that hold measurements are extracted: never the final code.
+      const r = await db.execute({
+        sql: `SELECT id, operation, json_extract(content, '$.steps') AS steps,
+                json_extract(content, '$.negatives') AS negatives,
+                json_extract(content, '$.measurements') AS measurements
+              FROM schedules WHERE structure_key = ? AND target_family = ?${createdBefore ? ' AND created_at < ?' : ''}
+              ORDER BY created_at DESC, id DESC LIMIT ?`,
+        args: [sKey, family, ...(createdBefore ? [createdBefore] : []), limit],
+      });
+      return r.rows.reverse().flatMap((row) => {
+        const what = `schedule ${String(row.id)}`;
+        const operation = parseStored(OperationSchema, parseJsonColumn(row.operation, `operation of ${what}`), what);
+        const parts = parseStored(
+          ScheduleMeasurementsSchema,
+          {
+            steps: parseJsonColumn(row.steps, `steps of ${what}`),
+            negatives: parseJsonColumn(row.negatives, `negatives of ${what}`),
+            ...(row.measurements !== null ? { measurements: parseJsonColumn(row.measurements, what) } : {}),
+          },
+          `measurements of ${what}`,
+        );
+        return measuredPointsOf(operation, parts);
       });
     },
 
