@@ -33,6 +33,16 @@ export const SearchConfigSchema = z
     /** Iterations (after translate ones) that use keepFactorEarly. */
     earlyIterations: z.number().int().min(0).max(100).default(2),
     keepFactor: z.number().positive().max(100).default(1.0),
+    /**
+     * When an iteration admits no child, the fastest correct child slower than its parent by less
+     * than this factor still takes the beam's last place, so a search can cross a valley (1 = never).
+     */
+    escapeFactor: z.number().min(1).max(100).default(1.3),
+    /**
+     * Share of plan slots that take a random legal move instead of the cost model's best; never 0,
+     * so a wrong model cannot keep the search from a region it has not measured.
+     */
+    explore: z.number().min(0.05).max(1).default(0.25),
     /** none: keep everything; plan: children of one parent with the same plan text collapse; code: identical code collapses search-wide. */
     dedupe: z.enum(['none', 'plan', 'code']).default('code'),
     /** Stop after this many iterations without a new best (0 = never stop early). */

@@ -21,6 +21,7 @@ import {
   speedupOf,
   type CandidateRecord,
   type LineageStep,
+  type MeasuredPoint,
   type ProgressEvent,
   type SearchConfig,
 } from '../schedules/index.js';
@@ -34,6 +35,8 @@ import {
 } from './beam-state.js';
 import type { Menu } from './menus/menu.js';
 import { runPlanSlot, runReplaySlot, type SlotContext } from './plan-slots.js';
+import type { SearchEvidence } from './planner.js';
+import { deriveSeed } from './rng.js';
 
 /** Where the engine stands, written after every plan slot and iteration. */
 export interface SearchProgress {
@@ -113,6 +116,7 @@ export async function runBeamSearch(input: BeamSearchInput): Promise<BeamSearchR
   let stoppedEarly = false;
   while (state.iteration < config.iterations && state.samplesUsed < config.budget) {
     state.iteration++;
+    state.evidence = evidenceOf(input, state);
     await runIteration(input, state);
     emit(input, state, 'iteration');
     await sink.progress(progressOf(state));
@@ -257,6 +261,25 @@ async function takeSlot(
   emit(input, state, 'sample');
   await input.sink.progress(progressOf(state));
   return children;
+}
+
+/** Salt of the evidence seed, apart from every slot's (slots derive from (seed, iteration, parent, slot)). */
+const EVIDENCE_SEED_SALT = 0x5eed;
+
+/** What planners may learn from in this iteration: the knowledge base's points and this search's so far. */
+function evidenceOf(input: BeamSearchInput, state: SearchState): SearchEvidence {
+  const operation = input.task.operation;
+  const own: MeasuredPoint[] = state.candidates.flatMap((c) =>
+    c.correct && c.latencyMs !== null && c.latencyMs > 0 && c.params
+      ? [{ operation, params: c.params, latencyMs: c.latencyMs }]
+      : [],
+  );
+  return {
+    prior: input.prior ?? [],
+    own,
+    seed: deriveSeed(input.config.seed, state.iteration, EVIDENCE_SEED_SALT),
+    explore: input.config.explore,
+  };
 }
 
 function progressOf(state: SearchState): SearchProgress {

@@ -10,6 +10,7 @@ import {
   SkbError,
   seedOfCandidate,
   type CandidateRecord,
+  type MeasuredPoint,
   type SearchConfig,
 } from '../schedules/index.js';
 import type { CandidateResult } from '../targets/index.js';
@@ -60,6 +61,8 @@ export interface SlotContext {
   /** Evaluates codes on the target, one result per code, in order; rejects when `signal` aborts. */
   evaluate(codes: string[], signal?: AbortSignal): Promise<CandidateResult[]>;
   seeds?: SeedHook;
+  /** Measured points of the knowledge base for the task's structure and hardware family (none for a cold search). */
+  prior?: readonly MeasuredPoint[];
   signal?: AbortSignal;
 }
 
@@ -127,6 +130,7 @@ export async function runPlanSlot(ctx: SlotContext, state: SearchState, slot: Pl
     rules: menu.rules,
     rng: rng.fork(),
     tried: (code) => tried(state, code),
+    ...(state.evidence ? { evidence: state.evidence } : {}),
     ...abortable,
   });
   signal?.throwIfAborted();
@@ -144,6 +148,7 @@ export async function runPlanSlot(ctx: SlotContext, state: SearchState, slot: Pl
     rules: menu.rules,
     rng: rng.fork(),
     tried: (code) => tried(state, code),
+    ...(state.evidence ? { evidence: state.evidence } : {}),
     ...abortable,
   });
   signal?.throwIfAborted();

@@ -1,4 +1,4 @@
-import type { Operation } from '../schedules/index.js';
+import type { MeasuredPoint, Operation } from '../schedules/index.js';
 import type { MenuOption } from './menus/menu.js';
 import type { Rng } from './rng.js';
 
@@ -47,6 +47,22 @@ export interface ForcedStep {
  */
 export type TriedCode = (code: string) => boolean;
 
+/**
+ * What a planner may learn from before it plans: measured points of this operation's structure on
+ * this hardware family. One object per iteration (a learner may cache what it derives from it);
+ * the same stored samples give the same evidence, so a resumed search plans as its first run did.
+ */
+export interface SearchEvidence {
+  /** The knowledge base's points, read once when the search starts (none for a cold search). */
+  readonly prior: readonly MeasuredPoint[];
+  /** This search's correct, measured candidates before this iteration, in sample order. */
+  readonly own: readonly MeasuredPoint[];
+  /** For a learner's own randomness: derived from the search's seed and the iteration. */
+  readonly seed: number;
+  /** Share of plan slots that explore (a random legal move) instead of taking the model's best (SearchConfig.explore). */
+  readonly explore: number;
+}
+
 export interface ProposeRequest {
   task: PlanningTask;
   parent: CandidateView;
@@ -62,6 +78,7 @@ export interface ProposeRequest {
   rules: string[];
   rng: Rng;
   tried?: TriedCode;
+  evidence?: SearchEvidence;
   signal?: AbortSignal;
 }
 
@@ -86,6 +103,7 @@ export interface ImplementRequest {
   rules: string[];
   rng: Rng;
   tried?: TriedCode;
+  evidence?: SearchEvidence;
   signal?: AbortSignal;
 }
 

@@ -8,6 +8,8 @@ import {
   extractSchedule,
   lineageOf,
   messageOf,
+  structureKey,
+  targetFamily,
   targetKey,
   type CandidateRecord,
   type LineageStep,
@@ -41,7 +43,7 @@ export interface SearchRunnerDeps {
    * The knowledge base: where seeds come from (warm start) and where a search's schedule is stored
    * when it ends. Without it searches run cold and store no schedule.
    */
-  knowledgeBase?: Pick<KnowledgeBase, 'similar' | 'rememberSearch' | 'getSchedule' | 'recordSeeds'>;
+  knowledgeBase?: Pick<KnowledgeBase, 'similar' | 'rememberSearch' | 'getSchedule' | 'recordSeeds' | 'measuredPoints'>;
   /** What candidate code must satisfy, shown to planners; default the target toolchain's `contract`. */
   contract?: (task: Task, target: Target) => string;
 }
@@ -108,6 +110,16 @@ export function createSearchRunner(
       });
       const stored = await searches.listCandidates(id);
       const seeds = kb && record.seeds.length ? await seedHookFor(kb, record, menu) : undefined;
+      // What the knowledge base has measured of this structure here, as of the search's creation
+      // (so a resumed search learns from what its first run did); a cold search learns only from itself.
+      const prior =
+        kb && record.config.warmStart.enabled
+          ? await kb.measuredPoints({
+              structureKey: structureKey(record.task.operation),
+              targetFamily: targetFamily(fingerprint),
+              createdBefore: record.createdAt,
+            })
+          : [];
       const current = record;
       const result = await runBeamSearch({
         searchId: id,
@@ -135,6 +147,7 @@ export function createSearchRunner(
         },
         stored,
         ...(seeds ? { seeds } : {}),
+        prior,
         signal,
         onEvent: (event) => progress.publish(event),
       });

@@ -3,18 +3,15 @@
  * Triton matmul template on KernelBench targets), the service's default planner. A plan is one menu
  * option of the target's toolchain realized as a knob move on the
  * operation's template (same option ids as the LLM planner, so schedules from both compare), with
- * a readable plan text; code is the template instantiated. It needs no network and no model.
+ * a readable plan text; code is the template instantiated. It needs no network and no model; with
+ * measured points (SearchEvidence) it ranks every legal move by a cost model learned from them
+ * (src/search/cost-model/) before it spends a sample, and explores a share of its slots at random.
  */
 import { z } from 'zod';
 import { SkbError, type Operation } from '../schedules/index.js';
-import {
-  currentKnobNames,
-  type KernelTemplate,
-  type KnobSpec,
-  type KnobValue,
-  type Knobs,
-  type TemplateToolchain,
-} from '../targets/index.js';
+import { currentKnobNames, type KernelTemplate, type Knobs, type TemplateToolchain } from '../targets/index.js';
+import type { CostModel } from './cost-model/cost-model.js';
+import { exploits, modelFor, predictedGflops, rankKnobs, rankMoves } from './cost-model/ranking.js';
 import { CPU_MENU } from './menus/cpu-menu.js';
 import { CUDA_MENU } from './menus/cuda-menu.js';
 import type { MenuOption } from './menus/menu.js';
@@ -31,6 +28,20 @@ import type {
   TriedCode,
 } from './planner.js';
 import type { Rng } from './rng.js';
+import {
+  allMoves,
+  bind,
+  knownMoves,
+  diff,
+  legalize,
+  movableKnobs,
+  nearestIndex,
+  randomMove,
+  refit,
+  sameKnobs,
+  type Accept,
+  type Bound,
+} from './template-moves.js';
 
 export interface TemplatePlannerOptions {
   /**
@@ -52,9 +63,6 @@ const KnobsSchema = z.record(z.string(), KnobValueSchema);
 /** Parameters the template planner writes on plans, steps and candidates. */
 const TemplateParamsSchema = z.object({ knobs: KnobsSchema, changed: KnobsSchema.optional() }).passthrough();
 
-/** Random draws tried before falling back to an exhaustive scan for a move that changes the knobs. */
-const RANDOM_ATTEMPTS = 24;
-
 const OPTION_BY_ID = new Map(
   [...CPU_MENU.options, ...CUDA_MENU.options, ...CUDA_MENU.translateOptions].map((o) => [o.id, o]),
 );
@@ -63,125 +71,11 @@ function optionLabel(id: string): string {
   return OPTION_BY_ID.get(id)?.label ?? id;
 }
 
-function sameKnobs(a: Knobs, b: Knobs): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  for (const k of keys) if (a[k] !== b[k]) return false;
-  return true;
-}
-
-function diff(before: Knobs, after: Knobs): Knobs {
-  const changed: Knobs = {};
-  for (const [k, v] of Object.entries(after)) if (before[k] !== v) changed[k] = v;
-  return changed;
-}
-
-/** Index of `value` in `values`, or of the nearest value (log-ratio for numbers) when absent. */
-function nearestIndex(values: readonly KnobValue[], value: KnobValue | undefined): number {
-  const exact = values.indexOf(value as KnobValue);
-  if (exact >= 0 || typeof value !== 'number') return Math.max(exact, 0);
-  let best = 0;
-  let bestDistance = Infinity;
-  values.forEach((v, i) => {
-    if (typeof v !== 'number') return;
-    const d = v > 0 && value > 0 ? Math.abs(Math.log(v / value)) : Math.abs(v - value);
-    if (d < bestDistance) {
-      best = i;
-      bestDistance = d;
-    }
-  });
-  return best;
-}
-
-/** One template bound to one operation: knob specs with their legal values for that shape. */
-interface Bound {
-  template: KernelTemplate;
-  op: Operation;
-  specs: Map<string, KnobSpec>;
-  legal: Map<string, KnobValue[]>;
-}
-
-function bind(template: KernelTemplate, op: Operation): Bound {
-  const specs = new Map(template.knobs.map((k) => [k.name, k]));
-  const legal = new Map(template.knobs.map((k) => [k.name, k.values(op)]));
-  return { template, op, specs, legal };
-}
-
-/**
- * Snaps every knob to a legal value for this shape (a tile of 256 on a 64-wide matrix becomes the
- * nearest legal tile), fills missing knobs from `fallback`, then lets the template resolve
- * combinations it does not support. Knobs stored under an old name count as the knob they became.
- */
-function legalize(b: Bound, stored: Knobs, fallback: Knobs): Knobs {
-  const knobs = currentKnobNames(b.template, stored);
-  const snapped: Knobs = {};
-  for (const spec of b.template.knobs) {
-    const values = b.legal.get(spec.name)!;
-    const wanted = knobs[spec.name] ?? fallback[spec.name];
-    if (wanted !== undefined && values.includes(wanted)) snapped[spec.name] = wanted;
-    else if (typeof wanted === 'number') snapped[spec.name] = values[nearestIndex(values, wanted)]!;
-    else snapped[spec.name] = fallback[spec.name] ?? values[0]!;
-  }
-  return b.template.legalize(b.op, snapped);
-}
-
-/** The template's re-fit of knobs a seed chose for `source` to this operation, legalized; as they are without either. */
-function refit(b: Bound, source: Operation | undefined, knobs: Knobs): Knobs {
-  if (!source || !b.template.refit) return knobs;
-  return legalize(b, b.template.refit(source, b.op, knobs), knobs);
-}
-
-/** Knobs an option moves on this template, keeping only those with a choice for this shape. */
-function movableKnobs(b: Bound, optionId: string): string[] {
-  return (b.template.moves[optionId] ?? []).filter((name) => (b.legal.get(name)?.length ?? 0) > 1);
-}
-
-/** Whether a move is worth a sample: it changes the knobs, and (when the search says) its code is new. */
-type Accept = (knobs: Knobs) => boolean;
-
-/**
- * A random legal move of one knob of `optionId` that `accept` takes: mostly a neighbouring value,
- * sometimes a jump.
- */
-function randomMove(
-  b: Bound,
-  parent: Knobs,
-  optionId: string,
-  rng: Rng,
-  jumpProbability: number,
-  accept: Accept,
-): Knobs | null {
-  const names = movableKnobs(b, optionId);
-  if (names.length === 0) return null;
-  const fixed = b.template.fixedMoves?.[optionId];
-  if (fixed) {
-    const moved = legalize(b, { ...parent, ...fixed(b.op) }, parent);
-    return accept(moved) ? moved : null;
-  }
-  for (let attempt = 0; attempt < RANDOM_ATTEMPTS; attempt++) {
-    const name = names[rng.int(names.length)]!;
-    const values = b.legal.get(name)!;
-    const at = nearestIndex(values, parent[name]);
-    let next: number;
-    if (rng.next() < jumpProbability) {
-      next = rng.int(values.length - 1);
-      if (next >= at) next++;
-    } else {
-      const neighbours = [at - 1, at + 1].filter((i) => i >= 0 && i < values.length);
-      next = neighbours[rng.int(neighbours.length)]!;
-    }
-    const moved = legalize(b, { ...parent, [name]: values[next]! }, parent);
-    if (accept(moved)) return moved;
-  }
-  // The template may fold many values back onto the parent's (combination rules), and the
-  // search may have measured the rest already; scan in order.
-  for (const name of names) {
-    for (const value of b.legal.get(name)!) {
-      if (value === parent[name]) continue;
-      const moved = legalize(b, { ...parent, [name]: value }, parent);
-      if (accept(moved)) return moved;
-    }
-  }
-  return null;
+/** "M=512 N=512 K=512": an operation's sizes in plan text. */
+function dimsText(op: Operation): string {
+  return Object.entries(op.dims)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
 }
 
 /**
@@ -366,6 +260,30 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
     return instead(any);
   }
 
+  /**
+   * The cost model's plan: every legal move of the offered options (single knobs, composite moves,
+   * and the knowledge base's fastest configurations re-fitted here), ranked by predicted time; the
+   * best one this search has not measured. Null when every move was measured already.
+   */
+  function modelPlan(
+    b: Bound,
+    parent: Knobs,
+    offered: MenuOption[],
+    model: CostModel,
+    request: ProposeRequest,
+  ): Plan | null {
+    const fresh = untried(b, parent, request.tried);
+    const ids = offered.map((o) => o.id);
+    const moves = [...allMoves(b, parent, ids, fresh), ...knownMoves(b, parent, ids, request.evidence!.prior, fresh)];
+    const [best] = rankMoves(model, moves);
+    if (!best) return null;
+    const what = best.from
+      ? `Take the configuration the knowledge base measured fastest per flop nearest this shape (on ${dimsText(best.from)}), re-fitted here: ${changeText(b, parent, best.knobs)}`
+      : changeText(b, parent, best.knobs);
+    const why = `the cost model's pick of ${moves.length} moves, predicted ${predictedGflops(best.predicted).toFixed(1)} GFLOP/s, trained on ${model.points} measured kernels`;
+    return plan(best.optionId, parent, best.knobs, `${what} (${why})`);
+  }
+
   return {
     id: 'template',
     models: [],
@@ -389,6 +307,11 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
           error: `no menu option of this sample applies to the ${b.template.kind} template`,
           usage: [],
         };
+      }
+      const model = modelFor(b, request.evidence);
+      if (exploits(model, request.evidence, request.rng)) {
+        const ranked = modelPlan(b, parent, offered, model, request);
+        if (ranked) return { ok: true, value: ranked, usage: [] };
       }
       // Draw the option, then the move; if the option cannot change anything here, try the others.
       // Kernels measured before are taken only when the offered options have nothing new.
@@ -432,6 +355,22 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
         .filter((name) => !own.includes(name) && (b.legal.get(name)?.length ?? 0) > 1);
       const keepsMove = (v: Knobs): boolean => own.every((name) => v[name] === first[name]);
       const fresh = untried(b, parent, request.tried);
+      const isNew = (v: Knobs): boolean => fresh(v) && !chosen.some((c) => sameKnobs(c, v));
+      const model = modelFor(b, request.evidence);
+      if (model && request.count > 1) {
+        // With a model: the best predicted of every single move from the first implementation that
+        // keeps the plan's move (its own knobs may move on), instead of random neighbours.
+        const pool = allMoves(b, first, Object.keys(b.template.moves), isNew).filter(
+          (m) => m.optionId === request.plan.optionId || keepsMove(m.knobs),
+        );
+        for (const v of rankKnobs(
+          model,
+          pool.map((m) => m.knobs),
+        )) {
+          if (chosen.length >= request.count) break;
+          if (isNew(v)) chosen.push(v);
+        }
+      }
       for (const [names, group] of [
         [own, 'own'],
         [others, 'others'],
@@ -447,10 +386,14 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
           .filter((v) => group === 'own' || keepsMove(v));
         while (chosen.length < request.count && variants.length > 0) {
           const [v] = variants.splice(request.rng.int(variants.length), 1);
-          if (fresh(v!) && !chosen.some((c) => sameKnobs(c, v!))) chosen.push(v!);
+          if (isNew(v!)) chosen.push(v!);
         }
       }
-      return { ok: true, value: chosen.map((knobs) => implementation(b, parent, knobs)), usage: [] };
+      const value = chosen.map((knobs) => implementation(b, parent, knobs));
+      // The first implementation is the plan itself: it keeps the plan's text (a ranked plan says
+      // why the cost model chose it), except a seed step's, whose candidate says what it changed here.
+      if (!request.plan.forced) value[0] = { ...value[0]!, plan: request.plan.text };
+      return { ok: true, value, usage: [] };
     },
 
     async replay(request): Promise<PlannerOutcome<Implementation[]>> {
