@@ -8,7 +8,7 @@
 import { SkbError, type Operation } from '../../schedules/index.js';
 import { naiveBaseline } from '../c/baselines.js';
 import { entryPointFor, type CKind } from '../c/entry-points.js';
-import { FLAG_SETS } from './c-common.js';
+import { FLAG_SETS, vectorWidths } from './c-common.js';
 import { currentKnobNames, nearestLegal } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
@@ -32,6 +32,11 @@ const COMMON_KNOBS: readonly KnobSpec[] = [
 ];
 const COMMON_BASELINE: Knobs = { flags: 'none', restrict: false };
 const COMMON_MOVES: KernelTemplate['moves'] = { 'cpu.compiler_flags': ['flags'], 'cpu.compiler_hints': ['restrict'] };
+
+/** The widest vector (f32 lanes) a C template offers on this ISA: what composite moves vectorize with. */
+export function widestVector(isa: readonly string[]): number {
+  return Math.max(...vectorWidths(isa));
+}
 
 /** Positive integer dimension of an operation, with a BAD_INPUT error naming what is missing. */
 export function dimOf(op: Operation, ...names: string[]): number {
@@ -80,6 +85,8 @@ export interface CTemplateSpec<K extends CKind> {
   generate: (op: Operation, knobs: Knobs) => string;
   /** Which own knobs each CPU menu option moves. */
   moves: KernelTemplate['moves'];
+  /** Composite moves by CPU menu option (see KernelTemplate.composites). */
+  composites?: KernelTemplate['composites'];
   /** Rewrites requested values before they are snapped to legal ones (gemm: a tile as large as its dimension is no tiling). */
   clamp?: (op: Operation, knobs: Knobs) => Knobs;
   /** The template's own combination rules on legal knobs (e.g. a register budget). */
@@ -121,6 +128,7 @@ export function defineCTemplate<K extends CKind>(spec: CTemplateSpec<K>): Kernel
       return spec.generate(op, k);
     },
     moves: { ...spec.moves, ...COMMON_MOVES },
+    ...(spec.composites ? { composites: spec.composites } : {}),
     ...(spec.renamedKnobs ? { renamedKnobs: spec.renamedKnobs } : {}),
   };
   return template;

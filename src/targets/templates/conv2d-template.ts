@@ -9,7 +9,7 @@
  */
 import { conv2dOutputSize, type Operation } from '../../schedules/index.js';
 import { flagsPragma, vectorPreludeExtra, vectorWidths } from './c-common.js';
-import { defineCTemplate, dimOf, type CTemplateOptions } from './c-template.js';
+import { defineCTemplate, dimOf, widestVector, type CTemplateOptions } from './c-template.js';
 import { numKnob } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
@@ -97,6 +97,42 @@ export function createConv2dTemplate(options: CTemplateOptions): KernelTemplate<
       'cpu.cache_tile': ['ctile', 'ptile'],
       'cpu.pack': ['pack', 'algorithm'],
       'cpu.unroll': ['unroll'],
+      'cpu.micro_kernel': ['kb', 'owb', 'vec', 'algorithm'],
+    },
+    // Register blocks at the widest vector: direct over a padded input with the S loop unrolled,
+    // or im2col's GEMM-like loop. A wide vector alone, without a block of output channels to
+    // share each input load, or a block alone at scalar width, pays little.
+    composites: {
+      'cpu.micro_kernel': (op) => {
+        const vec = widestVector(options.isa);
+        const direct = [2, 4, 8].flatMap((kb) =>
+          [1, 2].map((owb) => ({
+            algorithm: 'direct',
+            order: 'oh_outer',
+            kb,
+            owb,
+            vec,
+            pack: true,
+            unroll: shape(op).S,
+            ctile: 0,
+            restrict: true,
+          })),
+        );
+        const im2col = [4, 8].flatMap((kb) =>
+          [1, 2].map((owb) => ({
+            algorithm: 'im2col',
+            order: 'k_outer',
+            kb,
+            owb,
+            vec,
+            pack: false,
+            unroll: 1,
+            ctile: 0,
+            restrict: true,
+          })),
+        );
+        return [...direct, ...im2col];
+      },
     },
   });
 }

@@ -15,7 +15,7 @@
  */
 import { SkbError, type Operation } from '../../schedules/index.js';
 import { flagsPragma, unrollPragma, vectorPrelude, vectorWidths } from './c-common.js';
-import { defineCTemplate, type CTemplateOptions, type CTemplateSpec } from './c-template.js';
+import { defineCTemplate, widestVector, type CTemplateOptions, type CTemplateSpec } from './c-template.js';
 import { numKnob, strKnob } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
@@ -121,6 +121,7 @@ const GEMM_MOVES: KernelTemplate['moves'] = {
   'cpu.unroll': ['unroll'],
   'cpu.pack': ['pack'],
   'cpu.prefetch': ['prefetch'],
+  'cpu.micro_kernel': ['mr', 'nv', 'vec', 'pack'],
 };
 
 /**
@@ -141,12 +142,42 @@ function clampGemmTiles(op: Operation, knobs: Knobs): Knobs {
   return out;
 }
 
+/**
+ * The packed micro-kernel moves (`cpu.micro_kernel`): A and B packed, the widest vector of the ISA,
+ * and every MR x NV register block whose accumulators, B vectors and A broadcast fit the vector
+ * registers (32 with AVX-512, else 16), with BLIS-like cache tiles (MC 96, KC 256, NC 2048) that
+ * legalize clamps on small shapes. Packing alone, or a register block alone, is slower than the
+ * scalar ikj loop GCC auto-vectorizes; together they are the kernel the template exists for.
+ */
+function packedMicroKernels(isa: readonly string[]): Knobs[] {
+  const vec = widestVector(isa);
+  const registers = vec >= 16 ? 32 : 16;
+  return [4, 6, 8, 12, 14].flatMap((mr) =>
+    [1, 2, 3]
+      .filter((nv) => mr * nv + nv + 1 <= registers)
+      .map((nv) => ({
+        order: 'jik',
+        mc: 96,
+        nc: 2048,
+        kc: 256,
+        mr,
+        nv,
+        vec,
+        unroll: 4,
+        pack: 'ab',
+        prefetch: 0,
+        restrict: true,
+      })),
+  );
+}
+
 /** Everything of a gemm template but its kind and code: shared by gemm and batched gemm. */
 export function gemmSpec(options: CTemplateOptions): Omit<CTemplateSpec<'gemm' | 'batched_gemm'>, 'kind' | 'generate'> {
   return {
     knobs: gemmKnobSpecs(options.isa),
     baseline: GEMM_BASELINE,
     moves: GEMM_MOVES,
+    composites: { 'cpu.micro_kernel': () => packedMicroKernels(options.isa) },
     clamp: clampGemmTiles,
     renamedKnobs: GEMM_RENAMED_KNOBS,
     generateLegalizes: true,

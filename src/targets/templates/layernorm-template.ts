@@ -6,7 +6,7 @@
  */
 import type { Operation } from '../../schedules/index.js';
 import { flagsPragma, vectorPreludeExtra, vectorWidths } from './c-common.js';
-import { defineCTemplate, dimOf, type CTemplateOptions } from './c-template.js';
+import { defineCTemplate, dimOf, widestVector, type CTemplateOptions } from './c-template.js';
 import { numKnob } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
@@ -41,6 +41,14 @@ export function createLayernormTemplate(options: CTemplateOptions): KernelTempla
       'cpu.fuse': ['stats'],
       'cpu.vectorize': ['vec'],
       'cpu.unroll': ['acc'],
+      'cpu.micro_kernel': ['vec', 'acc'],
+    },
+    // The widest vector with several accumulators and restrict, for either statistics pass.
+    composites: {
+      'cpu.micro_kernel': () =>
+        ['two_pass', 'one_pass'].flatMap((stats) =>
+          [1, 2, 4].map((acc) => ({ stats, acc, vec: widestVector(options.isa), restrict: true })),
+        ),
     },
   });
 }

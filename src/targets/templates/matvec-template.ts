@@ -5,7 +5,7 @@
  */
 import type { Operation } from '../../schedules/index.js';
 import { flagsPragma, vectorPreludeExtra, vectorWidths } from './c-common.js';
-import { defineCTemplate, dimOf, type CTemplateOptions } from './c-template.js';
+import { defineCTemplate, dimOf, widestVector, type CTemplateOptions } from './c-template.js';
 import { numKnob } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
@@ -52,6 +52,14 @@ export function createMatvecTemplate(options: CTemplateOptions): KernelTemplate<
       'cpu.unroll': ['acc'],
       'cpu.cache_tile': ['ktile'],
       'cpu.prefetch': ['prefetch'],
+      'cpu.micro_kernel': ['rows', 'acc', 'vec'],
+    },
+    // Row blocks that share each load of x, at the widest vector with several accumulators.
+    composites: {
+      'cpu.micro_kernel': () =>
+        [1, 2, 4, 8].flatMap((rows) =>
+          [1, 2, 4].map((acc) => ({ rows, acc, vec: widestVector(options.isa), restrict: true })),
+        ),
     },
   });
 }

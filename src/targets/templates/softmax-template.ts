@@ -6,7 +6,7 @@
  */
 import type { Operation } from '../../schedules/index.js';
 import { flagsPragma, vectorPreludeExtra, vectorWidths } from './c-common.js';
-import { defineCTemplate, dimOf, type CTemplateOptions } from './c-template.js';
+import { defineCTemplate, dimOf, widestVector, type CTemplateOptions } from './c-template.js';
 import { numKnob } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
@@ -45,6 +45,22 @@ export function createSoftmaxTemplate(options: CTemplateOptions): KernelTemplate
       'cpu.unroll': ['acc'],
       'cpu.simplify': ['exp'],
       'cpu.hoist': ['recip'],
+      'cpu.micro_kernel': ['vec', 'exp', 'acc'],
+    },
+    // A vector width pays only with the polynomial exp (libm's is scalar), and best with several
+    // accumulators and the reciprocal: one move for all of them, for either pass structure.
+    composites: {
+      'cpu.micro_kernel': () =>
+        ['three', 'online'].flatMap((passes) =>
+          [1, 2, 4].map((acc) => ({
+            passes,
+            acc,
+            vec: widestVector(options.isa),
+            exp: 'poly',
+            recip: true,
+            restrict: true,
+          })),
+        ),
     },
   });
 }

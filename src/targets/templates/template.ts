@@ -47,6 +47,15 @@ export interface KernelTemplate<K extends string = string> {
    */
   fixedMoves?: Partial<Record<string, (op: Operation) => Knobs>>;
   /**
+   * Composite moves, by menu option: knob sets that change several knobs together, for where no
+   * single knob pays on its own (packing pays only with a register block and the right tiles; a
+   * vector width only with a vectorizable exp). Each set is merged onto the parent's knobs and
+   * legalized for `op`, so it is re-fitted to the shape; the template builds them for its ISA. The
+   * option must also be in `moves`, with the knobs that define it (what the option moves on by
+   * single steps once its composite moves are measured).
+   */
+  composites?: Partial<Record<string, (op: Operation) => Knobs[]>>;
+  /**
    * Re-fits knobs a seed schedule chose for the operation `from` to the operation `to`, beyond
    * snapping each to a legal value (which `legalize` does): what made them right at the old sizes
    * kept at the new ones. Optional; the result is legalized for `to` afterwards.
