@@ -10,7 +10,7 @@ import {
   type LineageStep,
   type SearchConfig,
 } from '../schedules/index.js';
-import type { CandidateView } from './planner.js';
+import type { CandidateView, SearchEvidence } from './planner.js';
 
 /** A candidate in the tree, with what the planner sees of it and its accepted steps from the root. */
 export interface BeamNode {
@@ -42,6 +42,8 @@ export interface SearchState {
   best: BeamNode;
   /** Iterations since the best last improved. */
   sinceBest: number;
+  /** What planners may learn from in the running iteration (set when it starts). */
+  evidence: SearchEvidence | undefined;
 }
 
 /** The state of a search whose baseline `root` is measured and correct: it alone is in the beam. */
@@ -64,6 +66,7 @@ export function createSearchState(
     beam: [rootNode],
     best: rootNode,
     sinceBest: 0,
+    evidence: undefined,
   };
   remember(state, root);
   return state;
@@ -97,22 +100,31 @@ export function addChild(state: SearchState, record: CandidateRecord, parent: Be
 
 /**
  * Ends an iteration: children that are correct, faster than their parent x `keepFactor` and not
- * duplicates join the old beam, the fastest `beamWidth` go on, and the best follows. Returns the
- * children that entered (now marked admitted).
+ * duplicates join the old beam, the fastest `beamWidth` go on, and the best follows. When none
+ * enters, the fastest child within `escapeFactor` of its parent (a scout) takes the beam's last
+ * place, so the next iteration also explores past it: the keep factor alone cannot cross a valley
+ * (packing pays only with a register block). Returns the children that entered (now marked
+ * admitted). Only measurements decide, so a resumed search admits the same children.
  */
 export function admitChildren(
   state: SearchState,
   children: BeamNode[],
   keepFactor: number,
-  config: Pick<SearchConfig, 'beamWidth' | 'dedupe'>,
+  config: Pick<SearchConfig, 'beamWidth' | 'dedupe' | 'escapeFactor'>,
 ): BeamNode[] {
-  const next = [...state.beam, ...admissible(state, children, keepFactor, config.dedupe)]
+  let next = [...state.beam, ...admissible(state, children, keepFactor, config.dedupe)]
     .sort(byLatency)
     .slice(0, config.beamWidth);
+  if (!next.some((n) => children.includes(n)) && config.escapeFactor > 1) {
+    const [scout] = admissible(state, children, config.escapeFactor, config.dedupe)
+      .filter((c) => !next.some((n) => n.record.code === c.record.code))
+      .sort(byLatency);
+    if (scout) next = [...next.slice(0, config.beamWidth - 1), scout];
+  }
   const entered = next.filter((n) => children.includes(n));
   for (const n of entered) n.record.admitted = true;
   state.beam = next;
-  const top = next[0]!;
+  const top = [...next].sort(byLatency)[0]!;
   if (top.record.latencyMs! < state.best.record.latencyMs!) {
     state.best = top;
     state.sinceBest = 0;

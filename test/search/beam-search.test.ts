@@ -19,6 +19,8 @@ import { createTemplatePlanner } from '../../src/search/template-planner.js';
 import { createCToolchain } from '../../src/targets/c/c-toolchain.js';
 import { entryPointFor } from '../../src/targets/c/entry-points.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
+import type { Knobs } from '../../src/targets/index.js';
+import { templateFor } from '../../src/targets/templates/index.js';
 import type { CandidateResult } from '../../src/targets/toolchain.js';
 import { GEMM, GEMM_REPLIES, createScriptedPlanner, type ScriptedReply } from '../support/scripted-planner.js';
 import { toyGemmTemplate } from './template-planner-toy-template.js';
@@ -173,6 +175,7 @@ describe('admission', () => {
       budget: 8,
       keepFactorEarly: 0.001,
       keepFactor: 0.001,
+      escapeFactor: 1,
     });
     expect(sink.stored.some((c) => c.correct && c.sample > 0)).toBe(true);
     expect(sink.admitted.size).toBe(0);
@@ -266,34 +269,113 @@ describe('dedupe', () => {
 });
 
 describe('measured code', () => {
-  it('tells the planner which codes were measured: the template planner spends no sample on one while a new move exists', async () => {
+  /** Runs a toy-template search and returns its stored samples. */
+  async function toySearch(seed: number, explore: number) {
     const planner = createTemplatePlanner({ templates: (kind) => (kind === 'gemm' ? toyGemmTemplate : null) });
-    const base = planner.baseline(task);
-    for (const seed of [1, 2, 3]) {
-      const sink = collectingSink();
-      await runBeamSearch({
-        searchId: `tried-${seed}`,
-        task,
-        config: SearchConfigSchema.parse({
-          beamWidth: 2,
-          plansPerCandidate: 2,
-          implementationsPerPlan: 2,
-          iterations: 4,
-          budget: 14,
-          menuKeep: 1,
-          inventProbability: 0,
-          seed,
-        }),
-        menu: CPU_MENU,
-        planner,
-        baseline: base,
-        evaluate,
-        sink,
-      });
-      // The toy template has 24 kernels for this shape; 15 samples with the baseline all differ.
-      const codes = sink.stored.map((c) => c.code);
-      expect(codes).toHaveLength(15);
-      expect(new Set(codes).size).toBe(codes.length);
+    const sink = collectingSink();
+    await runBeamSearch({
+      searchId: `tried-${seed}`,
+      task,
+      config: SearchConfigSchema.parse({
+        beamWidth: 2,
+        plansPerCandidate: 2,
+        implementationsPerPlan: 2,
+        iterations: 4,
+        budget: 14,
+        menuKeep: 1,
+        inventProbability: 0,
+        explore,
+        seed,
+      }),
+      menu: CPU_MENU,
+      planner,
+      baseline: planner.baseline(task),
+      evaluate,
+      sink,
+    });
+    return sink.stored;
+  }
+
+  it('tells the planner which codes were measured: the template planner repeats a kernel only when no single move of its parent is new', async () => {
+    // explore 1: every slot moves at random (as without a cost model); 0.05: nearly every slot ranks by it.
+    for (const explore of [1, 0.05]) {
+      for (const seed of [1, 2, 3]) {
+        const stored = await toySearch(seed, explore);
+        expect(stored).toHaveLength(15);
+        const byId = new Map(stored.map((c) => [c.id, c]));
+        const codeOf = (knobs: Knobs) => toyGemmTemplate.generate(task.operation, knobs);
+        stored.forEach((c, i) => {
+          const earlier = new Set(stored.slice(0, i).map((e) => e.code));
+          if (!earlier.has(c.code)) return;
+          const parentKnobs = (byId.get(c.parentId!)!.params as { knobs: Knobs }).knobs;
+          for (const spec of toyGemmTemplate.knobs) {
+            for (const value of spec.values(task.operation)) {
+              const moved = toyGemmTemplate.legalize(task.operation, { ...parentKnobs, [spec.name]: value });
+              expect(
+                earlier.has(codeOf(moved)),
+                `sample ${c.sample} repeats a kernel while ${spec.name} = ${String(value)} is new`,
+              ).toBe(true);
+            }
+          }
+        });
+      }
+    }
+  });
+});
+
+describe('cost model and reproducibility', () => {
+  const gemm = templateFor('gemm', { isa: ['avx2', 'avx512f'] });
+  const planner = createTemplatePlanner({ templates: (kind) => (kind === 'gemm' ? gemm : null) });
+  /** A made-up, deterministic machine: the latency of a kernel follows from its code alone. */
+  const fakeEvaluate = async (codes: string[]): Promise<CandidateResult[]> =>
+    codes.map((code) => {
+      let h = 2166136261;
+      for (let i = 0; i < code.length; i++) h = Math.imul(h ^ code.charCodeAt(i), 16777619) >>> 0;
+      const latencyMs = 1 + (h % 1000) / 100;
+      return {
+        correct: true,
+        latencyMs,
+        samplesMs: [latencyMs],
+        spreadPct: 0,
+        errorKind: null,
+        output: '',
+        feedback: [],
+        fingerprintKey: 'fake',
+      };
+    });
+  /** Points of the knowledge base on another shape, for the model to start from. */
+  const other = parseOperation({ kind: 'gemm', dims: { M: 128, N: 128, K: 128 } });
+  const prior = [1, 4, 8, 16].flatMap((vec) =>
+    [1, 4, 6].map((mr) => {
+      const knobs = gemm.legalize(other, { ...gemm.baseline(other), vec, mr, pack: mr > 1 ? 'ab' : 'none' });
+      return { operation: other, params: { knobs }, latencyMs: 10 / vec / mr };
+    }),
+  );
+  const config = SearchConfigSchema.parse({ beamWidth: 2, plansPerCandidate: 2, iterations: 4, budget: 20, seed: 5 });
+  const run = (stored?: CandidateRecord[]) => {
+    const sink = collectingSink();
+    return runBeamSearch({
+      searchId: 'model',
+      task,
+      config,
+      menu: CPU_MENU,
+      planner,
+      baseline: planner.baseline(task),
+      evaluate: fakeEvaluate,
+      sink,
+      prior,
+      ...(stored ? { stored } : {}),
+    }).then((result) => ({ result, sink }));
+  };
+
+  it('ranks plans by the cost model once it has points, and a resumed search grows the same tree', async () => {
+    const { sink: whole } = await run();
+    expect(whole.stored.some((c) => c.plan?.includes("the cost model's pick"))).toBe(true);
+    for (const cut of [5, 11]) {
+      const { sink: resumed } = await run(whole.stored.slice(0, cut));
+      const all = [...whole.stored.slice(0, cut), ...resumed.stored];
+      const strip = (cs: CandidateRecord[]) => tree(cs.map((c) => ({ ...c, admitted: false })));
+      expect(strip(all)).toEqual(strip(whole.stored));
     }
   });
 });
