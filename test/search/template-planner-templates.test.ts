@@ -1,7 +1,7 @@
 /**
  * The template planner on the real kernel templates: every knob value reads as a specific phrase,
- * proposals stay legal on every template, and the generated code of a random walk compiles and
- * matches the reference on the real C toolchain.
+ * proposals stay legal on every template, and the generated code of a random walk and of every
+ * composite move compiles and matches the reference on the real C toolchain.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseOperation, type OperationInput } from '../../src/schedules/index.js';
@@ -98,6 +98,23 @@ describe('template planner on the real templates', () => {
         timing: { warmup: 0, runs: 1 },
       });
       for (const r of results) expect(r.correct, r.output).toBe(true);
+    });
+
+    it(`${input.kind}: every composite move (cpu.micro_kernel) is legal here, compiles and matches the reference`, async () => {
+      const op = parseOperation(input);
+      const template = templateFor(op.kind, { isa: ISA });
+      const composites = template.composites?.['cpu.micro_kernel']?.(op) ?? [];
+      expect(composites.length).toBeGreaterThan(0);
+      const knobSets = composites.map((set) => template.legalize(op, { ...template.baseline(op), ...set }));
+      for (const knobs of knobSets) expect(template.legalize(op, knobs)).toEqual(knobs);
+      const results = await toolchain.evaluate({
+        operation: op,
+        candidates: knobSets.map((knobs) => template.generate(op, knobs)),
+        executor,
+        timing: { warmup: 0, runs: 1 },
+      });
+      for (const [i, r] of results.entries())
+        expect(r.correct, `${JSON.stringify(knobSets[i])}: ${r.output}`).toBe(true);
     });
   }
 });
