@@ -49,12 +49,6 @@ export const CPU_MENU: Menu = {
       description: 'Prefetch data a fixed distance ahead (__builtin_prefetch) so loads hit in cache.',
     },
     {
-      id: 'cpu.micro_kernel',
-      label: 'Vectorized micro-kernel',
-      description:
-        'Restructure the hot loop as a register-blocked, vectorized micro-kernel, choosing together what only pays together: vector width for the ISA, register block, operand packing and cache tiles (for row reductions: vector width, several accumulators and vectorizable math).',
-    },
-    {
       id: 'cpu.hoist',
       label: 'Hoisting and strength reduction',
       description:
@@ -83,6 +77,12 @@ export const CPU_MENU: Menu = {
       label: 'Simplify the kernel',
       description:
         'Remove redundant work: special-case the common path, avoid recomputation, use cheaper math where exact.',
+    },
+    {
+      id: 'cpu.micro_kernel',
+      label: 'Vectorized micro-kernel',
+      description:
+        'Restructure the hot loop as a register-blocked, vectorized micro-kernel, choosing together what only pays together: vector width for the ISA, register block, operand packing and cache tiles (for row reductions: vector width, several accumulators and vectorizable math).',
     },
   ],
   translateOptions: [],
