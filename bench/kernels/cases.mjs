@@ -355,3 +355,52 @@ CASES.push(
     sweep: layernormSweep,
   },
 );
+
+/** The shapes of bench/search (the service's own searches are compared with these sweeps). */
+export const SEARCH_CASES = [
+  {
+    label: 'gemm 512x2048x512',
+    op: { kind: 'gemm', dims: { M: 512, N: 2048, K: 512 } },
+    template: 'gemm',
+    sweep: gemmSweep,
+    reference: 'openblas',
+  },
+  {
+    label: 'gemm 1024x1024x1024',
+    op: { kind: 'gemm', dims: { M: 1024, N: 1024, K: 1024 } },
+    template: 'gemm',
+    sweep: gemmSweep,
+    reference: 'openblas',
+  },
+  {
+    label: 'gemm 128x4096x1024',
+    op: { kind: 'gemm', dims: { M: 128, N: 4096, K: 1024 } },
+    template: 'gemm',
+    sweep: gemmSweep,
+    reference: 'openblas',
+  },
+  {
+    label: 'conv2d resnet50 res3 1x128x28x28 k128 3x3 pad1',
+    op: { kind: 'conv2d', dims: { N: 1, C: 128, H: 28, W: 28, K: 128, R: 3, S: 3 }, attrs: { pad: 1 } },
+    template: 'conv2d',
+    sweep: conv2dSweep,
+  },
+  {
+    label: 'conv2d resnet50 res4 1x256x14x14 k1024 1x1',
+    op: { kind: 'conv2d', dims: { N: 1, C: 256, H: 14, W: 14, K: 1024, R: 1, S: 1 } },
+    template: 'conv2d',
+    sweep: conv2dSweep,
+  },
+  {
+    label: 'layernorm 2048x768',
+    op: { kind: 'layernorm', dims: { M: 2048, N: 768 } },
+    template: 'layernorm',
+    sweep: layernormSweep,
+  },
+  {
+    label: 'softmax 1024x4096',
+    op: { kind: 'softmax', dims: { M: 1024, N: 4096 } },
+    template: 'softmax',
+    sweep: softmaxSweep,
+  },
+];

@@ -6,12 +6,13 @@
 // flushed between runs when the problem fits in the LLC). The final comparison re-times the sweep's
 // top three in three rounds alternating with the reference and keeps the best median of each.
 // Prints a markdown table and the load average before and after: numbers taken under load mean little.
-// --only takes comma-separated label prefixes or kinds (--only gemm,batched_gemm).
+// --only takes comma-separated label prefixes or kinds (--only gemm,batched_gemm); --search-cases
+// runs the shapes bench/search compares its searches with.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { CASES, REFERENCES, TEMPLATES } from './cases.mjs';
+import { CASES, REFERENCES, SEARCH_CASES, TEMPLATES } from './cases.mjs';
 
 const root = new URL('../../', import.meta.url);
 const dist = (p) => new URL(`dist/${p}`, root);
@@ -19,7 +20,9 @@ if (!existsSync(dist('targets/templates/gemm-template.js'))) {
   console.error('bench/kernels: run `npm run build` first (dist/targets/templates is missing)');
   process.exit(1);
 }
-const { values } = parseArgs({ options: { only: { type: 'string' }, json: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, json: { type: 'string' }, 'search-cases': { type: 'boolean', default: false } },
+});
 
 const { parseOperation, flopCount } = await import(dist('schedules/index.js'));
 const { createLocalExecutor } = await import(dist('targets/local-executor.js'));
@@ -72,7 +75,8 @@ async function evaluate(tc, operation, candidates, timing) {
 }
 
 const rows = [];
-for (const c of CASES) {
+// --search-cases: the shapes of bench/search instead of this bench's own.
+for (const c of values['search-cases'] ? SEARCH_CASES : CASES) {
   if (values.only && !values.only.split(',').some((o) => c.label.startsWith(o) || c.op.kind === o)) continue;
   const operation = parseOperation(c.op);
   const template = await templateFor(c.template);
