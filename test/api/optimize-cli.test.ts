@@ -80,14 +80,21 @@ describe('skb optimize', () => {
   });
 
   it('prints the search, its steps and its tree as JSON with --json', async () => {
-    const run = await skb(['optimize', ...SMALL, '--json'], dir);
+    const run = await skb(['optimize', ...SMALL, '--json', '--explore', '0.5', '--escape-factor', '1'], dir);
     expect(run.code, run.stderr).toBe(0);
     const out = JSON.parse(run.stdout) as {
-      search: { status: string; samplesUsed: number; config: { budget: number; planner: string } };
+      search: {
+        status: string;
+        samplesUsed: number;
+        config: { budget: number; planner: string; explore: number; escapeFactor: number };
+      };
       steps: unknown[];
       candidates: Array<{ sample: number }>;
     };
-    expect(out.search).toMatchObject({ status: 'finished', config: { budget: 4, planner: 'template' } });
+    expect(out.search).toMatchObject({
+      status: 'finished',
+      config: { budget: 4, planner: 'template', explore: 0.5, escapeFactor: 1 },
+    });
     expect(out.search.samplesUsed).toBeLessThanOrEqual(4);
     expect(out.candidates.filter((c) => c.sample > 0)).toHaveLength(out.search.samplesUsed);
     expect(Array.isArray(out.steps)).toBe(true);
@@ -106,6 +113,12 @@ describe('skb optimize', () => {
     const shape = await skb(['optimize', '--op', 'gemm', '--shape', 'M=eight'], dir);
     expect(shape.code).toBe(1);
     expect(shape.stderr).toMatch(/NAME=INTEGER/);
+    const explore = await skb(['optimize', '--op', 'gemm', '--shape', 'M=8,N=8,K=8', '--explore', '0'], dir);
+    expect(explore.code).toBe(2);
+    expect(explore.stderr).toMatch(/explore/);
+    const escape = await skb(['optimize', '--op', 'gemm', '--shape', 'M=8,N=8,K=8', '--escape-factor', 'lots'], dir);
+    expect(escape.code).toBe(2);
+    expect(escape.stderr).toMatch(/--escape-factor must be a number from 1 to 100, not "lots"/);
     const llm = await skb(['optimize', '--op', 'gemm', '--shape', 'M=8,N=8,K=8', '--planner', 'llm'], dir);
     expect(llm.code).toBe(1);
     expect(llm.stderr).toMatch(/SKB_OPENAI_BASE_URL/);

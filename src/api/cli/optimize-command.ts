@@ -29,6 +29,14 @@ function integer(args: ParsedArgs, flag: string): number | undefined {
   return Number(text);
 }
 
+/** A decimal flag (ranges are the API schema's to check), or undefined when it is not given. */
+function decimal(args: ParsedArgs, flag: string, what: string): number | undefined {
+  const text = str(args, flag);
+  if (text === undefined) return undefined;
+  if (!/^\d*\.?\d+$/.test(text)) throw new UsageError(`--${flag} must be ${what}, not "${text}"`);
+  return Number(text);
+}
+
 /**
  * --cold, --seeds, --tiers and --guided-share as WarmStartInput (undefined when none is given, so
  * the defaults apply). The ranges are checked with the API's schema in parseSearchConfigArg.
@@ -46,12 +54,7 @@ function warmStartFromArgs(args: ParsedArgs): Record<string, unknown> | undefine
     if (extra.length) throw new UsageError(`--cold turns warm start off: drop ${extra.join(', ')}, or drop --cold`);
     return { enabled: false };
   }
-  let guidedShare: number | undefined;
-  if (shareText !== undefined) {
-    if (!/^\d*\.?\d+$/.test(shareText))
-      throw new UsageError(`--guided-share must be a number from 0 to 1, not "${shareText}"`);
-    guidedShare = Number(shareText);
-  }
+  const guidedShare = decimal(args, 'guided-share', 'a number from 0 to 1');
   const tiers = tiersText
     ?.split(',')
     .map((t) => t.trim())
@@ -109,6 +112,8 @@ export function optimizeRequestFromArgs(args: ParsedArgs): { task: Task; config:
     implementationsPerPlan: integer(args, 'impls'),
     iterations: integer(args, 'iterations'),
     seed: integer(args, 'seed'),
+    explore: decimal(args, 'explore', 'a number from 0.05 to 1'),
+    escapeFactor: decimal(args, 'escape-factor', 'a number from 1 to 100'),
     warmStart: warmStartFromArgs(args),
   };
   let config: SearchConfigInput;
@@ -187,6 +192,8 @@ Search:
   --impls N             implementations per plan (default 2)
   --iterations N        iterations (default 8)
   --seed N              random seed (default 1)
+  --explore X           share of plan slots that move at random instead of taking the cost model's best, 0.05 to 1 (default 0.25)
+  --escape-factor X     when an iteration admits no child, the fastest within X of its parent still enters the beam, 1 to 100 (default 1.3; 1 never)
 
 Warm start (on by default: the search starts from similar stored schedules of the database):
   --cold                run without seeds (warm start off)
@@ -216,6 +223,8 @@ ${ENVIRONMENT_HELP}
     impls: { type: 'string' },
     iterations: { type: 'string' },
     seed: { type: 'string' },
+    explore: { type: 'string' },
+    'escape-factor': { type: 'string' },
     cold: { type: 'boolean' },
     seeds: { type: 'string' },
     tiers: { type: 'string' },
