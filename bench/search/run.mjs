@@ -9,9 +9,10 @@
 //    then, per search seed, a cold search (warm start off: no seeds, no cost-model data from the
 //    knowledge base) and a warm one (the defaults), each on its own copy of that knowledge base, at
 //    the largest budget with every other setting at its default (what `skb optimize --budget N`
-//    runs). The smaller budgets are read from the same search's first N samples: the engine caps
-//    samples at the budget and every slot's draws depend only on (seed, iteration, parent, slot),
-//    so a search of budget 16 is the first 16 samples of the search of budget 64 (up to timing noise).
+//    runs), but the timing of the largest shapes (timingFor). The smaller budgets are read from
+//    the same search's first N samples: the engine caps samples at the budget and every slot's
+//    draws depend only on (seed, iteration, parent, slot), so a search of budget 16 is the first 16
+//    samples of the search of budget 64 (up to timing noise).
 // Writes the JSON (every search, its best-so-far by sample and wall times) and prints the table.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -59,9 +60,16 @@ const cases = SEARCH_CASES.filter(
   (c) => !values.only || values.only.split(',').some((o) => c.label.startsWith(o) || c.op.kind === o),
 );
 
-/** Timing of a shape's searches: the naive kernels of the largest shapes take seconds per call. */
-function timingFor(op) {
-  return flopCount(op) > 5e8 ? { warmup: 1, runs: 5 } : {};
+/**
+ * Timing of a shape's searches, from its naive kernel's latency in the kernels bench: the toolchain
+ * gives one timed run 30 s, so where the default 3 warm-up and 15 timed calls of the naive kernel
+ * would take more than 20 s, fewer (at least 2 timed calls; a warm-up only from 4).
+ */
+function timingFor(naiveMs) {
+  const calls = Math.floor(20_000 / naiveMs);
+  if (calls >= 18) return {};
+  const runs = Math.max(2, calls - 1);
+  return { warmup: runs >= 4 ? 1 : 0, runs };
 }
 
 /** bench/kernels on the search shapes, in a child process, with OpenBLAS's environment cleared. */
@@ -144,12 +152,14 @@ async function measure() {
       await withServices(snapshot, async (services) => {
         if ((await services.kb.counts()).schedules === 0) throw new Error('the shipped seeds were not imported');
       });
+      const row = kernels.rows.find((r) => r.case === c.label);
+      const timing = timingFor(row.latencyMs.naive);
       const searches = [];
       for (const seed of seeds) {
         for (const warm of [false, true]) {
           const copy = join(work, `run-${seed}-${warm ? 'warm' : 'cold'}`);
           await cp(snapshot, copy, { recursive: true, filter: (src) => !src.endsWith('-shm') });
-          const config = { budget: maxBudget, seed, timing: timingFor(operation), warmStart: { enabled: warm } };
+          const config = { budget: maxBudget, seed, timing, warmStart: { enabled: warm } };
           const r = await withServices(copy, (services) => runSearch(services, operation, config));
           await rm(copy, { recursive: true, force: true });
           searches.push({ seed, mode: warm ? 'warm' : 'cold', ...r });
@@ -158,8 +168,7 @@ async function measure() {
           );
         }
       }
-      const row = kernels.rows.find((r) => r.case === c.label);
-      shapes.push({ label: c.label, op: operation, kernels: row, searches });
+      shapes.push({ label: c.label, op: operation, kernels: row, timing, searches });
     }
     return { settings: { seeds, budgets }, cpu: kernels.cpu, loadBefore, loadAfter: load(), shapes };
   } finally {
