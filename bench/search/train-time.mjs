@@ -21,13 +21,20 @@ const random = () => {
 const pick = (xs) => xs[Math.floor(random() * xs.length)];
 const randomKnobs = (op) => gemm.legalize(op, Object.fromEntries(gemm.knobs.map((k) => [k.name, pick(k.values(op))])));
 const points = Array.from({ length: MAX_TRAINING_POINTS }, () => {
-  const operation = parseOperation({ kind: 'gemm', dims: { M: pick([128, 256, 512]), N: pick([128, 256, 1024]), K: 256 } });
+  const operation = parseOperation({
+    kind: 'gemm',
+    dims: { M: pick([128, 256, 512]), N: pick([128, 256, 1024]), K: 256 },
+  });
   return { operation, params: { knobs: randomKnobs(operation) }, latencyMs: 1 + random() * 10 };
 });
 const here = parseOperation({ kind: 'gemm', dims: { M: 512, N: 512, K: 512 } });
 const moves = Array.from({ length: 200 }, () => randomKnobs(here));
 
-console.log(`load average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `load average before: ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 console.log('| points | train ms (best of repeats) | rank 200 moves ms |');
 console.log('|---:|---:|---:|');
 for (const n of [32, 64, 160, MAX_TRAINING_POINTS]) {

@@ -116,9 +116,9 @@ describe('skb optimize', () => {
     const explore = await skb(['optimize', '--op', 'gemm', '--shape', 'M=8,N=8,K=8', '--explore', '0'], dir);
     expect(explore.code).toBe(2);
     expect(explore.stderr).toMatch(/explore/);
-    const escape = await skb(['optimize', '--op', 'gemm', '--shape', 'M=8,N=8,K=8', '--escape-factor', 'lots'], dir);
-    expect(escape.code).toBe(2);
-    expect(escape.stderr).toMatch(/--escape-factor must be a number from 1 to 100, not "lots"/);
+    const factor = await skb(['optimize', '--op', 'gemm', '--shape', 'M=8,N=8,K=8', '--escape-factor', 'lots'], dir);
+    expect(factor.code).toBe(2);
+    expect(factor.stderr).toMatch(/--escape-factor must be a number from 1 to 100, not "lots"/);
     const llm = await skb(['optimize', '--op', 'gemm', '--shape', 'M=8,N=8,K=8', '--planner', 'llm'], dir);
     expect(llm.code).toBe(1);
     expect(llm.stderr).toMatch(/SKB_OPENAI_BASE_URL/);
