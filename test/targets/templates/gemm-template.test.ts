@@ -182,7 +182,9 @@ describe('batched gemm template (real gcc)', () => {
     const blocked = batched.legalize(op, BLOCKED);
     const moved = batched.knobs.flatMap((spec) => spec.values(op).map((v) => ({ ...blocked, [spec.name]: v })));
     await expectAllCorrect(batched, op, [...moved, ...randomKnobs(batched, op, 10, 77)]);
-  });
+    // About 50 kernels compiled and run one after another: a loaded 2-core machine needs more than
+    // the default 60 s.
+  }, 180_000);
 
   it('is correct with a batch of one and prime sizes', async () => {
     const op = parseOperation({ kind: 'batched_gemm', dims: { B: 1, M: 7, N: 1, K: 13 }, epilogue: ['bias'] });
