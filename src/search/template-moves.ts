@@ -6,6 +6,7 @@
  */
 import { flopCount, type MeasuredPoint, type Operation } from '../schedules/index.js';
 import { currentKnobNames, type KernelTemplate, type KnobSpec, type KnobValue, type Knobs } from '../targets/index.js';
+import { knobsOf } from './cost-model/cost-model.js';
 import type { Rng } from './rng.js';
 
 /** Random draws tried before falling back to an exhaustive scan for a move that changes the knobs. */
@@ -158,7 +159,7 @@ export function allMoves(b: Bound, parent: Knobs, optionIds: readonly string[], 
   const seen = new Set<string>();
   const moves: Move[] = [];
   const add = (optionId: string, knobs: Knobs): void => {
-    const key = JSON.stringify(b.template.knobs.map((k) => knobs[k.name]));
+    const key = knobKey(b, knobs);
     if (seen.has(key) || !accept(knobs)) return;
     seen.add(key);
     moves.push({ optionId, knobs });
@@ -181,6 +182,11 @@ export function allMoves(b: Bound, parent: Knobs, optionIds: readonly string[], 
   return moves;
 }
 
+/** One key per distinct knob set of this template (what two moves must differ in). */
+function knobKey(b: Bound, knobs: Knobs): string {
+  return JSON.stringify(b.template.knobs.map((k) => knobs[k.name]));
+}
+
 /** Most configurations of other shapes offered as moves in one slot. */
 const KNOWN_MOVES = 8;
 
@@ -198,8 +204,8 @@ export function knownMoves(
 ): Move[] {
   const fastest = points
     .flatMap((point) => {
-      const knobs = point.params.knobs;
-      if (knobs === null || typeof knobs !== 'object' || Array.isArray(knobs)) return [];
+      const knobs = knobsOf(point);
+      if (!knobs) return [];
       const perFlop = point.latencyMs / Math.max(1, flopCount(point.operation));
       return [{ point, knobs: knobs as Knobs, perFlop }];
     })
@@ -209,7 +215,7 @@ export function knownMoves(
   for (const { point, knobs: stored } of fastest) {
     if (moves.length >= KNOWN_MOVES) break;
     const knobs = refit(b, point.operation, legalize(b, stored, parent));
-    const key = JSON.stringify(b.template.knobs.map((k) => knobs[k.name]));
+    const key = knobKey(b, knobs);
     if (seen.has(key) || !accept(knobs)) continue;
     seen.add(key);
     const changed = Object.keys(diff(parent, knobs));

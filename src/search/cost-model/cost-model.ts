@@ -41,8 +41,8 @@ export interface CostModel {
   predict(knobs: readonly Knobs[]): number[];
 }
 
-/** Points' knob sets (`params.knobs`), or null for a point a planner other than the template planner measured. */
-function knobsOf(point: MeasuredPoint): Record<string, unknown> | null {
+/** A point's knob set (`params.knobs`), or null for a point a planner other than the template planner measured. */
+export function knobsOf(point: MeasuredPoint): Record<string, unknown> | null {
   const knobs = point.params.knobs;
   return knobs !== null && typeof knobs === 'object' && !Array.isArray(knobs)
     ? (knobs as Record<string, unknown>)
