@@ -3,6 +3,7 @@
  * Every candidate gets its own throwaway workspace; commands run with limits and an environment
  * that holds none of the service's secrets. One contract test suite runs against every executor.
  */
+import type { SandboxReport } from './sandbox.js';
 
 export interface ExecLimits {
   /** Wall-clock limit; the command (and every process it started) is killed when it passes. */
@@ -60,7 +61,13 @@ export interface Executor {
   readonly kind: 'local' | 'ssh';
   /** Human-readable place, e.g. "local" or "user@host:22". */
   readonly describe: string;
+  /**
+   * A fresh workspace. The executor's first one checks that the host can sandbox candidates
+   * (sandbox.ts) and fails with what to install when it cannot.
+   */
   createWorkspace(): Promise<Workspace>;
+  /** Which protections this executor's candidates run under, for `skb targets test`. */
+  protections(): Promise<SandboxReport>;
   close(): Promise<void>;
 }
 

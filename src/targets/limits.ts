@@ -4,6 +4,7 @@
  * and util-linux `prlimit` / `setpriv`).
  */
 import type { ExecLimits, LimitKind } from './executor.js';
+import { sandboxArgv, type SandboxSettings } from './sandbox.js';
 
 /**
  * Largest file a candidate may write (RLIMIT_FSIZE). Candidates write binaries and small result
@@ -31,17 +32,22 @@ export interface LimitedArgvOptions {
    * could read every file. The workspace must be writable by this user.
    */
   runAs?: RunAs;
+  /** Run the command in the bubblewrap sandbox (see sandbox.ts), with this workspace writable. */
+  sandbox?: { workspace: string; settings: SandboxSettings };
 }
 
 /**
  * Wraps `argv` so the limits apply to it and to every process it starts:
- * `timeout -k 2 <secs> prlimit --as --nproc --fsize --core=0 -- [setpriv --reuid --regid --clear-groups --] argv`.
+ * `timeout -k 2 <secs> prlimit --as --nproc --fsize --core=0 -- [setpriv --reuid --regid --clear-groups --] [bwrap ... --] argv`.
  *
  * `timeout` puts itself and the command in one process group and kills the whole group when the
  * wall-time limit passes; it exits 124 then (or dies of SIGKILL when the group ignored SIGTERM).
- * When the command dies of a signal, `timeout` re-raises it, so callers see SIGSEGV as SIGSEGV.
- * RLIMIT_NPROC counts every process of the real uid, which is why `runAs` should be a uid used by
- * one workspace only.
+ * When the command dies of a signal, `timeout` re-raises it, so callers see SIGSEGV as SIGSEGV
+ * (through the sandbox, as exit 128 + N: see decodeSandboxExit). In the sandbox, the candidate
+ * runs in its own session and PID namespace: `timeout` kills bwrap, and the namespace's end kills
+ * the rest. bwrap runs after setpriv, so it runs unprivileged and the candidate's processes keep
+ * the candidate's uid on the host, where RLIMIT_NPROC counts them. RLIMIT_NPROC counts every
+ * process of the real uid, which is why `runAs` should be a uid used by one workspace only.
  */
 export function limitedArgv(argv: string[], limits: ExecLimits, options: LimitedArgvOptions = {}): string[] {
   if (argv.length === 0) throw new Error('limitedArgv: argv is empty');
@@ -61,7 +67,10 @@ export function limitedArgv(argv: string[], limits: ExecLimits, options: Limited
   const drop = options.runAs
     ? ['setpriv', `--reuid=${options.runAs.uid}`, `--regid=${options.runAs.gid}`, '--clear-groups', '--']
     : [];
-  return [...prefix, ...drop, ...argv];
+  const sandbox = options.sandbox?.settings.enabled
+    ? sandboxArgv(options.sandbox.workspace, options.sandbox.settings)
+    : [];
+  return [...prefix, ...drop, ...sandbox, ...argv];
 }
 
 /** Quotes argv for a POSIX shell (the SSH executor sends one command string). */

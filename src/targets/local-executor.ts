@@ -1,12 +1,13 @@
 /**
  * The local executor: each workspace is a fresh directory under the system temp directory, each
- * command a detached process group wrapped in `limitedArgv`. When the service runs as root, every
- * workspace gets its own unprivileged uid, so process limits hold and candidates cannot read the
- * service's files.
+ * command a detached process group wrapped in `limitedArgv` and run in the bubblewrap sandbox.
+ * When the service runs as root, every workspace gets its own unprivileged uid, so process limits
+ * hold and leftovers can be killed by uid. A run ends at its deadline whatever its descendants do
+ * with the output pipes: the result is answered from the exit of the wrapper, not from the pipes.
  */
 import { spawn } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { chown, mkdir, mkdtemp, open, realpath, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, open, realpath, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { SkbError } from '../schedules/index.js';
@@ -29,6 +30,7 @@ import {
 } from './limits.js';
 import { CappedBuffer } from './capped-buffer.js';
 import { createLiveWorkspaces } from './live-workspaces.js';
+import { createSandboxGate, DEFAULT_SANDBOX, decodeSandboxExit, type SandboxSettings } from './sandbox.js';
 
 /** The PATH candidates see: system directories only, never the service's own PATH. */
 export const SANDBOX_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -40,7 +42,15 @@ export interface LocalExecutorOptions {
   dropPrivileges?: boolean;
   /** Limits used where a request does not set its own. */
   defaultLimits?: Partial<ExecLimits>;
+  /** How candidates are sandboxed; default DEFAULT_SANDBOX (bubblewrap, no GPU devices). */
+  sandbox?: SandboxSettings;
 }
+
+/**
+ * After the wrapper exits, how long its output pipes may take to drain. A process that escaped the
+ * wrapper and still holds them (possible only without the sandbox) is not waited for.
+ */
+export const PIPE_DRAIN_MS = 250;
 
 /**
  * The minimal environment of a candidate command. Nothing is copied from `process.env`, so API
@@ -55,12 +65,25 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
   const root = options.root ?? tmpdir();
   const drop = options.dropPrivileges ?? process.getuid?.() === 0;
   const baseLimits: ExecLimits = { ...DEFAULT_LIMITS, ...options.defaultLimits };
+  const sandbox = options.sandbox ?? DEFAULT_SANDBOX;
+  const gate = createSandboxGate(sandbox, 'This machine');
   const live = createLiveWorkspaces();
+  let rootReady: Promise<void> | undefined;
+  const create = async () => {
+    if (drop) {
+      rootReady ??= letCandidatesTraverse(root);
+      await rootReady;
+    }
+    return live.track(await createLocalWorkspace(root, drop, baseLimits, sandbox));
+  };
   return {
     kind: 'local',
     describe: 'local',
-    async createWorkspace() {
-      return live.track(await createLocalWorkspace(root, drop, baseLimits));
+    createWorkspace() {
+      return gate.open(create);
+    },
+    protections() {
+      return gate.report(create);
     },
     async close() {
       await live.disposeAll();
@@ -68,7 +91,29 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
   };
 }
 
-async function createLocalWorkspace(root: string, drop: boolean, baseLimits: ExecLimits): Promise<Workspace> {
+/**
+ * Candidates run as their own uid, and bubblewrap opens their workspace by path as that uid, so
+ * the workspace root must be searchable by others (o+x: enter, not list; workspace names are
+ * random). A root this process made private (mkdtemp) gets that bit.
+ */
+async function letCandidatesTraverse(root: string): Promise<void> {
+  const info = await stat(root);
+  if ((info.mode & 0o001) !== 0) return;
+  if (info.uid !== process.getuid?.()) {
+    throw new SkbError(
+      'TARGET',
+      `Candidates cannot reach workspaces under ${root}: it is not searchable by other users and not ours to change; use a root with o+x`,
+    );
+  }
+  await chmod(root, (info.mode & 0o7777) | 0o001);
+}
+
+async function createLocalWorkspace(
+  root: string,
+  drop: boolean,
+  baseLimits: ExecLimits,
+  sandbox: SandboxSettings,
+): Promise<Workspace> {
   const path = await realpath(await mkdtemp(join(root, 'skb-ws-')));
   let runAs: RunAs | undefined;
   if (drop) {
@@ -155,9 +200,13 @@ async function createLocalWorkspace(root: string, drop: boolean, baseLimits: Exe
     },
     async exec(request) {
       if (disposed) throw new SkbError('TARGET', 'This workspace was disposed; create a new one');
-      const result = await runLimited(path, request, { ...baseLimits, ...request.limits }, runAs);
-      if (runAs && (result.limitExceeded || result.signal)) await sweep();
-      return result;
+      try {
+        return await runLimited(path, request, { ...baseLimits, ...request.limits }, runAs, sandbox);
+      } finally {
+        // Nothing of the candidate outlives its run: the sandbox's PID namespace sees to that, and
+        // the uid sweep also catches what a target without the sandbox left behind.
+        await sweep();
+      }
     },
     async dispose() {
       if (disposed) return;
@@ -175,11 +224,15 @@ function runLimited(
   request: ExecRequest,
   limits: ExecLimits,
   runAs: RunAs | undefined,
+  sandbox: SandboxSettings,
 ): Promise<ExecResult> {
   const { signal } = request;
   if (signal?.aborted)
     return Promise.reject(signal.reason ?? new DOMException('The command was aborted', 'AbortError'));
-  const argv = limitedArgv(request.argv, limits, runAs ? { runAs } : {});
+  const argv = limitedArgv(request.argv, limits, {
+    ...(runAs ? { runAs } : {}),
+    sandbox: { workspace: cwd, settings: sandbox },
+  });
   const started = performance.now();
   return new Promise<ExecResult>((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), {
@@ -191,6 +244,8 @@ function runLimited(
     });
     let limitHit: LimitKind | null = null;
     let aborted = false;
+    let settled = false;
+    let drain: NodeJS.Timeout | undefined;
     const out = new CappedBuffer(limits.maxOutputBytes);
     const err = new CappedBuffer(limits.maxOutputBytes);
 
@@ -210,12 +265,41 @@ function runLimited(
     };
     child.stdout.on('data', onData(out));
     child.stderr.on('data', onData(err));
+
+    /** Answers once, from what was read so far; pipes some escaped process still holds are cut. */
+    const settle = (exitCode: number | null, exitSignal: NodeJS.Signals | null): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(backstop);
+      clearTimeout(drain);
+      signal?.removeEventListener('abort', onAbort);
+      // Leftovers of the group (a background child that kept the pipes open) go too.
+      killGroup();
+      child.stdout.destroy();
+      child.stderr.destroy();
+      if (aborted) {
+        reject(signal?.reason ?? new DOMException('The command was aborted', 'AbortError'));
+        return;
+      }
+      const wallMs = performance.now() - started;
+      const stderr = err.text();
+      const exit = decodeSandboxExit(exitCode, exitSignal, sandbox.enabled);
+      resolve({
+        ...exit,
+        stdout: out.text(),
+        stderr,
+        limitExceeded: limitHit ?? classifyLimit({ ...exit, elapsedMs: wallMs, stderr, limits }),
+        wallMs,
+      });
+    };
+
     // `timeout` inside the wrapper is the primary wall-time limit; this one catches a wrapper that
-    // itself hangs (it should never fire).
+    // itself hangs (it should never fire), and answers even if the wrapper never exits.
     const backstop = setTimeout(
       () => {
         limitHit ??= 'time';
         killGroup();
+        drain = setTimeout(() => settle(null, 'SIGKILL'), PIPE_DRAIN_MS);
       },
       limits.wallMs + (KILL_GRACE_SECONDS + 2) * 1000,
     );
@@ -231,6 +315,8 @@ function runLimited(
     child.stdin.end(request.stdin ?? '');
 
     child.on('error', (error) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(backstop);
       signal?.removeEventListener('abort', onAbort);
       reject(
@@ -240,25 +326,11 @@ function runLimited(
         ),
       );
     });
-    child.on('close', (exitCode, exitSignal) => {
-      clearTimeout(backstop);
-      signal?.removeEventListener('abort', onAbort);
-      // Leftovers of the group (a background child that kept the pipes open) go too.
-      killGroup();
-      if (aborted) {
-        reject(signal?.reason ?? new DOMException('The command was aborted', 'AbortError'));
-        return;
-      }
-      const wallMs = performance.now() - started;
-      const stderr = err.text();
-      resolve({
-        exitCode,
-        signal: exitSignal,
-        stdout: out.text(),
-        stderr,
-        limitExceeded: limitHit ?? classifyLimit({ exitCode, signal: exitSignal, elapsedMs: wallMs, stderr, limits }),
-        wallMs,
-      });
+    // The wrapper's exit decides the result; its pipes get a moment to drain, not a veto.
+    child.on('exit', (exitCode, exitSignal) => {
+      clearTimeout(drain);
+      drain = setTimeout(() => settle(exitCode, exitSignal), PIPE_DRAIN_MS);
     });
+    child.on('close', (exitCode, exitSignal) => settle(exitCode, exitSignal));
   });
 }

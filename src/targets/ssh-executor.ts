@@ -1,8 +1,10 @@
 /**
  * The SSH executor: workspaces and candidate commands on another host, over one pinned, shared,
  * self-healing SSH connection (ssh2). Commands are wrapped by the same `limitedArgv` as local ones,
- * so limits mean the same everywhere; the wall-time limit is enforced twice, by `timeout` on the
- * host and by a local timer that kills the channel if the host stops answering.
+ * bubblewrap sandbox included, so limits and protections mean the same everywhere; the wall-time
+ * limit is enforced twice, by `timeout` on the host and by a local timer that kills the channel if
+ * the host stops answering. A command's result is answered from its exit status, not from the end
+ * of its output, which a process that escaped the wrapper could hold open.
  */
 import { Semaphore } from 'async-mutex';
 import { posix } from 'node:path';
@@ -37,6 +39,7 @@ import {
 } from './ssh-connection.js';
 import { CappedBuffer } from './capped-buffer.js';
 import { createLiveWorkspaces } from './live-workspaces.js';
+import { createSandboxGate, DEFAULT_SANDBOX, decodeSandboxExit, type SandboxSettings } from './sandbox.js';
 
 /** The connection settings of an SSH target, as the targets file holds them (no key material). */
 export const SshExecutorConfigSchema = z
@@ -72,6 +75,8 @@ export interface SshExecutorOptions extends SshExecutorConfig {
   dropPrivileges?: boolean;
   /** Limits used where a request does not set its own. */
   defaultLimits?: Partial<ExecLimits>;
+  /** How candidates are sandboxed on the host; default DEFAULT_SANDBOX (bubblewrap, no GPU devices). */
+  sandbox?: SandboxSettings;
   /**
    * How long after the wall-time limit and `timeout`'s kill grace the local timer gives up on the
    * host and kills the channel itself; default 2000 ms.
@@ -86,10 +91,19 @@ export const CLOSE_WAIT_MS = 1_000;
 /** After a kill the host did not confirm, how long a clean-up channel may take to open before we give up on the connection. */
 export const PROBE_OPEN_MS = 2_000;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** After the exit status arrives, how long the output may take to drain before the channel is cut. */
+export const EXIT_DRAIN_MS = 500;
 
 /** Creates an executor for one host. Nothing connects until the first workspace is created. */
 export function createSshExecutor(options: SshExecutorOptions): Executor {
-  const { privateKey, dropPrivileges = true, defaultLimits, localGraceMs = 2_000, ...rest } = options;
+  const {
+    privateKey,
+    dropPrivileges = true,
+    defaultLimits,
+    localGraceMs = 2_000,
+    sandbox = DEFAULT_SANDBOX,
+    ...rest
+  } = options;
   const config = parseOrThrow(
     SshExecutorConfigSchema,
     rest,
@@ -106,12 +120,18 @@ export function createSshExecutor(options: SshExecutorOptions): Executor {
   const host: SshHost = { connector, slots: new Semaphore(config.maxSessions) };
   const baseLimits: ExecLimits = { ...DEFAULT_LIMITS, ...defaultLimits };
   const live = createLiveWorkspaces();
+  const gate = createSandboxGate(sandbox, connector.where);
+  const create = async () =>
+    live.track(await createSshWorkspace(host, { dropPrivileges, baseLimits, localGraceMs, sandbox }));
 
   return {
     kind: 'ssh',
     describe: connector.where,
-    async createWorkspace() {
-      return live.track(await createSshWorkspace(host, { dropPrivileges, baseLimits, localGraceMs }));
+    createWorkspace() {
+      return gate.open(create);
+    },
+    protections() {
+      return gate.report(create);
     },
     async close() {
       await live.disposeAll();
@@ -298,6 +318,12 @@ function runOnChannel(live: LiveSshConnection, where: string, run: RawRun): Prom
           sawExit = true;
           exitCode = code;
           exitSignal = signalName ?? null;
+          // sshd sends the exit status when the command exits, but closes the channel only when
+          // its output ends: a detached descendant holding the output must not hold the answer.
+          closeWait = setTimeout(() => {
+            channel.close();
+            finish();
+          }, EXIT_DRAIN_MS);
         });
         channel.on('close', () => {
           closeConfirmed = true;
@@ -320,6 +346,7 @@ interface WorkspaceSettings {
   dropPrivileges: boolean;
   baseLimits: ExecLimits;
   localGraceMs: number;
+  sandbox: SandboxSettings;
 }
 
 /** Runs an internal (trusted, short) command and fails clearly when it does not exit 0. */
@@ -511,7 +538,10 @@ async function createSshWorkspace(host: SshHost, settings: WorkspaceSettings): P
       if (signal?.aborted) throw signal.reason ?? new DOMException('The command was aborted', 'AbortError');
       const limits: ExecLimits = { ...settings.baseLimits, ...request.limits };
       const env = remoteEnv(path, request.env);
-      const argv = limitedArgv(request.argv, limits, runAs ? { runAs } : {});
+      const argv = limitedArgv(request.argv, limits, {
+        ...(runAs ? { runAs } : {}),
+        sandbox: { workspace: path, settings: settings.sandbox },
+      });
       // The environment travels in the command line: sshd's AcceptEnv usually refuses env requests.
       const command = `cd ${shellQuote([path])} && exec env -i ${shellQuote(env)} ${shellQuote(argv)}`;
       const outcome = await withConnection(host, (live) =>
@@ -523,21 +553,17 @@ async function createSshWorkspace(host: SshHost, settings: WorkspaceSettings): P
           signal,
         }),
       );
-      if (outcome.killedFor !== null || (runAs && outcome.signal !== null)) await afterKill(outcome.closeConfirmed);
+      const exit = decodeSandboxExit(outcome.exitCode, outcome.signal, settings.sandbox.enabled);
+      // Without the sandbox's PID namespace, a process that left the wrapper can outlive the run:
+      // the uid sweep stops it whenever anything was cut short.
+      if (outcome.killedFor !== null || !outcome.closeConfirmed || (runAs && exit.signal !== null))
+        await afterKill(outcome.closeConfirmed);
       if (outcome.killedFor === 'abort')
         throw signal?.reason ?? new DOMException('The command was aborted', 'AbortError');
       const limitExceeded: LimitKind | null =
-        outcome.killedFor ??
-        classifyLimit({
-          exitCode: outcome.exitCode,
-          signal: outcome.signal,
-          elapsedMs: outcome.wallMs,
-          stderr: outcome.stderr,
-          limits,
-        });
+        outcome.killedFor ?? classifyLimit({ ...exit, elapsedMs: outcome.wallMs, stderr: outcome.stderr, limits });
       return {
-        exitCode: outcome.exitCode,
-        signal: outcome.signal,
+        ...exit,
         stdout: outcome.stdout,
         stderr: outcome.stderr,
         limitExceeded,

@@ -9,6 +9,7 @@ import { createCToolchain } from './c/c-toolchain.js';
 import type { Executor } from './executor.js';
 import { createKernelBenchToolchain } from './kernelbench/kernelbench-toolchain.js';
 import { createLocalExecutor } from './local-executor.js';
+import { installationOf, type SandboxSettings } from './sandbox.js';
 import { createSshExecutor } from './ssh-executor.js';
 import type { SshExecutorEntry, TargetEntry } from './targets-file.js';
 import type { CandidateResult, EvaluateRequest, Toolchain } from './toolchain.js';
@@ -38,7 +39,22 @@ function expandHome(path: string): string {
   return path === '~' || path.startsWith('~/') ? `${homedir()}${path.slice(1)}` : path;
 }
 
-function sshExecutor(e: SshExecutorEntry, env: Record<string, string | undefined>): Executor {
+/**
+ * The sandbox of an entry: on unless the entry opts out; GPU toolchains see the NVIDIA devices.
+ * A toolchain named by absolute path outside the system directories (a virtual environment's
+ * python, /opt/clang/bin/clang) brings its installation: the directory above its bin/.
+ */
+export function sandboxOf(entry: TargetEntry): SandboxSettings {
+  const program = entry.toolchain.kind === 'c' ? entry.toolchain.cc : entry.toolchain.python;
+  const installation = program ? installationOf(program) : null;
+  return {
+    enabled: entry.sandbox?.enabled ?? true,
+    readOnlyPaths: [...(installation ? [installation] : []), ...(entry.sandbox?.readOnlyPaths ?? [])],
+    gpu: entry.toolchain.kind === 'kernelbench',
+  };
+}
+
+function sshExecutor(e: SshExecutorEntry, env: Record<string, string | undefined>, sandbox: SandboxSettings): Executor {
   let agent: string | undefined;
   if (e.agent === true) {
     agent = env.SSH_AUTH_SOCK;
@@ -58,13 +74,17 @@ function sshExecutor(e: SshExecutorEntry, env: Record<string, string | undefined
     ...(e.privateKeyPath !== undefined ? { privateKeyPath: expandHome(e.privateKeyPath) } : {}),
     ...(agent !== undefined ? { agent } : {}),
     ...(e.maxSessions !== undefined ? { maxSessions: e.maxSessions } : {}),
+    sandbox,
   });
 }
 
 /** Builds the target of one targets-file entry. Nothing connects or runs until it is used. */
 export function createTarget(entry: TargetEntry, deps: TargetDeps = {}): Target {
+  const sandbox = sandboxOf(entry);
   const executor =
-    entry.executor.kind === 'local' ? createLocalExecutor() : sshExecutor(entry.executor, deps.env ?? process.env);
+    entry.executor.kind === 'local'
+      ? createLocalExecutor({ sandbox })
+      : sshExecutor(entry.executor, deps.env ?? process.env, sandbox);
   let toolchain: Toolchain;
   if (entry.toolchain.kind === 'c') {
     toolchain = createCToolchain({

@@ -76,6 +76,27 @@ const KernelBenchToolchainEntrySchema = z
   })
   .strict();
 
+/**
+ * How a target sandboxes its candidates (see src/targets/sandbox.ts). On by default; a target can
+ * opt out only by saying so here, and `skb targets test` then lists what its candidates may do.
+ */
+const SandboxEntrySchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** More directories candidates may read, e.g. a Python environment outside /usr (["/opt/conda"]). */
+    readOnlyPaths: z
+      .array(
+        z
+          .string()
+          .max(1024)
+          .regex(/^\/[^\0\n]*$/, 'each read-only path is absolute, such as /opt/conda')
+          .refine((p) => !p.split('/').includes('..'), 'a read-only path may not contain ".."'),
+      )
+      .max(16)
+      .default([]),
+  })
+  .strict();
+
 export const TargetEntrySchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'id is 1 to 64 lower-case letters, digits, _ . -'),
@@ -83,6 +104,7 @@ export const TargetEntrySchema = z
     description: z.string().max(2000).optional(),
     executor: z.discriminatedUnion('kind', [LocalExecutorEntrySchema, SshExecutorEntrySchema]),
     toolchain: z.discriminatedUnion('kind', [CToolchainEntrySchema, KernelBenchToolchainEntrySchema]),
+    sandbox: SandboxEntrySchema.optional(),
   })
   .strict();
 

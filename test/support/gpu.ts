@@ -5,6 +5,7 @@
  * or SKB_TEST_PYTHON when set.
  */
 import { spawnSync } from 'node:child_process';
+import { DEFAULT_SANDBOX, installationOf, type SandboxSettings } from '../../src/targets/sandbox.js';
 
 function resolvePython(): string {
   const named = process.env.SKB_TEST_PYTHON;
@@ -15,6 +16,16 @@ function resolvePython(): string {
 
 /** Absolute path of the Python the GPU suites give the KernelBench toolchain. */
 export const gpuPython = resolvePython();
+
+/**
+ * The sandbox a KernelBench target on `gpuPython` gets (as target.ts builds it): the NVIDIA
+ * devices, and the interpreter's virtual environment read-only.
+ */
+export const gpuSandbox: SandboxSettings = {
+  ...DEFAULT_SANDBOX,
+  gpu: true,
+  readOnlyPaths: [installationOf(gpuPython)].filter((p): p is string => p !== null),
+};
 
 const probe = (code: string): boolean => spawnSync(gpuPython, ['-c', code], { stdio: 'ignore' }).status === 0;
 

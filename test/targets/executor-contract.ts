@@ -3,8 +3,11 @@
  * `describeExecutorContract` with a factory; the suite uses only the Executor interface and POSIX
  * shell commands, so it says nothing about where the commands run.
  */
+import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Executor, Workspace } from '../../src/targets/executor.js';
+import { describeHostileCandidates } from './hostile-candidates.js';
+import { runningWith } from './processes.js';
 
 export interface ExecutorContractOptions {
   /** Extra wall time the executor needs per command (connection set-up); default 0. */
@@ -17,16 +20,8 @@ const SECRETS: Record<string, string> = {
   SKB_OPENAI_API_KEY: 'sk-other-secret-key-do-not-leak',
 };
 
-/**
- * A shell command that prints "gone" when the process whose pid is in `pidFile` no longer runs,
- * else "alive". Zombies count as gone (the init of a container may reap them late).
- */
-const liveness = (pidFile: string): string[] => [
-  'sh',
-  '-c',
-  `p=$(cat ${pidFile}); s=$(sed -n 's/^State:[[:space:]]*\\(.\\).*/\\1/p' /proc/$p/status 2>/dev/null); ` +
-    `if [ -z "$s" ] || [ "$s" = Z ]; then echo gone; else echo alive; fi`,
-];
+/** A sleep duration no other process uses, so its command line marks this test's processes (about 30 s). */
+const uniqueSleep = (): string => `30.${String(Math.floor(Math.random() * 1e9)).padStart(9, '0')}`;
 
 const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
 
@@ -111,21 +106,53 @@ export function describeExecutorContract(
       expect(r.stdout).toContain('PATH=');
     });
 
-    it('kills the whole process group when the wall-time limit passes', async () => {
+    it('kills every process of the command when the wall-time limit passes', async () => {
+      const marker = uniqueSleep();
       const started = Date.now();
       const r = await ws.exec({
-        argv: ['sh', '-c', 'sleep 30 & echo $! > child.pid; sleep 30'],
+        argv: ['sh', '-c', `sleep ${marker} & (setsid sleep ${marker} &); sleep ${marker}`],
         limits: { wallMs: 500 },
       });
       expect(r.limitExceeded).toBe('time');
       expect(Date.now() - started).toBeLessThan(10_000 + slack);
       // A killed process takes a moment to go.
-      await expect
-        .poll(async () => (await ws.exec({ argv: liveness('child.pid') })).stdout.trim(), {
-          timeout: 3_000 + slack,
-          interval: 100,
-        })
-        .toBe('gone');
+      await expect.poll(() => runningWith(marker), { timeout: 3_000 + slack, interval: 100 }).toEqual([]);
+    });
+
+    it('answers at the exit of the command even when a detached child keeps its output open', async () => {
+      const marker = uniqueSleep();
+      const r = await ws.exec({
+        argv: ['sh', '-c', `(setsid sleep ${marker} &); echo done`],
+        limits: { wallMs: 20_000 },
+      });
+      expect(r.exitCode).toBe(0);
+      expect(r.stdout).toBe('done\n');
+      expect(r.wallMs).toBeLessThan(10_000);
+      await expect.poll(() => runningWith(marker), { timeout: 3_000 + slack, interval: 100 }).toEqual([]);
+    });
+
+    it('runs commands sandboxed: no network, a private /tmp, nothing writable but the workspace', async () => {
+      const marker = uniqueSleep();
+      const r = await ws.exec({
+        argv: [
+          'sh',
+          '-c',
+          `echo x > /tmp/skb-contract-${marker} && echo tmp-ok; ` +
+            'touch /usr/skb-contract 2>&1; ' +
+            `test -e ${JSON.stringify(process.cwd())} && echo sees-tree || echo no-tree; ` +
+            "grep -c ':' /proc/net/dev; echo ps=$(ls /proc | grep -c '^[0-9]')",
+        ],
+      });
+      expect(r.stdout).toContain('tmp-ok');
+      expect(existsSync(`/tmp/skb-contract-${marker}`)).toBe(false);
+      expect(r.stdout).toMatch(/Read-only file system/);
+      expect(r.stdout).toContain('no-tree');
+      // /proc/net/dev lists only the sandbox's own lo; the PID namespace holds a handful of processes, not the host's.
+      expect(r.stdout).toMatch(/\n1\nps=\d\n$/);
+      const report = await executor.protections();
+      expect(report.tool).toMatch(/^bubblewrap \d/);
+      expect(report.protections.join('\n')).toMatch(/network: private namespace/);
+      expect(report.missing).toEqual([]);
     });
 
     it('caps output and stops a command that prints without end', async () => {
@@ -163,8 +190,9 @@ export function describeExecutorContract(
     it('kills the command when the abort signal fires', async () => {
       const controller = new AbortController();
       const started = Date.now();
+      const marker = uniqueSleep();
       const pending = ws.exec({
-        argv: ['sh', '-c', 'echo $$ > main.pid; sleep 30'],
+        argv: ['sh', '-c', `sleep ${marker}`],
         signal: controller.signal,
         limits: { wallMs: 60_000 },
       });
@@ -172,12 +200,7 @@ export function describeExecutorContract(
       await expect(pending).rejects.toThrow();
       expect(Date.now() - started).toBeLessThan(10_000 + slack);
       // A killed process takes a moment to go.
-      await expect
-        .poll(async () => (await ws.exec({ argv: liveness('main.pid') })).stdout.trim(), {
-          timeout: 3_000 + slack,
-          interval: 100,
-        })
-        .toBe('gone');
+      await expect.poll(() => runningWith(marker), { timeout: 3_000 + slack, interval: 100 }).toEqual([]);
     });
 
     it('keeps concurrent workspaces apart and removes them on dispose', async () => {
@@ -199,5 +222,7 @@ export function describeExecutorContract(
       await b.dispose();
       await expect(b.exec({ argv: ['true'] })).rejects.toThrow();
     });
+
+    describeHostileCandidates(makeExecutor, { slackMs: slack });
   });
 }

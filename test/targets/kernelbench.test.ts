@@ -13,8 +13,9 @@ import { gpuFingerprint } from '../../src/targets/gpu-fingerprint.js';
 import { createKernelBenchToolchain } from '../../src/targets/kernelbench/kernelbench-toolchain.js';
 import { kernelBenchHarnessSource } from '../../src/targets/kernelbench/harness-source.js';
 import { interpretHarnessRun, type KernelBenchOutcome } from '../../src/targets/kernelbench/result.js';
-import { gpuPython, hasGpu } from '../support/gpu.js';
+import { gpuPython, gpuSandbox, hasGpu } from '../support/gpu.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
+import { DEFAULT_SANDBOX } from '../../src/targets/sandbox.js';
 
 const FIXTURES = new URL('../fixtures/kernelbench/', import.meta.url);
 const fixture = (path: string): Promise<string> => readFile(new URL(path, FIXTURES), 'utf8');
@@ -225,10 +226,11 @@ describe('the fingerprint-only line recorded on an H200', () => {
   let executor: Executor;
   let dir: string;
   beforeAll(async () => {
-    executor = createLocalExecutor();
     // A stand-in interpreter that prints the recorded line whatever it is asked to run, so the
-    // probe's own code path (workspace, limits, parsing) runs for real.
+    // probe's own code path (workspace, limits, sandbox, parsing) runs for real. It lives outside
+    // the system directories, so the sandbox is told to show it, as a targets file would.
     dir = await mkdtemp(join(tmpdir(), 'skb-fp-'));
+    executor = createLocalExecutor({ sandbox: { ...DEFAULT_SANDBOX, readOnlyPaths: [dir] } });
     await writeFile(join(dir, 'line.txt'), await fixture('recorded/h200-fingerprint-only.txt'));
     await writeFile(join(dir, 'python'), `#!/bin/sh\ncat '${join(dir, 'line.txt')}'\n`, { mode: 0o755 });
     await chmod(dir, 0o755);
@@ -257,7 +259,7 @@ describe.skipIf(!hasGpu)('KernelBench toolchain on a GPU', () => {
   let executor: Executor;
   const toolchain = createKernelBenchToolchain({ python: gpuPython, runLimits: { wallMs: 120_000 } });
   beforeAll(() => {
-    executor = createLocalExecutor();
+    executor = createLocalExecutor({ sandbox: gpuSandbox });
   });
   afterAll(async () => {
     await executor.close();

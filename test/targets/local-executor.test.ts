@@ -1,6 +1,9 @@
+import { existsSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { SkbError } from '../../src/schedules/index.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
+import { DEFAULT_SANDBOX } from '../../src/targets/sandbox.js';
 import { describeExecutorContract } from './executor-contract.js';
 
 describeExecutorContract('local', async () => createLocalExecutor());
@@ -28,6 +31,41 @@ describe('local executor', () => {
       await ws.exec({ argv: ['ln', '-s', '/etc/passwd', 'result.json'] });
       await expect(ws.readFile('result.json')).rejects.toThrow();
       await expect(ws.writeFile('result.json', 'x')).rejects.toThrow();
+    } finally {
+      await executor.close();
+    }
+  });
+
+  it('refuses to start without bubblewrap, saying what to install and how to opt out', async () => {
+    const executor = createLocalExecutor({
+      sandbox: { ...DEFAULT_SANDBOX, program: '/nonexistent/bwrap' },
+    });
+    try {
+      const error = await executor.createWorkspace().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SkbError);
+      expect((error as SkbError).code).toBe('TARGET');
+      expect((error as Error).message).toMatch(/bubblewrap \(bwrap\) is not installed/);
+      expect((error as Error).message).toContain('apt-get install bubblewrap');
+      expect((error as Error).message).toContain('"sandbox": { "enabled": false }');
+      await expect(executor.protections()).rejects.toThrow(/not installed/);
+    } finally {
+      await executor.close();
+    }
+  });
+
+  it('runs candidates unsandboxed only when told to, and says what that leaves open', async () => {
+    const executor = createLocalExecutor({ sandbox: { ...DEFAULT_SANDBOX, enabled: false } });
+    try {
+      const report = await executor.protections();
+      expect(report.tool).toBeNull();
+      expect(report.missing.join('\n')).toMatch(/network: candidates reach this host/);
+      const ws = await executor.createWorkspace();
+      // Without the sandbox's private /tmp, what a candidate writes there is this machine's.
+      const leftover = `/tmp/skb-unsandboxed-${process.pid}-${Date.now()}`;
+      const r = await ws.exec({ argv: ['sh', '-c', `echo x > ${leftover}`] });
+      expect(r.exitCode).toBe(0);
+      expect(existsSync(leftover)).toBe(true);
+      rmSync(leftover, { force: true });
     } finally {
       await executor.close();
     }

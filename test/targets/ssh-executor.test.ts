@@ -1,12 +1,13 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Workspace } from '../../src/targets/executor.js';
 import { createSshExecutor } from '../../src/targets/ssh-executor.js';
 import { sshFailureReason } from '../../src/targets/ssh-connection.js';
 import { generateKey, startSshd, type TestSshd } from '../support/sshd.js';
 import { describeExecutorContract } from './executor-contract.js';
+import { runningWith } from './processes.js';
 
 const run = promisify(execFile);
 let sshd: TestSshd;
@@ -19,14 +20,15 @@ afterAll(async () => {
   await sshd?.stop();
 });
 
+function parentOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name in parentheses may hold spaces; the state and the parent pid follow it.
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
 /** Whether a process of this machine (the sshd under test listens on loopback) runs `argv` below `ancestor`. */
 function runsBelow(ancestor: number, argv: string[]): boolean {
   const cmdline = argv.map((a) => `${a}\0`).join('');
-  const parentOf = (pid: number): number => {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name in parentheses may hold spaces; the state and the parent pid follow it.
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  };
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -55,10 +57,28 @@ describe('ssh executor against OpenSSH', () => {
     try {
       expect(executor.kind).toBe('ssh');
       expect(executor.describe).toBe(`${sshd.username}@127.0.0.1:${sshd.port}`);
-      // The candidate's parent is `timeout`; its parent is the sshd process serving the connection.
+      // The command's wrapper starts with `timeout`, whose parent is the sshd process serving the
+      // connection. Seen from this machine: inside the sandbox, pids are the PID namespace's.
       const connectionPid = async (ws: Workspace): Promise<number> => {
-        const r = await ws.exec({ argv: ['sh', '-c', 'cut -d " " -f 4 /proc/$PPID/stat'] });
-        return Number(r.stdout.trim());
+        const marker = `31.${Math.floor(Math.random() * 1e9)}`;
+        const controller = new AbortController();
+        const pending = ws
+          .exec({ argv: ['sleep', marker], signal: controller.signal, limits: { wallMs: 20_000 } })
+          .catch(() => undefined);
+        const wrapper = await vi.waitFor(
+          () => {
+            const pid = runningWith(marker).find((p) =>
+              readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('timeout\0'),
+            );
+            if (pid === undefined) throw new Error('the command is not running yet');
+            return pid;
+          },
+          { timeout: 10_000, interval: 20 },
+        );
+        const connection = parentOf(wrapper);
+        controller.abort();
+        await pending;
+        return connection;
       };
       const [a, b] = await Promise.all([executor.createWorkspace(), executor.createWorkspace()]);
       const first = await connectionPid(a);

@@ -124,6 +124,8 @@ describe('targets file', () => {
             python: join(bin, 'python'),
             env: { SKB_PROBE_NAME: 'from-env', CUDA_VISIBLE_DEVICES: '0' },
           },
+          // The interpreter lies outside the system directories: the sandbox shows it read-only.
+          sandbox: { readOnlyPaths: [bin] },
         },
       ],
     });
@@ -210,6 +212,32 @@ describe('skb targets', () => {
     expect(printed.family).toMatch(/^cpu-[0-9a-f]{12}$/);
     expect(printed.fingerprint.kind).toBe('cpu');
     expect(r.stderr).toContain('self-check passed');
+    // The protections its candidates run under, in the JSON and in words.
+    const { sandbox } = JSON.parse(r.stdout) as { sandbox: { tool: string; protections: string[]; missing: string[] } };
+    expect(sandbox.tool).toMatch(/^bubblewrap \d/);
+    expect(sandbox.missing).toEqual([]);
+    expect(r.stderr).toMatch(/^sandbox: bubblewrap /m);
+    expect(r.stderr).toMatch(/in force: network: private namespace/);
+    expect(r.stderr).toMatch(/in force: processes: private PID namespace/);
+  });
+
+  it('reports what a target that opts out of the sandbox leaves open, and checks its read-only paths', async () => {
+    const path = join(dir, 'unsandboxed.json');
+    await writeFile(
+      path,
+      JSON.stringify({
+        targets: [{ ...DEFAULT_TARGETS.targets[0], id: 'open', sandbox: { enabled: false } }],
+      }),
+    );
+    const r = await cli(['targets', 'test', 'open'], { SKB_TARGETS_FILE: path });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^sandbox: DISABLED in the targets file$/m);
+    expect(r.stderr).toMatch(/MISSING: {2}network: candidates reach this host/);
+    expect(() =>
+      parseTargetsFile({
+        targets: [{ ...DEFAULT_TARGETS.targets[0], sandbox: { readOnlyPaths: ['opt/conda'] } }],
+      }),
+    ).toThrow(/targets\.0\.sandbox\.readOnlyPaths\.0.*absolute/);
   });
 
   it('reports an unknown target and a failing toolchain', async () => {

@@ -38,7 +38,7 @@ import {
   tritonPrograms,
 } from '../../../src/targets/templates/triton-matmul-template.js';
 import { kernelBenchProblemFor } from '../../../src/targets/kernelbench/problems.js';
-import { gpuPython, hasGpuTriton } from '../../support/gpu.js';
+import { gpuPython, gpuSandbox, hasGpuTriton } from '../../support/gpu.js';
 
 const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -664,7 +664,7 @@ describe("Triton matmul template: transposed operands and the GPU's shared memor
 });
 
 describe.skipIf(!hasGpuTriton)('Triton matmul template on a GPU (real KernelBench harness)', () => {
-  const executor = createLocalExecutor();
+  const executor = createLocalExecutor({ sandbox: gpuSandbox });
   const toolchain = createKernelBenchToolchain({ python: gpuPython });
   afterAll(() => executor.close());
 
