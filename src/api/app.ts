@@ -22,7 +22,9 @@ const GRAPHQL_CONTENT_TYPES = new Set([
 
 export interface AppDeps {
   kb: KnowledgeBase;
-  config: Pick<Config, 'apiToken' | 'maxRequestBytes'>;
+  config: Pick<Config, 'maxRequestBytes'>;
+  /** The token mutations need (resolveApiToken), and where a user finds it, for the refusal message. */
+  apiToken: { token: string; hint: string };
   logger?: Logger;
   /** Configured target names ("local") and their keys, so queries may name a target. */
   targetNames?: ReadonlyMap<string, string>;
@@ -54,7 +56,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
   const logger = deps.logger ?? createConsoleLogger();
   const health = createHealthProbe({ kb: deps.kb, logger });
   const yoga = createGraphqlServer({ logger, ...(deps.maxQueryDepth ? { maxDepth: deps.maxQueryDepth } : {}) });
-  const checkAccess = createWriteAccessCheck({ apiToken: deps.config.apiToken });
+  const checkAccess = createWriteAccessCheck({ apiToken: deps.apiToken.token, tokenHint: deps.apiToken.hint });
   const maxBytes = deps.config.maxRequestBytes;
 
   const app = new Hono<{ Bindings: HttpBindings }>();
@@ -88,10 +90,9 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
   app.use('/graphql', bodyLimit({ maxSize: maxBytes, onError: tooLarge }));
 
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => {
-    const remoteAddress = c.env?.incoming?.socket?.remoteAddress;
     const context = createApiContext({
       kb: deps.kb,
-      access: checkAccess(c.req.raw, remoteAddress),
+      access: checkAccess(c.req.raw),
       health,
       ...(deps.targetNames ? { targetNames: deps.targetNames } : {}),
       ...(deps.search ? { search: deps.search } : {}),

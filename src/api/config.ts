@@ -49,8 +49,8 @@ export interface Config {
 
 /**
  * Reads SKB_* variables once at start. Every problem is reported together, naming the variable.
- * Without SKB_API_TOKEN the service refuses to listen anywhere but loopback, because starting a
- * search runs code on a target.
+ * Without SKB_API_TOKEN the service refuses to listen anywhere but loopback: its generated token
+ * (api-token.ts) is meant for this account's own clients.
  */
 export function loadConfig(env: Record<string, string | undefined> = process.env, cwd = process.cwd()): Config {
   const present = Object.fromEntries(
@@ -60,7 +60,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!e.SKB_API_TOKEN && !LOOPBACK.has(e.SKB_HOST)) {
     throw new SkbError(
       'CONFIG',
-      `SKB_HOST=${e.SKB_HOST} would expose the service without authentication: set SKB_API_TOKEN, or listen on 127.0.0.1`,
+      `SKB_HOST=${e.SKB_HOST} makes the service reachable from other machines: set SKB_API_TOKEN to the token their clients will send, or listen on 127.0.0.1`,
     );
   }
   if (e.SKB_EMBEDDER === 'openai' && !e.SKB_OPENAI_BASE_URL && !e.SKB_OPENAI_API_KEY) {

@@ -2,6 +2,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { KnowledgeBase } from '../search/index.js';
 import type { SearchService } from '../search/index.js';
+import { resolveApiToken, type ApiToken } from './api-token.js';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
@@ -10,6 +11,8 @@ export interface RunningServer {
   /** Base URL, e.g. http://127.0.0.1:4477 (the real port when 0 was asked for). */
   url: string;
   port: number;
+  /** The token mutations need, and whether it came from SKB_API_TOKEN or the generated file. */
+  apiToken: ApiToken;
   /**
    * Stops accepting connections, stops the search service (running searches stay resumable), waits
    * for open requests, then closes the knowledge base (saving its index).
@@ -21,7 +24,17 @@ function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** Starts the HTTP service on config.host:config.port over an open knowledge base. */
+/** Where a user finds the token, in the words of the refusal message and of `skb serve`. */
+export function tokenHint(apiToken: ApiToken): string {
+  return apiToken.source.kind === 'env'
+    ? 'the value of SKB_API_TOKEN'
+    : `in ${apiToken.source.path} (\`skb token\` prints it)`;
+}
+
+/**
+ * Starts the HTTP service on config.host:config.port over an open knowledge base. Without
+ * SKB_API_TOKEN, the token is the one in the data directory, generated at the first start.
+ */
 export async function startServer(deps: {
   kb: KnowledgeBase;
   config: Config;
@@ -33,9 +46,11 @@ export async function startServer(deps: {
   targetIds?: readonly string[];
 }): Promise<RunningServer> {
   const { kb, config, logger } = deps;
+  const apiToken = await resolveApiToken(config);
   const app = createApp({
     kb,
     config,
+    apiToken: { token: apiToken.token, hint: tokenHint(apiToken) },
     logger,
     ...(deps.targetNames ? { targetNames: deps.targetNames } : {}),
     ...(deps.search ? { search: deps.search } : {}),
@@ -50,6 +65,7 @@ export async function startServer(deps: {
   return {
     url: `http://${formatHost(config.host)}:${port}`,
     port,
+    apiToken,
     close() {
       closing ??= (async () => {
         // Open progress streams (SSE) end when their searches stop, so the search service goes first.

@@ -4,7 +4,7 @@
  * running this file alone).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, ROOT, envFor, skb } from '../support/cli.js';
@@ -201,11 +201,24 @@ describe('serve', () => {
     };
     expect(health).toMatchObject({ ok: true, scheduleCount: 8, indexSize: 8 });
 
+    // No SKB_API_TOKEN: serve generated one, says where, and requires it even from loopback.
+    expect(stdout).toContain(`Generated an API token at ${join(dir, 'api-token')}, readable by this account only.`);
+    expect(statSync(join(dir, 'api-token')).mode & 0o777).toBe(0o600);
+    const mutation = JSON.stringify({ query: `mutation { deleteSchedule(id: "${ids.conv}") }` });
+    const anonymous = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: mutation,
+    });
+    expect(anonymous.status).toBe(401);
+    expect(JSON.stringify(await anonymous.json())).toContain('skb token');
+    const token = await skb(['token'], dir);
+    expect(token.code, token.stderr).toBe(0);
     // A write just before the signal: the index is saved a moment after writes, or at the latest on close.
     const deleted = await fetch(`${url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: `mutation { deleteSchedule(id: "${ids.conv}") }` }),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token.stdout.trim()}` },
+      body: mutation,
     });
     expect(await deleted.json()).toEqual({ data: { deleteSchedule: true } });
 

@@ -1,3 +1,6 @@
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { gemmInput, seed, type Seeded } from './seed.js';
@@ -102,7 +105,7 @@ describe('deleteSchedule and mutation access', () => {
 
   it('refuses a mutation without a token, and with a wrong one, changing nothing', async () => {
     const before = await exportText(server);
-    const without = await server.gql(DELETE, { id: data.ids.conv });
+    const without = await server.gql(DELETE, { id: data.ids.conv }, { token: null });
     expect(without.status).toBe(401);
     expect(without.body.errors?.[0]?.extensions?.code).toBe('UNAUTHORIZED');
     expect(without.body.errors?.[0]?.message).toMatch(/Authorization: Bearer/);
@@ -111,7 +114,7 @@ describe('deleteSchedule and mutation access', () => {
     expect(wrong.status).toBe(401);
     expect(wrong.body.errors?.[0]?.message).toMatch(/token is wrong/);
 
-    const importWithout = await server.gql(IMPORT, { jsonl: before });
+    const importWithout = await server.gql(IMPORT, { jsonl: before }, { token: null });
     expect(importWithout.body.errors?.[0]?.extensions?.code).toBe('UNAUTHORIZED');
     expect(await exportText(server)).toBe(before);
   });
@@ -134,18 +137,55 @@ describe('deleteSchedule and mutation access', () => {
 
 describe('mutations without a configured token', () => {
   let server: TestServer;
+  let data: Seeded;
 
   beforeAll(async () => {
     server = await startTestServer();
-    await seed(server.kb);
+    data = await seed(server.kb);
   });
   afterAll(async () => {
     await server?.stop();
   });
 
-  it('accepts mutations from loopback', async () => {
+  it('generates a token into the data directory, readable by its owner only, and requires it from loopback too', async () => {
+    const path = join(server.dir, 'api-token');
+    expect(readFileSync(path, 'utf8').trim()).toBe(server.token);
+    expect(server.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    const before = await exportText(server);
+    const anonymous = await server.gql(DELETE, { id: data.ids.conv }, { token: null });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.errors?.[0]?.extensions?.code).toBe('UNAUTHORIZED');
+    expect(anonymous.body.errors?.[0]?.message).toContain(path);
+    expect(await exportText(server)).toBe(before);
     const reply = await server.gql(DELETE, { id: 'sch_000000000000000000000000' });
     expect(reply.body).toEqual({ data: { deleteSchedule: false } });
+  });
+
+  it('keeps the generated token across restarts, and makes a token file others could read private', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skb-token-'));
+    try {
+      const first = await startTestServer({ dir });
+      const token = first.token;
+      await first.stop();
+      chmodSync(join(dir, 'api-token'), 0o644);
+      const second = await startTestServer({ dir });
+      expect(second.token).toBe(token);
+      expect(statSync(join(dir, 'api-token')).mode & 0o777).toBe(0o600);
+      await second.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start on a token file that holds no token, saying what to do', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skb-token-'));
+    try {
+      writeFileSync(join(dir, 'api-token'), 'not a token\n', { mode: 0o600 });
+      await expect(startTestServer({ dir })).rejects.toThrow(/does not hold a token.*delete it/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses them when the Host header is not a loopback name (DNS rebinding)', async () => {

@@ -169,10 +169,12 @@ describe('skb serve', () => {
     return { child, url, stderr: () => stderr };
   }
 
+  /** The token `skb serve` generated into the data directory, read as a user would: `skb token`. */
+  let token = '';
   async function gql(url: string, query: string, variables: Record<string, unknown> = {}) {
     const response = await fetch(`${url}/graphql`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({ query, variables }),
     });
     return (await response.json()) as {
@@ -189,6 +191,9 @@ describe('skb serve', () => {
 
   it('resumes a search that was running when the service stopped', async () => {
     const first = await serve();
+    const printed = await skb(['token'], dir);
+    expect(printed.code, printed.stderr).toBe(0);
+    token = printed.stdout.trim();
     const started = await gql(
       first.url,
       `mutation { startSearch(task: { operation: { kind: "gemm", dims: [{ name: "M", size: 96 }, { name: "N", size: 96 }, { name: "K", size: 96 }] }, target: "local" }, config: { budget: 400, iterations: 50 }) { id status } }`,
@@ -209,6 +214,7 @@ describe('skb serve', () => {
     const second = await serve();
     try {
       expect(second.stderr()).toContain(`resumed 1 interrupted search(es): ${id}`);
+      // The restarted service kept the generated token: the cancel below is accepted with it.
       const now = (await gql(second.url, SEARCH, { id })).data!.search!;
       expect(now.status).toBe('running');
       await expect

@@ -8,12 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../../src/api/server.js';
 import { openServices } from '../../src/api/services.js';
-import { createMemoryLogger, testConfig, type GraphqlReply } from '../support/server.js';
+import { createMemoryLogger, postGraphql, testConfig, type GraphqlReply } from '../support/server.js';
 
 export interface SearchTestServer {
   url: string;
   logs: string[];
-  gql(query: string, variables?: Record<string, unknown>, options?: { token?: string }): Promise<GraphqlReply>;
+  /** The token mutations need (the configured one, else the generated one). */
+  token: string;
+  /** As TestServer.gql: the server's token unless `token` names another; null sends none. */
+  gql(query: string, variables?: Record<string, unknown>, options?: { token?: string | null }): Promise<GraphqlReply>;
   stop(): Promise<void>;
 }
 
@@ -35,17 +38,10 @@ export async function startSearchServer(options: { apiToken?: string } = {}): Pr
   return {
     url: server.url,
     logs,
-    async gql(query, variables, requestOptions) {
-      const response = await fetch(`${server.url}/graphql`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/graphql-response+json, application/json',
-          ...(requestOptions?.token ? { authorization: `Bearer ${requestOptions.token}` } : {}),
-        },
-        body: JSON.stringify({ query, ...(variables ? { variables } : {}) }),
-      });
-      return { status: response.status, body: (await response.json()) as GraphqlReply['body'] };
+    token: server.apiToken.token,
+    gql(query, variables, requestOptions) {
+      const token = requestOptions?.token === undefined ? server.apiToken.token : requestOptions.token;
+      return postGraphql(server.url, query, variables, token);
     },
     async stop() {
       await server.close();

@@ -30,10 +30,15 @@ export interface TestServer {
   config: Config;
   /** The temporary directory holding the database and the index files. */
   dir: string;
+  /** The token mutations need: the configured one, else the one the server generated in `dir`. */
+  token: string;
   /** Every line the service logged, as "level message". */
   logs: string[];
-  /** POSTs one GraphQL request as JSON; `token` becomes `Authorization: Bearer <token>`. */
-  gql(query: string, variables?: Record<string, unknown>, options?: { token?: string }): Promise<GraphqlReply>;
+  /**
+   * POSTs one GraphQL request as JSON with `Authorization: Bearer <token>`: the server's own token
+   * unless `token` names another; `token: null` sends none.
+   */
+  gql(query: string, variables?: Record<string, unknown>, options?: { token?: string | null }): Promise<GraphqlReply>;
   /** Stops the server and closes the knowledge base; removes the directory unless `keepDir`. */
   stop(options?: { keepDir?: boolean }): Promise<void>;
 }
@@ -46,6 +51,25 @@ export interface TestServerOptions {
   embedder?: Embedder;
   /** Configured target names and their keys (what `skb serve` registers from the targets file). */
   targetNames?: ReadonlyMap<string, string>;
+}
+
+/** POSTs one GraphQL request as JSON to `${url}/graphql`, with `Authorization: Bearer <token>` when a token is given. */
+export async function postGraphql(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> | undefined,
+  token: string | null,
+): Promise<GraphqlReply> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query, ...(variables ? { variables } : {}) }),
+  });
+  return { status: response.status, body: (await response.json()) as GraphqlReply['body'] };
 }
 
 /** A logger that keeps what it is told, so tests can check what reached the log. */
@@ -80,29 +104,28 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const logs: string[] = [];
   const logger = createMemoryLogger(logs);
   const kb = await openConfiguredKnowledgeBase(config, options.embedder);
-  const server = await startServer({
-    kb,
-    config,
-    logger,
-    ...(options.targetNames ? { targetNames: options.targetNames } : {}),
-  });
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({
+      kb,
+      config,
+      logger,
+      ...(options.targetNames ? { targetNames: options.targetNames } : {}),
+    });
+  } catch (error) {
+    await kb.close();
+    throw error;
+  }
   return {
     url: server.url,
     kb,
     config,
     dir,
     logs,
-    async gql(query, variables, requestOptions) {
-      const response = await fetch(`${server.url}/graphql`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/graphql-response+json, application/json',
-          ...(requestOptions?.token ? { authorization: `Bearer ${requestOptions.token}` } : {}),
-        },
-        body: JSON.stringify({ query, ...(variables ? { variables } : {}) }),
-      });
-      return { status: response.status, body: (await response.json()) as GraphqlReply['body'] };
+    token: server.apiToken.token,
+    gql(query, variables, requestOptions) {
+      const token = requestOptions?.token === undefined ? server.apiToken.token : requestOptions.token;
+      return postGraphql(server.url, query, variables, token);
     },
     async stop(stopOptions) {
       await server.close();

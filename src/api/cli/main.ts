@@ -11,6 +11,7 @@ import { scheduleCommand } from './schedule-command.js';
 import { searchCommand, searchesCommand } from './searches-command.js';
 import { serveCommand } from './serve-command.js';
 import { targetsCommand } from './targets-command.js';
+import { tokenCommand } from './token-command.js';
 
 export const COMMANDS: readonly CliCommand[] = [
   serveCommand,
@@ -21,6 +22,7 @@ export const COMMANDS: readonly CliCommand[] = [
   exportCommand,
   importCommand,
   targetsCommand,
+  tokenCommand,
 ];
 
 process.exitCode = await runCli(COMMANDS, process.argv.slice(2), {

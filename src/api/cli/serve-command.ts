@@ -1,6 +1,6 @@
 import { loadConfig } from '../config.js';
 import { createConsoleLogger } from '../logger.js';
-import { startServer } from '../server.js';
+import { startServer, tokenHint } from '../server.js';
 import { openServices } from '../services.js';
 import { writeOut, type CliCommand } from './command.js';
 import { ENVIRONMENT_HELP } from './env-help.js';
@@ -21,7 +21,8 @@ ${ENVIRONMENT_HELP}
   SKB_HOST              address to listen on (default 127.0.0.1; other addresses need SKB_API_TOKEN)
   SKB_PORT              port (default 4477; 0 picks a free one)
   SKB_API_TOKEN         bearer token required for mutations (at least 16 characters); without it,
-                        mutations are accepted from loopback only
+                        one is generated at the first start into SKB_DATA_DIR/api-token (owner
+                        only) and required from every address: \`skb token\` prints it
   SKB_MAX_REQUEST_BYTES largest request body (default 16777216)
   SKB_MODELS            comma-separated models of the LLM planner (default gpt-4o-mini)
   SKB_TARGETS_FILE      the targets file (default data/targets.json, else this machine with gcc)
@@ -58,7 +59,10 @@ ${ENVIRONMENT_HELP}
     await writeOut(
       io.stdout,
       `schedule-kb listening on ${server.url} (GraphQL and GraphiQL at ${server.url}/graphql, health at ${server.url}/health)\n` +
-        (config.apiToken ? '' : 'No SKB_API_TOKEN: mutations are accepted from this machine only.\n'),
+        (server.apiToken.source.kind === 'file' && server.apiToken.source.created
+          ? `Generated an API token at ${server.apiToken.source.path}, readable by this account only.\n`
+          : '') +
+        `Mutations need the API token (Authorization: Bearer <token>), ${tokenHint(server.apiToken)}.\n`,
     );
     const running = server;
     await new Promise<void>((resolve) => {

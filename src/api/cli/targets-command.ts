@@ -30,7 +30,8 @@ export function createTargetsCommand(deps: TargetDeps = {}): CliCommand {
 
 list         prints each target of the targets file: id, executor, toolchain, description
 test <id>    builds and runs a tiny program on the target, then prints its hardware
-             fingerprint and the key and family measurements on it are filed under (JSON)
+             fingerprint, the key and family measurements on it are filed under, and which
+             sandbox protections its candidates run under (JSON; a summary on stderr)
 
 Environment:
   SKB_TARGETS_FILE      the targets file (JSON); default data/targets.json, else one "local" target
@@ -70,13 +71,17 @@ Environment:
           }
           const fingerprint = await target.fingerprint();
           const record = makeTargetRecord(entry.id, target.description, fingerprint);
+          const sandbox = await target.executor.protections();
           await writeOut(
             io.stderr,
-            `target ${id}: self-check passed on ${target.executor.describe} (${check.output})\n`,
+            `target ${id}: self-check passed on ${target.executor.describe} (${check.output})\n` +
+              `sandbox: ${sandbox.tool ?? 'DISABLED in the targets file'}\n` +
+              sandbox.protections.map((p) => `  in force: ${p}\n`).join('') +
+              sandbox.missing.map((p) => `  MISSING:  ${p}\n`).join(''),
           );
           await writeOut(
             io.stdout,
-            `${JSON.stringify({ id: entry.id, key: record.key, family: record.family, fingerprint }, null, 2)}\n`,
+            `${JSON.stringify({ id: entry.id, key: record.key, family: record.family, fingerprint, sandbox }, null, 2)}\n`,
           );
           return EXIT.ok;
         } finally {
