@@ -52,6 +52,10 @@ export interface Workspace {
   readonly path: string;
   writeFile(relativePath: string, content: string | Uint8Array): Promise<void>;
   readFile(relativePath: string): Promise<Uint8Array>;
+  /**
+   * Runs one command. Runs of one workspace are sequential: when one ends, every process of the
+   * workspace is stopped (its sandbox, and its uid where it has its own), so nothing outlives it.
+   */
   exec(request: ExecRequest): Promise<ExecResult>;
   /** Removes the directory and everything in it. */
   dispose(): Promise<void>;

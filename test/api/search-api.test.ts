@@ -261,10 +261,10 @@ describe('bad input starts nothing', () => {
 });
 
 describe('write access', () => {
-  it('refuses startSearch without the API token when one is configured', async () => {
+  it('refuses startSearch without the API token, even from loopback', async () => {
     const guarded = await startSearchServer({ apiToken: 'a-token-of-sixteen-chars' });
     try {
-      const refused = await guarded.gql(START, { task: { operation: gemm(64), target: 'local' } });
+      const refused = await guarded.gql(START, { task: { operation: gemm(64), target: 'local' } }, { token: null });
       expect(refused.body.errors?.[0]?.extensions?.code).toBe('UNAUTHORIZED');
       const listed = await guarded.gql(`{ searches { totalCount } }`);
       expect(listed.body.data!.searches).toEqual({ totalCount: 0 });
