@@ -93,19 +93,26 @@ export function createLocalExecutor(options: LocalExecutorOptions = {}): Executo
 
 /**
  * Candidates run as their own uid, and bubblewrap opens their workspace by path as that uid, so
- * the workspace root must be searchable by others (o+x: enter, not list; workspace names are
- * random). A root this process made private (mkdtemp) gets that bit.
+ * every directory down to the workspace root must be searchable by others (o+x: enter, not list;
+ * workspace names are random). Private directories of ours under the system temp directory
+ * (mkdtemp makes them 0700) get that bit; anything else that blocks the way is an error.
  */
 async function letCandidatesTraverse(root: string): Promise<void> {
-  const info = await stat(root);
-  if ((info.mode & 0o001) !== 0) return;
-  if (info.uid !== process.getuid?.()) {
-    throw new SkbError(
-      'TARGET',
-      `Candidates cannot reach workspaces under ${root}: it is not searchable by other users and not ours to change; use a root with o+x`,
-    );
+  const temp = await realpath(tmpdir());
+  for (let dir = await realpath(root); ; dir = dirname(dir)) {
+    const info = await stat(dir);
+    if ((info.mode & 0o001) === 0) {
+      const ours = info.uid === process.getuid?.() && (dir === temp || dir.startsWith(`${temp}${sep}`));
+      if (!ours) {
+        throw new SkbError(
+          'TARGET',
+          `Candidates cannot reach workspaces under ${root}: ${dir} is not searchable by other users (chmod o+x ${dir}, or use another root)`,
+        );
+      }
+      await chmod(dir, (info.mode & 0o7777) | 0o001);
+    }
+    if (dir === dirname(dir)) return;
   }
-  await chmod(root, (info.mode & 0o7777) | 0o001);
 }
 
 async function createLocalWorkspace(

@@ -194,34 +194,39 @@ describe('serve', () => {
       });
       void exited.then((code) => reject(new Error(`serve exited early with ${code}: ${stderr}`)));
     });
-    const health = (await (await fetch(`${url}/health`)).json()) as {
-      ok: boolean;
-      scheduleCount: number;
-      indexSize: number;
-    };
-    expect(health).toMatchObject({ ok: true, scheduleCount: 8, indexSize: 8 });
+    try {
+      const health = (await (await fetch(`${url}/health`)).json()) as {
+        ok: boolean;
+        scheduleCount: number;
+        indexSize: number;
+      };
+      expect(health).toMatchObject({ ok: true, scheduleCount: 8, indexSize: 8 });
 
-    // No SKB_API_TOKEN: serve generated one, says where, and requires it even from loopback.
-    expect(stdout).toContain(`Generated an API token at ${join(dir, 'api-token')}, readable by this account only.`);
-    expect(statSync(join(dir, 'api-token')).mode & 0o777).toBe(0o600);
-    const mutation = JSON.stringify({ query: `mutation { deleteSchedule(id: "${ids.conv}") }` });
-    const anonymous = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: mutation,
-    });
-    expect(anonymous.status).toBe(401);
-    expect(JSON.stringify(await anonymous.json())).toContain('skb token');
-    const token = await skb(['token'], dir);
-    expect(token.code, token.stderr).toBe(0);
-    // A write just before the signal: the index is saved a moment after writes, or at the latest on close.
-    const deleted = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token.stdout.trim()}` },
-      body: mutation,
-    });
-    expect(await deleted.json()).toEqual({ data: { deleteSchedule: true } });
-
+      // No SKB_API_TOKEN: serve generated one, says where, and requires it even from loopback.
+      expect(stdout).toContain(`Generated an API token at ${join(dir, 'api-token')}, readable by this account only.`);
+      expect(statSync(join(dir, 'api-token')).mode & 0o777).toBe(0o600);
+      const mutation = JSON.stringify({ query: `mutation { deleteSchedule(id: "${ids.conv}") }` });
+      const anonymous = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: mutation,
+      });
+      expect(anonymous.status).toBe(401);
+      expect(JSON.stringify(await anonymous.json())).toContain('skb token');
+      const token = await skb(['token'], dir);
+      expect(token.code, token.stderr).toBe(0);
+      // A write just before the signal: the index is saved a moment after writes, or at the latest on close.
+      const deleted = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token.stdout.trim()}` },
+        body: mutation,
+      });
+      expect(await deleted.json()).toEqual({ data: { deleteSchedule: true } });
+    } catch (error) {
+      // A failed check must not leave the service running after the test.
+      child.kill('SIGKILL');
+      throw error;
+    }
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
     const metaFile = readdirSync(join(dir, 'index')).find((name) => name.endsWith('.meta.json'));
