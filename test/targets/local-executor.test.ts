@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { SkbError } from '../../src/schedules/index.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
 import { DEFAULT_SANDBOX } from '../../src/targets/sandbox.js';
+import { runningWith } from './processes.js';
 import { describeExecutorContract } from './executor-contract.js';
 
 describeExecutorContract('local', async () => createLocalExecutor());
@@ -66,6 +67,13 @@ describe('local executor', () => {
       expect(r.exitCode).toBe(0);
       expect(existsSync(leftover)).toBe(true);
       rmSync(leftover, { force: true });
+      // No PID namespace here: a detached child keeps the output pipe open, and the run is still
+      // answered at its own exit, not when the child lets go.
+      const marker = `30.${process.pid}${Date.now() % 1e6}`;
+      const detached = await ws.exec({ argv: ['sh', '-c', `(setsid sleep ${marker} &); echo done`] });
+      expect(detached.stdout).toBe('done\n');
+      expect(detached.wallMs).toBeLessThan(10_000);
+      if (process.getuid?.() === 0) expect(runningWith(marker)).toEqual([]);
     } finally {
       await executor.close();
     }
