@@ -63,6 +63,9 @@ const KnobsSchema = z.record(z.string(), KnobValueSchema);
 /** Parameters the template planner writes on plans, steps and candidates. */
 const TemplateParamsSchema = z.object({ knobs: KnobsSchema, changed: KnobsSchema.optional() }).passthrough();
 
+/** Share of the slots without a cost model that take a composite move (see compositeFirst). */
+const COMPOSITE_FIRST_SHARE = 0.5;
+
 const OPTION_BY_ID = new Map(
   [...CPU_MENU.options, ...CUDA_MENU.options, ...CUDA_MENU.translateOptions].map((o) => [o.id, o]),
 );
@@ -284,6 +287,21 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
     return plan(best.optionId, parent, best.knobs, `${what} (${why})`);
   }
 
+  /**
+   * Before the cost model has data (the first iteration of a cold search), half of the slots whose
+   * menu offers a composite option take one of its new moves. Drawn uniformly, a composite option
+   * is one of about ten, so whether the first iteration measures the kernel the template exists
+   * for depended on the seed (sample 3 with one seed, sample 27 with others); single-knob moves
+   * keep the other half, so the model still gets a spread of points to learn from.
+   */
+  function compositeFirst(b: Bound, parent: Knobs, offered: MenuOption[], rng: Rng, accept: Accept): Plan | null {
+    const composites = offered.filter((o) => b.template.composites?.[o.id]);
+    if (composites.length === 0 || rng.next() >= COMPOSITE_FIRST_SHARE) return null;
+    const option = composites[rng.int(composites.length)]!;
+    const knobs = randomMove(b, parent, option.id, rng, jumpProbability, accept);
+    return knobs ? plan(option.id, parent, knobs, changeText(b, parent, knobs)) : null;
+  }
+
   return {
     id: 'template',
     models: [],
@@ -316,6 +334,10 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
       // Draw the option, then the move; if the option cannot change anything here, try the others.
       // Kernels measured before are taken only when the offered options have nothing new.
       const passes = request.tried ? [untried(b, parent, request.tried), changes(parent)] : [changes(parent)];
+      if (!model) {
+        const composite = compositeFirst(b, parent, offered, request.rng, passes[0]!);
+        if (composite) return { ok: true, value: composite, usage: [] };
+      }
       for (const accept of passes) {
         const first = request.rng.int(offered.length);
         for (let i = 0; i < offered.length; i++) {

@@ -180,6 +180,20 @@ describe('template planner with a cost model', () => {
     }
   });
 
+  it('without a model, about half of the plans take the packed micro-kernel, the rest move single knobs', async () => {
+    const options: string[] = [];
+    for (let seed = 1; seed <= 40; seed++) {
+      const out = await propose(undefined, seed);
+      if (!out.ok) throw new Error(out.error);
+      options.push(out.value.optionId);
+    }
+    const composite = options.filter((id) => id === 'cpu.micro_kernel').length;
+    // Drawn uniformly, one option of about ten would come up about 4 times in 40.
+    expect(composite).toBeGreaterThanOrEqual(12);
+    expect(composite).toBeLessThanOrEqual(28);
+    expect(new Set(options).size).toBeGreaterThan(4);
+  });
+
   it('still explores: with explore 1 no plan comes from the model', async () => {
     const prior = pointsOn([op(128, 128, 128), op(256, 256, 256)]);
     for (const seed of [1, 2, 3, 4, 5, 6]) {

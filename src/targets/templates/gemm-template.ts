@@ -121,7 +121,7 @@ const GEMM_MOVES: KernelTemplate['moves'] = {
   'cpu.unroll': ['unroll'],
   'cpu.pack': ['pack'],
   'cpu.prefetch': ['prefetch'],
-  'cpu.micro_kernel': ['mr', 'nv', 'vec', 'pack'],
+  'cpu.micro_kernel': ['mr', 'nv', 'vec', 'pack', 'mc', 'nc', 'kc'],
 };
 
 /**
@@ -143,31 +143,27 @@ function clampGemmTiles(op: Operation, knobs: Knobs): Knobs {
 }
 
 /**
- * The packed micro-kernel moves (`cpu.micro_kernel`): A and B packed, the widest vector of the ISA,
+ * The packed micro-kernel moves (`cpu.micro_kernel`): packed panels, the widest vector of the ISA,
  * and every MR x NV register block whose accumulators, B vectors and A broadcast fit the vector
- * registers (32 with AVX-512, else 16), with BLIS-like cache tiles (MC 96, KC 256, NC 2048) that
- * legalize clamps on small shapes. Packing alone, or a register block alone, is slower than the
+ * registers (32 with AVX-512, else 16), in two cache-tile shapes that legalize clamps on small
+ * shapes: BLIS-like tiles for L2 and L3 (MC 96, NC 2048, KC 256, A and B packed), and tiles whose B
+ * panel stays in L1 and L2 (MC 32, NC 96, KC 128, only B packed), which the fastest stored gemm
+ * schedules of this template use. Packing alone, or a register block alone, is slower than the
  * scalar ikj loop GCC auto-vectorizes; together they are the kernel the template exists for.
  */
 function packedMicroKernels(isa: readonly string[]): Knobs[] {
   const vec = widestVector(isa);
   const registers = vec >= 16 ? 32 : 16;
-  return [4, 6, 8, 12, 14].flatMap((mr) =>
-    [1, 2, 3]
-      .filter((nv) => mr * nv + nv + 1 <= registers)
-      .map((nv) => ({
-        order: 'jik',
-        mc: 96,
-        nc: 2048,
-        kc: 256,
-        mr,
-        nv,
-        vec,
-        unroll: 4,
-        pack: 'ab',
-        prefetch: 0,
-        restrict: true,
-      })),
+  const tiles = [
+    { mc: 96, nc: 2048, kc: 256, pack: 'ab' },
+    { mc: 32, nc: 96, kc: 128, pack: 'b' },
+  ];
+  return tiles.flatMap((tile) =>
+    [4, 6, 8, 12, 14].flatMap((mr) =>
+      [1, 2, 3, 4]
+        .filter((nv) => mr * nv + nv + 1 <= registers)
+        .map((nv) => ({ order: 'jik', ...tile, mr, nv, vec, unroll: 4, prefetch: 0, restrict: true })),
+    ),
   );
 }
 
