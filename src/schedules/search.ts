@@ -50,7 +50,7 @@ export const SearchConfigSchema = z
     /** Translate iterations first (PyTorch input): reduced menu and a lenient admission factor. */
     translateIterations: z.number().int().min(0).max(10).default(0),
     translateKeepFactor: z.number().positive().max(1000).default(15),
-    /** Probability that each menu option is kept in a plan sample's menu (menu dropout). */
+    /** Probability that each menu option is kept in a plan sample's menu (menu dropout); options marked neverDropped (the composite moves) are always kept. */
     menuKeep: z.number().min(0.05).max(1).default(0.3),
     /** Probability that a plan sample asks for an optimization not on the menu. */
     inventProbability: z.number().min(0).max(1).default(0.1),

@@ -254,7 +254,9 @@ function drawChoices(
 ): { offered: MenuOption[]; forced: ForcedStep | undefined; invent: boolean } {
   const { config, menu } = ctx;
   const { options, parent, planIndex } = slot;
-  const dropped = options.filter(() => rng.next() < config.menuKeep);
+  // Every option takes its draw (so the draws after it do not depend on which options are
+  // never dropped); a never-dropped option stays whatever it drew.
+  const dropped = options.filter((o) => rng.next() < config.menuKeep || o.neverDropped === true);
   const sampleMenu = dropped.length ? dropped : [options[rng.int(options.length)]!];
   const forced =
     slot.phase === 'optimize'

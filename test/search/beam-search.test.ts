@@ -439,6 +439,15 @@ describe('reproducibility', () => {
     );
   });
 
+  it('menu dropout never drops the composite option, so every plan slot can take the packed micro-kernel', async () => {
+    const planner = createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES });
+    await search({ ...config, menuKeep: 0.05, seed: 7 }, planner);
+    expect(planner.proposals.length).toBeGreaterThan(4);
+    expect(planner.proposals.every((p) => p.menu.includes('cpu.micro_kernel'))).toBe(true);
+    // The other options are still dropped: at a keep share of 5%, most menus hold little else.
+    expect(planner.proposals.filter((p) => p.menu.length <= 2).length).toBeGreaterThan(planner.proposals.length / 2);
+  });
+
   it('another seed draws other menus', async () => {
     const p1 = createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES });
     const p2 = createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES });

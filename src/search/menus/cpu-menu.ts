@@ -81,6 +81,7 @@ export const CPU_MENU: Menu = {
     {
       id: 'cpu.micro_kernel',
       label: 'Vectorized micro-kernel',
+      neverDropped: true,
       description:
         'Restructure the hot loop as a register-blocked, vectorized micro-kernel, choosing together what only pays together: vector width for the ISA, register block, operand packing and cache tiles (for row reductions: vector width, several accumulators and vectorizable math).',
     },

@@ -6,6 +6,13 @@ export interface MenuOption {
   label: string;
   /** One or two sentences shown to the LLM in the plan prompt. */
   description: string;
+  /**
+   * Kept in every plan sample's menu, whatever menu dropout draws: set on the composite options,
+   * whose moves cross the valleys no single-knob move can. Dropped from most menus (the default
+   * keeps 30% of the options), the move that carries a gemm from ~30 to ~150 GFLOP/s was offered
+   * in too few slots for a cold search of 64 samples to find it early enough to tune it.
+   */
+  neverDropped?: boolean;
 }
 
 /** The optimization menu and rules of one toolchain. */
