@@ -22,14 +22,12 @@ const GRAPHQL_CONTENT_TYPES = new Set([
 
 export interface AppDeps {
   kb: KnowledgeBase;
-  config: Pick<Config, 'maxRequestBytes'>;
+  config: Pick<Config, 'maxRequestBytes'> & Partial<Pick<Config, 'queryLimits'>>;
   /** The token mutations need (resolveApiToken), and where a user finds it, for the refusal message. */
   apiToken: { token: string; hint: string };
   logger?: Logger;
   /** Configured target names ("local") and their keys, so queries may name a target. */
   targetNames?: ReadonlyMap<string, string>;
-  /** Deepest query nesting allowed (default 12). */
-  maxQueryDepth?: number;
   /** Runs searches; without it the search fields answer with a CONFIG error. */
   search?: SearchService;
   /** Ids of the targets of the targets file, where startSearch may run a search. */
@@ -55,7 +53,7 @@ function formatBytes(bytes: number): string {
 export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
   const logger = deps.logger ?? createConsoleLogger();
   const health = createHealthProbe({ kb: deps.kb, logger });
-  const yoga = createGraphqlServer({ logger, ...(deps.maxQueryDepth ? { maxDepth: deps.maxQueryDepth } : {}) });
+  const yoga = createGraphqlServer({ logger, ...(deps.config.queryLimits ? { limits: deps.config.queryLimits } : {}) });
   const checkAccess = createWriteAccessCheck({ apiToken: deps.apiToken.token, tokenHint: deps.apiToken.hint });
   const maxBytes = deps.config.maxRequestBytes;
 

@@ -1,8 +1,12 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { SkbError, parseOrThrow } from '../schedules/index.js';
+import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './graphql/query-limits.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** A query limit's variable: a positive whole number, its default when unset. */
+const limit = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const EnvSchema = z.object({
   SKB_DB_URL: z
@@ -29,6 +33,12 @@ const EnvSchema = z.object({
     .int()
     .positive()
     .default(16 * 1024 * 1024),
+  SKB_MAX_DEPTH: limit(DEFAULT_QUERY_LIMITS.maxDepth),
+  SKB_MAX_ALIASES: limit(DEFAULT_QUERY_LIMITS.maxAliases),
+  SKB_MAX_COST: limit(DEFAULT_QUERY_LIMITS.maxCost),
+  SKB_MAX_DIRECTIVES: limit(DEFAULT_QUERY_LIMITS.maxDirectives),
+  SKB_MAX_TOKENS: limit(DEFAULT_QUERY_LIMITS.maxTokens),
+  SKB_QUERY_DEADLINE_MS: limit(DEFAULT_QUERY_LIMITS.deadlineMs),
 });
 
 export interface Config {
@@ -45,6 +55,8 @@ export interface Config {
   models: string[];
   targetsFile: string | undefined;
   maxRequestBytes: number;
+  /** What one GraphQL request may ask (SKB_MAX_DEPTH ... SKB_QUERY_DEADLINE_MS). */
+  queryLimits: QueryLimits;
 }
 
 /**
@@ -86,5 +98,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .filter(Boolean),
     targetsFile: e.SKB_TARGETS_FILE,
     maxRequestBytes: e.SKB_MAX_REQUEST_BYTES,
+    queryLimits: {
+      maxDepth: e.SKB_MAX_DEPTH,
+      maxAliases: e.SKB_MAX_ALIASES,
+      maxCost: e.SKB_MAX_COST,
+      maxDirectives: e.SKB_MAX_DIRECTIVES,
+      maxTokens: e.SKB_MAX_TOKENS,
+      deadlineMs: e.SKB_QUERY_DEADLINE_MS,
+    },
   };
 }

@@ -6,4 +6,4 @@ export { openServices, type Services } from './services.js';
 export { createConsoleLogger, type Logger } from './logger.js';
 export { createHealthProbe, type HealthReport } from './health.js';
 export { MAX_PAGE_SIZE } from './graphql/inputs.js';
-export { DEFAULT_MAX_DEPTH } from './graphql/depth-limit.js';
+export { DEFAULT_QUERY_LIMITS, type QueryLimits } from './graphql/query-limits.js';

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'CONFIG'
   | 'TARGET'
   | 'TOO_LARGE'
+  | 'DEADLINE_EXCEEDED'
   | 'INTERNAL';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -29,6 +30,7 @@ const STATUS: Record<ErrorCode, number> = {
   CONFIG: 500,
   TARGET: 502,
   TOO_LARGE: 413,
+  DEADLINE_EXCEEDED: 504,
   INTERNAL: 500,
 };
 

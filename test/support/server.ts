@@ -51,6 +51,8 @@ export interface TestServerOptions {
   embedder?: Embedder;
   /** Configured target names and their keys (what `skb serve` registers from the targets file). */
   targetNames?: ReadonlyMap<string, string>;
+  /** Further SKB_* variables the service is configured with (e.g. a query limit). */
+  env?: Record<string, string>;
 }
 
 /** POSTs one GraphQL request as JSON to `${url}/graphql`, with `Authorization: Bearer <token>` when a token is given. */
@@ -83,7 +85,10 @@ export function createMemoryLogger(lines: string[]): Logger {
 }
 
 /** The configuration a test server runs with: everything under `dir`, loopback, port 0. */
-export function testConfig(dir: string, options: Pick<TestServerOptions, 'apiToken' | 'maxRequestBytes'> = {}): Config {
+export function testConfig(
+  dir: string,
+  options: Pick<TestServerOptions, 'apiToken' | 'maxRequestBytes' | 'env'> = {},
+): Config {
   return loadConfig(
     {
       SKB_DB_URL: `file:${join(dir, 'kb.db')}`,
@@ -92,6 +97,7 @@ export function testConfig(dir: string, options: Pick<TestServerOptions, 'apiTok
       SKB_PORT: '0',
       ...(options.apiToken ? { SKB_API_TOKEN: options.apiToken } : {}),
       ...(options.maxRequestBytes ? { SKB_MAX_REQUEST_BYTES: String(options.maxRequestBytes) } : {}),
+      ...options.env,
     },
     dir,
   );

@@ -24,6 +24,12 @@ ${ENVIRONMENT_HELP}
                         one is generated at the first start into SKB_DATA_DIR/api-token (owner
                         only) and required from every address: \`skb token\` prints it
   SKB_MAX_REQUEST_BYTES largest request body (default 16777216)
+  SKB_MAX_DEPTH         deepest query nesting (default 12; introspection is exempt)
+  SKB_MAX_ALIASES       aliased fields per operation (default 15)
+  SKB_MAX_COST          static cost of a query (default 5000; introspection is exempt)
+  SKB_MAX_DIRECTIVES    directives per operation (default 50)
+  SKB_MAX_TOKENS        lexical tokens per document (default 1000)
+  SKB_QUERY_DEADLINE_MS how long a query or mutation may execute (default 30000)
   SKB_MODELS            comma-separated models of the LLM planner (default gpt-4o-mini)
   SKB_TARGETS_FILE      the targets file (default data/targets.json, else this machine with gcc)
   SKB_DEBUG             set to 1 to log debug lines

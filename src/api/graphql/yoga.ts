@@ -4,8 +4,8 @@ import { createSchema, createYoga, type Plugin } from 'graphql-yoga';
 import { SkbError } from '../../schedules/index.js';
 import { toYogaLogger, type Logger } from '../logger.js';
 import type { ApiContext } from './context.js';
-import { createDepthLimitRule, DEFAULT_MAX_DEPTH } from './depth-limit.js';
 import { maskError, skbToGraphQLError } from './errors.js';
+import { DEFAULT_QUERY_LIMITS, type QueryLimits, useExecutionDeadline, useQueryLimits } from './query-limits.js';
 import { resolvers } from './resolvers.js';
 import { loadSchemaText } from './schema-file.js';
 
@@ -23,28 +23,21 @@ function useMutationAccess(): Plugin<ApiContext> {
   };
 }
 
-function useDepthLimit(maxDepth: number): Plugin<ApiContext> {
-  const rule = createDepthLimitRule(maxDepth);
-  return {
-    onValidate({ addValidationRule }) {
-      addValidationRule(rule);
-    },
-  };
-}
-
 export interface GraphqlServerOptions {
   logger: Logger;
-  maxDepth?: number;
+  /** What one request may ask (query-limits.ts); DEFAULT_QUERY_LIMITS where a limit is not given. */
+  limits?: Partial<QueryLimits>;
   /** Path of schema.graphql; the package root's by default. */
   schemaPath?: string;
 }
 
 /**
- * The /graphql endpoint: schema.graphql with thin resolvers, masked internal errors, a depth limit,
- * mutation access control, and an offline GraphiQL (its assets are inlined in the page).
+ * The /graphql endpoint: schema.graphql with thin resolvers, masked internal errors, query limits
+ * and an execution deadline, mutation access control, and an offline GraphiQL (its assets are inlined in the page).
  * The caller supplies the per-request ApiContext as yoga's server context.
  */
 export function createGraphqlServer(options: GraphqlServerOptions) {
+  const limits = { ...DEFAULT_QUERY_LIMITS, ...options.limits };
   return createYoga<ApiContext>({
     schema: createSchema<ApiContext>({ typeDefs: loadSchemaText(options.schemaPath), resolvers }),
     graphqlEndpoint: '/graphql',
@@ -56,6 +49,6 @@ export function createGraphqlServer(options: GraphqlServerOptions) {
     cors: false,
     maskedErrors: { maskError, errorMessage: 'Unexpected error.' },
     logging: toYogaLogger(options.logger),
-    plugins: [useDepthLimit(options.maxDepth ?? DEFAULT_MAX_DEPTH), useMutationAccess()],
+    plugins: [...useQueryLimits(limits), useExecutionDeadline(limits.deadlineMs), useMutationAccess()],
   });
 }
