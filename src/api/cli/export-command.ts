@@ -7,21 +7,17 @@ import { MAX_PAGE_SIZE } from '../graphql/inputs.js';
 import { openConfiguredKnowledgeBase } from '../configured-knowledge-base.js';
 import { UsageError, writeOut, type CliCommand, type ParsedArgs } from './command.js';
 import { ENVIRONMENT_HELP } from './env-help.js';
+import { stringFlag } from './flags.js';
 import { EXIT } from './run-cli.js';
-
-const str = (args: ParsedArgs, name: string): string | undefined => {
-  const v = args.values[name];
-  return typeof v === 'string' ? v : undefined;
-};
 
 /** Turns the flags into an export request, refusing combinations that would silently mean something else. */
 export function exportRequestFromArgs(args: ParsedArgs): ExportRequest {
   const filter: ScheduleFilter = {};
-  const kind = str(args, 'kind');
-  const structure = str(args, 'structure-key');
-  const target = str(args, 'target');
-  const similar = str(args, 'similar-to-op');
-  const k = str(args, 'k');
+  const kind = stringFlag(args, 'kind');
+  const structure = stringFlag(args, 'structure-key');
+  const target = stringFlag(args, 'target');
+  const similar = stringFlag(args, 'similar-to-op');
+  const k = stringFlag(args, 'k');
   if (kind) filter.kind = kind;
   if (structure) filter.structureKey = structure;
   const request: ExportRequest = { filter, pruned: args.values.pruned === true };
@@ -89,7 +85,7 @@ ${ENVIRONMENT_HELP}
     } finally {
       await kb.close();
     }
-    const out = str(args, 'out');
+    const out = stringFlag(args, 'out');
     if (!out) {
       await writeOut(io.stdout, text);
       return EXIT.ok;

@@ -8,8 +8,10 @@ import { importCommand } from './import-command.js';
 import { optimizeCommand } from './optimize-command.js';
 import { runCli } from './run-cli.js';
 import { scheduleCommand } from './schedule-command.js';
+import { schedulesCommand } from './schedules-command.js';
 import { searchCommand, searchesCommand } from './searches-command.js';
 import { serveCommand } from './serve-command.js';
+import { similarCommand } from './similar-command.js';
 import { targetsCommand } from './targets-command.js';
 import { tokenCommand } from './token-command.js';
 
@@ -18,7 +20,9 @@ export const COMMANDS: readonly CliCommand[] = [
   optimizeCommand,
   searchesCommand,
   searchCommand,
+  schedulesCommand,
   scheduleCommand,
+  similarCommand,
   exportCommand,
   importCommand,
   targetsCommand,

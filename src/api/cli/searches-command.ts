@@ -1,24 +1,11 @@
 import { SearchStatusSchema, SkbError } from '../../schedules/index.js';
-import { loadConfig } from '../config.js';
 import { MAX_PAGE_SIZE } from '../graphql/inputs.js';
 import { parseSearchId } from '../graphql/search-inputs.js';
-import { createConsoleLogger } from '../logger.js';
-import { openServices, type Services } from '../services.js';
-import { UsageError, writeOut, type CliCommand, type CliIo } from './command.js';
+import { UsageError, writeOut, type CliCommand } from './command.js';
 import { ENVIRONMENT_HELP } from './env-help.js';
 import { EXIT } from './run-cli.js';
 import { searchJson, searchListTable, searchSummary } from './search-report.js';
-
-async function withServices<T>(io: CliIo, use: (services: Services) => Promise<T>): Promise<T> {
-  const config = loadConfig(io.env, io.cwd);
-  const base = createConsoleLogger({ debug: Boolean(io.env.SKB_DEBUG) });
-  const services = await openServices(config, { cwd: io.cwd, env: io.env, logger: { ...base, info: base.debug } });
-  try {
-    return await use(services);
-  } finally {
-    await services.close();
-  }
-}
+import { withServices } from './with-services.js';
 
 /** `skb searches`: the most recent searches of the configured database. */
 export const searchesCommand: CliCommand = {

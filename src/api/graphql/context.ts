@@ -28,6 +28,23 @@ export interface ApiContext {
 
 const TARGET_KEY = /^t-[0-9a-f]{16}$/;
 
+/**
+ * Resolves a target reference: a target key as it is, or the name of a target configured on this
+ * service ("local") to its key; anything else is BAD_INPUT listing what would do.
+ */
+export function createTargetResolver(names: ReadonlyMap<string, string>): (ref: string) => string {
+  return (ref) => {
+    if (TARGET_KEY.test(ref)) return ref;
+    const key = names.get(ref);
+    if (key) return key;
+    const known = [...names.keys()];
+    throw new SkbError(
+      'BAD_INPUT',
+      `Unknown target "${ref}": give a target key such as t-0123456789abcdef (see the targets query)${known.length ? ` or one of the configured names: ${known.join(', ')}` : ''}`,
+    );
+  };
+}
+
 /** Builds the per-request context. */
 export function createApiContext(deps: {
   kb: KnowledgeBase;
@@ -47,7 +64,6 @@ export function createApiContext(deps: {
       );
     return deps.search;
   };
-  const names = deps.targetNames ?? new Map<string, string>();
   return {
     kb: deps.kb,
     access: deps.access,
@@ -62,16 +78,7 @@ export function createApiContext(deps: {
       }
       return pending;
     },
-    resolveTarget(ref) {
-      if (TARGET_KEY.test(ref)) return ref;
-      const key = names.get(ref);
-      if (key) return key;
-      const known = [...names.keys()];
-      throw new SkbError(
-        'BAD_INPUT',
-        `Unknown target "${ref}": give a target key such as t-0123456789abcdef (see the targets query)${known.length ? ` or one of the configured names: ${known.join(', ')}` : ''}`,
-      );
-    },
+    resolveTarget: createTargetResolver(deps.targetNames ?? new Map<string, string>()),
     loadTarget(key) {
       let pending = targets.get(key);
       if (!pending) {
