@@ -5,8 +5,9 @@ import { HTTPException } from 'hono/http-exception';
 import { isSkbError, type ErrorCode } from '../schedules/index.js';
 import type { KnowledgeBase } from '../search/index.js';
 import type { SearchService } from '../search/index.js';
-import { createWriteAccessCheck } from './auth.js';
+import { createTokenCheck, createWriteAccessCheck } from './auth.js';
 import type { Config } from './config.js';
+import { mountConsole } from './console/console-routes.js';
 import { MASKED_MESSAGE } from './graphql/errors.js';
 import { createApiContext } from './graphql/context.js';
 import { createGraphqlServer } from './graphql/yoga.js';
@@ -46,15 +47,16 @@ function formatBytes(bytes: number): string {
 }
 
 /**
- * The HTTP application: `/graphql` (graphql-yoga, GraphiQL on GET with Accept: text/html) and
- * `/health`. Bodies above `config.maxRequestBytes` are refused with 413 before they are parsed:
+ * The HTTP application: `/graphql` (graphql-yoga, GraphiQL on GET with Accept: text/html),
+ * `/health`, and the web console at `/` (console/console-routes.tsx). Bodies above `config.maxRequestBytes` are refused with 413 before they are parsed:
  * by Content-Length when it is sent, otherwise by counting the bytes as they stream in.
  */
 export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
   const logger = deps.logger ?? createConsoleLogger();
   const health = createHealthProbe({ kb: deps.kb, logger });
   const yoga = createGraphqlServer({ logger, ...(deps.config.queryLimits ? { limits: deps.config.queryLimits } : {}) });
-  const checkAccess = createWriteAccessCheck({ apiToken: deps.apiToken.token, tokenHint: deps.apiToken.hint });
+  const tokenOptions = { apiToken: deps.apiToken.token, tokenHint: deps.apiToken.hint };
+  const checkAccess = createWriteAccessCheck(tokenOptions);
   const maxBytes = deps.config.maxRequestBytes;
 
   const app = new Hono<{ Bindings: HttpBindings }>();
@@ -104,8 +106,22 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     return c.json(report, report.ok ? 200 : 503);
   });
 
+  mountConsole(app, {
+    kb: deps.kb,
+    ...(deps.search ? { search: deps.search } : {}),
+    targetNames: deps.targetNames ?? new Map(),
+    targetIds: deps.targetIds ?? [],
+    checkToken: createTokenCheck(tokenOptions),
+  });
+
   app.notFound((c) =>
-    c.json(errorBody('NOT_FOUND', `No route ${c.req.method} ${c.req.path}: use POST /graphql or GET /health.`), 404),
+    c.json(
+      errorBody(
+        'NOT_FOUND',
+        `No route ${c.req.method} ${c.req.path}: use POST /graphql, GET /health, or the console at /.`,
+      ),
+      404,
+    ),
   );
 
   app.onError((error, c) => {

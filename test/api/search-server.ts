@@ -7,11 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '../../src/api/server.js';
-import { openServices } from '../../src/api/services.js';
+import { openServices, type Services } from '../../src/api/services.js';
 import { createMemoryLogger, postGraphql, testConfig, type GraphqlReply } from '../support/server.js';
 
 export interface SearchTestServer {
   url: string;
+  /** The knowledge base it serves (for staging schedules a test needs). */
+  kb: Services['kb'];
   logs: string[];
   /** The token mutations need (the configured one, else the generated one). */
   token: string;
@@ -37,6 +39,7 @@ export async function startSearchServer(options: { apiToken?: string } = {}): Pr
   });
   return {
     url: server.url,
+    kb: services.kb,
     logs,
     token: server.apiToken.token,
     gql(query, variables, requestOptions) {

@@ -56,7 +56,11 @@ function whole(flag: string, name: string, text: string): number {
 /** `--dims M=256..2048,N=512,K=..1024`: inclusive ranges (MIN.., ..MAX, MIN..MAX, or one size). */
 export function dimRangesFlag(args: ParsedArgs, name: string): ScheduleFilter['dims'] | undefined {
   const text = stringFlag(args, name);
-  if (text === undefined) return undefined;
+  return text === undefined ? undefined : parseDimRanges(text, name);
+}
+
+/** "M=256..2048,N=512,K=..1024" into inclusive ranges; `name` is the flag or field it came from. */
+export function parseDimRanges(text: string, name: string): NonNullable<ScheduleFilter['dims']> {
   const dims: NonNullable<ScheduleFilter['dims']> = {};
   for (const [dim, value] of namedList(name, text, 'M=256..2048,N=512')) {
     const [lo, hi, ...rest] = value.split('..');
@@ -80,6 +84,10 @@ export function dimRangesFlag(args: ParsedArgs, name: string): ScheduleFilter['d
 /** `--shape M=512,N=512,K=512`: one size per named dimension. */
 export function shapeFlag(args: ParsedArgs, name: string): Record<string, number> | undefined {
   const text = stringFlag(args, name);
-  if (text === undefined) return undefined;
+  return text === undefined ? undefined : parseShape(text, name);
+}
+
+/** "M=512,N=512,K=512" into sizes by dimension name. */
+export function parseShape(text: string, name: string): Record<string, number> {
   return Object.fromEntries(namedList(name, text, 'M=512,N=512,K=512').map(([dim, v]) => [dim, whole(name, dim, v)]));
 }
