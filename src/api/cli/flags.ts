@@ -23,10 +23,14 @@ export function countFlag(args: ParsedArgs, name: string, fallback: number, max:
 /** A finite number at least 0, or undefined when the flag is absent. */
 export function nonNegativeFlag(args: ParsedArgs, name: string): number | undefined {
   const text = stringFlag(args, name);
-  if (text === undefined) return undefined;
+  return text === undefined ? undefined : parseNonNegative(text, `--${name}`);
+}
+
+/** A finite number at least 0; `name` is the flag or field it came from. */
+export function parseNonNegative(text: string, name: string): number {
   const n = Number(text);
   if (text.trim() === '' || !Number.isFinite(n) || n < 0)
-    throw new UsageError(`--${name} must be a number at least 0, such as 2 or 1.5, not "${text}"`);
+    throw new UsageError(`${name} must be a number at least 0, such as 2 or 1.5, not "${text}"`);
   return n;
 }
 

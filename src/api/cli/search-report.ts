@@ -18,7 +18,7 @@ export function formatMs(ms: number | null | undefined): string {
   return ms >= 100 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(3) : ms.toPrecision(3);
 }
 
-function formatSpeedup(speedup: number | null): string {
+export function formatSpeedup(speedup: number | null): string {
   return speedup == null ? '-' : `${speedup.toFixed(2)}x`;
 }
 

@@ -15,7 +15,7 @@ import type { WriteAccess } from '../graphql/context.js';
 import { createTargetResolver } from '../graphql/context.js';
 import { parseScheduleId } from '../graphql/inputs.js';
 import { parseSearchConfigArg, parseSearchId, parseTaskArg } from '../graphql/search-inputs.js';
-import { parseDimRanges, parseShape } from '../cli/flags.js';
+import { parseDimRanges, parseNonNegative, parseShape } from '../cli/flags.js';
 import { UsageError } from '../cli/command.js';
 import { Problem } from './layout.js';
 import { SchedulePage, SchedulesPage, type ScheduleFilterFields } from './schedule-pages.js';
@@ -121,12 +121,7 @@ export function mountConsole(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     if (fields.kind) filter.kind = fields.kind;
     if (fields.target) filter.targetKey = resolveTarget(fields.target);
     if (fields.dims) filter.dims = parseDimRanges(fields.dims, 'dimensions');
-    if (fields.minSpeedup) {
-      const n = Number(fields.minSpeedup);
-      if (!Number.isFinite(n) || n < 0)
-        throw new UsageError(`min speedup must be a number at least 0, not "${fields.minSpeedup}"`);
-      filter.minSpeedup = n;
-    }
+    if (fields.minSpeedup) filter.minSpeedup = parseNonNegative(fields.minSpeedup, 'min speedup');
     return { fields, filter };
   };
 

@@ -1,3 +1,4 @@
+import { formatSpeedup } from '../cli/search-report.js';
 import type { Child } from 'hono/jsx';
 
 /** The page shell every console page shares: navigation, the stylesheets, and the live script where a page asks for it. */
@@ -41,16 +42,6 @@ export function Problem(props: { title: string; message: string }) {
   );
 }
 
-/** Milliseconds as people read them. */
-export function ms(value: number | null | undefined): string {
-  if (value == null) return '-';
-  return value >= 100 ? value.toFixed(1) : value >= 1 ? value.toFixed(3) : value.toPrecision(3);
-}
-
-export function speedup(value: number | null | undefined): string {
-  return value == null ? '-' : `${value.toFixed(2)}x`;
-}
-
 /** One reuse of a schedule by a search: the row both the schedule page (its reuses) and the search page (its seeds) show. */
 export interface ReuseRow {
   link: { href: string; text: string };
@@ -81,7 +72,7 @@ export function ReuseTable(props: { linkHeader: string; rows: readonly ReuseRow[
             <td>{r.tier}</td>
             <td class="num">{r.distance.toPrecision(3)}</td>
             <td>{r.outcome}</td>
-            <td class="num">{r.gain == null ? '-' : speedup(r.gain)}</td>
+            <td class="num">{formatSpeedup(r.gain ?? null)}</td>
           </tr>
         ))}
       </tbody>

@@ -4,9 +4,9 @@ import cpp from 'highlight.js/lib/languages/cpp';
 import python from 'highlight.js/lib/languages/python';
 import { raw } from 'hono/html';
 import type { Page, Reuse, Schedule } from '../../schedules/index.js';
-import { describeOperation } from '../cli/search-report.js';
+import { describeOperation, formatMs, formatSpeedup } from '../cli/search-report.js';
 import { LatencyWaterfall } from './charts.js';
-import { Layout, ms, ReuseTable, speedup } from './layout.js';
+import { Layout, ReuseTable } from './layout.js';
 
 hljs.registerLanguage('c', c);
 hljs.registerLanguage('cpp', cpp);
@@ -80,7 +80,7 @@ export function SchedulesPage(props: { fields: ScheduleFilterFields; page: Page<
                   <td>
                     <code>{s.targetKey}</code>
                   </td>
-                  <td class="num">{speedup(s.speedup)}</td>
+                  <td class="num">{formatSpeedup(s.speedup)}</td>
                   <td class="num">{s.steps.length}</td>
                   <td>{s.provenance.source}</td>
                   <td>{s.createdAt}</td>
@@ -125,7 +125,7 @@ export function SchedulePage(props: { schedule: Schedule; reuses: Reuse[] }) {
         </dd>
         <dt>baseline → best</dt>
         <dd>
-          {ms(s.baselineLatencyMs)} → {ms(s.bestLatencyMs)} ms ({speedup(s.speedup)})
+          {formatMs(s.baselineLatencyMs)} → {formatMs(s.bestLatencyMs)} ms ({formatSpeedup(s.speedup)})
         </dd>
         <dt>samples</dt>
         <dd>{s.samplesUsed}</dd>
@@ -166,7 +166,7 @@ export function SchedulePage(props: { schedule: Schedule; reuses: Reuse[] }) {
                 <span class="muted">{step.optionLabel}</span>
               </td>
               <td class="num">
-                {ms(step.latencyBeforeMs)} → {ms(step.latencyAfterMs)}
+                {formatMs(step.latencyBeforeMs)} → {formatMs(step.latencyAfterMs)}
               </td>
               <td class="plan">{step.plan}</td>
             </tr>
@@ -194,7 +194,7 @@ export function SchedulePage(props: { schedule: Schedule; reuses: Reuse[] }) {
                   <code>{n.optionId}</code>
                 </td>
                 <td>{n.outcome}</td>
-                <td class="num">{ms(n.latencyMs)}</td>
+                <td class="num">{formatMs(n.latencyMs)}</td>
                 <td>{n.plan}</td>
               </tr>
             ))}

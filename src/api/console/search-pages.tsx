@@ -1,8 +1,8 @@
-import type { CandidateRecord, Page, SearchRecord } from '../../schedules/index.js';
+import { speedupOf, type CandidateRecord, type Page, type SearchRecord } from '../../schedules/index.js';
 import type { SearchDetail } from '../../search/index.js';
-import { describeOperation } from '../cli/search-report.js';
+import { describeOperation, formatMs, formatSpeedup } from '../cli/search-report.js';
 import { BestAgainstSamples } from './charts.js';
-import { Layout, ms, ReuseTable, speedup } from './layout.js';
+import { Layout, ReuseTable } from './layout.js';
 
 const LIVE = new Set(['queued', 'running']);
 
@@ -43,7 +43,7 @@ export function SearchesPage(props: { page: Page<SearchRecord> }) {
               <td class="num">
                 {s.samplesUsed} / {s.config.budget}
               </td>
-              <td class="num">{speedup(speedupOf(s))}</td>
+              <td class="num">{formatSpeedup(speedupOf(s))}</td>
               <td>{s.createdAt}</td>
             </tr>
           ))}
@@ -51,10 +51,6 @@ export function SearchesPage(props: { page: Page<SearchRecord> }) {
       </table>
     </Layout>
   );
-}
-
-function speedupOf(s: SearchRecord): number | null {
-  return s.baselineLatencyMs != null && s.bestLatencyMs ? s.baselineLatencyMs / s.bestLatencyMs : null;
 }
 
 /** Best latency so far after each sample (correct candidates only; the baseline is sample 0). */
@@ -77,7 +73,7 @@ function Tree(props: { candidates: readonly CandidateRecord[]; bestId: string | 
       <span class={c.admitted ? 'admitted' : ''}>
         #{c.sample} {c.optionId ? <code>{c.optionId}</code> : 'baseline'}{' '}
         {c.correct && c.latencyMs != null ? (
-          `${ms(c.latencyMs)} ms`
+          `${formatMs(c.latencyMs)} ms`
         ) : (
           <span class="error">{c.errorKind ?? 'incorrect'}</span>
         )}
@@ -126,7 +122,7 @@ export function SearchPage(props: { detail: SearchDetail }) {
         </dd>
         <dt>baseline → best</dt>
         <dd>
-          {ms(s.baselineLatencyMs)} → {ms(s.bestLatencyMs)} ms ({speedup(speedupOf(s))})
+          {formatMs(s.baselineLatencyMs)} → {formatMs(s.bestLatencyMs)} ms ({formatSpeedup(speedupOf(s))})
         </dd>
         {s.scheduleId ? (
           <>
