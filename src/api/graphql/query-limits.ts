@@ -139,12 +139,19 @@ export function useExecutionDeadline(deadlineMs: number): Plugin<ApiContext> {
           ),
         deadlineMs,
       );
+      // A client that goes away aborts the execution too. Not through AbortSignal.any: on Node 20 the
+      // combined signal stays reachable from its sources, and the server grew by about 3 KiB of heap
+      // a request (bench/kb/soak.mjs); a listener removed when the execution ends keeps nothing.
       const client = args.contextValue.request?.signal;
+      const onClientAbort = (): void => deadline.abort(client?.reason);
+      if (client?.aborted) onClientAbort();
+      else client?.addEventListener('abort', onClientAbort, { once: true });
       // graphql-tools' executor (yoga's) honours args.signal between fields and rejects with its reason.
-      (args as { signal?: AbortSignal }).signal = client ? AbortSignal.any([client, deadline.signal]) : deadline.signal;
+      (args as { signal?: AbortSignal }).signal = deadline.signal;
       return {
         onExecuteDone() {
           clearTimeout(timer);
+          client?.removeEventListener('abort', onClientAbort);
         },
       };
     },
