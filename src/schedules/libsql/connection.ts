@@ -11,6 +11,7 @@ import { Mutex } from 'async-mutex';
 import { SkbError, messageOf } from '../errors.js';
 import { migrate } from '../migrations.js';
 import { inlineArguments, type SqlValue } from './sql-text.js';
+import { openCachedReader, type CachedReader } from './statement-cache.js';
 
 export interface LibsqlStoreOptions {
   /** `file:path/to.db`, `:memory:`, or a `libsql://` / `http(s)://` / `ws(s)://` server URL. */
@@ -51,9 +52,10 @@ export async function openLibsqlConnection(options: LibsqlStoreOptions): Promise
   const { url } = options;
   const path = localPath(url);
   if (path) mkdirSync(dirname(path), { recursive: true });
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   let client: Client;
   try {
-    client = createClient({ url, authToken: options.authToken, timeout: options.busyTimeoutMs ?? 5000 });
+    client = createClient({ url, authToken: options.authToken, timeout: busyTimeoutMs });
   } catch (error) {
     throw new SkbError(
       'CONFIG',
@@ -62,9 +64,12 @@ export async function openLibsqlConnection(options: LibsqlStoreOptions): Promise
       { cause: error },
     );
   }
+  let reader: CachedReader | null = null;
   try {
     if (path) await client.execute('PRAGMA journal_mode = WAL');
     await migrate(client);
+    // A file database's reads go through a connection of their own that reuses its statements.
+    if (path) reader = openCachedReader(path, busyTimeoutMs);
   } catch (error) {
     client.close();
     throw error;
@@ -78,6 +83,7 @@ export async function openLibsqlConnection(options: LibsqlStoreOptions): Promise
 
   return {
     read(work) {
+      if (reader) return work(reader);
       return memory ? lane.runExclusive(() => work(client)) : work(client);
     },
     write(work) {
@@ -96,6 +102,7 @@ export async function openLibsqlConnection(options: LibsqlStoreOptions): Promise
       });
     },
     close() {
+      reader?.close();
       client.close();
     },
   };
