@@ -146,6 +146,8 @@ export interface Store {
 
   /** Increases on every write that changes schedules or embeddings; ANN indexes record it to detect staleness. */
   revision(): Promise<number>;
+  /** That revision and the reuse records' (increases on every write that changes them), in one read. */
+  revisions(): Promise<{ schedules: number; reuses: number }>;
   /**
    * A marker the database keeps about itself, e.g. that the shipped seed schedules were imported
    * once (so a user who deleted them does not get them back); null when never set. Markers are

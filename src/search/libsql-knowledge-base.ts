@@ -92,6 +92,8 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
   }
 
   const catalog = createShapeCatalog(store);
+  /** The reuse revision the catalog's reuse outcomes were read at; -1 until the first check. */
+  let knownReuseRevision = -1;
   let dirty = false;
   let saveTimer: NodeJS.Timeout | null = null;
   let closed = false;
@@ -124,7 +126,12 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
   }
 
   async function refreshIfStale(): Promise<void> {
-    if ((await store.revision()) === knownRevision) return;
+    const revisions = await store.revisions();
+    if (revisions.reuses !== knownReuseRevision) {
+      catalog.clearReuseStats();
+      knownReuseRevision = revisions.reuses;
+    }
+    if (revisions.schedules === knownRevision) return;
     index = await openAnnIndex({ store, embedderId: embedder.id, dim: embedder.dim, dataDir, hnsw: options.hnsw });
     catalog.clear();
     knownRevision = index.revision;

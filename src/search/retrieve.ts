@@ -107,10 +107,8 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
 
   const needCatalog = tiers.has('exact') || tiers.has('structure');
   const entries = needCatalog ? await catalog.entries(structureKey(op), family) : [];
-  // Outcomes of past reuses, read once for every schedule of the structure (one query).
-  const stats = new Map(
-    (entries.length ? await store.reuseStats(entries.map((e) => e.id)) : []).map((r) => [r.scheduleId, r]),
-  );
+  // Outcomes of past reuses of every schedule of the structure (kept by the catalog); the similar tier adds its own.
+  const stats = new Map(needCatalog ? await catalog.reuseStats(structureKey(op), family) : []);
   const transfer = (id: string): { factor: number; note: string } => transferOf(stats.get(id));
   /**
    * Full schedules of the chosen entries, in the given order. The catalog groups by family and an

@@ -42,7 +42,7 @@ describe('cached reader', () => {
         const i = Number(row.i);
         expect(row.r).toBe(REALS[i]);
         expect(row.t).toBe(TEXTS[i % TEXTS.length]);
-        if (i % 2) expect([...(row.b as Uint8Array)]).toEqual([0, i, 255]);
+        if (i % 2) expect([...new Uint8Array(row.b as ArrayBuffer)]).toEqual([0, i, 255]);
         else expect(row.b).toBeNull();
       }
     }

@@ -212,6 +212,28 @@ describe('knowledge base service', () => {
     expect(reader.index.size).toBe(4);
     await reader.close();
   });
+
+  it('ranks by reuse outcomes another process recorded after this one last answered', async () => {
+    const reader = await open();
+    await reader.addSchedules(makeContents(local, 3), [local]);
+    const ask = () => reader.similar({ operation: query, targetKey: local.key, k: 10, tiers: ['structure', 'exact'] });
+    const before = await ask();
+    expect(before.some((m) => m.reason.includes('transferred well'))).toBe(false);
+    const writer = await open();
+    const reused = before.at(-1)!.schedule.id;
+    const reuse = await writer.store.recordReuse({
+      scheduleId: reused,
+      searchId: 'search-elsewhere',
+      tier: 'structure',
+      distance: 1,
+      outcome: 'pending',
+    });
+    await writer.store.updateReuse(reuse.id, { outcome: 'improved' });
+    await writer.close();
+    const after = await ask();
+    expect(after.find((m) => m.schedule.id === reused)!.reason).toContain('transferred well 1 of 1 time');
+    await reader.close();
+  });
 });
 
 describe('measured points for the cost model', () => {

@@ -145,6 +145,7 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
     reuseStats: (ids) => read((kb) => kb.reuses.stats(ids)),
 
     revision: () => read((kb) => kb.markers.revision()),
+    revisions: () => read((kb) => kb.markers.revisions()),
     getMarker: (name) => read((kb) => kb.markers.get(name)),
     setMarker: (name, value) => write((kb) => kb.markers.set(name, value)),
 

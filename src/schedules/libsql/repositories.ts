@@ -25,7 +25,7 @@ export function createRepositories(db: SqlExecutor): Repositories {
     targets,
     markers,
     schedules: createSchedulesRepository(db, { targets, markers }),
-    reuses: createReusesRepository(db),
+    reuses: createReusesRepository(db, { markers }),
     searches: createSearchesRepository(db),
   };
 }

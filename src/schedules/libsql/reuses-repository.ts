@@ -5,6 +5,7 @@ import { ReuseSchema, type Reuse } from '../schedule.js';
 import type { SearchSeed } from '../search.js';
 import type { ReuseStats } from '../store.js';
 import type { SqlExecutor } from './connection.js';
+import type { MarkersRepository } from './markers-repository.js';
 import { whereClause } from './sql-text.js';
 import { parseStored } from './stored-rows.js';
 
@@ -41,7 +42,8 @@ function rowToReuse(row: Row): Reuse {
   );
 }
 
-export function createReusesRepository(db: SqlExecutor): ReusesRepository {
+export function createReusesRepository(db: SqlExecutor, deps: { markers: MarkersRepository }): ReusesRepository {
+  const { markers } = deps;
   return {
     async insert(reuse) {
       const dup = await db.execute({ sql: 'SELECT 1 FROM reuses WHERE id = ?', args: [reuse.id] });
@@ -60,6 +62,7 @@ export function createReusesRepository(db: SqlExecutor): ReusesRepository {
           reuse.createdAt,
         ],
       });
+      await markers.bumpReuseRevision();
     },
 
     async update(id, patch) {
@@ -75,6 +78,7 @@ export function createReusesRepository(db: SqlExecutor): ReusesRepository {
         sql: 'UPDATE reuses SET outcome = ?, gain = ? WHERE id = ?',
         args: [next.outcome, next.gain ?? null, id],
       });
+      await markers.bumpReuseRevision();
       return next;
     },
 
@@ -86,6 +90,7 @@ export function createReusesRepository(db: SqlExecutor): ReusesRepository {
           args: [seed.outcome, seed.gain ?? null, seed.reuseId, searchId],
         });
       }
+      if (seeds.some((s) => s.outcome !== 'pending')) await markers.bumpReuseRevision();
     },
 
     async list(filter) {
@@ -135,6 +140,7 @@ export function createReusesRepository(db: SqlExecutor): ReusesRepository {
 
     async deleteOfSchedule(scheduleId) {
       await db.execute({ sql: 'DELETE FROM reuses WHERE schedule_id = ?', args: [scheduleId] });
+      await markers.bumpReuseRevision();
     },
   };
 }

@@ -41,7 +41,8 @@ function wrappedSql(sql: string, columns: string[]): string {
 
 function decodedValue(type: unknown, value: unknown): unknown {
   if (type === 'real') return value === 'Inf' ? Infinity : value === '-Inf' ? -Infinity : Number(value);
-  if (type === 'blob') return Buffer.from(String(value), 'hex');
+  // As @libsql/client returns blobs: an ArrayBuffer of their own.
+  if (type === 'blob') return new Uint8Array(Buffer.from(String(value), 'hex')).buffer;
   return value;
 }
 
