@@ -3,7 +3,7 @@
 // resident memory is read from /proc at each checkpoint, with the client-side latency of the
 // requests since the previous one.
 //
-//   npm run build && node bench/kb/soak.mjs [--size 100000] [--queries 100000] [--checkpoints 1000,10000,50000,100000] [--concurrency 4]
+//   npm run build && node bench/kb/soak.mjs [--size 100000] [--queries 100000] [--checkpoints 1000,10000,...] [--concurrency 4] [--distinct 5000]
 //
 // Plain JavaScript over the build output (dist/), so it runs without a TypeScript loader.
 import { spawn } from 'node:child_process';
