@@ -64,7 +64,13 @@ export const SearchConfigSchema = z
     models: z.array(z.string().min(1).max(128)).max(16).default([]),
     /** Timing settings passed to the toolchain. */
     timing: z
-      .object({ warmup: z.number().int().min(0).max(1000), runs: z.number().int().min(1).max(1000) })
+      .object({
+        warmup: z.number().int().min(0).max(1000),
+        runs: z.number().int().min(1).max(1000),
+        minRuns: z.number().int().min(3).max(1000),
+        budgetMs: z.number().min(0).max(600_000),
+        stableSpreadPct: z.number().min(0).max(100),
+      })
       .partial()
       .default({}),
     /** Seeding from the knowledge base (on by default; a search with nothing to retrieve runs cold). */

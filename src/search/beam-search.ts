@@ -191,6 +191,9 @@ async function runIteration(input: BeamSearchInput, state: SearchState): Promise
   const phase = state.iteration <= config.translateIterations ? 'translate' : 'optimize';
   const options = phase === 'translate' ? menu.translateOptions : menu.options;
   const children: BeamNode[] = [];
+  // No child slower than this enters the beam (kept, or admitted as the escape scout), so timing
+  // stops early past it. Replays are timed in full: their outcome judges the seed.
+  const widest = Math.max(keepFactorFor(config, state.iteration), config.escapeFactor);
 
   if (state.iteration === config.translateIterations + 1 && input.planner.replay) {
     const parent = state.beam[0]!;
@@ -210,7 +213,14 @@ async function runIteration(input: BeamSearchInput, state: SearchState): Promise
       const count = Math.min(config.implementationsPerPlan, config.budget - state.samplesUsed);
       children.push(
         ...(await takeSlot(input, state, parent, count, (samples) =>
-          runPlanSlot(input, state, { phase, options, parent, planIndex, samples }),
+          runPlanSlot(input, state, {
+            phase,
+            options,
+            parent,
+            planIndex,
+            samples,
+            admitBelowMs: parent.record.latencyMs! * widest,
+          }),
         )),
       );
     }

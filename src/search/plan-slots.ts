@@ -58,8 +58,11 @@ export interface SlotContext {
   config: SearchConfig;
   menu: Menu;
   planner: Planner;
-  /** Evaluates codes on the target, one result per code, in order; rejects when `signal` aborts. */
-  evaluate(codes: string[], signal?: AbortSignal): Promise<CandidateResult[]>;
+  /**
+   * Evaluates codes on the target, one result per code, in order; rejects when `signal` aborts.
+   * `stopAboveMs`: the latency above which a candidate cannot enter the beam, so timing it further is waste.
+   */
+  evaluate(codes: string[], signal?: AbortSignal, options?: { stopAboveMs?: number }): Promise<CandidateResult[]>;
   seeds?: SeedHook;
   /** Measured points of the knowledge base for the task's structure and hardware family (none for a cold search). */
   prior?: readonly MeasuredPoint[];
@@ -74,6 +77,8 @@ export interface PlanSlot {
   parent: BeamNode;
   planIndex: number;
   samples: number[];
+  /** The most a child may take and still enter the beam (the parent's latency times the iteration's widest factor). */
+  admitBelowMs: number;
 }
 
 /** A replay slot: seed number `index` of the replays, applied to `parent` as sample `sample`. */
@@ -159,6 +164,7 @@ export async function runPlanSlot(ctx: SlotContext, state: SearchState, slot: Pl
     ? await ctx.evaluate(
         runnable.map((impl) => impl.code),
         signal,
+        { stopAboveMs: slot.admitBelowMs },
       )
     : [];
   if (results.length !== runnable.length)

@@ -128,13 +128,14 @@ export function createSearchRunner(
         menu,
         planner,
         baseline: record.task.baselineCode !== undefined ? { code: record.task.baselineCode } : planner.baseline(task),
-        evaluate: (codes, evalSignal) =>
+        evaluate: (codes, evalSignal, options) =>
           lane(target.id, evalSignal ?? signal, () =>
             target.evaluate({
               operation: current.task.operation,
               candidates: codes,
               signal: evalSignal ?? signal,
               timing: current.config.timing,
+              ...(options?.stopAboveMs !== undefined ? { stopAboveMs: options.stopAboveMs } : {}),
               ...(problemSource !== undefined ? { problemSource } : {}),
             }),
           ),

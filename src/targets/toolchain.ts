@@ -13,6 +13,10 @@ export type ErrorKind = z.infer<typeof ErrorKindSchema>;
 /** Most characters of program or compiler output kept in a result. */
 export const MAX_RESULT_OUTPUT_CHARS = 4096;
 
+/** Why timing a candidate stopped: it took `runs`, the runs agreed, the budget ran out, or it was clearly slower than it had to be. */
+export const TimingStopSchema = z.enum(['cap', 'stable', 'budget', 'slower']);
+export type TimingStop = z.infer<typeof TimingStopSchema>;
+
 export const CandidateResultSchema = z
   .object({
     /** Matched the reference within the tolerance (and ran to the end). */
@@ -23,6 +27,8 @@ export const CandidateResultSchema = z
     samplesMs: z.array(z.number().nonnegative()),
     /** (max - min) / median of the samples, in percent; null without samples. */
     spreadPct: z.number().nonnegative().nullable(),
+    /** Why timing stopped where it did (absent when not timed, or from a fixed-count toolchain). */
+    timingStop: TimingStopSchema.optional(),
     errorKind: ErrorKindSchema.nullable(),
     /** Compiler or program output that explains the result, trimmed to a few KB. */
     output: z.string().max(MAX_RESULT_OUTPUT_CHARS + 64),
@@ -34,24 +40,43 @@ export const CandidateResultSchema = z
   .strict();
 export type CandidateResult = z.infer<typeof CandidateResultSchema>;
 
+/**
+ * How a candidate is timed: against a time budget rather than a fixed count, as
+ * `triton.testing.do_bench` and TVM's `min_repeat_ms` do. At least `minRuns` timed runs are taken,
+ * then timing stops as soon as the runs agree (spread at most `stableSpreadPct`), or the timed runs
+ * have lasted `budgetMs`, or `runs` were taken. A toolchain that times a fixed count (KernelBench's
+ * harness) sets `minRuns` to `runs`.
+ */
 export interface TimingSettings {
-  /** Untimed runs before measuring. */
+  /** Most untimed runs before measuring; warm-up also stops once it has lasted a quarter of `budgetMs`. */
   warmup: number;
-  /** Timed runs; the latency is their median. */
+  /** Most timed runs; the latency is the median of those taken. */
   runs: number;
+  /** Fewest timed runs (3 or more: a median of fewer says little), or `runs` when that is smaller. */
+  minRuns: number;
+  /** Once `minRuns` are taken, no new timed run starts after the timed runs have lasted this long. */
+  budgetMs: number;
+  /** Once `minRuns` are taken, timing stops when (max - min) / median of the runs is at most this, in percent; 0 never. */
+  stableSpreadPct: number;
 }
 
 /** A toolchain's defaults overridden by a request's timing, refused (BAD_INPUT) when out of range. */
 export function timingSettings(defaults: TimingSettings, requested?: Partial<TimingSettings>): TimingSettings {
   const timing = { ...defaults, ...requested };
-  const { warmup, runs } = timing;
-  if (!Number.isInteger(warmup) || warmup < 0 || !Number.isInteger(runs) || runs < 1 || runs > 1000) {
-    throw new SkbError(
-      'BAD_INPUT',
-      `Timing needs an integer warmup >= 0 and 1 to 1000 runs (got warmup ${warmup}, runs ${runs})`,
-    );
-  }
-  return timing;
+  const { warmup, runs, minRuns, budgetMs, stableSpreadPct } = timing;
+  const problems = [
+    Number.isInteger(warmup) && warmup >= 0 && warmup <= 1000 ? '' : `warmup from 0 to 1000 (got ${warmup})`,
+    Number.isInteger(runs) && runs >= 1 && runs <= 1000 ? '' : `runs from 1 to 1000 (got ${runs})`,
+    Number.isInteger(minRuns) && minRuns >= 3 && minRuns <= 1000 ? '' : `minRuns from 3 to 1000 (got ${minRuns})`,
+    Number.isFinite(budgetMs) && budgetMs >= 0 && budgetMs <= 600_000
+      ? ''
+      : `budgetMs from 0 to 600000 (got ${budgetMs})`,
+    Number.isFinite(stableSpreadPct) && stableSpreadPct >= 0 && stableSpreadPct <= 100
+      ? ''
+      : `stableSpreadPct from 0 to 100 (got ${stableSpreadPct})`,
+  ].filter(Boolean);
+  if (problems.length) throw new SkbError('BAD_INPUT', `Timing needs ${problems.join(', ')}`);
+  return { ...timing, minRuns: Math.min(minRuns, runs) };
 }
 
 export interface EvaluateRequest {
@@ -61,6 +86,13 @@ export interface EvaluateRequest {
   executor: Executor;
   signal?: AbortSignal;
   timing?: Partial<TimingSettings>;
+  /**
+   * A candidate whose fastest timed run is above this many ms cannot enter the search's beam (its
+   * parent's latency times the keep factor): timing stops after `minRuns`, or after one run when it
+   * is above twice this, and the result reports what was measured. Toolchains that time a fixed
+   * count ignore it.
+   */
+  stopAboveMs?: number;
   /** KernelBench: the problem to judge against; default the one generated for the operation. */
   problemSource?: string;
 }

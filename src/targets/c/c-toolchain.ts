@@ -49,7 +49,12 @@ export interface CToolchainOptions {
   seed?: number;
 }
 
-export const DEFAULT_TIMING: TimingSettings = { warmup: 3, runs: 15 };
+/**
+ * At least 3 timed runs, up to 15; done once they agree within 3% or have lasted 250 ms. A naive
+ * baseline of about a second a call is timed 3 times instead of 15, a fast kernel whose runs agree
+ * 3 times, a noisy one until the budget says enough.
+ */
+export const DEFAULT_TIMING: TimingSettings = { warmup: 3, runs: 15, minRuns: 3, budgetMs: 250, stableSpreadPct: 3 };
 export const DEFAULT_CFLAGS = ['-O3', '-march=native'];
 
 const DEFAULT_COMPILE_LIMITS: Partial<ExecLimits> = {
@@ -143,6 +148,7 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
         flushBytes: flushBytesFor(ep, cpu.fingerprint.caches.l3 ?? cpu.fingerprint.caches.l2),
         minSampleNs: Math.round(minSampleMs * 1e6),
         seed,
+        stopAboveMs: request.stopAboveMs ?? 0,
       });
       const results: (CandidateResult | undefined)[] = new Array(candidates.length);
       const compiled: Compiled[] = [];
@@ -179,7 +185,7 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
             limits: { maxProcesses: cpu.fingerprint.cores * 2 + 8, ...DEFAULT_RUN_LIMITS, ...options.runLimits },
             ...(signal ? { signal } : {}),
           });
-          results[index] = make(classifyRun(ran, nonce, operation, ep, cpu));
+          results[index] = make(classifyRun(ran, nonce, operation, ep, cpu, request.stopAboveMs));
           entry.disposed = true;
           await ws.dispose();
         }
@@ -229,6 +235,7 @@ function classifyRun(
   operation: Operation,
   ep: EntryPoint,
   cpu: CpuProbe,
+  stopAboveMs: number | undefined,
 ): Omit<CandidateResult, 'fingerprintKey'> {
   const output = `${ran.stderr}${ran.stderr && ran.stdout ? '\n' : ''}${ran.stdout}`;
   switch (ran.limitExceeded) {
@@ -273,14 +280,21 @@ function classifyRun(
   }
   const { median, spreadPct } = summarizeSamples(result.samplesMs);
   if (median === null) return failure('runtime', output, 'reported no timing samples');
+  const slower =
+    result.stopped === 'slower' && stopAboveMs !== undefined
+      ? [
+          `timing stopped after ${result.samplesMs.length} run${result.samplesMs.length === 1 ? '' : 's'}: even the fastest (${Math.min(...result.samplesMs).toPrecision(4)} ms) is slower than ${stopAboveMs.toPrecision(4)} ms, the most this step could take and still be kept`,
+        ]
+      : [];
   return {
     correct: true,
     latencyMs: median,
     samplesMs: result.samplesMs,
     spreadPct,
+    ...(result.stopped ? { timingStop: result.stopped } : {}),
     errorKind: null,
     output,
-    feedback: performanceFeedback(operation, median, spreadPct ?? 0, result, cpu),
+    feedback: [...slower, ...performanceFeedback(operation, median, spreadPct ?? 0, result, cpu)],
   };
 }
 

@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { LIMIT_MARKERS } from '../limits.js';
+import { TimingStopSchema, type TimingSettings } from '../toolchain.js';
 import type { EntryPoint } from './entry-points.js';
 
 /** Prefix of the one line of program output the toolchain reads. */
@@ -34,13 +35,15 @@ export const HarnessResultSchema = z
     samplesMs: z.array(z.number().nonnegative()),
     /** Whether the caches were flushed before each sample. */
     flushed: z.boolean(),
+    /** Why timing stopped (absent on a wrong answer, which is not timed). */
+    stopped: TimingStopSchema.optional(),
   })
   .strict();
 export type HarnessResult = z.infer<typeof HarnessResultSchema>;
 
-export interface HarnessOptions {
-  warmup: number;
-  runs: number;
+export interface HarnessOptions extends TimingSettings {
+  /** A candidate whose fastest timed run is above this (ms) stops early as slower; 0 never. */
+  stopAboveMs: number;
   /** Bytes written between samples to evict the problem from the caches; 0 disables flushing. */
   flushBytes: number;
   /** A sample repeats the call until it lasts this long (clock resolution and call overhead). */
@@ -120,6 +123,25 @@ static void shift(float *p, size_t n, float f) { for (size_t i = 0; i < n; i++) 
 static double now_ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return (double)t.tv_sec * 1e9 + (double)t.tv_nsec; }
 
 #define FLUSH_BYTES ((size_t)${options.flushBytes})
+#define WARMUP ${options.warmup}
+#define RUNS ${Math.max(1, options.runs)}
+#define MIN_RUNS ${Math.max(1, Math.min(options.minRuns, options.runs))}
+#define BUDGET_NS ${(options.budgetMs * 1e6).toFixed(1)}
+#define STABLE_PCT ${options.stableSpreadPct.toFixed(6)}
+#define STOP_ABOVE_MS ${options.stopAboveMs > 0 && Number.isFinite(options.stopAboveMs) ? options.stopAboveMs.toExponential(9) : '0.0'}
+
+/* (max - min) / median of the first n samples, in percent (n is at most RUNS, so sorting a copy is cheap). */
+static double spread_pct(const double *samples, int n) {
+  static double sorted[RUNS];
+  for (int i = 0; i < n; i++) {
+    double v = samples[i];
+    int j = i;
+    while (j > 0 && sorted[j - 1] > v) { sorted[j] = sorted[j - 1]; j--; }
+    sorted[j] = v;
+  }
+  double median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
+  return median > 0.0 ? (sorted[n - 1] - sorted[0]) / median * 100.0 : 0.0;
+}
 static volatile unsigned char *flush_buf;
 static void flush_caches(void) {
   for (size_t i = 0; i < FLUSH_BYTES; i += 64) flush_buf[i] += 1;
@@ -176,13 +198,28 @@ int main(void) {
   double once = now_ns() - t0;
   long reps = once >= ${options.minSampleNs}.0 ? 1 : (long)(${options.minSampleNs}.0 / (once > 1.0 ? once : 1.0)) + 1;
   if (reps > 1000000) reps = 1000000;
-  for (int w = 0; w < ${options.warmup}; w++) ${ep.call};
-  static double samples[${Math.max(1, options.runs)}];
-  for (int r = 0; r < ${options.runs}; r++) {
+  /* Warm-up: up to WARMUP runs, and no more once it has lasted a quarter of the timing budget (the
+     check and the calibration call above already ran the kernel twice). */
+  double warm_start = now_ns();
+  for (int w = 0; w < WARMUP && (w == 0 || now_ns() - warm_start < BUDGET_NS / 4.0); w++) ${ep.call};
+  static double samples[RUNS];
+  int taken = 0;
+  const char *stopped = "cap";
+  double timed_ns = 0.0, fastest = DBL_MAX;
+  while (taken < RUNS) {
     if (FLUSH_BYTES) flush_caches();
     double start = now_ns();
     for (long k = 0; k < reps; k++) ${ep.call};
-    samples[r] = (now_ns() - start) / (double)reps / 1e6;
+    double lasted = now_ns() - start;
+    timed_ns += lasted;
+    samples[taken++] = lasted / (double)reps / 1e6;
+    if (samples[taken - 1] < fastest) fastest = samples[taken - 1];
+    /* Clearly slower than the most its parent admits: even its fastest run is twice over. */
+    if (STOP_ABOVE_MS > 0.0 && fastest > 2.0 * STOP_ABOVE_MS) { stopped = "slower"; break; }
+    if (taken < MIN_RUNS) continue;
+    if (STOP_ABOVE_MS > 0.0 && fastest > STOP_ABOVE_MS) { stopped = "slower"; break; }
+    if (STABLE_PCT > 0.0 && spread_pct(samples, taken) <= STABLE_PCT) { stopped = "stable"; break; }
+    if (timed_ns >= BUDGET_NS) { stopped = "budget"; break; }
   }
 
   /* Check once more: a kernel that is only right on its first call is not right. */
@@ -194,8 +231,8 @@ int main(void) {
   printf("\\n${RESULT_PREFIX}%s {\\"correct\\":true,\\"maxErrRatio\\":", nonce);
   print_number(c.max_ratio > again.max_ratio ? c.max_ratio : again.max_ratio);
   printf(",\\"firstBad\\":null,\\"got\\":null,\\"expected\\":null,\\"reps\\":%ld,\\"samplesMs\\":[", reps);
-  for (int r = 0; r < ${options.runs}; r++) printf("%s%.9g", r ? "," : "", samples[r]);
-  printf("],\\"flushed\\":%s}\\n", FLUSH_BYTES ? "true" : "false");
+  for (int r = 0; r < taken; r++) printf("%s%.9g", r ? "," : "", samples[r]);
+  printf("],\\"flushed\\":%s,\\"stopped\\":\\"%s\\"}\\n", FLUSH_BYTES ? "true" : "false", stopped);
   return 0;
 }
 `;

@@ -65,8 +65,14 @@ export interface KernelBenchToolchain extends Toolchain {
   evaluateProblem(request: KernelBenchEvaluateRequest): Promise<KernelBenchEvaluation[]>;
 }
 
-/** KernelBench's timing: 100 timed runs after warm-up. */
-export const KERNELBENCH_TIMING: TimingSettings = { warmup: 10, runs: 100 };
+/** KernelBench's timing: 100 timed runs after warm-up, a fixed count (the harness takes them all). */
+export const KERNELBENCH_TIMING: TimingSettings = {
+  warmup: 10,
+  runs: 100,
+  minRuns: 100,
+  budgetMs: 0,
+  stableSpreadPct: 0,
+};
 const DEFAULT_RUN_LIMITS: Partial<ExecLimits> = { wallMs: 180_000, maxOutputBytes: 1024 * 1024 };
 
 /** Creates the KernelBench toolchain. */
