@@ -66,6 +66,12 @@ export type {
   MeasuredPointsQuery,
 } from './store.js';
 export { measuredPointsOf, type MeasuredPoint } from './measured-point.js';
+export {
+  baselineKey,
+  MeasuredBaselineSchema,
+  type BaselineIdentity,
+  type MeasuredBaseline,
+} from './measured-baseline.js';
 export { extractSchedule, type ExtractScheduleInput } from './extract-schedule.js';
 export { bestLineage, isMeasured, lineageOf, lineageStepOf, seedOfCandidate } from './lineage.js';
 export { createLibsqlStore, validateTargetRecord, type LibsqlStore, type LibsqlStoreOptions } from './libsql/index.js';

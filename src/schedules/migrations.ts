@@ -106,6 +106,18 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: 'measured baselines, reused across searches of one task',
+    statements: [
+      `CREATE TABLE baselines (
+        key TEXT PRIMARY KEY,
+        target_key TEXT NOT NULL,
+        measured_at TEXT NOT NULL,
+        record TEXT NOT NULL
+      )`,
+    ],
+  },
 ];
 
 /**

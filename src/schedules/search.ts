@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CandidateRecord } from './candidate.js';
 import type { Task } from './task.js';
+import type { MeasuredBaseline } from './measured-baseline.js';
 import { ReuseSchema, ReuseTierSchema } from './schedule.js';
 import type { Page, PageRequest } from './store.js';
 
@@ -71,6 +72,7 @@ export const SearchConfigSchema = z
         budgetMs: z.number().min(0).max(600_000),
         stableSpreadPct: z.number().min(0).max(100),
       })
+      .strict()
       .partial()
       .default({}),
     /** Seeding from the knowledge base (on by default; a search with nothing to retrieve runs cold). */
@@ -226,4 +228,8 @@ export interface SearchStore {
   markAdmitted(searchId: string, ids: string[]): Promise<void>;
   /** Every candidate of a search, in sample order. */
   listCandidates(searchId: string): Promise<CandidateRecord[]>;
+  /** The baseline measured before under this key (see `baselineKey`), or null. */
+  findBaseline(key: string): Promise<MeasuredBaseline | null>;
+  /** Stores a correct, measured baseline for later searches of the same task on the same target. */
+  storeBaseline(key: string, targetKey: string, baseline: MeasuredBaseline): Promise<void>;
 }

@@ -21,6 +21,7 @@ import {
   speedupOf,
   type CandidateRecord,
   type LineageStep,
+  type MeasuredBaseline,
   type MeasuredPoint,
   type ProgressEvent,
   type SearchConfig,
@@ -64,6 +65,14 @@ export interface BeamSearchInput extends SlotContext {
   sink: BeamSearchSink;
   /** Candidates stored by an earlier run of this search: replayed, never evaluated again. */
   stored?: CandidateRecord[];
+  /**
+   * The baseline as an earlier search of the same task measured it on this target (same toolchain
+   * version and timing): reused as sample 0 instead of timing it again. Absent: always measured.
+   */
+  measuredBaseline?: {
+    find(): Promise<MeasuredBaseline | null>;
+    store(baseline: MeasuredBaseline): Promise<void>;
+  };
   onEvent?(event: ProgressEvent): void;
 }
 
@@ -150,8 +159,7 @@ async function measureBaseline(
   let root = stored.get(0);
   if (!root) {
     signal?.throwIfAborted();
-    const [result] = await input.evaluate([input.baseline.code], signal);
-    if (!result) throw new SkbError('INTERNAL', 'The target returned no result for the baseline');
+    const result = await evaluateBaseline(input);
     signal?.throwIfAborted();
     root = candidateRecord(input.searchId, {
       parentId: null,
@@ -180,6 +188,37 @@ async function measureBaseline(
     );
   }
   return root;
+}
+
+/** The baseline's result: the one an earlier search measured here when there is one, else measured (and kept) now. */
+async function evaluateBaseline(
+  input: BeamSearchInput,
+): Promise<Pick<CandidateRecord, 'correct' | 'latencyMs' | 'errorKind' | 'output' | 'feedback'>> {
+  const reused = await input.measuredBaseline?.find();
+  if (reused) {
+    return {
+      correct: true,
+      latencyMs: reused.latencyMs,
+      errorKind: null,
+      output: reused.output,
+      feedback: [
+        `baseline not timed again: search ${reused.searchId} measured it at ${reused.measuredAt} on this target, with the same toolchain and timing`,
+        ...reused.feedback,
+      ],
+    };
+  }
+  const [result] = await input.evaluate([input.baseline.code], input.signal);
+  if (!result) throw new SkbError('INTERNAL', 'The target returned no result for the baseline');
+  if (result.correct && result.latencyMs !== null && result.latencyMs > 0) {
+    await input.measuredBaseline?.store({
+      latencyMs: result.latencyMs,
+      output: result.output,
+      feedback: result.feedback,
+      searchId: input.searchId,
+      measuredAt: new Date().toISOString(),
+    });
+  }
+  return result;
 }
 
 /**

@@ -5,12 +5,14 @@
  */
 import {
   SkbError,
+  baselineKey,
   extractSchedule,
   lineageOf,
   messageOf,
   structureKey,
   targetFamily,
   targetKey,
+  type BaselineIdentity,
   type CandidateRecord,
   type LineageStep,
   type SearchConfig,
@@ -121,13 +123,15 @@ export function createSearchRunner(
             })
           : [];
       const current = record;
+      const baseline =
+        record.task.baselineCode !== undefined ? { code: record.task.baselineCode } : planner.baseline(task);
       const result = await runBeamSearch({
         searchId: id,
         task,
         config: record.config,
         menu,
         planner,
-        baseline: record.task.baselineCode !== undefined ? { code: record.task.baselineCode } : planner.baseline(task),
+        baseline,
         evaluate: (codes, evalSignal, options) =>
           lane(target.id, evalSignal ?? signal, () =>
             target.evaluate({
@@ -147,6 +151,13 @@ export function createSearchRunner(
           },
         },
         stored,
+        measuredBaseline: measuredBaselineOf(searches, {
+          targetKey: key,
+          operation: record.task.operation,
+          code: baseline.code,
+          ...(record.config.timing !== undefined ? { timing: record.config.timing } : {}),
+          ...(problemSource !== undefined ? { problemSource } : {}),
+        }),
         ...(seeds ? { seeds } : {}),
         prior,
         signal,
@@ -266,4 +277,14 @@ export function createSearchRunner(
   }
 
   return run;
+}
+
+/** The measured baseline of one task on one target, kept in the search store under its identity. */
+function measuredBaselineOf(searches: SearchStore, identity: BaselineIdentity) {
+  const key = baselineKey(identity);
+  return {
+    find: () => searches.findBaseline(key),
+    store: (baseline: Parameters<SearchStore['storeBaseline']>[2]) =>
+      searches.storeBaseline(key, identity.targetKey, baseline),
+  };
 }

@@ -7,7 +7,9 @@ import {
   SearchConfigSchema,
   SkbError,
   TaskSchema,
+  baselineKey,
   newSearchRecord,
+  parseOperation,
   type CandidateRecord,
   type SearchRecord,
   type SearchStatus,
@@ -297,6 +299,46 @@ export function describeSearchStoreSuite(name: string, open: () => Promise<Opene
         expect((await store.listCandidates('b')).map((c) => c.admitted)).toEqual([false]);
         await store.markAdmitted('a', ['a-c0']);
         expect((await store.listCandidates('a')).filter((c) => c.admitted).map((c) => c.id)).toEqual(['a-c0', 'a-c2']);
+      });
+    });
+
+    describe('measured baselines', () => {
+      const operation = parseOperation({ kind: 'gemm', dims: { M: 64, N: 64, K: 64 } });
+      const identity = { targetKey: 't-0123456789abcdef', operation, code: 'void kernel() {}' };
+      const measured = {
+        latencyMs: 0.85,
+        output: 'ok',
+        feedback: ['0.6 GFLOP/s'],
+        searchId: 's1',
+        measuredAt: at(1),
+      };
+
+      it('gives a stored baseline back under its key, and nothing under the key of another task, target or timing', async () => {
+        await store.storeBaseline(baselineKey(identity), identity.targetKey, measured);
+        expect(await store.findBaseline(baselineKey(identity))).toEqual(measured);
+        const others = [
+          { ...identity, targetKey: 't-fedcba9876543210' },
+          { ...identity, code: 'void kernel() { }' },
+          { ...identity, operation: parseOperation({ kind: 'gemm', dims: { M: 64, N: 64, K: 65 } }) },
+          { ...identity, timing: { runs: 5 } },
+          { ...identity, problemSource: 'class Model: pass' },
+        ];
+        for (const other of others) {
+          expect(baselineKey(other)).not.toBe(baselineKey(identity));
+          expect(await store.findBaseline(baselineKey(other))).toBeNull();
+        }
+      });
+
+      it('keeps the newest measurement of a key, and refuses an invalid one with BAD_INPUT', async () => {
+        await store.storeBaseline(baselineKey(identity), identity.targetKey, measured);
+        const again = { ...measured, latencyMs: 0.8, searchId: 's2', measuredAt: at(2) };
+        await store.storeBaseline(baselineKey(identity), identity.targetKey, again);
+        expect(await store.findBaseline(baselineKey(identity))).toEqual(again);
+        const bad = await rejection(
+          store.storeBaseline(baselineKey(identity), identity.targetKey, { ...measured, latencyMs: -1 }),
+        );
+        expect(bad.code).toBe('BAD_INPUT');
+        expect(await store.findBaseline(baselineKey(identity))).toEqual(again);
       });
     });
   });

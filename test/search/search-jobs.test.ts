@@ -29,6 +29,15 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIST = join(ROOT, 'dist');
 const task = { operation: { kind: 'gemm', dims: { M: 64, N: 64, K: 64 } }, target: 'local' } as const;
 const timing = { warmup: 1, runs: 3 };
+/** A search of one sample: the baseline and one child. */
+const oneSample = {
+  beamWidth: 1,
+  plansPerCandidate: 1,
+  implementationsPerPlan: 1,
+  iterations: 1,
+  budget: 1,
+  menuKeep: 1,
+};
 
 let dir: string;
 let store: LibsqlStore;
@@ -118,6 +127,37 @@ describe('search jobs', () => {
     expect(events.at(-1)).toMatchObject({ type: 'finished', samplesUsed: 6, budget: 6 });
     expect(events.some((e) => e.type === 'iteration')).toBe(true);
     expect((await svc.list({ status: 'finished' }, { first: 10 })).items.map((s) => s.id)).toContain(started.id);
+    await svc.close();
+  });
+
+  it('times the baseline of a task once per target and timing, and later searches of the task reuse it', async () => {
+    const inner = localTarget(mkdtempSync(join(dir, 'ws-')));
+    const evaluated: string[][] = [];
+    const target: Target = {
+      ...inner,
+      evaluate: (request) => {
+        evaluated.push(request.candidates);
+        return inner.evaluate(request);
+      },
+    };
+    const { svc } = service(target);
+    const shape = { ...task, operation: { kind: 'gemm', dims: { M: 48, N: 48, K: 48 } } } as const;
+    const runSearch = async (config: SearchConfigInput) => {
+      const started = await svc.start(shape, config);
+      expect((await svc.wait(started.id)).status).toBe('finished');
+      return (await svc.get(started.id))!.candidates[0]!;
+    };
+    const timesBaseline = () => evaluated.filter((codes) => codes.includes(GEMM.naive)).length;
+
+    const first = await runSearch({ ...oneSample, timing });
+    expect(timesBaseline()).toBe(1);
+    const second = await runSearch({ ...oneSample, timing });
+    expect(timesBaseline()).toBe(1);
+    expect(second.latencyMs).toBe(first.latencyMs);
+    expect(second.feedback[0]).toMatch(/^baseline not timed again: search .* measured it at .* on this target/);
+    // Other timing settings measure it again: a median of 5 runs is not a median of 3.
+    await runSearch({ ...oneSample, timing: { ...timing, runs: 5 } });
+    expect(timesBaseline()).toBe(2);
     await svc.close();
   });
 
@@ -248,16 +288,7 @@ await svc.wait(started.id);
     const target = localTarget(root);
     const loops = [{ optionId: 'cpu.loop_reorder', label: 'Loop reordering', plan: 'Spin.', codes: [GEMM.forever] }];
     const { svc } = service(target, { replies: loops });
-    const started = await svc.start(task, {
-      beamWidth: 1,
-      plansPerCandidate: 1,
-      implementationsPerPlan: 1,
-      iterations: 1,
-      budget: 1,
-      menuKeep: 1,
-      inventProbability: 0,
-      timing,
-    });
+    const started = await svc.start(task, { ...oneSample, inventProbability: 0, timing });
     // The baseline has been measured and the looping candidate is running.
     await vi.waitFor(
       async () => {

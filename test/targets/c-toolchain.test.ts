@@ -125,3 +125,66 @@ void kernel(int M, int K, const float *A, const float *x, float *y) {
     expect((await broken.selfCheck(executor)).ok).toBe(false);
   });
 });
+
+describe('C toolchain: adaptive timing', () => {
+  const operation = parseOperation({ kind: 'gemm', dims: { M: 48, N: 40, K: 56 } });
+  const naive = naiveBaseline(operation);
+  const timeOnce = async (timingOverride: Record<string, number>, stopAboveMs?: number) => {
+    const [r] = await toolchain.evaluate({
+      operation,
+      candidates: [naive],
+      executor,
+      timing: timingOverride,
+      ...(stopAboveMs !== undefined ? { stopAboveMs } : {}),
+    });
+    expect(r!.correct, r!.output).toBe(true);
+    return r!;
+  };
+
+  it('takes every run up to the cap when the runs are never called stable and the budget is ample', async () => {
+    const r = await timeOnce({ warmup: 0, runs: 7, minRuns: 3, stableSpreadPct: 0, budgetMs: 600_000 });
+    expect(r.samplesMs).toHaveLength(7);
+    expect(r.timingStop).toBe('cap');
+  });
+
+  it('stops at the fewest runs once the budget is spent', async () => {
+    const r = await timeOnce({ warmup: 0, runs: 50, minRuns: 4, stableSpreadPct: 0, budgetMs: 0 });
+    expect(r.samplesMs).toHaveLength(4);
+    expect(r.timingStop).toBe('budget');
+  });
+
+  it('stops as soon as the runs agree within the spread it was given', async () => {
+    const r = await timeOnce({ warmup: 0, runs: 50, minRuns: 3, stableSpreadPct: 100, budgetMs: 600_000 });
+    expect(r.samplesMs).toHaveLength(3);
+    expect(r.timingStop).toBe('stable');
+  });
+
+  it('stops after one run a candidate far slower than it may be, and says so in its feedback', async () => {
+    const r = await timeOnce({ warmup: 0, runs: 50, stableSpreadPct: 0, budgetMs: 600_000 }, 1e-9);
+    expect(r.samplesMs).toHaveLength(1);
+    expect(r.timingStop).toBe('slower');
+    expect(r.latencyMs).toBeGreaterThan(0);
+    expect(r.feedback[0]).toMatch(/timing stopped after 1 run: even the fastest .* is slower than/);
+  });
+
+  it('times a candidate under the threshold as usual', async () => {
+    const r = await timeOnce({ warmup: 0, runs: 5, stableSpreadPct: 0, budgetMs: 600_000 }, 1e6);
+    expect(r.samplesMs).toHaveLength(5);
+    expect(r.timingStop).toBe('cap');
+  });
+
+  it('refuses out-of-range settings, naming every one that is wrong', async () => {
+    const err = await toolchain
+      .evaluate({
+        operation,
+        candidates: [naive],
+        executor,
+        timing: { minRuns: 2, budgetMs: -1, stableSpreadPct: 101 },
+      })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'BAD_INPUT' });
+    expect(String((err as Error).message)).toMatch(
+      /minRuns from 3.*budgetMs from 0 to 600000.*stableSpreadPct from 0 to 100/,
+    );
+  });
+});

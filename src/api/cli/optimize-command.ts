@@ -115,6 +115,7 @@ export function optimizeRequestFromArgs(args: ParsedArgs): { task: Task; config:
     explore: decimal(args, 'explore', 'a number from 0.05 to 1'),
     escapeFactor: decimal(args, 'escape-factor', 'a number from 1 to 100'),
     warmStart: warmStartFromArgs(args),
+    timing: timingFromArgs(args),
   };
   let config: SearchConfigInput;
   try {
@@ -124,6 +125,19 @@ export function optimizeRequestFromArgs(args: ParsedArgs): { task: Task; config:
     throw error;
   }
   return { task: { operation, target: str(args, 'target') ?? 'local' }, config };
+}
+
+/** `--timing`: a JSON object of timing overrides (checked with the rest of the config). */
+function timingFromArgs(args: Parameters<typeof str>[0]): unknown {
+  const text = str(args, 'timing');
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(
+      `--timing takes a JSON object, e.g. '{"budgetMs":500}' (got ${JSON.stringify(text.slice(0, 80))})`,
+    );
+  }
 }
 
 /** Info lines would tear the progress bar; they are kept for SKB_DEBUG. */
@@ -193,6 +207,8 @@ Search:
   --iterations N        iterations (default 8)
   --seed N              random seed (default 1)
   --explore X           share of plan slots that move at random instead of taking the cost model's best, 0.05 to 1 (default 0.25)
+  --timing JSON         timing overrides, e.g. '{"budgetMs":500,"minRuns":5}': warmup, runs, minRuns,
+                        budgetMs, stableSpreadPct (defaults 3, 15, 3, 250, 3; see the README)
   --escape-factor X     when an iteration admits no child, the fastest within X of its parent still enters the beam, 1 to 100 (default 1.3; 1 never)
 
 Warm start (on by default: the search starts from similar stored schedules of the database):
@@ -225,6 +241,7 @@ ${ENVIRONMENT_HELP}
     seed: { type: 'string' },
     explore: { type: 'string' },
     'escape-factor': { type: 'string' },
+    timing: { type: 'string' },
     cold: { type: 'boolean' },
     seeds: { type: 'string' },
     tiers: { type: 'string' },

@@ -73,6 +73,8 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
     markAdmitted: async (searchId, ids) =>
       ids.length ? write((kb) => kb.searches.markAdmitted(searchId, ids)) : undefined,
     listCandidates: (searchId) => read((kb) => kb.searches.candidates(searchId)),
+    findBaseline: (key) => read((kb) => kb.baselines.get(key)),
+    storeBaseline: (key, targetKey, baseline) => write((kb) => kb.baselines.put(key, targetKey, baseline)),
   };
 
   return {

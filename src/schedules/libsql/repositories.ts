@@ -1,4 +1,5 @@
 /** Every repository of the knowledge base's tables, over one executor. */
+import { createBaselinesRepository, type BaselinesRepository } from './baselines-repository.js';
 import type { SqlExecutor } from './connection.js';
 import { createMarkersRepository, type MarkersRepository } from './markers-repository.js';
 import { createReusesRepository, type ReusesRepository } from './reuses-repository.js';
@@ -16,6 +17,7 @@ export interface Repositories {
   reuses: ReusesRepository;
   markers: MarkersRepository;
   searches: SearchesRepository;
+  baselines: BaselinesRepository;
 }
 
 export function createRepositories(db: SqlExecutor): Repositories {
@@ -27,5 +29,6 @@ export function createRepositories(db: SqlExecutor): Repositories {
     schedules: createSchedulesRepository(db, { targets, markers }),
     reuses: createReusesRepository(db, { markers }),
     searches: createSearchesRepository(db),
+    baselines: createBaselinesRepository(db),
   };
 }
