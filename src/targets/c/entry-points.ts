@@ -87,6 +87,28 @@ function checkSize(op: Operation, ...counts: number[]): void {
   }
 }
 
+/**
+ * The double-precision reference of one gemm (M x K times K x N, row-major) into `ref` and `tol`
+ * from element `offset` on. Loops run m-k-n, so B is read along its rows rather than strided by N;
+ * each element still sums its products in k order. `tol` first accumulates |products|, then
+ * becomes the tolerance.
+ */
+function gemmReference(a: string, b: string, offset: string, bias: boolean, relu: boolean, tolFactor: string): string {
+  return `for (int m = 0; m < M; m++) {
+    double *s = ref + ${offset} + (size_t)m * N, *abs_sum = tol + ${offset} + (size_t)m * N;
+    for (int n = 0; n < N; n++) { s[n] = 0; abs_sum[n] = 0; }
+    for (int k = 0; k < K; k++) {
+      const double x = ${a}[(size_t)m * K + k]; const float *row = ${b} + (size_t)k * N;
+      for (int n = 0; n < N; n++) { double p = x * row[n]; s[n] += p; abs_sum[n] += fabs(p); }
+    }
+    for (int n = 0; n < N; n++) {
+      ${bias ? 's[n] += bias[n]; abs_sum[n] += fabs(bias[n]);' : ''}
+      ${relu ? 'if (s[n] < 0) s[n] = 0;' : ''}
+      abs_sum[n] = ${tolFactor} * abs_sum[n] + 1e-30;
+    }
+  }`;
+}
+
 /** Relative accumulation tolerance for a sum of `n` f32 products, against a double reference. */
 const reductionTol = (n: number): string => `(FLT_EPSILON * (8.0 * sqrt((double)${n}) + 8.0))`;
 
@@ -114,13 +136,7 @@ export function entryPointFor(op: Operation): EntryPoint {
   float *B = falloc((size_t)K * N); fill(B, (size_t)K * N);
   float *bias = ${bias ? 'falloc(N)' : 'NULL'}; ${bias ? 'fill(bias, N);' : ''}
   float *out = falloc((size_t)M * N);`,
-        reference: `for (int m = 0; m < M; m++) for (int n = 0; n < N; n++) {
-    double s = 0, a = 0;
-    for (int k = 0; k < K; k++) { double p = (double)A[(size_t)m * K + k] * B[(size_t)k * N + n]; s += p; a += fabs(p); }
-    ${bias ? 's += bias[n]; a += fabs(bias[n]);' : ''}
-    ${relu ? 'if (s < 0) s = 0;' : ''}
-    ref[(size_t)m * N + n] = s; tol[(size_t)m * N + n] = ${reductionTol(K)} * a + 1e-30;
-  }`,
+        reference: gemmReference('A', 'B', '0', bias, relu, reductionTol(K)),
         call: 'kernel(M, N, K, A, B, bias, out)',
         outputCount: M * N,
         workingSetBytes: 4 * (M * K + K * N + M * N),
@@ -141,14 +157,9 @@ export function entryPointFor(op: Operation): EntryPoint {
   float *B = falloc((size_t)Bt * K * N); fill(B, (size_t)Bt * K * N);
   float *bias = ${bias ? 'falloc(N)' : 'NULL'}; ${bias ? 'fill(bias, N);' : ''}
   float *out = falloc((size_t)Bt * M * N);`,
-        reference: `for (int b = 0; b < Bt; b++) for (int m = 0; m < M; m++) for (int n = 0; n < N; n++) {
+        reference: `for (int b = 0; b < Bt; b++) {
     const float *a_ = A + (size_t)b * M * K; const float *b_ = B + (size_t)b * K * N;
-    double s = 0, a = 0;
-    for (int k = 0; k < K; k++) { double p = (double)a_[(size_t)m * K + k] * b_[(size_t)k * N + n]; s += p; a += fabs(p); }
-    ${bias ? 's += bias[n]; a += fabs(bias[n]);' : ''}
-    ${relu ? 'if (s < 0) s = 0;' : ''}
-    size_t i = ((size_t)b * M + m) * N + n;
-    ref[i] = s; tol[i] = ${reductionTol(K)} * a + 1e-30;
+    ${gemmReference('a_', 'b_', '(size_t)b * M * N', bias, relu, reductionTol(K))}
   }`,
         call: 'kernel(Bt, M, N, K, A, B, bias, out)',
         outputCount: Bt * M * N,
