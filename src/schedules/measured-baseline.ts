@@ -24,7 +24,7 @@ export interface BaselineIdentity {
   targetKey: string;
   operation: Operation;
   code: string;
-  /** The search's timing overrides (absent: the toolchain's defaults). */
+  /** The search's timing overrides (empty or absent: the toolchain's defaults). */
   timing?: unknown;
   /** KernelBench only: the problem source the baseline runs against. */
   problemSource?: string;

@@ -155,7 +155,7 @@ export function createSearchRunner(
           targetKey: key,
           operation: record.task.operation,
           code: baseline.code,
-          ...(record.config.timing !== undefined ? { timing: record.config.timing } : {}),
+          timing: record.config.timing,
           ...(problemSource !== undefined ? { problemSource } : {}),
         }),
         ...(seeds ? { seeds } : {}),
