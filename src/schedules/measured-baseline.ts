@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { canonicalJson, sha256Hex } from './canonical.js';
 import type { Operation } from './operation.js';
+import type { SearchConfig } from './search.js';
 
 export const MeasuredBaselineSchema = z
   .object({
@@ -24,13 +25,13 @@ export interface BaselineIdentity {
   targetKey: string;
   operation: Operation;
   code: string;
-  /** The search's timing overrides (empty or absent: the toolchain's defaults). */
-  timing?: unknown;
+  /** The search's timing overrides (empty: the toolchain's defaults). */
+  timing: SearchConfig['timing'];
   /** KernelBench only: the problem source the baseline runs against. */
   problemSource?: string;
 }
 
 /** The key a measured baseline is stored under: every field of its identity, hashed. */
 export function baselineKey(identity: BaselineIdentity): string {
-  return `b-${sha256Hex(canonicalJson({ ...identity, timing: identity.timing ?? null })).slice(0, 32)}`;
+  return `b-${sha256Hex(canonicalJson(identity)).slice(0, 32)}`;
 }

@@ -22,7 +22,7 @@ import {
   type Task,
 } from '../schedules/index.js';
 import type { Target } from '../targets/index.js';
-import { runBeamSearch } from './beam-search.js';
+import { runBeamSearch, type BeamSearchInput } from './beam-search.js';
 import type { Job } from './job-registry.js';
 import type { KnowledgeBase } from './knowledge-base.js';
 import type { Menu } from './menus/menu.js';
@@ -280,11 +280,13 @@ export function createSearchRunner(
 }
 
 /** The measured baseline of one task on one target, kept in the search store under its identity. */
-function measuredBaselineOf(searches: SearchStore, identity: BaselineIdentity) {
+function measuredBaselineOf(
+  searches: SearchStore,
+  identity: BaselineIdentity,
+): NonNullable<BeamSearchInput['measuredBaseline']> {
   const key = baselineKey(identity);
   return {
     find: () => searches.findBaseline(key),
-    store: (baseline: Parameters<SearchStore['storeBaseline']>[2]) =>
-      searches.storeBaseline(key, identity.targetKey, baseline),
+    store: (baseline) => searches.storeBaseline(key, identity.targetKey, baseline),
   };
 }

@@ -304,7 +304,7 @@ export function describeSearchStoreSuite(name: string, open: () => Promise<Opene
 
     describe('measured baselines', () => {
       const operation = parseOperation({ kind: 'gemm', dims: { M: 64, N: 64, K: 64 } });
-      const identity = { targetKey: 't-0123456789abcdef', operation, code: 'void kernel() {}' };
+      const identity = { targetKey: 't-0123456789abcdef', operation, code: 'void kernel() {}', timing: {} };
       const measured = {
         latencyMs: 0.85,
         output: 'ok',

@@ -128,7 +128,7 @@ export function optimizeRequestFromArgs(args: ParsedArgs): { task: Task; config:
 }
 
 /** `--timing`: a JSON object of timing overrides (checked with the rest of the config). */
-function timingFromArgs(args: Parameters<typeof str>[0]): unknown {
+function timingFromArgs(args: ParsedArgs): unknown {
   const text = str(args, 'timing');
   if (text === undefined) return undefined;
   try {

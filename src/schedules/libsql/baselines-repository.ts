@@ -1,6 +1,5 @@
 /** The `baselines` table (migration 4): each task's baseline, measured once per target and timing. */
-import type { MeasuredBaseline } from '../measured-baseline.js';
-import { MeasuredBaselineSchema } from '../measured-baseline.js';
+import { MeasuredBaselineSchema, type MeasuredBaseline } from '../measured-baseline.js';
 import { parseOrThrow } from '../errors.js';
 import { runWrite, type SqlExecutor } from './connection.js';
 import { parseJsonColumn, parseStored } from './stored-rows.js';
