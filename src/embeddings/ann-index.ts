@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { SkbError, type Store } from '../schedules/index.js';
 import { createHnswIndex, type HnswIndex, type HnswOptions, type VectorIndex } from './vector-index.js';
@@ -11,7 +11,7 @@ export type RebuildReason = 'missing' | 'stale' | 'corrupt' | 'dimension';
 /** An HNSW index kept on disk beside the store it derives from. */
 export interface AnnIndex extends VectorIndex {
   readonly embedderId: string;
-  /** The graph file; its metadata sits beside it as `<path minus .hnsw>.meta.json`. */
+  /** The metadata file; the graph of each family sits beside it, under the name and checksum it lists. */
   readonly path: string;
   /** Null when the saved index was loaded; otherwise why it was rebuilt from the store. */
   readonly rebuiltBecause: RebuildReason | null;
@@ -35,13 +35,22 @@ export interface OpenAnnIndexOptions {
 const MetaSchema = z
   .object({
     format: z.literal('skb-ann-index'),
-    version: z.literal(1),
+    // Version 1 held one graph for every family; its files are rebuilt (and then removed) like corrupt ones.
+    version: z.literal(2),
     embedderId: z.string(),
     dim: z.number().int().positive(),
     revision: z.number().int().nonnegative(),
     count: z.number().int().nonnegative(),
-    checksum: z.string().regex(/^[0-9a-f]{64}$/),
-    families: z.record(z.string(), z.array(z.number().int().nonnegative())),
+    graphs: z.array(
+      z
+        .object({
+          family: z.string(),
+          file: z.string().regex(/^[A-Za-z0-9._-]+\.hnsw$/),
+          checksum: z.string().regex(/^[0-9a-f]{64}$/),
+          labels: z.array(z.number().int().nonnegative()),
+        })
+        .strict(),
+    ),
   })
   .strict();
 type Meta = z.infer<typeof MetaSchema>;
@@ -67,7 +76,6 @@ export async function openAnnIndex(options: OpenAnnIndexOptions): Promise<AnnInd
   const dir = join(options.dataDir, 'index');
   mkdirSync(dir, { recursive: true });
   const base = join(dir, indexBaseName(embedderId));
-  const path = `${base}.hnsw`;
   const metaPath = `${base}.meta.json`;
 
   const revisionNow = await store.revision();
@@ -84,8 +92,12 @@ export async function openAnnIndex(options: OpenAnnIndexOptions): Promise<AnnInd
     else if (meta.revision !== revisionNow) reason = 'stale';
     else {
       try {
-        if (sha256File(path) !== meta.checksum) throw new Error('checksum differs');
-        inner = createHnswIndex({ dim, loadFrom: path, families: meta.families, ...options.hnsw });
+        const saved = meta.graphs.map((g) => {
+          const path = join(dir, g.file);
+          if (sha256File(path) !== g.checksum) throw new Error(`checksum of ${g.file} differs`);
+          return { family: g.family, path, labels: g.labels };
+        });
+        inner = createHnswIndex({ dim, saved, ...options.hnsw });
         if (inner.size !== meta.count)
           throw new Error(`${inner.size} live vectors where the metadata says ${meta.count}`);
       } catch (error) {
@@ -114,7 +126,7 @@ export async function openAnnIndex(options: OpenAnnIndexOptions): Promise<AnnInd
 
   const index: AnnIndex = {
     embedderId,
-    path,
+    path: metaPath,
     rebuiltBecause: reason,
     get revision() {
       return revision;
@@ -129,30 +141,42 @@ export async function openAnnIndex(options: OpenAnnIndexOptions): Promise<AnnInd
     search: (vector, k, family) => inner.search(vector, k, family),
     save(at) {
       const tmp = `${base}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+      const graphs = inner.families().map((family, i) => ({ family, file: `${basename(base)}.${i}.hnsw` }));
       try {
-        inner.writeFile(`${tmp}.hnsw`);
-        const families = inner.familyLabels();
         const newMeta: Meta = {
           format: 'skb-ann-index',
-          version: 1,
+          version: 2,
           embedderId,
           dim,
           revision: at,
           count: inner.size,
-          checksum: sha256File(`${tmp}.hnsw`),
-          families,
+          graphs: graphs.map(({ family, file }, i) => {
+            inner.writeFamily(family, `${tmp}.${i}.hnsw`);
+            return { family, file, checksum: sha256File(`${tmp}.${i}.hnsw`), labels: inner.labelsOf(family) };
+          }),
         };
         writeFileSync(`${tmp}.meta.json`, JSON.stringify(newMeta));
-        // Graph first: a crash between the renames leaves a checksum mismatch, which forces a rebuild.
-        renameSync(`${tmp}.hnsw`, path);
+        // Graphs first: a crash between the renames leaves a checksum mismatch, which forces a rebuild.
+        for (const [i, { file }] of graphs.entries()) renameSync(`${tmp}.${i}.hnsw`, join(dir, file));
         renameSync(`${tmp}.meta.json`, metaPath);
         revision = at;
+        removeUnlistedGraphs(base, new Set(graphs.map((g) => g.file)));
       } finally {
-        rmSync(`${tmp}.hnsw`, { force: true });
+        for (const i of graphs.keys()) rmSync(`${tmp}.${i}.hnsw`, { force: true });
         rmSync(`${tmp}.meta.json`, { force: true });
       }
     },
   };
   if (reason) index.save(revision);
   return index;
+}
+
+/** Removes graph files of this index that the metadata no longer lists (a family that emptied, the version-1 file). */
+function removeUnlistedGraphs(base: string, listed: Set<string>): void {
+  const name = basename(base);
+  for (const file of readdirSync(dirname(base))) {
+    const ours =
+      file === `${name}.hnsw` || (file.startsWith(`${name}.`) && /^\d+\.hnsw$/.test(file.slice(name.length + 1)));
+    if (ours && !listed.has(file)) rmSync(join(dirname(base), file), { force: true });
+  }
 }

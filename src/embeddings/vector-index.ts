@@ -36,19 +36,29 @@ export interface HnswOptions {
   m?: number;
   /** Build-time candidate list; default 200. */
   efConstruction?: number;
-  /** Search-time candidate list before the family filter is accounted for; default 128. */
+  /** Search-time candidate list; default 128 (k when k is larger). */
   ef?: number;
+}
+
+/** One family's saved graph, as `createHnswIndex` loads it. */
+export interface SavedFamilyGraph {
+  family: string;
+  path: string;
+  /** The graph's live labels (the graph file also holds deleted ones and does not know which). */
+  labels: number[];
 }
 
 /** The HNSW index plus what persistence needs. */
 export interface HnswIndex extends VectorIndex {
-  /** Writes the graph to `path` (the caller makes that atomic). */
-  writeFile(path: string): void;
-  /** Live labels grouped by family, for the sidecar metadata. */
-  familyLabels(): Record<string, number[]>;
+  /** Families with live vectors, in a stable order. */
+  families(): string[];
+  /** Writes one family's graph to `path` (the caller makes that atomic). */
+  writeFamily(family: string, path: string): void;
+  /** The live labels of one family, ascending. */
+  labelsOf(family: string): number[];
 }
 
-/** Families this small are scanned exactly: a filtered graph walk would visit most of the graph to find them. */
+/** Families this small are scanned exactly: the scan is as fast as a graph walk and exact. */
 const EXACT_FAMILY_LIMIT = 512;
 const INITIAL_CAPACITY = 1024;
 
@@ -68,101 +78,132 @@ export function checkVector(vector: Float32Array, dim: number, what: string): vo
   }
 }
 
-class FamilyBook {
-  readonly familyOf = new Map<number, string>();
-  readonly counts = new Map<string, number>();
-
-  set(label: number, family: string): void {
-    const old = this.familyOf.get(label);
-    if (old !== undefined) this.counts.set(old, this.counts.get(old)! - 1);
-    this.familyOf.set(label, family);
-    this.counts.set(family, (this.counts.get(family) ?? 0) + 1);
-  }
-
-  delete(label: number): boolean {
-    const old = this.familyOf.get(label);
-    if (old === undefined) return false;
-    this.familyOf.delete(label);
-    this.counts.set(old, this.counts.get(old)! - 1);
-    return true;
-  }
-
-  grouped(): Record<string, number[]> {
-    const out: Record<string, number[]> = {};
-    for (const [label, family] of this.familyOf) {
-      out[family] ??= [];
-      out[family].push(label);
-    }
-    for (const labels of Object.values(out)) labels.sort((a, b) => a - b);
-    return out;
-  }
-}
-
 /**
- * An HNSW index (hnswlib-node, cosine space). `loadFrom` reads a graph written by `writeFile`;
- * `families` must then list its live labels (the graph file does not know about families).
+ * The HNSW graph of one hardware family (hnswlib-node, cosine space). Searches never cross
+ * families, so each family has a graph of its own: a walk visits only nodes it may return, with no
+ * per-node filter call back into JavaScript and no candidate list widened by the other families' share.
  */
-export function createHnswIndex(
-  options: { dim: number; loadFrom?: string; families?: Record<string, number[]> } & HnswOptions,
-): HnswIndex {
-  const { dim } = options;
-  const baseEf = options.ef ?? 128;
-  const native = new hnswlib.HierarchicalNSW('cosine', dim);
-  const book = new FamilyBook();
+class FamilyGraph {
+  private readonly native: hnswlib.HierarchicalNSW;
+  readonly live = new Set<number>();
   // Labels that may still sit in the graph marked deleted: re-adding one must revive its own slot,
   // because recycling another slot under a label the graph still maps would corrupt its lookup.
-  const deletedInGraph = new Set<number>();
-  if (options.loadFrom) {
-    native.readIndexSync(options.loadFrom, true);
-    if (native.getNumDimensions() !== dim) throw new Error(`graph has dimension ${native.getNumDimensions()}`);
-    const present = new Set(native.getIdsList());
-    for (const [family, labels] of Object.entries(options.families ?? {})) {
-      for (const label of labels) {
-        if (!present.has(label)) throw new Error(`label ${label} is listed but not in the graph`);
-        book.set(label, family);
+  private readonly deletedInGraph = new Set<number>();
+
+  constructor(
+    private readonly dim: number,
+    private readonly options: HnswOptions,
+    saved?: SavedFamilyGraph,
+  ) {
+    this.native = new hnswlib.HierarchicalNSW('cosine', dim);
+    if (saved) {
+      this.native.readIndexSync(saved.path, true);
+      if (this.native.getNumDimensions() !== dim)
+        throw new Error(`graph has dimension ${this.native.getNumDimensions()}`);
+      const present = new Set(this.native.getIdsList());
+      for (const label of saved.labels) {
+        if (!present.has(label)) throw new Error(`label ${label} is listed but not in the graph of ${saved.family}`);
+        this.live.add(label);
       }
+      for (const label of present) if (!this.live.has(label)) this.deletedInGraph.add(label);
+    } else {
+      this.native.initIndex({
+        maxElements: INITIAL_CAPACITY,
+        m: options.m ?? 24,
+        efConstruction: options.efConstruction ?? 200,
+        randomSeed: 100,
+        allowReplaceDeleted: true,
+      });
     }
-    for (const label of present) if (!book.familyOf.has(label)) deletedInGraph.add(label);
-  } else {
-    native.initIndex({
-      maxElements: INITIAL_CAPACITY,
-      m: options.m ?? 24,
-      efConstruction: options.efConstruction ?? 200,
-      randomSeed: 100,
-      allowReplaceDeleted: true,
-    });
+  }
+
+  add(label: number, point: number[]): void {
+    if (this.native.getCurrentCount() + 1 > this.native.getMaxElements())
+      this.native.resizeIndex(this.native.getMaxElements() * 2);
+    if (this.deletedInGraph.delete(label) && this.revive(label)) this.native.addPoint(point, label, false);
+    else this.native.addPoint(point, label, !this.live.has(label));
+    this.live.add(label);
+  }
+
+  remove(label: number): void {
+    if (!this.live.delete(label)) return;
+    this.native.markDelete(label);
+    this.deletedInGraph.add(label);
+  }
+
+  search(query: number[], k: number): Neighbor[] {
+    const want = Math.min(k, this.live.size);
+    if (want <= 0) return [];
+    if (this.live.size <= EXACT_FAMILY_LIMIT) return this.exact(query, want);
+    let ef = Math.max(this.options.ef ?? 128, want);
+    for (;;) {
+      this.native.setEf(ef);
+      const result = this.native.searchKnn(query, want);
+      // Deleted nodes still route the walk but are not returned, so a graph with many can come up short.
+      if (result.neighbors.length >= want || ef >= this.live.size) {
+        return result.neighbors.map((label, i) => ({ label, distance: result.distances[i]! }));
+      }
+      ef = Math.min(this.live.size, ef * 4);
+    }
+  }
+
+  write(path: string): void {
+    this.native.writeIndexSync(path);
   }
 
   /** Unmarks a deleted label so addPoint can update it in place; false when its slot was recycled. */
-  function revive(label: number): boolean {
+  private revive(label: number): boolean {
     try {
-      native.unmarkDelete(label);
+      this.native.unmarkDelete(label);
       return true;
     } catch {
       return false;
     }
   }
 
-  function exactWithinFamily(query: number[], k: number, family: string): Neighbor[] {
+  private exact(query: number[], k: number): Neighbor[] {
     let qn = 0;
     for (const x of query) qn += x * x;
     qn = Math.sqrt(qn);
     const out: Neighbor[] = [];
-    for (const [label, f] of book.familyOf) {
-      if (f !== family) continue;
+    for (const label of this.live) {
       // Stored points are already normalized by the cosine space.
-      const p = native.getPoint(label);
+      const p = this.native.getPoint(label);
       let dot = 0;
-      for (let i = 0; i < dim; i++) dot += p[i]! * query[i]!;
+      for (let i = 0; i < this.dim; i++) dot += p[i]! * query[i]!;
       out.push({ label, distance: 1 - dot / qn });
     }
     return out.sort((a, b) => a.distance - b.distance || a.label - b.label).slice(0, k);
   }
+}
+
+/** An HNSW index with one graph per hardware family; `saved` loads graphs written by `writeFamily`. */
+export function createHnswIndex(options: { dim: number; saved?: SavedFamilyGraph[] } & HnswOptions): HnswIndex {
+  const { dim } = options;
+  const graphs = new Map<string, FamilyGraph>();
+  const familyOf = new Map<number, string>();
+  for (const saved of options.saved ?? []) {
+    if (graphs.has(saved.family)) throw new Error(`family ${saved.family} is listed twice`);
+    const graph = new FamilyGraph(dim, options, saved);
+    graphs.set(saved.family, graph);
+    for (const label of graph.live) {
+      if (familyOf.has(label)) throw new Error(`label ${label} is listed in two families`);
+      familyOf.set(label, saved.family);
+    }
+  }
+  const graphOf = (family: string): FamilyGraph => {
+    let graph = graphs.get(family);
+    if (!graph) {
+      graph = new FamilyGraph(dim, options);
+      graphs.set(family, graph);
+    }
+    return graph;
+  };
 
   return {
     dim,
     get size() {
-      return book.familyOf.size;
+      return familyOf.size;
     },
     add(entries) {
       entries.forEach((e, i) => {
@@ -170,49 +211,40 @@ export function createHnswIndex(
         if (!Number.isSafeInteger(e.label) || e.label < 0)
           throw new SkbError('BAD_INPUT', `Label ${e.label} is not a non-negative integer.`);
       });
-      const needed = native.getCurrentCount() + entries.length;
-      if (needed > native.getMaxElements()) native.resizeIndex(Math.max(needed, native.getMaxElements() * 2));
       for (const e of entries) {
-        const point = Array.from(e.vector);
-        if (deletedInGraph.delete(e.label) && revive(e.label)) native.addPoint(point, e.label, false);
-        else native.addPoint(point, e.label, !book.familyOf.has(e.label));
-        book.set(e.label, e.targetFamily);
+        const old = familyOf.get(e.label);
+        if (old !== undefined && old !== e.targetFamily) graphs.get(old)!.remove(e.label);
+        graphOf(e.targetFamily).add(e.label, Array.from(e.vector));
+        familyOf.set(e.label, e.targetFamily);
       }
     },
     remove(label) {
-      if (!book.delete(label)) return false;
-      native.markDelete(label);
-      deletedInGraph.add(label);
+      const family = familyOf.get(label);
+      if (family === undefined) return false;
+      graphs.get(family)!.remove(label);
+      familyOf.delete(label);
       return true;
     },
     has(label) {
-      return book.familyOf.has(label);
+      return familyOf.has(label);
     },
     search(vector, k, family) {
       checkVector(vector, dim, 'The query vector');
-      const familyCount = book.counts.get(family) ?? 0;
-      const want = Math.min(k, familyCount);
-      if (want <= 0) return [];
-      const query = Array.from(vector);
-      if (familyCount <= EXACT_FAMILY_LIMIT) return exactWithinFamily(query, want, family);
-      // The filter throws away the other families' nodes, so the candidate list must grow with their share.
-      const share = familyCount / book.familyOf.size;
-      let ef = Math.min(book.familyOf.size, Math.ceil(Math.max(baseEf, want) / share));
-      const filter = (label: number): boolean => book.familyOf.get(label) === family;
-      for (;;) {
-        native.setEf(ef);
-        const result = native.searchKnn(query, Math.min(want, native.getMaxElements()), filter);
-        if (result.neighbors.length >= want || ef >= book.familyOf.size) {
-          return result.neighbors.map((label, i) => ({ label, distance: result.distances[i]! }));
-        }
-        ef = Math.min(book.familyOf.size, ef * 4);
-      }
+      return graphs.get(family)?.search(Array.from(vector), k) ?? [];
     },
-    writeFile(path) {
-      native.writeIndexSync(path);
+    families() {
+      return [...graphs.entries()]
+        .filter(([, graph]) => graph.live.size > 0)
+        .map(([family]) => family)
+        .sort();
     },
-    familyLabels() {
-      return book.grouped();
+    writeFamily(family, path) {
+      const graph = graphs.get(family);
+      if (!graph) throw new Error(`no graph for family ${family}`);
+      graph.write(path);
+    },
+    labelsOf(family) {
+      return [...(graphs.get(family)?.live ?? [])].sort((a, b) => a - b);
     },
   };
 }

@@ -12,6 +12,7 @@ import type { Embedder } from '../embeddings/embedder.js';
 import type { VectorIndex } from '../embeddings/vector-index.js';
 import type { RetrievalMatch, SimilarQuery } from './knowledge-base.js';
 import type { ShapeCatalog } from './shape-catalog.js';
+import { bestK } from './best-k.js';
 import { compareShapes, shapeDistance } from './shape-distance.js';
 
 export interface RetrieveDeps {
@@ -123,11 +124,13 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
 
   if (tiers.has('exact')) {
     // The exact score depends only on speedup, so the best k are known before anything is read.
-    const best = entries
-      .filter((e) => e.shapeKey === myShape)
-      .map((e) => ({ id: e.id, score: score('exact', 1, e.speedup, transfer(e.id).factor) }))
-      .sort((a, b) => b.score - a.score || byId(a.id, b.id))
-      .slice(0, k);
+    const best = bestK(
+      entries
+        .filter((e) => e.shapeKey === myShape)
+        .map((e) => ({ id: e.id, score: score('exact', 1, e.speedup, transfer(e.id).factor) })),
+      k,
+      (a, b) => b.score - a.score || byId(a.id, b.id),
+    );
     const exact = (await load(best.map((e) => e.id)))
       .map(
         (s): RetrievalMatch => ({
@@ -143,18 +146,20 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
   }
 
   if (tiers.has('structure') && matches.length < k) {
-    const ranked = entries
-      .filter((e) => e.shapeKey !== myShape && !taken.has(e.id))
-      .map((e) => {
-        const distance = shapeDistance(op.dims, e.dims);
-        return {
-          id: e.id,
-          dims: e.dims,
-          score: score('structure', 1 / (1 + distance), e.speedup, transfer(e.id).factor),
-        };
-      })
-      .sort((a, b) => b.score - a.score || byId(a.id, b.id))
-      .slice(0, k - matches.length);
+    const ranked = bestK(
+      entries
+        .filter((e) => e.shapeKey !== myShape && !taken.has(e.id))
+        .map((e) => {
+          const distance = shapeDistance(op.dims, e.dims);
+          return {
+            id: e.id,
+            dims: e.dims,
+            score: score('structure', 1 / (1 + distance), e.speedup, transfer(e.id).factor),
+          };
+        }),
+      k - matches.length,
+      (a, b) => b.score - a.score || byId(a.id, b.id),
+    );
     const schedules = new Map((await load(ranked.map((r) => r.id))).map((s) => [s.id, s]));
     for (const { id, dims, score: sc } of ranked) {
       const s = schedules.get(id);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -55,11 +55,12 @@ describe('persisted ANN index', () => {
     const first = await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir });
     expect(first.rebuiltBecause).toBe('missing');
     expect(first.size).toBe(1400);
-    const meta = JSON.parse(readFileSync(first.path.replace(/\.hnsw$/, '.meta.json'), 'utf8')) as Record<
-      string,
-      unknown
-    >;
+    const meta = JSON.parse(readFileSync(first.path, 'utf8')) as Record<string, unknown>;
     expect(meta).toMatchObject({ embedderId: EMBEDDER, dim: DIM, revision: await store.revision(), count: 1400 });
+    // One graph per family, each beside the metadata.
+    expect((meta.graphs as Array<{ family: string }>).map((g) => g.family).sort()).toEqual(
+      [local.family, other.family].sort(),
+    );
     const second = await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir });
     expect(second.rebuiltBecause).toBeNull();
     expect(second.size).toBe(1400);
@@ -68,16 +69,28 @@ describe('persisted ANN index', () => {
 
   it('rebuilds a corrupt index file and answers correctly', async () => {
     const first = await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir });
-    const size = readFileSync(first.path).length;
-    writeFileSync(first.path, Buffer.alloc(size, 0x5a));
+    const graph = join(dir, 'index', readdirSync(join(dir, 'index')).find((name) => name.endsWith('.hnsw'))!);
+    writeFileSync(graph, Buffer.alloc(readFileSync(graph).length, 0x5a));
     const reopened = await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir });
     expect(reopened.rebuiltBecause).toBe('corrupt');
     await expectAgrees(reopened);
-    writeFileSync(first.path.replace(/\.hnsw$/, '.meta.json'), '{ not json');
+    writeFileSync(first.path, '{ not json');
     expect((await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir })).rebuiltBecause).toBe(
       'corrupt',
     );
     expect((await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir })).rebuiltBecause).toBeNull();
+  });
+
+  it('rebuilds an index saved in the one-graph format of version 1 and removes its graph file', async () => {
+    const first = await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir });
+    const legacyGraph = first.path.replace(/\.meta\.json$/, '.hnsw');
+    writeFileSync(legacyGraph, 'graph of every family');
+    const meta = JSON.parse(readFileSync(first.path, 'utf8')) as Record<string, unknown>;
+    writeFileSync(first.path, JSON.stringify({ ...meta, version: 1, graphs: undefined, families: {} }));
+    const reopened = await openAnnIndex({ store, embedderId: EMBEDDER, dim: DIM, dataDir: dir });
+    expect(reopened.rebuiltBecause).toBe('corrupt');
+    expect(existsSync(legacyGraph)).toBe(false);
+    await expectAgrees(reopened);
   });
 
   it('rebuilds when the store changed while the index was closed', async () => {
