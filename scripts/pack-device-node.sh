@@ -22,7 +22,7 @@ fi
 
 npx tsc -p tsconfig.device.json
 app="$out/stage/app"
-cp src/targets/kernelbench/harness.py "$app/build/src/targets/kernelbench/harness.py"
+cp src/targets/kernelbench/harness.py src/targets/kernelbench/gpu-worker.py "$app/build/src/targets/kernelbench/"
 cp schema.graphql "$app/build/schema.graphql"
 cp package.json "$app/"
 

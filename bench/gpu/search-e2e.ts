@@ -16,9 +16,13 @@
  * (RESULTS.md) has the device command. Results go to --out as JSON lines as they arrive, so a run
  * cut short still returns what it measured.
  *
- *   node search-e2e.js --out DIR --python /path/to/python3 [--phases llm,reuse] [--deadline 480]
+ *   phase throughput: one template-planner search (warm start off) on a 4096^3 fp32 gemm, for the
+ *                wall seconds per sample; run it with --warm-workers off and on to compare a fresh
+ *                Python per candidate with candidates forked from the warm worker.
+ *
+ *   node search-e2e.js --out DIR --python /path/to/python3 [--phases llm,reuse,throughput] [--deadline 480]
  *                      [--budget 6] [--train-budget 10] [--llm-budget 6] [--runs 100]
- *                      [--reuse-set bf16-large|f32-batched]
+ *                      [--reuse-set bf16-large|f32-batched] [--warm-workers on|off]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -46,6 +50,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '100' },
     'llm-budget': { type: 'string', default: '6' },
     'reuse-set': { type: 'string', default: 'bf16-large' },
+    'warm-workers': { type: 'string', default: 'on' },
   },
 });
 
@@ -67,6 +72,8 @@ for (const [name, v] of [
   if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
 }
 const phases = new Set(args.phases.split(','));
+if (!['on', 'off'].includes(args['warm-workers'])) throw new Error('--warm-workers is on or off');
+const warmWorkers = args['warm-workers'] === 'on';
 const log = (line: string): void => {
   const stamp = ((Date.now() - started) / 1000).toFixed(1).padStart(6);
   console.log(`[${stamp}s] ${line}`);
@@ -376,6 +383,7 @@ async function main(): Promise<void> {
           toolchain: {
             kind: 'kernelbench',
             python: args.python,
+            warmWorkers,
             ...(Object.keys(passEnv).length ? { env: passEnv } : {}),
           },
         },
@@ -478,6 +486,33 @@ async function main(): Promise<void> {
           logCandidates(search);
         }
       }
+    }
+    if (phases.has('throughput')) {
+      const { label, op } = gemm('throughput-4096-f32', { M: 4096, N: 4096, K: 4096 }, 'f32');
+      const config = {
+        planner: 'template',
+        beamWidth: 2,
+        plansPerCandidate: 2,
+        implementationsPerPlan: 1,
+        iterations: 8,
+        seed: 1,
+        timing,
+        budget,
+        warmStart: { enabled: false },
+      };
+      log(`phase throughput: ${label}, warm workers ${args['warm-workers']}, ${JSON.stringify(config)}`);
+      const t0 = Date.now();
+      const search = await runSearch(service, op, config);
+      const wallS = (Date.now() - t0) / 1000;
+      // Seconds between consecutive candidates' records: one sample each, the baseline's own start excluded.
+      const stamps = [...search.candidates].sort((a, b) => a.sample - b.sample).map((c) => Date.parse(c.createdAt));
+      const gaps = stamps.slice(1).map((t, i) => (t - stamps[i]!) / 1000);
+      const median = [...gaps].sort((a, b) => a - b)[gaps.length >> 1] ?? null;
+      record('searches.jsonl', { phase: 'throughput', label, warmWorkers, wallS, gaps, search });
+      log(
+        `  throughput ${label}, warm workers ${args['warm-workers']}: ${wallS.toFixed(0)} s for ${search.samplesUsed} samples (${(wallS / Math.max(1, search.samplesUsed)).toFixed(1)} s/sample); median gap between samples ${median?.toFixed(1) ?? '-'} s`,
+      );
+      logCandidates(search);
     }
   } finally {
     service.child.kill('SIGTERM');

@@ -30,6 +30,12 @@ export interface ExecRequest {
   /** Extra environment variables for this command; the base environment is minimal and secret-free. */
   env?: Record<string, string>;
   stdin?: string;
+  /**
+   * Streams stdout here as it arrives instead of keeping it (the result's stdout is then empty and
+   * stdout no longer counts against maxOutputBytes): for a long-lived command that answers line by
+   * line, such as the KernelBench warm worker.
+   */
+  onStdout?: (chunk: Buffer) => void;
   /** Aborting kills the command. */
   signal?: AbortSignal;
 }

@@ -270,7 +270,7 @@ function runLimited(
         killGroup();
       }
     };
-    child.stdout.on('data', onData(out));
+    child.stdout.on('data', request.onStdout ?? onData(out));
     child.stderr.on('data', onData(err));
 
     /** Answers once, from what was read so far; pipes some escaped process still holds are cut. */

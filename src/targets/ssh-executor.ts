@@ -242,6 +242,8 @@ interface RawRun {
   /** How long the host may take to open the channel; default `deadlineMs`. */
   openWithinMs?: number;
   signal?: AbortSignal | undefined;
+  /** Streams stdout here instead of keeping it (see ExecRequest.onStdout). */
+  onStdout?: ((chunk: Buffer) => void) | undefined;
 }
 
 /** Runs one command string on a channel and collects its outcome; never waits past the deadline. */
@@ -309,7 +311,8 @@ function runOnChannel(live: LiveSshConnection, where: string, run: RawRun): Prom
         if (run.signal?.aborted) onAbort();
 
         channel.on('data', (chunk: Buffer) => {
-          if (!out.push(chunk)) kill('output');
+          if (run.onStdout) run.onStdout(chunk);
+          else if (!out.push(chunk)) kill('output');
         });
         channel.stderr.on('data', (chunk: Buffer) => {
           if (!err.push(chunk)) kill('output');
@@ -551,6 +554,7 @@ async function createSshWorkspace(host: SshHost, settings: WorkspaceSettings): P
           maxOutputBytes: limits.maxOutputBytes,
           deadlineMs: limits.wallMs + KILL_GRACE_SECONDS * 1000 + settings.localGraceMs,
           signal,
+          onStdout: request.onStdout,
         }),
       );
       const exit = decodeSandboxExit(outcome.exitCode, outcome.signal, settings.sandbox.enabled);

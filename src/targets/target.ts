@@ -94,10 +94,11 @@ export function createTarget(entry: TargetEntry, deps: TargetDeps = {}): Target 
   } else if (deps.kernelbench) {
     toolchain = deps.kernelbench(entry.toolchain);
   } else {
-    const { python, env } = entry.toolchain;
+    const { python, env, warmWorkers } = entry.toolchain;
     toolchain = createKernelBenchToolchain({
       ...(python !== undefined ? { python } : {}),
       ...(env !== undefined ? { env } : {}),
+      ...(warmWorkers !== undefined ? { warmWorkers } : {}),
     });
   }
   const description = entry.description ?? `${entry.id}: ${executor.describe}, ${entry.toolchain.kind} toolchain`;
@@ -120,7 +121,8 @@ export function createTarget(entry: TargetEntry, deps: TargetDeps = {}): Target 
     evaluate(request) {
       return toolchain.evaluate({ ...request, executor });
     },
-    close() {
+    async close() {
+      await toolchain.close?.();
       return executor.close();
     },
   };

@@ -73,6 +73,11 @@ const KernelBenchToolchainEntrySchema = z
         }
       })
       .optional(),
+    /**
+     * Fork each candidate from a warm worker that imported PyTorch and Triton once (default true);
+     * false starts a fresh Python per candidate.
+     */
+    warmWorkers: z.boolean().optional(),
   })
   .strict();
 

@@ -117,6 +117,8 @@ export interface Toolchain {
    * source, `problemSource` or else the one generated for the operation).
    */
   contract(operation: Operation, problemSource?: string): string;
+  /** Stops what the toolchain keeps running between evaluations (KernelBench's warm workers). */
+  close?(): Promise<void>;
 }
 
 /** Keeps the head and the tail of long output, which is where compilers and crashes say what happened. */

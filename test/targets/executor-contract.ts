@@ -162,6 +162,34 @@ export function describeExecutorContract(
       expect(r.stdout.startsWith('spam\nspam\n')).toBe(true);
     });
 
+    it('streams stdout to onStdout while the command runs, past the output cap, and keeps stderr', async () => {
+      const chunks: string[] = [];
+      let sawFirstBeforeExit = false;
+      // The command waits for a file that is written only once its first line has been streamed.
+      const run = ws.exec({
+        argv: [
+          'sh',
+          '-c',
+          'echo first; while [ ! -f go ]; do sleep 0.05; done; head -c 200000 /dev/zero | tr "\\0" x; echo; echo warn >&2',
+        ],
+        limits: { maxOutputBytes: 64 * 1024, wallMs: 20_000 },
+        onStdout: (chunk) => {
+          chunks.push(chunk.toString('utf8'));
+          if (!sawFirstBeforeExit && chunks.join('').includes('first\n')) {
+            sawFirstBeforeExit = true;
+            void ws.writeFile('go', '');
+          }
+        },
+      });
+      const r = await run;
+      expect(sawFirstBeforeExit).toBe(true);
+      expect(r.exitCode).toBe(0);
+      expect(r.limitExceeded).toBeNull();
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toBe('warn\n');
+      expect(chunks.join('').length).toBe('first\n'.length + 200_001);
+    });
+
     it('refuses allocations past the memory limit', async () => {
       const r = await ws.exec({
         argv: ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=512M', 'count=1'],

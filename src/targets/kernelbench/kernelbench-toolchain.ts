@@ -3,14 +3,17 @@
  * `ModelNew`, judged against a KernelBench problem (`Model`, `get_inputs`, `get_init_inputs`) by
  * harness.py on the target: 5 seeded correctness trials with KernelBench's tolerances, then CUDA-event
  * timing with the L2 flushed before each run, beside the eager reference. Candidates run one at a
- * time, each in its own workspace and process, so a hanging or crashing one costs only its own run.
+ * time, each in a process of its own, so a hanging or crashing one costs only its own run: by
+ * default forked from a warm worker that imported PyTorch and Triton once (warm-workers.ts), or,
+ * with `warmWorkers: false`, a fresh Python in a workspace of its own.
  */
 import { SkbError, targetKey, isSkbError, type GpuFingerprint, type Operation } from '../../schedules/index.js';
-import { type ExecLimits, type Executor, probeOncePerExecutor } from '../executor.js';
+import { type ExecLimits, type ExecResult, type Executor, probeOncePerExecutor } from '../executor.js';
 import { GPU_PROCESS_LIMITS, gpuFingerprint } from '../gpu-fingerprint.js';
 import { kernelBenchHarnessSource } from './harness-source.js';
 import { kernelBenchProblemFor } from './problems.js';
 import { interpretHarnessRun } from './result.js';
+import { createWarmWorkers, type WarmWorkers } from './warm-workers.js';
 import {
   CandidateResultSchema,
   type CandidateResult,
@@ -36,6 +39,13 @@ export interface KernelBenchToolchainOptions {
   seed?: number;
   /** torch device string; default cuda. */
   device?: string;
+  /**
+   * Fork each candidate from a warm worker per executor (default true); false starts a fresh Python
+   * per candidate, which pays the PyTorch import every time.
+   */
+  warmWorkers?: boolean;
+  /** Modules the warm worker imports once; default torch and triton (tests without a GPU pass others). */
+  warmPreload?: readonly string[];
 }
 
 export interface KernelBenchEvaluateRequest {
@@ -63,6 +73,8 @@ export interface KernelBenchToolchain extends Toolchain {
   readonly kind: 'kernelbench';
   /** Evaluates candidates against a problem given as source; one evaluation per candidate, in order. */
   evaluateProblem(request: KernelBenchEvaluateRequest): Promise<KernelBenchEvaluation[]>;
+  /** Stops the warm workers (the next evaluation starts new ones). */
+  close(): Promise<void>;
 }
 
 /** KernelBench's timing: 100 timed runs after warm-up, a fixed count (the harness takes them all). */
@@ -74,6 +86,15 @@ export const KERNELBENCH_TIMING: TimingSettings = {
   stableSpreadPct: 0,
 };
 const DEFAULT_RUN_LIMITS: Partial<ExecLimits> = { wallMs: 180_000, maxOutputBytes: 1024 * 1024 };
+
+/** Compiler caches live in the candidate's own directory: candidates never share (or poison) them. */
+function candidateCacheEnv(dir: string): Record<string, string> {
+  return {
+    TRITON_CACHE_DIR: `${dir}/.triton`,
+    TORCH_EXTENSIONS_DIR: `${dir}/.torch_extensions`,
+    TORCHINDUCTOR_CACHE_DIR: `${dir}/.inductor`,
+  };
+}
 
 /** Creates the KernelBench toolchain. */
 export function createKernelBenchToolchain(options: KernelBenchToolchainOptions = {}): KernelBenchToolchain {
@@ -99,56 +120,69 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
     const evaluations: KernelBenchEvaluation[] = [];
     for (const source of candidates) {
       signal?.throwIfAborted();
-      const ws = await executor.createWorkspace();
-      try {
-        await ws.writeFile('harness.py', harness);
-        await ws.writeFile('problem.py', problemSource);
-        await ws.writeFile('candidate.py', source);
-        const argv = [python, 'harness.py', '--problem', 'problem.py', '--candidate', 'candidate.py'];
-        argv.push(
-          '--trials',
-          String(trials),
-          '--warmup',
-          String(timing.warmup),
-          '--iters',
-          String(timing.runs),
-          '--seed',
-          String(seed),
-          '--device',
-          device,
+      const args = ['--problem', 'problem.py', '--candidate', 'candidate.py', '--trials', String(trials)];
+      args.push('--warmup', String(timing.warmup), '--iters', String(timing.runs), '--seed', String(seed));
+      args.push('--device', device);
+      if (referenceLatencyMs !== null) args.push('--skip-reference-timing');
+      const files = { 'harness.py': harness, 'problem.py': problemSource, 'candidate.py': source };
+      const ran = await runHarness(executor, files, ['harness.py', ...args], signal);
+      const outcome = interpretHarnessRun(ran, referenceLatencyMs);
+      if ('problem' in outcome) {
+        throw new SkbError(
+          'BAD_INPUT',
+          `The KernelBench problem fails on its own, before any candidate runs: ${outcome.problem}. Fix Model, get_inputs or get_init_inputs.`,
         );
-        if (referenceLatencyMs !== null) argv.push('--skip-reference-timing');
-        const ran = await ws.exec({
-          argv,
-          limits: { ...GPU_PROCESS_LIMITS, ...DEFAULT_RUN_LIMITS, ...options.runLimits },
-          // Compiler caches live in the workspace: candidates never share (or poison) them.
-          env: {
-            PYTHONDONTWRITEBYTECODE: '1',
-            TRITON_CACHE_DIR: `${ws.path}/.triton`,
-            TORCH_EXTENSIONS_DIR: `${ws.path}/.torch_extensions`,
-            TORCHINDUCTOR_CACHE_DIR: `${ws.path}/.inductor`,
-            ...options.env,
-          },
-          ...(signal ? { signal } : {}),
-        });
-        const outcome = interpretHarnessRun(ran, referenceLatencyMs);
-        if ('problem' in outcome) {
-          throw new SkbError(
-            'BAD_INPUT',
-            `The KernelBench problem fails on its own, before any candidate runs: ${outcome.problem}. Fix Model, get_inputs or get_init_inputs.`,
-          );
-        }
-        referenceLatencyMs ??= outcome.referenceLatencyMs;
-        const fingerprint = outcome.fingerprint ?? probed;
-        const result = CandidateResultSchema.parse({ ...outcome.result, fingerprintKey: targetKey(fingerprint) });
-        const reference = outcome.referenceLatencyMs;
-        const speedup = reference !== null && result.latencyMs ? reference / result.latencyMs : null;
-        evaluations.push({ result, referenceLatencyMs: reference, speedup, fingerprint });
-      } finally {
-        await ws.dispose();
       }
+      referenceLatencyMs ??= outcome.referenceLatencyMs;
+      const fingerprint = outcome.fingerprint ?? probed;
+      const result = CandidateResultSchema.parse({ ...outcome.result, fingerprintKey: targetKey(fingerprint) });
+      const reference = outcome.referenceLatencyMs;
+      const speedup = reference !== null && result.latencyMs ? reference / result.latencyMs : null;
+      evaluations.push({ result, referenceLatencyMs: reference, speedup, fingerprint });
     }
     return evaluations;
+  }
+
+  const warm: WarmWorkers | null =
+    (options.warmWorkers ?? true)
+      ? createWarmWorkers({
+          python,
+          ...(options.env ? { env: options.env } : {}),
+          ...(options.warmPreload ? { preload: options.warmPreload } : {}),
+          limits: { ...GPU_PROCESS_LIMITS, ...DEFAULT_RUN_LIMITS, ...options.runLimits },
+        })
+      : null;
+
+  /** One harness run: forked from the executor's warm worker, or a fresh Python in its own workspace. */
+  async function runHarness(
+    executor: Executor,
+    files: Record<string, string>,
+    argv: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<ExecResult> {
+    const limits = { ...GPU_PROCESS_LIMITS, ...DEFAULT_RUN_LIMITS, ...options.runLimits };
+    if (warm) {
+      return warm.run(executor, {
+        files,
+        argv,
+        env: candidateCacheEnv('{job}'),
+        timeoutMs: limits.wallMs ?? 180_000,
+        maxOutputBytes: limits.maxOutputBytes ?? 1024 * 1024,
+        ...(signal ? { signal } : {}),
+      });
+    }
+    const ws = await executor.createWorkspace();
+    try {
+      for (const [name, content] of Object.entries(files)) await ws.writeFile(name, content);
+      return await ws.exec({
+        argv: [python, ...argv],
+        limits,
+        env: { PYTHONDONTWRITEBYTECODE: '1', ...candidateCacheEnv(ws.path), ...options.env },
+        ...(signal ? { signal } : {}),
+      });
+    } finally {
+      await ws.dispose();
+    }
   }
 
   /** The problem generated for an operation, or null where there is none (its evaluation says so). */
@@ -163,6 +197,7 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
   return {
     kind: 'kernelbench',
     evaluateProblem,
+    close: async () => warm?.close(),
     contract: (operation, problemSource) => kernelBenchContract(problemSource ?? problemOrNull(operation)),
 
     async evaluate(request: EvaluateRequest): Promise<CandidateResult[]> {
