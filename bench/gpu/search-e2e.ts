@@ -399,6 +399,16 @@ async function main(): Promise<void> {
   });
   log(`service at ${service.url}; data in ${dir}`);
   const timing = { warmup: 10, runs: timedRuns };
+  /** The template-planner searches of the reuse and throughput phases, less budget and warm start. */
+  const templateConfig = {
+    planner: 'template',
+    beamWidth: 2,
+    plansPerCandidate: 2,
+    implementationsPerPlan: 1,
+    iterations: 8,
+    seed: 1,
+    timing,
+  };
   try {
     const { targets } = await gql<{ targets: Array<{ key: string; fingerprint: unknown }> }>(
       service,
@@ -452,15 +462,7 @@ async function main(): Promise<void> {
       const set = sets[args['reuse-set'] as keyof typeof sets];
       if (!set) throw new Error(`--reuse-set is one of ${Object.keys(sets).join(', ')}`);
       const { train, heldOut } = set;
-      const base = {
-        planner: 'template',
-        beamWidth: 2,
-        plansPerCandidate: 2,
-        implementationsPerPlan: 1,
-        iterations: 8,
-        seed: 1,
-        timing,
-      };
+      const base = templateConfig;
       for (const { label, op } of train) {
         if (left() < 150_000) {
           log(`skipping training search ${label}: ${Math.round(left() / 1000)} s left`);
@@ -489,17 +491,7 @@ async function main(): Promise<void> {
     }
     if (phases.has('throughput')) {
       const { label, op } = gemm('throughput-4096-f32', { M: 4096, N: 4096, K: 4096 }, 'f32');
-      const config = {
-        planner: 'template',
-        beamWidth: 2,
-        plansPerCandidate: 2,
-        implementationsPerPlan: 1,
-        iterations: 8,
-        seed: 1,
-        timing,
-        budget,
-        warmStart: { enabled: false },
-      };
+      const config = { ...templateConfig, budget, warmStart: { enabled: false } };
       log(`phase throughput: ${label}, warm workers ${args['warm-workers']}, ${JSON.stringify(config)}`);
       const t0 = Date.now();
       const search = await runSearch(service, op, config);
