@@ -517,6 +517,7 @@ main().then(
   () => log('done'),
   (error: unknown) => {
     log(`FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-    process.exitCode = 1;
+    // A failure before the service started leaves the scripted model listening: exit, not wait on it.
+    process.exit(1);
   },
 );
