@@ -24,8 +24,8 @@ npx tsc -p tsconfig.device.json
 app="$out/stage/app"
 cp src/targets/kernelbench/harness.py src/targets/kernelbench/gpu-worker.py "$app/build/src/targets/kernelbench/"
 cp schema.graphql "$app/build/schema.graphql"
-# The console reads its stylesheet and script from the source tree (src/api/console/assets), as the build does.
-mkdir -p "$app/src/api/console" && cp -r src/api/console/assets "$app/src/api/console/"
+# The console reads its stylesheet and script from src/api/console/assets beside the build (three levels up from its module).
+cp -r src/api/console/assets "$app/build/src/api/console/"
 cp package.json "$app/"
 
 # Production packages only (npm's own list), without the musl build of libsql: the GPU machines
