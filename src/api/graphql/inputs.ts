@@ -108,20 +108,20 @@ export function parseOperationArg(value: unknown): Operation {
   });
 }
 
+// Built once: zod compiles an object schema on its first parse, which per request costs more than the parse.
+const PageArgsSchema = z.object({
+  first: CountSchema('first'),
+  after: z
+    .string()
+    .max(1000)
+    .nullish()
+    .transform((a) => a ?? null),
+});
+const SimilarArgsSchema = z.object({ target: TargetRefSchema, k: CountSchema('k'), tiers: TiersSchema });
+
 /** Page arguments of the `schedules` query. */
 export function parsePage(args: { first?: unknown; after?: unknown }): { first: number; after: string | null } {
-  return parseOrThrow(
-    z.object({
-      first: CountSchema('first'),
-      after: z
-        .string()
-        .max(1000)
-        .nullish()
-        .transform((a) => a ?? null),
-    }),
-    args,
-    'Invalid page arguments',
-  );
+  return parseOrThrow(PageArgsSchema, args, 'Invalid page arguments');
 }
 
 /** Arguments of `similarSchedules`. */
@@ -129,11 +129,7 @@ export function parseSimilarArgs(
   args: { operation?: unknown; target?: unknown; k?: unknown; tiers?: unknown },
   resolveTarget: TargetResolver,
 ): SimilarQuery {
-  const { target, k, tiers } = parseOrThrow(
-    z.object({ target: TargetRefSchema, k: CountSchema('k'), tiers: TiersSchema }),
-    args,
-    'Invalid similarSchedules arguments',
-  );
+  const { target, k, tiers } = parseOrThrow(SimilarArgsSchema, args, 'Invalid similarSchedules arguments');
   return {
     operation: parseOperationArg(args.operation),
     targetKey: resolveTarget(target),
