@@ -176,6 +176,8 @@ describe('KernelBench harness lines recorded on an H200, replayed by a real proc
     wrong: 'wrong_answer',
     tf32_wrong: 'wrong_answer',
     forges_result: 'wrong_answer',
+    side_stream: null,
+    zeros: 'wrong_answer',
     raises: 'runtime',
     syntax_error: 'compile',
     triton_compile_error: 'compile',
@@ -191,7 +193,8 @@ describe('KernelBench harness lines recorded on an H200, replayed by a real proc
 
   it('holds every fixture pair but the hanging one', () => {
     expect(rows.map((r) => r.name)).toContain('matmul_bf16/triton_ok');
-    expect(rows).toHaveLength(10);
+    expect(rows.map((r) => r.name)).toEqual(expect.arrayContaining(['matmul_fp32/side_stream', 'softmax_wide/zeros']));
+    expect(rows).toHaveLength(13);
   });
 
   it.each(rows.map((r) => [r.name, r] as const))('%s is classified as the fixture intends', async (name, row) => {
@@ -216,8 +219,15 @@ describe('KernelBench harness lines recorded on an H200, replayed by a real proc
       expect(result.feedback.join('\n')).toContain(
         `speedup over eager PyTorch ${(report.timing.reference.median / report.timing.candidate.median).toFixed(2)}x`,
       );
+      if (name === 'matmul_fp32/side_stream') {
+        // Five products on a side stream, returned before they finish: timed as all five, not as nothing.
+        expect(result.latencyMs!).toBeGreaterThan(4 * referenceLatencyMs!);
+      }
     } else {
       expect(result.latencyMs).toBeNull();
+    }
+    if (name === 'softmax_wide/zeros') {
+      expect(result.feedback.join('\n')).toMatch(/within atol elementwise but its relative L2 error is 1 /);
     }
   });
 });
@@ -262,6 +272,7 @@ describe.skipIf(!hasGpu)('KernelBench toolchain on a GPU', () => {
     executor = createLocalExecutor({ sandbox: gpuSandbox });
   });
   afterAll(async () => {
+    await toolchain.close();
     await executor.close();
   });
 
@@ -295,6 +306,31 @@ describe.skipIf(!hasGpu)('KernelBench toolchain on a GPU', () => {
     expect(ok.result.fingerprintKey).toBe(targetKey(ok.fingerprint));
   });
 
+  it('times a candidate that leaves its work on a side stream as the whole of that work', async () => {
+    const [evaluation] = await toolchain.evaluateProblem({
+      problemSource: await fixture('problems/matmul_fp32.py'),
+      candidates: [await fixture('candidates/matmul_fp32/side_stream.py')],
+      executor,
+    });
+    expect(evaluation!.result.correct).toBe(true);
+    expect(evaluation!.result.latencyMs!).toBeGreaterThan(4 * evaluation!.referenceLatencyMs!);
+  });
+
+  it('rejects all zeros where every output is below the absolute tolerance', async () => {
+    const problemSource = await fixture('problems/softmax_wide.py');
+    const [zeros, honest] = await toolchain.evaluateProblem({
+      problemSource,
+      candidates: [
+        await fixture('candidates/softmax_wide/zeros.py'),
+        await fixture('candidates/softmax_wide/torch_ok.py'),
+      ],
+      executor,
+    });
+    expect(zeros!.result.errorKind).toBe('wrong_answer');
+    expect(zeros!.result.feedback.join('\n')).toMatch(/relative L2 error/);
+    expect(honest!.result.correct).toBe(true);
+  });
+
   it('times out a hanging candidate without hanging the toolchain', async () => {
     const hanging = createKernelBenchToolchain({ python: gpuPython, runLimits: { wallMs: 30_000 } });
     const [evaluation] = await hanging.evaluateProblem({
@@ -303,6 +339,7 @@ describe.skipIf(!hasGpu)('KernelBench toolchain on a GPU', () => {
       executor,
     });
     expect(evaluation!.result.errorKind).toBe('timeout');
+    await hanging.close();
   });
 
   it('runs Triton candidates: a correct bf16 matmul, a fused linear+relu and one that fails to compile', async () => {
