@@ -61,6 +61,7 @@ export type {
   OperationSummary,
   EmbeddingRow,
   EmbeddingSpace,
+  TargetSourceCount,
   InsertResult,
   ReuseStats,
   MeasuredPointsQuery,

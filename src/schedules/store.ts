@@ -91,6 +91,17 @@ export interface InsertResult {
 }
 
 /**
+ * Schedules of one target that came from one source: `search`, found by a search of this database;
+ * `import`, measured elsewhere and brought in (imports, and the shipped seeds, which keep the
+ * provenance of the searches that made them); `seed`, written as seeds by a tool.
+ */
+export interface TargetSourceCount {
+  targetKey: string;
+  source: 'search' | 'import' | 'seed';
+  count: number;
+}
+
+/**
  * The knowledge base's source of truth. Every method that writes several rows does so in one
  * transaction: it commits whole or not at all.
  */
@@ -121,6 +132,8 @@ export interface Store {
   putEmbeddings(embedderId: string, rows: Array<{ scheduleId: string; vector: Float32Array }>): Promise<void>;
   listEmbeddings(embedderId: string): Promise<EmbeddingRow[]>;
   embeddingSpaces(): Promise<EmbeddingSpace[]>;
+  /** How many schedules each target holds, by where they came from (`provenance.source`). */
+  targetSourceCounts(): Promise<TargetSourceCount[]>;
   /** Label and target family of a schedule, for index maintenance. */
   scheduleLabel(id: string): Promise<{ label: number; targetFamily: string } | null>;
   /** Labels and target families of many schedules in one read; unknown ids are left out, order is not kept. */

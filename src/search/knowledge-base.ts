@@ -16,6 +16,7 @@ import type {
   SearchRecord,
   SearchStore,
   TargetRecord,
+  TargetSourceCount,
 } from '../schedules/index.js';
 import type { Embedder } from '../embeddings/embedder.js';
 
@@ -95,6 +96,8 @@ export interface KnowledgeBase {
   listOperations(): Promise<OperationSummary[]>;
   getTarget(key: string): Promise<TargetRecord | null>;
   listTargets(): Promise<TargetRecord[]>;
+  /** How many schedules each target holds, by source (searches, imports, shipped seeds). */
+  targetSourceCounts(): Promise<TargetSourceCount[]>;
   /** Stores (or refreshes) target records: the targets this service measures on. */
   registerTargets(records: TargetRecord[]): Promise<void>;
   listReuses(filter: { scheduleId?: string; searchId?: string }): Promise<Reuse[]>;

@@ -279,6 +279,7 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
     listOperations: () => store.listOperations(),
     getTarget: (key) => store.getTarget(key),
     listTargets: () => store.listTargets(),
+    targetSourceCounts: () => store.targetSourceCounts(),
     registerTargets: (records) => store.upsertTargets(records),
     listReuses: (filter) => store.listReuses(filter),
 

@@ -66,3 +66,44 @@ describe('registerLocalTargets', () => {
     }
   });
 });
+
+describe('the targets list tells stored targets apart', () => {
+  // This machine as configured, and the machine the shipped seeds were measured on: both "local".
+  const here = makeCpuTarget('local');
+  const seedsMachine = makeCpuTarget('local', { model: 'Reference CPU 9000' });
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer({ targetNames: new Map([['local', here.key]]) });
+    await server.kb.addSchedules(makeContents(here, 2), [here]);
+    await server.kb.addSchedules(makeContents(seedsMachine, 3), [seedsMachine]);
+  });
+  afterAll(() => server.stop());
+
+  it('gives each a distinct name, says which is configured here, and counts where their schedules came from', async () => {
+    const reply = await server.gql(
+      '{ targets { key name configured configuredAs scheduleCount origin schedulesBySource { search import seed } } }',
+    );
+    expect(reply.body.errors).toBeUndefined();
+    const targets = (reply.body.data as { targets: Array<Record<string, unknown>> }).targets;
+    expect(new Set(targets.map((t) => t.name)).size).toBe(2);
+    const [first, second] = targets;
+    expect(first).toMatchObject({ key: here.key, name: 'local', configured: true, configuredAs: 'local' });
+    expect(second).toMatchObject({ key: seedsMachine.key, configured: false, configuredAs: null, scheduleCount: 3 });
+    expect(second!.name).toBe(`local (measured elsewhere, Reference CPU 9000, ${seedsMachine.key})`);
+    // Neither set came from a search of this database: both read as brought in.
+    expect(first!.schedulesBySource).toEqual({ search: 0, import: 2, seed: 0 });
+    expect(second!.origin).toBe(
+      'not configured on this service; 3 measured elsewhere and imported (the shipped seeds or an import)',
+    );
+  });
+
+  it('names a schedule’s target as the list does', async () => {
+    const reply = await server.gql('{ schedules(first: 10) { nodes { target { key name configured } } } }');
+    const nodes = (reply.body.data as { schedules: { nodes: Array<{ target: { key: string; name: string } }> } })
+      .schedules.nodes;
+    const names = new Map(nodes.map((n) => [n.target.key, n.target.name]));
+    expect(names.get(here.key)).toBe('local');
+    expect(names.get(seedsMachine.key)).toMatch(/^local \(measured elsewhere, Reference CPU 9000/);
+  });
+});

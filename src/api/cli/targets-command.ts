@@ -4,6 +4,19 @@ import { findTarget, loadTargets, type TargetEntry } from '../../targets/index.j
 import { loadConfig } from '../config.js';
 import { UsageError, writeOut, type CliCommand } from './command.js';
 import { EXIT } from './run-cli.js';
+import { listTargets } from '../target-listing.js';
+import { withServices } from './with-services.js';
+
+/** Columns padded to their widest cell, the last left ragged. */
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
 
 function executorText(entry: TargetEntry): string {
   const e = entry.executor;
@@ -28,7 +41,9 @@ export function createTargetsCommand(deps: TargetDeps = {}): CliCommand {
     usage: `Usage: skb targets list
        skb targets test <id>
 
-list         prints each target of the targets file: id, executor, toolchain, description
+list         prints each target of the targets file (id, executor, toolchain, description), then
+             every target the knowledge base holds schedules of: a distinct name, its key,
+             whether it is configured here, how many schedules it holds and where they came from
 test <id>    builds and runs a tiny program on the target, then prints its hardware
              fingerprint, the key and family measurements on it are filed under, and which
              sandbox protections its candidates run under (JSON; a summary on stderr)
@@ -46,14 +61,15 @@ Environment:
       if (action === 'list') {
         if (id !== undefined) throw new UsageError('skb targets list takes no target id');
         const rows = targets.targets.map((t) => [t.id, executorText(t), toolchainText(t), t.description ?? '']);
-        const header = ['ID', 'EXECUTOR', 'TOOLCHAIN', 'DESCRIPTION'];
-        const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-        const line = (cells: string[]): string =>
-          cells
-            .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-            .join('  ')
-            .trimEnd();
-        await writeOut(io.stdout, `${[line(header), ...rows.map(line)].join('\n')}\n(from ${source})\n`);
+        const configured = table(['ID', 'EXECUTOR', 'TOOLCHAIN', 'DESCRIPTION'], rows);
+        const stored = await withServices(io, async (services) =>
+          listTargets(await services.kb.listTargets(), await services.kb.targetSourceCounts(), services.targetNames),
+        );
+        const storedRows = stored.map((t) => [t.displayName, t.key, String(t.scheduleCount), t.origin]);
+        const known = stored.length
+          ? table(['NAME', 'KEY', 'SCHEDULES', 'ORIGIN'], storedRows)
+          : 'The knowledge base holds no targets yet.';
+        await writeOut(io.stdout, `${configured}\n(from ${source})\n\nStored targets:\n${known}\n`);
         return EXIT.ok;
       }
       if (action === 'test') {

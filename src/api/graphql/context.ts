@@ -1,3 +1,4 @@
+import { listTargets, type ListedTarget } from '../target-listing.js';
 import { SkbError, type TargetRecord } from '../../schedules/index.js';
 import type { KnowledgeBase } from '../../search/index.js';
 import type { SearchDetail, SearchService } from '../../search/index.js';
@@ -22,6 +23,8 @@ export interface ApiContext {
   search: () => SearchService;
   /** Ids of the targets of the targets file: where searches may run. */
   targetIds: readonly string[];
+  /** Every stored target with its display name, configuration and counts, by key; once per request. */
+  loadListedTargets: () => Promise<Map<string, ListedTarget>>;
   /** Loads a search with its candidates once per request: several fields of one Search need the tree. */
   loadSearch: (id: string) => Promise<SearchDetail | null>;
 }
@@ -56,6 +59,7 @@ export function createApiContext(deps: {
 }): ApiContext {
   const targets = new Map<string, Promise<TargetRecord | null>>();
   const searches = new Map<string, Promise<SearchDetail | null>>();
+  let listed: Promise<Map<string, ListedTarget>> | undefined;
   const search = (): SearchService => {
     if (!deps.search)
       throw new SkbError(
@@ -70,6 +74,13 @@ export function createApiContext(deps: {
     health: deps.health,
     search,
     targetIds: deps.targetIds ?? [],
+    loadListedTargets() {
+      listed ??= Promise.all([deps.kb.listTargets(), deps.kb.targetSourceCounts()]).then(
+        ([records, counts]) =>
+          new Map(listTargets(records, counts, deps.targetNames ?? new Map()).map((t) => [t.key, t])),
+      );
+      return listed;
+    },
     loadSearch(id) {
       let pending = searches.get(id);
       if (!pending) {

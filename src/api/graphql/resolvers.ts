@@ -8,6 +8,7 @@ import {
   type Page,
   type ProgressEvent,
   type Schedule,
+  type TargetRecord,
   type SearchRecord,
   type SearchSeed,
 } from '../../schedules/index.js';
@@ -44,7 +45,7 @@ export const resolvers = {
     exportSchedules: (_: unknown, args: Args, ctx: ApiContext) =>
       ctx.kb.exportJsonl(parseExportArgs(args, ctx.resolveTarget)),
     operations: (_: unknown, __: Args, ctx: ApiContext) => ctx.kb.listOperations(),
-    targets: (_: unknown, __: Args, ctx: ApiContext) => ctx.kb.listTargets(),
+    targets: async (_: unknown, __: Args, ctx: ApiContext) => [...(await ctx.loadListedTargets()).values()],
     health: (_: unknown, __: Args, ctx: ApiContext) => ctx.health(),
     search: async (_: unknown, args: Args, ctx: ApiContext) =>
       (await ctx.loadSearch(parseSearchId(args.id)))?.search ?? null,
@@ -110,8 +111,23 @@ export const resolvers = {
     attrs: (op: Operation) => JSON.stringify(op.attrs),
   },
 
+  // A target reached from a schedule or a search reads like its row of the targets list.
+  Target: {
+    name: async (t: TargetRecord, _: Args, ctx: ApiContext) => (await listedOf(t, ctx))?.displayName ?? t.name,
+    configured: async (t: TargetRecord, _: Args, ctx: ApiContext) => (await listedOf(t, ctx))?.configuredAs != null,
+    configuredAs: async (t: TargetRecord, _: Args, ctx: ApiContext) => (await listedOf(t, ctx))?.configuredAs ?? null,
+    origin: async (t: TargetRecord, _: Args, ctx: ApiContext) => (await listedOf(t, ctx))?.origin ?? '',
+    scheduleCount: async (t: TargetRecord, _: Args, ctx: ApiContext) => (await listedOf(t, ctx))?.scheduleCount ?? 0,
+    schedulesBySource: async (t: TargetRecord, _: Args, ctx: ApiContext) =>
+      (await listedOf(t, ctx))?.sources ?? { search: 0, import: 0, seed: 0 },
+  },
+
   Schedule: {
     target: (schedule: Schedule, _: Args, ctx: ApiContext) => ctx.loadTarget(schedule.targetKey),
     reuses: (schedule: Schedule, _: Args, ctx: ApiContext) => ctx.kb.listReuses({ scheduleId: schedule.id }),
   },
 };
+
+async function listedOf(t: TargetRecord, ctx: ApiContext) {
+  return (await ctx.loadListedTargets()).get(t.key);
+}

@@ -122,6 +122,7 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
     putEmbeddings: (embedderId, rows) => write((kb) => kb.schedules.putEmbeddings(embedderId, rows)),
     listEmbeddings: (embedderId) => read((kb) => kb.schedules.embeddings(embedderId)),
     embeddingSpaces: () => read((kb) => kb.schedules.spaces()),
+    targetSourceCounts: () => read((kb) => kb.schedules.sourceCounts()),
     scheduleLabel: (id) => read((kb) => kb.schedules.label(id)),
     scheduleLabels: (ids) => read((kb) => kb.schedules.labels(ids)),
     schedulesByLabels: (labels) => read((kb) => kb.schedules.byLabels(labels)),

@@ -11,7 +11,13 @@ import { SkbError } from '../errors.js';
 import { measuredPointsOf, ScheduleMeasurementsSchema, type MeasuredPoint } from '../measured-point.js';
 import { OperationSchema, shapeKey, structureKey } from '../operation.js';
 import { creationSortKey } from '../ordering.js';
-import { ScheduleContentSchema, toSchedule, type Schedule, type ScheduleContent } from '../schedule.js';
+import {
+  ProvenanceSchema,
+  ScheduleContentSchema,
+  toSchedule,
+  type Schedule,
+  type ScheduleContent,
+} from '../schedule.js';
 import type {
   EmbeddingRow,
   EmbeddingSpace,
@@ -22,6 +28,7 @@ import type {
   PageRequest,
   ScheduleFilter,
   ShapeRow,
+  TargetSourceCount,
 } from '../store.js';
 import type { TargetRecord } from '../target-record.js';
 import { rowsChanged, runWrite, type SqlExecutor } from './connection.js';
@@ -67,6 +74,7 @@ export interface SchedulesRepository {
   putEmbeddings(embedderId: string, rows: Array<{ scheduleId: string; vector: Float32Array }>): Promise<void>;
   embeddings(embedderId: string): Promise<EmbeddingRow[]>;
   spaces(): Promise<EmbeddingSpace[]>;
+  sourceCounts(): Promise<TargetSourceCount[]>;
 }
 
 const SCHEDULE_COLUMNS = 's.seq, s.id, s.content_hash, s.content';
@@ -446,6 +454,30 @@ export function createSchedulesRepository(
       );
       return r.rows.map(
         (row): EmbeddingSpace => ({ embedderId: String(row.embedder_id), dim: Number(row.dim), count: Number(row.n) }),
+      );
+    },
+
+    async sourceCounts() {
+      const r = await db.execute(
+        // A search's schedule counts as found here only when that search ran on this database: the
+        // shipped seeds and exported schedules keep the provenance of the search that made them.
+        `SELECT s.target_key,
+           CASE
+             WHEN json_extract(s.content, '$.provenance.source') = 'seed' THEN 'seed'
+             WHEN json_extract(s.content, '$.provenance.source') = 'search'
+               AND EXISTS (SELECT 1 FROM searches r WHERE r.id = json_extract(s.content, '$.provenance.searchId'))
+               THEN 'search'
+             ELSE 'import'
+           END AS source,
+           COUNT(*) AS n
+         FROM schedules s GROUP BY s.target_key, source ORDER BY s.target_key, source`,
+      );
+      return r.rows.map(
+        (row): TargetSourceCount => ({
+          targetKey: String(row.target_key),
+          source: ProvenanceSchema.shape.source.parse(row.source),
+          count: Number(row.n),
+        }),
       );
     },
   };
