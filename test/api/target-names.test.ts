@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerLocalTargets } from '../../src/api/local-targets.js';
 import { createMemoryLogger, startTestServer, type TestServer } from '../support/server.js';
-import { makeContents, makeCpuTarget } from '../support/fixtures.js';
+import { makeContent, makeContents, makeCpuTarget } from '../support/fixtures.js';
+import { SearchConfigSchema, TaskSchema, newSearchRecord } from '../../src/schedules/index.js';
 
 const QUERY = `query Similar($target: String!) {
   similarSchedules(operation: { kind: "gemm", dims: [{ name: "M", size: 64 }, { name: "N", size: 256 }, { name: "K", size: 256 }] }, target: $target, k: 5) { tier schedule { id } }
@@ -77,6 +78,24 @@ describe('the targets list tells stored targets apart', () => {
     server = await startTestServer({ targetNames: new Map([['local', here.key]]) });
     await server.kb.addSchedules(makeContents(here, 2), [here]);
     await server.kb.addSchedules(makeContents(seedsMachine, 3), [seedsMachine]);
+    // And one found by a search that this database holds.
+    await server.kb.searches.createSearch(
+      newSearchRecord({
+        id: 'search-here',
+        task: TaskSchema.parse({ operation: { kind: 'gemm', dims: { M: 64, N: 64, K: 64 } }, target: 'local' }),
+        config: SearchConfigSchema.parse({ budget: 16 }),
+        createdAt: new Date(Date.UTC(2026, 5, 1)).toISOString(),
+      }),
+    );
+    await server.kb.addSchedules([
+      makeContent({
+        target: here,
+        dims: { M: 512, N: 512, K: 512 },
+        latencies: [10, 4],
+        createdAt: new Date(Date.UTC(2026, 5, 1)).toISOString(),
+        extra: { provenance: { source: 'search', searchId: 'search-here', planner: 'template' } },
+      }),
+    ]);
   });
   afterAll(() => server.stop());
 
@@ -88,11 +107,20 @@ describe('the targets list tells stored targets apart', () => {
     const targets = (reply.body.data as { targets: Array<Record<string, unknown>> }).targets;
     expect(new Set(targets.map((t) => t.name)).size).toBe(2);
     const [first, second] = targets;
-    expect(first).toMatchObject({ key: here.key, name: 'local', configured: true, configuredAs: 'local' });
+    expect(first).toMatchObject({
+      key: here.key,
+      name: 'local',
+      configured: true,
+      configuredAs: 'local',
+      scheduleCount: 3,
+    });
     expect(second).toMatchObject({ key: seedsMachine.key, configured: false, configuredAs: null, scheduleCount: 3 });
     expect(second!.name).toBe(`local (measured elsewhere, Reference CPU 9000, ${seedsMachine.key})`);
-    // Neither set came from a search of this database: both read as brought in.
-    expect(first!.schedulesBySource).toEqual({ search: 0, import: 2, seed: 0 });
+    // Only the schedule whose search this database holds counts as found here.
+    expect(first!.schedulesBySource).toEqual({ search: 1, import: 2, seed: 0 });
+    expect(first!.origin).toBe(
+      'configured here as "local" (this machine); 1 found by searches of this service, 2 measured elsewhere and imported (the shipped seeds or an import)',
+    );
     expect(second!.origin).toBe(
       'not configured on this service; 3 measured elsewhere and imported (the shipped seeds or an import)',
     );
