@@ -139,6 +139,10 @@ describe('console pages', () => {
     const page = await open('/targets');
     await expect(page.locator('tbody tr').count()).resolves.toBeGreaterThan(0);
     await expect(page.locator('pre').first().textContent()).resolves.toMatch(/"kind": "cpu"/);
+    // Where the schedules came from, as the targets query says it.
+    await expect(page.locator('tbody').textContent()).resolves.toMatch(
+      /measured elsewhere and imported|found by searches/,
+    );
     await shoot(page, 'targets');
     const exported = await fetch(`${server.url}/export?kind=softmax`);
     expect(exported.headers.get('content-disposition')).toMatch(/attachment/);

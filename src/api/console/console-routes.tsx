@@ -5,6 +5,7 @@
  * value: plan texts and code come from outside), and are sent with a Content-Security-Policy that
  * allows only the console's own stylesheet and script, from the package (no CDN, works offline).
  */
+import { listTargets } from '../target-listing.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { HttpBindings } from '@hono/node-server';
@@ -164,7 +165,11 @@ export function mountConsole(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   });
 
   app.get('/targets', async (c) =>
-    c.html(<TargetsPage targets={await deps.kb.listTargets()} names={deps.targetNames} />),
+    c.html(
+      <TargetsPage
+        targets={listTargets(await deps.kb.listTargets(), await deps.kb.targetSourceCounts(), deps.targetNames)}
+      />,
+    ),
   );
 
   const searchService = (): SearchService | null => deps.search ?? null;

@@ -1,8 +1,7 @@
-import type { TargetRecord } from '../../schedules/index.js';
+import type { ListedTarget } from '../target-listing.js';
 import { Layout } from './layout.js';
 
-export function TargetsPage(props: { targets: readonly TargetRecord[]; names: ReadonlyMap<string, string> }) {
-  const nameOf = new Map([...props.names].map(([name, key]) => [key, name]));
+export function TargetsPage(props: { targets: readonly ListedTarget[] }) {
   return (
     <Layout title="Targets">
       <h1>Targets</h1>
@@ -15,6 +14,7 @@ export function TargetsPage(props: { targets: readonly TargetRecord[]; names: Re
             <th>key</th>
             <th>family</th>
             <th>name</th>
+            <th>schedules</th>
             <th>description</th>
             <th>fingerprint</th>
           </tr>
@@ -24,12 +24,16 @@ export function TargetsPage(props: { targets: readonly TargetRecord[]; names: Re
             <tr>
               <td>
                 <code>{t.key}</code>
-                {nameOf.has(t.key) ? <div class="muted">configured here as {nameOf.get(t.key)}</div> : null}
+                {t.configuredAs !== null ? <div class="muted">configured here as {t.configuredAs}</div> : null}
               </td>
               <td>
                 <code>{t.family}</code>
               </td>
-              <td>{t.name}</td>
+              <td>{t.displayName}</td>
+              <td>
+                {t.scheduleCount}
+                <div class="muted">{t.origin}</div>
+              </td>
               <td>{t.description}</td>
               <td>
                 <pre>{JSON.stringify(t.fingerprint, null, 2)}</pre>
