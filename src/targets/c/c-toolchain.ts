@@ -12,6 +12,12 @@ import {
   type Operation,
 } from '../../schedules/index.js';
 import { peakGflopsPerCore, probeCpu, type CpuProbe } from '../cpu-fingerprint.js';
+import { measureFmaPeak } from './fma-peak.js';
+
+/** The CPU probe plus the FMA throughput measured on it (null where the measurement failed). */
+interface MeasuredCpu extends CpuProbe {
+  measuredPeakGflops: number | null;
+}
 import { type ExecLimits, type ExecResult, probeOncePerExecutor, type Workspace } from '../executor.js';
 import {
   CandidateResultSchema,
@@ -89,7 +95,10 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
   }
   const minSampleMs = options.minSampleMs ?? 0.5;
   const seed = options.seed ?? 20240611;
-  const probe = probeOncePerExecutor((executor): Promise<CpuProbe> => probeCpu(executor, cc));
+  const probe = probeOncePerExecutor(async (executor): Promise<MeasuredCpu> => {
+    const cpu = await probeCpu(executor, cc);
+    return { ...cpu, measuredPeakGflops: await measureFmaPeak(executor, cc, cpu.fingerprint) };
+  });
 
   async function compile(
     ws: Workspace,
@@ -234,7 +243,7 @@ function classifyRun(
   nonce: string,
   operation: Operation,
   ep: EntryPoint,
-  cpu: CpuProbe,
+  cpu: MeasuredCpu,
   stopAboveMs: number | undefined,
 ): Omit<CandidateResult, 'fingerprintKey'> {
   const output = `${ran.stderr}${ran.stderr && ran.stdout ? '\n' : ''}${ran.stdout}`;
@@ -303,15 +312,17 @@ function performanceFeedback(
   medianMs: number,
   spreadPct: number,
   result: HarnessResult,
-  cpu: CpuProbe,
+  cpu: MeasuredCpu,
 ): string[] {
   const seconds = medianMs / 1000;
   const gflops = seconds > 0 ? flopCount(op) / seconds / 1e9 : 0;
   const gbps = seconds > 0 ? minimumBytes(op) / seconds / 1e9 : 0;
-  const peak = peakGflopsPerCore(cpu.fingerprint, cpu.clockGhz);
+  const measured = cpu.measuredPeakGflops;
+  const peak = measured ?? peakGflopsPerCore(cpu.fingerprint, cpu.clockGhz);
+  const peakText = measured !== null ? 'measured single-core f32 FMA peak' : 'estimated single-core f32 peak';
   return [
     `latency ${medianMs.toPrecision(4)} ms (median of ${result.samplesMs.length} runs, spread ${spreadPct.toFixed(1)}%${result.flushed ? ', caches flushed before each run' : ''})`,
-    `achieved ${gflops.toPrecision(3)} GFLOP/s = ${((gflops / peak) * 100).toPrecision(3)}% of this machine's estimated single-core f32 peak of ${peak.toFixed(0)} GFLOP/s (${describeCpu(cpu.fingerprint)})`,
+    `achieved ${gflops.toPrecision(3)} GFLOP/s = ${((gflops / peak) * 100).toPrecision(3)}% of this machine's ${peakText} of ${peak.toFixed(0)} GFLOP/s (${describeCpu(cpu.fingerprint)})`,
     `moves at least ${gbps.toPrecision(3)} GB/s of compulsory traffic`,
   ];
 }
