@@ -9,6 +9,7 @@ export {
   parseOperation,
   structureKey,
   shapeKey,
+  exactOperationKey,
   flopCount,
   minimumBytes,
   dtypeBytes,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { canonicalJson } from './canonical.js';
 import { SkbError, describeIssues, messageOf } from './errors.js';
-import { OperationSchema, shapeKey, type Operation } from './operation.js';
+import { OperationSchema, exactOperationKey, shapeKey, type Operation } from './operation.js';
 import { compareByCreation } from './ordering.js';
 import { ScheduleContentSchema, toSchedule, type Schedule, type ScheduleContent } from './schedule.js';
 import { TargetRecordSchema, targetFamily, targetKey, type TargetRecord } from './target-record.js';
@@ -86,7 +86,7 @@ export function exportJsonl(
         `Schedule ${s.id} refers to target ${s.targetKey}, which was not given to the export: pass every referenced target`,
       );
     usedTargets.set(target.key, target);
-    operations.set(shapeKey(s.operation), s.operation);
+    operations.set(exactOperationKey(s.operation), s.operation);
   }
   const byKey = <T>(entries: Iterable<[string, T]>): Array<[string, T]> =>
     [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -103,7 +103,7 @@ export function exportJsonl(
   for (const [key, operation] of byKey(operations)) lines.push({ type: 'operation', key, operation });
   for (const s of [...schedules].sort(compareByCreation)) {
     const { operation, id, contentHash, speedup, ...rest } = s;
-    lines.push({ type: 'schedule', id, contentHash, operationKey: shapeKey(operation), speedup, ...rest });
+    lines.push({ type: 'schedule', id, contentHash, operationKey: exactOperationKey(operation), speedup, ...rest });
   }
   return lines.map((l) => `${canonicalJson(l)}\n`).join('');
 }
@@ -211,7 +211,7 @@ export function parseJsonl(text: string): ParsedExport {
           break;
         }
         const { key, operation } = parsed.data;
-        const derived = shapeKey(operation);
+        const derived = exactOperationKey(operation);
         if (derived !== key) {
           fail(lineNo, `operation key "${key}" does not match its operation, whose key is "${derived}"`);
           break;

@@ -1,11 +1,37 @@
-import type { Client } from '@libsql/client';
+import type { Client, Transaction } from '@libsql/client';
 import { SkbError } from './errors.js';
+import { OperationSchema, shapeKey, structureKey } from './operation.js';
 
 /** One schema change. Versions are applied in ascending order and never edited once released. */
 export interface Migration {
   version: number;
   name: string;
   statements: string[];
+  /** A data change SQL alone cannot make, run after the statements in the same transaction. */
+  run?: (tx: Transaction) => Promise<void>;
+}
+
+/**
+ * Recomputes every stored schedule's structure and shape keys with the current key functions, in
+ * one set-based UPDATE (one statement, whatever the number of rows: see runWrite on why).
+ */
+async function rekeySchedules(tx: Transaction): Promise<void> {
+  const rows = await tx.execute('SELECT seq, operation, structure_key, shape_key FROM schedules');
+  const changed: Array<[number, string, string]> = [];
+  for (const row of rows.rows) {
+    const parsed = OperationSchema.safeParse(JSON.parse(String(row.operation)));
+    // A row that does not read back is left to the store's own corruption reports.
+    if (!parsed.success) continue;
+    const structure = structureKey(parsed.data);
+    const shape = shapeKey(parsed.data);
+    if (structure !== row.structure_key || shape !== row.shape_key) changed.push([Number(row.seq), structure, shape]);
+  }
+  if (changed.length === 0) return;
+  await tx.execute({
+    sql: `UPDATE schedules SET structure_key = json_extract(j.value, '$[1]'), shape_key = json_extract(j.value, '$[2]')
+          FROM json_each(?) AS j WHERE schedules.seq = json_extract(j.value, '$[0]')`,
+    args: [JSON.stringify(changed)],
+  });
 }
 
 /**
@@ -118,6 +144,12 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 5,
+    name: 'canonical operation keys: layouts and attributes at their defaults key as omitted',
+    statements: [],
+    run: rekeySchedules,
+  },
 ];
 
 /**
@@ -146,6 +178,7 @@ export async function migrate(client: Client, migrations: readonly Migration[] =
     for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
       if (applied.has(m.version)) continue;
       for (const sql of m.statements) await tx.execute(sql);
+      await m.run?.(tx);
       await tx.execute({
         sql: 'INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)',
         args: [m.version, m.name, new Date().toISOString()],

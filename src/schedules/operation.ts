@@ -70,30 +70,74 @@ function attrsPart(attrs: Operation['attrs']): string {
   return keys.length ? keys.map((k) => `${k}=${String(attrs[k])}`).join(',') : '-';
 }
 
+/** Layouts that mean what an omitted layout means, per kind (row-major operands, `nn` products, NCHW). */
+const DEFAULT_LAYOUTS: Readonly<Record<string, readonly string[]>> = {
+  gemm: ['nn', 'row'],
+  batched_gemm: ['nn', 'row'],
+  matvec: ['n', 'row'],
+  conv2d: ['nchw'],
+  softmax: ['row'],
+  layernorm: ['row'],
+};
+
+/** Attribute values that mean what an omitted attribute means, per kind. */
+const DEFAULT_ATTRS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
+  conv2d: { stride: 1, pad: 0, dilation: 1, groups: 1 },
+};
+
 /**
- * Everything but the sizes: kind, dtype, layout, epilogue, dimension names and structural attributes.
- * Two GEMMs of different sizes share it.
+ * The operation as its keys see it: layouts and attributes at their default values dropped, so
+ * `stride: 1` or `layout: "nn"` key the same as saying nothing. Stored content keeps what was
+ * given (its hash and id do not change); only the keys are canonical.
  */
-export function structureKey(op: Operation): string {
+function keyedForm(op: Operation): { layout: string | undefined; attrs: Operation['attrs'] } {
+  const layout = op.layout !== undefined && DEFAULT_LAYOUTS[op.kind]?.includes(op.layout) ? undefined : op.layout;
+  const defaults = DEFAULT_ATTRS[op.kind] ?? {};
+  const attrs = Object.fromEntries(Object.entries(op.attrs).filter(([name, value]) => defaults[name] !== value));
+  return { layout, attrs };
+}
+
+function keyOf(op: Operation, form: { layout: string | undefined; attrs: Operation['attrs'] }): string {
   const dimNames = Object.keys(op.dims).sort().join(',');
   return [
     `op${OPERATION_KEY_VERSION}`,
     op.kind,
     op.dtype,
-    op.layout ?? '-',
+    form.layout ?? '-',
     op.epilogue.length ? op.epilogue.join('+') : '-',
     dimNames,
-    attrsPart(op.attrs),
+    attrsPart(form.attrs),
   ].join('|');
 }
 
-/** The structure key plus the sizes: equal only for the very same problem. */
-export function shapeKey(op: Operation): string {
+function withSizes(op: Operation, structure: string): string {
   const sizes = Object.keys(op.dims)
     .sort()
     .map((k) => `${k}=${op.dims[k]}`)
     .join(',');
-  return `${structureKey(op)}|${sizes}`;
+  return `${structure}|${sizes}`;
+}
+
+/**
+ * Everything but the sizes: kind, dtype, layout, epilogue, dimension names and structural attributes
+ * (defaults dropped). Two GEMMs of different sizes share it.
+ */
+export function structureKey(op: Operation): string {
+  return keyOf(op, keyedForm(op));
+}
+
+/** The structure key plus the sizes: equal only for the very same problem. */
+export function shapeKey(op: Operation): string {
+  return withSizes(op, structureKey(op));
+}
+
+/**
+ * A key of the operation exactly as written, defaults included: export files name operations by
+ * it, so two operations that differ only in a spelled-out default stay two lines and every
+ * schedule imports byte for byte (and files written before keys were canonical still import).
+ */
+export function exactOperationKey(op: Operation): string {
+  return withSizes(op, keyOf(op, { layout: op.layout, attrs: op.attrs }));
 }
 
 /**
