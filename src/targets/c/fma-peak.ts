@@ -8,17 +8,16 @@
  */
 import type { CpuFingerprint } from '../../schedules/index.js';
 import type { Executor } from '../executor.js';
+import { widestVector } from '../templates/c-template.js';
 
 /** Independent accumulators: enough to cover FMA latency on two pipes, few enough to stay in registers. */
 function chainsFor(vectorBytes: number): number {
   return vectorBytes >= 64 ? 16 : 12;
 }
 
+/** The widest f32 vector the kernel templates use on this ISA, in bytes. */
 function vectorBytesOf(fp: CpuFingerprint): number {
-  const isa = new Set(fp.isa);
-  if (isa.has('avx512f')) return 64;
-  if (isa.has('avx') || isa.has('avx2')) return 32;
-  return 16;
+  return widestVector(fp.isa) * 4;
 }
 
 /** The benchmark's source for a vector width: prints `gflops <best of five timed rounds>`. */
