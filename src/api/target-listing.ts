@@ -18,6 +18,9 @@ export interface ListedTarget extends TargetRecord {
   origin: string;
 }
 
+/** The counts of a target that holds no schedules. */
+export const NO_SCHEDULES: Readonly<ListedTarget['sources']> = { search: 0, import: 0, seed: 0 };
+
 /** What machine a fingerprint describes, in a few words. */
 function machineOf(record: TargetRecord): string {
   const fp = record.fingerprint as Record<string, unknown>;
@@ -49,7 +52,7 @@ export function listTargets(
   const idOfKey = new Map([...configured].map(([id, key]) => [key, id]));
   const byKey = new Map<string, ListedTarget['sources']>();
   for (const c of counts) {
-    const sources = byKey.get(c.targetKey) ?? { search: 0, import: 0, seed: 0 };
+    const sources = byKey.get(c.targetKey) ?? { ...NO_SCHEDULES };
     sources[c.source] += c.count;
     byKey.set(c.targetKey, sources);
   }
@@ -60,7 +63,7 @@ export function listTargets(
 
   const listed = records.map((record): ListedTarget => {
     const configuredAs = idOfKey.get(record.key) ?? null;
-    const sources = byKey.get(record.key) ?? { search: 0, import: 0, seed: 0 };
+    const sources = byKey.get(record.key) ?? NO_SCHEDULES;
     const clashes = configuredAs === null && (configuredNames.has(record.name) || (uses.get(record.name) ?? 0) > 1);
     const where = sources.search === 0 && sources.import + sources.seed > 0 ? 'measured elsewhere, ' : '';
     return {

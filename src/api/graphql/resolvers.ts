@@ -1,3 +1,4 @@
+import { NO_SCHEDULES, type ListedTarget } from '../target-listing.js';
 import {
   SkbError,
   bestLineage,
@@ -113,13 +114,12 @@ export const resolvers = {
 
   // A target reached from a schedule or a search reads like its row of the targets list.
   Target: {
-    name: async (t: TargetRecord, _: Args, ctx: ApiContext) => (await listedOf(t, ctx))?.displayName ?? t.name,
-    configured: async (t: TargetRecord, _: Args, ctx: ApiContext) => (await listedOf(t, ctx))?.configuredAs != null,
-    configuredAs: async (t: TargetRecord, _: Args, ctx: ApiContext) => (await listedOf(t, ctx))?.configuredAs ?? null,
-    origin: async (t: TargetRecord, _: Args, ctx: ApiContext) => (await listedOf(t, ctx))?.origin ?? '',
-    scheduleCount: async (t: TargetRecord, _: Args, ctx: ApiContext) => (await listedOf(t, ctx))?.scheduleCount ?? 0,
-    schedulesBySource: async (t: TargetRecord, _: Args, ctx: ApiContext) =>
-      (await listedOf(t, ctx))?.sources ?? { search: 0, import: 0, seed: 0 },
+    name: listed((l, t) => l?.displayName ?? t.name),
+    configured: listed((l) => (l?.configuredAs ?? null) !== null),
+    configuredAs: listed((l) => l?.configuredAs ?? null),
+    origin: listed((l) => l?.origin ?? ''),
+    scheduleCount: listed((l) => l?.scheduleCount ?? 0),
+    schedulesBySource: listed((l) => l?.sources ?? NO_SCHEDULES),
   },
 
   Schedule: {
@@ -128,6 +128,8 @@ export const resolvers = {
   },
 };
 
-async function listedOf(t: TargetRecord, ctx: ApiContext) {
-  return (await ctx.loadListedTargets()).get(t.key);
+/** A Target field read from the request's target listing (the target's row there, if it has one). */
+function listed<T>(read: (row: ListedTarget | undefined, t: TargetRecord) => T) {
+  return async (t: TargetRecord, _: Args, ctx: ApiContext): Promise<T> =>
+    read((await ctx.loadListedTargets()).get(t.key), t);
 }
