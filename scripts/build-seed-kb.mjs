@@ -1,10 +1,11 @@
-// Builds the shipped seed knowledge base (data/seed-schedules.jsonl) from real template-planner
-// searches on this machine. Run after `npm run build`:
-//   node scripts/build-seed-kb.mjs [--budget 48] [--out data/seed-schedules.jsonl] [--seed 1]
+// Builds the shipped reference seed pack (data/seed-packs/cpu-reference.jsonl) from real
+// template-planner searches on this machine. Run after `npm run build`:
+//   node scripts/build-seed-kb.mjs [--budget 48] [--out data/seed-packs/cpu-reference.jsonl] [--seed 1]
 // Every kernel template family at three shapes, smallest first, in a fresh knowledge base with
 // warm start on, so later shapes reuse earlier ones the way a user's knowledge base grows. The
-// pruned export (best schedule per shape and target) is written to --out; the service imports it
-// once into a knowledge base that never imported seeds (src/search/seed-import.ts).
+// pruned export (best schedule per shape and target) is written to --out. A new file ships as a
+// new version of its pack: raise `version` in data/seed-packs/packs.json, and databases that
+// imported an older version import its new schedules at start (src/search/seed-packs.ts).
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,7 @@ if (!existsSync(dist('api/services.js'))) {
 const { values } = parseArgs({
   options: {
     budget: { type: 'string', default: '48' },
-    out: { type: 'string', default: 'data/seed-schedules.jsonl' },
+    out: { type: 'string', default: 'data/seed-packs/cpu-reference.jsonl' },
     seed: { type: 'string', default: '1' },
   },
 });
@@ -70,7 +71,8 @@ const settings = {
 };
 
 const dir = await mkdtemp(join(tmpdir(), 'skb-seed-kb-'));
-const env = { SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: join(dir, 'data') };
+// No seed packs: the build must start from nothing, not from the pack it is about to replace.
+const env = { SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: join(dir, 'data'), SKB_SEED_PACKS: 'none' };
 const quiet = createConsoleLogger();
 const services = await openServices(loadConfig(env, root), {
   cwd: root,
@@ -80,7 +82,7 @@ const services = await openServices(loadConfig(env, root), {
 const rows = [];
 const started = performance.now();
 try {
-  // Only this build's searches may go into the export (not an earlier seed file imported on open).
+  // Only this build's searches may go into the export.
   const present = (await services.kb.counts()).schedules;
   if (present !== 0)
     throw new Error(`build-seed-kb: the fresh knowledge base opened with ${present} schedules; it must start empty`);

@@ -26,6 +26,8 @@ cp src/targets/kernelbench/harness.py src/targets/kernelbench/gpu-worker.py "$ap
 cp schema.graphql "$app/build/schema.graphql"
 # The console reads its stylesheet and script from src/api/console/assets beside the build (three levels up from its module).
 cp -r src/api/console/assets "$app/build/src/api/console/"
+# The seed packs are read two levels above src/search, as in dist/.
+mkdir -p "$app/build/data" && cp -r data/seed-packs "$app/build/data/"
 cp package.json "$app/"
 
 # Production packages only (npm's own list), without the musl build of libsql: the GPU machines

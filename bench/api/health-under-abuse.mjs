@@ -39,7 +39,13 @@ const ABUSE = [
 ];
 
 async function startService(dir) {
-  const env = { ...process.env, SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: dir, SKB_PORT: '0' };
+  const env = {
+    ...process.env,
+    SKB_DB_URL: `file:${join(dir, 'kb.db')}`,
+    SKB_DATA_DIR: dir,
+    SKB_SEED_PACKS: 'none',
+    SKB_PORT: '0',
+  };
   const child = spawn(process.execPath, [join(root, 'bin/skb.js'), 'serve'], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

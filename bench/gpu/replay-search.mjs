@@ -227,7 +227,10 @@ const searchConfig = {
 };
 
 async function openService(dir) {
-  const config = loadConfig({ SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: dir }, dir);
+  const config = loadConfig(
+    { SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: dir, SKB_SEED_PACKS: 'none' },
+    dir,
+  );
   const kb = await openConfiguredKnowledgeBase(config);
   await kb.registerTargets([record]);
   const service = createSearchService({

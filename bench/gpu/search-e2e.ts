@@ -213,6 +213,8 @@ async function startService(dir: string, env: Record<string, string>): Promise<S
       HOME: dir,
       SKB_DB_URL: `file:${join(dir, 'kb.db')}`,
       SKB_DATA_DIR: dir,
+      // The CPU seed packs say nothing about the GPU: each run's knowledge is what it searched.
+      SKB_SEED_PACKS: 'none',
       SKB_PORT: '0',
       SKB_API_TOKEN: token,
       ...env,

@@ -43,7 +43,14 @@ await kb.close();
 process.stderr.write(`filled ${size} schedules in ${((performance.now() - fillStart) / 1000).toFixed(0)} s\n`);
 
 const server = spawn(process.execPath, ['bin/skb.js', 'serve'], {
-  env: { ...process.env, SKB_DB_URL: dbUrl, SKB_DATA_DIR: dir, SKB_PORT: '0', SKB_API_TOKEN: 'soak-benchmark-token' },
+  env: {
+    ...process.env,
+    SKB_DB_URL: dbUrl,
+    SKB_DATA_DIR: dir,
+    SKB_SEED_PACKS: 'none',
+    SKB_PORT: '0',
+    SKB_API_TOKEN: 'soak-benchmark-token',
+  },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 let banner = '';

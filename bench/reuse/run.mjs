@@ -124,7 +124,7 @@ const label = (op) =>
 
 /** Opens services on a knowledge base in `dir`, runs `work`, closes them. */
 async function withServices(dir, work) {
-  const env = { SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: join(dir, 'data') };
+  const env = { SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: join(dir, 'data'), SKB_SEED_PACKS: 'none' };
   const services = await openServices(loadConfig(env, root), { cwd: root, env: process.env, logger });
   try {
     return await work(services);

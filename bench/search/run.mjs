@@ -5,7 +5,7 @@
 // 1. bench/kernels on the same shapes (`--search-cases`): the naive kernel, the sweep's best and,
 //    for gemm, single-thread OpenBLAS, timed by the project's C harness (OPENBLAS_CORETYPE and
 //    OPENBLAS_L2_SIZE unset for it, so OpenBLAS picks its kernels itself).
-// 2. Per shape, a fresh knowledge base holding only the shipped seeds (data/seed-schedules.jsonl);
+// 2. Per shape, a fresh knowledge base holding only the shipped seed packs (data/seed-packs);
 //    then, per search seed, a cold search (warm start off: no seeds, no cost-model data from the
 //    knowledge base) and a warm one (the defaults), each on its own copy of that knowledge base, at
 //    the largest budget with every other setting at its default (what `skb optimize --budget N`
@@ -16,7 +16,7 @@
 // Writes the JSON (every search, its best-so-far by sample and wall times) and prints the table.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,7 +93,7 @@ async function runKernelsBench(labels, json) {
   return JSON.parse(await readFile(json, 'utf8'));
 }
 
-/** Opens services on a knowledge base in `dir` (shipped seeds imported on first open), runs `work`, closes them. */
+/** Opens services on a knowledge base in `dir` (the package's seed packs imported on first open), runs `work`, closes them. */
 async function withServices(dir, work) {
   const env = { SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: join(dir, 'data') };
   const services = await openServices(loadConfig(env, root), { cwd: root, env: process.env, logger });
@@ -160,7 +160,6 @@ async function measure() {
       const snapshot = join(work, 'kb');
       await rm(snapshot, { recursive: true, force: true });
       await mkdir(join(snapshot, 'data'), { recursive: true });
-      await copyFile(join(root, 'data/seed-schedules.jsonl'), join(snapshot, 'data/seed-schedules.jsonl'));
       await withServices(snapshot, async (services) => {
         if ((await services.kb.counts()).schedules === 0) throw new Error('the shipped seeds were not imported');
       });

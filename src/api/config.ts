@@ -1,6 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { SkbError, parseOrThrow } from '../schedules/index.js';
+import { PACKAGE_SEED_PACKS } from '../search/index.js';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './graphql/query-limits.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -28,6 +29,7 @@ const EnvSchema = z.object({
   /** Comma-separated model names of the planner ensemble. */
   SKB_MODELS: z.string().default('gpt-4o-mini'),
   SKB_TARGETS_FILE: z.string().optional(),
+  SKB_SEED_PACKS: z.string().optional(),
   SKB_MAX_REQUEST_BYTES: z.coerce
     .number()
     .int()
@@ -54,6 +56,8 @@ export interface Config {
   openaiApiKey: string | undefined;
   models: string[];
   targetsFile: string | undefined;
+  /** The seed pack manifest imported at start (SKB_SEED_PACKS; the package's own by default), or null for none. */
+  seedPacks: string | null;
   maxRequestBytes: number;
   /** What one GraphQL request may ask (SKB_MAX_DEPTH ... SKB_QUERY_DEADLINE_MS). */
   queryLimits: QueryLimits;
@@ -97,6 +101,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       .map((m) => m.trim())
       .filter(Boolean),
     targetsFile: e.SKB_TARGETS_FILE,
+    seedPacks:
+      e.SKB_SEED_PACKS === undefined
+        ? PACKAGE_SEED_PACKS
+        : e.SKB_SEED_PACKS === 'none'
+          ? null
+          : resolve(cwd, e.SKB_SEED_PACKS),
     maxRequestBytes: e.SKB_MAX_REQUEST_BYTES,
     queryLimits: {
       maxDepth: e.SKB_MAX_DEPTH,

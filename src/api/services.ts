@@ -3,7 +3,6 @@
  * the configuration: the knowledge base, this machine's targets, the planners and the search
  * service. Nothing else constructs them, so the service and the CLI run searches the same way.
  */
-import { join } from 'node:path';
 import {
   CpuFingerprintSchema,
   GpuFingerprintSchema,
@@ -14,7 +13,7 @@ import {
 } from '../schedules/index.js';
 import type { KnowledgeBase } from '../search/index.js';
 import { createSearchService } from '../search/index.js';
-import { importSeedsOnce } from '../search/index.js';
+import { importSeedPacks } from '../search/index.js';
 import { menuFor } from '../search/index.js';
 import { plannerSupport } from '../search/index.js';
 import type { SearchService } from '../search/index.js';
@@ -110,8 +109,8 @@ export async function openServices(
   const { cwd, env, logger } = options;
   const kb = await openConfiguredKnowledgeBase(config);
   try {
-    // The shipped seed schedules (data/seed-schedules.jsonl), once per database: deleted seeds stay deleted.
-    await importSeedsOnce(kb, join(config.dataDir, 'seed-schedules.jsonl'), logger);
+    // The seed packs, each version once per database: deleted seeds stay deleted.
+    if (config.seedPacks) await importSeedPacks(kb, config.seedPacks, logger);
     const { targets } = await loadTargets({ file: config.targetsFile, cwd });
     const targetNames = await registerLocalTargets({ kb, targetsFile: config.targetsFile, cwd, logger });
     const isa = await isaOfTargets(kb, targetNames);

@@ -63,6 +63,7 @@ export type {
   EmbeddingRow,
   EmbeddingSpace,
   TargetSourceCount,
+  SeedPackRecord,
   InsertResult,
   ReuseStats,
   MeasuredPointsQuery,

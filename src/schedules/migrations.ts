@@ -150,6 +150,26 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: [],
     run: rekeySchedules,
   },
+  {
+    version: 6,
+    name: 'versioned seed packs and deleted schedules kept by content hash',
+    statements: [
+      `CREATE TABLE seed_packs (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        imported_at TEXT NOT NULL,
+        PRIMARY KEY (name, version)
+      )`,
+      // Every schedule a pack version offered, stored or not: what "this pack holds here" is counted against.
+      `CREATE TABLE seed_pack_schedules (
+        pack TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        PRIMARY KEY (pack, content_hash)
+      )`,
+      // A deleted schedule is never brought back by a seed pack, whichever version offers it.
+      `CREATE TABLE deleted_schedules (content_hash TEXT PRIMARY KEY, deleted_at TEXT NOT NULL)`,
+    ],
+  },
 ];
 
 /**

@@ -92,13 +92,24 @@ export interface InsertResult {
 
 /**
  * Schedules of one target that came from one source: `search`, found by a search of this database;
- * `import`, measured elsewhere and brought in (imports, and the shipped seeds, which keep the
- * provenance of the searches that made them); `seed`, written as seeds by a tool.
+ * `import`, measured elsewhere and brought in; `seed`, offered by a seed pack (or written as seeds by a tool).
  */
 export interface TargetSourceCount {
   targetKey: string;
   source: 'search' | 'import' | 'seed';
   count: number;
+}
+
+/** One seed pack as a database imported it. */
+export interface SeedPackRecord {
+  name: string;
+  /** The newest version imported here. */
+  version: number;
+  importedAt: string;
+  /** Schedules its versions offered, over all versions. */
+  offered: number;
+  /** Of those, how many this database holds now (a user may have deleted some). */
+  stored: number;
 }
 
 /**
@@ -168,5 +179,11 @@ export interface Store {
    */
   getMarker(name: string): Promise<number | null>;
   setMarker(name: string, value: number): Promise<void>;
+  /** The seed packs this database imported, each at its newest version. */
+  seedPacks(): Promise<SeedPackRecord[]>;
+  /** Of these content hashes, those the pack must not import: it offered them before, or a user deleted them here. */
+  seedPackExclusions(pack: string, hashes: string[]): Promise<Set<string>>;
+  /** Records a pack version as imported with every content hash it offered (imported, already stored or excluded). */
+  recordSeedPack(pack: { name: string; version: number }, hashes: string[]): Promise<void>;
   close(): void;
 }

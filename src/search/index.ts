@@ -13,5 +13,5 @@ export { plannerSupport } from './planner-support.js';
 export type { Planner } from './planner.js';
 export { createSearchService } from './search-service.js';
 export type { SearchDetail, SearchService, SearchServiceDeps } from './search-service.js';
-export { importSeedsOnce } from './seed-import.js';
+export { describeSeedPacks, importSeedPacks, PACKAGE_SEED_PACKS, type SeedPackResult } from './seed-packs.js';
 export { createTemplatePlanner } from './template-planner.js';

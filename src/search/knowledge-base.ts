@@ -15,6 +15,7 @@ import type {
   SearchPatch,
   SearchRecord,
   SearchStore,
+  SeedPackRecord,
   TargetRecord,
   TargetSourceCount,
 } from '../schedules/index.js';
@@ -110,5 +111,9 @@ export interface KnowledgeBase {
   /** Database markers (e.g. that the shipped seeds were imported once); null when never set. Setting one leaves the schedules' revision as it is. */
   getMarker(name: string): Promise<number | null>;
   setMarker(name: string, value: number): Promise<void>;
+  /** The seed packs imported into this database (the store's records, passed through). */
+  seedPacks(): Promise<SeedPackRecord[]>;
+  seedPackExclusions(pack: string, hashes: string[]): Promise<Set<string>>;
+  recordSeedPack(pack: { name: string; version: number }, hashes: string[]): Promise<void>;
   close(): Promise<void>;
 }

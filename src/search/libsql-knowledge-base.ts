@@ -309,6 +309,9 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
     measuredPoints: (query) => store.listMeasuredPoints(query),
     getMarker: (name) => store.getMarker(name),
     setMarker: (name, value) => store.setMarker(name, value),
+    seedPacks: () => store.seedPacks(),
+    seedPackExclusions: (pack, hashes) => store.seedPackExclusions(pack, hashes),
+    recordSeedPack: (pack, hashes) => store.recordSeedPack(pack, hashes),
 
     async close(): Promise<void> {
       if (closed) return;

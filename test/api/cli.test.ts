@@ -170,30 +170,75 @@ describe('export and import', () => {
   });
 });
 
+/** `skb serve` through its binary on a free port, once its start-up lines are out. */
+async function startServe(dir: string, env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    cwd: dir,
+    env: { ...envFor(dir), SKB_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)[\s\S]*Mutations need/.exec(stdout);
+      if (m) resolve(m[1]!);
+    });
+    void exited.then((code) => reject(new Error(`serve exited early with ${code}: ${stderr}`)));
+  });
+  return { child, exited, url, stdout };
+}
+
 describe('serve', () => {
+  it("imports the package's seed packs whatever SKB_DATA_DIR says, says so at start and in /health, and keeps a deleted seed deleted", async () => {
+    const dir = tempDir();
+    const packs = { SKB_SEED_PACKS: '' }; // unset: the package's own manifest
+    const first = await startServe(dir, packs);
+    let deletedId = '';
+    try {
+      expect(first.stdout).toMatch(/Seed packs: cpu-reference v1 \(18 schedules\); 18 schedules in all\./);
+      const health = (await (await fetch(`${first.url}/health`)).json()) as Record<string, unknown>;
+      expect(health).toMatchObject({
+        scheduleCount: 18,
+        seedPacks: [{ name: 'cpu-reference', version: 1, schedules: 18, offered: 18 }],
+      });
+      const token = (await skb(['token'], dir)).stdout.trim();
+      const gql = async (query: string) =>
+        (await fetch(`${first.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query }),
+        }).then((r) => r.json())) as { data: Record<string, unknown> };
+      const listed = await gql('{ schedules(first: 1) { nodes { id } } }');
+      deletedId = (listed.data.schedules as { nodes: Array<{ id: string }> }).nodes[0]!.id;
+      expect(await gql(`mutation { deleteSchedule(id: "${deletedId}") }`)).toEqual({ data: { deleteSchedule: true } });
+      expect(await gql('{ health { seedPacks { name version schedules offered } } }')).toEqual({
+        data: { health: { seedPacks: [{ name: 'cpu-reference', version: 1, schedules: 17, offered: 18 }] } },
+      });
+    } finally {
+      first.child.kill('SIGTERM');
+    }
+    expect(await first.exited).toBe(0);
+
+    // The next start: the pack is current, the deleted seed stays deleted.
+    const second = await startServe(dir, packs);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(second.stdout).toMatch(/Seed packs: cpu-reference v1 \(17 schedules\); 17 schedules in all\./);
+    const shown = await skb(['schedule', deletedId], dir);
+    expect(shown.code).not.toBe(0);
+  });
+
   it('prints its URL, answers, and on SIGTERM stops cleanly with the index saved', async () => {
     const dir = tempDir();
     const seeded = await openConfiguredKnowledgeBase(testConfig(dir));
     const ids = (await seed(seeded)).ids;
     await seeded.close();
 
-    const child = spawn(process.execPath, [BIN, 'serve'], {
-      cwd: dir,
-      env: { ...envFor(dir), SKB_PORT: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.on('data', (d: Buffer) => {
-        stdout += d.toString();
-        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stdout);
-        if (m) resolve(m[1]!);
-      });
-      void exited.then((code) => reject(new Error(`serve exited early with ${code}: ${stderr}`)));
-    });
+    const { child, exited, url, stdout } = await startServe(dir);
     try {
       const health = (await (await fetch(`${url}/health`)).json()) as {
         ok: boolean;

@@ -28,7 +28,7 @@ let hostileId: string;
 
 /** The shipped seeds, and a copy of one of them whose first plan text is markup, stored in the service. */
 async function stageSchedules(): Promise<void> {
-  const report = await server.kb.importJsonl(readFileSync(join(ROOT, 'data/seed-schedules.jsonl'), 'utf8'));
+  const report = await server.kb.importJsonl(readFileSync(join(ROOT, 'data/seed-packs/cpu-reference.jsonl'), 'utf8'));
   shipped = [];
   for (const id of report.scheduleIds) {
     const schedule = await server.kb.getSchedule(id);

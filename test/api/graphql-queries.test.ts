@@ -237,7 +237,9 @@ describe('operations, targets and health', () => {
   });
 
   it('answers the health query and GET /health alike', async () => {
-    const reply = await server.gql(`{ health { ok database scheduleCount indexSize embedderId } }`);
+    const reply = await server.gql(
+      `{ health { ok database scheduleCount indexSize embedderId seedPacks { name version schedules offered importedAt } } }`,
+    );
     const viaGraphql = (reply.body.data as { health: Record<string, unknown> }).health;
     expect(viaGraphql).toEqual({
       ok: true,
@@ -245,6 +247,8 @@ describe('operations, targets and health', () => {
       scheduleCount: 8,
       indexSize: 8,
       embedderId: server.kb.embedder.id,
+      // The test server starts with SKB_SEED_PACKS=none.
+      seedPacks: [],
     });
     const response = await fetch(`${server.url}/health`);
     expect(response.status).toBe(200);

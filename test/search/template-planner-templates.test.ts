@@ -120,7 +120,7 @@ describe('template planner on the real templates', () => {
 });
 
 describe('template planner: schedules stored before the gemm compiler-hints knob was renamed', () => {
-  // Two steps of a shipped gemm seed (data/seed-schedules.jsonl), which still call the knob `hints`.
+  // Two steps of a shipped gemm seed (data/seed-packs/cpu-reference.jsonl), which still call the knob `hints`.
   const knobs = {
     flags: 'none',
     hints: false,

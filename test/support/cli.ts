@@ -14,7 +14,14 @@ export interface Run {
 
 /** The environment of a knowledge base in `dir`, and nothing of this process's SKB_* settings. */
 export function envFor(dir: string): Record<string, string> {
-  return { PATH: process.env.PATH ?? '', HOME: dir, SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: dir };
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: dir,
+    SKB_DB_URL: `file:${join(dir, 'kb.db')}`,
+    SKB_DATA_DIR: dir,
+    // An empty knowledge base to start from; the seed pack tests ask for packs.
+    SKB_SEED_PACKS: 'none',
+  };
 }
 
 /** `skb ARGS` in `dir`, with the knowledge base of `dir`. */

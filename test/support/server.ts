@@ -93,6 +93,8 @@ export function testConfig(
     {
       SKB_DB_URL: `file:${join(dir, 'kb.db')}`,
       SKB_DATA_DIR: dir,
+      // Tests start from an empty knowledge base; the seed pack tests ask for packs.
+      SKB_SEED_PACKS: 'none',
       SKB_HOST: '127.0.0.1',
       SKB_PORT: '0',
       ...(options.apiToken ? { SKB_API_TOKEN: options.apiToken } : {}),

@@ -78,7 +78,9 @@ export function describeHostileCandidates(makeExecutor: () => Promise<Executor>,
 
     beforeAll(async () => {
       server = await startTestServer({ dir: dataDir });
-      const seeds = await server.kb.importJsonl(readFileSync(join(ROOT, 'data', 'seed-schedules.jsonl'), 'utf8'));
+      const seeds = await server.kb.importJsonl(
+        readFileSync(join(ROOT, 'data', 'seed-packs', 'cpu-reference.jsonl'), 'utf8'),
+      );
       victim = seeds.scheduleIds[0]!;
       before = await exportAll();
       decoy = createServer((socket) => {

@@ -1,3 +1,4 @@
+import { describeSeedPacks } from '../../search/index.js';
 import { loadConfig } from '../config.js';
 import { createConsoleLogger } from '../logger.js';
 import { startServer, tokenHint } from '../server.js';
@@ -62,9 +63,11 @@ ${ENVIRONMENT_HELP}
     } catch (error) {
       logger.error('resuming interrupted searches failed', error);
     }
+    const packs = await services.kb.seedPacks();
     await writeOut(
       io.stdout,
       `schedule-kb listening on ${server.url} (GraphQL and GraphiQL at ${server.url}/graphql, health at ${server.url}/health)\n` +
+        `Seed packs: ${describeSeedPacks(packs)}; ${(await services.kb.counts()).schedules} schedules in all.\n` +
         (server.apiToken.source.kind === 'file' && server.apiToken.source.created
           ? `Generated an API token at ${server.apiToken.source.path}, readable by this account only.\n`
           : '') +

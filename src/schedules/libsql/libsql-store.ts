@@ -114,7 +114,10 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
     allSchedules: (filter) => read((kb) => kb.schedules.all(filter)),
     deleteSchedule: (id) =>
       write(async (kb) => {
+        const found = await kb.schedules.get(id);
+        if (!found) return false;
         await kb.reuses.deleteOfSchedule(id);
+        await kb.seedPacks.noteDeleted(found.contentHash);
         return kb.schedules.delete(id);
       }),
     listOperations: () => read((kb) => kb.schedules.operations()),
@@ -151,6 +154,9 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
     revisions: () => read((kb) => kb.markers.revisions()),
     getMarker: (name) => read((kb) => kb.markers.get(name)),
     setMarker: (name, value) => write((kb) => kb.markers.set(name, value)),
+    seedPacks: () => read((kb) => kb.seedPacks.list()),
+    seedPackExclusions: (pack, hashes) => read((kb) => kb.seedPacks.excluded(pack, hashes)),
+    recordSeedPack: (pack, hashes) => write((kb) => kb.seedPacks.record(pack, hashes)),
 
     close: () => connection.close(),
   };

@@ -5,6 +5,7 @@ import { createMarkersRepository, type MarkersRepository } from './markers-repos
 import { createReusesRepository, type ReusesRepository } from './reuses-repository.js';
 import { createSchedulesRepository, type SchedulesRepository } from './schedules-repository.js';
 import { createSearchesRepository, type SearchesRepository } from './searches-repository.js';
+import { createSeedPacksRepository, type SeedPacksRepository } from './seed-packs-repository.js';
 import { createTargetsRepository, type TargetsRepository } from './targets-repository.js';
 
 /**
@@ -18,6 +19,7 @@ export interface Repositories {
   markers: MarkersRepository;
   searches: SearchesRepository;
   baselines: BaselinesRepository;
+  seedPacks: SeedPacksRepository;
 }
 
 export function createRepositories(db: SqlExecutor): Repositories {
@@ -30,5 +32,6 @@ export function createRepositories(db: SqlExecutor): Repositories {
     reuses: createReusesRepository(db, { markers }),
     searches: createSearchesRepository(db),
     baselines: createBaselinesRepository(db),
+    seedPacks: createSeedPacksRepository(db),
   };
 }

@@ -459,11 +459,13 @@ export function createSchedulesRepository(
 
     async sourceCounts() {
       const r = await db.execute(
-        // A search's schedule counts as found here only when that search ran on this database: the
-        // shipped seeds and exported schedules keep the provenance of the search that made them.
+        // A schedule counts as a seed when a seed pack offered it (the shipped seeds keep the
+        // provenance of the searches that made them), and as found here only when its search ran on
+        // this database; everything else was imported.
         `SELECT s.target_key,
            CASE
-             WHEN json_extract(s.content, '$.provenance.source') = 'seed' THEN 'seed'
+             WHEN json_extract(s.content, '$.provenance.source') = 'seed'
+               OR EXISTS (SELECT 1 FROM seed_pack_schedules h WHERE h.content_hash = s.content_hash) THEN 'seed'
              WHEN json_extract(s.content, '$.provenance.source') = 'search'
                AND EXISTS (SELECT 1 FROM searches r WHERE r.id = json_extract(s.content, '$.provenance.searchId'))
                THEN 'search'
