@@ -21,6 +21,11 @@ export interface CandidateRecord {
   errorKind: string | null;
   output: string;
   feedback: string[];
+  /**
+   * Why a correct, timed result is not to be trusted unchecked (e.g. a speedup over the reference
+   * above the suspicion threshold); a suspect candidate never enters the beam.
+   */
+  suspect?: string;
   /** Whether it entered the beam. */
   admitted: boolean;
   /** The seed step it followed, when warm start forced it. */

@@ -319,7 +319,7 @@ const EVIDENCE_SEED_SALT = 0x5eed;
 function evidenceOf(input: BeamSearchInput, state: SearchState): SearchEvidence {
   const operation = input.task.operation;
   const own: MeasuredPoint[] = state.candidates.flatMap((c) =>
-    c.correct && c.latencyMs !== null && c.latencyMs > 0 && c.params
+    c.correct && !c.suspect && c.latencyMs !== null && c.latencyMs > 0 && c.params
       ? [{ operation, params: c.params, latencyMs: c.latencyMs }]
       : [],
   );

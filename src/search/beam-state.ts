@@ -152,6 +152,7 @@ function admissible(
     const parent = state.byId.get(c.record.parentId ?? '');
     return (
       c.record.correct &&
+      !c.record.suspect &&
       c.record.latencyMs !== null &&
       parent !== undefined &&
       c.record.latencyMs < parent.latencyMs! * keepFactor

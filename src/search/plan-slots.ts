@@ -317,5 +317,6 @@ function measuredSample(
     errorKind: result.errorKind,
     output: result.output,
     feedback: result.feedback,
+    ...(result.suspect ? { suspect: result.suspect } : {}),
   });
 }

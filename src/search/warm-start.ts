@@ -145,6 +145,7 @@ export function judgeSeeds(
         (c) =>
           c.parentId !== null &&
           c.correct &&
+          !c.suspect &&
           c.latencyMs !== null &&
           c.latencyMs > 0 &&
           seedOf.get(c.id) === seed.scheduleId,

@@ -94,11 +94,12 @@ export function createTarget(entry: TargetEntry, deps: TargetDeps = {}): Target 
   } else if (deps.kernelbench) {
     toolchain = deps.kernelbench(entry.toolchain);
   } else {
-    const { python, env, warmWorkers } = entry.toolchain;
+    const { python, env, warmWorkers, suspiciousSpeedup } = entry.toolchain;
     toolchain = createKernelBenchToolchain({
       ...(python !== undefined ? { python } : {}),
       ...(env !== undefined ? { env } : {}),
       ...(warmWorkers !== undefined ? { warmWorkers } : {}),
+      ...(suspiciousSpeedup !== undefined ? { suspiciousSpeedup } : {}),
     });
   }
   const description = entry.description ?? `${entry.id}: ${executor.describe}, ${entry.toolchain.kind} toolchain`;

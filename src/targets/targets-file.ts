@@ -78,6 +78,8 @@ const KernelBenchToolchainEntrySchema = z
      * false starts a fresh Python per candidate.
      */
     warmWorkers: z.boolean().optional(),
+    /** A speedup over eager PyTorch above this marks a candidate suspect, not admitted (default 10). */
+    suspiciousSpeedup: z.number().gt(1).max(1e6).optional(),
   })
   .strict();
 

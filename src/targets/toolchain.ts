@@ -34,6 +34,8 @@ export const CandidateResultSchema = z
     output: z.string().max(MAX_RESULT_OUTPUT_CHARS + 64),
     /** Short lines for the planner: achieved GFLOP/s, fraction of peak, what went wrong. */
     feedback: z.array(z.string()),
+    /** Why this correct, timed result is not to be trusted unchecked; the search does not admit it. */
+    suspect: z.string().max(500).optional(),
     /** `targetKey` of the fingerprint the candidate was measured on. */
     fingerprintKey: z.string().regex(/^t-[0-9a-f]{16}$/),
   })

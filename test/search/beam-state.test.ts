@@ -63,6 +63,15 @@ describe('admission', () => {
     expect(state.best.record.sample).toBe(0);
   });
 
+  it('never admits a suspect child, however fast, nor takes it as a scout or as the best', () => {
+    const { state, children } = iteration([0.5, 11]);
+    children[0]!.record.suspect = 'speedup 20.0x over eager PyTorch is above the 10x suspicion threshold';
+    const entered = admitChildren(state, children, 1, config(1.3));
+    expect(entered.map((n) => n.record.sample)).toEqual([2]);
+    expect(state.best.record.sample).toBe(0);
+    expect(children[0]!.record.admitted).toBe(false);
+  });
+
   it('admits no scout slower than the escape factor allows, or with the escape off', () => {
     const far = iteration([13.5, 20]);
     expect(admitChildren(far.state, far.children, 1, config(1.3))).toEqual([]);

@@ -12,7 +12,11 @@ import type { ExecLimits, Executor } from '../../src/targets/executor.js';
 import { gpuFingerprint } from '../../src/targets/gpu-fingerprint.js';
 import { createKernelBenchToolchain } from '../../src/targets/kernelbench/kernelbench-toolchain.js';
 import { kernelBenchHarnessSource } from '../../src/targets/kernelbench/harness-source.js';
-import { interpretHarnessRun, type KernelBenchOutcome } from '../../src/targets/kernelbench/result.js';
+import {
+  flagSuspiciousSpeedup,
+  interpretHarnessRun,
+  type KernelBenchOutcome,
+} from '../../src/targets/kernelbench/result.js';
 import { gpuPython, gpuSandbox, hasGpu } from '../support/gpu.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
 import { DEFAULT_SANDBOX } from '../../src/targets/sandbox.js';
@@ -219,6 +223,15 @@ describe('KernelBench harness lines recorded on an H200, replayed by a real proc
       expect(result.feedback.join('\n')).toContain(
         `speedup over eager PyTorch ${(report.timing.reference.median / report.timing.candidate.median).toFixed(2)}x`,
       );
+      // Above KernelBench's 10x line the same result is set aside as suspect, its measurement kept.
+      const speedup = referenceLatencyMs! / result.latencyMs!;
+      expect(flagSuspiciousSpeedup(result, speedup, Math.max(10, speedup))).toBe(result);
+      const flagged = flagSuspiciousSpeedup(result, 12.5, 10);
+      expect(flagged.suspect).toMatch(
+        /over eager PyTorch is above the 10x suspicion threshold: not admitted unchecked/,
+      );
+      expect(flagged).toMatchObject({ correct: true, latencyMs: result.latencyMs });
+      expect(flagged.feedback.at(-1)).toBe(flagged.suspect);
       if (name === 'matmul_fp32/side_stream') {
         // Five products on a side stream, returned before they finish: timed as all five, not as nothing.
         expect(result.latencyMs!).toBeGreaterThan(4 * referenceLatencyMs!);

@@ -62,6 +62,7 @@ const CandidateRecordSchema = z
     errorKind: z.string().nullable(),
     output: z.string(),
     feedback: z.array(z.string()),
+    suspect: z.string().optional(),
     admitted: z.boolean(),
     forcedFrom: z.object({ scheduleId: z.string(), stepIndex: z.number().int().nonnegative() }).strict().nullable(),
     model: z.string().nullable(),

@@ -12,7 +12,7 @@ import { type ExecLimits, type ExecResult, type Executor, probeOncePerExecutor }
 import { GPU_PROCESS_LIMITS, gpuFingerprint } from '../gpu-fingerprint.js';
 import { kernelBenchHarnessSource } from './harness-source.js';
 import { kernelBenchProblemFor } from './problems.js';
-import { interpretHarnessRun } from './result.js';
+import { DEFAULT_SUSPICIOUS_SPEEDUP, flagSuspiciousSpeedup, interpretHarnessRun } from './result.js';
 import { createWarmWorkers, type WarmWorkers } from './warm-workers.js';
 import {
   CandidateResultSchema,
@@ -44,6 +44,11 @@ export interface KernelBenchToolchainOptions {
    * per candidate, which pays the PyTorch import every time.
    */
   warmWorkers?: boolean;
+  /**
+   * A correct candidate faster than eager PyTorch by more than this is marked suspect and not
+   * admitted by the search (default 10, as KernelBench flags them).
+   */
+  suspiciousSpeedup?: number;
   /** Modules the warm worker imports once; default torch and triton (tests without a GPU pass others). */
   warmPreload?: readonly string[];
 }
@@ -102,6 +107,9 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
   const trials = options.trials ?? 5;
   const seed = options.seed ?? 42;
   const device = options.device ?? 'cuda';
+  const suspiciousSpeedup = options.suspiciousSpeedup ?? DEFAULT_SUSPICIOUS_SPEEDUP;
+  if (!(suspiciousSpeedup > 1))
+    throw new SkbError('CONFIG', `The KernelBench suspicious speedup must be above 1 (got ${suspiciousSpeedup})`);
   if (!Number.isInteger(trials) || trials < 1 || trials > 100)
     throw new SkbError('CONFIG', `KernelBench trials must be an integer from 1 to 100 (got ${trials})`);
   if (!/^cuda(:\d+)?$/.test(device))
@@ -135,9 +143,10 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
       }
       referenceLatencyMs ??= outcome.referenceLatencyMs;
       const fingerprint = outcome.fingerprint ?? probed;
-      const result = CandidateResultSchema.parse({ ...outcome.result, fingerprintKey: targetKey(fingerprint) });
+      const measured = CandidateResultSchema.parse({ ...outcome.result, fingerprintKey: targetKey(fingerprint) });
       const reference = outcome.referenceLatencyMs;
-      const speedup = reference !== null && result.latencyMs ? reference / result.latencyMs : null;
+      const speedup = reference !== null && measured.latencyMs ? reference / measured.latencyMs : null;
+      const result = flagSuspiciousSpeedup(measured, speedup, suspiciousSpeedup);
       evaluations.push({ result, referenceLatencyMs: reference, speedup, fingerprint });
     }
     return evaluations;

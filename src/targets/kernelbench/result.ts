@@ -242,3 +242,22 @@ function firstLine(text: string | null): string {
 function fmt(ms: number): string {
   return ms.toPrecision(4);
 }
+
+/** KernelBench's own line: a speedup over eager PyTorch above this is checked by hand before it counts. */
+export const DEFAULT_SUSPICIOUS_SPEEDUP = 10;
+
+/**
+ * Marks a correct result whose speedup over eager PyTorch is above `threshold` as suspect: such
+ * kernels are far more often a benchmark trick (work left on another stream, cached results, a
+ * skipped computation the tolerance cannot see) than a real win, so the search does not admit
+ * them unchecked. The result keeps its measurement; the feedback says why it was set aside.
+ */
+export function flagSuspiciousSpeedup<R extends Pick<CandidateResult, 'correct' | 'feedback' | 'suspect'>>(
+  result: R,
+  speedup: number | null,
+  threshold: number,
+): R {
+  if (!result.correct || speedup === null || !(speedup > threshold)) return result;
+  const suspect = `speedup ${speedup.toFixed(1)}x over eager PyTorch is above the ${threshold}x suspicion threshold: not admitted unchecked (check that it times all its work and computes every output)`;
+  return { ...result, suspect, feedback: [...result.feedback, suspect] };
+}
