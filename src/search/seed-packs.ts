@@ -124,6 +124,10 @@ async function importPack(
     logger?.warn(message);
     return { ...id, status: 'failed', message };
   };
+  const imported = (await kb.seedPacks()).find((p) => p.name === pack.name)?.version ?? 0;
+  const legacy = imported === 0 && pack.name === LEGACY_PACK && (await kb.getMarker(LEGACY_SEEDS_MARKER)) !== null;
+  // A pack this database holds at this version is not read again: every start would parse it.
+  if (imported >= pack.version) return { ...id, status: 'current' };
   let parsed: ParsedExport;
   try {
     parsed = parseJsonl(await readFile(path, 'utf8'));
@@ -131,15 +135,12 @@ async function importPack(
     return fail(error instanceof SkbError ? error.message : `it cannot be read (${(error as Error).message})`);
   }
   const hashes = parsed.contents.map((content) => toSchedule(content).contentHash);
-
-  let imported = (await kb.seedPacks()).find((p) => p.name === pack.name)?.version ?? 0;
-  if (imported === 0 && pack.name === LEGACY_PACK && (await kb.getMarker(LEGACY_SEEDS_MARKER)) !== null) {
+  if (legacy) {
     // This database imported the unversioned seed file, which is version 1 of this pack: what it
     // offered then is taken to be this file's schedules, so those since deleted stay deleted.
     await kb.recordSeedPack({ name: pack.name, version: 1 }, hashes);
-    imported = 1;
+    if (pack.version === 1) return { ...id, status: 'current' };
   }
-  if (imported >= pack.version) return { ...id, status: 'current' };
 
   let result: { imported: number; duplicates: number; excluded: number };
   try {
