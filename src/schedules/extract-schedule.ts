@@ -1,6 +1,7 @@
 /**
  * Extraction of a schedule from a search that ended with a result: the steps from the root to the
- * best candidate, with the siblings along that path that failed or were slower kept as negative
+ * best candidate (a seed's replay among them is flattened by the store, see flatten-replays.ts),
+ * the seeds that lineage descends from, with the siblings along that path that failed or were slower kept as negative
  * evidence for later searches, and every measured candidate's parameters and latency for the cost
  * model.
  */
@@ -14,6 +15,7 @@ import {
   type Step,
 } from './schedule.js';
 import type { CandidateRecord } from './candidate.js';
+import { derivationsOf } from './lineage.js';
 import type { LineageStep, SearchRecord } from './search.js';
 
 const MAX_PLAN = 20_000;
@@ -84,6 +86,12 @@ export function extractSchedule(input: ExtractScheduleInput): ScheduleContentInp
     }
   }
 
+  const byId = new Map(candidates.map((c) => [c.id, c]));
+  const derivedFrom = derivationsOf(
+    path.map((id) => byId.get(id)).filter((c): c is CandidateRecord => c !== undefined),
+    search.seeds,
+  );
+
   const measurements: Measurement[] = candidates
     .filter((c) => c.correct && c.latencyMs !== null && c.latencyMs > 0 && c.params)
     .slice(0, MAX_MEASUREMENTS)
@@ -95,6 +103,7 @@ export function extractSchedule(input: ExtractScheduleInput): ScheduleContentInp
     steps,
     negatives: negatives.slice(0, MAX_NEGATIVES),
     ...(measurements.length ? { measurements } : {}),
+    ...(derivedFrom.length ? { derivedFrom } : {}),
     finalCode: candidates.find((c) => c.id === path.at(-1))?.code ?? '',
     baselineLatencyMs: input.baselineLatencyMs,
     bestLatencyMs: input.bestLatencyMs,

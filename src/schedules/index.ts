@@ -42,6 +42,8 @@ export {
   ReuseTierSchema,
   INVENTED_OPTION_ID,
   OPTION_ID_PATTERN,
+  REPLAY_OPTION_ID,
+  DerivationSchema,
   scheduleContentHash,
   speedupOf,
   toSchedule,
@@ -53,7 +55,18 @@ export {
   type Schedule,
   type Reuse,
   type ReuseTier,
+  type Derivation,
 } from './schedule.js';
+export {
+  flattenBatch,
+  flattenReplays,
+  holdsReplaySteps,
+  replayedSeedId,
+  stepsFromReplayText,
+  type FlatSeed,
+  type SeedLookup,
+  type ScheduleAlias,
+} from './flatten-replays.js';
 export type {
   Store,
   ScheduleFilter,
@@ -76,7 +89,7 @@ export {
   type MeasuredBaseline,
 } from './measured-baseline.js';
 export { extractSchedule, type ExtractScheduleInput } from './extract-schedule.js';
-export { bestLineage, isMeasured, lineageOf, lineageStepOf, seedOfCandidate } from './lineage.js';
+export { bestLineage, derivationsOf, isMeasured, lineageOf, lineageStepOf, seedOfCandidate } from './lineage.js';
 export { createLibsqlStore, validateTargetRecord, type LibsqlStore, type LibsqlStoreOptions } from './libsql/index.js';
 export { MIGRATIONS, migrate, type Migration } from './migrations.js';
 export { compareByCreation, creationSortKey } from './ordering.js';

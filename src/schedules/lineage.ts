@@ -3,9 +3,9 @@
  * its steps, and the seed it descends from. Parent links decide, so the walks stay correct however
  * the candidates are ordered.
  */
-import { INVENTED_OPTION_ID } from './schedule.js';
+import { INVENTED_OPTION_ID, type Derivation } from './schedule.js';
 import type { CandidateRecord } from './candidate.js';
-import type { LineageStep, SearchRecord } from './search.js';
+import type { LineageStep, SearchRecord, SearchSeed } from './search.js';
 
 /**
  * The candidate, then its parent, and so on up to the root (or to the first parent that is not in
@@ -82,4 +82,22 @@ export function seedOfCandidate(
 ): { scheduleId: string; stepIndex: number } | null {
   for (const node of ancestry(byId, candidate)) if (node.forcedFrom) return node.forcedFrom;
   return null;
+}
+
+/**
+ * The seeds a lineage descends from, in the order it met them: every `forcedFrom` seed on the
+ * path (a replay, a guided step), with the tier and distance the search retrieved it at.
+ */
+export function derivationsOf(
+  path: readonly Pick<CandidateRecord, 'forcedFrom'>[],
+  seeds: readonly Pick<SearchSeed, 'scheduleId' | 'tier' | 'distance'>[],
+): Derivation[] {
+  const found = new Map<string, Derivation>();
+  for (const node of path) {
+    const id = node.forcedFrom?.scheduleId;
+    if (!id || found.has(id)) continue;
+    const seed = seeds.find((s) => s.scheduleId === id);
+    found.set(id, { scheduleId: id, ...(seed ? { tier: seed.tier, distance: seed.distance } : {}) });
+  }
+  return [...found.values()];
 }

@@ -1,5 +1,6 @@
 import type { Client, Transaction } from '@libsql/client';
 import { SkbError } from './errors.js';
+import { flattenStoredSchedules } from './flatten-stored.js';
 import { OperationSchema, shapeKey, structureKey } from './operation.js';
 
 /** One schema change. Versions are applied in ascending order and never edited once released. */
@@ -169,6 +170,15 @@ export const MIGRATIONS: readonly Migration[] = [
       // A deleted schedule is never brought back by a seed pack, whichever version offers it.
       `CREATE TABLE deleted_schedules (content_hash TEXT PRIMARY KEY, deleted_at TEXT NOT NULL)`,
     ],
+  },
+  {
+    version: 7,
+    name: "flat plan sequences: a replay step becomes the seed's own steps, with derivedFrom; old ids kept as aliases",
+    statements: [
+      `CREATE TABLE schedule_aliases (old_id TEXT PRIMARY KEY, old_hash TEXT NOT NULL, new_id TEXT NOT NULL)`,
+      `CREATE INDEX schedule_aliases_hash ON schedule_aliases (old_hash)`,
+    ],
+    run: flattenStoredSchedules,
   },
 ];
 

@@ -18,6 +18,9 @@ const LatencySchema = z.number().positive().finite();
 /** What a menu option id may look like: lower case letters, digits, `_ . : -`. */
 export const OPTION_ID_PATTERN = /^[a-z0-9_.:-]{1,64}$/;
 
+/** Option id of a search candidate that replayed a seed's whole sequence; never a stored step (see flatten-replays.ts). */
+export const REPLAY_OPTION_ID = 'seed.replay';
+
 /** Option id of a step that invented an optimization not on the menu (and of any step whose option id is not a valid one). */
 export const INVENTED_OPTION_ID = 'invented';
 
@@ -32,6 +35,15 @@ export const StepSchema = z
     params: z.record(z.string().max(64), JsonValue).optional(),
     latencyBeforeMs: LatencySchema,
     latencyAfterMs: LatencySchema,
+    /**
+     * Set on a seed's step replayed here with the seed's others in one measurement: the seed and
+     * the step's index in it. Steps replayed together share their latencies, the group's before
+     * and after. Optional, so content stored before it existed keeps its hash and id.
+     */
+    replayOf: z
+      .object({ scheduleId: z.string().min(1).max(64), stepIndex: z.number().int().nonnegative().max(255) })
+      .strict()
+      .optional(),
   })
   .strict();
 export type Step = z.infer<typeof StepSchema>;
@@ -66,6 +78,23 @@ export type Measurement = z.infer<typeof MeasurementSchema>;
 /** Most measurements a schedule keeps (a budget-64 search has 65, the baseline included). */
 export const MAX_MEASUREMENTS = 4096;
 
+export const ReuseTierSchema = z.enum(['exact', 'structure', 'similar']);
+export type ReuseTier = z.infer<typeof ReuseTierSchema>;
+
+/**
+ * A schedule this one descends from: a seed of its search whose steps are on its lineage, with
+ * the tier and distance it was retrieved at (unknown for a schedule flattened from before they
+ * were recorded).
+ */
+export const DerivationSchema = z
+  .object({
+    scheduleId: z.string().min(1).max(64),
+    tier: ReuseTierSchema.optional(),
+    distance: z.number().nonnegative().finite().optional(),
+  })
+  .strict();
+export type Derivation = z.infer<typeof DerivationSchema>;
+
 export const ProvenanceSchema = z
   .object({
     source: z.enum(['search', 'import', 'seed']),
@@ -84,6 +113,8 @@ export const ScheduleContentSchema = z
     negatives: z.array(NegativeStepSchema).max(1024).default([]),
     /** Optional (no default), so content stored before it existed keeps its hash and id. */
     measurements: z.array(MeasurementSchema).max(MAX_MEASUREMENTS).optional(),
+    /** The schedules it descends from; optional (no default), so older content keeps its hash and id. */
+    derivedFrom: z.array(DerivationSchema).max(64).optional(),
     finalCode: z.string().max(1_000_000),
     baselineLatencyMs: LatencySchema,
     bestLatencyMs: LatencySchema,
@@ -135,9 +166,6 @@ export function speedupOf({
 }): number | null {
   return base != null && best != null && best > 0 ? base / best : null;
 }
-
-export const ReuseTierSchema = z.enum(['exact', 'structure', 'similar']);
-export type ReuseTier = z.infer<typeof ReuseTierSchema>;
 
 /** One schedule used to seed one search, and what came of it. */
 export const ReuseSchema = z

@@ -88,6 +88,8 @@ export interface InsertResult {
   inserted: Schedule[];
   /** Ids of schedules whose content was already stored (deduplicated by content hash). */
   duplicates: string[];
+  /** The id each given content is stored under, in input order (flattened content has a new id). */
+  storedIds: string[];
 }
 
 /**
@@ -130,7 +132,15 @@ export interface Store {
     contents: ScheduleContent[],
     options?: { targets?: TargetRecord[]; embeddings?: { embedderId: string; vectors: Float32Array[] } },
   ): Promise<InsertResult>;
+  /** The schedule of this id, or of an id it had before its replay steps were flattened. */
   getSchedule(id: string): Promise<Schedule | null>;
+  /** Schedules whose `derivedFrom` names `id` (its direct descendants), oldest first. */
+  scheduleChildren(id: string): Promise<Schedule[]>;
+  /**
+   * Contents as insertSchedules would store them: replay steps flattened against the stored
+   * schedules and each other (see flatten-replays.ts). What embeddings are computed from.
+   */
+  flattenSchedules(contents: ScheduleContent[]): Promise<ScheduleContent[]>;
   /** Schedules in a deterministic order (creation time, then id), filtered and paginated. */
   listSchedules(filter: ScheduleFilter, page: PageRequest): Promise<Page<Schedule>>;
   /** Every schedule matching the filter, in the same order as listSchedules. */

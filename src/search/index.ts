@@ -15,3 +15,4 @@ export { createSearchService } from './search-service.js';
 export type { SearchDetail, SearchService, SearchServiceDeps } from './search-service.js';
 export { describeSeedPacks, importSeedPacks, PACKAGE_SEED_PACKS, type SeedPackResult } from './seed-packs.js';
 export { createTemplatePlanner } from './template-planner.js';
+export { MAX_WALK_DEPTH, walkRelatives, type ScheduleRelative } from './schedule-relatives.js';

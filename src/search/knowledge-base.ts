@@ -91,7 +91,10 @@ export interface KnowledgeBase {
     target?: TargetRecord;
   }): Promise<{ search: SearchRecord; schedule: Schedule | null }>;
   similar(query: SimilarQuery): Promise<RetrievalMatch[]>;
+  /** The schedule of this id, or of an id it had before its replay steps were flattened. */
   getSchedule(id: string): Promise<Schedule | null>;
+  /** Schedules whose `derivedFrom` names `id`, oldest first. */
+  scheduleChildren(id: string): Promise<Schedule[]>;
   /** Schedules in a deterministic order (creation time, then id), filtered and paginated. */
   listSchedules(filter: ScheduleFilter, page: PageRequest): Promise<Page<Schedule>>;
   listOperations(): Promise<OperationSummary[]>;

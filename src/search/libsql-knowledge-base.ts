@@ -7,7 +7,6 @@ import {
   exportJsonl,
   parseJsonl,
   pruneBest,
-  toSchedule,
   type InsertResult,
   type LibsqlStore,
   type ScheduleContent,
@@ -146,7 +145,9 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
     assertOpen();
     return serial(async () => {
       await refreshIfStale();
-      const vectors = await embedder.embed(contents.map((c) => ({ operation: c.operation, steps: c.steps })));
+      // Vectors describe what is stored: the flat steps.
+      const flat = await store.flattenSchedules(contents);
+      const vectors = await embedder.embed(flat.map((c) => ({ operation: c.operation, steps: c.steps })));
       if (vectors.length !== contents.length) {
         throw new SkbError(
           'INTERNAL',
@@ -158,7 +159,7 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
         targets,
         embeddings: { embedderId: embedder.id, vectors },
       });
-      const ids = contents.map((c) => toSchedule(c).id);
+      const ids = result.storedIds;
       // One read for the whole batch: every statement libSQL prepares costs native memory for good.
       const found = new Map((await store.scheduleLabels(ids)).map((f) => [f.scheduleId, f]));
       const entries = [];
@@ -196,7 +197,7 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
         imported: result.inserted.length,
         duplicates: result.duplicates.length,
         targets: parsed.targets.length,
-        scheduleIds: parsed.contents.map((c) => toSchedule(c).id),
+        scheduleIds: result.storedIds,
       };
     },
 
@@ -231,7 +232,8 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
             `The schedule extracted from search ${searchId} is invalid: ${describeIssues(parsed.error.issues)}`,
           );
         const content = parsed.data;
-        const [vector] = await embedder.embed([{ operation: content.operation, steps: content.steps }]);
+        const [flat] = await store.flattenSchedules([content]);
+        const [vector] = await embedder.embed([{ operation: content.operation, steps: flat!.steps }]);
         if (!vector)
           throw new SkbError(
             'INTERNAL',
@@ -275,6 +277,7 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
     },
 
     getSchedule: (id) => store.getSchedule(id),
+    scheduleChildren: (id) => store.scheduleChildren(id),
     listSchedules: (filter, page) => store.listSchedules(filter, page),
     listOperations: () => store.listOperations(),
     getTarget: (key) => store.getTarget(key),

@@ -7,6 +7,7 @@
  */
 import {
   INVENTED_OPTION_ID,
+  REPLAY_OPTION_ID,
   SkbError,
   seedOfCandidate,
   type CandidateRecord,
@@ -21,9 +22,6 @@ import { createRng, deriveSeed, type Rng } from './rng.js';
 
 /** Error kind of a sample whose plan or code the planner failed to produce. */
 export const PLANNER_ERROR_KIND = 'planner';
-
-/** Option id of a candidate that replayed a whole seed schedule in one go. */
-export const REPLAY_OPTION_ID = 'seed.replay';
 
 /**
  * Warm start's hook: for one plan slot, the seed step it must follow, or undefined to explore with

@@ -76,9 +76,10 @@ function forcedStep(seed: SeedSchedule, stepIndex: number): ForcedStep {
 }
 
 /**
- * The engine's seed hook for these seeds. Steps whose option is not on the menu (a replay step of
- * an earlier warm start, an invented optimization) are skipped when slots are guided; the whole
- * replay still carries them, since the planner re-fits their parameters.
+ * The engine's seed hook for these seeds. Stored steps are flat (a seed's replay is stored as the
+ * seed's own steps), so guided slots can follow each of them; steps whose option is not on this
+ * menu (an invented optimization, another toolchain's option) are skipped when slots are guided,
+ * and the whole replay still carries them, since the planner re-fits their parameters.
  */
 export function createSeedPlan(input: {
   seeds: SeedSchedule[];

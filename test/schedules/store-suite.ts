@@ -72,7 +72,7 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
       expect(await store.allSchedules({})).toHaveLength(2);
       expect(await store.revision()).toBe(revision + 1);
       const third = await store.insertSchedules([a!]);
-      expect(third).toEqual({ inserted: [], duplicates: [toSchedule(a!).id] });
+      expect(third).toEqual({ inserted: [], duplicates: [toSchedule(a!).id], storedIds: [toSchedule(a!).id] });
       expect(await store.revision()).toBe(revision + 1);
     });
 
@@ -265,6 +265,7 @@ export function describeStoreSuite(name: string, makeStore: () => Promise<Store>
       expect(await store.insertSchedules([], { embeddings: { embedderId: 'e', vectors: [] } })).toEqual({
         inserted: [],
         duplicates: [],
+        storedIds: [],
       });
       await store.putEmbeddings('e', []);
       expect(await store.embeddingSpaces()).toEqual([]);

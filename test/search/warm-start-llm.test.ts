@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createOfflineEmbedder } from '../../src/embeddings/offline-embedder.js';
 import { makeTargetRecord } from '../../src/schedules/index.js';
-import { REPLAY_OPTION_ID } from '../../src/search/plan-slots.js';
+import { REPLAY_OPTION_ID } from '../../src/schedules/index.js';
 import { createLlmPlanner } from '../../src/search/llm-planner.js';
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
 import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';

@@ -17,7 +17,7 @@ import {
   type SearchConfigInput,
   type SearchRecord,
 } from '../../src/schedules/index.js';
-import { REPLAY_OPTION_ID } from '../../src/search/plan-slots.js';
+import { bestLineage, REPLAY_OPTION_ID } from '../../src/schedules/index.js';
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
 import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
 import { createSearchService } from '../../src/search/search-service.js';
@@ -247,6 +247,25 @@ describe('schedule reuse end to end', () => {
       bestSeed?.scheduleId === seedSchedule.id ? 'improved' : reuse!.gain! > 1 ? 'replayed' : 'failed',
     );
     expect((await kb.store.listReuses({ scheduleId: seedSchedule.id })).map((r) => r.searchId)).toContain(done.id);
+
+    // The stored schedule is flat and names its seed; a replay on its lineage is the seed's steps, marked.
+    const grown = done.scheduleId ? await kb.store.getSchedule(done.scheduleId) : null;
+    if (grown && bestSeed) {
+      expect(grown.steps.map((x) => x.optionId)).not.toContain(REPLAY_OPTION_ID);
+      expect(grown.derivedFrom).toEqual([
+        { scheduleId: seedSchedule.id, tier: 'structure', distance: done.seeds[0]!.distance },
+      ]);
+      const pathIds = bestLineage(done, [...withRoot.values()]).map((c) => c.optionId);
+      if (pathIds.includes(REPLAY_OPTION_ID)) {
+        const replayed = grown.steps.filter((x) => x.replayOf);
+        expect(replayed.map((x) => x.optionId)).toEqual(seedSchedule.steps.map((x) => x.optionId));
+        expect(replayed.map((x) => x.replayOf)).toEqual(
+          seedSchedule.steps.map((_, i) => ({ scheduleId: seedSchedule.id, stepIndex: i })),
+        );
+        expect(new Set(replayed.map((x) => x.latencyAfterMs)).size).toBe(1);
+      }
+      expect((await kb.store.scheduleChildren(seedSchedule.id)).map((x) => x.id)).toContain(grown.id);
+    }
   }, 300_000);
 
   it('runs cold when warm start is off: no seeds, no forced samples, no reuse records', async () => {

@@ -8,8 +8,30 @@ import { EXIT } from './run-cli.js';
 import { describeOperation, formatDistance, formatMs } from './search-report.js';
 import { table } from './table.js';
 
-/** The text `skb schedule ID` prints: facts, the steps, then the searches it seeded. */
-export function scheduleSummary(schedule: Schedule, reuses: readonly Reuse[]): string {
+/** "sch_x (structure, distance 0.12)" for each seed a schedule descends from. */
+function describeDerivations(schedule: Schedule): string {
+  const from = schedule.derivedFrom ?? [];
+  if (from.length === 0) return 'none (measured from its own search alone)';
+  return from
+    .map((d) => {
+      const how = [d.tier, d.distance === undefined ? undefined : `distance ${formatDistance(d.distance)}`].filter(
+        Boolean,
+      );
+      return how.length ? `${d.scheduleId} (${how.join(', ')})` : d.scheduleId;
+    })
+    .join(', ');
+}
+
+/**
+ * The text `skb schedule ID` prints: facts (the schedules it derives from among them), the steps
+ * (a replayed step names its seed; steps replayed together share the group's latencies), the
+ * schedules grown from it, then the searches it seeded.
+ */
+export function scheduleSummary(
+  schedule: Schedule,
+  reuses: readonly Reuse[],
+  children: readonly Schedule[] = [],
+): string {
   const facts: Array<[string, string]> = [
     ['schedule', schedule.id],
     ['operation', describeOperation(schedule.operation)],
@@ -23,6 +45,7 @@ export function scheduleSummary(schedule: Schedule, reuses: readonly Reuse[]): s
       `${schedule.provenance.source}${schedule.provenance.searchId ? ` (search ${schedule.provenance.searchId})` : ''}`,
     ],
     ['created', schedule.createdAt],
+    ['derived from', describeDerivations(schedule)],
   ];
   const width = Math.max(...facts.map(([k]) => k.length));
   const lines = facts.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
@@ -30,15 +53,22 @@ export function scheduleSummary(schedule: Schedule, reuses: readonly Reuse[]): s
   lines.push(
     schedule.steps.length
       ? table(
-          ['STEP', 'OPTION', 'LATENCY', 'PLAN'],
+          ['STEP', 'OPTION', 'LATENCY', 'REPLAYED FROM', 'PLAN'],
           schedule.steps.map((step, i) => [
             String(i + 1),
             step.optionId,
             `${formatMs(step.latencyBeforeMs)} -> ${formatMs(step.latencyAfterMs)} ms`,
+            step.replayOf ? `${step.replayOf.scheduleId} step ${step.replayOf.stepIndex + 1}` : '-',
             step.plan.replace(/\s+/g, ' ').trim(),
           ]),
         )
       : 'No steps: nothing beat the baseline.',
+  );
+  lines.push('');
+  lines.push(
+    children.length
+      ? `Derived schedules (grown from this one): ${children.map((c) => c.id).join(', ')}`
+      : 'Derived schedules: none yet.',
   );
   lines.push('');
   lines.push(
@@ -66,9 +96,12 @@ export const scheduleCommand: CliCommand = {
   usage: `Usage: skb schedule ID [--json]
 
 Prints a stored schedule (an id such as sch_0123456789abcdef01234567, as skb optimize and
-skb search print it): operation, target, baseline, best and speedup, its steps, and its reuses
-(each search it seeded: tier, distance, outcome, gain). With --json, the schedule and its reuses
-as JSON.
+skb search print it): operation, target, baseline, best and speedup, the schedules it derives from (seeds whose
+steps are on its lineage), its steps (a step replayed with the rest of a seed's sequence names
+the seed and shares the group's latencies), the schedules derived from it, and its reuses (each
+search it seeded: tier, distance, outcome, gain). An id the schedule had before its replay steps
+were flattened still finds it. With --json, the schedule, its reuses and the ids of the
+schedules derived from it as JSON.
 
 ${ENVIRONMENT_HELP}
 `,
@@ -84,12 +117,13 @@ ${ENVIRONMENT_HELP}
           'NOT_FOUND',
           `No schedule ${id}: see skb export or the schedules query for the ids there are.`,
         );
-      const reuses = await kb.listReuses({ scheduleId: id });
+      const reuses = await kb.listReuses({ scheduleId: schedule.id });
+      const children = await kb.scheduleChildren(schedule.id);
       await writeOut(
         io.stdout,
         args.values.json === true
-          ? `${JSON.stringify({ schedule, reuses }, null, 2)}\n`
-          : scheduleSummary(schedule, reuses),
+          ? `${JSON.stringify({ schedule, reuses, derivedSchedules: children.map((c) => c.id) }, null, 2)}\n`
+          : scheduleSummary(schedule, reuses, children),
       );
       return EXIT.ok;
     } finally {

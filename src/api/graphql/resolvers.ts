@@ -5,6 +5,7 @@ import {
   shapeKey,
   speedupOf,
   structureKey,
+  type Derivation,
   type Operation,
   type Page,
   type ProgressEvent,
@@ -13,6 +14,7 @@ import {
   type SearchRecord,
   type SearchSeed,
 } from '../../schedules/index.js';
+import { walkRelatives } from '../../search/index.js';
 import type { ApiContext } from './context.js';
 import { parseExportArgs, parseFilter, parseJsonlArg, parsePage, parseScheduleId, parseSimilarArgs } from './inputs.js';
 import { JsonScalar } from './json-scalar.js';
@@ -125,6 +127,15 @@ export const resolvers = {
   Schedule: {
     target: (schedule: Schedule, _: Args, ctx: ApiContext) => ctx.loadTarget(schedule.targetKey),
     reuses: (schedule: Schedule, _: Args, ctx: ApiContext) => ctx.kb.listReuses({ scheduleId: schedule.id }),
+    derivedFrom: (schedule: Schedule) => schedule.derivedFrom ?? [],
+    ancestors: (schedule: Schedule, args: { depth: number }, ctx: ApiContext) =>
+      walkRelatives(ctx.kb, schedule, 'ancestors', args.depth),
+    descendants: (schedule: Schedule, args: { depth: number }, ctx: ApiContext) =>
+      walkRelatives(ctx.kb, schedule, 'descendants', args.depth),
+  },
+
+  Derivation: {
+    schedule: (d: Derivation, _: Args, ctx: ApiContext) => ctx.kb.getSchedule(d.scheduleId),
   },
 };
 

@@ -7,7 +7,6 @@ import { SkbError, parseOrThrow } from '../errors.js';
 import {
   ReuseSchema,
   ScheduleContentSchema,
-  toSchedule,
   type Schedule,
   type ScheduleContent,
   type ScheduleContentInput,
@@ -103,22 +102,28 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
           ...(schedule.target ? { targets: [schedule.target] } : {}),
           embeddings: { embedderId: schedule.embedding.embedderId, vectors: [schedule.embedding.vector] },
         });
-        const stored = toSchedule(contents[0]!);
+        const stored = await kb.schedules.get(result.storedIds[0]!);
+        if (!stored) throw new SkbError('INTERNAL', `The schedule of search ${searchId} was not stored`);
         search = await kb.searches.update(searchId, { scheduleId: stored.id });
         return { search, schedule: stored, inserted: result.inserted.length > 0 };
       });
     },
 
     getSchedule: (id) => read((kb) => kb.schedules.get(id)),
+    scheduleChildren: (id) => read((kb) => kb.schedules.childrenOf(id)),
+    flattenSchedules: async (contents) => {
+      const parsed = parseContents(contents);
+      return read(async (kb) => (await kb.schedules.flatten(parsed)).contents);
+    },
     listSchedules: (filter, page) => read((kb) => kb.schedules.page(filter, page)),
     allSchedules: (filter) => read((kb) => kb.schedules.all(filter)),
     deleteSchedule: (id) =>
       write(async (kb) => {
         const found = await kb.schedules.get(id);
         if (!found) return false;
-        await kb.reuses.deleteOfSchedule(id);
+        await kb.reuses.deleteOfSchedule(found.id);
         await kb.seedPacks.noteDeleted(found.contentHash);
-        return kb.schedules.delete(id);
+        return kb.schedules.delete(found.id);
       }),
     listOperations: () => read((kb) => kb.schedules.operations()),
 

@@ -10,6 +10,7 @@ import { canonicalJson } from '../canonical.js';
 import { SkbError } from '../errors.js';
 import { measuredPointsOf, ScheduleMeasurementsSchema, type MeasuredPoint } from '../measured-point.js';
 import { OperationSchema, shapeKey, structureKey } from '../operation.js';
+import { flattenBatch, type ScheduleAlias } from '../flatten-replays.js';
 import { creationSortKey } from '../ordering.js';
 import {
   ProvenanceSchema,
@@ -57,7 +58,12 @@ export interface SchedulesRepository {
     contents: ScheduleContent[],
     options: { targets?: TargetRecord[]; embeddings?: EmbeddingBatch },
   ): Promise<InsertResult>;
+  /** The schedule of this id, or of an id it had before its replays were flattened (see flatten-replays.ts). */
   get(id: string): Promise<Schedule | null>;
+  /** Schedules whose `derivedFrom` names `id`, oldest first. */
+  childrenOf(id: string): Promise<Schedule[]>;
+  /** Flattens contents against the stored schedules and each other, with the aliases of those whose id changes. */
+  flatten(contents: ScheduleContent[]): Promise<{ contents: ScheduleContent[]; aliases: ScheduleAlias[] }>;
   exists(id: string): Promise<boolean>;
   page(filter: ScheduleFilter, page: PageRequest): Promise<Page<Schedule>>;
   all(filter: ScheduleFilter): Promise<Schedule[]>;
@@ -105,6 +111,22 @@ export function createSchedulesRepository(
 
   async function select(statement: InStatement): Promise<Schedule[]> {
     return (await db.execute(statement)).rows.map(rowToSchedule);
+  }
+
+  async function getSchedule(id: string): Promise<Schedule | null> {
+    const rows = await select({
+      sql: `SELECT ${SCHEDULE_COLUMNS} FROM schedules s
+            WHERE s.id = ? OR s.id = (SELECT a.new_id FROM schedule_aliases a WHERE a.old_id = ?)`,
+      args: [id, id],
+    });
+    return rows.find((s) => s.id === id) ?? rows[0] ?? null;
+  }
+
+  function flatten(contents: ScheduleContent[]) {
+    return flattenBatch(contents, async (id) => {
+      const seed = await getSchedule(id);
+      return seed ? { id: seed.id, steps: seed.steps } : null;
+    });
   }
 
   async function seqOf(id: string): Promise<{ seq: number; targetFamily: string } | null> {
@@ -173,7 +195,9 @@ export function createSchedulesRepository(
           `Schedule ${missing + 1} of ${parsed.length} refers to target ${parsed[missing]!.targetKey}, which is not stored: add the target first or pass it with the schedules`,
         );
       }
-      const schedules = parsed.map(toSchedule);
+      // Every schedule is stored flat: a replay step becomes the seed's steps (see flatten-replays.ts).
+      const { contents: flat, aliases } = await flatten(parsed);
+      const schedules = flat.map(toSchedule);
       const stored = await seqsBy(
         'content_hash',
         schedules.map((s) => s.contentHash),
@@ -190,7 +214,7 @@ export function createSchedulesRepository(
         }
         seen.add(schedule.contentHash);
         inserted.push(schedule);
-        const content = parsed[i]!;
+        const content = flat[i]!;
         fresh.push([
           schedule.id,
           schedule.contentHash,
@@ -225,6 +249,13 @@ export function createSchedulesRepository(
           args: [JSON.stringify(dims)],
         });
       }
+      if (aliases.length) {
+        await runWrite(db, {
+          sql: `INSERT INTO schedule_aliases (old_id, old_hash, new_id) SELECT ${jsonColumns(3)} FROM json_each(?) WHERE true
+                ON CONFLICT DO NOTHING`,
+          args: [JSON.stringify(aliases.map((a) => [a.oldId, a.oldHash, a.newId]))],
+        });
+      }
       let embeddingsWritten = 0;
       if (embeddings && schedules.length) {
         // A duplicate keeps a vector it already has in this space; one it lacks is filled in.
@@ -239,12 +270,19 @@ export function createSchedulesRepository(
         embeddingsWritten = await rowsChanged(db);
       }
       if (inserted.length || embeddingsWritten) await markers.bumpRevision();
-      return { inserted, duplicates };
+      return { inserted, duplicates, storedIds: schedules.map((s) => s.id) };
     },
 
-    async get(id) {
-      const rows = await select({ sql: `SELECT ${SCHEDULE_COLUMNS} FROM schedules s WHERE s.id = ?`, args: [id] });
-      return rows[0] ?? null;
+    get: getSchedule,
+    flatten,
+
+    async childrenOf(id) {
+      return select({
+        sql: `SELECT ${SCHEDULE_COLUMNS} FROM schedules s
+              WHERE EXISTS (SELECT 1 FROM json_each(s.content, '$.derivedFrom') d WHERE json_extract(d.value, '$.scheduleId') = ?)
+              ORDER BY s.created_at, s.id`,
+        args: [id],
+      });
     },
 
     async exists(id) {

@@ -23,8 +23,10 @@ export function createSeedPacksRepository(db: SqlExecutor): SeedPacksRepository 
       const r = await db.execute(
         `SELECT p.name, p.version, p.imported_at,
            (SELECT COUNT(*) FROM seed_pack_schedules h WHERE h.pack = p.name) AS offered,
-           (SELECT COUNT(*) FROM seed_pack_schedules h JOIN schedules s ON s.content_hash = h.content_hash
-             WHERE h.pack = p.name) AS stored
+           (SELECT COUNT(*) FROM seed_pack_schedules h WHERE h.pack = p.name AND (
+              EXISTS (SELECT 1 FROM schedules s WHERE s.content_hash = h.content_hash)
+              OR EXISTS (SELECT 1 FROM schedule_aliases a JOIN schedules s ON s.id = a.new_id WHERE a.old_hash = h.content_hash)
+            )) AS stored
          FROM seed_packs p
          WHERE p.version = (SELECT MAX(q.version) FROM seed_packs q WHERE q.name = p.name)
          ORDER BY p.name`,
