@@ -230,6 +230,22 @@ describe('serve', () => {
     expect(second.stdout).toMatch(/Seed packs: cpu-reference v1 \(17 schedules\); 17 schedules in all\./);
     const shown = await skb(['schedule', deletedId], dir);
     expect(shown.code).not.toBe(0);
+
+    // A pack schedule that replayed seeds is stored flat; the id the pack file gives it still finds it.
+    const packText = readFileSync(join(ROOT, 'data', 'seed-packs', 'cpu-reference.jsonl'), 'utf8');
+    const grandchild = packText
+      .split('\n')
+      .filter((l) => l.includes('"type":"schedule"') && l.includes('seed.replay'))
+      .map((l) => JSON.parse(l) as { id: string; steps: Array<{ plan: string }> })
+      .find((s) => s.steps[0]!.plan.includes('1. [seed.replay]'))!;
+    const flat = await skb(['schedule', grandchild.id], dir);
+    expect(flat.code, flat.stderr).toBe(0);
+    expect(flat.stdout).not.toMatch(/seed\.replay/);
+    expect(flat.stdout).toMatch(/^derived from\s+sch_[0-9a-f]{24}$/m);
+    expect(flat.stdout).toMatch(/^\d+\s+cpu\.\S+\s+.+ ms\s+sch_[0-9a-f]{24} step 1\s/m);
+    const shownId = /^schedule\s+(sch_[0-9a-f]{24})$/m.exec(flat.stdout)?.[1];
+    expect(shownId).toBeDefined();
+    expect(shownId).not.toBe(grandchild.id);
   });
 
   it('prints its URL, answers, and on SIGTERM stops cleanly with the index saved', async () => {

@@ -107,7 +107,9 @@ describe('skb optimize with and without warm start', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(field(run.stdout, 'operation')).toBe('gemm K=48,M=48,N=48 f32');
     expect(field(run.stdout, 'speedup')).toMatch(/^\d+\.\d\dx$/);
-    expect(run.stdout).toMatch(/^STEP\s+OPTION\s+LATENCY\s+PLAN$/m);
+    expect(run.stdout).toMatch(/^STEP\s+OPTION\s+LATENCY\s+REPLAYED FROM\s+PLAN$/m);
+    // A cold search's schedule descends from no other.
+    expect(field(run.stdout, 'derived from')).toBe('none (measured from its own search alone)');
     const reuse = run.stdout.split('\n').find((l) => l.startsWith(warmSearch));
     expect(reuse, run.stdout).toBeDefined();
     const seed = warmSeeds.find((row) => row[0] === firstSchedule)!;
