@@ -3,6 +3,8 @@
  * implements it, with its evaluation. Every candidate but the baseline is one *sample*, the unit a
  * search's budget counts.
  */
+import type { CorrectnessEvidence } from './schedule.js';
+
 /** One node of a search's tree. */
 export interface CandidateRecord {
   id: string;
@@ -26,6 +28,8 @@ export interface CandidateRecord {
    * above the suspicion threshold); a suspect candidate never enters the beam.
    */
   suspect?: string;
+  /** How a correct candidate was judged correct, where the toolchain said. */
+  evidence?: CorrectnessEvidence;
   /** Whether it entered the beam. */
   admitted: boolean;
   /** The seed step it followed, when warm start forced it. */

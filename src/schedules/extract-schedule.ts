@@ -32,6 +32,8 @@ export interface ExtractScheduleInput {
   samplesUsed: number;
   /** Key of the target the search measured on. */
   targetKey: string;
+  /** The toolchain versions of that target (see toolchainVersionsOf), recorded as evidence. */
+  toolchain: Record<string, string>;
   /** Planner id ("template", "llm") and the models that wrote plans and code. */
   planner: string;
   models: string[];
@@ -87,6 +89,7 @@ export function extractSchedule(input: ExtractScheduleInput): ScheduleContentInp
   }
 
   const byId = new Map(candidates.map((c) => [c.id, c]));
+  const best = byId.get(path.at(-1)!);
   const derivedFrom = derivationsOf(
     path.map((id) => byId.get(id)).filter((c): c is CandidateRecord => c !== undefined),
     search.seeds,
@@ -104,6 +107,7 @@ export function extractSchedule(input: ExtractScheduleInput): ScheduleContentInp
     negatives: negatives.slice(0, MAX_NEGATIVES),
     ...(measurements.length ? { measurements } : {}),
     ...(derivedFrom.length ? { derivedFrom } : {}),
+    evidence: { ...(best?.evidence ? { correctness: best.evidence } : {}), toolchain: input.toolchain },
     finalCode: candidates.find((c) => c.id === path.at(-1))?.code ?? '',
     baselineLatencyMs: input.baselineLatencyMs,
     bestLatencyMs: input.bestLatencyMs,

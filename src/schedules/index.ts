@@ -30,6 +30,7 @@ export {
   type CpuFingerprint,
   type GpuFingerprint,
   type TargetRecord,
+  toolchainVersionsOf,
 } from './target-record.js';
 export {
   StepSchema,
@@ -44,6 +45,9 @@ export {
   OPTION_ID_PATTERN,
   REPLAY_OPTION_ID,
   DerivationSchema,
+  CorrectnessEvidenceSchema,
+  EvidenceSchema,
+  ToolchainVersionsSchema,
   scheduleContentHash,
   speedupOf,
   toSchedule,
@@ -56,6 +60,9 @@ export {
   type Reuse,
   type ReuseTier,
   type Derivation,
+  type CorrectnessEvidence,
+  type Evidence,
+  type ToolchainVersions,
 } from './schedule.js';
 export {
   flattenBatch,

@@ -95,6 +95,35 @@ export const DerivationSchema = z
   .strict();
 export type Derivation = z.infer<typeof DerivationSchema>;
 
+/** How a kernel was judged correct: what a user re-checking it, or a later toolchain, compares against. */
+export const CorrectnessEvidenceSchema = z
+  .object({
+    /** Independent checks it passed (seeded input sets, or calls checked). */
+    trials: z.number().int().positive().max(1000),
+    /** The rule an output had to meet, in words, e.g. "|out - ref| <= tol per element, ...". */
+    toleranceRule: z.string().min(1).max(500),
+    /** Largest error seen relative to the tolerance (1 = at the bound); null when the checker did not report it. */
+    maxErrorRatio: z.number().nonnegative().finite().nullable(),
+    /** What the reference was computed in, e.g. "f64" or "f32 (eager PyTorch, no reduced-precision reductions)". */
+    referencePrecision: z.string().min(1).max(200),
+  })
+  .strict();
+export type CorrectnessEvidence = z.infer<typeof CorrectnessEvidenceSchema>;
+
+/** The toolchain versions a schedule was measured with, by tool, e.g. { compiler: "gcc 12.2.0" } or { cuda, torch, triton }. */
+export const ToolchainVersionsSchema = z.record(z.string().min(1).max(32), z.string().max(128));
+export type ToolchainVersions = z.infer<typeof ToolchainVersionsSchema>;
+
+/** What a schedule's result rests on. */
+export const EvidenceSchema = z
+  .object({
+    /** How its final kernel was judged correct; absent where the toolchain did not say. */
+    correctness: CorrectnessEvidenceSchema.optional(),
+    toolchain: ToolchainVersionsSchema,
+  })
+  .strict();
+export type Evidence = z.infer<typeof EvidenceSchema>;
+
 export const ProvenanceSchema = z
   .object({
     source: z.enum(['search', 'import', 'seed']),
@@ -115,6 +144,8 @@ export const ScheduleContentSchema = z
     measurements: z.array(MeasurementSchema).max(MAX_MEASUREMENTS).optional(),
     /** The schedules it descends from; optional (no default), so older content keeps its hash and id. */
     derivedFrom: z.array(DerivationSchema).max(64).optional(),
+    /** How it was judged correct and with which toolchain; optional (no default), so older content keeps its hash. */
+    evidence: EvidenceSchema.optional(),
     finalCode: z.string().max(1_000_000),
     baselineLatencyMs: LatencySchema,
     bestLatencyMs: LatencySchema,

@@ -52,6 +52,17 @@ export function targetFamily(fp: Fingerprint): string {
   return `${fp.kind}-${sha256Hex(canonicalJson(basis)).slice(0, 12)}`;
 }
 
+/** The toolchain versions a fingerprint records: what a schedule's evidence names and revalidation compares. */
+export function toolchainVersionsOf(fingerprint: Fingerprint): Record<string, string> {
+  if (fingerprint.kind === 'cpu') return { compiler: fingerprint.compiler };
+  return {
+    driver: fingerprint.driver,
+    cuda: fingerprint.cuda,
+    torch: fingerprint.torch,
+    ...(fingerprint.triton ? { triton: fingerprint.triton } : {}),
+  };
+}
+
 /** The key of one exact fingerprint (toolchain versions included): stable across runs on one machine. */
 export function targetKey(fp: Fingerprint): string {
   return `t-${sha256Hex(canonicalJson(fp)).slice(0, 16)}`;

@@ -316,5 +316,6 @@ function measuredSample(
     output: result.output,
     feedback: result.feedback,
     ...(result.suspect ? { suspect: result.suspect } : {}),
+    ...(result.evidence ? { evidence: result.evidence } : {}),
   });
 }

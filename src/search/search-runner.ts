@@ -12,6 +12,7 @@ import {
   structureKey,
   targetFamily,
   targetKey,
+  toolchainVersionsOf,
   type BaselineIdentity,
   type CandidateRecord,
   type LineageStep,
@@ -219,6 +220,7 @@ export function createSearchRunner(
             bestLatencyMs: end.best.latencyMs!,
             samplesUsed: end.samplesUsed,
             targetKey: record.targetKey,
+            toolchain: toolchainVersionsOf(await target.fingerprint()),
             planner: planner.id,
             models: [...new Set(end.candidates.flatMap((c) => (c.model ? [c.model] : [])))],
           })

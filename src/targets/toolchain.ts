@@ -4,7 +4,7 @@
  * KernelBench) answers with the same CandidateResult.
  */
 import { z } from 'zod';
-import { type Fingerprint, type Operation, SkbError } from '../schedules/index.js';
+import { CorrectnessEvidenceSchema, type Fingerprint, type Operation, SkbError } from '../schedules/index.js';
 import type { Executor } from './executor.js';
 
 export const ErrorKindSchema = z.enum(['compile', 'runtime', 'timeout', 'wrong_answer', 'limit_exceeded']);
@@ -34,6 +34,8 @@ export const CandidateResultSchema = z
     output: z.string().max(MAX_RESULT_OUTPUT_CHARS + 64),
     /** Short lines for the planner: achieved GFLOP/s, fraction of peak, what went wrong. */
     feedback: z.array(z.string()),
+    /** How a correct result was judged correct (trials, tolerance rule, largest error against it, reference precision). */
+    evidence: CorrectnessEvidenceSchema.optional(),
     /** Why this correct, timed result is not to be trusted unchecked; the search does not admit it. */
     suspect: z.string().max(500).optional(),
     /** `targetKey` of the fingerprint the candidate was measured on. */

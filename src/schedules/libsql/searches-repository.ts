@@ -15,6 +15,7 @@ import {
   type SearchStatus,
 } from '../search.js';
 import type { CandidateRecord } from '../candidate.js';
+import { CorrectnessEvidenceSchema } from '../schedule.js';
 import { TaskSchema } from '../task.js';
 import type { Page, PageRequest } from '../store.js';
 import { runWrite, type SqlExecutor } from './connection.js';
@@ -63,6 +64,7 @@ const CandidateRecordSchema = z
     output: z.string(),
     feedback: z.array(z.string()),
     suspect: z.string().optional(),
+    evidence: CorrectnessEvidenceSchema.optional(),
     admitted: z.boolean(),
     forcedFrom: z.object({ scheduleId: z.string(), stepIndex: z.number().int().nonnegative() }).strict().nullable(),
     model: z.string().nullable(),

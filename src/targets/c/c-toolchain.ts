@@ -30,7 +30,13 @@ import {
   type Toolchain,
   timingSettings,
 } from '../toolchain.js';
-import { cCandidateContract, entryPointFor, type EntryPoint } from './entry-points.js';
+import {
+  C_REFERENCE_PRECISION,
+  C_TOLERANCE_RULE,
+  cCandidateContract,
+  entryPointFor,
+  type EntryPoint,
+} from './entry-points.js';
 import {
   flushBytesFor,
   harnessNonce,
@@ -304,6 +310,13 @@ function classifyRun(
     errorKind: null,
     output,
     feedback: [...slower, ...performanceFeedback(operation, median, spreadPct ?? 0, result, cpu)],
+    // The harness checks the first call and the call after timing: two trials.
+    evidence: {
+      trials: 2,
+      toleranceRule: C_TOLERANCE_RULE,
+      maxErrorRatio: result.maxErrRatio,
+      referencePrecision: C_REFERENCE_PRECISION,
+    },
   };
 }
 

@@ -112,6 +112,13 @@ function gemmReference(a: string, b: string, offset: string, bias: boolean, relu
 /** Relative accumulation tolerance for a sum of `n` f32 products, against a double reference. */
 const reductionTol = (n: number): string => `(FLT_EPSILON * (8.0 * sqrt((double)${n}) + 8.0))`;
 
+/** The C harness's correctness rule in words (what `reference` code fills `tol` with), for a schedule's evidence. */
+export const C_TOLERANCE_RULE =
+  '|out - ref| <= tol for every output element, tol = FLT_EPSILON x (8 sqrt(n) + 8) x the magnitude of the n-term reduction behind it (n = reduction length; softmax and layernorm add 1e-5 relative); checked on the first call and again after timing';
+
+/** The C harness computes its reference in double precision. */
+export const C_REFERENCE_PRECISION = 'f64 (double-precision reference of the f32 operation)';
+
 /** What a C candidate for `op` must satisfy, as planners are shown it: the prototype, then the contract in words. */
 export function cCandidateContract(op: Operation): string {
   const ep = entryPointFor(op);

@@ -257,7 +257,7 @@ def compare(torch, ref_out, new_out):
     """One trial's verdict: shapes, dtypes and allclose with KernelBench's tolerance per output."""
     refs = flatten_outputs(torch, ref_out)
     news = flatten_outputs(torch, new_out)
-    trial = {"passed": True, "maxAbsDiff": 0.0, "maxRelDiff": 0.0, "mismatchFraction": 0.0, "problem": None}
+    trial = {"passed": True, "maxAbsDiff": 0.0, "maxRelDiff": 0.0, "maxErrRatio": 0.0, "mismatchFraction": 0.0, "problem": None}
     if len(refs) != len(news):
         trial.update(passed=False, problem=f"the candidate returned {len(news)} tensors; the reference returned {len(refs)}")
         return trial
@@ -280,9 +280,12 @@ def compare(torch, ref_out, new_out):
         diff = torch.nan_to_num(diff, nan=math.inf)
         # Relative to |ref|, floored at the tolerance so that zeros in the reference do not explode it.
         rel = diff / rf.abs().clamp_min(tol)
+        # Against the bound isclose applies (atol + rtol |ref|): 1 is at the tolerance, the schedule's evidence.
+        ratio = diff / (tol + tol * rf.abs())
         if diff.numel():
             trial["maxAbsDiff"] = max(trial["maxAbsDiff"], float(diff.max()))
             trial["maxRelDiff"] = max(trial["maxRelDiff"], float(rel.max()))
+            trial["maxErrRatio"] = max(trial["maxErrRatio"], float(ratio.max()))
         mismatched += int((~close).sum())
         total += close.numel()
         if not bool(close.all()):
@@ -418,6 +421,7 @@ def evaluate(args, result):
         "dtype": None,
         "maxAbsDiff": 0.0,
         "maxRelDiff": 0.0,
+        "maxErrRatio": 0.0,
         "mismatchFraction": 0.0,
         "details": trials,
     }
@@ -440,16 +444,17 @@ def evaluate(args, result):
             trials.append(trial)
             correctness["maxAbsDiff"] = max(correctness["maxAbsDiff"], trial["maxAbsDiff"])
             correctness["maxRelDiff"] = max(correctness["maxRelDiff"], trial["maxRelDiff"])
+            correctness["maxErrRatio"] = max(correctness["maxErrRatio"], trial["maxErrRatio"])
             correctness["mismatchFraction"] = max(correctness["mismatchFraction"], trial["mismatchFraction"])
             if trial["passed"]:
                 correctness["passed"] += 1
             del ref_out, new_out
     except BaseException as exc:  # noqa: BLE001
         raise candidate_failure(exc, "correctness")
-    for key in ("maxAbsDiff", "maxRelDiff"):
+    for key in ("maxAbsDiff", "maxRelDiff", "maxErrRatio"):
         correctness[key] = finite_or_none(correctness[key])
     for trial in trials:
-        for key in ("maxAbsDiff", "maxRelDiff"):
+        for key in ("maxAbsDiff", "maxRelDiff", "maxErrRatio"):
             trial[key] = finite_or_none(trial[key])
 
     if correctness["passed"] != args.trials:

@@ -3,7 +3,13 @@
  * way a run can end (the line, no line, a garbled line, a limit, a crash) becomes one outcome.
  */
 import { z } from 'zod';
-import { GpuFingerprintSchema, describeIssues, messageOf, type GpuFingerprint } from '../../schedules/index.js';
+import {
+  GpuFingerprintSchema,
+  describeIssues,
+  messageOf,
+  type CorrectnessEvidence,
+  type GpuFingerprint,
+} from '../../schedules/index.js';
 import type { ExecResult } from '../executor.js';
 import { summarizeSamples, trimOutput, type CandidateResult } from '../toolchain.js';
 
@@ -26,6 +32,8 @@ const TrialSchema = z
     passed: z.boolean(),
     maxAbsDiff: z.number().nullable(),
     maxRelDiff: z.number().nullable(),
+    /** Largest |new - ref| / (atol + rtol |ref|); absent from reports of harnesses before it. */
+    maxErrRatio: z.number().nullable().optional(),
     mismatchFraction: z.number().min(0).max(1),
     problem: z.string().nullable(),
   })
@@ -50,6 +58,7 @@ export const HarnessReportSchema = z
         dtype: z.string().nullable(),
         maxAbsDiff: z.number().nullable(),
         maxRelDiff: z.number().nullable(),
+        maxErrRatio: z.number().nullable().optional(),
         mismatchFraction: z.number().min(0).max(1),
         details: z.array(TrialSchema),
       })
@@ -229,9 +238,22 @@ export function interpretHarnessRun(
       errorKind: null,
       output: trimOutput(ran.stderr),
       feedback,
+      ...(c ? { evidence: correctnessEvidence(c) } : {}),
     },
     referenceLatencyMs: reference,
     fingerprint,
+  };
+}
+
+/** The schedule-evidence view of the harness's correctness report (see the README's correctness rule). */
+function correctnessEvidence(c: NonNullable<HarnessReport['correctness']>): CorrectnessEvidence {
+  const dtype = c.dtype ?? 'unknown dtype';
+  const l2 = dtype === 'float16' || dtype === 'bfloat16' ? '5e-2' : '1e-2';
+  return {
+    trials: c.trials,
+    toleranceRule: `|out - ref| <= atol + rtol |ref| for every element (atol = rtol = ${c.atol ?? 'n/a'} for ${dtype}) and ||out - ref|| / ||ref|| <= ${l2} per output, in each of ${c.trials} seeded trials`,
+    maxErrorRatio: c.maxErrRatio ?? null,
+    referencePrecision: `${dtype} (eager PyTorch, reduced-precision reductions off)`,
   };
 }
 
