@@ -32,6 +32,8 @@ export interface Services {
   targetNames: TargetNames;
   /** Ids of the targets of the targets file: where searches may run. */
   targetIds: readonly string[];
+  /** The target of the targets file with this id (one per id for the life of the services); NOT_FOUND for another id. */
+  target(id: string): Target;
   /** Stops the search service (running searches stay resumable) and its targets, then closes the knowledge base. */
   close(): Promise<void>;
 }
@@ -147,6 +149,7 @@ export async function openServices(
       search: configured,
       targetNames,
       targetIds: targets.targets.map((t) => t.id),
+      target: targetById,
       async close() {
         await configured.close();
         await kb.close();

@@ -132,3 +132,11 @@ export {
 } from './search.js';
 export { TaskSchema, type Task, type TaskInput } from './task.js';
 export type { CandidateRecord } from './candidate.js';
+export {
+  DEFAULT_SLOWER_BY_PCT,
+  RevalidationSchema,
+  RevalidationStatusSchema,
+  revalidationStatus,
+  type Revalidation,
+  type RevalidationStatus,
+} from './revalidation.js';

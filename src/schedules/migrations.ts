@@ -180,6 +180,20 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
     run: flattenStoredSchedules,
   },
+  {
+    version: 8,
+    name: 'revalidations: stored schedules measured again, beside the original measurement',
+    statements: [
+      `CREATE TABLE revalidations (
+        id TEXT PRIMARY KEY,
+        schedule_id TEXT NOT NULL,
+        target_key TEXT NOT NULL,
+        measured_at TEXT NOT NULL,
+        record TEXT NOT NULL
+      )`,
+      `CREATE INDEX revalidations_schedule ON revalidations (schedule_id, measured_at)`,
+    ],
+  },
 ];
 
 /**

@@ -1,5 +1,6 @@
 import type { MeasuredPoint } from './measured-point.js';
 import type { Operation } from './operation.js';
+import type { Revalidation } from './revalidation.js';
 import type { Reuse, Schedule, ScheduleContent } from './schedule.js';
 import type { TargetRecord } from './target-record.js';
 
@@ -136,6 +137,12 @@ export interface Store {
   getSchedule(id: string): Promise<Schedule | null>;
   /** Schedules whose `derivedFrom` names `id` (its direct descendants), oldest first. */
   scheduleChildren(id: string): Promise<Schedule[]>;
+  /** Keeps a re-measurement of a stored schedule (skb revalidate). */
+  addRevalidation(record: Revalidation): Promise<void>;
+  /** Every re-measurement of a schedule, oldest first. */
+  listRevalidations(scheduleId: string): Promise<Revalidation[]>;
+  /** The newest re-measurement of each of these schedules that has one. */
+  latestRevalidations(scheduleIds: string[]): Promise<Map<string, Revalidation>>;
   /**
    * Contents as insertSchedules would store them: replay steps flattened against the stored
    * schedules and each other (see flatten-replays.ts). What embeddings are computed from.

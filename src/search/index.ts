@@ -16,3 +16,4 @@ export type { SearchDetail, SearchService, SearchServiceDeps } from './search-se
 export { describeSeedPacks, importSeedPacks, PACKAGE_SEED_PACKS, type SeedPackResult } from './seed-packs.js';
 export { createTemplatePlanner } from './template-planner.js';
 export { MAX_WALK_DEPTH, walkRelatives, type ScheduleRelative } from './schedule-relatives.js';
+export { revalidateSchedules, type RevalidateOptions } from './revalidate.js';

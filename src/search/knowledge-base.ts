@@ -7,6 +7,7 @@ import type {
   Page,
   PageRequest,
   Reuse,
+  Revalidation,
   ReuseTier,
   Schedule,
   ScheduleContent,
@@ -105,6 +106,10 @@ export interface KnowledgeBase {
   /** Stores (or refreshes) target records: the targets this service measures on. */
   registerTargets(records: TargetRecord[]): Promise<void>;
   listReuses(filter: { scheduleId?: string; searchId?: string }): Promise<Reuse[]>;
+  /** Keeps a re-measurement of a stored schedule (skb revalidate). */
+  addRevalidation(record: Revalidation): Promise<void>;
+  /** Every re-measurement of a schedule, oldest first. */
+  listRevalidations(scheduleId: string): Promise<Revalidation[]>;
   /** Records the pending reuse of each seed of a search; seeds whose reuse id is already stored are skipped (idempotent, for resumed searches). */
   recordSeeds(searchId: string, seeds: ReadonlyArray<SeedReuse>): Promise<void>;
   /** How many schedules the database holds, and the vectors of the active embedding space (for /health). */

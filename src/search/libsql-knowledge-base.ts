@@ -285,6 +285,8 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
     targetSourceCounts: () => store.targetSourceCounts(),
     registerTargets: (records) => store.upsertTargets(records),
     listReuses: (filter) => store.listReuses(filter),
+    addRevalidation: (record) => store.addRevalidation(record),
+    listRevalidations: (scheduleId) => store.listRevalidations(scheduleId),
 
     async recordSeeds(searchId: string, seeds: ReadonlyArray<SeedReuse>): Promise<void> {
       const written = new Set((await store.listReuses({ searchId })).map((r) => r.id));

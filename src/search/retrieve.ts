@@ -2,9 +2,11 @@ import {
   SkbError,
   shapeKey,
   structureKey,
+  toolchainVersionsOf,
   type Operation,
   type ReuseStats,
   type ReuseTier,
+  type Revalidation,
   type Schedule,
   type Store,
 } from '../schedules/index.js';
@@ -58,6 +60,18 @@ export function transferOf(stats: ReuseStats | undefined): { factor: number; not
   };
 }
 
+/** Score factor of a schedule measured with other toolchain versions than the target's and not revalidated since. */
+const OTHER_TOOLCHAIN_FACTOR = 0.8;
+/** Score factor of a schedule whose newest revalidation flagged it (incorrect, slower, failed). */
+const FLAGGED_FACTOR = 0.5;
+
+/** Versions of `theirs` that differ from `here`, as "compiler gcc 12 (here gcc 13)" phrases. */
+function versionChanges(theirs: Record<string, string>, here: Record<string, string>): string[] {
+  return Object.entries(here)
+    .filter(([tool, version]) => theirs[tool] !== undefined && theirs[tool] !== version)
+    .map(([tool, version]) => `${tool} ${theirs[tool]} (this target: ${version})`);
+}
+
 function describeOperation(op: Operation): string {
   const dims = Object.entries(op.dims)
     .map(([k, v]) => `${k}=${v}`)
@@ -98,6 +112,55 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
     );
   }
   const family = target.family;
+  const here = toolchainVersionsOf(target.fingerprint);
+  const versionsOfTarget = new Map<string, Record<string, string> | null>();
+  /**
+   * How far a schedule's measurement can be trusted on this target: its newest revalidation, if
+   * flagged, or its toolchain versions (its evidence's, else its target's) against this target's.
+   * A factor on its score within its tier, and a note for the reason.
+   */
+  const trust = async (s: Schedule, latest: Revalidation | undefined): Promise<{ factor: number; note: string }> => {
+    if (latest && latest.status !== 'holds')
+      return {
+        factor: FLAGGED_FACTOR,
+        note: `; revalidated ${latest.measuredAt.slice(0, 10)}: ${latest.status} (${latest.message})`,
+      };
+    let theirs = s.evidence?.toolchain ?? null;
+    if (!theirs) {
+      if (!versionsOfTarget.has(s.targetKey)) {
+        const record = await store.getTarget(s.targetKey);
+        versionsOfTarget.set(s.targetKey, record ? toolchainVersionsOf(record.fingerprint) : null);
+      }
+      theirs = versionsOfTarget.get(s.targetKey) ?? null;
+    }
+    const changes = versionChanges(latest ? latest.toolchain : (theirs ?? {}), here);
+    if (changes.length === 0)
+      return { factor: 1, note: latest ? `; revalidated ${latest.measuredAt.slice(0, 10)}: holds` : '' };
+    return {
+      factor: OTHER_TOOLCHAIN_FACTOR,
+      note: `; ${latest ? 'last revalidated' : 'measured'} with ${changes.join(', ')}: not revalidated with this toolchain`,
+    };
+  };
+  /** Scores and reasons of loaded matches adjusted by trust, best first. */
+  const trusted = async (found: RetrievalMatch[]): Promise<RetrievalMatch[]> => {
+    const latest = await store.latestRevalidations(found.map((m) => m.schedule.id));
+    const adjusted: RetrievalMatch[] = [];
+    for (const m of found) {
+      const t = await trust(m.schedule, latest.get(m.schedule.id));
+      const tierBase = TIER_BASE[m.tier];
+      adjusted.push(
+        t.factor === 1 && !t.note
+          ? m
+          : {
+              ...m,
+              // Within the tier, as transfer: the score's fraction above the tier's base shrinks by the factor.
+              score: tierBase + (m.score - tierBase) * t.factor,
+              reason: `${m.reason}${t.note}`,
+            },
+      );
+    }
+    return adjusted.sort(byScore);
+  };
   const matches: RetrievalMatch[] = [];
   const taken = new Set<string>();
   const take = (m: RetrievalMatch): void => {
@@ -128,7 +191,8 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
       entries
         .filter((e) => e.shapeKey === myShape)
         .map((e) => ({ id: e.id, score: score('exact', 1, e.speedup, transfer(e.id).factor) })),
-      k,
+      // Twice as many as asked: trust (read with the schedules) may reorder them.
+      2 * k,
       (a, b) => b.score - a.score || byId(a.id, b.id),
     );
     const exact = (await load(best.map((e) => e.id)))
@@ -142,7 +206,7 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
         }),
       )
       .sort(byScore);
-    exact.forEach(take);
+    (await trusted(exact)).slice(0, k).forEach(take);
   }
 
   if (tiers.has('structure') && matches.length < k) {
@@ -157,10 +221,11 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
             score: score('structure', 1 / (1 + distance), e.speedup, transfer(e.id).factor),
           };
         }),
-      k - matches.length,
+      2 * (k - matches.length),
       (a, b) => b.score - a.score || byId(a.id, b.id),
     );
     const schedules = new Map((await load(ranked.map((r) => r.id))).map((s) => [s.id, s]));
+    const structural: RetrievalMatch[] = [];
     for (const { id, dims, score: sc } of ranked) {
       const s = schedules.get(id);
       if (!s) continue;
@@ -172,7 +237,7 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
       ]
         .filter(Boolean)
         .join(', ');
-      take({
+      structural.push({
         schedule: s,
         tier: 'structure',
         distance: cmp.distance,
@@ -180,6 +245,7 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
         reason: `same structure; that shape has ${cmp.changes.join(', ')}${kin ? ` (${kin})` : ''}; ${outcome(s)}${transfer(id).note}`,
       });
     }
+    (await trusted(structural)).slice(0, k - matches.length).forEach(take);
   }
 
   if (tiers.has('similar') && matches.length < k && index.size > 0) {
@@ -217,10 +283,7 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
         reason: `similar (embedding distance ${distance.toFixed(3)}): ${describeOperation(s.operation)}; ${outcome(s)}${transfer(s.id).note}`,
       });
     }
-    similar
-      .sort(byScore)
-      .slice(0, k - matches.length)
-      .forEach(take);
+    (await trusted(similar)).slice(0, k - matches.length).forEach(take);
   }
 
   return matches.sort(byScore);

@@ -90,10 +90,14 @@ describe('three-tier retrieval on a real knowledge base', () => {
     expect(matches.every((m) => m.schedule.targetKey !== remote.key)).toBe(true);
 
     const [best, second, near, far] = matches;
-    expect(best!.schedule.targetKey).toBe(sibling.key);
+    // The sibling's 4x was measured with another compiler and never revalidated here: it ranks below this target's 2x.
+    expect(best!.schedule.targetKey).toBe(local.key);
     expect(best!.distance).toBe(0);
-    expect(best!.reason).toMatch(/^exact: same operation and sizes on this hardware family; 4\.00x/);
-    expect(second!.reason).toMatch(/\(same target\); 2\.00x/);
+    expect(best!.reason).toMatch(/^exact: same operation and sizes on this hardware family \(same target\); 2\.00x/);
+    expect(second!.schedule.targetKey).toBe(sibling.key);
+    expect(second!.reason).toMatch(
+      /^exact: same operation and sizes on this hardware family; 4\.00x .*; measured with compiler gcc 13\.1\.0 \(this target: gcc 12\.2\.0\): not revalidated with this toolchain$/,
+    );
     expect(near!.schedule.operation.dims).toEqual({ M: 1024, N: 512, K: 512 });
     expect(near!.reason).toBe(
       'same structure; that shape has K same, M x2, N same (sizes divide, 2 shared dimensions); 2.00x on that shape in 1 step',
@@ -112,12 +116,11 @@ describe('three-tier retrieval on a real knowledge base', () => {
     const similarOnly = await kb.similar({ operation: query, targetKey: local.key, k: 3, tiers: ['similar'] });
     expect(similarOnly).toHaveLength(3);
     expect(similarOnly.every((m) => m.tier === 'similar')).toBe(true);
-    // Without the other tiers the same-shape schedules are the nearest neighbours.
-    expect(similarOnly.slice(0, 2).map((m) => shapeKey(m.schedule.operation))).toEqual([
-      shapeKey(query),
-      shapeKey(query),
-    ]);
-    expect(similarOnly[2]!.distance).toBeGreaterThan(similarOnly[1]!.distance);
+    // Without the other tiers the same-shape schedules are the nearest neighbours (the sibling's ranks lower: another compiler).
+    const same = similarOnly.filter((m) => shapeKey(m.schedule.operation) === shapeKey(query));
+    expect(same).toHaveLength(2);
+    const other = similarOnly.find((m) => shapeKey(m.schedule.operation) !== shapeKey(query))!;
+    for (const m of same) expect(other.distance).toBeGreaterThan(m.distance);
     const top = await kb.similar({ operation: query, targetKey: local.key, k: 1 });
     expect(top.map((m) => m.tier)).toEqual(['exact']);
   });

@@ -6,6 +6,7 @@ import type { CliCommand } from './command.js';
 import { exportCommand } from './export-command.js';
 import { importCommand } from './import-command.js';
 import { optimizeCommand } from './optimize-command.js';
+import { revalidateCommand } from './revalidate-command.js';
 import { runCli } from './run-cli.js';
 import { scheduleCommand } from './schedule-command.js';
 import { schedulesCommand } from './schedules-command.js';
@@ -25,6 +26,7 @@ export const COMMANDS: readonly CliCommand[] = [
   similarCommand,
   exportCommand,
   importCommand,
+  revalidateCommand,
   targetsCommand,
   tokenCommand,
 ];

@@ -3,7 +3,7 @@ import { isSkbError } from '../../schedules/index.js';
 import { UsageError, writeOut, type CliCommand, type CliIo } from './command.js';
 
 /** Exit codes: 0 done, 1 the command failed, 2 it was called wrongly, 130 stopped by Ctrl-C. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, flagged: 3, interrupted: 130 } as const;
 
 function overview(commands: readonly CliCommand[]): string {
   const width = Math.max(...commands.map((c) => c.name.length));

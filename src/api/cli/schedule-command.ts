@@ -1,4 +1,4 @@
-import { SkbError, type Reuse, type Schedule } from '../../schedules/index.js';
+import { SkbError, type Reuse, type Revalidation, type Schedule } from '../../schedules/index.js';
 import { loadConfig } from '../config.js';
 import { parseScheduleId } from '../graphql/inputs.js';
 import { openConfiguredKnowledgeBase } from '../configured-knowledge-base.js';
@@ -22,6 +22,40 @@ function describeDerivations(schedule: Schedule): string {
     .join(', ');
 }
 
+/** "gcc 12.2.0" or "cuda 12.4, torch 2.5.1, triton 3.1.0": the toolchain a schedule was measured with. */
+function describeToolchain(versions: Record<string, string>): string {
+  return Object.entries(versions)
+    .map(([tool, version]) => `${tool} ${version}`)
+    .join(', ');
+}
+
+/** How a schedule was judged correct, in one line. */
+function describeCorrectness(schedule: Schedule): string {
+  const c = schedule.evidence?.correctness;
+  if (!c) return 'not recorded (stored before evidence was kept, or the toolchain did not say)';
+  const ratio =
+    c.maxErrorRatio === null
+      ? 'largest error not reported'
+      : `largest error ${c.maxErrorRatio.toPrecision(3)} of the tolerance`;
+  return `${c.trials} trials, ${ratio}, reference ${c.referencePrecision}; rule: ${c.toleranceRule}`;
+}
+
+/** The schedule's re-measurements, as a table. */
+function describeRevalidations(revalidations: readonly Revalidation[]): string {
+  if (revalidations.length === 0) return 'Revalidations: none (skb revalidate measures the final code again).';
+  return `Revalidations (the final code measured again):\n${table(
+    ['MEASURED', 'TARGET', 'STATUS', 'NOW', 'RATIO', 'TOOLCHAIN'],
+    revalidations.map((r) => [
+      r.measuredAt,
+      r.targetKey,
+      r.status,
+      r.latencyMs === null ? '-' : `${formatMs(r.latencyMs)} ms`,
+      r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`,
+      describeToolchain(r.toolchain),
+    ]),
+  )}`;
+}
+
 /**
  * The text `skb schedule ID` prints: facts (the schedules it derives from among them), the steps
  * (a replayed step names its seed; steps replayed together share the group's latencies), the
@@ -31,6 +65,7 @@ export function scheduleSummary(
   schedule: Schedule,
   reuses: readonly Reuse[],
   children: readonly Schedule[] = [],
+  revalidations: readonly Revalidation[] = [],
 ): string {
   const facts: Array<[string, string]> = [
     ['schedule', schedule.id],
@@ -46,6 +81,8 @@ export function scheduleSummary(
     ],
     ['created', schedule.createdAt],
     ['derived from', describeDerivations(schedule)],
+    ['toolchain', schedule.evidence ? describeToolchain(schedule.evidence.toolchain) : 'not recorded'],
+    ['correctness', describeCorrectness(schedule)],
   ];
   const width = Math.max(...facts.map(([k]) => k.length));
   const lines = facts.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
@@ -70,6 +107,8 @@ export function scheduleSummary(
       ? `Derived schedules (grown from this one): ${children.map((c) => c.id).join(', ')}`
       : 'Derived schedules: none yet.',
   );
+  lines.push('');
+  lines.push(describeRevalidations(revalidations));
   lines.push('');
   lines.push(
     reuses.length
@@ -119,11 +158,12 @@ ${ENVIRONMENT_HELP}
         );
       const reuses = await kb.listReuses({ scheduleId: schedule.id });
       const children = await kb.scheduleChildren(schedule.id);
+      const revalidations = await kb.listRevalidations(schedule.id);
       await writeOut(
         io.stdout,
         args.values.json === true
-          ? `${JSON.stringify({ schedule, reuses, derivedSchedules: children.map((c) => c.id) }, null, 2)}\n`
-          : scheduleSummary(schedule, reuses, children),
+          ? `${JSON.stringify({ schedule, reuses, derivedSchedules: children.map((c) => c.id), revalidations }, null, 2)}\n`
+          : scheduleSummary(schedule, reuses, children, revalidations),
       );
       return EXIT.ok;
     } finally {

@@ -6,6 +6,7 @@ import {
   speedupOf,
   structureKey,
   type Derivation,
+  type Revalidation,
   type Operation,
   type Page,
   type ProgressEvent,
@@ -128,10 +129,16 @@ export const resolvers = {
     target: (schedule: Schedule, _: Args, ctx: ApiContext) => ctx.loadTarget(schedule.targetKey),
     reuses: (schedule: Schedule, _: Args, ctx: ApiContext) => ctx.kb.listReuses({ scheduleId: schedule.id }),
     derivedFrom: (schedule: Schedule) => schedule.derivedFrom ?? [],
+    evidence: (schedule: Schedule) => schedule.evidence ?? null,
+    revalidations: (schedule: Schedule, _: Args, ctx: ApiContext) => ctx.kb.listRevalidations(schedule.id),
     ancestors: (schedule: Schedule, args: { depth: number }, ctx: ApiContext) =>
       walkRelatives(ctx.kb, schedule, 'ancestors', args.depth),
     descendants: (schedule: Schedule, args: { depth: number }, ctx: ApiContext) =>
       walkRelatives(ctx.kb, schedule, 'descendants', args.depth),
+  },
+
+  Revalidation: {
+    correctness: (r: Revalidation) => r.evidence ?? null,
   },
 
   Derivation: {

@@ -111,6 +111,9 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
 
     getSchedule: (id) => read((kb) => kb.schedules.get(id)),
     scheduleChildren: (id) => read((kb) => kb.schedules.childrenOf(id)),
+    addRevalidation: (record) => write((kb) => kb.revalidations.add(record)),
+    listRevalidations: (scheduleId) => read((kb) => kb.revalidations.ofSchedule(scheduleId)),
+    latestRevalidations: (ids) => read((kb) => kb.revalidations.latest(ids)),
     flattenSchedules: async (contents) => {
       const parsed = parseContents(contents);
       return read(async (kb) => (await kb.schedules.flatten(parsed)).contents);
@@ -122,6 +125,7 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
         const found = await kb.schedules.get(id);
         if (!found) return false;
         await kb.reuses.deleteOfSchedule(found.id);
+        await kb.revalidations.deleteOfSchedule(found.id);
         await kb.seedPacks.noteDeleted(found.contentHash);
         return kb.schedules.delete(found.id);
       }),

@@ -3,6 +3,7 @@ import { createBaselinesRepository, type BaselinesRepository } from './baselines
 import type { SqlExecutor } from './connection.js';
 import { createMarkersRepository, type MarkersRepository } from './markers-repository.js';
 import { createReusesRepository, type ReusesRepository } from './reuses-repository.js';
+import { createRevalidationsRepository, type RevalidationsRepository } from './revalidations-repository.js';
 import { createSchedulesRepository, type SchedulesRepository } from './schedules-repository.js';
 import { createSearchesRepository, type SearchesRepository } from './searches-repository.js';
 import { createSeedPacksRepository, type SeedPacksRepository } from './seed-packs-repository.js';
@@ -20,6 +21,7 @@ export interface Repositories {
   searches: SearchesRepository;
   baselines: BaselinesRepository;
   seedPacks: SeedPacksRepository;
+  revalidations: RevalidationsRepository;
 }
 
 export function createRepositories(db: SqlExecutor): Repositories {
@@ -33,5 +35,6 @@ export function createRepositories(db: SqlExecutor): Repositories {
     searches: createSearchesRepository(db),
     baselines: createBaselinesRepository(db),
     seedPacks: createSeedPacksRepository(db),
+    revalidations: createRevalidationsRepository(db),
   };
 }
