@@ -78,7 +78,12 @@ export type Measurement = z.infer<typeof MeasurementSchema>;
 /** Most measurements a schedule keeps (a budget-64 search has 65, the baseline included). */
 export const MAX_MEASUREMENTS = 4096;
 
-export const ReuseTierSchema = z.enum(['exact', 'structure', 'similar']);
+/**
+ * Retrieval tiers, nearest first: the same shape, the same structure, similar by embedding (all on
+ * this hardware family), and transfer (the same structure measured on other hardware of the same
+ * kind, offered only where the family itself has too few).
+ */
+export const ReuseTierSchema = z.enum(['exact', 'structure', 'similar', 'transfer']);
 export type ReuseTier = z.infer<typeof ReuseTierSchema>;
 
 /**

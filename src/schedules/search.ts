@@ -12,7 +12,7 @@ export const WarmStartConfigSchema = z
     /** How many schedules to retrieve as seeds (0 = none). */
     seeds: z.number().int().min(0).max(16).default(3),
     /** Retrieval tiers a seed may come from. */
-    tiers: z.array(ReuseTierSchema).min(1).max(3).default(['exact', 'structure', 'similar']),
+    tiers: z.array(ReuseTierSchema).min(1).max(4).default(['exact', 'structure', 'similar', 'transfer']),
     /** Share of each parent's plan slots forced to the next step of the seed its lineage follows; the rest explore. */
     guidedShare: z.number().min(0).max(1).default(0.5),
   })

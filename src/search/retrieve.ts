@@ -6,11 +6,14 @@ import {
   type Operation,
   type ReuseStats,
   type ReuseTier,
+  type Fingerprint,
   type Revalidation,
   type Schedule,
   type Store,
+  type TargetRecord,
 } from '../schedules/index.js';
 import type { Embedder } from '../embeddings/embedder.js';
+import { widestVector } from '../targets/index.js';
 import type { VectorIndex } from '../embeddings/vector-index.js';
 import type { RetrievalMatch, SimilarQuery } from './knowledge-base.js';
 import type { ShapeCatalog } from './shape-catalog.js';
@@ -26,8 +29,8 @@ export interface RetrieveDeps {
   catalog: ShapeCatalog;
 }
 
-const ALL_TIERS: readonly ReuseTier[] = ['exact', 'structure', 'similar'];
-const TIER_BASE: Record<ReuseTier, number> = { exact: 3, structure: 2, similar: 1 };
+const ALL_TIERS: readonly ReuseTier[] = ['exact', 'structure', 'similar', 'transfer'];
+const TIER_BASE: Record<ReuseTier, number> = { exact: 3, structure: 2, similar: 1, transfer: 0 };
 const MAX_K = 1000;
 
 /**
@@ -70,6 +73,35 @@ function versionChanges(theirs: Record<string, string>, here: Record<string, str
   return Object.entries(here)
     .filter(([tool, version]) => theirs[tool] !== undefined && theirs[tool] !== version)
     .map(([tool, version]) => `${tool} ${theirs[tool]} (this target: ${version})`);
+}
+
+/**
+ * Whether schedules measured on `other` may seed searches on `here` through the transfer tier:
+ * another family of the same kind, and for CPUs the same architecture (the templates re-fit vector
+ * width and tiles to the ISA; code for another architecture would not build).
+ */
+function transfersTo(other: TargetRecord, here: TargetRecord): boolean {
+  if (other.family === here.family || other.fingerprint.kind !== here.fingerprint.kind) return false;
+  return (
+    other.fingerprint.kind === 'gpu' ||
+    (here.fingerprint.kind === 'cpu' && other.fingerprint.arch === here.fingerprint.arch)
+  );
+}
+
+/** The hardware of a fingerprint in a few words: CPU model or GPU name. */
+function describeHardware(fp: Fingerprint): string {
+  return fp.kind === 'cpu' ? fp.model : fp.name;
+}
+
+/** What the transfer re-fits, from the hardware it was measured on to this target, for the reason. */
+function refitNote(from: Fingerprint, to: Fingerprint): string {
+  if (from.kind === 'cpu' && to.kind === 'cpu') {
+    const kib = (b?: number) => (b ? `${Math.round(b / 1024)} KiB` : 'unknown');
+    return `re-fitted to this CPU's ${widestVector(to.isa)}-float vectors (there ${widestVector(from.isa)}) and its L2 of ${kib(to.caches.l2)} (there ${kib(from.caches.l2)})`;
+  }
+  if (from.kind === 'gpu' && to.kind === 'gpu')
+    return `re-fitted to this GPU's ${to.smCount} SMs, compute capability ${to.computeCapability} (there ${from.smCount}, ${from.computeCapability})`;
+  return 're-fitted to this hardware';
 }
 
 function describeOperation(op: Operation): string {
@@ -284,6 +316,40 @@ export async function retrieve(deps: RetrieveDeps, query: SimilarQuery): Promise
       });
     }
     (await trusted(similar)).slice(0, k - matches.length).forEach(take);
+  }
+
+  // Other hardware, only where this family has too few: labelled, and never as measured here.
+  if (tiers.has('transfer') && matches.length < k) {
+    const others = (await store.listTargets()).filter((t) => transfersTo(t, target));
+    const recordOf = new Map(others.map((t) => [t.key, t]));
+    const ranked: Array<{ id: string; dims: Record<string, number>; score: number }> = [];
+    for (const otherFamily of new Set(others.map((t) => t.family))) {
+      for (const e of await catalog.entries(structureKey(op), otherFamily)) {
+        if (taken.has(e.id)) continue;
+        ranked.push({
+          id: e.id,
+          dims: e.dims,
+          score: score('transfer', 1 / (1 + shapeDistance(op.dims, e.dims)), e.speedup),
+        });
+      }
+    }
+    const best = bestK(ranked, 2 * (k - matches.length), (a, b) => b.score - a.score || byId(a.id, b.id));
+    const schedules = new Map((await load(best.map((r) => r.id))).map((s) => [s.id, s]));
+    const transferred: RetrievalMatch[] = [];
+    for (const { id, dims, score: sc } of best) {
+      const s = schedules.get(id);
+      const from = s ? recordOf.get(s.targetKey) : undefined;
+      if (!s || !from) continue;
+      const cmp = compareShapes(op.dims, dims);
+      transferred.push({
+        schedule: s,
+        tier: 'transfer',
+        distance: cmp.distance,
+        score: sc,
+        reason: `transfer: same structure measured on other hardware (${from.name}, ${describeHardware(from.fingerprint)}), not on this target; that shape has ${cmp.changes.join(', ')}; ${outcome(s)} there; ${refitNote(from.fingerprint, target.fingerprint)}`,
+      });
+    }
+    (await trusted(transferred)).slice(0, k - matches.length).forEach(take);
   }
 
   return matches.sort(byScore);

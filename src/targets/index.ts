@@ -20,6 +20,7 @@ export {
   TEMPLATE_TOOLCHAINS,
   templateKinds,
   tritonMatmulOptionsFor,
+  widestVector,
 } from './templates/index.js';
 export type { KernelTemplate, Knobs, KnobSpec, KnobValue, TemplateToolchain } from './templates/index.js';
 export type { CandidateResult, EvaluateRequest, Toolchain } from './toolchain.js';

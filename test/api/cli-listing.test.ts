@@ -97,6 +97,6 @@ describe('skb similar', () => {
     expect(missing.stderr).toMatch(/needs --op KIND and --shape/);
     const tier = await skb(['similar', '--op', 'gemm', '--shape', 'M=64,N=256,K=256', '--tiers', 'nearest'], dir);
     expect(tier.code).toBe(2);
-    expect(tier.stderr).toMatch(/--tiers takes exact, structure, similar/);
+    expect(tier.stderr).toMatch(/--tiers takes exact, structure, similar, transfer/);
   });
 });

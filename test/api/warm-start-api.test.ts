@@ -211,7 +211,7 @@ describe('bad warm-start settings', () => {
     ['a negative seed count', { seeds: -1 }, /warmStart\.seeds is a whole number from 0 to 16/],
     ['too many seeds', { seeds: 17 }, /warmStart\.seeds is at most 16/],
     ['a guided share above 1', { guidedShare: 2 }, /warmStart\.guidedShare is a share from 0 .* to 1/],
-    ['an empty tier list', { tiers: [] }, /warmStart\.tiers needs at least one of exact, structure, similar/],
+    ['an empty tier list', { tiers: [] }, /warmStart\.tiers needs at least one of exact, structure, similar, transfer/],
     ['a repeated tier', { tiers: ['exact', 'exact'] }, /warmStart\.tiers lists a tier twice/],
   ];
 

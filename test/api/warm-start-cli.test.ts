@@ -46,7 +46,7 @@ describe('skb optimize with and without warm start', () => {
     const run = await skb(['optimize', '--op', 'gemm', '--shape', 'M=48,N=48,K=48', ...SETTINGS], dir);
     expect(run.code, run.stderr).toBe(0);
     expect(field(run.stdout, 'warm start')).toBe(
-      'no seed found (at most 3 from exact,structure,similar, guided share 0.5)',
+      'no seed found (at most 3 from exact,structure,similar,transfer, guided share 0.5)',
     );
     expect(seedRows(run.stdout)).toEqual([]);
     const schedule = field(run.stdout, 'schedule');
@@ -130,7 +130,7 @@ describe('skb optimize with and without warm start', () => {
     expect(share.stderr).toMatch(/warmStart\.guidedShare is a share from 0/);
     const tier = await skb(['optimize', '--op', 'gemm', '--shape', 'M=48,N=48,K=48', '--tiers', 'exact,nearby'], dir);
     expect(tier.code).toBe(2);
-    expect(tier.stderr).toMatch(/unknown tier "nearby" in warmStart\.tiers: use exact, structure, similar/);
+    expect(tier.stderr).toMatch(/unknown tier "nearby" in warmStart\.tiers: use exact, structure, similar, transfer/);
     const missing = await skb(['schedule', 'sch_000000000000000000000000'], dir);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/No schedule sch_000000000000000000000000/);

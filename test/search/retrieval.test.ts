@@ -82,12 +82,35 @@ describe('three-tier retrieval on a real knowledge base', () => {
 
   const query = parseOperation({ kind: 'gemm', dims: { M: 512, N: 512, K: 512 } });
 
-  it('returns exact, then same-structure, then similar matches, each with a reason, never from another family', async () => {
+  it('returns exact, then same-structure, then similar matches, each with a reason, and other hardware only as transfer', async () => {
     const matches = await kb.similar({ operation: query, targetKey: local.key, k: 10 });
     const tiers = matches.map((m) => m.tier);
-    expect(tiers).toEqual(['exact', 'exact', 'structure', 'structure', 'similar', 'similar', 'similar', 'similar']);
+    expect(tiers).toEqual([
+      'exact',
+      'exact',
+      'structure',
+      'structure',
+      'similar',
+      'similar',
+      'similar',
+      'similar',
+      'transfer',
+      'transfer',
+    ]);
     for (let i = 1; i < matches.length; i++) expect(matches[i]!.score).toBeLessThan(matches[i - 1]!.score);
-    expect(matches.every((m) => m.schedule.targetKey !== remote.key)).toBe(true);
+    // This family had 8 of the 10 asked for: the rest come from the other CPU, labelled as such.
+    expect(matches.slice(0, 8).every((m) => m.schedule.targetKey !== remote.key)).toBe(true);
+    const [nearest, farther] = matches.slice(8);
+    expect(nearest!.schedule.targetKey).toBe(remote.key);
+    expect(nearest!.schedule.operation.dims).toEqual({ M: 512, N: 512, K: 512 });
+    expect(nearest!.reason).toMatch(
+      /^transfer: same structure measured on other hardware \(remote, Remote CPU 7\), not on this target; that shape has K same, M same, N same; 10\.00x on that shape in 1 step there; re-fitted to this CPU's \d+-float vectors/,
+    );
+    expect(farther!.schedule.operation.dims).toEqual({ M: 4096, N: 4096, K: 4096 });
+    // Asking for no more than the family holds brings no transfer.
+    expect((await kb.similar({ operation: query, targetKey: local.key, k: 8 })).map((m) => m.tier)).not.toContain(
+      'transfer',
+    );
 
     const [best, second, near, far] = matches;
     // The sibling's 4x was measured with another compiler and never revalidated here: it ranks below this target's 2x.
@@ -126,7 +149,12 @@ describe('three-tier retrieval on a real knowledge base', () => {
   });
 
   it('answers for the remote family with its own schedules only', async () => {
-    const matches = await kb.similar({ operation: query, targetKey: remote.key, k: 10 });
+    const matches = await kb.similar({
+      operation: query,
+      targetKey: remote.key,
+      k: 10,
+      tiers: ['exact', 'structure', 'similar'],
+    });
     expect(matches.map((m) => m.schedule.targetKey).every((k) => k === remote.key)).toBe(true);
     expect(matches.map((m) => m.tier)).toEqual(['exact', 'structure', 'similar']);
   });

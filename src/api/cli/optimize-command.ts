@@ -214,7 +214,7 @@ Search:
 Warm start (on by default: the search starts from similar stored schedules of the database):
   --cold                run without seeds (warm start off)
   --seeds N             most stored schedules to seed from, 0 to 16 (default 3)
-  --tiers LIST          tiers a seed may come from: exact,structure,similar (default all)
+  --tiers LIST          tiers a seed may come from: exact,structure,similar,transfer (default all)
   --guided-share X      share of each parent's plan slots that follow its seed's next step, 0 to 1 (default 0.5)
 
 Output:

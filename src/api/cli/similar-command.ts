@@ -24,7 +24,7 @@ function tiersFlag(args: ParsedArgs): ReuseTier[] | undefined {
 export const similarCommand: CliCommand = {
   name: 'similar',
   summary: 'the stored schedules most similar to an operation, with tier, distance, score and reason',
-  usage: `Usage: skb similar --op KIND --shape NAME=SIZE,... [--target T] [--k N] [--tiers exact,structure,similar] [--json]
+  usage: `Usage: skb similar --op KIND --shape NAME=SIZE,... [--target T] [--k N] [--tiers exact,structure,similar,transfer] [--json]
 
 Prints the schedules a search of this operation on target T would be offered as seeds, best first,
 as the similarSchedules query ranks them: tier (exact shape, same structure, or similar by

@@ -4,6 +4,7 @@
  */
 export type { KernelTemplate, KnobSpec, KnobValue, Knobs } from './template.js';
 export type { CTemplateOptions } from './c-template.js';
+export { widestVector } from './c-template.js';
 export type { TritonMatmulOptions } from './triton-matmul-template.js';
 export { currentKnobNames } from './knobs.js';
 export { tritonMatmulOptionsFor } from './triton-matmul-template.js';
