@@ -19,6 +19,7 @@ export {
   kernelTemplateFor,
   TEMPLATE_TOOLCHAINS,
   templateKinds,
+  TRITON_MATMUL_META_PARAMETERS,
   tritonMatmulOptionsFor,
 } from './templates/index.js';
 export type { KernelTemplate, Knobs, KnobSpec, KnobValue, TemplateToolchain } from './templates/index.js';
