@@ -145,8 +145,13 @@ function commentText(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '?');
 }
 
+/** Matmul dimensions in the order people write them (storage sorts them by name). */
+const DIM_ORDER = ['B', 'M', 'N', 'K'];
+
 function shapeText(op: Operation): string {
+  const rank = (name: string): number => (DIM_ORDER.includes(name) ? DIM_ORDER.indexOf(name) : DIM_ORDER.length);
   const dims = Object.entries(op.dims)
+    .sort(([a], [b]) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
   const epilogue = op.epilogue.length ? ` +${op.epilogue.join('+')}` : '';

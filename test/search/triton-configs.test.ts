@@ -22,63 +22,14 @@ import { formatTritonConfigs, tritonConfigOf, type TritonConfigSource } from '..
 import { kernelTemplateFor, tritonMatmulOptionsFor } from '../../src/targets/index.js';
 import { makeContent, makeCpuTarget, makeGpuTarget } from '../support/fixtures.js';
 import { gpuPython, hasGpuTriton } from '../support/gpu.js';
-import { tritonScheduleContent } from '../support/triton-schedules.js';
+import { tritonExamples } from '../support/triton-schedules.js';
 
 const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
 
 const gpu = makeGpuTarget('h100');
 const cpu = makeCpuTarget('local');
 
-/** 4096^3 bf16 tuned to 128x256x64 tiles, 8 warps, 4 stages (legal on Hopper's shared memory): 1.25x. */
-const big = tritonScheduleContent({
-  target: gpu,
-  operation: { kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 }, dtype: 'bf16' },
-  steps: [
-    { optionId: 'cuda.triton', knobs: { impl: 'triton' } },
-    { optionId: 'cuda.shared_tile', knobs: { block_n: 256 } },
-    { optionId: 'cuda.block_size', knobs: { num_warps: 8 } },
-    { optionId: 'cuda.double_buffer', knobs: { num_stages: 4 } },
-  ],
-  latencies: [1, 0.95, 0.9, 0.85, 0.8],
-});
-/** 2048^3 bf16 at the template's default Triton start: 2x. */
-const mid = tritonScheduleContent({
-  target: gpu,
-  operation: { kind: 'gemm', dims: { M: 2048, N: 2048, K: 2048 }, dtype: 'bf16' },
-  steps: [{ optionId: 'cuda.triton', knobs: { impl: 'triton' } }],
-  latencies: [1, 0.5],
-  createdAt: '2026-02-01T00:00:01.000Z',
-});
-/** Another shape that ended on the very config of `mid`: 1.25x. */
-const midTwin = tritonScheduleContent({
-  target: gpu,
-  operation: { kind: 'gemm', dims: { M: 1024, N: 1024, K: 1024 }, dtype: 'bf16' },
-  steps: [{ optionId: 'cuda.triton', knobs: { impl: 'triton' } }],
-  latencies: [1, 0.8],
-  createdAt: '2026-02-01T00:00:02.000Z',
-});
-/** A batched f32 gemm with bias, 3xTF32 products, GROUP_M 1 and 2 stages. */
-const batched = tritonScheduleContent({
-  target: gpu,
-  operation: { kind: 'batched_gemm', dims: { B: 8, M: 512, N: 256, K: 1024 }, dtype: 'f32', epilogue: ['bias'] },
-  steps: [
-    { optionId: 'cuda.triton', knobs: { impl: 'triton', block_m: 64, block_n: 64, block_k: 32 } },
-    { optionId: 'cuda.l2_locality', knobs: { group_m: 1 } },
-    { optionId: 'cuda.tensor_cores', knobs: { precision: 'tf32x3', num_stages: 2 } },
-  ],
-  latencies: [2, 1.9, 1.8, 1.2],
-  createdAt: '2026-02-01T00:00:03.000Z',
-});
-/** Went into Triton and back to cuBLAS: its best kernel is torch.matmul. */
-const backToCublas = tritonScheduleContent({
-  target: gpu,
-  operation: { kind: 'gemm', dims: { M: 512, N: 512, K: 512 }, dtype: 'f16' },
-  steps: [
-    { optionId: 'cuda.triton', knobs: { impl: 'triton' } },
-    { optionId: 'cuda.cublas', knobs: { impl: 'torch', block_m: 128, block_n: 128, block_k: 64 } },
-  ],
-  latencies: [1, 0.99, 0.98],
-});
+const { big, mid, midTwin, batched, backToCublas } = tritonExamples(gpu);
 const onCpu = makeContent({ target: cpu, dims: { M: 512, N: 512, K: 512 } });
 const convOnGpu = makeContent({ target: gpu, kind: 'conv2d', optionIds: ['cuda.shared_tile', 'cuda.block_size'] });
 

@@ -6,15 +6,13 @@
  */
 import {
   ScheduleContentSchema,
-  toSchedule,
+  parseOperation,
   type OperationInput,
-  type Schedule,
   type ScheduleContent,
   type TargetRecord,
 } from '../../src/schedules/index.js';
 import { diff } from '../../src/search/template-moves.js';
 import { kernelTemplateFor, tritonMatmulOptionsFor, type Knobs } from '../../src/targets/index.js';
-import { parseOperation } from '../../src/schedules/index.js';
 
 export interface TritonStepSpec {
   optionId: string;
@@ -67,7 +65,60 @@ export function tritonScheduleContent(spec: TritonScheduleSpec): ScheduleContent
   });
 }
 
-/** The same, as a stored schedule (id, hash, speedup). */
-export function tritonSchedule(spec: TritonScheduleSpec): Schedule {
-  return toSchedule(tritonScheduleContent(spec));
+/**
+ * Triton schedules of the suites on one GPU target, a Hopper one (compute capability 9.x, whose
+ * shared memory admits the 4-stage 128x256x64 tiles of `big`): configs, shapes and speedups the tests name.
+ */
+export function tritonExamples(gpu: TargetRecord) {
+  /** 4096^3 bf16 tuned to 128x256x64 tiles, 8 warps, 4 stages (legal on Hopper's shared memory): 1.25x. */
+  const big = tritonScheduleContent({
+    target: gpu,
+    operation: { kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 }, dtype: 'bf16' },
+    steps: [
+      { optionId: 'cuda.triton', knobs: { impl: 'triton' } },
+      { optionId: 'cuda.shared_tile', knobs: { block_n: 256 } },
+      { optionId: 'cuda.block_size', knobs: { num_warps: 8 } },
+      { optionId: 'cuda.double_buffer', knobs: { num_stages: 4 } },
+    ],
+    latencies: [1, 0.95, 0.9, 0.85, 0.8],
+  });
+  /** 2048^3 bf16 at the template's default Triton start: 2x. */
+  const mid = tritonScheduleContent({
+    target: gpu,
+    operation: { kind: 'gemm', dims: { M: 2048, N: 2048, K: 2048 }, dtype: 'bf16' },
+    steps: [{ optionId: 'cuda.triton', knobs: { impl: 'triton' } }],
+    latencies: [1, 0.5],
+    createdAt: '2026-02-01T00:00:01.000Z',
+  });
+  /** Another shape that ended on the very config of `mid`: 1.25x. */
+  const midTwin = tritonScheduleContent({
+    target: gpu,
+    operation: { kind: 'gemm', dims: { M: 1024, N: 1024, K: 1024 }, dtype: 'bf16' },
+    steps: [{ optionId: 'cuda.triton', knobs: { impl: 'triton' } }],
+    latencies: [1, 0.8],
+    createdAt: '2026-02-01T00:00:02.000Z',
+  });
+  /** A batched f32 gemm with bias, 3xTF32 products, GROUP_M 1 and 2 stages. */
+  const batched = tritonScheduleContent({
+    target: gpu,
+    operation: { kind: 'batched_gemm', dims: { B: 8, M: 512, N: 256, K: 1024 }, dtype: 'f32', epilogue: ['bias'] },
+    steps: [
+      { optionId: 'cuda.triton', knobs: { impl: 'triton', block_m: 64, block_n: 64, block_k: 32 } },
+      { optionId: 'cuda.l2_locality', knobs: { group_m: 1 } },
+      { optionId: 'cuda.tensor_cores', knobs: { precision: 'tf32x3', num_stages: 2 } },
+    ],
+    latencies: [2, 1.9, 1.8, 1.2],
+    createdAt: '2026-02-01T00:00:03.000Z',
+  });
+  /** Went into Triton and back to cuBLAS: its best kernel is torch.matmul. */
+  const backToCublas = tritonScheduleContent({
+    target: gpu,
+    operation: { kind: 'gemm', dims: { M: 512, N: 512, K: 512 }, dtype: 'f16' },
+    steps: [
+      { optionId: 'cuda.triton', knobs: { impl: 'triton' } },
+      { optionId: 'cuda.cublas', knobs: { impl: 'torch', block_m: 128, block_n: 128, block_k: 64 } },
+    ],
+    latencies: [1, 0.99, 0.98],
+  });
+  return { big, mid, midTwin, batched, backToCublas };
 }
