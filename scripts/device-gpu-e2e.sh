@@ -17,7 +17,7 @@ export PATH="/tmp/skb-node:$PATH" PYTHONUNBUFFERED=1
 node /tmp/skb-node/app/build/bench/gpu/search-e2e.js --out "$out" --python "$(command -v python3)" --deadline "${1:-360}" 2>&1 | tee "$out/e2e.log"
 if [ -d /tmp/skb-node/app/node_modules/vitest ]; then
   ln -sfn /tmp/skb-node/app/node_modules node_modules
-  timeout "${2:-200}" node node_modules/vitest/vitest.mjs run test/targets/kernelbench.test.ts test/targets/templates/triton-matmul-template.test.ts 2>&1 | tee "$out/vitest-gpu.log"
+  timeout "${2:-200}" node node_modules/vitest/vitest.mjs run test/targets/kernelbench.test.ts test/targets/templates/triton-matmul-template.test.ts test/search/triton-configs.test.ts 2>&1 | tee "$out/vitest-gpu.log"
 else
   echo "no vitest in the carried packages (pack with --with-tests to run the GPU suites)"
 fi

@@ -4,7 +4,15 @@
  * Other layers import from here, never from the files behind it.
  */
 export { runBeamSearch } from './beam-search.js';
-export type { ExportRequest, ImportReport, KnowledgeBase, RetrievalMatch, SimilarQuery } from './knowledge-base.js';
+export { EXPORT_FORMATS } from './knowledge-base.js';
+export type {
+  ExportFormat,
+  ExportRequest,
+  ImportReport,
+  KnowledgeBase,
+  RetrievalMatch,
+  SimilarQuery,
+} from './knowledge-base.js';
 export { openKnowledgeBase } from './libsql-knowledge-base.js';
 export type { OpenedKnowledgeBase } from './libsql-knowledge-base.js';
 export { createLlmPlanner } from './llm-planner.js';

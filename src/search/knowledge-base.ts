@@ -50,6 +50,10 @@ export interface ExportRequest {
   pruned: boolean;
 }
 
+/** What an export writes: JSON Lines (the exchange format) or Triton autotune configs (src/search/triton-configs.ts). */
+export const EXPORT_FORMATS = ['jsonl', 'triton-configs'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
 export interface ImportReport {
   imported: number;
   duplicates: number;
@@ -79,6 +83,11 @@ export interface KnowledgeBase {
   /** Validates a whole JSONL file first; commits all of it or, on any bad line, nothing (IMPORT_FAILED, details.errors = [{ line, message }]). */
   importJsonl(text: string): Promise<ImportReport>;
   exportJsonl(request: ExportRequest): Promise<string>;
+  /**
+   * The Triton matmul schedules of the same selection as a Python list of `triton.Config`s, best
+   * first (formatTritonConfigs); NOT_FOUND when none of the selected schedules is one.
+   */
+  exportTritonConfigs(request: ExportRequest): Promise<string>;
   deleteSchedule(id: string): Promise<boolean>;
   /**
    * Ends a search: embeds its schedule (when it has one), then marks the search with `patch` and

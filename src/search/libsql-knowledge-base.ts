@@ -9,6 +9,7 @@ import {
   pruneBest,
   type InsertResult,
   type LibsqlStore,
+  type Schedule,
   type ScheduleContent,
   type Store,
   type TargetRecord,
@@ -25,6 +26,7 @@ import type {
   SimilarQuery,
 } from './knowledge-base.js';
 import { retrieve } from './retrieve.js';
+import { formatTritonConfigs } from './triton-configs.js';
 import { createShapeCatalog } from './shape-catalog.js';
 
 export interface OpenKnowledgeBaseOptions {
@@ -180,6 +182,26 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
     });
   }
 
+  /** The schedules an export writes (and, for a similar-to export, the retrieval that chose them). */
+  async function exportSelection(
+    request: ExportRequest,
+  ): Promise<{ schedules: Schedule[]; matches: RetrievalMatch[] }> {
+    const matches = request.similarTo ? await kb.similar(request.similarTo) : [];
+    let schedules: Schedule[];
+    if (!request.similarTo) schedules = await store.allSchedules(request.filter);
+    else {
+      const ids = matches.map((m) => m.schedule.id);
+      schedules =
+        ids.length === 0
+          ? []
+          : await store.allSchedules({
+              ...request.filter,
+              ids: request.filter.ids ? request.filter.ids.filter((id) => ids.includes(id)) : ids,
+            });
+    }
+    return { schedules: request.pruned ? pruneBest(schedules) : schedules, matches };
+  }
+
   const kb: OpenedKnowledgeBase = {
     store,
     embedder,
@@ -203,20 +225,23 @@ export async function openKnowledgeBase(options: OpenKnowledgeBaseOptions): Prom
 
     async exportJsonl(request: ExportRequest): Promise<string> {
       assertOpen();
-      let schedules = await (async () => {
-        if (!request.similarTo) return store.allSchedules(request.filter);
-        const ids = (await kb.similar(request.similarTo)).map((m) => m.schedule.id);
-        return ids.length === 0
-          ? []
-          : store.allSchedules({
-              ...request.filter,
-              ids: request.filter.ids ? request.filter.ids.filter((id) => ids.includes(id)) : ids,
-            });
-      })();
-      if (request.pruned) schedules = pruneBest(schedules);
+      const { schedules } = await exportSelection(request);
       const used = new Set(schedules.map((s) => s.targetKey));
       const targets = (await store.listTargets()).filter((t) => used.has(t.key));
       return exportJsonl(schedules, targets, { embedderId: embedder.id });
+    },
+
+    async exportTritonConfigs(request: ExportRequest): Promise<string> {
+      assertOpen();
+      const { schedules, matches } = await exportSelection(request);
+      const targets = new Map((await store.listTargets()).map((t) => [t.key, t]));
+      const retrieval = new Map(matches.map((m) => [m.schedule.id, { tier: m.tier, score: m.score }]));
+      return formatTritonConfigs(
+        schedules.map((schedule) => {
+          const match = retrieval.get(schedule.id);
+          return { schedule, target: targets.get(schedule.targetKey), ...(match ? { retrieval: match } : {}) };
+        }),
+      ).text;
     },
 
     async rememberSearch({ searchId, patch, schedule, target }) {

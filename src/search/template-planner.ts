@@ -472,3 +472,20 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
     },
   };
 }
+
+/**
+ * The knobs the last kernel of a lineage of steps was generated with: each step's knob values
+ * (what a replay reads from it, under current names) applied in order over the template's baseline
+ * for `op`. Stored values are kept as they are, not legalized, so a caller that shows them (an
+ * export) sees what was measured, and must validate them itself: a stored schedule is outside input.
+ */
+export function lineageKnobs(
+  template: KernelTemplate,
+  op: Operation,
+  steps: ReadonlyArray<Pick<ForcedStep, 'optionId' | 'params'>>,
+): Knobs {
+  const b = bind(template, op);
+  let knobs = template.baseline(op);
+  for (const step of steps) knobs = { ...knobs, ...stepTargets(b, step) };
+  return knobs;
+}

@@ -19,6 +19,7 @@ export {
   kernelTemplateFor,
   TEMPLATE_TOOLCHAINS,
   templateKinds,
+  TRITON_MATMUL_META_PARAMETERS,
   tritonMatmulOptionsFor,
   widestVector,
 } from './templates/index.js';

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { messageOf, parseOperation, SkbError, type ScheduleFilter } from '../../schedules/index.js';
-import type { ExportRequest } from '../../search/index.js';
+import { EXPORT_FORMATS, type ExportFormat, type ExportRequest } from '../../search/index.js';
 import { loadConfig } from '../config.js';
 import { MAX_PAGE_SIZE } from '../graphql/inputs.js';
 import { openConfiguredKnowledgeBase } from '../configured-knowledge-base.js';
@@ -42,17 +42,34 @@ export function exportRequestFromArgs(args: ParsedArgs): ExportRequest {
   return request;
 }
 
-/** `skb export`: matching schedules as JSON Lines, to stdout or a file. */
+/** The --format flag: jsonl unless told otherwise. */
+export function exportFormatFromArgs(args: ParsedArgs): ExportFormat {
+  const format = stringFlag(args, 'format') ?? 'jsonl';
+  if (!(EXPORT_FORMATS as readonly string[]).includes(format))
+    throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, not "${format}"`);
+  return format as ExportFormat;
+}
+
+/** `skb export`: matching schedules as JSON Lines or Triton autotune configs, to stdout or a file. */
 export const exportCommand: CliCommand = {
   name: 'export',
-  summary: 'write schedules as JSON Lines (all, filtered, pruned, or similar to one operation)',
+  summary: 'write schedules as JSON Lines or Triton configs (all, filtered, pruned, or similar to one operation)',
   usage: `Usage: skb export [--out FILE] [--pruned] [--kind K] [--structure-key S] [--target T]
        skb export --similar-to-op JSON --target T [--k N] [--out FILE] [--pruned]
+       skb export --format triton-configs --similar-to-op JSON --target T [--k N] [--out FILE]
 
 Writes the matching schedules, with their targets and operations, as JSON Lines (the format
 \`skb import\` and the importSchedules mutation read).
 
+With --format triton-configs it writes the Triton matmul schedules among them (gemm and
+batched_gemm whose best kernel is the Triton template, on GPU targets) as a Python list to paste
+into @triton.autotune(configs=[...]): one triton.Config per distinct configuration, best first
+(with --similar-to-op in retrieval order, otherwise by measured speedup), each under a comment
+naming its schedule, shape and speedup. Other schedules are skipped; when none is left the
+command fails and says why.
+
 Options:
+  --format F            jsonl (default) or triton-configs
   --out FILE            write to FILE instead of stdout
   --pruned              only the best schedule per operation shape and target
   --kind K              only operations of kind K (gemm, conv2d, custom:<name>, ...)
@@ -66,6 +83,7 @@ Options:
 ${ENVIRONMENT_HELP}
 `,
   options: {
+    format: { type: 'string' },
     out: { type: 'string' },
     pruned: { type: 'boolean' },
     kind: { type: 'string' },
@@ -76,12 +94,13 @@ ${ENVIRONMENT_HELP}
   },
   positionals: { min: 0, max: 0 },
   async run(args, io) {
+    const format = exportFormatFromArgs(args);
     const request = exportRequestFromArgs(args);
     const config = loadConfig(io.env, io.cwd);
     const kb = await openConfiguredKnowledgeBase(config);
     let text: string;
     try {
-      text = await kb.exportJsonl(request);
+      text = format === 'triton-configs' ? await kb.exportTritonConfigs(request) : await kb.exportJsonl(request);
     } finally {
       await kb.close();
     }
@@ -101,8 +120,11 @@ ${ENVIRONMENT_HELP}
         { cause: error },
       );
     }
-    const schedules = text.split('\n').filter((line) => line.includes('"type":"schedule"')).length;
-    await writeOut(io.stderr, `wrote ${schedules} schedule(s) to ${path}\n`);
+    const written =
+      format === 'triton-configs'
+        ? `${text.split('\n').filter((line) => line.trimStart().startsWith('triton.Config(')).length} Triton config(s)`
+        : `${text.split('\n').filter((line) => line.includes('"type":"schedule"')).length} schedule(s)`;
+    await writeOut(io.stderr, `wrote ${written} to ${path}\n`);
     return EXIT.ok;
   },
 };

@@ -8,7 +8,7 @@ import {
   type ReuseTier,
   type ScheduleFilter,
 } from '../../schedules/index.js';
-import type { ExportRequest, SimilarQuery } from '../../search/index.js';
+import type { ExportFormat, ExportRequest, SimilarQuery } from '../../search/index.js';
 
 /** The most items one request may ask for (`first`, `k`): bounds the work a single query can cause. */
 export const MAX_PAGE_SIZE = 100;
@@ -154,6 +154,18 @@ export function parseExportArgs(
     request.similarTo = parseSimilarArgs({ operation: s.operation, target: s.target, k: s.k ?? 10 }, resolveTarget);
   }
   return request;
+}
+
+const EXPORT_FORMAT_ARGS: Record<string, ExportFormat> = { JSONL: 'jsonl', TRITON_CONFIGS: 'triton-configs' };
+
+/** The `format` argument of `exportSchedules` (GraphQL has checked it is an ExportFormat value). */
+export function parseExportFormat(value: unknown): ExportFormat {
+  const format = parseOrThrow(
+    z.enum(Object.keys(EXPORT_FORMAT_ARGS) as [string, ...string[]]).nullish(),
+    value,
+    'Invalid format',
+  );
+  return EXPORT_FORMAT_ARGS[format ?? 'JSONL']!;
 }
 
 /** A schedule id argument. */

@@ -17,7 +17,15 @@ import {
 } from '../../schedules/index.js';
 import { walkRelatives } from '../../search/index.js';
 import type { ApiContext } from './context.js';
-import { parseExportArgs, parseFilter, parseJsonlArg, parsePage, parseScheduleId, parseSimilarArgs } from './inputs.js';
+import {
+  parseExportArgs,
+  parseExportFormat,
+  parseFilter,
+  parseJsonlArg,
+  parsePage,
+  parseScheduleId,
+  parseSimilarArgs,
+} from './inputs.js';
 import { JsonScalar } from './json-scalar.js';
 import { parseSearchConfigArg, parseSearchId, parseSearchesArgs, parseTaskArg } from './search-inputs.js';
 
@@ -46,8 +54,12 @@ export const resolvers = {
     schedule: (_: unknown, args: Args, ctx: ApiContext) => ctx.kb.getSchedule(parseScheduleId(args.id)),
     similarSchedules: (_: unknown, args: Args, ctx: ApiContext) =>
       ctx.kb.similar(parseSimilarArgs(args, ctx.resolveTarget)),
-    exportSchedules: (_: unknown, args: Args, ctx: ApiContext) =>
-      ctx.kb.exportJsonl(parseExportArgs(args, ctx.resolveTarget)),
+    exportSchedules: (_: unknown, args: Args, ctx: ApiContext) => {
+      const request = parseExportArgs(args, ctx.resolveTarget);
+      return parseExportFormat(args.format) === 'triton-configs'
+        ? ctx.kb.exportTritonConfigs(request)
+        : ctx.kb.exportJsonl(request);
+    },
     operations: (_: unknown, __: Args, ctx: ApiContext) => ctx.kb.listOperations(),
     targets: async (_: unknown, __: Args, ctx: ApiContext) => [...(await ctx.loadListedTargets()).values()],
     health: (_: unknown, __: Args, ctx: ApiContext) => ctx.health(),

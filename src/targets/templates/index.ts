@@ -7,7 +7,7 @@ export type { CTemplateOptions } from './c-template.js';
 export { widestVector } from './c-template.js';
 export type { TritonMatmulOptions } from './triton-matmul-template.js';
 export { currentKnobNames } from './knobs.js';
-export { tritonMatmulOptionsFor } from './triton-matmul-template.js';
+export { TRITON_MATMUL_META_PARAMETERS, tritonMatmulOptionsFor } from './triton-matmul-template.js';
 export {
   TEMPLATE_TOOLCHAINS,
   gpuTemplateFor,

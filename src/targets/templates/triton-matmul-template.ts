@@ -214,6 +214,18 @@ export const TRITON_DEFAULT: Knobs = {
   num_stages: 3,
 };
 
+/**
+ * The kernel's `tl.constexpr` meta-parameters the block knobs set, knob -> parameter name as
+ * `skb_matmul_kernel` declares it (the rest of the launch, num_warps and num_stages, are Triton's
+ * own launch options). What a Triton user's `triton.Config` for this kernel names.
+ */
+export const TRITON_MATMUL_META_PARAMETERS = {
+  block_m: 'BLOCK_M',
+  block_n: 'BLOCK_N',
+  block_k: 'BLOCK_K',
+  group_m: 'GROUP_M',
+} as const;
+
 /** Which knobs each CUDA menu option moves. */
 export const TRITON_MATMUL_MOVES: KernelTemplate['moves'] = {
   'cuda.triton': ['impl'],
