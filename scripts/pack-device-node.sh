@@ -32,10 +32,10 @@ cp package.json "$app/"
 
 # Production packages only (npm's own list), without the musl build of libsql: the GPU machines
 # run glibc. With --with-tests, the development packages too (vitest, to run the GPU test suites
-# there), but not the compiler or type declarations, which tests do not load.
+# there), but not the compiler, type declarations or the linter, which tests do not load.
 omit=(--omit=dev)
 [ "${1:-}" = "--with-tests" ] && omit=()
-npm ls "${omit[@]}" --all --parseable 2>/dev/null | tail -n +2 | sed "s|^$PWD/||" | grep -v -E '@libsql/linux-x64-musl|^node_modules/(typescript|@types/)' | while read -r rel; do
+npm ls "${omit[@]}" --all --parseable 2>/dev/null | tail -n +2 | sed "s|^$PWD/||" | grep -v -E '@libsql/linux-x64-musl|^node_modules/(typescript|@types/|@biomejs/)' | while read -r rel; do
   mkdir -p "$app/$(dirname "$rel")"
   [ -e "$app/$rel" ] || cp -a "$rel" "$app/$rel"
 done
