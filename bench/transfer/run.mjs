@@ -67,9 +67,9 @@ async function search(operation, warm) {
       throw new Error(`search ${done.id} ended ${done.status}: ${done.error ?? done.message}`);
     const seeds = [];
     for (const s of done.seeds) {
-      const match = (await services.kb.similar({ operation, targetKey: done.targetKey, k: 10, tiers: [s.tier] })).find(
-        (m) => m.schedule.id === s.scheduleId,
-      );
+      const match = (
+        await services.kb.similar({ operation: done.task.operation, targetKey: done.targetKey, k: 10, tiers: [s.tier] })
+      ).find((m) => m.schedule.id === s.scheduleId);
       seeds.push({ scheduleId: s.scheduleId, tier: s.tier, outcome: s.outcome, reason: match?.reason ?? null });
     }
     return {
