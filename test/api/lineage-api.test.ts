@@ -55,6 +55,12 @@ describe('schedule lineage over GraphQL', () => {
     expect(validate(schema, parse(LINEAGE))).toEqual([]);
     const step = schema.getType('Step') as { getFields(): Record<string, unknown> };
     expect(Object.keys(step.getFields())).toContain('replayOf');
+    const schedule = schema.getType('Schedule') as { getFields(): Record<string, unknown> };
+    expect(Object.keys(schedule.getFields())).toEqual(
+      expect.arrayContaining(['derivedFrom', 'ancestors', 'descendants', 'evidence', 'revalidations']),
+    );
+    const tier = schema.getType('Tier') as { getValues(): Array<{ name: string }> };
+    expect(tier.getValues().map((v) => v.name)).toEqual(['exact', 'structure', 'similar', 'transfer']);
   });
 
   it("walks a grandchild's ancestry to its root seed and back down, by the id it had before flattening", async () => {
@@ -81,6 +87,19 @@ describe('schedule lineage over GraphQL', () => {
     expect(down.schedule!.derivedFrom).toEqual([]);
     const line = down.schedule!.descendants.filter((d) => d.schedule.id === found.id);
     expect(line).toEqual([{ generation: 3, schedule: { id: found.id } }]);
+  });
+
+  it('answers evidence and revalidations: none recorded for the shipped schedules, which predate them', async () => {
+    const reply = await server.gql(
+      `{ schedules(first: 3) { nodes { evidence { toolchain } revalidations { status } } } }`,
+    );
+    expect(reply.body.errors).toBeUndefined();
+    const nodes = (reply.body.data as { schedules: { nodes: unknown[] } }).schedules.nodes;
+    expect(nodes).toEqual([
+      { evidence: null, revalidations: [] },
+      { evidence: null, revalidations: [] },
+      { evidence: null, revalidations: [] },
+    ]);
   });
 
   it('refuses a walk deeper than the limit with a typed error', async () => {
