@@ -59,7 +59,7 @@ describe('schedule lineage over GraphQL', () => {
     expect(Object.keys(schedule.getFields())).toEqual(
       expect.arrayContaining(['derivedFrom', 'ancestors', 'descendants', 'evidence', 'revalidations']),
     );
-    const tier = schema.getType('Tier') as { getValues(): Array<{ name: string }> };
+    const tier = schema.getType('Tier') as unknown as { getValues(): Array<{ name: string }> };
     expect(tier.getValues().map((v) => v.name)).toEqual(['exact', 'structure', 'similar', 'transfer']);
   });
 

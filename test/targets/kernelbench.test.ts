@@ -278,6 +278,94 @@ describe('the fingerprint-only line recorded on an H200', () => {
   });
 });
 
+describe('the KernelBench toolchain over a scripted interpreter', () => {
+  let executor: Executor;
+  let dir: string;
+  /** A harness report of a correct candidate timed at `candidateMs` against eager at `referenceMs`. */
+  const report = async (candidateMs: number, referenceMs: number) => {
+    const fingerprint = JSON.parse((await fixture('recorded/h200-fingerprint-only.txt')).slice('SKB_RESULT '.length))
+      .fingerprint as unknown;
+    const stats = (ms: number) => ({ mean: ms, median: ms, std: 0, min: ms, max: ms, samplesMs: [ms, ms, ms] });
+    const trial = {
+      passed: true,
+      maxAbsDiff: 1e-6,
+      maxRelDiff: 1e-5,
+      maxErrRatio: 0.02,
+      mismatchFraction: 0,
+      problem: null,
+    };
+    return `SKB_RESULT ${JSON.stringify({
+      version: 1,
+      ok: true,
+      errorKind: null,
+      phase: null,
+      message: null,
+      traceback: null,
+      fingerprint,
+      correctness: {
+        trials: 5,
+        passed: 5,
+        atol: 1e-4,
+        rtol: 1e-4,
+        dtype: 'float32',
+        maxAbsDiff: 1e-6,
+        maxRelDiff: 1e-5,
+        maxErrRatio: 0.02,
+        mismatchFraction: 0,
+        details: [1, 2, 3, 4, 5].map((seed) => ({ ...trial, seed })),
+      },
+      timing: { warmup: 3, iters: 3, l2FlushBytes: 0, candidate: stats(candidateMs), reference: stats(referenceMs) },
+    })}\n`;
+  };
+  beforeAll(async () => {
+    // A stand-in interpreter that prints a prepared report whatever it runs (the probe included), so
+    // the toolchain's own path (workspace, limits, sandbox, parsing, judging) runs for real.
+    dir = await mkdtemp(join(tmpdir(), 'skb-kb-scripted-'));
+    executor = createLocalExecutor({ sandbox: { ...DEFAULT_SANDBOX, readOnlyPaths: [dir] } });
+    await writeFile(join(dir, 'python'), `#!/bin/sh\ncat '${join(dir, 'line.txt')}'\n`, { mode: 0o755 });
+    await chmod(dir, 0o755);
+  });
+  afterAll(async () => {
+    await executor.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const evaluate = async (candidateMs: number, referenceMs: number) => {
+    await writeFile(join(dir, 'line.txt'), await report(candidateMs, referenceMs));
+    const toolchain = createKernelBenchToolchain({ python: join(dir, 'python'), warmWorkers: false });
+    try {
+      const [result] = await toolchain.evaluate({
+        operation: { kind: 'gemm', dtype: 'f32', dims: { M: 64, N: 64, K: 64 }, attrs: {}, epilogue: [] },
+        candidates: ['import torch\nclass ModelNew(torch.nn.Module):\n    pass\n'],
+        executor,
+      });
+      return result!;
+    } finally {
+      await toolchain.close();
+    }
+  };
+
+  it('marks a correct candidate 20x faster than eager as suspect, and keeps its measurement', async () => {
+    const result = await evaluate(0.1, 2);
+    expect(result.correct).toBe(true);
+    expect(result.latencyMs).toBeCloseTo(0.1, 9);
+    expect(result.suspect).toMatch(/^speedup 20\.0x over eager PyTorch is above the 10x suspicion threshold/);
+    expect(result.feedback.at(-1)).toBe(result.suspect);
+  });
+
+  it('trusts a 2x candidate and records the evidence it was judged by', async () => {
+    const result = await evaluate(1, 2);
+    expect(result.suspect).toBeUndefined();
+    expect(result.evidence).toEqual({
+      trials: 5,
+      toleranceRule: expect.stringMatching(
+        /atol = rtol = 0\.0001 for float32.*<= 1e-2 per output, in each of 5 seeded trials$/,
+      ),
+      maxErrorRatio: 0.02,
+      referencePrecision: 'float32 (eager PyTorch, reduced-precision reductions off)',
+    });
+  });
+});
+
 describe.skipIf(!hasGpu)('KernelBench toolchain on a GPU', () => {
   let executor: Executor;
   const toolchain = createKernelBenchToolchain({ python: gpuPython, runLimits: { wallMs: 120_000 } });
