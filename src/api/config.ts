@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { SkbError, parseOrThrow } from '../schedules/index.js';
-import { PACKAGE_SEED_PACKS } from '../search/index.js';
+import { DEFAULT_SEARCH_LEASE_MS, PACKAGE_SEED_PACKS } from '../search/index.js';
 import { DEFAULT_QUERY_LIMITS, type QueryLimits } from './graphql/query-limits.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -30,6 +30,12 @@ const EnvSchema = z.object({
   SKB_MODELS: z.string().default('gpt-4o-mini'),
   SKB_TARGETS_FILE: z.string().optional(),
   SKB_SEED_PACKS: z.string().optional(),
+  SKB_SEARCH_LEASE_MS: z.coerce
+    .number()
+    .int('SKB_SEARCH_LEASE_MS is a whole number of milliseconds')
+    .min(100, 'SKB_SEARCH_LEASE_MS is at least 100')
+    .max(3_600_000, 'SKB_SEARCH_LEASE_MS is at most 3600000 (an hour)')
+    .default(DEFAULT_SEARCH_LEASE_MS),
   SKB_MAX_REQUEST_BYTES: z.coerce
     .number()
     .int()
@@ -58,6 +64,8 @@ export interface Config {
   targetsFile: string | undefined;
   /** The seed pack manifest imported at start (SKB_SEED_PACKS; the package's own by default), or null for none. */
   seedPacks: string | null;
+  /** How long a replica's lease on a search it runs lasts before another replica may resume it (SKB_SEARCH_LEASE_MS). */
+  searchLeaseMs: number;
   maxRequestBytes: number;
   /** What one GraphQL request may ask (SKB_MAX_DEPTH ... SKB_QUERY_DEADLINE_MS). */
   queryLimits: QueryLimits;
@@ -107,6 +115,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         : e.SKB_SEED_PACKS === 'none'
           ? null
           : resolve(cwd, e.SKB_SEED_PACKS),
+    searchLeaseMs: e.SKB_SEARCH_LEASE_MS,
     maxRequestBytes: e.SKB_MAX_REQUEST_BYTES,
     queryLimits: {
       maxDepth: e.SKB_MAX_DEPTH,

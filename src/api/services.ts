@@ -7,6 +7,7 @@ import {
   CpuFingerprintSchema,
   GpuFingerprintSchema,
   SkbError,
+  messageOf,
   type SearchConfigInput,
   type SearchRecord,
   type TaskInput,
@@ -136,6 +137,10 @@ export async function openServices(
       }),
       menus: menuFor,
       knowledgeBase: kb,
+      leaseMs: config.searchLeaseMs,
+      onBackgroundError: (error) => logger.warn(`Search lease work failed: ${messageOf(error)}`),
+      onResumed: (ids) =>
+        logger.info(`resumed ${ids.length} search(es) whose replica stopped renewing its lease: ${ids.join(', ')}`),
     });
     const configured = withConfiguredPlanners(search, {
       config,

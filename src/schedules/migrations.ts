@@ -194,6 +194,13 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX revalidations_schedule ON revalidations (schedule_id, measured_at)`,
     ],
   },
+  {
+    version: 9,
+    name: 'search leases: one replica runs a search at a time, another resumes it when the lease lapses',
+    statements: [
+      `CREATE TABLE search_leases (search_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
+    ],
+  },
 ];
 
 /**

@@ -232,4 +232,11 @@ export interface SearchStore {
   findBaseline(key: string): Promise<MeasuredBaseline | null>;
   /** Stores a correct, measured baseline for later searches of the same task on the same target. */
   storeBaseline(key: string, targetKey: string, baseline: MeasuredBaseline): Promise<void>;
+  /**
+   * Takes or renews the lease under which replica `owner` runs a search, for `ttlMs` from now:
+   * true when `owner` holds it afterwards (it was free, its own, or its holder's had lapsed).
+   */
+  claimSearchLease(searchId: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives a search's lease up, if `owner` holds it. */
+  releaseSearchLease(searchId: string, owner: string): Promise<void>;
 }

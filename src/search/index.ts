@@ -19,7 +19,7 @@ export { createLlmPlanner } from './llm-planner.js';
 export { menuFor } from './menus/index.js';
 export { plannerSupport } from './planner-support.js';
 export type { Planner } from './planner.js';
-export { createSearchService } from './search-service.js';
+export { createSearchService, DEFAULT_SEARCH_LEASE_MS } from './search-service.js';
 export type { SearchDetail, SearchService, SearchServiceDeps } from './search-service.js';
 export { describeSeedPacks, importSeedPacks, PACKAGE_SEED_PACKS, type SeedPackResult } from './seed-packs.js';
 export { createTemplatePlanner } from './template-planner.js';

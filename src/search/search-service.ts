@@ -2,6 +2,13 @@
  * The search service: searches run as jobs in the background, each stored as it happens, resumed
  * after a restart where it stopped (without spending its budget twice), cancellable, and publishing
  * its progress. Composed of the job registry, the progress bus and the search runner beside it.
+ *
+ * Several services (replicas, e.g. `skb serve` processes) may share one database: a replica runs a
+ * search only while it holds the search's lease, renewed every third of its time to live. A replica
+ * that dies stops renewing; once resumeInterrupted() was called, each replica looks for searches
+ * whose lease lapsed every half lease and resumes them from what was stored. A replica that loses a
+ * lease (it could not renew in time) stops its job and leaves the search to the new holder; a
+ * sample number can be stored only once, so a late write of the old holder is refused.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -51,8 +58,21 @@ export interface SearchService {
   close(): Promise<void>;
 }
 
-/** The service needs what running its searches needs: the stores, targets, planners, menus and knowledge base. */
-export type SearchServiceDeps = SearchRunnerDeps;
+/** Default lease time to live: a dead replica's searches are resumed elsewhere after at most this long. */
+export const DEFAULT_SEARCH_LEASE_MS = 15_000;
+
+/**
+ * The service needs what running its searches needs (the stores, targets, planners, menus and
+ * knowledge base), and how long a search's lease lasts.
+ */
+export type SearchServiceDeps = SearchRunnerDeps & {
+  /** Lease time to live in ms (default DEFAULT_SEARCH_LEASE_MS). */
+  leaseMs?: number;
+  /** Called with errors of the background lease work (renewals, the lapsed-lease sweep). */
+  onBackgroundError?: (error: unknown) => void;
+  /** Called with the searches the lapsed-lease sweep resumed here (another replica's, which stopped renewing). */
+  onResumed?: (ids: string[]) => void;
+};
 
 /** Creates the search service. Call `resumeInterrupted()` once at start. */
 export function createSearchService(deps: SearchServiceDeps): SearchService {
@@ -60,13 +80,50 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
   const jobs = createJobRegistry();
   const progress = createProgressBus();
   const run = createSearchRunner(deps, progress);
+  const replica = randomUUID();
+  const leaseMs = deps.leaseMs ?? DEFAULT_SEARCH_LEASE_MS;
+  if (!Number.isInteger(leaseMs) || leaseMs < 100)
+    throw new SkbError('CONFIG', `The search lease must be a whole number of ms from 100 up (got ${leaseMs})`);
+  const backgroundError = deps.onBackgroundError ?? (() => undefined);
   let closed = false;
+  let sweep: NodeJS.Timeout | undefined;
 
+  /** Runs search `id` as a job of this replica, renewing its lease while it runs and giving it up at the end. */
   function launch(id: string): Job {
-    return jobs.launch(id, run, (record) => {
+    let renewal: NodeJS.Timeout | undefined;
+    const job = jobs.launch(id, run, (record) => {
+      clearInterval(renewal);
+      searches.releaseSearchLease(id, replica).catch(backgroundError);
       if (record && record.status !== 'running') progress.publish(progressEventOf(record));
       progress.end(id);
     });
+    renewal = setInterval(
+      () => {
+        void (async () => {
+          if (!(await searches.claimSearchLease(id, replica, leaseMs))) {
+            // Another replica holds it now: it resumes the search; this one leaves it running.
+            job.stop(new SkbError('CONFLICT', `Search ${id} is run by another replica now`), { shutdown: true });
+            return;
+          }
+          // Cancelled through another replica, which could only mark it.
+          if ((await searches.getSearch(id))?.status === 'cancelled')
+            job.stop(new SkbError('CANCELLED', `Search ${id} was cancelled`));
+        })().catch(backgroundError);
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
+    renewal.unref();
+    return job;
+  }
+
+  /** Launches search `id` here if no job runs it here and this replica can take its lease. */
+  async function claimAndLaunch(id: string): Promise<boolean> {
+    if (jobs.get(id) || closed) return false;
+    if (!(await searches.claimSearchLease(id, replica, leaseMs))) return false;
+    // Claimed while another call of this replica launched it (the sweep and a start at once).
+    if (jobs.get(id)) return false;
+    launch(id);
+    return true;
   }
 
   async function stored(id: string): Promise<SearchRecord> {
@@ -84,7 +141,8 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
       checkSearchConfig(config, deps.menus(target.toolchain.kind));
       const record = newSearchRecord({ id: randomUUID(), task, config, createdAt: new Date().toISOString() });
       await searches.createSearch(record);
-      launch(record.id);
+      // A new search's lease is free: this replica takes it (or, failing that, a sweep will).
+      await claimAndLaunch(record.id);
       return record;
     },
 
@@ -95,7 +153,8 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
         return job.done;
       }
       const record = await stored(id);
-      // Left queued or running by a process that died: nothing runs it, so it only needs marking.
+      // Left queued or running by a process that died, or run by another replica: marked here, the
+      // other replica stops it at its next lease renewal.
       if (record.status === 'queued' || record.status === 'running')
         return searches.updateSearch(id, { status: 'cancelled' });
       return record;
@@ -124,18 +183,30 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
     },
 
     async resumeInterrupted() {
-      const left = await searches.searchesWithStatus(['queued', 'running']);
-      const resumed: string[] = [];
-      for (const record of left) {
-        if (jobs.get(record.id)) continue;
-        launch(record.id);
-        resumed.push(record.id);
+      const resumeLapsed = async (): Promise<string[]> => {
+        const left = await searches.searchesWithStatus(['queued', 'running']);
+        const resumed: string[] = [];
+        for (const record of left) if (await claimAndLaunch(record.id)) resumed.push(record.id);
+        return resumed;
+      };
+      // From now on this replica also takes over searches whose replica died.
+      if (!sweep && !closed) {
+        const every = Math.max(50, Math.floor(leaseMs / 2));
+        sweep = setInterval(
+          () =>
+            void resumeLapsed()
+              .then((ids) => ids.length && deps.onResumed?.(ids))
+              .catch(backgroundError),
+          every,
+        );
+        sweep.unref();
       }
-      return resumed;
+      return resumeLapsed();
     },
 
     async close() {
       closed = true;
+      clearInterval(sweep);
       const running = jobs.running();
       for (const job of running)
         job.stop(new SkbError('CANCELLED', 'The search service is shutting down'), { shutdown: true });

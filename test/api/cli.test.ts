@@ -3,11 +3,10 @@
  * libSQL files. It runs the compiled dist/ (`npm test` builds it first; run `npm run build` before
  * running this file alone).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, ROOT, envFor, skb } from '../support/cli.js';
+import { ROOT, skb, startServe } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openConfiguredKnowledgeBase } from '../../src/api/configured-knowledge-base.js';
 import { createLibsqlStore } from '../../src/schedules/index.js';
@@ -171,27 +170,6 @@ describe('export and import', () => {
 });
 
 /** `skb serve` through its binary on a free port, once its start-up lines are out. */
-async function startServe(dir: string, env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [BIN, 'serve'], {
-    cwd: dir,
-    env: { ...envFor(dir), SKB_PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)[\s\S]*Mutations need/.exec(stdout);
-      if (m) resolve(m[1]!);
-    });
-    void exited.then((code) => reject(new Error(`serve exited early with ${code}: ${stderr}`)));
-  });
-  return { child, exited, url, stdout };
-}
-
 describe('serve', () => {
   it("imports the package's seed packs whatever SKB_DATA_DIR says, says so at start and in /health, and keeps a deleted seed deleted", async () => {
     const dir = tempDir();

@@ -25,6 +25,8 @@ import { createLocalExecutor } from '../../src/targets/local-executor.js';
 import type { Target } from '../../src/targets/target.js';
 import { GEMM, GEMM_REPLIES, createScriptedPlanner, type ScriptedPlannerOptions } from '../support/scripted-planner.js';
 
+/** The lease of the child that is killed: short, so its search can be resumed here soon after. */
+const CHILD_LEASE_MS = 400;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIST = join(ROOT, 'dist');
 const task = { operation: { kind: 'gemm', dims: { M: 64, N: 64, K: 64 } }, target: 'local' } as const;
@@ -227,7 +229,7 @@ import { createTarget } from ${dist('targets/target.js')};
 import { GEMM, GEMM_REPLIES, createScriptedPlanner } from './scripted-planner.mjs';
 const store = await createLibsqlStore({ url: process.argv[2] });
 const target = createTarget({ id: 'local', executor: { kind: 'local' }, toolchain: { kind: 'c', cc: 'gcc' } });
-const svc = createSearchService({ searches: store.searches, targets: () => target, planners: () => createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES }), menus: () => CPU_MENU });
+const svc = createSearchService({ searches: store.searches, targets: () => target, planners: () => createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES }), menus: () => CPU_MENU, leaseMs: ${CHILD_LEASE_MS} });
 const started = await svc.start(${JSON.stringify(task)}, ${JSON.stringify(config)});
 console.log(started.id);
 await svc.wait(started.id);
@@ -260,8 +262,10 @@ await svc.wait(started.id);
     expect((await store.searches.getSearch(id))!.status).toBe('running');
     expect(before.length).toBeLessThan(15);
 
+    // The killed process still holds the search's lease until it lapses; no one may resume it before.
     const target = localTarget(mkdtempSync(join(dir, 'ws-')));
     const { svc, planners } = service(target);
+    await new Promise((r) => setTimeout(r, 2 * CHILD_LEASE_MS));
     expect(await svc.resumeInterrupted()).toEqual([id]);
     const resumed = await svc.wait(id);
     const after = await store.searches.listCandidates(id);

@@ -1,5 +1,5 @@
 /** Runs the built `skb` CLI (bin/skb.js over dist/) as a child process, as a user would. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -36,4 +36,29 @@ export function skb(args: string[], dir: string): Promise<Run> {
       },
     );
   });
+}
+
+/**
+ * `skb serve` on a free port in `dir` (with `env` over envFor's): resolves once it printed its URL
+ * and the start-up lines, with the child, its exit and what it printed so far (`output()` for later).
+ */
+export async function startServe(dir: string, env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, [BIN, 'serve'], {
+    cwd: dir,
+    env: { ...envFor(dir), SKB_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)[\s\S]*Mutations need/.exec(stdout);
+      if (m) resolve(m[1]!);
+    });
+    void exited.then((code) => reject(new Error(`serve exited early with ${code}: ${stderr}`)));
+  });
+  return { child, exited, url, stdout, output: () => `${stdout}${stderr}` };
 }

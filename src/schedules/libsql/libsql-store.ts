@@ -74,6 +74,8 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
     listCandidates: (searchId) => read((kb) => kb.searches.candidates(searchId)),
     findBaseline: (key) => read((kb) => kb.baselines.get(key)),
     storeBaseline: (key, targetKey, baseline) => write((kb) => kb.baselines.put(key, targetKey, baseline)),
+    claimSearchLease: (searchId, owner, ttlMs) => write((kb) => kb.leases.claim(searchId, owner, ttlMs, Date.now())),
+    releaseSearchLease: (searchId, owner) => write((kb) => kb.leases.release(searchId, owner)),
   };
 
   return {

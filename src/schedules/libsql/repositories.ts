@@ -1,6 +1,7 @@
 /** Every repository of the knowledge base's tables, over one executor. */
 import { createBaselinesRepository, type BaselinesRepository } from './baselines-repository.js';
 import type { SqlExecutor } from './connection.js';
+import { createLeasesRepository, type LeasesRepository } from './leases-repository.js';
 import { createMarkersRepository, type MarkersRepository } from './markers-repository.js';
 import { createReusesRepository, type ReusesRepository } from './reuses-repository.js';
 import { createRevalidationsRepository, type RevalidationsRepository } from './revalidations-repository.js';
@@ -22,6 +23,7 @@ export interface Repositories {
   baselines: BaselinesRepository;
   seedPacks: SeedPacksRepository;
   revalidations: RevalidationsRepository;
+  leases: LeasesRepository;
 }
 
 export function createRepositories(db: SqlExecutor): Repositories {
@@ -36,5 +38,6 @@ export function createRepositories(db: SqlExecutor): Repositories {
     baselines: createBaselinesRepository(db),
     seedPacks: createSeedPacksRepository(db),
     revalidations: createRevalidationsRepository(db),
+    leases: createLeasesRepository(db),
   };
 }
