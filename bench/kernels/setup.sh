@@ -3,13 +3,16 @@
 # (libopenblas-dev), the reference the gemm rows are compared against. Idempotent. Prints the core
 # type OpenBLAS picks on this CPU, since an OpenBLAS older than the CPU falls back to older kernels.
 set -euo pipefail
-if ! ldconfig -p | grep -q 'libopenblas\.so '; then
+# Reads the whole cache before matching: `grep -q` would stop reading early, and under pipefail the
+# SIGPIPE that ldconfig then gets reads as "not installed".
+has_openblas() { ldconfig -p | grep 'libopenblas\.so ' > /dev/null; }
+if ! has_openblas; then
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   echo "bench/kernels: installing libopenblas-dev from Debian"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends libopenblas-dev
-  ldconfig -p | grep -q 'libopenblas\.so ' || { echo "bench/kernels: libopenblas.so is still missing after the install" >&2; exit 1; }
+  has_openblas || { echo "bench/kernels: libopenblas.so is still missing after the install" >&2; exit 1; }
 fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
