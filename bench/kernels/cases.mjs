@@ -31,10 +31,12 @@ const OPENBLAS_HEAD = `#include <stddef.h>
 extern void cblas_sgemm(int order, int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda,
                         const float *B, int ldb, float beta, float *C, int ldc);
 extern void openblas_set_num_threads(int n);
-/* One thread, like OPENBLAS_NUM_THREADS=1 (the sandbox passes no environment to the candidate). */
-__attribute__((constructor)) static void skb_one_thread(void) { openblas_set_num_threads(1); }
 enum { ROW_MAJOR = 101, NO_TRANS = 111 };
 `;
+
+/** OpenBLAS on `threads` cores, like OPENBLAS_NUM_THREADS (the sandbox passes no environment to the candidate). */
+const openblasThreads = (threads) =>
+  `__attribute__((constructor)) static void skb_threads(void) { openblas_set_num_threads(${threads}); }\n`;
 
 /**
  * Outside references: C source for the operation's `kernel` and the extra link flags. They are
@@ -45,13 +47,14 @@ export const REFERENCES = {
     label: 'OpenBLAS',
     // Debian's gcc links with --as-needed, and the toolchain puts its flags before the sources.
     cflags: ['-Wl,--no-as-needed', '-lopenblas'],
-    source(op) {
+    source(op, threads = 1) {
+      const head = `${OPENBLAS_HEAD}${openblasThreads(threads)}`;
       const epi = epilogueC(op, 'n');
       const fixup = epi
         ? `for (int m = 0; m < M; m++) for (int n = 0; n < N; n++) { float s = c[(size_t)m * N + n]; ${epi} c[(size_t)m * N + n] = s; }`
         : '';
       if (op.kind === 'gemm') {
-        return `${OPENBLAS_HEAD}
+        return `${head}
 void kernel(int M, int N, int K, const float *A, const float *B, const float *bias, float *C) {
   (void)bias;
   float *c = C;
@@ -61,7 +64,7 @@ void kernel(int M, int N, int K, const float *A, const float *B, const float *bi
 `;
       }
       if (op.kind === 'batched_gemm') {
-        return `${OPENBLAS_HEAD}
+        return `${head}
 void kernel(int Bt, int M, int N, int K, const float *A, const float *B, const float *bias, float *C) {
   (void)bias;
   for (int b = 0; b < Bt; b++) {

@@ -1,13 +1,15 @@
 // Kernel templates against the naive baseline, the CPU's peak and (for gemm) OpenBLAS. Run after
 // `npm run build` and `bash bench/kernels/setup.sh`:
-//   node bench/kernels/run.mjs [--only gemm] [--json results.json]
+//   node bench/kernels/run.mjs [--only gemm] [--threads N] [--json results.json]
 // For each case of cases.mjs: the naive baseline, the template at the best knobs of a small greedy
-// sweep, and the reference library, all timed by the project's C harness (single thread, caches
+// sweep, and the reference library, all timed by the project's C harness (one thread, or --threads N; caches
 // flushed between runs when the problem fits in the LLC). The final comparison re-times the sweep's
 // top three in three rounds alternating with the reference and keeps the best median of each.
 // Prints a markdown table and the load average before and after: numbers taken under load mean little.
 // --only takes comma-separated label prefixes or kinds (--only gemm,batched_gemm); --search-cases
-// runs the shapes bench/search compares its searches with.
+// runs the shapes bench/search compares its searches with. --threads N (default 1) lets every
+// kernel use N cores: the templates that parallelize (gemm, batched gemm, conv2d) sweep at N threads
+// and OpenBLAS runs on N threads; unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE in the command.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -21,8 +23,18 @@ if (!existsSync(dist('targets/templates/gemm-template.js'))) {
   process.exit(1);
 }
 const { values } = parseArgs({
-  options: { only: { type: 'string' }, json: { type: 'string' }, 'search-cases': { type: 'boolean', default: false } },
+  options: {
+    only: { type: 'string' },
+    json: { type: 'string' },
+    'search-cases': { type: 'boolean', default: false },
+    threads: { type: 'string', default: '1' },
+  },
 });
+const threads = Number(values.threads);
+if (!Number.isInteger(threads) || threads < 1) {
+  console.error(`bench/kernels: --threads takes a whole number of cores, not ${values.threads}`);
+  process.exit(1);
+}
 
 const { parseOperation, flopCount } = await import(dist('schedules/index.js'));
 const { createLocalExecutor } = await import(dist('targets/local-executor.js'));
@@ -39,16 +51,17 @@ const FINAL_ROUNDS = 3;
 const FINALISTS = 3;
 
 const executor = createLocalExecutor();
-const toolchain = createCToolchain({ runLimits });
+const toolchain = createCToolchain({ runLimits, threads });
 const cpu = await probeCpu(executor);
 const isa = cpu.fingerprint.isa;
-const peak = peakGflopsPerCore(cpu.fingerprint, cpu.clockGhz);
+// The peak of the cores the kernels may use.
+const peak = peakGflopsPerCore(cpu.fingerprint, cpu.clockGhz) * threads;
 const load = () =>
   loadavg()
     .map((x) => x.toFixed(2))
     .join(' ');
 console.log(
-  `bench/kernels on ${cpu.fingerprint.model} (${isa.filter((f) => /avx|fma|sse4/.test(f)).join(' ')}), peak estimate ${peak.toFixed(0)} GFLOP/s per core at ${cpu.clockGhz ?? '?'} GHz`,
+  `bench/kernels on ${cpu.fingerprint.model} (${isa.filter((f) => /avx|fma|sse4/.test(f)).join(' ')}), ${threads} thread${threads === 1 ? '' : 's'}, peak estimate ${peak.toFixed(0)} GFLOP/s at ${cpu.clockGhz ?? '?'} GHz`,
 );
 const loadBefore = load();
 console.log(`load average before: ${loadBefore}`);
@@ -58,7 +71,7 @@ async function templateFor(key) {
   if (!templates.has(key)) {
     const spec = TEMPLATES[key];
     const mod = await import(dist(spec.module));
-    templates.set(key, mod[spec.factory]({ isa }));
+    templates.set(key, mod[spec.factory]({ isa, threads }));
   }
   return templates.get(key);
 }
@@ -81,6 +94,7 @@ for (const c of values['search-cases'] ? SEARCH_CASES : CASES) {
   const operation = parseOperation(c.op);
   const template = await templateFor(c.template);
   const gflops = (ms) => flopCount(operation) / (ms / 1000) / 1e9;
+  const parallel = template.knobs.some((k) => k.name === 'threads');
 
   const [naiveMs] = await evaluate(toolchain, operation, [naiveBaseline(operation)], NAIVE_TIMING);
 
@@ -89,7 +103,11 @@ for (const c of values['search-cases'] ? SEARCH_CASES : CASES) {
   const timed = new Map();
   for (const stage of c.sweep(template, operation, isa)) {
     const unique = new Map();
-    for (const knobs of stage(best?.knobs ?? template.baseline(operation))) unique.set(JSON.stringify(knobs), knobs);
+    for (const staged of stage(best?.knobs ?? template.baseline(operation))) {
+      // Every knob set on all the cores, where the template has a threads knob.
+      const knobs = parallel ? template.legalize(operation, { ...staged, threads }) : staged;
+      unique.set(JSON.stringify(knobs), knobs);
+    }
     if (best) unique.set(JSON.stringify(best.knobs), best.knobs);
     const knobSets = [...unique.values()];
     const latencies = await evaluate(
@@ -113,7 +131,9 @@ for (const c of values['search-cases'] ? SEARCH_CASES : CASES) {
   // The template's best and the reference are timed in alternating rounds, and each keeps its best
   // median: a burst of load from other processes then slows one round, not one side.
   const ref = c.reference ? REFERENCES[c.reference] : null;
-  const refToolchain = ref ? createCToolchain({ runLimits, cflags: [...DEFAULT_CFLAGS, ...ref.cflags] }) : null;
+  const refToolchain = ref
+    ? createCToolchain({ runLimits, threads, cflags: [...DEFAULT_CFLAGS, ...ref.cflags] })
+    : null;
   let bestMs = Infinity;
   let refMs = ref ? Infinity : null;
   for (let round = 0; round < FINAL_ROUNDS; round++) {
@@ -130,7 +150,7 @@ for (const c of values['search-cases'] ? SEARCH_CASES : CASES) {
       }
     }
     if (ref) {
-      const [r] = await evaluate(refToolchain, operation, [ref.source(operation)], FINAL_TIMING);
+      const [r] = await evaluate(refToolchain, operation, [ref.source(operation, threads)], FINAL_TIMING);
       refMs = Math.min(refMs, r);
     }
   }
@@ -167,6 +187,10 @@ for (const r of rows) {
 if (values.json) {
   await writeFile(
     values.json,
-    JSON.stringify({ cpu: cpu.fingerprint.model, peakGflops: peak, loadBefore, loadAfter: load(), rows }, null, 2),
+    JSON.stringify(
+      { cpu: cpu.fingerprint.model, threads, peakGflops: peak, loadBefore, loadAfter: load(), rows },
+      null,
+      2,
+    ),
   );
 }

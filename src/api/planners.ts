@@ -5,7 +5,7 @@ import { plannerSupport } from '../search/index.js';
 import type { Planner } from '../search/index.js';
 import { createTemplatePlanner } from '../search/index.js';
 import type { Target } from '../targets/index.js';
-import { kernelTemplateFor, tritonMatmulOptionsFor } from '../targets/index.js';
+import { kernelTemplateFor, tritonMatmulOptionsFor, type CTemplateOptions } from '../targets/index.js';
 import type { Config } from './config.js';
 
 /**
@@ -31,10 +31,11 @@ export interface TargetGpu {
 export interface PlannerFactoryDeps {
   config: Pick<Config, 'openaiBaseUrl' | 'openaiApiKey' | 'models'>;
   /**
-   * ISA flags of the targets whose CPU was fingerprinted at start, by target id, and of this
-   * machine. A target not listed gets scalar-only templates: slower code, but code that builds there.
+   * ISA flags and thread allowance of the targets whose CPU was fingerprinted at start, by target
+   * id, and of this machine. A target not listed gets scalar-only, single-threaded templates:
+   * slower code, but code that builds there.
    */
-  isa: { byTarget: ReadonlyMap<string, readonly string[]>; local: readonly string[] };
+  cpu: { byTarget: ReadonlyMap<string, CTemplateOptions>; local: CTemplateOptions };
   /**
    * Compute capability ("9.0") and SM count of the KernelBench targets whose GPU was fingerprinted
    * at start, by target id: the Triton template sizes its shared-memory tiles for the one and
@@ -62,7 +63,7 @@ export function createPlannerFactory(deps: PlannerFactoryDeps): PlannerFactory {
         ...(config.openaiBaseUrl ? { baseURL: config.openaiBaseUrl } : {}),
         ...(config.openaiApiKey ? { apiKey: config.openaiApiKey } : {}),
         models: search.models.length ? search.models : config.models,
-        menu: menuFor(toolchain),
+        menu: menuFor(toolchain, { threads: target ? (deps.cpu.byTarget.get(target.id)?.threads ?? 1) : 1 }),
       });
     }
     if (toolchain === 'kernelbench') {
@@ -70,7 +71,7 @@ export function createPlannerFactory(deps: PlannerFactoryDeps): PlannerFactory {
       const options = gpu ? tritonMatmulOptionsFor(gpu) : {};
       return createTemplatePlanner({ toolchain, templates: (kind) => kernelTemplateFor(toolchain, kind, options) });
     }
-    const isa = target ? (deps.isa.byTarget.get(target.id) ?? []) : deps.isa.local;
-    return createTemplatePlanner({ toolchain, templates: (kind) => kernelTemplateFor(toolchain, kind, { isa }) });
+    const cpu = target ? (deps.cpu.byTarget.get(target.id) ?? { isa: [] }) : deps.cpu.local;
+    return createTemplatePlanner({ toolchain, templates: (kind) => kernelTemplateFor(toolchain, kind, cpu) });
   };
 }

@@ -18,7 +18,7 @@ import { importSeedPacks } from '../search/index.js';
 import { menuFor } from '../search/index.js';
 import { plannerSupport } from '../search/index.js';
 import type { SearchService } from '../search/index.js';
-import { createTarget, type Target } from '../targets/index.js';
+import { createTarget, type CTemplateOptions, type Target } from '../targets/index.js';
 import { findTarget, loadTargets, type TargetsFile } from '../targets/index.js';
 import type { Config } from './config.js';
 import { registerLocalTargets, type TargetNames } from './local-targets.js';
@@ -94,12 +94,15 @@ async function gpusOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map
   return byTarget;
 }
 
-/** ISA flags of the targets fingerprinted at start, so template planners generate code those CPUs run. */
-async function isaOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map<string, readonly string[]>> {
-  const byTarget = new Map<string, readonly string[]>();
+/**
+ * ISA flags and thread allowance of the targets fingerprinted at start, so template planners
+ * generate code those CPUs run, on as many cores as each target lets a candidate use.
+ */
+async function cpusOfTargets(kb: KnowledgeBase, names: TargetNames): Promise<Map<string, CTemplateOptions>> {
+  const byTarget = new Map<string, CTemplateOptions>();
   for (const [id, key] of names) {
     const fingerprint = CpuFingerprintSchema.safeParse((await kb.getTarget(key))?.fingerprint);
-    if (fingerprint.success) byTarget.set(id, fingerprint.data.isa);
+    if (fingerprint.success) byTarget.set(id, { isa: fingerprint.data.isa, threads: fingerprint.data.threads ?? 1 });
   }
   return byTarget;
 }
@@ -116,7 +119,7 @@ export async function openServices(
     if (config.seedPacks) await importSeedPacks(kb, config.seedPacks, logger);
     const { targets } = await loadTargets({ file: config.targetsFile, cwd });
     const targetNames = await registerLocalTargets({ kb, targetsFile: config.targetsFile, cwd, logger });
-    const isa = await isaOfTargets(kb, targetNames);
+    const cpus = await cpusOfTargets(kb, targetNames);
     // One Target per id for the life of the services: an SSH target keeps its connection between searches.
     const built = new Map<string, Target>();
     const targetById = (id: string): Target => {
@@ -132,7 +135,7 @@ export async function openServices(
       targets: targetById,
       planners: createPlannerFactory({
         config,
-        isa: { byTarget: isa, local: isa.get('local') ?? [...isa.values()][0] ?? [] },
+        cpu: { byTarget: cpus, local: cpus.get('local') ?? [...cpus.values()][0] ?? { isa: [] } },
         gpu: { byTarget: await gpusOfTargets(kb, targetNames) },
       }),
       menus: menuFor,

@@ -18,6 +18,11 @@ export const CpuFingerprintSchema = z
       .strict(),
     cores: z.number().int().positive(),
     compiler: z.string().min(1).max(128),
+    /**
+     * Cores one candidate may use, present only above 1: a single-threaded target keeps the
+     * fingerprint (and key and family) it had before threads existed.
+     */
+    threads: z.number().int().min(2).max(4096).optional(),
   })
   .strict();
 
@@ -42,12 +47,14 @@ export type Fingerprint = z.infer<typeof FingerprintSchema>;
 /**
  * The hardware family: what must match for a schedule measured there to be trusted here.
  * Compiler and driver versions and core counts are left out (they change with upgrades,
- * the hardware does not); CPU model and ISA, or GPU name and compute capability, are kept.
+ * the hardware does not); CPU model and ISA, or GPU name and compute capability, are kept. The
+ * threads a candidate may use are kept too, where above 1: a kernel timed on 8 cores is not
+ * comparable with one timed on 1 (the transfer tier still offers it, re-fitted).
  */
 export function targetFamily(fp: Fingerprint): string {
   const basis =
     fp.kind === 'cpu'
-      ? { arch: fp.arch, model: fp.model, isa: [...fp.isa].sort() }
+      ? { arch: fp.arch, model: fp.model, isa: [...fp.isa].sort(), ...(fp.threads ? { threads: fp.threads } : {}) }
       : { name: fp.name, cc: fp.computeCapability };
   return `${fp.kind}-${sha256Hex(canonicalJson(basis)).slice(0, 12)}`;
 }

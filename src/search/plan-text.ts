@@ -118,6 +118,11 @@ export function knobPhrase(
       ? 'unfold every output pixel at once (ptile = 0: one im2col tile)'
       : `unfold ${value} output pixels at a time so a tile of the im2col matrix stays in cache (ptile = ${value})`;
   }
+  if (n === 'threads' && typeof value === 'number') {
+    return value === 1
+      ? 'run on one core (threads = 1)'
+      : `split the independent work across ${value} cores with OpenMP, each thread with its own scratch (threads = ${value})`;
+  }
   const pair = registerPair(spec.name);
   if (pair) {
     const rows = knobs[findKnob(knobs, pair[0]) ?? ''] ?? 1;

@@ -97,7 +97,12 @@ function describeHardware(fp: Fingerprint): string {
 function refitNote(from: Fingerprint, to: Fingerprint): string {
   if (from.kind === 'cpu' && to.kind === 'cpu') {
     const kib = (b?: number) => (b ? `${Math.round(b / 1024)} KiB` : 'unknown');
-    return `re-fitted to this CPU's ${widestVector(to.isa)}-float vectors (there ${widestVector(from.isa)}) and its L2 of ${kib(to.caches.l2)} (there ${kib(from.caches.l2)})`;
+    const threads = (fp: typeof from) => fp.threads ?? 1;
+    const cores =
+      threads(from) === threads(to)
+        ? ''
+        : `, to ${threads(to)} thread${threads(to) === 1 ? '' : 's'} (there ${threads(from)})`;
+    return `re-fitted to this CPU's ${widestVector(to.isa)}-float vectors (there ${widestVector(from.isa)}) and its L2 of ${kib(to.caches.l2)} (there ${kib(from.caches.l2)})${cores}`;
   }
   if (from.kind === 'gpu' && to.kind === 'gpu')
     return `re-fitted to this GPU's ${to.smCount} SMs, compute capability ${to.computeCapability} (there ${from.smCount}, ${from.computeCapability})`;

@@ -41,7 +41,8 @@ export interface SearchRunnerDeps {
   targets: (id: string) => Target;
   /** The planner a search's settings ask for, for the target it runs on (menu, ISA of its templates). */
   planners: (config: SearchConfig, target: Target) => Planner;
-  menus: (toolchain: Target['toolchain']['kind']) => Menu;
+  /** The menu of a toolchain, for a target whose fingerprint says how many cores a candidate may use. */
+  menus: (toolchain: Target['toolchain']['kind'], target: { threads?: number }) => Menu;
   /**
    * The knowledge base: where seeds come from (warm start) and where a search's schedule is stored
    * when it ends. Without it searches run cold and store no schedule.
@@ -84,7 +85,6 @@ export function createSearchRunner(
     if (!record) throw new SkbError('NOT_FOUND', `No search with id ${id}`);
     try {
       const target = deps.targets(record.task.target);
-      const menu = deps.menus(target.toolchain.kind);
       const planner = deps.planners(record.config, target);
       const problemSource = record.task.problemSource;
       const task: PlanningTask = {
@@ -94,6 +94,7 @@ export function createSearchRunner(
         ...(problemSource !== undefined ? { problemSource } : {}),
       };
       const fingerprint = await target.fingerprint();
+      const menu = deps.menus(target.toolchain.kind, fingerprint.kind === 'cpu' ? fingerprint : {});
       const key = targetKey(fingerprint);
       // Seeds are chosen once, before the first sample, and kept on the record: a resumed search
       // follows the same seeds even if the knowledge base changed meanwhile.

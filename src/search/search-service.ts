@@ -138,7 +138,8 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
       const task = parseOrThrow(TaskSchema, taskInput, 'Invalid task');
       const config = parseOrThrow(SearchConfigSchema, configInput, 'Invalid search settings');
       const target = deps.targets(task.target);
-      checkSearchConfig(config, deps.menus(target.toolchain.kind));
+      // The checks read only what every menu of the toolchain shares (translate options, any options).
+      checkSearchConfig(config, deps.menus(target.toolchain.kind, {}));
       const record = newSearchRecord({ id: randomUUID(), task, config, createdAt: new Date().toISOString() });
       await searches.createSearch(record);
       // A new search's lease is free: this replica takes it (or, failing that, a sweep will).

@@ -12,7 +12,7 @@ import { SkbError, type Operation } from '../schedules/index.js';
 import { currentKnobNames, type KernelTemplate, type Knobs, type TemplateToolchain } from '../targets/index.js';
 import type { CostModel } from './cost-model/cost-model.js';
 import { exploits, modelFor, predictedGflops, rankKnobs, rankMoves } from './cost-model/ranking.js';
-import { CPU_MENU } from './menus/cpu-menu.js';
+import { CPU_MENU, PARALLELIZE_OPTION } from './menus/cpu-menu.js';
 import { CUDA_MENU } from './menus/cuda-menu.js';
 import type { MenuOption } from './menus/menu.js';
 import { describeKnobChanges, joinPhrases } from './plan-text.js';
@@ -67,7 +67,7 @@ const TemplateParamsSchema = z.object({ knobs: KnobsSchema, changed: KnobsSchema
 const COMPOSITE_FIRST_SHARE = 0.5;
 
 const OPTION_BY_ID = new Map(
-  [...CPU_MENU.options, ...CUDA_MENU.options, ...CUDA_MENU.translateOptions].map((o) => [o.id, o]),
+  [...CPU_MENU.options, PARALLELIZE_OPTION, ...CUDA_MENU.options, ...CUDA_MENU.translateOptions].map((o) => [o.id, o]),
 );
 
 function optionLabel(id: string): string {

@@ -59,6 +59,26 @@ export interface CpuProbe {
   clockGhz: number | null;
 }
 
+/** How many cores a target lets one candidate use: a number, or "all" of them. */
+export type ThreadsSetting = number | 'all';
+
+/**
+ * The fingerprint of a target whose candidates may use `setting` cores: `threads` is recorded only
+ * above 1, so a single-threaded target keeps its key and family. More threads than the machine has
+ * cores is a CONFIG error: oversubscribed timings would mislead every later search.
+ */
+export function withThreads(fp: CpuFingerprint, setting: ThreadsSetting | undefined, where: string): CpuFingerprint {
+  const threads = setting === 'all' ? fp.cores : (setting ?? 1);
+  if (threads > fp.cores) {
+    throw new SkbError(
+      'CONFIG',
+      `The target on ${where} asks for threads: ${threads}, but its CPU has ${fp.cores} core${fp.cores === 1 ? '' : 's'}: use a number up to ${fp.cores}, or "all"`,
+    );
+  }
+  const { threads: _old, ...single } = fp;
+  return threads > 1 ? { ...single, threads } : single;
+}
+
 /** Runs the probe script in a fresh workspace of `executor` and parses its output. */
 export async function probeCpu(executor: Executor, cc = 'gcc'): Promise<CpuProbe> {
   const ws = await executor.createWorkspace();

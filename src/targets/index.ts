@@ -23,5 +23,12 @@ export {
   tritonMatmulOptionsFor,
   widestVector,
 } from './templates/index.js';
-export type { KernelTemplate, Knobs, KnobSpec, KnobValue, TemplateToolchain } from './templates/index.js';
+export type {
+  CTemplateOptions,
+  KernelTemplate,
+  Knobs,
+  KnobSpec,
+  KnobValue,
+  TemplateToolchain,
+} from './templates/index.js';
 export type { CandidateResult, EvaluateRequest, Toolchain } from './toolchain.js';

@@ -90,6 +90,7 @@ export function createTarget(entry: TargetEntry, deps: TargetDeps = {}): Target 
     toolchain = createCToolchain({
       cc: entry.toolchain.cc,
       ...(entry.toolchain.cflags ? { cflags: entry.toolchain.cflags } : {}),
+      ...(entry.toolchain.threads !== undefined ? { threads: entry.toolchain.threads } : {}),
     });
   } else if (deps.kernelbench) {
     toolchain = deps.kernelbench(entry.toolchain);

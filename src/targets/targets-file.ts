@@ -46,6 +46,16 @@ const CToolchainEntrySchema = z
       .array(z.string().regex(/^-[A-Za-z0-9_=,.+:/-]+$/, 'each flag starts with "-" and holds no spaces'))
       .max(32)
       .optional(),
+    /**
+     * How many cores one candidate may use: 1 (the default, so schedules stay comparable with the
+     * shipped ones), a number up to the machine's cores, or "all". Above 1 candidates are built
+     * with OpenMP and the templates gain a threads knob; the fingerprint records the count.
+     */
+    threads: z
+      .union([z.literal('all'), z.number().int().min(1).max(4096)], {
+        error: 'threads is "all" or a whole number of cores from 1 to 4096',
+      })
+      .optional(),
   })
   .strict();
 

@@ -10,7 +10,7 @@ import { createKernelBenchToolchain } from '../../src/targets/kernelbench/kernel
 
 const factory = createPlannerFactory({
   config: { models: ['a-model'], openaiBaseUrl: 'http://localhost:1/v1', openaiApiKey: undefined },
-  isa: { byTarget: new Map(), local: [] },
+  cpu: { byTarget: new Map(), local: { isa: [] } },
 });
 const template = SearchConfigSchema.parse({});
 const task = (kind: string, dims: Record<string, number>) => ({

@@ -200,6 +200,8 @@ describe('template planner: schedules stored before the gemm compiler-hints knob
         unroll: 1,
         pack: 'none',
         prefetch: 0,
+        // A schedule stored before the threads knob ran on one core.
+        threads: 1,
         flags: 'unroll-loops',
         restrict: false,
       },

@@ -1,8 +1,23 @@
-import type { Menu } from './menu.js';
+import type { Menu, MenuOption } from './menu.js';
+
+/** What a single-threaded target asks of every candidate. */
+const SINGLE_THREAD_RULE = 'The kernel is single-threaded: do not create threads or processes, and do not use OpenMP.';
 
 /**
- * The CPU / C menu. The LLM planner shows it (after dropout) in its plan prompt; the template
- * planner realizes the same ids as knob moves, so schedules from both planners are comparable.
+ * The option a target whose candidates may use several cores adds to the menu; the templates
+ * realize it as their `threads` knob.
+ */
+export const PARALLELIZE_OPTION: MenuOption = {
+  id: 'cpu.parallelize',
+  label: 'Parallelization',
+  description:
+    'Split independent work (row blocks of the output, output channels, batches) across the cores with OpenMP, each thread with its own scratch buffers.',
+};
+
+/**
+ * The CPU / C menu of a single-threaded target. The LLM planner shows it (after dropout) in its
+ * plan prompt; the template planner realizes the same ids as knob moves, so schedules from both
+ * planners are comparable. `cpuMenu` gives the menu of a target with more cores per candidate.
  */
 export const CPU_MENU: Menu = {
   toolchain: 'c',
@@ -89,9 +104,27 @@ export const CPU_MENU: Menu = {
   translateOptions: [],
   rules: [
     'Keep the exact C signature of `kernel` and compute the same result for every input size, including sizes that are not multiples of any tile.',
-    'The kernel is single-threaded: do not create threads or processes, and do not use OpenMP.',
+    SINGLE_THREAD_RULE,
     'Use only the C standard library and compiler built-ins / intrinsics for the target ISA; no external libraries (no BLAS).',
     'Do not keep state between calls that depends on the input values; scratch buffers must be allocated and freed inside the call or be static and sized by the arguments.',
     'Return the whole C source file with `kernel` defined in it.',
   ],
 };
+
+/**
+ * The CPU menu for a target that lets a candidate use `threads` cores: above 1 it offers
+ * parallelization and states the allowance instead of forbidding threads. The toolchain builds
+ * candidates with -fopenmp, defines SKB_THREADS and caps OpenMP at the allowance.
+ */
+export function cpuMenu(threads: number): Menu {
+  if (threads <= 1) return CPU_MENU;
+  return {
+    ...CPU_MENU,
+    options: [...CPU_MENU.options, PARALLELIZE_OPTION],
+    rules: CPU_MENU.rules.map((rule) =>
+      rule === SINGLE_THREAD_RULE
+        ? `The kernel may use up to ${threads} threads, through OpenMP only (e.g. \`#pragma omp parallel for num_threads(SKB_THREADS)\`; it is compiled with -fopenmp and SKB_THREADS defined as ${threads}); do not create processes or other threads.`
+        : rule,
+    ),
+  };
+}

@@ -1,9 +1,9 @@
 import type { Menu } from './menu.js';
-import { CPU_MENU } from './cpu-menu.js';
+import { CPU_MENU, cpuMenu } from './cpu-menu.js';
 import { CUDA_MENU } from './cuda-menu.js';
 
 export { INVENTED_OPTION_ID, type Menu, type MenuOption } from './menu.js';
-export { CPU_MENU } from './cpu-menu.js';
+export { CPU_MENU, PARALLELIZE_OPTION, cpuMenu } from './cpu-menu.js';
 export { CUDA_MENU } from './cuda-menu.js';
 
 const MENUS: Readonly<Record<Menu['toolchain'], Menu>> = { c: CPU_MENU, kernelbench: CUDA_MENU };
@@ -16,7 +16,10 @@ export function hasMenu(toolchain: string): toolchain is Menu['toolchain'] {
   return Object.hasOwn(MENUS, toolchain);
 }
 
-/** The optimization menu and rules of a toolchain ("c" or "kernelbench"). */
-export function menuFor(toolchainKind: Menu['toolchain']): Menu {
-  return MENUS[toolchainKind];
+/**
+ * The optimization menu and rules of a toolchain ("c" or "kernelbench"); for "c", of a target that
+ * lets a candidate use `threads` cores (default 1).
+ */
+export function menuFor(toolchainKind: Menu['toolchain'], target: { threads?: number } = {}): Menu {
+  return toolchainKind === 'c' ? cpuMenu(target.threads ?? 1) : MENUS[toolchainKind];
 }

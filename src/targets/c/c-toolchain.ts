@@ -11,7 +11,7 @@ import {
   type CpuFingerprint,
   type Operation,
 } from '../../schedules/index.js';
-import { peakGflopsPerCore, probeCpu, type CpuProbe } from '../cpu-fingerprint.js';
+import { peakGflopsPerCore, probeCpu, withThreads, type CpuProbe, type ThreadsSetting } from '../cpu-fingerprint.js';
 import { measureFmaPeak } from './fma-peak.js';
 
 /** The CPU probe plus the FMA throughput measured on it (null where the measurement failed). */
@@ -59,6 +59,8 @@ export interface CToolchainOptions {
   minSampleMs?: number;
   /** Seed of the harness inputs. */
   seed?: number;
+  /** Cores one candidate may use: a number, or "all" of the target's; default 1. */
+  threads?: ThreadsSetting;
 }
 
 /**
@@ -102,7 +104,8 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
   const minSampleMs = options.minSampleMs ?? 0.5;
   const seed = options.seed ?? 20240611;
   const probe = probeOncePerExecutor(async (executor): Promise<MeasuredCpu> => {
-    const cpu = await probeCpu(executor, cc);
+    const probed = await probeCpu(executor, cc);
+    const cpu = { ...probed, fingerprint: withThreads(probed.fingerprint, options.threads, executor.describe) };
     return { ...cpu, measuredPeakGflops: await measureFmaPeak(executor, cc, cpu.fingerprint) };
   });
 
@@ -110,10 +113,11 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
     ws: Workspace,
     sources: string[],
     output: string,
+    threads: number,
     signal: AbortSignal | undefined,
   ): Promise<ExecResult> {
     return ws.exec({
-      argv: [cc, ...cflags, '-std=gnu11', '-o', output, ...sources, ...WRAP_FLAGS, '-lm'],
+      argv: [cc, ...cflags, ...threadFlags(threads), '-std=gnu11', '-o', output, ...sources, ...WRAP_FLAGS, '-lm'],
       limits: { ...DEFAULT_COMPILE_LIMITS, ...options.compileLimits },
       ...(signal ? { signal } : {}),
     });
@@ -134,7 +138,7 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
           'check.c',
           '#include <stdio.h>\nint main(void) { printf("self-check %d\\n", 6 * 7); return 0; }\n',
         );
-        const built = await compile(ws, ['check.c'], 'check', undefined);
+        const built = await compile(ws, ['check.c'], 'check', 1, undefined);
         if (built.exitCode !== 0)
           return { ok: false, output: trimOutput(`${cc} failed: ${built.stderr}${built.stdout}`) };
         const ran = await ws.exec({ argv: ['./check'], limits: { wallMs: 10_000 } });
@@ -158,6 +162,7 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
       const timing = timingSettings(DEFAULT_TIMING, request.timing);
       const cpu = await probe(executor);
       const fingerprintKey = targetKey(cpu.fingerprint);
+      const threads = cpu.fingerprint.threads ?? 1;
       const harness = harnessSource(ep, {
         ...timing,
         flushBytes: flushBytesFor(ep, cpu.fingerprint.caches.l3 ?? cpu.fingerprint.caches.l2),
@@ -178,7 +183,7 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
           try {
             await ws.writeFile('harness.c', harness);
             await ws.writeFile('candidate.c', candidates[index]!);
-            const built = await compile(ws, ['harness.c', 'candidate.c'], 'run', signal);
+            const built = await compile(ws, ['harness.c', 'candidate.c'], 'run', threads, signal);
             if (built.exitCode === 0 && built.limitExceeded === null) {
               compiled.push({ index, ws, disposed: false });
               keep = true;
@@ -197,6 +202,7 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
           const ran = await ws.exec({
             argv: ['./run'],
             stdin: nonce,
+            env: threadEnv(threads),
             limits: { maxProcesses: cpu.fingerprint.cores * 2 + 8, ...DEFAULT_RUN_LIMITS, ...options.runLimits },
             ...(signal ? { signal } : {}),
           });
@@ -213,6 +219,22 @@ export function createCToolchain(options: CToolchainOptions = {}): Toolchain {
       });
     },
   };
+}
+
+/**
+ * Above one thread candidates are built with OpenMP, and SKB_THREADS names the allowance in the
+ * source (`num_threads(SKB_THREADS)`); a single-threaded target builds exactly as before threads.
+ */
+function threadFlags(threads: number): string[] {
+  return threads > 1 ? ['-fopenmp', `-DSKB_THREADS=${threads}`] : [];
+}
+
+/**
+ * OpenMP's own caps, so a candidate that asks for no thread count (or a larger one) still gets at
+ * most the allowance: OMP_THREAD_LIMIT bounds every parallel region of the program.
+ */
+function threadEnv(threads: number): Record<string, string> {
+  return { OMP_NUM_THREADS: String(threads), OMP_THREAD_LIMIT: String(threads) };
 }
 
 function compileFailure(built: ExecResult, cc: string): Omit<CandidateResult, 'fingerprintKey'> {
@@ -331,8 +353,11 @@ function performanceFeedback(
   const gflops = seconds > 0 ? flopCount(op) / seconds / 1e9 : 0;
   const gbps = seconds > 0 ? minimumBytes(op) / seconds / 1e9 : 0;
   const measured = cpu.measuredPeakGflops;
-  const peak = measured ?? peakGflopsPerCore(cpu.fingerprint, cpu.clockGhz);
-  const peakText = measured !== null ? 'measured single-core f32 FMA peak' : 'estimated single-core f32 peak';
+  const threads = cpu.fingerprint.threads ?? 1;
+  // The peak of the cores a candidate may use: per-core FMA throughput times the allowance.
+  const peak = (measured ?? peakGflopsPerCore(cpu.fingerprint, cpu.clockGhz)) * threads;
+  const cores = threads > 1 ? `${threads}-core` : 'single-core';
+  const peakText = measured !== null ? `measured ${cores} f32 FMA peak` : `estimated ${cores} f32 peak`;
   return [
     `latency ${medianMs.toPrecision(4)} ms (median of ${result.samplesMs.length} runs, spread ${spreadPct.toFixed(1)}%${result.flushed ? ', caches flushed before each run' : ''})`,
     `achieved ${gflops.toPrecision(3)} GFLOP/s = ${((gflops / peak) * 100).toPrecision(3)}% of this machine's ${peakText} of ${peak.toFixed(0)} GFLOP/s (${describeCpu(cpu.fingerprint)})`,

@@ -1,6 +1,7 @@
 /**
  * The batched gemm template: the gemm template's code (gemm-template.ts) for one M x N x K product,
- * called for each batch with the scratch buffers allocated once per call. The knobs are the gemm
+ * run for each batch (on several threads, batches and row slices of them shared out) with the
+ * scratch buffers allocated once per call. The knobs are the gemm
  * knobs, with tiles ranged by the per-batch M, N, K; the baseline is the naive batched loop nest.
  */
 import { defineCTemplate, type CTemplateOptions } from './c-template.js';
@@ -16,9 +17,7 @@ export function createBatchedGemmTemplate(options: CTemplateOptions): KernelTemp
       const parts = gemmParts(op, knobs);
       return `${parts.head}
 void kernel(int Bt, int M, int N, int K, const float *A, const float *B, const float *bias, float *C) {
-${parts.alloc}  for (int bt = 0; bt < Bt; bt++) {
-    ${parts.call('A + (size_t)bt * M * K', 'B + (size_t)bt * K * N', 'C + (size_t)bt * M * N')}
-  }
+${parts.alloc}  ${parts.run(true)}
 ${parts.free}}
 `;
     },

@@ -12,10 +12,39 @@ import { FLAG_SETS, vectorWidths } from './c-common.js';
 import { currentKnobNames, nearestLegal } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
-/** What every C template is built for: the ISA flags of the CPU fingerprint, which decide the vector widths offered. */
+/**
+ * What every C template is built for: the ISA flags of the CPU fingerprint, which decide the vector
+ * widths offered, and the cores one candidate may use (the fingerprint's `threads`; default 1).
+ */
 export interface CTemplateOptions {
   isa: readonly string[];
+  threads?: number;
 }
+
+/**
+ * Thread counts offered up to `max`: 1, the powers of two below it, and `max` itself. On a
+ * single-threaded target the knob has the one value 1, so no move changes it and the code is the
+ * single-threaded code schedules were measured with before threads existed.
+ */
+export function threadCounts(max: number): number[] {
+  const counts = [1];
+  for (let t = 2; t < max; t *= 2) counts.push(t);
+  if (max > 1) counts.push(max);
+  return counts;
+}
+
+/** The `threads` knob of the templates that parallelize (gemm, batched gemm, conv2d); baseline 1. */
+export function threadsKnob(options: CTemplateOptions): KnobSpec {
+  const counts = threadCounts(options.threads ?? 1);
+  return {
+    name: 'threads',
+    description: 'cores the kernel splits its independent work across (OpenMP)',
+    values: () => [...counts],
+  };
+}
+
+/** The menu option that moves the threads knob. */
+export const PARALLELIZE_MOVES: KernelTemplate['moves'] = { 'cpu.parallelize': ['threads'] };
 
 /**
  * The knobs every C template has, after its own: code-generation flags set in the source, and

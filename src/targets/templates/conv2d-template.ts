@@ -9,7 +9,14 @@
  */
 import { conv2dOutputSize, type Operation } from '../../schedules/index.js';
 import { flagsPragma, vectorPreludeExtra, vectorWidths } from './c-common.js';
-import { defineCTemplate, dimOf, widestVector, type CTemplateOptions } from './c-template.js';
+import {
+  PARALLELIZE_MOVES,
+  defineCTemplate,
+  dimOf,
+  threadsKnob,
+  widestVector,
+  type CTemplateOptions,
+} from './c-template.js';
 import { numKnob } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
@@ -69,6 +76,7 @@ export function createConv2dTemplate(options: CTemplateOptions): KernelTemplate<
       values: () => [false, true],
     },
     { name: 'unroll', description: 'unroll factor of the loop over S', values: (op) => [...new Set([1, shape(op).S])] },
+    threadsKnob(options),
   ];
   return defineCTemplate({
     kind: 'conv2d',
@@ -83,6 +91,7 @@ export function createConv2dTemplate(options: CTemplateOptions): KernelTemplate<
       ptile: 0,
       pack: false,
       unroll: 1,
+      threads: 1,
     },
     generate: generateConv,
     // Keep the accumulators of one register block within the 32 vector registers of AVX-512 / NEON.
@@ -98,6 +107,7 @@ export function createConv2dTemplate(options: CTemplateOptions): KernelTemplate<
       'cpu.pack': ['pack', 'algorithm'],
       'cpu.unroll': ['unroll'],
       'cpu.micro_kernel': ['kb', 'owb', 'vec', 'algorithm'],
+      ...PARALLELIZE_MOVES,
     },
     // Register blocks at the widest vector: direct over a padded input with the S loop unrolled,
     // or im2col's GEMM-like loop. A wide vector alone, without a block of output channels to
@@ -133,6 +143,7 @@ export function createConv2dTemplate(options: CTemplateOptions): KernelTemplate<
         );
         return [...direct, ...im2col];
       },
+      ...((options.threads ?? 1) > 1 ? { 'cpu.parallelize': () => [{ threads: options.threads! }] } : {}),
     },
   });
 }
@@ -227,7 +238,21 @@ function shapeStride(op: Operation): number {
   return typeof op.attrs.stride === 'number' ? op.attrs.stride : 1;
 }
 
+/** An OpenMP loop over the `threads` cores on its own line (nothing on one thread), before a `for`. */
+function parallelFor(threads: number): string {
+  return threads > 1 ? `\n#pragma omp parallel for num_threads(${threads}) schedule(static)\n` : '';
+}
+
+/**
+ * Parallel work of a convolution: output-channel blocks write disjoint channels, output rows
+ * disjoint rows, and every input channel is unfolded or padded on its own. Rows are split where
+ * they are the outer loop of a direct convolution (each thread then keeps its block of weights
+ * hot for a row), channel blocks otherwise (im2col has a single "row").
+ */
 function generateConv(op: Operation, k: Knobs): string {
+  const threads = numKnob(k, 'threads');
+  const splitRows = threads > 1 && k.order === 'oh_outer' && k.algorithm !== 'im2col';
+  const splitChannels = threads > 1 && !splitRows;
   const KB = numKnob(k, 'kb');
   const NV = numKnob(k, 'owb');
   const V = numKnob(k, 'vec');
@@ -246,7 +271,9 @@ function generateConv(op: Operation, k: Knobs): string {
   const rowsVar = im2col ? '1' : 'OH';
   const colsVar = im2col ? 'OH * OW' : 'OW';
   const kBlocks = (body: (kbr: number) => string): string =>
-    `{ int k = 0;
+    splitChannels
+      ? `{ const int kfull = K / ${KB} * ${KB};${parallelFor(threads)}        for (int k = 0; k < kfull; k += ${KB}) ${body(KB)}${parallelFor(threads)}        for (int k = kfull; k < K; k++) ${body(1)} }`
+      : `{ int k = 0;
         for (; k + ${KB} <= K; k += ${KB}) ${body(KB)}
         for (; k < K; k++) ${body(1)} }`;
   // im2col with a pixel tile walks [p0, p1) of the unfolded matrix; otherwise whole rows.
@@ -262,13 +289,13 @@ function generateConv(op: Operation, k: Knobs): string {
   const loops =
     k.order === 'k_outer'
       ? kBlocks((kbr) => `for (int oh = 0; oh < ${rowsVar}; oh++) ${owBlocks(kbr)}`)
-      : `for (int oh = 0; oh < ${rowsVar}; oh++) ${kBlocks((kbr) => owBlocks(kbr))}`;
+      : `${splitRows ? parallelFor(threads) : ''}for (int oh = 0; oh < ${rowsVar}; oh++) ${kBlocks((kbr) => owBlocks(kbr))}`;
   const nest =
     im2col && PT > 0
       ? `for (int p0 = 0; p0 < OH * OW; p0 += ${PT}) { const int p1 = OH * OW - p0 < ${PT} ? OH * OW : p0 + ${PT}; ${loops} }`
       : loops;
   const prepare = im2col
-    ? `for (int c = 0; c < C; c++)
+    ? `${parallelFor(threads)}for (int c = 0; c < C; c++)
       for (int r = 0; r < R; r++)
         for (int s = 0; s < S; s++) {
           float *dst = buf + ((size_t)(c * R + r) * S + s) * OH * OW;
@@ -283,7 +310,7 @@ function generateConv(op: Operation, k: Knobs): string {
     memset(buf + (size_t)C * R * S * OH * OW, 0, VL * sizeof(float));
     p.src = buf;`
     : pack
-      ? `memset(buf, 0, bufSize * sizeof(float));
+      ? `memset(buf, 0, bufSize * sizeof(float));${parallelFor(threads)}
     for (int c = 0; c < C; c++)
       for (int h = 0; h < H; h++) memcpy(buf + ((size_t)c * p.SH + h + PAD) * p.SW + PAD, img + ((size_t)c * H + h) * W, (size_t)W * sizeof(float));
     p.src = buf;`

@@ -10,12 +10,21 @@
  * scratch tile when every operand it reads is padded, and a scalar loop over the original matrices
  * otherwise, so no knob combination reads outside the inputs or needs sizes divisible by a tile.
  *
- * The batched gemm template (batched-gemm-template.ts) shares `gemmSpec` and calls `gemmParts` for
- * each batch.
+ * Threads (target allowing more than one core): rows of C are split across an OpenMP loop, each
+ * slice a gemm of its own on its thread's scratch; one thread generates the single-threaded code.
+ *
+ * The batched gemm template (batched-gemm-template.ts) shares `gemmSpec` and `gemmParts`.
  */
 import { SkbError, type Operation } from '../../schedules/index.js';
 import { flagsPragma, unrollPragma, vectorPrelude, vectorWidths } from './c-common.js';
-import { defineCTemplate, widestVector, type CTemplateOptions, type CTemplateSpec } from './c-template.js';
+import {
+  PARALLELIZE_MOVES,
+  defineCTemplate,
+  threadsKnob,
+  widestVector,
+  type CTemplateOptions,
+  type CTemplateSpec,
+} from './c-template.js';
 import { numKnob, strKnob } from './knobs.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
@@ -53,9 +62,9 @@ function gemmDims(op: Operation): GemmDims {
   return { M: get('M'), N: get('N'), K: get('K') };
 }
 
-/** The own knobs of gemm and batched gemm (tiles depend on M, N, K; widths on the ISA). */
-function gemmKnobSpecs(isa: readonly string[]): KnobSpec[] {
-  const widths = vectorWidths(isa);
+/** The own knobs of gemm and batched gemm (tiles depend on M, N, K; widths on the ISA; threads on the target). */
+function gemmKnobSpecs(options: CTemplateOptions): KnobSpec[] {
+  const widths = vectorWidths(options.isa);
   return [
     {
       name: 'order',
@@ -95,6 +104,7 @@ function gemmKnobSpecs(isa: readonly string[]): KnobSpec[] {
       description: 'software prefetch distance in reduction steps (0: none)',
       values: () => [...PREFETCH_VALUES],
     },
+    threadsKnob(options),
   ];
 }
 
@@ -110,6 +120,7 @@ const GEMM_BASELINE: Knobs = {
   unroll: 1,
   pack: 'none',
   prefetch: 0,
+  threads: 1,
 };
 
 /** Which own knobs each CPU menu option moves, for gemm and batched gemm. */
@@ -122,6 +133,7 @@ const GEMM_MOVES: KernelTemplate['moves'] = {
   'cpu.pack': ['pack'],
   'cpu.prefetch': ['prefetch'],
   'cpu.micro_kernel': ['mr', 'nv', 'vec', 'pack', 'mc', 'nc', 'kc'],
+  ...PARALLELIZE_MOVES,
 };
 
 /**
@@ -170,10 +182,14 @@ function packedMicroKernels(isa: readonly string[]): Knobs[] {
 /** Everything of a gemm template but its kind and code: shared by gemm and batched gemm. */
 export function gemmSpec(options: CTemplateOptions): Omit<CTemplateSpec<'gemm' | 'batched_gemm'>, 'kind' | 'generate'> {
   return {
-    knobs: gemmKnobSpecs(options.isa),
+    knobs: gemmKnobSpecs(options),
     baseline: GEMM_BASELINE,
     moves: GEMM_MOVES,
-    composites: { 'cpu.micro_kernel': () => packedMicroKernels(options.isa) },
+    composites: {
+      'cpu.micro_kernel': () => packedMicroKernels(options.isa),
+      // Straight to every core: splitting rows of C pays on its own, and stepping 1, 2, 4, ... costs samples.
+      ...((options.threads ?? 1) > 1 ? { 'cpu.parallelize': () => [{ threads: options.threads! }] } : {}),
+    },
     clamp: clampGemmTiles,
     renamedKnobs: GEMM_RENAMED_KNOBS,
     generateLegalizes: true,
@@ -186,8 +202,11 @@ export interface GemmParts {
   head: string;
   /** Statements that allocate the scratch buffers `skb_ap` and `skb_bp` (may be empty). */
   alloc: string;
-  /** The call of skb_gemm for one matrix product, with the kernel's pointers named by the caller. */
-  call(a: string, b: string, c: string): string;
+  /**
+   * Statements computing the kernel's products: one M x N x K product of A, B and C, or (batched)
+   * `Bt` of them stored one after another.
+   */
+  run(batched: boolean): string;
   /** Statements that free the scratch buffers. */
   free: string;
 }
@@ -214,8 +233,19 @@ export function gemmParts(op: Operation, knobs: Knobs): GemmParts {
 }
 
 function headerLines(knobs: Knobs): string {
-  return `${flagsPragma(strKnob(knobs, 'flags'))}#include <math.h>\n#include <stddef.h>\n#include <stdlib.h>\n#include <string.h>\n\n`;
+  return `${flagsPragma(strKnob(knobs, 'flags'))}#include <math.h>\n#include <stddef.h>\n#include <stdlib.h>\n#include <string.h>\n${
+    numKnob(knobs, 'threads') > 1 ? THREAD_ID : ''
+  }\n`;
 }
+
+/** The running OpenMP thread, whose scratch a work item uses (0 where OpenMP is off). */
+const THREAD_ID = `#ifdef _OPENMP
+#include <omp.h>
+#define SKB_TID omp_get_thread_num()
+#else
+#define SKB_TID 0
+#endif
+`;
 
 /** The tiled scalar loop nest: C starts as the bias (or 0), every tile accumulates into it. */
 function scalarParts(knobs: Knobs, ep: Epilogue): GemmParts {
@@ -258,7 +288,68 @@ ${I}  }
 ${points}      }
 ${ep.relu ? '  for (size_t i = 0; i < (size_t)M * N; i++) if (C[i] < 0.0f) C[i] = 0.0f;\n' : ''}}
 `;
-  return { head, alloc: '', call: (a, b, c) => `skb_gemm(M, N, K, ${a}, ${b}, bias, ${c});`, free: '' };
+  return {
+    head,
+    alloc: '',
+    run: (batched) =>
+      productsLoop(
+        numKnob(knobs, 'threads'),
+        1,
+        batched,
+        (p) => `skb_gemm(${p.m}, N, K, ${p.a}, ${p.b}, bias, ${p.c});`,
+      ),
+    free: '',
+  };
+}
+
+/** One product (or row slice of one) that productsLoop hands to skb_gemm, as C expressions. */
+interface GemmCall {
+  m: string;
+  a: string;
+  b: string;
+  c: string;
+  /** The OpenMP thread running it, whose scratch it uses ('0' on one thread). */
+  thread: string;
+}
+
+/**
+ * The loop over a kernel's products. On one thread: each product in turn, as before threads
+ * existed. On T threads: an OpenMP loop over work items, each a slice of whole register blocks of
+ * rows of one product (a gemm of its own with the same leading dimensions, on its thread's
+ * scratch). A product is cut into as many slices as it takes to give every thread work
+ * (ceil(T / batches), 1 once the batches alone are enough), so a batch of small products does not
+ * pay a parallel region each, and only the last slice of a product has a partial register block.
+ */
+function productsLoop(threads: number, mr: number, batched: boolean, gemm: (call: GemmCall) => string): string {
+  if (threads === 1) {
+    const one = (b: string): GemmCall => ({
+      m: 'M',
+      a: b ? `A + (size_t)${b} * M * K` : 'A',
+      b: b ? `B + (size_t)${b} * K * N` : 'B',
+      c: b ? `C + (size_t)${b} * M * N` : 'C',
+      thread: '0',
+    });
+    return batched ? `for (int bt = 0; bt < Bt; bt++) {\n    ${gemm(one('bt'))}\n  }` : gemm(one(''));
+  }
+  const batches = batched ? 'Bt' : '1';
+  const batchOffset = (perBatch: string): string => (batched ? ` + (size_t)skb_b * ${perBatch}` : '');
+  return `{
+    const int skb_s = ${batched ? `Bt >= ${threads} ? 1 : (${threads} + Bt - 1) / Bt` : String(threads)};
+    const int skb_chunk = ((M + skb_s - 1) / skb_s + ${mr - 1}) / ${mr} * ${mr};
+#pragma omp parallel for num_threads(${threads}) schedule(static)
+    for (int skb_w = 0; skb_w < ${batches} * skb_s; skb_w++) {
+      const int skb_b = skb_w / skb_s, skb_m0 = skb_w % skb_s * skb_chunk;
+      const int skb_m1 = skb_m0 + skb_chunk < M ? skb_m0 + skb_chunk : M;
+      (void)skb_b;
+      if (skb_m0 < skb_m1) ${gemm({
+        m: 'skb_m1 - skb_m0',
+        a: `A${batchOffset('M * K')} + (size_t)skb_m0 * K`,
+        b: `B${batchOffset('K * N')}`,
+        c: `C${batchOffset('M * N')} + (size_t)skb_m0 * N`,
+        thread: 'SKB_TID',
+      })}
+    }
+  }`;
 }
 
 /** The BLIS-style kernel: NC / KC / MC cache tiles, optional packing, an MR x NR vector micro-kernel. */
@@ -432,16 +523,29 @@ ${packA ? '        skb_pack_a(mcb, kcb, A + (size_t)ic * K + pc, K, ap);\n' : ''
   }
 }
 `;
-  // Scratch sizes: one MC x KC block of A and one KC x NC block of B, rounded up to whole slivers.
+  // Scratch per thread: one MC x KC block of A and one KC x NC block of B, rounded up to whole
+  // slivers and to 64 bytes (16 floats), so every thread's panels stay aligned.
+  const threads = numKnob(knobs, 'threads');
   const alloc = `  const int skb_mc = ${tile('mc', 'M')} < M ? ${tile('mc', 'M')} : M, skb_nc = ${tile('nc', 'N')} < N ? ${tile('nc', 'N')} : N, skb_kc = ${tile('kc', 'K')} < K ? ${tile('kc', 'K')} : K;
-  float *skb_ap = ${packA ? `(float *)aligned_alloc(64, ((size_t)(skb_mc + ${MR - 1}) / ${MR} * ${MR} * skb_kc * sizeof(float) + 63) / 64 * 64)` : 'NULL'};
-  float *skb_bp = ${packB ? `(float *)aligned_alloc(64, ((size_t)(skb_nc + ${NR - 1}) / ${NR} * ${NR} * skb_kc * sizeof(float) + 63) / 64 * 64)` : 'NULL'};
+  const size_t skb_ap_n = ${packA ? `((size_t)(skb_mc + ${MR - 1}) / ${MR} * ${MR} * skb_kc + 15) / 16 * 16` : '0'};
+  const size_t skb_bp_n = ${packB ? `((size_t)(skb_nc + ${NR - 1}) / ${NR} * ${NR} * skb_kc + 15) / 16 * 16` : '0'};
+  float *skb_ap = skb_ap_n ? (float *)aligned_alloc(64, ${threads} * skb_ap_n * sizeof(float)) : NULL;
+  float *skb_bp = skb_bp_n ? (float *)aligned_alloc(64, ${threads} * skb_bp_n * sizeof(float)) : NULL;
   (void)skb_mc; (void)skb_nc; (void)skb_kc;
 `;
+  const scratch = (buf: string, thread: string): string =>
+    thread === '0' ? buf : `(${buf} ? ${buf} + ${thread} * ${buf}_n : NULL)`;
   return {
     head,
     alloc,
-    call: (a, b, c) => `skb_gemm(M, N, K, ${a}, ${b}, bias, ${c}, skb_ap, skb_bp);`,
+    run: (batched) =>
+      productsLoop(
+        threads,
+        MR,
+        batched,
+        (p) =>
+          `skb_gemm(${p.m}, N, K, ${p.a}, ${p.b}, bias, ${p.c}, ${scratch('skb_ap', p.thread)}, ${scratch('skb_bp', p.thread)});`,
+      ),
     free: '  free(skb_ap);\n  free(skb_bp);\n',
   };
 }
@@ -455,7 +559,7 @@ export function createGemmTemplate(options: CTemplateOptions): KernelTemplate<'g
       const parts = gemmParts(op, knobs);
       return `${parts.head}
 void kernel(int M, int N, int K, const float *A, const float *B, const float *bias, float *C) {
-${parts.alloc}  ${parts.call('A', 'B', 'C')}
+${parts.alloc}  ${parts.run(false)}
 ${parts.free}}
 `;
     },

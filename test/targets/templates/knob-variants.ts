@@ -8,7 +8,7 @@ import { parseOperation, type Operation, type OperationInput } from '../../../sr
 import { naiveBaseline } from '../../../src/targets/c/baselines.js';
 import type { Toolchain } from '../../../src/targets/toolchain.js';
 import type { Executor } from '../../../src/targets/executor.js';
-import { CPU_MENU } from '../../../src/search/menus/cpu-menu.js';
+import { cpuMenu } from '../../../src/search/menus/cpu-menu.js';
 import type { KernelTemplate, Knobs } from '../../../src/targets/templates/template.js';
 
 /** Every vector width a template can offer, so each is compiled and checked on any test machine. */
@@ -76,7 +76,7 @@ export function expectTemplateContract(t: KernelTemplate, input: OperationInput)
     expect(values, spec.name).toContain(base[spec.name]);
     expect(new Set(values.map(String)).size, `${spec.name} values are distinct`).toBe(values.length);
   }
-  const ids = new Set(CPU_MENU.options.map((o) => o.id));
+  const ids = new Set(cpuMenu(2).options.map((o) => o.id));
   const names = new Set(t.knobs.map((s) => s.name));
   for (const [id, moved] of Object.entries(t.moves)) {
     expect(ids.has(id), `${id} is a CPU menu id`).toBe(true);

@@ -482,7 +482,7 @@ describe('Triton matmul template in the template planner', () => {
   it('the planner factory gives KernelBench targets the template planner for gemm and says what to do for other kinds', async () => {
     const factory = createPlannerFactory({
       config: { models: [], openaiBaseUrl: undefined, openaiApiKey: undefined },
-      isa: { byTarget: new Map(), local: [] },
+      cpu: { byTarget: new Map(), local: { isa: [] } },
     });
     const planner2 = factory(SearchConfigSchema.parse({}), { id: 'h200', toolchain: createKernelBenchToolchain() });
     expect(planner2.baseline({ ...task, operation: OPS[3]! }).code).toContain('torch.matmul(A, B)');
@@ -591,7 +591,7 @@ describe("Triton matmul template: transposed operands and the GPU's shared memor
   it('the planner factory sizes tiles by the compute capability of the target it plans for', async () => {
     const factory = createPlannerFactory({
       config: { models: [], openaiBaseUrl: undefined, openaiApiKey: undefined },
-      isa: { byTarget: new Map(), local: [] },
+      cpu: { byTarget: new Map(), local: { isa: [] } },
       gpu: { byTarget: new Map([['h200', { computeCapability: '9.0', smCount: 132 }]]) },
     });
     const big = op({ kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 }, dtype: 'bf16' });
