@@ -46,6 +46,25 @@ export function threadsKnob(options: CTemplateOptions): KnobSpec {
 /** The menu option that moves the threads knob. */
 export const PARALLELIZE_MOVES: KernelTemplate['moves'] = { 'cpu.parallelize': ['threads'] };
 
+type Composites = NonNullable<KernelTemplate['composites']>;
+
+/**
+ * The composite moves of a template that parallelizes. On a target with several cores each
+ * composite knob set runs on all of them (a packed micro-kernel measured on one core of the
+ * allowance would lose to any parallel parent and never enter the beam), and `cpu.parallelize`
+ * moves straight to every core: splitting the work pays on its own, and stepping 1, 2, 4, ...
+ * costs samples. On one core the composites are as given.
+ */
+export function onAllCores(options: CTemplateOptions, composites: Composites): Composites {
+  const threads = options.threads ?? 1;
+  if (threads <= 1) return composites;
+  const parallel: Composites = { 'cpu.parallelize': () => [{ threads }] };
+  for (const [id, sets] of Object.entries(composites)) {
+    if (sets) parallel[id] = (op) => sets(op).map((set) => ({ ...set, threads }));
+  }
+  return parallel;
+}
+
 /**
  * The knobs every C template has, after its own: code-generation flags set in the source, and
  * `restrict`, the compiler hints (`cpu.compiler_hints`), which every template realizes as

@@ -13,6 +13,7 @@ import {
   PARALLELIZE_MOVES,
   defineCTemplate,
   dimOf,
+  onAllCores,
   threadsKnob,
   widestVector,
   type CTemplateOptions,
@@ -112,7 +113,7 @@ export function createConv2dTemplate(options: CTemplateOptions): KernelTemplate<
     // Register blocks at the widest vector: direct over a padded input with the S loop unrolled,
     // or im2col's GEMM-like loop. A wide vector alone, without a block of output channels to
     // share each input load, or a block alone at scalar width, pays little.
-    composites: {
+    composites: onAllCores(options, {
       'cpu.micro_kernel': (op) => {
         const vec = widestVector(options.isa);
         const direct = [2, 4, 8].flatMap((kb) =>
@@ -143,8 +144,7 @@ export function createConv2dTemplate(options: CTemplateOptions): KernelTemplate<
         );
         return [...direct, ...im2col];
       },
-      ...((options.threads ?? 1) > 1 ? { 'cpu.parallelize': () => [{ threads: options.threads! }] } : {}),
-    },
+    }),
   });
 }
 

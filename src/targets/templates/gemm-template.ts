@@ -20,6 +20,7 @@ import { flagsPragma, unrollPragma, vectorPrelude, vectorWidths } from './c-comm
 import {
   PARALLELIZE_MOVES,
   defineCTemplate,
+  onAllCores,
   threadsKnob,
   widestVector,
   type CTemplateOptions,
@@ -185,11 +186,7 @@ export function gemmSpec(options: CTemplateOptions): Omit<CTemplateSpec<'gemm' |
     knobs: gemmKnobSpecs(options),
     baseline: GEMM_BASELINE,
     moves: GEMM_MOVES,
-    composites: {
-      'cpu.micro_kernel': () => packedMicroKernels(options.isa),
-      // Straight to every core: splitting rows of C pays on its own, and stepping 1, 2, 4, ... costs samples.
-      ...((options.threads ?? 1) > 1 ? { 'cpu.parallelize': () => [{ threads: options.threads! }] } : {}),
-    },
+    composites: onAllCores(options, { 'cpu.micro_kernel': () => packedMicroKernels(options.isa) }),
     clamp: clampGemmTiles,
     renamedKnobs: GEMM_RENAMED_KNOBS,
     generateLegalizes: true,

@@ -80,6 +80,18 @@ describe('threads knob', () => {
       expect(t.composites?.['cpu.parallelize']?.(op)).toEqual([{ threads: 2 }]);
     }
     expect(createGemmTemplate({ isa: ALL_ISA }).composites?.['cpu.parallelize']).toBeUndefined();
+    // The packed micro-kernel runs on every core the target allows, and on one core elsewhere.
+    const conv = parseOperation({ kind: 'conv2d', dims: { N: 1, C: 8, H: 8, W: 8, K: 8, R: 3, S: 3 } });
+    for (const [t, o] of [
+      [gemm, op],
+      [conv2d, conv],
+    ] as const) {
+      const sets = t.composites?.['cpu.micro_kernel']?.(o) ?? [];
+      expect(sets.length).toBeGreaterThan(0);
+      expect(sets.every((k) => k.threads === 2)).toBe(true);
+    }
+    const single = createGemmTemplate({ isa: ALL_ISA }).composites?.['cpu.micro_kernel']?.(op) ?? [];
+    expect(single.some((k) => 'threads' in k)).toBe(false);
   });
 
   it.runIf(twoCores)(
