@@ -160,8 +160,8 @@ describe('a target with threads', () => {
 
   it.runIf(twoCores)('caps a candidate that asks OpenMP for more threads than the allowance', async () => {
     const op = parseOperation({ kind: 'gemm', dims: { M: 4, N: 4, K: 4 } });
-    // Correct only while OpenMP hands it at most two threads: each thread writes the row of C its
-    // number names, rows 2 and 3 stay zero (and wrong) unless it ran on more threads than allowed.
+    // Correct only while OpenMP hands it at most two threads: it counts the threads its 64-thread
+    // region got, and writes zeros (a wrong product) if that is more than the allowance.
     const greedy = `#include <omp.h>
 void kernel(int M, int N, int K, const float *A, const float *B, const float *bias, float *C) {
   (void)bias;
