@@ -98,3 +98,11 @@ static inline float hsum(vf v) { float s = 0.0f; for (int i = 0; i < VL; i++) s 
 static inline float hmax(vf v) { float s = v[0]; for (int i = 1; i < VL; i++) s = v[i] > s ? v[i] : s; return s; }
 ${exp}`;
 }
+
+/**
+ * The OpenMP pragma that splits the `for` loop after it across `threads` cores, in equal static
+ * chunks (each iteration of the templates' parallel loops costs about the same).
+ */
+export function parallelForPragma(threads: number): string {
+  return `#pragma omp parallel for num_threads(${threads}) schedule(static)`;
+}

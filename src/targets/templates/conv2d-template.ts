@@ -8,7 +8,7 @@
  * stores (its loads run into slack reserved after the buffers) rather than scalar code.
  */
 import { conv2dOutputSize, type Operation } from '../../schedules/index.js';
-import { flagsPragma, vectorPreludeExtra, vectorWidths } from './c-common.js';
+import { flagsPragma, parallelForPragma, vectorPreludeExtra, vectorWidths } from './c-common.js';
 import {
   PARALLELIZE_MOVES,
   defineCTemplate,
@@ -240,7 +240,7 @@ function shapeStride(op: Operation): number {
 
 /** An OpenMP loop over the `threads` cores on its own line (nothing on one thread), before a `for`. */
 function parallelFor(threads: number): string {
-  return threads > 1 ? `\n#pragma omp parallel for num_threads(${threads}) schedule(static)\n` : '';
+  return threads > 1 ? `\n${parallelForPragma(threads)}\n` : '';
 }
 
 /**

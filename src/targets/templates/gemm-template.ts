@@ -16,7 +16,7 @@
  * The batched gemm template (batched-gemm-template.ts) shares `gemmSpec` and `gemmParts`.
  */
 import { SkbError, type Operation } from '../../schedules/index.js';
-import { flagsPragma, unrollPragma, vectorPrelude, vectorWidths } from './c-common.js';
+import { flagsPragma, parallelForPragma, unrollPragma, vectorPrelude, vectorWidths } from './c-common.js';
 import {
   PARALLELIZE_MOVES,
   defineCTemplate,
@@ -333,7 +333,7 @@ function productsLoop(threads: number, mr: number, batched: boolean, gemm: (call
   return `{
     const int skb_s = ${batched ? `Bt >= ${threads} ? 1 : (${threads} + Bt - 1) / Bt` : String(threads)};
     const int skb_chunk = ((M + skb_s - 1) / skb_s + ${mr - 1}) / ${mr} * ${mr};
-#pragma omp parallel for num_threads(${threads}) schedule(static)
+${parallelForPragma(threads)}
     for (int skb_w = 0; skb_w < ${batches} * skb_s; skb_w++) {
       const int skb_b = skb_w / skb_s, skb_m0 = skb_w % skb_s * skb_chunk;
       const int skb_m1 = skb_m0 + skb_chunk < M ? skb_m0 + skb_chunk : M;
