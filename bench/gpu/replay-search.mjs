@@ -106,6 +106,7 @@ const { createSearchService } = await import(dist('search/search-service.js'));
 const { createTemplatePlanner } = await import(dist('search/template-planner.js'));
 const { menuFor } = await import(dist('search/menus/index.js'));
 const { gpuTemplateFor } = await import(dist('targets/templates/index.js'));
+const { poolOfTargets } = await import(dist('targets/target-pool.js'));
 const { sharedMemoryBudgetFor } = await import(dist('targets/templates/triton-matmul-template.js'));
 const { makeTargetRecord, targetKey, parseOperation } = await import(dist('schedules/index.js'));
 
@@ -193,6 +194,7 @@ function replayTarget(byOperation) {
   };
   return {
     id: 'gpu',
+    member: 'replay',
     description: `${fingerprint.name} (replayed sweep)`,
     executor: null,
     toolchain,
@@ -215,7 +217,7 @@ const cases = results
 const byOperation = new Map(
   cases.map((c) => [JSON.stringify(c.op.dims) + c.op.dtype + c.op.epilogue.join('+') + c.op.kind, c]),
 );
-const target = replayTarget(byOperation);
+const target = poolOfTargets('gpu', [replayTarget(byOperation)]);
 const planner = createTemplatePlanner({ templates: (kind) => gpuTemplateFor(kind, templateOptions) });
 const searchConfig = {
   planner: 'template',

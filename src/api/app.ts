@@ -5,6 +5,7 @@ import { HTTPException } from 'hono/http-exception';
 import { isSkbError, type ErrorCode } from '../schedules/index.js';
 import type { KnowledgeBase } from '../search/index.js';
 import type { SearchService } from '../search/index.js';
+import type { MemberState } from '../targets/index.js';
 import { createTokenCheck, createWriteAccessCheck } from './auth.js';
 import type { Config } from './config.js';
 import { mountConsole } from './console/console-routes.js';
@@ -33,6 +34,8 @@ export interface AppDeps {
   search?: SearchService;
   /** Ids of the targets of the targets file, where startSearch may run a search. */
   targetIds?: readonly string[];
+  /** The members of each configured target's pool with their state, for the targets query. */
+  memberStates?: () => ReadonlyMap<string, readonly MemberState[]>;
 }
 
 /** Every error response outside GraphQL execution has the GraphQL error shape, so clients parse one envelope. */
@@ -97,6 +100,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
       ...(deps.targetNames ? { targetNames: deps.targetNames } : {}),
       ...(deps.search ? { search: deps.search } : {}),
       ...(deps.targetIds ? { targetIds: deps.targetIds } : {}),
+      ...(deps.memberStates ? { memberStates: deps.memberStates } : {}),
     });
     return yoga.fetch(c.req.raw, context);
   });

@@ -1,7 +1,6 @@
 import { messageOf } from '../schedules/index.js';
 import type { KnowledgeBase } from '../search/index.js';
-import { createTarget } from '../targets/index.js';
-import { loadTargets } from '../targets/index.js';
+import { createTarget, loadTargets, membersOf } from '../targets/index.js';
 import type { Logger } from './logger.js';
 
 /** Names of the configured targets mapped to the keys of their fingerprints, e.g. "local" -> t-…. */
@@ -17,11 +16,12 @@ export async function registerLocalTargets(deps: {
   targetsFile: string | undefined;
   cwd: string;
   logger: Logger;
-}): Promise<TargetNames> {
+}): Promise<Map<string, string>> {
   const { targets } = await loadTargets({ file: deps.targetsFile, cwd: deps.cwd });
   const names = new Map<string, string>();
   for (const entry of targets.targets) {
-    if (entry.executor.kind !== 'local') continue;
+    // A pool registers its first member: its members share one hardware family.
+    if (membersOf(entry)[0]!.executor.kind !== 'local') continue;
     const target = createTarget(entry);
     try {
       const record = await target.record();

@@ -1,6 +1,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
 import type { KnowledgeBase } from '../search/index.js';
+import type { MemberState } from '../targets/index.js';
 import type { SearchService } from '../search/index.js';
 import { resolveApiToken, type ApiToken } from './api-token.js';
 import { createApp } from './app.js';
@@ -44,6 +45,8 @@ export async function startServer(deps: {
   search?: SearchService;
   /** Ids of the targets of the targets file, where startSearch may run a search. */
   targetIds?: readonly string[];
+  /** The members of each configured target's pool with their state, for the targets query. */
+  memberStates?: () => ReadonlyMap<string, readonly MemberState[]>;
 }): Promise<RunningServer> {
   const { kb, config, logger } = deps;
   const apiToken = await resolveApiToken(config);
@@ -55,6 +58,7 @@ export async function startServer(deps: {
     ...(deps.targetNames ? { targetNames: deps.targetNames } : {}),
     ...(deps.search ? { search: deps.search } : {}),
     ...(deps.targetIds ? { targetIds: deps.targetIds } : {}),
+    ...(deps.memberStates ? { memberStates: deps.memberStates } : {}),
   });
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, () => resolve(s));

@@ -18,7 +18,14 @@ import { importSeedPacks } from '../search/index.js';
 import { menuFor } from '../search/index.js';
 import { plannerSupport } from '../search/index.js';
 import type { SearchService } from '../search/index.js';
-import { createTarget, type CTemplateOptions, type Target } from '../targets/index.js';
+import {
+  createSshHostRegistry,
+  createTargetPool,
+  sshSessionLimits,
+  type CTemplateOptions,
+  type MemberState,
+  type TargetPool,
+} from '../targets/index.js';
 import { findTarget, loadTargets, type TargetsFile } from '../targets/index.js';
 import type { Config } from './config.js';
 import { registerLocalTargets, type TargetNames } from './local-targets.js';
@@ -33,8 +40,10 @@ export interface Services {
   targetNames: TargetNames;
   /** Ids of the targets of the targets file: where searches may run. */
   targetIds: readonly string[];
-  /** The target of the targets file with this id (one per id for the life of the services); NOT_FOUND for another id. */
-  target(id: string): Target;
+  /** The target (pool) of the targets file with this id (one per id for the life of the services); NOT_FOUND for another id. */
+  target(id: string): TargetPool;
+  /** The members of each configured target built so far, with their state, by target id. */
+  memberStates(): Map<string, MemberState[]>;
   /** Stops the search service (running searches stay resumable) and its targets, then closes the knowledge base. */
   close(): Promise<void>;
 }
@@ -120,15 +129,24 @@ export async function openServices(
     const { targets } = await loadTargets({ file: config.targetsFile, cwd });
     const targetNames = await registerLocalTargets({ kb, targetsFile: config.targetsFile, cwd, logger });
     const cpus = await cpusOfTargets(kb, targetNames);
-    // One Target per id for the life of the services: an SSH target keeps its connection between searches.
-    const built = new Map<string, Target>();
-    const targetById = (id: string): Target => {
-      let target = built.get(id);
-      if (!target) {
-        target = createTarget(findTarget(targets, id), { env });
-        built.set(id, target);
+    // One pool per id for the life of the services: an SSH member keeps its connection between
+    // searches, and every member naming a host counts against that host's channel limit.
+    const built = new Map<string, TargetPool>();
+    const sshHosts = createSshHostRegistry(sshSessionLimits(targets));
+    const targetById = (id: string): TargetPool => {
+      let pool = built.get(id);
+      if (!pool) {
+        pool = createTargetPool(findTarget(targets, id), {
+          env,
+          sshHosts,
+          // A remote target's name resolves once a search has fingerprinted one of its members.
+          onFingerprint: (key) => {
+            if (!targetNames.has(id)) targetNames.set(id, key);
+          },
+        });
+        built.set(id, pool);
       }
-      return target;
+      return pool;
     };
     const search = createSearchService({
       searches: kb.searches,
@@ -158,6 +176,7 @@ export async function openServices(
       targetNames,
       targetIds: targets.targets.map((t) => t.id),
       target: targetById,
+      memberStates: () => new Map([...built].map(([id, pool]) => [id, pool.states()])),
       async close() {
         await configured.close();
         await kb.close();

@@ -137,7 +137,7 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
       if (closed) throw new SkbError('CONFLICT', 'The search service is closed: start searches before closing it');
       const task = parseOrThrow(TaskSchema, taskInput, 'Invalid task');
       const config = parseOrThrow(SearchConfigSchema, configInput, 'Invalid search settings');
-      const target = deps.targets(task.target);
+      const target = deps.targets(task.target).primary;
       // The checks read only what every menu of the toolchain shares (translate options, any options).
       checkSearchConfig(config, deps.menus(target.toolchain.kind, {}));
       const record = newSearchRecord({ id: randomUUID(), task, config, createdAt: new Date().toISOString() });

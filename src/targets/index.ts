@@ -12,8 +12,12 @@ export { createLocalExecutor } from './local-executor.js';
 export { createSshExecutor } from './ssh-executor.js';
 export { createTarget } from './target.js';
 export type { Target, TargetDeps } from './target.js';
-export { findTarget, loadTargets } from './targets-file.js';
-export type { TargetEntry, TargetsFile } from './targets-file.js';
+export { createTargetPool, isMemberFailure, MEMBER_RETRY_MS, poolOfTargets } from './target-pool.js';
+export type { MemberLease, MemberState, MemberStateName, TargetPool } from './target-pool.js';
+export { createSshHostRegistry } from './ssh-hosts.js';
+export type { SshHostRegistry } from './ssh-hosts.js';
+export { findTarget, loadTargets, membersOf, sshSessionLimits } from './targets-file.js';
+export type { MemberEntry, TargetEntry, TargetsFile } from './targets-file.js';
 export {
   currentKnobNames,
   kernelTemplateFor,

@@ -78,6 +78,11 @@ export interface SshExecutorOptions extends SshExecutorConfig {
   /** How candidates are sandboxed on the host; default DEFAULT_SANDBOX (bubblewrap, no GPU devices). */
   sandbox?: SandboxSettings;
   /**
+   * Channel slots shared with the other executors of this host (see ssh-hosts.ts); default slots
+   * of this executor's own, maxSessions of them.
+   */
+  sessionSlots?: Semaphore;
+  /**
    * How long after the wall-time limit and `timeout`'s kill grace the local timer gives up on the
    * host and kills the channel itself; default 2000 ms.
    */
@@ -102,6 +107,7 @@ export function createSshExecutor(options: SshExecutorOptions): Executor {
     defaultLimits,
     localGraceMs = 2_000,
     sandbox = DEFAULT_SANDBOX,
+    sessionSlots,
     ...rest
   } = options;
   const config = parseOrThrow(
@@ -117,7 +123,7 @@ export function createSshExecutor(options: SshExecutorOptions): Executor {
     );
   }
   const connector = createSshConnector({ ...config, ...(privateKey !== undefined ? { privateKey } : {}) });
-  const host: SshHost = { connector, slots: new Semaphore(config.maxSessions) };
+  const host: SshHost = { connector, slots: sessionSlots ?? new Semaphore(config.maxSessions) };
   const baseLimits: ExecLimits = { ...DEFAULT_LIMITS, ...defaultLimits };
   const live = createLiveWorkspaces();
   const gate = createSandboxGate(sandbox, connector.where);

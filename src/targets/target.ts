@@ -11,11 +11,14 @@ import { createKernelBenchToolchain } from './kernelbench/kernelbench-toolchain.
 import { createLocalExecutor } from './local-executor.js';
 import { installationOf, type SandboxSettings } from './sandbox.js';
 import { createSshExecutor } from './ssh-executor.js';
-import type { SshExecutorEntry, TargetEntry } from './targets-file.js';
+import type { SshHostRegistry } from './ssh-hosts.js';
+import { membersOf, type MemberEntry, type SshExecutorEntry, type TargetEntry } from './targets-file.js';
 import type { CandidateResult, EvaluateRequest, Toolchain } from './toolchain.js';
 
 export interface Target {
   readonly id: string;
+  /** Which member of the target's pool this is: "local", user@host:port, with " cuda:N" for a GPU. */
+  readonly member: string;
   readonly description: string;
   readonly executor: Executor;
   readonly toolchain: Toolchain;
@@ -33,6 +36,8 @@ export interface TargetDeps {
   kernelbench?: (config: Extract<TargetEntry['toolchain'], { kind: 'kernelbench' }>) => Toolchain;
   /** Environment used to resolve `agent: true` (SSH_AUTH_SOCK); default process.env. */
   env?: Record<string, string | undefined>;
+  /** Channel slots per SSH host, shared by every target of a service; default each executor its own. */
+  sshHosts?: SshHostRegistry;
 }
 
 function expandHome(path: string): string {
@@ -54,7 +59,8 @@ export function sandboxOf(entry: TargetEntry): SandboxSettings {
   };
 }
 
-function sshExecutor(e: SshExecutorEntry, env: Record<string, string | undefined>, sandbox: SandboxSettings): Executor {
+function sshExecutor(e: SshExecutorEntry, deps: TargetDeps, sandbox: SandboxSettings): Executor {
+  const env = deps.env ?? process.env;
   let agent: string | undefined;
   if (e.agent === true) {
     agent = env.SSH_AUTH_SOCK;
@@ -74,17 +80,24 @@ function sshExecutor(e: SshExecutorEntry, env: Record<string, string | undefined
     ...(e.privateKeyPath !== undefined ? { privateKeyPath: expandHome(e.privateKeyPath) } : {}),
     ...(agent !== undefined ? { agent } : {}),
     ...(e.maxSessions !== undefined ? { maxSessions: e.maxSessions } : {}),
+    ...(deps.sshHosts ? { sessionSlots: deps.sshHosts.slots(e) } : {}),
     sandbox,
   });
 }
 
-/** Builds the target of one targets-file entry. Nothing connects or runs until it is used. */
+/**
+ * Builds the target of one targets-file entry: its first member, for a pool (the pool itself is
+ * target-pool.ts's). Nothing connects or runs until it is used.
+ */
 export function createTarget(entry: TargetEntry, deps: TargetDeps = {}): Target {
+  return createMemberTarget(entry, membersOf(entry)[0]!, deps);
+}
+
+/** Builds the target of one member of an entry: its machine, and its GPU where it names one. */
+export function createMemberTarget(entry: TargetEntry, member: MemberEntry, deps: TargetDeps = {}): Target {
   const sandbox = sandboxOf(entry);
   const executor =
-    entry.executor.kind === 'local'
-      ? createLocalExecutor({ sandbox })
-      : sshExecutor(entry.executor, deps.env ?? process.env, sandbox);
+    member.executor.kind === 'local' ? createLocalExecutor({ sandbox }) : sshExecutor(member.executor, deps, sandbox);
   let toolchain: Toolchain;
   if (entry.toolchain.kind === 'c') {
     toolchain = createCToolchain({
@@ -92,21 +105,19 @@ export function createTarget(entry: TargetEntry, deps: TargetDeps = {}): Target 
       ...(entry.toolchain.cflags ? { cflags: entry.toolchain.cflags } : {}),
       ...(entry.toolchain.threads !== undefined ? { threads: entry.toolchain.threads } : {}),
     });
-  } else if (deps.kernelbench) {
-    toolchain = deps.kernelbench(entry.toolchain);
   } else {
-    const { python, env, warmWorkers, suspiciousSpeedup } = entry.toolchain;
-    toolchain = createKernelBenchToolchain({
-      ...(python !== undefined ? { python } : {}),
-      ...(env !== undefined ? { env } : {}),
-      ...(warmWorkers !== undefined ? { warmWorkers } : {}),
-      ...(suspiciousSpeedup !== undefined ? { suspiciousSpeedup } : {}),
-    });
+    // A member's GPU is the only one its candidates see.
+    const settings =
+      member.device === undefined
+        ? entry.toolchain
+        : { ...entry.toolchain, env: { ...entry.toolchain.env, CUDA_VISIBLE_DEVICES: member.device } };
+    toolchain = deps.kernelbench ? deps.kernelbench(settings) : kernelBenchToolchainOf(settings);
   }
   const description = entry.description ?? `${entry.id}: ${executor.describe}, ${entry.toolchain.kind} toolchain`;
   let fingerprint: Promise<Fingerprint> | undefined;
   const target: Target = {
     id: entry.id,
+    member: member.name,
     description,
     executor,
     toolchain,
@@ -129,4 +140,14 @@ export function createTarget(entry: TargetEntry, deps: TargetDeps = {}): Target 
     },
   };
   return target;
+}
+
+function kernelBenchToolchainOf(settings: Extract<TargetEntry['toolchain'], { kind: 'kernelbench' }>): Toolchain {
+  const { python, env, warmWorkers, suspiciousSpeedup } = settings;
+  return createKernelBenchToolchain({
+    ...(python !== undefined ? { python } : {}),
+    ...(env !== undefined ? { env } : {}),
+    ...(warmWorkers !== undefined ? { warmWorkers } : {}),
+    ...(suspiciousSpeedup !== undefined ? { suspiciousSpeedup } : {}),
+  });
 }

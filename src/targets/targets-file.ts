@@ -90,8 +90,28 @@ const KernelBenchToolchainEntrySchema = z
     warmWorkers: z.boolean().optional(),
     /** A speedup over eager PyTorch above this marks a candidate suspect, not admitted (default 10). */
     suspiciousSpeedup: z.number().gt(1).max(1e6).optional(),
+    /**
+     * The GPUs of each host this target may use, as CUDA_VISIBLE_DEVICES values ("0", "1", or a
+     * GPU-/MIG- UUID): each is a member of the target's pool, running one search at a time.
+     */
+    devices: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^(\d{1,3}|GPU-[0-9a-fA-F-]{8,64}|MIG-[0-9A-Za-z/-]{1,96})$/,
+            'each device is one CUDA_VISIBLE_DEVICES value: an index such as "0", or a GPU- or MIG- UUID as nvidia-smi -L prints it',
+          ),
+      )
+      .min(1, 'list at least one device, or leave devices out to use what the host shows')
+      .max(64)
+      .refine((ds) => new Set(ds).size === ds.length, 'each device is listed once')
+      .optional(),
   })
-  .strict();
+  .strict()
+  .refine((t) => t.devices === undefined || t.env?.CUDA_VISIBLE_DEVICES === undefined, {
+    message: 'give the GPUs either as devices (one pool member each) or as env.CUDA_VISIBLE_DEVICES, not both',
+  });
 
 /**
  * How a target sandboxes its candidates (see src/targets/sandbox.ts). On by default; a target can
@@ -114,16 +134,41 @@ const SandboxEntrySchema = z
   })
   .strict();
 
+const ExecutorEntrySchema = z.discriminatedUnion('kind', [LocalExecutorEntrySchema, SshExecutorEntrySchema]);
+
+/** Where an executor entry runs, as a member's name starts: "local" or user@host:port. */
+function placeOf(executor: ExecutorEntry): string {
+  return executor.kind === 'local' ? 'local' : `${executor.username}@${executor.host.toLowerCase()}:${executor.port}`;
+}
+
 export const TargetEntrySchema = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'id is 1 to 64 lower-case letters, digits, _ . -'),
     /** One short paragraph for prompts: what the hardware is and what matters on it. */
     description: z.string().max(2000).optional(),
-    executor: z.discriminatedUnion('kind', [LocalExecutorEntrySchema, SshExecutorEntrySchema]),
+    /** The one machine of this target; or give `members`. */
+    executor: ExecutorEntrySchema.optional(),
+    /**
+     * A pool: several machines of one hardware family, each running one search at a time (all of
+     * a search's samples are timed on one member). Mutually exclusive with `executor`.
+     */
+    members: z
+      .array(ExecutorEntrySchema)
+      .min(1, 'list at least one member, or give executor instead')
+      .max(64)
+      .refine(
+        (ms) => new Set(ms.map(placeOf)).size === ms.length,
+        'each member is listed once (two members with the same user, host and port would time on one machine)',
+      )
+      .optional(),
     toolchain: z.discriminatedUnion('kind', [CToolchainEntrySchema, KernelBenchToolchainEntrySchema]),
     sandbox: SandboxEntrySchema.optional(),
   })
-  .strict();
+  .strict()
+  .refine((t) => (t.executor === undefined) !== (t.members === undefined), {
+    message: 'give a target either one executor or a list of members (a pool), not both and not neither',
+    path: ['executor'],
+  });
 
 export const TargetsFileSchema = z
   .object({
@@ -135,6 +180,55 @@ export const TargetsFileSchema = z
   .strict();
 
 export type TargetEntry = z.infer<typeof TargetEntrySchema>;
+export type ExecutorEntry = z.infer<typeof ExecutorEntrySchema>;
+
+/** One member of a target's pool: a machine, and on a GPU target one of its devices. */
+export interface MemberEntry {
+  /** "local", user@host:port, with " cuda:N" for a device: unique within the target. */
+  name: string;
+  executor: ExecutorEntry;
+  /** The CUDA_VISIBLE_DEVICES value this member's candidates get. */
+  device?: string;
+}
+
+/**
+ * The members of an entry: each executor (the one, or each of `members`), times each device of a
+ * GPU toolchain that lists them. A plain entry is a pool of one.
+ */
+export function membersOf(entry: TargetEntry): MemberEntry[] {
+  const executors = entry.members ?? (entry.executor ? [entry.executor] : []);
+  const devices = entry.toolchain.kind === 'kernelbench' ? entry.toolchain.devices : undefined;
+  return executors.flatMap((executor) =>
+    devices
+      ? devices.map((device) => ({ name: `${placeOf(executor)} cuda:${device}`, executor, device }))
+      : [{ name: placeOf(executor), executor }],
+  );
+}
+
+/**
+ * The most SSH channels schedule-kb opens at once on each host (host:port), counted over every
+ * entry and member that names it: the smallest maxSessions any of them sets (4 where none does).
+ */
+export function sshSessionLimits(file: TargetsFile): Map<string, number> {
+  const limits = new Map<string, number>();
+  for (const entry of file.targets) {
+    for (const executor of entry.members ?? (entry.executor ? [entry.executor] : [])) {
+      if (executor.kind !== 'ssh') continue;
+      const host = sshHostKey(executor);
+      const wanted = executor.maxSessions ?? DEFAULT_SSH_SESSIONS;
+      limits.set(host, Math.min(limits.get(host) ?? wanted, wanted));
+    }
+  }
+  return limits;
+}
+
+/** Channels per host where no entry sets maxSessions. */
+export const DEFAULT_SSH_SESSIONS = 4;
+
+/** The host an SSH executor entry names, as session limits are counted: host:port. */
+export function sshHostKey(executor: { host: string; port: number }): string {
+  return `${executor.host.toLowerCase()}:${executor.port}`;
+}
 export type TargetsFile = z.infer<typeof TargetsFileSchema>;
 export type SshExecutorEntry = z.infer<typeof SshExecutorEntrySchema>;
 

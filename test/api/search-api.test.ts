@@ -4,7 +4,7 @@
  * libSQL file, real gcc-compiled candidates on this machine, the default (template) planner.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startSearchServer, subscribeSse, type SearchTestServer } from './search-server.js';
+import { gemmInput, startSearchServer, subscribeSse, type SearchTestServer } from './search-server.js';
 
 const START = `mutation Start($task: TaskInput!, $config: SearchConfigInput) {
   startSearch(task: $task, config: $config) { id status budget config { planner budget beamWidth } task { target operation { kind shapeKey } } }
@@ -22,14 +22,7 @@ const SEARCH = `query One($id: ID!) {
 
 const PROGRESS = `subscription P($id: ID!) { searchProgress(id: $id) { searchId type status iteration iterations samplesUsed budget baselineLatencyMs bestLatencyMs speedup message } }`;
 
-const gemm = (size: number) => ({
-  kind: 'gemm',
-  dims: [
-    { name: 'M', size },
-    { name: 'N', size },
-    { name: 'K', size },
-  ],
-});
+const gemm = gemmInput;
 
 interface Candidate {
   id: string;

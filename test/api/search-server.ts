@@ -22,12 +22,15 @@ export interface SearchTestServer {
   stop(): Promise<void>;
 }
 
-export async function startSearchServer(options: { apiToken?: string } = {}): Promise<SearchTestServer> {
+export async function startSearchServer(
+  options: { apiToken?: string; targetsFile?: string } = {},
+): Promise<SearchTestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'skb-search-api-'));
-  const config = testConfig(dir, options);
+  const config = { ...testConfig(dir, options), ...(options.targetsFile ? { targetsFile: options.targetsFile } : {}) };
   const logs: string[] = [];
   const logger = createMemoryLogger(logs);
-  // cwd = the empty temporary directory: no data/targets.json there, so the one built-in "local" target.
+  // cwd = the empty temporary directory: without a targets file, no data/targets.json there, so
+  // the one built-in "local" target.
   const services = await openServices(config, { cwd: dir, env: {}, logger });
   const server = await startServer({
     kb: services.kb,
@@ -36,6 +39,7 @@ export async function startSearchServer(options: { apiToken?: string } = {}): Pr
     search: services.search,
     targetNames: services.targetNames,
     targetIds: services.targetIds,
+    memberStates: services.memberStates,
   });
   return {
     url: server.url,
@@ -52,6 +56,16 @@ export async function startSearchServer(options: { apiToken?: string } = {}): Pr
     },
   };
 }
+
+/** A square gemm of `size` as GraphQL's OperationInput takes it. */
+export const gemmInput = (size: number) => ({
+  kind: 'gemm',
+  dims: [
+    { name: 'M', size },
+    { name: 'N', size },
+    { name: 'K', size },
+  ],
+});
 
 export interface SseMessage {
   event: string;

@@ -23,6 +23,7 @@ import { createSearchService } from '../../src/search/search-service.js';
 import { createCToolchain } from '../../src/targets/c/c-toolchain.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
 import type { Target } from '../../src/targets/target.js';
+import { poolOfTargets } from '../../src/targets/target-pool.js';
 import { GEMM, GEMM_REPLIES, createScriptedPlanner, type ScriptedPlannerOptions } from '../support/scripted-planner.js';
 
 /** The lease of the child that is killed: short, so its search can be resumed here soon after. */
@@ -50,6 +51,7 @@ function localTarget(root: string): Target {
   const toolchain = createCToolchain();
   const target: Target = {
     id: 'local',
+    member: 'local',
     description: 'this machine',
     executor,
     toolchain,
@@ -65,7 +67,7 @@ function service(target: Target, script: Omit<ScriptedPlannerOptions, 'baseline'
   const planners: ReturnType<typeof createScriptedPlanner>[] = [];
   const svc = createSearchService({
     searches: store.searches,
-    targets: () => target,
+    targets: () => poolOfTargets('local', [target]),
     planners: () => {
       const p = createScriptedPlanner({ baseline: GEMM.naive, ...script });
       planners.push(p);
@@ -177,7 +179,7 @@ describe('search jobs', () => {
     const scripted = createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES });
     const svc = createSearchService({
       searches: store.searches,
-      targets: () => target,
+      targets: () => poolOfTargets('local', [target]),
       planners: () => ({
         ...scripted,
         propose: (request) => {
@@ -225,11 +227,11 @@ describe('search jobs', () => {
       `import { createLibsqlStore } from ${dist('schedules/index.js')};
 import { createSearchService } from ${dist('search/search-service.js')};
 import { CPU_MENU } from ${dist('search/menus/cpu-menu.js')};
-import { createTarget } from ${dist('targets/target.js')};
+import { createTargetPool } from ${dist('targets/target-pool.js')};
 import { GEMM, GEMM_REPLIES, createScriptedPlanner } from './scripted-planner.mjs';
 const store = await createLibsqlStore({ url: process.argv[2] });
-const target = createTarget({ id: 'local', executor: { kind: 'local' }, toolchain: { kind: 'c', cc: 'gcc' } });
-const svc = createSearchService({ searches: store.searches, targets: () => target, planners: () => createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES }), menus: () => CPU_MENU, leaseMs: ${CHILD_LEASE_MS} });
+const pool = createTargetPool({ id: 'local', executor: { kind: 'local' }, toolchain: { kind: 'c', cc: 'gcc' } });
+const svc = createSearchService({ searches: store.searches, targets: () => pool, planners: () => createScriptedPlanner({ baseline: GEMM.naive, replies: GEMM_REPLIES }), menus: () => CPU_MENU, leaseMs: ${CHILD_LEASE_MS} });
 const started = await svc.start(${JSON.stringify(task)}, ${JSON.stringify(config)});
 console.log(started.id);
 await svc.wait(started.id);

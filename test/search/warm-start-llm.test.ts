@@ -14,6 +14,7 @@ import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
 import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
 import { createSearchService } from '../../src/search/search-service.js';
 import { createTarget } from '../../src/targets/target.js';
+import { poolOfTargets } from '../../src/targets/target-pool.js';
 import { makeContent } from '../support/fixtures.js';
 import { reply, startScriptedLlm, type ScriptedLlm } from '../support/scripted-llm.js';
 
@@ -52,7 +53,7 @@ describe('warm start with the LLM planner', () => {
     const [stored] = (await kb.addSchedules([seed], [local])).inserted;
     const svc = createSearchService({
       searches: kb.store.searches,
-      targets: () => target,
+      targets: () => poolOfTargets('local', [target]),
       planners: () =>
         createLlmPlanner({ baseURL: llm.baseURL, models: ['coder'], menu: CPU_MENU, timeoutMs: 10_000, maxRetries: 0 }),
       menus: () => CPU_MENU,

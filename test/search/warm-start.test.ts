@@ -25,6 +25,7 @@ import { createTemplatePlanner } from '../../src/search/template-planner.js';
 import { createCToolchain } from '../../src/targets/c/c-toolchain.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
 import type { Target } from '../../src/targets/target.js';
+import { poolOfTargets } from '../../src/targets/target-pool.js';
 import { hasTemplate, templateFor } from '../../src/targets/templates/index.js';
 import { makeContent, makeCpuTarget } from '../support/fixtures.js';
 
@@ -53,6 +54,7 @@ function localTarget(): Target {
   const toolchain = createCToolchain();
   const t: Target = {
     id: 'local',
+    member: 'local',
     description: 'this machine',
     executor,
     toolchain,
@@ -70,7 +72,7 @@ const sourcesSeen: unknown[] = [];
 function service() {
   return createSearchService({
     searches: kb.store.searches,
-    targets: () => target,
+    targets: () => poolOfTargets('local', [target]),
     planners: () => {
       const planner = createTemplatePlanner({
         templates: (kind) => (hasTemplate(kind) ? templateFor(kind, { isa }) : null),

@@ -5,6 +5,8 @@
  * or SKB_TEST_PYTHON when set.
  */
 import { spawnSync } from 'node:child_process';
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DEFAULT_SANDBOX, installationOf, type SandboxSettings } from '../../src/targets/sandbox.js';
 
 function resolvePython(): string {
@@ -34,3 +36,38 @@ export const hasGpu = probe('import torch; assert torch.cuda.is_available()');
 
 /** PyTorch with a CUDA device, and Triton. */
 export const hasGpuTriton = hasGpu && probe('import triton');
+
+/**
+ * Writes a stand-in `python` into a new directory under `parent` that answers the GPU probe with
+ * a fingerprint named "GPU <value of the environment variable `nameVariable`>": the name comes
+ * back only if that variable reached the sandboxed process. Returns the directory (give it to
+ * the target's sandbox as a read-only path).
+ */
+export async function writeFakeGpuProbe(parent: string, nameVariable: string): Promise<string> {
+  const bin = await mkdtemp(join(parent, 'skb-fake-python-'));
+  const line = JSON.stringify({
+    version: 1,
+    ok: true,
+    errorKind: null,
+    phase: null,
+    message: null,
+    traceback: null,
+    fingerprint: {
+      kind: 'gpu',
+      name: 'NAME',
+      smCount: 132,
+      computeCapability: '9.0',
+      driver: 'd',
+      cuda: '13.0',
+      torch: '2.11',
+      triton: '3.6',
+    },
+    correctness: null,
+    timing: null,
+  });
+  await writeFile(join(bin, 'python'), `#!/bin/sh\necho 'SKB_RESULT ${line}' | sed "s/NAME/GPU $${nameVariable}/"\n`, {
+    mode: 0o755,
+  });
+  await chmod(bin, 0o755);
+  return bin;
+}

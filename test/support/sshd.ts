@@ -4,7 +4,7 @@
  * with the sshd users actually run, not with a simulation of it.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,12 @@ export interface TestSshd {
   /** The server's temp dir (keys, config, pid file). */
   dir: string;
   stop(): Promise<void>;
+  /**
+   * Takes the host off the network at once, as a crash or a pulled cable would: SIGKILL to the
+   * listener and to every process it started, so open connections drop with it (SIGTERM to the
+   * listener alone leaves existing sessions running, as OpenSSH intends).
+   */
+  kill(): Promise<void>;
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
@@ -137,6 +143,7 @@ export async function startSshd(): Promise<TestSshd> {
         hostKeySha256,
         dir,
         stop: () => stopSshd(child, dir),
+        kill: () => killSshd(child),
       };
     }
     await stopSshd(child, null);
@@ -146,6 +153,41 @@ export async function startSshd(): Promise<TestSshd> {
       throw new Error(`sshd did not start: ${stderr.trim() || 'no output'}`);
     }
   }
+}
+
+/** Every process below `pid`, read from /proc (children before their own children). */
+async function descendantsOf(pid: number): Promise<number[]> {
+  const parents = new Map<number, number[]>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // The parent pid is the second field after the command, which is in parentheses and may hold spaces.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (!Number.isFinite(ppid)) continue;
+    parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    for (const child of parents.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+async function killSshd(child: ChildProcess): Promise<void> {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  for (const pid of [child.pid, ...(await descendantsOf(child.pid))]) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+  await exited;
 }
 
 async function stopSshd(child: ChildProcess, dir: string | null): Promise<void> {

@@ -20,6 +20,7 @@ import {
   type SshExecutorOptions,
 } from '../../src/targets/ssh-executor.js';
 import { fingerprintOf, generateKey } from '../support/sshd.js';
+import { createSshHostRegistry } from '../../src/targets/ssh-hosts.js';
 
 /** What the fault server does with one exec request. */
 type Fault = 'run' | 'drop' | 'freeze';
@@ -291,6 +292,25 @@ describe('ssh executor faults (ssh2 Server)', () => {
       expect(server.stats.connections).toBe(1);
     } finally {
       await executor.close();
+    }
+  });
+
+  it('counts maxSessions per host: two executors (two entries, or two pool members) naming one host share its slots', async () => {
+    const server = await serve();
+    const hosts = createSshHostRegistry(new Map([[`127.0.0.1:${server.port}`, 2]]));
+    const slots = hosts.slots({ host: '127.0.0.1', port: server.port });
+    const executors = await Promise.all([1, 2].map(() => executorFor(server, { maxSessions: 4, sessionSlots: slots })));
+    try {
+      const workspaces = await Promise.all(executors.map((e) => e.createWorkspace()));
+      const results = await Promise.all(
+        workspaces.flatMap((ws) => [1, 2].map((n) => ws.exec({ argv: ['sh', '-c', `sleep 0.3; echo ${n}`] }))),
+      );
+      expect(results.map((r) => r.stdout)).toEqual(['1\n', '2\n', '1\n', '2\n']);
+      // Two connections (one per executor), never more than the host's two channels open between them.
+      expect(server.stats.connections).toBe(2);
+      expect(server.stats.maxOpen).toBe(2);
+    } finally {
+      await Promise.all(executors.map((e) => e.close()));
     }
   });
 

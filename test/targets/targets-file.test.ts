@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -7,6 +7,9 @@ import { createTargetsCommand } from '../../src/api/cli/targets-command.js';
 import { runCli } from '../../src/api/cli/run-cli.js';
 import { TargetRecordSchema } from '../../src/schedules/index.js';
 import { createTarget } from '../../src/targets/target.js';
+import { createTargetPool } from '../../src/targets/target-pool.js';
+import { writeFakeGpuProbe } from '../support/gpu.js';
+import { freePort } from '../support/sshd.js';
 import { DEFAULT_TARGETS, loadTargets, parseTargetsFile } from '../../src/targets/targets-file.js';
 
 const HOST_KEY = `SHA256:${'A'.repeat(43)}`;
@@ -89,31 +92,7 @@ describe('targets file', () => {
   it("passes a KernelBench target's env to its harness runs, and refuses bad names", async () => {
     // A stand-in interpreter that reports a fingerprint named after a variable of its environment:
     // the name comes back only if the targets file's env reached the sandboxed process.
-    const bin = await mkdtemp(join(tmpdir(), 'skb-env-'));
-    const line = JSON.stringify({
-      version: 1,
-      ok: true,
-      errorKind: null,
-      phase: null,
-      message: null,
-      traceback: null,
-      fingerprint: {
-        kind: 'gpu',
-        name: 'NAME',
-        smCount: 132,
-        computeCapability: '9.0',
-        driver: 'd',
-        cuda: '13.0',
-        torch: '2.11',
-        triton: '3.6',
-      },
-      correctness: null,
-      timing: null,
-    });
-    await writeFile(join(bin, 'python'), `#!/bin/sh\necho 'SKB_RESULT ${line}' | sed "s/NAME/GPU $SKB_PROBE_NAME/"\n`, {
-      mode: 0o755,
-    });
-    await chmod(bin, 0o755);
+    const bin = await writeFakeGpuProbe(tmpdir(), 'SKB_PROBE_NAME');
     const file = parseTargetsFile({
       targets: [
         {
@@ -143,6 +122,29 @@ describe('targets file', () => {
         ],
       }),
     ).toThrow(/"bad-name" is not an environment name/);
+  });
+
+  it('gives each GPU member of a pool its own CUDA_VISIBLE_DEVICES', async () => {
+    const bin = await writeFakeGpuProbe(tmpdir(), 'CUDA_VISIBLE_DEVICES');
+    const entry = parseTargetsFile({
+      targets: [
+        {
+          id: 'gpus',
+          executor: { kind: 'local' },
+          toolchain: { kind: 'kernelbench', python: join(bin, 'python'), devices: ['1', '3'] },
+          sandbox: { readOnlyPaths: [bin] },
+        },
+      ],
+    }).targets[0]!;
+    const pool = createTargetPool(entry);
+    try {
+      expect(pool.members.map((m) => m.member)).toEqual(['local cuda:1', 'local cuda:3']);
+      const fingerprints = await Promise.all(pool.members.map((m) => m.fingerprint()));
+      expect(fingerprints.map((f) => (f.kind === 'gpu' ? f.name : f.kind))).toEqual(['GPU 1', 'GPU 3']);
+    } finally {
+      await pool.close();
+      await rm(bin, { recursive: true, force: true });
+    }
   });
 
   it('builds the local target: fingerprint and a knowledge-base record', async () => {
@@ -254,5 +256,50 @@ describe('skb targets', () => {
     const failed = await cli(['targets', 'test', 'badcc'], { SKB_TARGETS_FILE: path });
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/self-check FAILED/);
+  });
+
+  it('lists a pool with its members, and checks every member: one that does not answer fails the check', async () => {
+    const closed = await freePort();
+    const path = join(dir, 'pool.json');
+    await writeFile(
+      path,
+      JSON.stringify({
+        targets: [
+          {
+            id: 'pool',
+            members: [
+              { kind: 'local' },
+              {
+                kind: 'ssh',
+                host: '127.0.0.1',
+                port: closed,
+                username: 'me',
+                hostKeySha256: HOST_KEY,
+                privateKeyPath: '/nonexistent/key',
+              },
+            ],
+            toolchain: { kind: 'c' },
+          },
+        ],
+      }),
+    );
+    const listed = await cli(['targets', 'list'], { SKB_TARGETS_FILE: path });
+    expect(listed.stdout).toMatch(
+      new RegExp(`^pool\\s+pool of 2: local, ssh me@127\\.0\\.0\\.1:${closed}\\s+c \\(gcc\\)`, 'm'),
+    );
+    const checked = await cli(['targets', 'test', 'pool'], { SKB_TARGETS_FILE: path });
+    expect(checked.code).toBe(1);
+    const report = JSON.parse(checked.stdout) as {
+      id: string;
+      members: { member: string; ok: boolean; error?: string }[];
+    };
+    expect(report.id).toBe('pool');
+    expect(report.members.map((m) => [m.member, m.ok])).toEqual([
+      ['local', true],
+      [`me@127.0.0.1:${closed}`, false],
+    ]);
+    expect(report.members[1]!.error).toMatch(/cannot read the private key|cannot reach/);
+    expect(checked.stderr).toMatch(/target pool: self-check passed on local/);
+    expect(checked.stderr).toMatch(new RegExp(`target pool: self-check FAILED on me@127\\.0\\.0\\.1:${closed}`));
   });
 });

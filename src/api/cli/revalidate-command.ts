@@ -70,8 +70,10 @@ ${ENVIRONMENT_HELP}
           `Unknown target "${targetId}": use one of ${services.targetIds.join(', ')} (see skb targets list)`,
         );
       const rows: string[][] = [];
+      // Re-measured on one member of the target, held like a search holds it.
+      const lease = await services.target(targetId).acquire('revalidation', new AbortController().signal);
       const results = await revalidateSchedules(
-        { kb: services.kb, target: services.target(targetId) },
+        { kb: services.kb, target: lease.target },
         {
           ...(kind ? { kind } : {}),
           slowerByPct,
@@ -82,7 +84,7 @@ ${ENVIRONMENT_HELP}
             if (!json) await writeOut(io.stderr, `${s.id}: ${r.status} (${r.message})\n`);
           },
         },
-      );
+      ).finally(() => lease.release());
       const flagged = results.filter((r) => r.status !== 'holds').length;
       if (json) await writeOut(io.stdout, `${JSON.stringify(results, null, 2)}\n`);
       else if (results.length === 0)

@@ -50,6 +50,7 @@ ${ENVIRONMENT_HELP}
         search: services.search,
         targetNames: services.targetNames,
         targetIds: services.targetIds,
+        memberStates: services.memberStates,
       });
     } catch (error) {
       await services.close();

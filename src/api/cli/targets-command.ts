@@ -1,6 +1,6 @@
-import { makeTargetRecord } from '../../schedules/index.js';
-import { createTarget, type TargetDeps } from '../../targets/index.js';
-import { findTarget, loadTargets, type TargetEntry } from '../../targets/index.js';
+import { makeTargetRecord, messageOf } from '../../schedules/index.js';
+import { createTargetPool, type Target, type TargetDeps } from '../../targets/index.js';
+import { findTarget, loadTargets, membersOf, type MemberEntry, type TargetEntry } from '../../targets/index.js';
 import { loadConfig } from '../config.js';
 import { UsageError, writeOut, type CliCommand } from './command.js';
 import { EXIT } from './run-cli.js';
@@ -18,9 +18,11 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n');
 }
 
+/** Where the entry runs: its one machine, or its pool's members. */
 function executorText(entry: TargetEntry): string {
-  const e = entry.executor;
-  return e.kind === 'local' ? 'local' : `ssh ${e.username}@${e.host}:${e.port}`;
+  const members = membersOf(entry);
+  const place = (m: MemberEntry): string => (m.executor.kind === 'local' ? m.name : `ssh ${m.name}`);
+  return members.length === 1 ? place(members[0]!) : `pool of ${members.length}: ${members.map(place).join(', ')}`;
 }
 
 function toolchainText(entry: TargetEntry): string {
@@ -75,33 +77,23 @@ Environment:
       if (action === 'test') {
         if (id === undefined) throw new UsageError('skb targets test needs the id of a target (see skb targets list)');
         const entry = findTarget(targets, id);
-        const target = createTarget(entry, { ...deps, env: io.env });
+        // Every member of a pool is checked: a pool is as good as the members that answer.
+        const pool = createTargetPool(entry, { ...deps, env: io.env });
         try {
-          const check = await target.toolchain.selfCheck(target.executor);
-          if (!check.ok) {
+          const checks: MemberCheck[] = [];
+          for (const member of pool.members) checks.push(await checkMember(entry, member, io.stderr));
+          const families = new Set(checks.flatMap((c) => (c.ok ? [c.family] : [])));
+          if (families.size > 1)
             await writeOut(
               io.stderr,
-              `target ${id}: self-check FAILED on ${target.executor.describe}\n${check.output}\n`,
+              `target ${id}: its members are of ${families.size} hardware families (${[...families].join(', ')}); a pool's members must be one kind of machine\n`,
             );
-            return EXIT.failed;
-          }
-          const fingerprint = await target.fingerprint();
-          const record = makeTargetRecord(entry.id, target.description, fingerprint);
-          const sandbox = await target.executor.protections();
-          await writeOut(
-            io.stderr,
-            `target ${id}: self-check passed on ${target.executor.describe} (${check.output})\n` +
-              `sandbox: ${sandbox.tool ?? 'DISABLED in the targets file'}\n` +
-              sandbox.protections.map((p) => `  in force: ${p}\n`).join('') +
-              sandbox.missing.map((p) => `  MISSING:  ${p}\n`).join(''),
-          );
-          await writeOut(
-            io.stdout,
-            `${JSON.stringify({ id: entry.id, key: record.key, family: record.family, fingerprint, sandbox }, null, 2)}\n`,
-          );
-          return EXIT.ok;
+          const [first] = checks;
+          const report = checks.length === 1 ? first : { id: entry.id, members: checks };
+          await writeOut(io.stdout, `${JSON.stringify(report, null, 2)}\n`);
+          return checks.every((c) => c.ok) && families.size <= 1 ? EXIT.ok : EXIT.failed;
         } finally {
-          await target.close();
+          await pool.close();
         }
       }
       throw new UsageError(`Unknown action "${action}": use skb targets list, or skb targets test <id>`);
@@ -111,3 +103,42 @@ Environment:
 
 /** The `skb targets` command with the toolchains built into this module. */
 export const targetsCommand: CliCommand = createTargetsCommand();
+
+/** What `skb targets test` found of one member. */
+type MemberCheck =
+  | { ok: true; id: string; member: string; key: string; family: string; fingerprint: unknown; sandbox: unknown }
+  | { ok: false; id: string; member: string; error: string };
+
+/** Self-checks one member: builds and runs a tiny program, fingerprints it, lists its sandbox. */
+async function checkMember(entry: TargetEntry, target: Target, stderr: NodeJS.WritableStream): Promise<MemberCheck> {
+  const where = `target ${entry.id}${target.member === target.executor.describe ? '' : ` (${target.member})`}`;
+  try {
+    const check = await target.toolchain.selfCheck(target.executor);
+    if (!check.ok) {
+      await writeOut(stderr, `${where}: self-check FAILED on ${target.executor.describe}\n${check.output}\n`);
+      return { ok: false, id: entry.id, member: target.member, error: check.output };
+    }
+    const fingerprint = await target.fingerprint();
+    const record = makeTargetRecord(entry.id, target.description, fingerprint);
+    const sandbox = await target.executor.protections();
+    await writeOut(
+      stderr,
+      `${where}: self-check passed on ${target.executor.describe} (${check.output})\n` +
+        `sandbox: ${sandbox.tool ?? 'DISABLED in the targets file'}\n` +
+        sandbox.protections.map((p) => `  in force: ${p}\n`).join('') +
+        sandbox.missing.map((p) => `  MISSING:  ${p}\n`).join(''),
+    );
+    return {
+      ok: true,
+      id: entry.id,
+      member: target.member,
+      key: record.key,
+      family: record.family,
+      fingerprint,
+      sandbox,
+    };
+  } catch (error) {
+    await writeOut(stderr, `${where}: self-check FAILED on ${target.executor.describe}: ${messageOf(error)}\n`);
+    return { ok: false, id: entry.id, member: target.member, error: messageOf(error) };
+  }
+}

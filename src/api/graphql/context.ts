@@ -2,6 +2,7 @@ import { listTargets, type ListedTarget } from '../target-listing.js';
 import { SkbError, type TargetRecord } from '../../schedules/index.js';
 import type { KnowledgeBase } from '../../search/index.js';
 import type { SearchDetail, SearchService } from '../../search/index.js';
+import type { MemberState } from '../../targets/index.js';
 import type { HealthReport } from '../health.js';
 
 /** Whether this request may run mutations, and if not, the sentence that says how to get access. */
@@ -27,6 +28,8 @@ export interface ApiContext {
   loadListedTargets: () => Promise<Map<string, ListedTarget>>;
   /** Loads a search with its candidates once per request: several fields of one Search need the tree. */
   loadSearch: (id: string) => Promise<SearchDetail | null>;
+  /** The members of each configured target's pool with their state now, by target id. */
+  memberStates: () => ReadonlyMap<string, readonly MemberState[]>;
 }
 
 const TARGET_KEY = /^t-[0-9a-f]{16}$/;
@@ -56,6 +59,7 @@ export function createApiContext(deps: {
   targetNames?: ReadonlyMap<string, string>;
   search?: SearchService;
   targetIds?: readonly string[];
+  memberStates?: () => ReadonlyMap<string, readonly MemberState[]>;
 }): ApiContext {
   const targets = new Map<string, Promise<TargetRecord | null>>();
   const searches = new Map<string, Promise<SearchDetail | null>>();
@@ -74,6 +78,7 @@ export function createApiContext(deps: {
     health: deps.health,
     search,
     targetIds: deps.targetIds ?? [],
+    memberStates: deps.memberStates ?? (() => new Map()),
     loadListedTargets() {
       listed ??= Promise.all([deps.kb.listTargets(), deps.kb.targetSourceCounts()]).then(
         ([records, counts]) =>
