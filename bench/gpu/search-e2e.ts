@@ -20,9 +20,13 @@
  *                wall seconds per sample; run it with --warm-workers off and on to compare a fresh
  *                Python per candidate with candidates forked from the warm worker.
  *
- *   node search-e2e.js --out DIR --python /path/to/python3 [--phases llm,reuse,throughput] [--deadline 480]
+ *   phase pool:  with --devices 0,1,...: the target is a pool with one member per GPU; two searches
+ *                started at once, the members' states polled every second over `targets { members }`
+ *                (each search on one GPU, never two on one, a search beyond the GPUs queued).
+ *
+ *   node search-e2e.js --out DIR --python /path/to/python3 [--phases llm,reuse,throughput,pool] [--deadline 480]
  *                      [--budget 6] [--train-budget 10] [--llm-budget 6] [--runs 100]
- *                      [--reuse-set bf16-large|f32-batched] [--warm-workers on|off]
+ *                      [--reuse-set bf16-large|f32-batched] [--warm-workers on|off] [--devices 0,1]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -51,6 +55,8 @@ const { values: args } = parseArgs({
     'llm-budget': { type: 'string', default: '6' },
     'reuse-set': { type: 'string', default: 'bf16-large' },
     'warm-workers': { type: 'string', default: 'on' },
+    /** GPUs as pool members (CUDA_VISIBLE_DEVICES values, comma-separated), instead of the one the environment names. */
+    devices: { type: 'string' },
   },
 });
 
@@ -368,8 +374,9 @@ const gemm = (
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'skb-gpu-e2e-'));
   const targetsFile = join(dir, 'targets.json');
+  const devices = args.devices?.split(',').filter(Boolean);
   const passEnv = Object.fromEntries(
-    ['LD_LIBRARY_PATH', 'CUDA_HOME', 'CUDA_VISIBLE_DEVICES', 'TRITON_PTXAS_PATH']
+    ['LD_LIBRARY_PATH', 'CUDA_HOME', ...(devices ? [] : ['CUDA_VISIBLE_DEVICES']), 'TRITON_PTXAS_PATH']
       .filter((k) => process.env[k])
       .map((k) => [k, process.env[k]!]),
   );
@@ -387,6 +394,7 @@ async function main(): Promise<void> {
             python: args.python,
             warmWorkers,
             ...(Object.keys(passEnv).length ? { env: passEnv } : {}),
+            ...(devices ? { devices } : {}),
           },
         },
       ],
@@ -490,6 +498,29 @@ async function main(): Promise<void> {
           logCandidates(search);
         }
       }
+    }
+    if (phases.has('pool')) {
+      // Two searches at once on the pool: with one GPU the second waits queued, with two each takes one.
+      const { label, op } = gemm('pool-2048-bf16', { M: 2048, N: 2048, K: 2048 }, 'bf16');
+      const config = { ...templateConfig, budget: 3, warmStart: { enabled: false } };
+      log(`phase pool: two searches of ${label} on devices ${devices?.join(',') ?? '(environment)'}`);
+      const states: unknown[] = [];
+      let polling = true;
+      const poll = (async () => {
+        while (polling) {
+          const { targets } = await gql<{ targets: Array<{ name: string; members: unknown[] }> }>(
+            service,
+            '{ targets { name members { name state searchId reason } } }',
+          );
+          states.push({ at: new Date().toISOString(), members: targets.flatMap((t) => t.members) });
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      })();
+      const searches = await Promise.all([runSearch(service, op, config), runSearch(service, op, config)]);
+      polling = false;
+      await poll;
+      record('pool.jsonl', { phase: 'pool', label, devices, states, searches });
+      for (const snapshot of states) log(`  members ${JSON.stringify(snapshot)}`);
     }
     if (phases.has('throughput')) {
       const { label, op } = gemm('throughput-4096-f32', { M: 4096, N: 4096, K: 4096 }, 'f32');

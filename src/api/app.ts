@@ -115,6 +115,7 @@ export function createApp(deps: AppDeps): Hono<{ Bindings: HttpBindings }> {
     ...(deps.search ? { search: deps.search } : {}),
     targetNames: deps.targetNames ?? new Map(),
     targetIds: deps.targetIds ?? [],
+    ...(deps.memberStates ? { memberStates: deps.memberStates } : {}),
     checkToken: createTokenCheck(tokenOptions),
   });
 

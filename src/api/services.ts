@@ -13,7 +13,7 @@ import {
   type TaskInput,
 } from '../schedules/index.js';
 import type { KnowledgeBase } from '../search/index.js';
-import { createSearchService } from '../search/index.js';
+import { createSearchService, DEFAULT_SEARCH_LEASE_MS } from '../search/index.js';
 import { importSeedPacks } from '../search/index.js';
 import { menuFor } from '../search/index.js';
 import { plannerSupport } from '../search/index.js';
@@ -133,6 +133,7 @@ export async function openServices(
     // searches, and every member naming a host counts against that host's channel limit.
     const built = new Map<string, TargetPool>();
     const sshHosts = createSshHostRegistry(sshSessionLimits(targets));
+    const memberLeaseMs = config.searchLeaseMs ?? DEFAULT_SEARCH_LEASE_MS;
     const targetById = (id: string): TargetPool => {
       let pool = built.get(id);
       if (!pool) {
@@ -142,6 +143,13 @@ export async function openServices(
           // A remote target's name resolves once a search has fingerprinted one of its members.
           onFingerprint: (key) => {
             if (!targetNames.has(id)) targetNames.set(id, key);
+          },
+          // Replicas on this database share the members: one search per machine across all of them.
+          claims: {
+            claim: (member, owner) => kb.searches.claimMemberLease(member, owner, memberLeaseMs),
+            release: (member, owner) => kb.searches.releaseMemberLease(member, owner),
+            ttlMs: memberLeaseMs,
+            onError: (error) => logger.warn(`Member lease work failed: ${messageOf(error)}`),
           },
         });
         built.set(id, pool);

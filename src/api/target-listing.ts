@@ -5,6 +5,7 @@
  * stored name alone would list two different machines as the same one.
  */
 import type { TargetRecord, TargetSourceCount } from '../schedules/index.js';
+import type { MemberState } from '../targets/index.js';
 
 export interface ListedTarget extends TargetRecord {
   /** The stored name where it is unique and truthful; otherwise the name with the machine and key. */
@@ -83,4 +84,18 @@ export function listTargets(
       a.displayName.localeCompare(b.displayName) ||
       a.key.localeCompare(b.key),
   );
+}
+
+/**
+ * The members of the pool configured as `configuredAs`; for a target configured under no id at
+ * start (an SSH pool, fingerprinted when first used), every member of the pools one of whose
+ * members has its key.
+ */
+export function poolMembersOf(
+  pools: ReadonlyMap<string, readonly MemberState[]>,
+  configuredAs: string | null,
+  key: string,
+): readonly MemberState[] {
+  if (configuredAs !== null) return pools.get(configuredAs) ?? [];
+  return [...pools.values()].flatMap((members) => (members.some((m) => m.key === key) ? members : []));
 }

@@ -201,6 +201,13 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE search_leases (search_id TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
     ],
   },
+  {
+    version: 10,
+    name: 'member leases: one search at a time on a pool member, across the replicas of a database',
+    statements: [
+      `CREATE TABLE member_leases (member TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`,
+    ],
+  },
 ];
 
 /**

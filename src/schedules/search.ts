@@ -239,4 +239,12 @@ export interface SearchStore {
   claimSearchLease(searchId: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Gives a search's lease up, if `owner` holds it. */
   releaseSearchLease(searchId: string, owner: string): Promise<void>;
+  /**
+   * Takes or renews the lease under which search `owner` times on pool member `member` (a machine,
+   * or one GPU of it, named the same by every replica), for `ttlMs` from now: true when `owner`
+   * holds it afterwards.
+   */
+  claimMemberLease(member: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives a member's lease up, if `owner` holds it. */
+  releaseMemberLease(member: string, owner: string): Promise<void>;
 }

@@ -6,6 +6,7 @@
  * A member that fails (the host drops, its GPU is gone, its hardware is not the pool's) is taken
  * out: it is offered again only once `retryMs` has passed, or when every member is down.
  */
+import { hostname } from 'node:os';
 import { SkbError, messageOf, targetFamily, targetKey } from '../schedules/index.js';
 import { createMemberTarget, type Target, type TargetDeps } from './target.js';
 import { membersOf, type TargetEntry } from './targets-file.js';
@@ -64,6 +65,24 @@ interface Member {
   target: Target;
   state: MemberState;
   retryAt: number;
+  /** The name every replica knows this machine (or GPU) by: a local member with its host name. */
+  leaseKey: string;
+  /** Until when a search of another replica holds it (its lease, seen when a claim failed). */
+  elsewhereUntil: number;
+}
+
+/**
+ * Leases on members kept in the database the replicas share, so two services on one database
+ * never time two searches on one machine at once. Without them, members are this process's alone.
+ */
+export interface MemberClaims {
+  /** Takes or renews the member's lease for search `owner`; whether `owner` holds it now. */
+  claim(member: string, owner: string): Promise<boolean>;
+  release(member: string, owner: string): Promise<void>;
+  /** How long a lease lasts unrenewed: a dead replica's members are free again after it. */
+  ttlMs: number;
+  /** Called with errors of lease renewals and releases (the search goes on). */
+  onError?: (error: unknown) => void;
 }
 
 export interface PoolOptions {
@@ -72,6 +91,13 @@ export interface PoolOptions {
   now?: () => number;
   /** Called with a member's fingerprint key when a search or check first takes the member. */
   onFingerprint?: (key: string) => void;
+  /** Leases shared with the other replicas of the database (see MemberClaims). */
+  claims?: MemberClaims;
+}
+
+/** A member's name as every replica knows it: "local" means this machine, so it takes the host name. */
+function leaseKeyOf(member: string): string {
+  return member.replace(/^local\b/, `local@${hostname()}`);
 }
 
 /** The pool of a targets-file entry: one target per member. Nothing connects until a member is used. */
@@ -93,7 +119,11 @@ export function poolOfTargets(id: string, targets: readonly Target[], options: P
     target,
     state: { name: target.member, state: 'idle', searchId: null, reason: null, since: stamp(), key: null },
     retryAt: 0,
+    leaseKey: leaseKeyOf(target.member),
+    elsewhereUntil: 0,
   }));
+  const claims = options.claims;
+  const reportClaimError = (error: unknown): void => claims?.onError?.(error);
   /** The family of the first member fingerprinted: every other member must match it. */
   let family: string | null = null;
   let waiters: (() => void)[] = [];
@@ -111,13 +141,18 @@ export function poolOfTargets(id: string, targets: readonly Target[], options: P
     member.retryAt = now() + retryMs;
     wake();
   };
-  const waitForChange = (signal: AbortSignal): Promise<void> =>
+  /** Resolves at the next release or failure, or after `timeoutMs` (a member another replica holds may free up). */
+  const waitForChange = (signal: AbortSignal, timeoutMs?: number): Promise<void> =>
     new Promise((resolve, reject) => {
+      const timer = timeoutMs === undefined ? undefined : setTimeout(() => done(), timeoutMs);
       const onAbort = (): void => {
+        clearTimeout(timer);
         waiters = waiters.filter((w) => w !== done);
         reject(signal.reason);
       };
       const done = (): void => {
+        clearTimeout(timer);
+        waiters = waiters.filter((w) => w !== done);
         signal.removeEventListener('abort', onAbort);
         resolve();
       };
@@ -145,6 +180,37 @@ export function poolOfTargets(id: string, targets: readonly Target[], options: P
       );
   }
 
+  /** Hands `member` to search `searchId`, renewing its shared lease (if any) until released or dropped. */
+  function holdLease(member: Member, searchId: string): MemberLease {
+    let held = true;
+    const renewal = claims
+      ? setInterval(
+          () => void claims.claim(member.leaseKey, searchId).catch(reportClaimError),
+          Math.max(50, Math.floor(claims.ttlMs / 3)),
+        )
+      : undefined;
+    renewal?.unref();
+    const giveUp = (): void => {
+      held = false;
+      clearInterval(renewal);
+      claims?.release(member.leaseKey, searchId).catch(reportClaimError);
+    };
+    return {
+      target: member.target,
+      release() {
+        if (!held) return;
+        giveUp();
+        set(member, 'idle', null, null);
+        wake();
+      },
+      drop(error) {
+        if (!held) return;
+        giveUp();
+        markDown(member, error);
+      },
+    };
+  }
+
   return {
     id,
     primary: members[0]!.target,
@@ -157,11 +223,14 @@ export function poolOfTargets(id: string, targets: readonly Target[], options: P
       for (;;) {
         signal.throwIfAborted();
         const usable = members.filter((m) => !exclude.has(m.state.name) && !failedNow.has(m));
+        const free = (m: Member): boolean => m.state.state === 'idle' && m.elsewhereUntil <= now();
         const pick =
-          usable.find((m) => m.state.state === 'idle') ??
+          usable.find(free) ??
           usable.find((m) => m.state.state === 'down' && now() >= m.retryAt) ??
           // Every usable member is down: try them again rather than refusing the search unheard.
-          (usable.some((m) => m.state.state === 'busy') ? undefined : usable.find((m) => m.state.state === 'down'));
+          (usable.some((m) => m.state.state === 'busy' || m.elsewhereUntil > now())
+            ? undefined
+            : usable.find((m) => m.state.state === 'down'));
         if (!pick) {
           if (usable.length === 0) {
             const reasons = members.map(
@@ -172,15 +241,35 @@ export function poolOfTargets(id: string, targets: readonly Target[], options: P
               `No member of target ${id} can run search ${searchId} (${reasons.join('; ')})`,
             );
           }
-          await waitForChange(signal);
+          // A member another replica holds is asked again when its lease could have lapsed.
+          const elsewhere = usable.filter((m) => m.elsewhereUntil > now()).map((m) => m.elsewhereUntil - now());
+          await waitForChange(signal, elsewhere.length ? Math.max(50, Math.min(...elsewhere)) : undefined);
           continue;
         }
         const before = { ...pick.state };
         const wasDown = before.state === 'down';
         set(pick, 'busy', searchId, null);
+        // Claimed before it is probed: a first fingerprint must not run beside another replica's timing.
+        let claimed = true;
+        try {
+          claimed = !claims || (await claims.claim(pick.leaseKey, searchId));
+        } catch (error) {
+          pick.state = before;
+          wake();
+          throw error;
+        }
+        if (!claimed) {
+          // A search of another replica times on it: left to that one until its lease could lapse.
+          pick.state = before;
+          pick.elsewhereUntil = now() + Math.max(50, Math.floor(claims!.ttlMs / 2));
+          continue;
+        }
+        const unclaim = (): Promise<void> =>
+          claims ? claims.release(pick.leaseKey, searchId).catch(reportClaimError) : Promise.resolve();
         try {
           await check(pick, wasDown);
         } catch (error) {
+          await unclaim();
           if (!isMemberFailure(error)) {
             pick.state = before;
             wake();
@@ -192,28 +281,20 @@ export function poolOfTargets(id: string, targets: readonly Target[], options: P
         }
         if (signal.aborted) {
           set(pick, 'idle', null, null);
+          await unclaim();
           wake();
           signal.throwIfAborted();
         }
-        let held = true;
-        return {
-          target: pick.target,
-          release() {
-            if (!held) return;
-            held = false;
-            set(pick, 'idle', null, null);
-            wake();
-          },
-          drop(error) {
-            if (!held) return;
-            held = false;
-            markDown(pick, error);
-          },
-        };
+        return holdLease(pick, searchId);
       }
     },
 
-    states: () => members.map((m) => ({ ...m.state })),
+    states: () =>
+      members.map((m) =>
+        m.state.state === 'idle' && m.elsewhereUntil > now()
+          ? { ...m.state, state: 'busy', reason: 'running a search of another replica of this database' }
+          : { ...m.state },
+      ),
 
     async close() {
       await Promise.all(members.map((m) => m.target.close()));

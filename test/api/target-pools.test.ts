@@ -188,6 +188,10 @@ describe('target pools over real sshd hosts', () => {
       expect(down.state).toBe('down');
       expect(down.reason).toMatch(/connection lost|cannot reach/);
       expect(after.find((m) => m.name !== first.name)!.state).toBe('idle');
+      // The console's targets page shows the same: the member down, with why.
+      const page = await (await fetch(`${server.url}/targets`)).text();
+      expect(page).toContain(`<code>${first.name}</code> <span class="member-down">down</span>`);
+      expect(page).toMatch(/connection lost|cannot reach/);
     } finally {
       await server.stop();
       await Promise.all(own.map((h) => h.stop()));

@@ -3,7 +3,11 @@
  * beyond the members, and takes out members that fail. Members here are targets whose executor
  * and fingerprint the test controls; the pool over real sshd hosts is test/api/target-pools.test.ts.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { createLibsqlStore } from '../../src/schedules/index.js';
 import { SkbError, type Fingerprint } from '../../src/schedules/index.js';
 import type { Executor } from '../../src/targets/executor.js';
 import { parseTargetsFile, membersOf, sshSessionLimits } from '../../src/targets/targets-file.js';
@@ -150,6 +154,40 @@ describe('target pool', () => {
     expect(pool.states()[0]).toMatchObject({ state: 'busy', searchId: 's3' });
     got.release();
     expect(pool.states()[0]).toMatchObject({ state: 'idle', searchId: null });
+  });
+});
+
+describe('pools of replicas on one database', () => {
+  it('never hands one member to two replicas at once: the second waits until the first releases it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skb-member-leases-'));
+    const store = await createLibsqlStore({ url: `file:${join(dir, 'kb.db')}` });
+    try {
+      const claims = {
+        claim: (m: string, o: string) => store.searches.claimMemberLease(m, o, 400),
+        release: (m: string, o: string) => store.searches.releaseMemberLease(m, o),
+        ttlMs: 400,
+      };
+      // Two services' pools over the same machine (this one: "local" takes the host name in the lease).
+      const replicaA = poolOfTargets('pool', [member('local')], { claims });
+      const replicaB = poolOfTargets('pool', [member('local')], { claims });
+      const held = await replicaA.acquire('s1', live());
+      let got = false;
+      const waiting = replicaB.acquire('s2', live()).then((l) => ((got = true), l));
+      await expect.poll(() => replicaB.states()[0]!.reason ?? '').toMatch(/another replica/);
+      expect(replicaB.states()[0]!.state).toBe('busy');
+      await new Promise((r) => setTimeout(r, 900));
+      // Renewed by the holder: still not handed over after two lease times.
+      expect(got).toBe(false);
+      held.release();
+      const second = await waiting;
+      expect(replicaB.states()[0]).toMatchObject({ state: 'busy', searchId: 's2' });
+      second.release();
+      // And a third search takes it at once now.
+      (await replicaA.acquire('s3', live())).release();
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

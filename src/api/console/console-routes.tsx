@@ -5,7 +5,7 @@
  * value: plan texts and code come from outside), and are sent with a Content-Security-Policy that
  * allows only the console's own stylesheet and script, from the package (no CDN, works offline).
  */
-import { listTargets } from '../target-listing.js';
+import { listTargets, poolMembersOf } from '../target-listing.js';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { HttpBindings } from '@hono/node-server';
@@ -22,12 +22,15 @@ import { Problem } from './layout.js';
 import { SchedulePage, SchedulesPage, type ScheduleFilterFields } from './schedule-pages.js';
 import { NewSearchPage, SearchesPage, SearchPage, type NewSearchFields } from './search-pages.js';
 import { TargetsPage } from './targets-page.js';
+import type { MemberState } from '../../targets/index.js';
 
 export interface ConsoleDeps {
   kb: KnowledgeBase;
   search?: SearchService;
   targetNames: ReadonlyMap<string, string>;
   targetIds: readonly string[];
+  /** The members of each configured target's pool with their state, by target id. */
+  memberStates?: () => ReadonlyMap<string, readonly MemberState[]>;
   /** Whether a token from the new-search form grants write access (the mutation's own check). */
   checkToken: (token: string | null) => WriteAccess;
 }
@@ -164,13 +167,13 @@ export function mountConsole(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     return c.html(<SchedulePage schedule={schedule} reuses={reuses} />);
   });
 
-  app.get('/targets', async (c) =>
-    c.html(
-      <TargetsPage
-        targets={listTargets(await deps.kb.listTargets(), await deps.kb.targetSourceCounts(), deps.targetNames)}
-      />,
-    ),
-  );
+  app.get('/targets', async (c) => {
+    const targets = listTargets(await deps.kb.listTargets(), await deps.kb.targetSourceCounts(), deps.targetNames);
+    const pools = deps.memberStates?.() ?? new Map();
+    return c.html(
+      <TargetsPage targets={targets.map((t) => ({ ...t, members: poolMembersOf(pools, t.configuredAs, t.key) }))} />,
+    );
+  });
 
   const searchService = (): SearchService | null => deps.search ?? null;
   const noSearches = (c: Context<ConsoleEnv>) =>

@@ -1,7 +1,11 @@
+import type { MemberState } from '../../targets/index.js';
 import type { ListedTarget } from '../target-listing.js';
 import { Layout } from './layout.js';
 
-export function TargetsPage(props: { targets: readonly ListedTarget[] }) {
+/** A listed target with the members of its pool on this service (none where it runs no searches here). */
+export type TargetRow = ListedTarget & { members: readonly MemberState[] };
+
+export function TargetsPage(props: { targets: readonly TargetRow[] }) {
   return (
     <Layout title="Targets">
       <h1>Targets</h1>
@@ -15,6 +19,7 @@ export function TargetsPage(props: { targets: readonly ListedTarget[] }) {
             <th>family</th>
             <th>name</th>
             <th>schedules</th>
+            <th>members</th>
             <th>description</th>
             <th>fingerprint</th>
           </tr>
@@ -33,6 +38,26 @@ export function TargetsPage(props: { targets: readonly ListedTarget[] }) {
               <td>
                 {t.scheduleCount}
                 <div class="muted">{t.origin}</div>
+              </td>
+              <td>
+                {t.members.length ? (
+                  <ul class="members">
+                    {t.members.map((m) => (
+                      <li>
+                        <code>{m.name}</code> <span class={`member-${m.state}`}>{m.state}</span>
+                        {m.searchId ? (
+                          <>
+                            {' '}
+                            <a href={`/searches/${encodeURIComponent(m.searchId)}`}>search</a>
+                          </>
+                        ) : null}
+                        {m.reason ? <div class="muted">{m.reason}</div> : null}
+                      </li>
+                    ))}
+                  </ul>
+                ) : (
+                  <span class="muted">none here</span>
+                )}
               </td>
               <td>{t.description}</td>
               <td>

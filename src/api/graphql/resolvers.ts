@@ -1,5 +1,4 @@
-import type { MemberState } from '../../targets/index.js';
-import { NO_SCHEDULES, type ListedTarget } from '../target-listing.js';
+import { NO_SCHEDULES, poolMembersOf, type ListedTarget } from '../target-listing.js';
 import {
   SkbError,
   bestLineage,
@@ -136,7 +135,7 @@ export const resolvers = {
     origin: listed((l) => l?.origin ?? ''),
     scheduleCount: listed((l) => l?.scheduleCount ?? 0),
     schedulesBySource: listed((l) => l?.sources ?? NO_SCHEDULES),
-    members: listed((l, t, ctx) => membersOf(ctx.memberStates(), l?.configuredAs ?? null, t.key)),
+    members: listed((l, t, ctx) => poolMembersOf(ctx.memberStates(), l?.configuredAs ?? null, t.key)),
   },
 
   Schedule: {
@@ -164,18 +163,4 @@ export const resolvers = {
 function listed<T>(read: (row: ListedTarget | undefined, t: TargetRecord, ctx: ApiContext) => T) {
   return async (t: TargetRecord, _: Args, ctx: ApiContext): Promise<T> =>
     read((await ctx.loadListedTargets()).get(t.key), t, ctx);
-}
-
-/**
- * The members of the pool configured as `configuredAs`; for a target configured under no id at
- * start (an SSH pool, fingerprinted when first used), every member of the pools one of whose
- * members has its key.
- */
-function membersOf(
-  pools: ReadonlyMap<string, readonly MemberState[]>,
-  configuredAs: string | null,
-  key: string,
-): readonly MemberState[] {
-  if (configuredAs !== null) return pools.get(configuredAs) ?? [];
-  return [...pools.values()].flatMap((members) => (members.some((m) => m.key === key) ? members : []));
 }

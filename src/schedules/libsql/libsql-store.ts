@@ -76,6 +76,8 @@ export async function createLibsqlStore(options: LibsqlStoreOptions): Promise<Li
     storeBaseline: (key, targetKey, baseline) => write((kb) => kb.baselines.put(key, targetKey, baseline)),
     claimSearchLease: (searchId, owner, ttlMs) => write((kb) => kb.leases.claim(searchId, owner, ttlMs, Date.now())),
     releaseSearchLease: (searchId, owner) => write((kb) => kb.leases.release(searchId, owner)),
+    claimMemberLease: (member, owner, ttlMs) => write((kb) => kb.memberLeases.claim(member, owner, ttlMs, Date.now())),
+    releaseMemberLease: (member, owner) => write((kb) => kb.memberLeases.release(member, owner)),
   };
 
   return {

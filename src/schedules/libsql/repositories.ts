@@ -1,7 +1,7 @@
 /** Every repository of the knowledge base's tables, over one executor. */
 import { createBaselinesRepository, type BaselinesRepository } from './baselines-repository.js';
 import type { SqlExecutor } from './connection.js';
-import { createLeasesRepository, type LeasesRepository } from './leases-repository.js';
+import { createLeasesRepository, MEMBER_LEASES, type LeasesRepository } from './leases-repository.js';
 import { createMarkersRepository, type MarkersRepository } from './markers-repository.js';
 import { createReusesRepository, type ReusesRepository } from './reuses-repository.js';
 import { createRevalidationsRepository, type RevalidationsRepository } from './revalidations-repository.js';
@@ -24,6 +24,7 @@ export interface Repositories {
   seedPacks: SeedPacksRepository;
   revalidations: RevalidationsRepository;
   leases: LeasesRepository;
+  memberLeases: LeasesRepository;
 }
 
 export function createRepositories(db: SqlExecutor): Repositories {
@@ -39,5 +40,6 @@ export function createRepositories(db: SqlExecutor): Repositories {
     seedPacks: createSeedPacksRepository(db),
     revalidations: createRevalidationsRepository(db),
     leases: createLeasesRepository(db),
+    memberLeases: createLeasesRepository(db, MEMBER_LEASES),
   };
 }
