@@ -172,7 +172,10 @@ describe('pools of replicas on one database', () => {
       const replicaB = poolOfTargets('pool', [member('local')], { claims });
       const held = await replicaA.acquire('s1', live());
       let got = false;
-      const waiting = replicaB.acquire('s2', live()).then((l) => ((got = true), l));
+      const waiting = replicaB.acquire('s2', live()).then((l) => {
+        got = true;
+        return l;
+      });
       await expect.poll(() => replicaB.states()[0]!.reason ?? '').toMatch(/another replica/);
       expect(replicaB.states()[0]!.state).toBe('busy');
       await new Promise((r) => setTimeout(r, 900));
