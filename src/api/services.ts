@@ -13,7 +13,7 @@ import {
   type TaskInput,
 } from '../schedules/index.js';
 import type { KnowledgeBase } from '../search/index.js';
-import { createSearchService, DEFAULT_SEARCH_LEASE_MS } from '../search/index.js';
+import { createSearchService } from '../search/index.js';
 import { importSeedPacks } from '../search/index.js';
 import { menuFor } from '../search/index.js';
 import { plannerSupport } from '../search/index.js';
@@ -133,7 +133,7 @@ export async function openServices(
     // searches, and every member naming a host counts against that host's channel limit.
     const built = new Map<string, TargetPool>();
     const sshHosts = createSshHostRegistry(sshSessionLimits(targets));
-    const memberLeaseMs = config.searchLeaseMs ?? DEFAULT_SEARCH_LEASE_MS;
+    const memberLeaseMs = config.searchLeaseMs;
     const targetById = (id: string): TargetPool => {
       let pool = built.get(id);
       if (!pool) {

@@ -104,7 +104,7 @@ export function createSearchRunner(
           lease.drop(error);
           lost.add(lease.target.member);
           // A pool of one (or one that lost every member) fails the search with what happened.
-          if (lost.size >= pool.size) throw error;
+          if (lost.size >= pool.members.length) throw error;
           moves.push(`Moved off member ${lease.target.member} after it failed (${messageOf(error)}).`);
           record = await searches.updateSearch(id, { message: moves.join(' ') });
         } finally {

@@ -40,7 +40,6 @@ export interface TargetPool {
   readonly id: string;
   /** The first member: what every member shares (toolchain kind, contract, description). */
   readonly primary: Target;
-  readonly size: number;
   /** Every member's target, in the order of the targets file. */
   readonly members: readonly Target[];
   /**
@@ -124,6 +123,10 @@ export function poolOfTargets(id: string, targets: readonly Target[], options: P
   }));
   const claims = options.claims;
   const reportClaimError = (error: unknown): void => claims?.onError?.(error);
+  /** Gives up search `searchId`'s shared lease on `member`, if leases are shared; never throws. */
+  const releaseClaim = async (member: Member, searchId: string): Promise<void> => {
+    await claims?.release(member.leaseKey, searchId).catch(reportClaimError);
+  };
   /** The family of the first member fingerprinted: every other member must match it. */
   let family: string | null = null;
   let waiters: (() => void)[] = [];
@@ -193,7 +196,7 @@ export function poolOfTargets(id: string, targets: readonly Target[], options: P
     const giveUp = (): void => {
       held = false;
       clearInterval(renewal);
-      claims?.release(member.leaseKey, searchId).catch(reportClaimError);
+      void releaseClaim(member, searchId);
     };
     return {
       target: member.target,
@@ -214,7 +217,6 @@ export function poolOfTargets(id: string, targets: readonly Target[], options: P
   return {
     id,
     primary: members[0]!.target,
-    size: members.length,
     members: members.map((m) => m.target),
 
     async acquire(searchId, signal, exclude = new Set()) {
@@ -264,12 +266,10 @@ export function poolOfTargets(id: string, targets: readonly Target[], options: P
           pick.elsewhereUntil = now() + Math.max(50, Math.floor(claims!.ttlMs / 2));
           continue;
         }
-        const unclaim = (): Promise<void> =>
-          claims ? claims.release(pick.leaseKey, searchId).catch(reportClaimError) : Promise.resolve();
         try {
           await check(pick, wasDown);
         } catch (error) {
-          await unclaim();
+          await releaseClaim(pick, searchId);
           if (!isMemberFailure(error)) {
             pick.state = before;
             wake();
@@ -281,7 +281,7 @@ export function poolOfTargets(id: string, targets: readonly Target[], options: P
         }
         if (signal.aborted) {
           set(pick, 'idle', null, null);
-          await unclaim();
+          await releaseClaim(pick, searchId);
           wake();
           signal.throwIfAborted();
         }

@@ -191,14 +191,18 @@ export interface MemberEntry {
   device?: string;
 }
 
+/** The machines of an entry: its one executor, or each of its members. */
+function executorsOf(entry: TargetEntry): ExecutorEntry[] {
+  return entry.members ?? (entry.executor ? [entry.executor] : []);
+}
+
 /**
  * The members of an entry: each executor (the one, or each of `members`), times each device of a
  * GPU toolchain that lists them. A plain entry is a pool of one.
  */
 export function membersOf(entry: TargetEntry): MemberEntry[] {
-  const executors = entry.members ?? (entry.executor ? [entry.executor] : []);
   const devices = entry.toolchain.kind === 'kernelbench' ? entry.toolchain.devices : undefined;
-  return executors.flatMap((executor) =>
+  return executorsOf(entry).flatMap((executor) =>
     devices
       ? devices.map((device) => ({ name: `${placeOf(executor)} cuda:${device}`, executor, device }))
       : [{ name: placeOf(executor), executor }],
@@ -212,7 +216,7 @@ export function membersOf(entry: TargetEntry): MemberEntry[] {
 export function sshSessionLimits(file: TargetsFile): Map<string, number> {
   const limits = new Map<string, number>();
   for (const entry of file.targets) {
-    for (const executor of entry.members ?? (entry.executor ? [entry.executor] : [])) {
+    for (const executor of executorsOf(entry)) {
       if (executor.kind !== 'ssh') continue;
       const host = sshHostKey(executor);
       const wanted = executor.maxSessions ?? DEFAULT_SSH_SESSIONS;

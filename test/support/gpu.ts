@@ -38,6 +38,25 @@ export const hasGpu = probe('import torch; assert torch.cuda.is_available()');
 export const hasGpuTriton = hasGpu && probe('import triton');
 
 /**
+ * The harness's answer line, `SKB_RESULT {json}`: a passing run with nothing measured, `fields`
+ * laid over it (the fingerprint of a probe; correctness and timing of a candidate run).
+ */
+export function harnessResultLine(fields: Record<string, unknown>): string {
+  return `SKB_RESULT ${JSON.stringify({
+    version: 1,
+    ok: true,
+    errorKind: null,
+    phase: null,
+    message: null,
+    traceback: null,
+    fingerprint: null,
+    correctness: null,
+    timing: null,
+    ...fields,
+  })}`;
+}
+
+/**
  * Writes a stand-in `python` into a new directory under `parent` that answers the GPU probe with
  * a fingerprint named "GPU <value of the environment variable `nameVariable`>": the name comes
  * back only if that variable reached the sandboxed process. Returns the directory (give it to
@@ -45,13 +64,7 @@ export const hasGpuTriton = hasGpu && probe('import triton');
  */
 export async function writeFakeGpuProbe(parent: string, nameVariable: string): Promise<string> {
   const bin = await mkdtemp(join(parent, 'skb-fake-python-'));
-  const line = JSON.stringify({
-    version: 1,
-    ok: true,
-    errorKind: null,
-    phase: null,
-    message: null,
-    traceback: null,
+  const line = harnessResultLine({
     fingerprint: {
       kind: 'gpu',
       name: 'NAME',
@@ -62,10 +75,8 @@ export async function writeFakeGpuProbe(parent: string, nameVariable: string): P
       torch: '2.11',
       triton: '3.6',
     },
-    correctness: null,
-    timing: null,
   });
-  await writeFile(join(bin, 'python'), `#!/bin/sh\necho 'SKB_RESULT ${line}' | sed "s/NAME/GPU $${nameVariable}/"\n`, {
+  await writeFile(join(bin, 'python'), `#!/bin/sh\necho '${line}' | sed "s/NAME/GPU $${nameVariable}/"\n`, {
     mode: 0o755,
   });
   await chmod(bin, 0o755);

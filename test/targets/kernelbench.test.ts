@@ -17,7 +17,7 @@ import {
   interpretHarnessRun,
   type KernelBenchOutcome,
 } from '../../src/targets/kernelbench/result.js';
-import { gpuPython, gpuSandbox, hasGpu } from '../support/gpu.js';
+import { gpuPython, gpuSandbox, harnessResultLine, hasGpu } from '../support/gpu.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
 import { DEFAULT_SANDBOX } from '../../src/targets/sandbox.js';
 
@@ -294,13 +294,7 @@ describe('the KernelBench toolchain over a scripted interpreter', () => {
       mismatchFraction: 0,
       problem: null,
     };
-    return `SKB_RESULT ${JSON.stringify({
-      version: 1,
-      ok: true,
-      errorKind: null,
-      phase: null,
-      message: null,
-      traceback: null,
+    return `${harnessResultLine({
       fingerprint,
       correctness: {
         trials: 5,
