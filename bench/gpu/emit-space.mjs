@@ -6,8 +6,9 @@
 // Outputs, beside this file:
 //   space.json   the bench cases: operation, legal values of every knob, the template's cold start
 //                (its default Triton knobs) and every distinct legal configuration (tritonMatmulSpace)
-//   kernel.py    the generated ModelNew source of one configuration; its kernel and skb_matmul launcher
-//                are the same for every knob set (knobs are launch arguments), so run.py imports it once
+//   kernels/     the generated ModelNew source of one configuration per epilogue chain (the chain is
+//                compiled into the kernel's store); a file's kernel and skb_matmul launcher are the same
+//                for every knob set (knobs are launch arguments), so run.py imports each file once
 //   harness/     small problems with generated candidates (odd sizes, epilogues, batched, both dtype
 //                paths of f32, the cuBLAS baseline) for src/targets/kernelbench/harness.py on the GPU
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -34,6 +35,9 @@ const SHAPES = [
 const DTYPES = ['bf16', 'f32'];
 
 const op = (s, dtype) => ({ kind: s.kind, dims: s.dims, dtype, epilogue: s.epilogue ?? [], attrs: {} });
+// One kernel file per chain and dtype (bf16 rounds between steps): named by both, `plain` for no chain.
+const kernelFile = (o) => `kernels/${o.epilogue.length ? o.epilogue.join('-') : 'plain'}-${o.dtype}.py`;
+const kernels = new Map();
 const cases = [];
 for (const dtype of DTYPES) {
   for (const s of SHAPES) {
@@ -42,18 +46,17 @@ for (const dtype of DTYPES) {
     const legal = Object.fromEntries(gen.knobs.filter((k) => k.name !== 'impl').map((k) => [k.name, k.values(o)]));
     const { impl: _impl, ...cold } = gen.legalize(o, { ...gen.baseline(o), impl: 'triton' });
     const configs = template.tritonMatmulSpace(o, options).map(({ impl: _i, ...k }) => k);
-    cases.push({ label: `${s.label}-${dtype}`, shape: s.label, op: o, legal, cold, configs });
+    const kernel = kernelFile(o);
+    if (!kernels.has(kernel)) kernels.set(kernel, gen.generate(o, { ...cold, impl: 'triton' }));
+    cases.push({ label: `${s.label}-${dtype}`, shape: s.label, op: o, kernel, legal, cold, configs });
   }
 }
 await writeFile(
   new URL('space.json', here),
   `${JSON.stringify({ computeCapability: values.cc, sharedMemoryBytes: options.sharedMemoryBytes, knobs: Object.keys(cases[0].legal), cases })}\n`,
 );
-const first = cases[0];
-await writeFile(
-  new URL('kernel.py', here),
-  template.createTritonMatmulTemplate('gemm').generate(first.op, { ...first.cold, impl: 'triton' }),
-);
+await mkdir(new URL('kernels/', here), { recursive: true });
+for (const [file, source] of kernels) await writeFile(new URL(file, here), source);
 
 // Harness checks: odd sizes exercise every mask and the wrapped loads.
 const CHECKS = [

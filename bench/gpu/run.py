@@ -2,7 +2,7 @@
 
 Runs on a machine with a CUDA GPU, PyTorch and Triton (no Node needed):
     python3 bench/gpu/run.py --out results/ [--compile-budget 150] [--only square-4096]
-It reads bench/gpu/space.json and bench/gpu/kernel.py, which `node bench/gpu/emit-space.mjs`
+It reads bench/gpu/space.json and bench/gpu/kernels/, which `node bench/gpu/emit-space.mjs`
 writes from the template itself, so the sweep covers exactly the template's configuration space
 with the kernel the template generates.
 
@@ -26,6 +26,7 @@ import json
 import math
 import multiprocessing as mp
 import os
+import re
 import sys
 import time
 from itertools import zip_longest
@@ -37,11 +38,24 @@ TOLERANCE = {"bf16": 1e-2, "f16": 1e-2, "f32": 1e-4}
 BUDGETS = (5, 10, 20)
 
 
-def load_kernel_module():
-    spec = importlib.util.spec_from_file_location("skb_generated_kernel", os.path.join(HERE, "kernel.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_KERNEL_MODULES = {}
+
+
+def load_kernel_module(path):
+    """The generated kernel file of a case (one per epilogue chain: the chain is compiled into the kernel)."""
+    if path not in _KERNEL_MODULES:
+        name = "skb_kernel_" + re.sub(r"\W", "_", path)
+        spec = importlib.util.spec_from_file_location(name, os.path.join(HERE, path))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _KERNEL_MODULES[path] = module
+    return _KERNEL_MODULES[path]
+
+
+def run_kernel(module, a, b, bias, cfg):
+    """The template's launcher: the epilogue's vectors (here only a bias) follow the two operands."""
+    vectors = [] if bias is None else [bias]
+    return module.skb_matmul(a, b, *vectors, **launch_args(cfg))
 
 
 def harness_fingerprint(torch):
@@ -66,19 +80,19 @@ def compile_worker(jobs):
     """Compiles configurations by launching them on a small problem (fills Triton's disk cache)."""
     import torch
 
-    module = load_kernel_module()
     failures = {}
-    for dtype, has_bias, relu, batched, cfg in jobs:
+    for kernel, dtype, has_bias, batched, cfg in jobs:
+        module = load_kernel_module(kernel)
         dt = getattr(torch, TORCH_DTYPE_NAMES[dtype])
         shape_a, shape_b = ((2, 256, 256), (2, 256, 256)) if batched else ((256, 256), (256, 256))
         a = torch.randn(shape_a, device="cuda", dtype=dt)
         b = torch.randn(shape_b, device="cuda", dtype=dt)
         bias = torch.randn(256, device="cuda", dtype=dt) if has_bias else None
         try:
-            module.skb_matmul(a, b, bias, relu, **launch_args(cfg))
+            run_kernel(module, a, b, bias, cfg)
             torch.cuda.synchronize()
         except Exception as exc:  # noqa: BLE001 - a configuration that does not compile is a result
-            failures[config_key([dtype, has_bias, relu, batched, cfg])] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            failures[config_key([kernel, dtype, has_bias, batched, cfg])] = f"{type(exc).__name__}: {str(exc)[:200]}"
     return failures
 
 
@@ -86,7 +100,7 @@ def precompile(cases, workers):
     jobs = {}
     for case in cases:
         op = case["op"]
-        flags = (op["dtype"], "bias" in op["epilogue"], "relu" in op["epilogue"], op["kind"] == "batched_gemm")
+        flags = (case["kernel"], op["dtype"], "bias" in op["epilogue"], op["kind"] == "batched_gemm")
         for cfg in case["configs"]:
             jobs[config_key([*flags, cfg])] = (*flags, cfg)
     items = list(jobs.values())
@@ -237,7 +251,6 @@ def main():
     n_compiled, compile_failures, compile_s = precompile(cases, args.workers)
     print(f"precompiled {n_compiled} kernels in {compile_s:.1f}s with {args.workers} processes ({len(compile_failures)} failed)", flush=True)
 
-    module = load_kernel_module()
     results = []
     tables = {}
     t0 = time.perf_counter()
@@ -247,6 +260,7 @@ def main():
             skipped.append(case["label"])
             continue
         op = case["op"]
+        module = load_kernel_module(case["kernel"])
         relu = "relu" in op["epilogue"]
         tol = TOLERANCE[op["dtype"]]
         a, b, bias = make_problem(torch, case, seed=1)
@@ -257,12 +271,12 @@ def main():
         for cfg in case["configs"]:
             key = config_key(cfg)
             try:
-                out = module.skb_matmul(a, b, bias, relu, **launch_args(cfg))
+                out = run_kernel(module, a, b, bias, cfg)
                 torch.cuda.synchronize()
                 if not check(torch, out, ref, tol):
                     failed += 1
                     continue
-                table[key] = do_bench(lambda: module.skb_matmul(a, b, bias, relu, **launch_args(cfg)), warmup=2, rep=args.sweep_rep, return_mode="median")
+                table[key] = do_bench(lambda: run_kernel(module, a, b, bias, cfg), warmup=2, rep=args.sweep_rep, return_mode="median")
             except Exception:  # noqa: BLE001 - counted as a failed configuration
                 failed += 1
         sweep_s = time.perf_counter() - started
@@ -275,14 +289,14 @@ def main():
         for _ in range(2):
             cublas_ms = min(cublas_ms, do_bench(lambda: eager(torch, a, b, bias, relu), warmup=10, rep=args.final_rep, return_mode="median"))
             for cfg in finalists:
-                t = do_bench(lambda: module.skb_matmul(a, b, bias, relu, **launch_args(cfg)), warmup=10, rep=args.final_rep, return_mode="median")
+                t = do_bench(lambda: run_kernel(module, a, b, bias, cfg), warmup=10, rep=args.final_rep, return_mode="median")
                 final[config_key(cfg)] = min(final.get(config_key(cfg), math.inf), t)
         best_key = min(final, key=final.get) if final else None
         # A fresh input draw for the winner: the kernel must compute the function, not fit one input.
         winner_ok = None
         if best_key:
             a2, b2, bias2 = make_problem(torch, case, seed=2)
-            winner_ok = check(torch, module.skb_matmul(a2, b2, bias2, relu, **launch_args(json.loads(best_key))), eager(torch, a2, b2, bias2, relu), tol)
+            winner_ok = check(torch, run_kernel(module, a2, b2, bias2, json.loads(best_key)), eager(torch, a2, b2, bias2, relu), tol)
             del a2, b2, bias2
         results.append({
             "label": case["label"], "op": op, "configs": len(case["configs"]), "failed": failed,

@@ -10,6 +10,7 @@ export {
   structureKey,
   shapeKey,
   exactOperationKey,
+  isEpilogueArgumentAttr,
   flopCount,
   minimumBytes,
   dtypeBytes,
@@ -130,7 +131,7 @@ export {
   type SearchStore,
   newSearchRecord,
 } from './search.js';
-export { TaskSchema, type Task, type TaskInput } from './task.js';
+export { TASK_NEEDS_OPERATION, TaskSchema, type Task, type TaskInput } from './task.js';
 export type { CandidateRecord } from './candidate.js';
 export {
   DEFAULT_SLOWER_BY_PCT,

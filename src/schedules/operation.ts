@@ -86,14 +86,32 @@ const DEFAULT_ATTRS: Readonly<Record<string, Readonly<Record<string, number>>>> 
 };
 
 /**
+ * Attributes of a matrix product that name or parametrize without changing its structure: the
+ * parameter holding B (`weight`: "gemm.weight") and the arguments of its epilogue steps (`e1`:
+ * "0.5", `e2`: "gemm.bias"; src/targets/templates/epilogue-chain.ts). A product scaled by 0.5 and
+ * one scaled by 2 are the same kernel.
+ */
+export function isEpilogueArgumentAttr(name: string): boolean {
+  return name === 'weight' || /^e[1-8]$/.test(name);
+}
+
+const ARGUMENT_ATTR_KINDS = new Set(['gemm', 'batched_gemm']);
+
+/**
  * The operation as its keys see it: layouts and attributes at their default values dropped, so
- * `stride: 1` or `layout: "nn"` key the same as saying nothing. Stored content keeps what was
- * given (its hash and id do not change); only the keys are canonical.
+ * `stride: 1` or `layout: "nn"` key the same as saying nothing, and a product's naming and
+ * epilogue arguments dropped (isEpilogueArgumentAttr). Stored content keeps what was given (its
+ * hash and id do not change); only the keys are canonical.
  */
 function keyedForm(op: Operation): { layout: string | undefined; attrs: Operation['attrs'] } {
   const layout = op.layout !== undefined && DEFAULT_LAYOUTS[op.kind]?.includes(op.layout) ? undefined : op.layout;
   const defaults = DEFAULT_ATTRS[op.kind] ?? {};
-  const attrs = Object.fromEntries(Object.entries(op.attrs).filter(([name, value]) => defaults[name] !== value));
+  const argumentsDropped = ARGUMENT_ATTR_KINDS.has(op.kind);
+  const attrs = Object.fromEntries(
+    Object.entries(op.attrs).filter(
+      ([name, value]) => defaults[name] !== value && !(argumentsDropped && isEpilogueArgumentAttr(name)),
+    ),
+  );
   return { layout, attrs };
 }
 

@@ -1,104 +1,72 @@
 /**
  * KernelBench problem files for operations the knowledge base names: a PyTorch `Model` that is the
- * reference, with `get_inputs` and `get_init_inputs`. Operations outside this list need their
- * problem source supplied by the caller (the toolchain's `problemFor` option).
+ * reference, with `get_inputs` and `get_init_inputs`. Generated for gemm and batched gemm (two
+ * inputs, or an nn.Linear-style weight) with any epilogue chain the templates fuse; operations
+ * outside these need their problem source supplied by the caller (the toolchain's `problemFor`).
  */
 import { SkbError, type Operation } from '../../schedules/index.js';
+import { epilogueSteps } from '../templates/epilogue-chain.js';
+import {
+  matmulDim,
+  matmulHeader,
+  matmulInputShapes,
+  matmulModuleClass,
+  matmulOperandViews,
+  torchDtype,
+  torchMatmulLines,
+  weightParam,
+} from '../templates/matmul-module.js';
 
-const TORCH_DTYPES: Partial<Record<Operation['dtype'], string>> = {
-  f32: 'torch.float32',
-  f16: 'torch.float16',
-  bf16: 'torch.bfloat16',
-};
-const EPILOGUES = new Set(['bias', 'relu']);
+export { MATMUL_LAYOUTS, matmulTransposes } from '../templates/matmul-module.js';
 
-/**
- * Operand layouts of a matmul in BLAS naming: the first letter is A, the second B; "n" stored as
- * used ([B,] M x K and [B,] K x N), "t" stored transposed and used through a transposed view, as in
- * KernelBench's `torch.matmul(A.T, B)` problems. No layout means "nn".
- */
-export const MATMUL_LAYOUTS = ['nn', 'tn', 'nt', 'tt'] as const;
-
-/** Which operands of a gemm / batched_gemm are stored transposed; BAD_INPUT for another layout. */
-export function matmulTransposes(op: Operation): { a: boolean; b: boolean } {
-  const layout = op.layout ?? 'nn';
-  if (!(MATMUL_LAYOUTS as readonly string[]).includes(layout)) {
-    throw new SkbError(
-      'BAD_INPUT',
-      `A ${op.kind} layout is one of ${MATMUL_LAYOUTS.join(', ')} (A then B; t = stored transposed), not "${layout}"`,
-    );
-  }
-  return { a: layout[0] === 't', b: layout[1] === 't' };
-}
-
-/** The problem source for a gemm or batched_gemm (epilogue bias and/or relu; dtype f32, f16 or bf16). */
+/** The problem source for a gemm or batched_gemm (epilogue chain of epilogue-chain.ts; dtype f32, f16 or bf16). */
 export function kernelBenchProblemFor(op: Operation): string {
-  const dtype = TORCH_DTYPES[op.dtype];
-  if (!dtype)
-    throw new SkbError(
-      'BAD_INPUT',
-      `KernelBench problems are generated for f32, f16 and bf16 only, not ${op.dtype}; pass the problem source instead`,
-    );
-  const unknown = op.epilogue.filter((e) => !EPILOGUES.has(e));
-  if (unknown.length)
-    throw new SkbError(
-      'BAD_INPUT',
-      `KernelBench problems are generated for the epilogues bias and relu only, not ${unknown.join(', ')}; pass the problem source instead`,
-    );
-  const dim = (name: string): number => {
-    const v = op.dims[name];
-    if (v === undefined)
-      throw new SkbError(
-        'BAD_INPUT',
-        `A ${op.kind} needs the dimension ${name} (has ${Object.keys(op.dims).join(', ')})`,
-      );
-    return v;
-  };
   if (op.kind !== 'gemm' && op.kind !== 'batched_gemm') {
     throw new SkbError(
       'BAD_INPUT',
       `No KernelBench problem is generated for "${op.kind}"; pass the problem source instead`,
     );
   }
-  const t = matmulTransposes(op);
-  const batch = op.kind === 'batched_gemm' ? [dim('B')] : [];
-  const shape = (rows: number, cols: number, transposed: boolean): string =>
-    `(${[...batch, ...(transposed ? [cols, rows] : [rows, cols])].join(', ')})`;
-  const shapeA = shape(dim('M'), dim('K'), t.a);
-  const shapeB = shape(dim('K'), dim('N'), t.b);
-  const hasBias = op.epilogue.includes('bias');
-  const steps = op.epilogue.map((e) =>
-    e === 'bias' ? '        out = out + self.bias' : '        out = torch.relu(out)',
-  );
+  if (!['f32', 'f16', 'bf16'].includes(op.dtype))
+    throw new SkbError(
+      'BAD_INPUT',
+      `KernelBench problems are generated for f32, f16 and bf16 only, not ${op.dtype}; pass the problem source instead`,
+    );
+  try {
+    epilogueSteps(op);
+  } catch (error) {
+    if (error instanceof SkbError)
+      throw new SkbError('BAD_INPUT', `${error.message}; or pass the problem source instead`);
+    throw error;
+  }
+  const dtype = torchDtype(op);
+  const shapes = matmulInputShapes(op);
+  // Weights drawn like nn.Linear's (about 1/sqrt(K)), so products stay near the inputs' scale.
+  const scale = `${(1 / Math.sqrt(matmulDim(op, 'K'))).toPrecision(6)}`;
+  const init = (shape: number[]): string =>
+    shape.length === 2 && weightParam(op) !== null
+      ? `torch.randn(${tuple(shape)}, dtype=${dtype}) * ${scale}`
+      : `torch.randn(${tuple(shape)}, dtype=${dtype})`;
+  const passesN = weightParam(op) === null && op.epilogue.includes('bias');
   return [
-    `"""${op.kind} ${JSON.stringify(op.dims)} ${op.dtype}${op.layout ? `, layout ${op.layout}` : ''}${op.epilogue.length ? ` with ${op.epilogue.join(' then ')}` : ''} (generated by schedule-kb)."""`,
+    matmulHeader(op, `the reference, torch.matmul(${matmulOperandViews(op).join(', ')}) then the epilogue`),
     'import torch',
     'import torch.nn as nn',
     '',
     '',
-    'class Model(nn.Module):',
-    hasBias ? '    def __init__(self, n):' : '    def __init__(self):',
-    '        super().__init__()',
-    ...(hasBias ? [`        self.bias = nn.Parameter(torch.randn(n, dtype=${dtype}))`] : []),
-    '',
-    '    def forward(self, A, B):',
-    `        out = torch.matmul(${matmulOperands(op)})`,
-    ...steps,
-    '        return out',
-    '',
+    matmulModuleClass(op, 'Model', init, torchMatmulLines(op)),
     '',
     'def get_inputs():',
-    `    return [torch.randn(${shapeA}, dtype=${dtype}), torch.randn(${shapeB}, dtype=${dtype})]`,
+    `    return [${shapes.map((s) => `torch.randn(${tuple(s)}, dtype=${dtype})`).join(', ')}]`,
     '',
     '',
     'def get_init_inputs():',
-    `    return [${hasBias ? dim('N') : ''}]`,
+    // The two-input form has always passed N when it has a bias; the sizes are baked in either way.
+    `    return [${passesN ? matmulDim(op, 'N') : ''}]`,
     '',
   ].join('\n');
 }
 
-/** The arguments of torch.matmul for the operation's layout: transposed views, never copies. */
-export function matmulOperands(op: Operation): string {
-  const t = matmulTransposes(op);
-  return `${t.a ? 'A.transpose(-2, -1)' : 'A'}, ${t.b ? 'B.transpose(-2, -1)' : 'B'}`;
+function tuple(shape: number[]): string {
+  return `(${shape.join(', ')}${shape.length === 1 ? ',' : ''})`;
 }

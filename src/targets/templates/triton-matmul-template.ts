@@ -15,9 +15,18 @@
  * constants at the top of the file and the launch do. bench/gpu/run.py relies on this: it imports one
  * generated file and sweeps the same knob space through `skb_matmul`.
  */
-import { SkbError, type Operation } from '../../schedules/index.js';
-import { matmulOperands, matmulTransposes } from '../kernelbench/problems.js';
+import { SkbError, isEpilogueArgumentAttr, type Operation } from '../../schedules/index.js';
+import { epilogueParams, epilogueSteps, tritonEpilogueArgs, tritonEpilogueLines } from './epilogue-chain.js';
 import { nearestLegal, numKnob } from './knobs.js';
+import {
+  TORCH_DTYPES,
+  matmulHeader,
+  matmulModuleClass,
+  matmulOperandViews,
+  matmulTransposes,
+  torchMatmulLines,
+  weightParam,
+} from './matmul-module.js';
 import type { KernelTemplate, KnobSpec, KnobValue, Knobs } from './template.js';
 
 /** Operation kinds the Triton matmul template generates. */
@@ -32,11 +41,6 @@ const NUM_WARPS = [4, 8];
 const NUM_STAGES = [2, 3, 4];
 /** f32 paths: true f32 FMA products, or three TF32 tensor-core products (about f32 accuracy). */
 const F32_PRECISIONS = ['ieee', 'tf32x3'];
-const TORCH_DTYPES: Partial<Record<Operation['dtype'], string>> = {
-  f32: 'torch.float32',
-  f16: 'torch.float16',
-  bf16: 'torch.bfloat16',
-};
 
 /**
  * Shared memory the pipelined operand tiles may take when the GPU is not known: 160 KiB fits an
@@ -151,18 +155,14 @@ function checkOperation(op: Operation): void {
   }
   if (!TORCH_DTYPES[op.dtype])
     throw new SkbError('BAD_INPUT', `The Triton matmul template supports f32, f16 and bf16, not ${op.dtype}`);
-  const bad = op.epilogue.filter((e) => e !== 'bias' && e !== 'relu');
-  if (bad.length)
+  const unknown = Object.keys(op.attrs).filter((name) => !isEpilogueArgumentAttr(name));
+  if (unknown.length)
     throw new SkbError(
       'BAD_INPUT',
-      `The Triton matmul template fuses the epilogues bias and relu only, not ${bad.join(', ')}`,
+      `A ${op.kind} takes the attributes weight (the parameter holding B) and e1..e8 (the epilogue steps' arguments), not ${unknown.join(', ')}`,
     );
-  if (op.epilogue.length === 2 && op.epilogue[0] !== 'bias') {
-    throw new SkbError(
-      'BAD_INPUT',
-      'The Triton matmul template applies bias before relu; write the epilogue as ["bias", "relu"]',
-    );
-  }
+  epilogueSteps(op);
+  weightParam(op);
   matmulTransposes(op);
 }
 
@@ -358,12 +358,21 @@ export function tritonMatmulBaseline(op: Operation, options: TritonMatmulOptions
 const py = (v: KnobValue): string =>
   typeof v === 'string' ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v);
 
-const KERNEL = `
+/**
+ * The kernel and its launcher for this operation's epilogue chain: the chain's steps are written
+ * into the store (epilogue-chain.ts), each bias step's vector an argument of its own.
+ * `skb_matmul(A, B, *vectors, block_m=..., ...)` takes the vectors in step order.
+ */
+function kernelSource(op: Operation): string {
+  const steps = epilogueSteps(op);
+  const args = tritonEpilogueArgs(steps);
+  const vectors = args.map((_, i) => `v${i + 1}`);
+  const epilogue = tritonEpilogueLines(steps, op.dtype !== 'f32');
+  return `
 @triton.jit
 def skb_matmul_kernel(
-    a_ptr, b_ptr, c_ptr, bias_ptr, M, N, K,
+    a_ptr, b_ptr, c_ptr, ${args.map((a) => `${a}, `).join('')}M, N, K,
     stride_ab, stride_am, stride_ak, stride_bb, stride_bk, stride_bn, stride_cb, stride_cm, stride_cn,
-    HAS_BIAS: tl.constexpr, RELU: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr,
     PRECISION: tl.constexpr,
 ):
@@ -401,20 +410,14 @@ def skb_matmul_kernel(
     offs_cm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_cn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     out = acc
-    if HAS_BIAS:
-        # Round the product to the output dtype first, as torch.matmul(...) + bias does.
-        bias = tl.load(bias_ptr + offs_cn, mask=offs_cn < N, other=0.0)
-        out = out.to(c_ptr.dtype.element_ty).to(tl.float32) + bias.to(tl.float32)
-    if RELU:
-        out = tl.maximum(out, 0.0)
-    c_ptrs = c_ptr + batch * stride_cb + stride_cm * offs_cm[:, None] + stride_cn * offs_cn[None, :]
+${epilogue.length ? `${epilogue.join('\n')}\n` : ''}    c_ptrs = c_ptr + batch * stride_cb + stride_cm * offs_cm[:, None] + stride_cn * offs_cn[None, :]
     c_mask = (offs_cm[:, None] < M) & (offs_cn[None, :] < N)
     tl.store(c_ptrs, out.to(c_ptr.dtype.element_ty), mask=c_mask)
 
 
-def skb_matmul(A, B, bias=None, relu=False, block_m=BLOCK_M, block_n=BLOCK_N, block_k=BLOCK_K,
+def skb_matmul(A, B, ${vectors.map((v) => `${v}, `).join('')}block_m=BLOCK_M, block_n=BLOCK_N, block_k=BLOCK_K,
                group_m=GROUP_M, num_warps=NUM_WARPS, num_stages=NUM_STAGES, precision=PRECISION):
-    """C = A @ B (then + bias, then ReLU) for [batch,] M x K and [batch,] K x N inputs, any strides."""
+    """C = A @ B then the epilogue (${op.epilogue.join(', ') || 'none'}), for [batch,] M x K and [batch,] K x N inputs, any strides."""
     batched = A.dim() == 3
     a3 = A if batched else A.unsqueeze(0)
     b3 = B if batched else B.unsqueeze(0)
@@ -423,53 +426,32 @@ def skb_matmul(A, B, bias=None, relu=False, block_m=BLOCK_M, block_n=BLOCK_N, bl
     c3 = torch.empty((batch, M, N), device=A.device, dtype=A.dtype)
     grid = (triton.cdiv(M, block_m) * triton.cdiv(N, block_n), batch)
     skb_matmul_kernel[grid](
-        a3, b3, c3, bias if bias is not None else c3, M, N, K,
+        a3, b3, c3, ${vectors.map((v) => `${v}, `).join('')}M, N, K,
         a3.stride(0), a3.stride(1), a3.stride(2), b3.stride(0), b3.stride(1), b3.stride(2),
         c3.stride(0), c3.stride(1), c3.stride(2),
-        HAS_BIAS=bias is not None, RELU=relu,
         BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_K=block_k, GROUP_M=group_m, PRECISION=precision,
         num_warps=num_warps, num_stages=num_stages,
     )
     return c3 if batched else c3[0]
 `;
-
-function header(op: Operation, what: string): string {
-  return `"""${op.kind} ${JSON.stringify(op.dims)} ${op.dtype}${op.layout ? `, layout ${op.layout}` : ''}${op.epilogue.length ? ` with ${op.epilogue.join(' then ')}` : ''}: ${what} (generated by schedule-kb)."""`;
 }
 
-function modelClass(op: Operation, forwardBody: string): string {
-  const hasBias = op.epilogue.includes('bias');
-  const dtype = TORCH_DTYPES[op.dtype]!;
-  return [
-    'class ModelNew(nn.Module):',
-    hasBias ? '    def __init__(self, n):' : '    def __init__(self):',
-    '        super().__init__()',
-    ...(hasBias ? [`        self.bias = nn.Parameter(torch.randn(n, dtype=${dtype}))`] : []),
-    '',
-    '    def forward(self, A, B):',
-    forwardBody,
-    '',
-  ].join('\n');
-}
+/** Parameters start at zero: the harness copies the reference's values in by name. */
+const zeros =
+  (op: Operation) =>
+  (shape: number[]): string =>
+    `torch.zeros(${shape.join(', ')}, dtype=${TORCH_DTYPES[op.dtype]!})`;
 
 /** The Python source of ModelNew for legal knobs. */
 function generateSource(op: Operation, k: Knobs): string {
-  const hasBias = op.epilogue.includes('bias');
-  const relu = op.epilogue.includes('relu');
   if (k.impl === 'torch') {
-    const steps = [
-      `        out = torch.matmul(${matmulOperands(op)})`,
-      ...(hasBias ? ['        out = out + self.bias'] : []),
-      ...(relu ? ['        out = torch.relu(out)'] : []),
-      '        return out',
-    ];
     return [
-      header(op, 'torch.matmul (cuBLAS)'),
+      matmulHeader(op, 'torch.matmul (cuBLAS)'),
       'import torch',
       'import torch.nn as nn',
       '',
       '',
-      modelClass(op, steps.join('\n')),
+      matmulModuleClass(op, 'ModelNew', zeros(op), torchMatmulLines(op)),
     ].join('\n');
   }
   const what = `Triton kernel, BLOCK ${String(k.block_m)}x${String(k.block_n)}x${String(k.block_k)}, GROUP_M ${String(k.group_m)}, ${String(k.num_warps)} warps, ${String(k.num_stages)} stages, ${String(k.precision)} products`;
@@ -483,18 +465,19 @@ function generateSource(op: Operation, k: Knobs): string {
     `PRECISION = ${py(k.precision!)}`,
   ];
   // Transposed operands are passed as views: the kernel reads their strides in place.
-  const forward = `        return skb_matmul(${matmulOperands(op)}, ${hasBias ? 'self.bias' : 'None'}, ${relu ? 'True' : 'False'})`;
+  const vectors = epilogueParams(epilogueSteps(op)).map((name) => `self.${name}`);
+  const forward = `        return skb_matmul(${[...matmulOperandViews(op), ...vectors].join(', ')})`;
   return [
-    header(op, what),
+    matmulHeader(op, what),
     'import torch',
     'import torch.nn as nn',
     'import triton',
     'import triton.language as tl',
     '',
     ...constants,
-    KERNEL,
+    kernelSource(op),
     '',
-    modelClass(op, forward),
+    matmulModuleClass(op, 'ModelNew', zeros(op), [forward]),
   ].join('\n');
 }
 
