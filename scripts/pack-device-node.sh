@@ -22,7 +22,7 @@ fi
 
 npx tsc -p tsconfig.device.json
 app="$out/stage/app"
-cp src/targets/kernelbench/harness.py src/targets/kernelbench/gpu-worker.py "$app/build/src/targets/kernelbench/"
+cp src/targets/kernelbench/*.py "$app/build/src/targets/kernelbench/"
 cp schema.graphql "$app/build/schema.graphql"
 # The console reads its stylesheet and script from src/api/console/assets beside the build (three levels up from its module).
 cp -r src/api/console/assets "$app/build/src/api/console/"

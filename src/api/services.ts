@@ -10,14 +10,13 @@ import {
   messageOf,
   type SearchConfigInput,
   type SearchRecord,
-  type TaskInput,
 } from '../schedules/index.js';
 import type { KnowledgeBase } from '../search/index.js';
 import { createSearchService } from '../search/index.js';
 import { importSeedPacks } from '../search/index.js';
 import { menuFor } from '../search/index.js';
 import { plannerSupport } from '../search/index.js';
-import type { SearchService } from '../search/index.js';
+import type { SearchService, TaskRequest } from '../search/index.js';
 import {
   createSshHostRegistry,
   createTargetPool,
@@ -61,7 +60,7 @@ function withConfiguredPlanners(
 ): SearchService {
   const refuse = (message: string) => Promise.reject(new SkbError('BAD_INPUT', message));
   return {
-    start(task: TaskInput, settings?: SearchConfigInput): Promise<SearchRecord> {
+    start(task: TaskRequest, settings?: SearchConfigInput): Promise<SearchRecord> {
       // Anything but "llm" (the default, or a name the search service will refuse) is checked as the template planner.
       const planner = settings?.planner === 'llm' ? 'llm' : 'template';
       if (planner === 'llm') {

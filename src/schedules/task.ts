@@ -15,3 +15,7 @@ export const TaskSchema = z
   .strict();
 export type Task = z.infer<typeof TaskSchema>;
 export type TaskInput = z.input<typeof TaskSchema>;
+
+/** Why a task without an operation is refused when it has no problem file to recognise one from. */
+export const TASK_NEEDS_OPERATION =
+  'Invalid task: give an operation, or a problemSource (a KernelBench problem file) for the target to recognise it from';

@@ -20,7 +20,7 @@ export { menuFor } from './menus/index.js';
 export { plannerSupport } from './planner-support.js';
 export type { Planner } from './planner.js';
 export { createSearchService, DEFAULT_SEARCH_LEASE_MS } from './search-service.js';
-export type { SearchDetail, SearchService, SearchServiceDeps } from './search-service.js';
+export type { SearchDetail, SearchService, SearchServiceDeps, TaskRequest } from './search-service.js';
 export { describeSeedPacks, importSeedPacks, PACKAGE_SEED_PACKS, type SeedPackResult } from './seed-packs.js';
 export { createTemplatePlanner } from './template-planner.js';
 export { MAX_WALK_DEPTH, walkRelatives, type ScheduleRelative } from './schedule-relatives.js';

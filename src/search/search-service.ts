@@ -14,6 +14,7 @@ import { randomUUID } from 'node:crypto';
 import {
   SearchConfigSchema,
   SkbError,
+  TASK_NEEDS_OPERATION,
   TaskSchema,
   newSearchRecord,
   parseOrThrow,
@@ -44,7 +45,7 @@ export interface SearchDetail {
  */
 export interface SearchService {
   /** Validates and stores the search, starts it in the background, and returns it (status queued or running). */
-  start(task: TaskInput, config?: SearchConfigInput): Promise<SearchRecord>;
+  start(task: TaskRequest, config?: SearchConfigInput): Promise<SearchRecord>;
   /** Stops a running search: its target work is aborted; the record ends as cancelled. */
   cancel(id: string): Promise<SearchRecord>;
   get(id: string): Promise<SearchDetail | null>;
@@ -57,6 +58,14 @@ export interface SearchService {
   resumeInterrupted(): Promise<string[]>;
   close(): Promise<void>;
 }
+
+/**
+ * A task as clients send it: the operation may be left out when a problem file is given, for the
+ * target to recognise (KernelBench: the problem's forward traced on the target).
+ */
+export type TaskRequest = Omit<TaskInput, 'operation'> & { operation?: TaskInput['operation'] };
+
+const TaskWithoutOperationSchema = TaskSchema.omit({ operation: true });
 
 /** Default lease time to live: a dead replica's searches are resumed elsewhere after at most this long. */
 export const DEFAULT_SEARCH_LEASE_MS = 15_000;
@@ -132,11 +141,25 @@ export function createSearchService(deps: SearchServiceDeps): SearchService {
     return record;
   }
 
+  /** The task with its operation: as given, or recognised from its problem file by the target. */
+  async function withOperation(request: TaskRequest): Promise<TaskInput> {
+    if (request.operation !== undefined) return request as TaskInput;
+    const rest = parseOrThrow(TaskWithoutOperationSchema, request, 'Invalid task');
+    if (rest.problemSource === undefined) throw new SkbError('BAD_INPUT', TASK_NEEDS_OPERATION);
+    const { primary } = deps.targets(rest.target);
+    if (!primary.toolchain.recognize)
+      throw new SkbError(
+        'BAD_INPUT',
+        `Target ${rest.target} (a ${primary.toolchain.kind} toolchain) does not read problem files: give the operation`,
+      );
+    return { ...rest, operation: await primary.toolchain.recognize(rest.problemSource, primary.executor) };
+  }
+
   return {
     async start(taskInput, configInput = {}) {
       if (closed) throw new SkbError('CONFLICT', 'The search service is closed: start searches before closing it');
-      const task = parseOrThrow(TaskSchema, taskInput, 'Invalid task');
       const config = parseOrThrow(SearchConfigSchema, configInput, 'Invalid search settings');
+      const task = parseOrThrow(TaskSchema, await withOperation(taskInput), 'Invalid task');
       const target = deps.targets(task.target).primary;
       // The checks read only what every menu of the toolchain shares (translate options, any options).
       checkSearchConfig(config, deps.menus(target.toolchain.kind, {}));

@@ -4,7 +4,7 @@
  */
 import { SkbError, type GpuFingerprint } from '../schedules/index.js';
 import type { ExecLimits, Executor } from './executor.js';
-import { kernelBenchHarnessSource } from './kernelbench/harness-source.js';
+import { kernelBenchHarnessSource } from './kernelbench/python-sources.js';
 import { parseHarnessLine } from './kernelbench/result.js';
 import { trimOutput } from './toolchain.js';
 

@@ -121,6 +121,12 @@ export interface Toolchain {
    * source, `problemSource` or else the one generated for the operation).
    */
   contract(operation: Operation, problemSource?: string): string;
+  /**
+   * The operation a problem file computes, read on the executor's machine (KernelBench: traced with
+   * torch.fx). BAD_INPUT naming the LLM planner when no template computes it; toolchains without
+   * problem files leave it out.
+   */
+  recognize?(problemSource: string, executor: Executor, signal?: AbortSignal): Promise<Operation>;
   /** Stops what the toolchain keeps running between evaluations (KernelBench's warm workers). */
   close?(): Promise<void>;
 }

@@ -5,7 +5,7 @@
  * `npm run build` before running this file alone).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BIN, ROOT, envFor, skb } from '../support/cli.js';
@@ -122,6 +122,24 @@ describe('skb optimize', () => {
     const llm = await skb(['optimize', '--op', 'gemm', '--shape', 'M=8,N=8,K=8', '--planner', 'llm'], dir);
     expect(llm.code).toBe(1);
     expect(llm.stderr).toMatch(/SKB_OPENAI_BASE_URL/);
+  });
+
+  it('takes a --problem file instead of --op, refusing what cannot work with a sentence that says why', async () => {
+    const problem = join(dir, 'problem.py');
+    writeFileSync(problem, 'import torch\nclass Model(torch.nn.Module):\n    pass\n');
+    const mixed = await skb(['optimize', '--problem', problem, '--shape', 'M=8,N=8,K=8'], dir);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/--shape describe an --op: give --op with them, or drop them/);
+    const missing = await skb(['optimize', '--problem', join(dir, 'nowhere.py')], dir);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--problem .*nowhere\.py: cannot read it/);
+    // The built-in target compiles C: it has no problem files to recognise an operation from.
+    const local = await skb(['optimize', '--problem', problem], dir);
+    expect(local.code).toBe(1);
+    expect(local.stderr).toMatch(/Target local \(a c toolchain\) does not read problem files: give the operation/);
+    const neither = await skb(['optimize', '--budget', '4'], dir);
+    expect(neither.code).toBe(2);
+    expect(neither.stderr).toMatch(/--op KIND is required \(or a --problem FILE/);
   });
 
   it('cancels the search on Ctrl-C, prints what it found and exits 130', async () => {

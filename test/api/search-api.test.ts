@@ -226,6 +226,16 @@ describe('bad input starts nothing', () => {
       /no kernel template for custom:fft.*llm/,
     ],
     [
+      'a task with neither an operation nor a problem file',
+      { task: { target: 'local' } },
+      /give an operation, or a problemSource/,
+    ],
+    [
+      'a problem file to recognise on a target that reads none',
+      { task: { target: 'local', problemSource: 'class Model: pass' } },
+      /Target local \(a c toolchain\) does not read problem files: give the operation/,
+    ],
+    [
       'the llm planner without an endpoint',
       { task: { operation: gemm(64), target: 'local' }, config: { planner: 'llm' } },
       /SKB_OPENAI_BASE_URL/,

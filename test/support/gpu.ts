@@ -31,6 +31,9 @@ export const gpuSandbox: SandboxSettings = {
 
 const probe = (code: string): boolean => spawnSync(gpuPython, ['-c', code], { stdio: 'ignore' }).status === 0;
 
+/** PyTorch (recognising a problem needs no GPU: it traces on the meta device). */
+export const hasTorch = probe('import torch');
+
 /** PyTorch with a CUDA device. */
 export const hasGpu = probe('import torch; assert torch.cuda.is_available()');
 

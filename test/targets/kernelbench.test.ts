@@ -11,7 +11,7 @@ import { GpuFingerprintSchema, isSkbError, targetKey } from '../../src/schedules
 import type { ExecLimits, Executor } from '../../src/targets/executor.js';
 import { gpuFingerprint } from '../../src/targets/gpu-fingerprint.js';
 import { createKernelBenchToolchain } from '../../src/targets/kernelbench/kernelbench-toolchain.js';
-import { kernelBenchHarnessSource } from '../../src/targets/kernelbench/harness-source.js';
+import { kernelBenchHarnessSource } from '../../src/targets/kernelbench/python-sources.js';
 import {
   flagSuspiciousSpeedup,
   interpretHarnessRun,

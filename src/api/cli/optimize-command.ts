@@ -1,13 +1,15 @@
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import {
   messageOf,
+  type Operation,
   parseOperation,
   parseShapeSpec,
   SkbError,
   type SearchConfigInput,
   type SearchRecord,
-  type Task,
 } from '../../schedules/index.js';
-import type { SearchService } from '../../search/index.js';
+import type { SearchService, TaskRequest } from '../../search/index.js';
 import { loadConfig } from '../config.js';
 import { parseSearchConfigArg } from '../graphql/search-inputs.js';
 import { createConsoleLogger, type Logger } from '../logger.js';
@@ -81,16 +83,24 @@ function parseAttrs(text: string): Record<string, number | string | boolean> {
   return attrs;
 }
 
-/** The flags as a task and search settings; settings are checked against the same schema as the API's. */
-export function optimizeRequestFromArgs(args: ParsedArgs): { task: Task; config: SearchConfigInput } {
+/** The operation of the --op flags; undefined when --op is left out for a --problem file to be recognised. */
+function operationFromArgs(args: ParsedArgs, problemGiven: boolean): Operation | undefined {
   const kind = str(args, 'op');
   const shape = str(args, 'shape');
-  if (!kind) throw new UsageError('--op KIND is required, e.g. --op gemm');
-  if (!shape) throw new UsageError('--shape is required, e.g. --shape M=512,N=512,K=512');
   const epilogue = str(args, 'epilogue');
   const attrs = str(args, 'attrs');
   const dtype = str(args, 'dtype');
-  const operation = parseOperation({
+  if (!kind && problemGiven) {
+    const extra = ['shape', 'dtype', 'epilogue', 'attrs'].filter((f) => str(args, f) !== undefined);
+    if (extra.length)
+      throw new UsageError(
+        `--${extra.join(', --')} describe an --op: give --op with them, or drop them to let the target recognise the --problem file's operation`,
+      );
+    return undefined;
+  }
+  if (!kind) throw new UsageError('--op KIND is required (or a --problem FILE to recognise it from), e.g. --op gemm');
+  if (!shape) throw new UsageError('--shape is required, e.g. --shape M=512,N=512,K=512');
+  return parseOperation({
     kind,
     dims: parseShapeSpec(shape),
     ...(dtype ? { dtype } : {}),
@@ -104,6 +114,17 @@ export function optimizeRequestFromArgs(args: ParsedArgs): { task: Task; config:
       : {}),
     ...(attrs ? { attrs: parseAttrs(attrs) } : {}),
   });
+}
+
+/**
+ * The flags as a task and search settings; settings are checked against the same schema as the
+ * API's. `problemSource` is the --problem file's text, read by the caller.
+ */
+export function optimizeRequestFromArgs(
+  args: ParsedArgs,
+  problemSource?: string,
+): { task: TaskRequest; config: SearchConfigInput } {
+  const operation = operationFromArgs(args, problemSource !== undefined);
   const raw: Record<string, unknown> = {
     planner: str(args, 'planner'),
     budget: integer(args, 'budget'),
@@ -124,7 +145,33 @@ export function optimizeRequestFromArgs(args: ParsedArgs): { task: Task; config:
     if (error instanceof SkbError) throw new UsageError(error.message);
     throw error;
   }
-  return { task: { operation, target: str(args, 'target') ?? 'local' }, config };
+  const task: TaskRequest = {
+    ...(operation ? { operation } : {}),
+    target: str(args, 'target') ?? 'local',
+    ...(problemSource !== undefined ? { problemSource } : {}),
+  };
+  return { task, config };
+}
+
+/** The most a problem file may hold (the API's limit on problemSource). */
+const MAX_PROBLEM_BYTES = 1_000_000;
+
+/** The text of the --problem file, or undefined when none is given. */
+async function problemFromArgs(args: ParsedArgs, cwd: string): Promise<string | undefined> {
+  const file = str(args, 'problem');
+  if (file === undefined) return undefined;
+  const path = resolve(cwd, file);
+  let size: number;
+  try {
+    size = (await stat(path)).size;
+  } catch (error) {
+    throw new UsageError(`--problem ${file}: cannot read it (${messageOf(error)})`);
+  }
+  if (size > MAX_PROBLEM_BYTES)
+    throw new UsageError(
+      `--problem ${file} holds ${size} bytes; a KernelBench problem file is at most ${MAX_PROBLEM_BYTES}`,
+    );
+  return readFile(path, 'utf8');
 }
 
 /** `--timing`: a JSON object of timing overrides (checked with the rest of the config). */
@@ -176,6 +223,7 @@ export const optimizeCommand: CliCommand = {
   name: 'optimize',
   summary: 'run a budgeted beam search for one operation here and print baseline, best, speedup and the plan sequence',
   usage: `Usage: skb optimize --op KIND --shape NAME=SIZE,... [options]
+       skb optimize --problem FILE --target ID [options]
 
 Runs a beam search for the operation on a target of the targets file, in this process, storing
 the search and its candidates in the configured database. Progress goes to stderr (a bar on a
@@ -189,8 +237,13 @@ Examples:
   skb optimize --op gemm --shape M=512,N=512,K=768 --seeds 2 --tiers exact,structure
   skb optimize --op gemm --shape M=512,N=512,K=512 --cold
   skb optimize --op conv2d --shape N=1,C=64,H=56,W=56,K=64,R=3,S=3 --attrs stride=1,pad=1
+  skb optimize --problem KernelBench/level2/76_Gemm_Add_ReLU.py --target h200 --budget 16
 
 Operation:
+  --problem FILE        a KernelBench problem file (Model, get_inputs, get_init_inputs) to judge
+                        candidates against on a kernelbench target; without --op the target
+                        recognises its operation (torch.fx on the target): a product (nn.Linear,
+                        matmul, bmm) and a chain of elementwise steps, or a refusal naming the LLM planner
   --op KIND             gemm, batched_gemm, conv2d, matvec, softmax, layernorm or custom:<name>
   --shape SIZES         named sizes, e.g. M=512,N=512,K=512
   --dtype T             f32 (default), f16, bf16, f64, i8, i32
@@ -227,6 +280,7 @@ ${ENVIRONMENT_HELP}
 `,
   options: {
     op: { type: 'string' },
+    problem: { type: 'string' },
     shape: { type: 'string' },
     dtype: { type: 'string' },
     epilogue: { type: 'string' },
@@ -250,7 +304,7 @@ ${ENVIRONMENT_HELP}
   },
   positionals: { min: 0, max: 0 },
   async run(args, io) {
-    const { task, config: searchConfig } = optimizeRequestFromArgs(args);
+    const { task, config: searchConfig } = optimizeRequestFromArgs(args, await problemFromArgs(args, io.cwd));
     const config = loadConfig(io.env, io.cwd);
     const services = await openServices(config, {
       cwd: io.cwd,
@@ -266,7 +320,7 @@ ${ENVIRONMENT_HELP}
       const record = await services.search.start(task, searchConfig);
       await writeOut(
         io.stderr,
-        `search ${record.id}: ${task.operation.kind} on ${task.target}, budget ${record.config.budget} samples, ${record.config.planner} planner\n`,
+        `search ${record.id}: ${record.task.operation.kind} on ${task.target}, budget ${record.config.budget} samples, ${record.config.planner} planner\n`,
       );
       const { interrupted } = await follow(services.search, record, io);
       const detail = await services.search.get(record.id);

@@ -4,12 +4,13 @@ import {
   SearchConfigSchema,
   SearchStatusSchema,
   SkbError,
+  TASK_NEEDS_OPERATION,
   parseOrThrow,
   type PageRequest,
   type SearchConfigInput,
   type SearchStatus,
-  type Task,
 } from '../../schedules/index.js';
+import type { TaskRequest } from '../../search/index.js';
 import { parseOperationArg, parsePage } from './inputs.js';
 
 /** Search ids are opaque to the API, but bounded so a hostile id cannot reach the database as a huge string. */
@@ -18,7 +19,7 @@ const SearchIdSchema = z
   .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a search id is 1 to 64 letters, digits, _ . - (see the searches query)');
 
 const TaskArgSchema = z.object({
-  operation: z.unknown(),
+  operation: z.unknown().optional(),
   target: z.string().min(1, 'name a target such as local').max(64),
   baselineCode: z.string().max(1_000_000).nullish(),
   problemSource: z.string().max(1_000_000).nullish(),
@@ -88,7 +89,7 @@ export function parseSearchId(value: unknown): string {
  * GraphQL TaskInput -> a validated task on one of the configured targets. The target is checked
  * here, not when the search starts, so a typo fails the mutation instead of a search record.
  */
-export function parseTaskArg(value: unknown, targetIds: readonly string[]): Task {
+export function parseTaskArg(value: unknown, targetIds: readonly string[]): TaskRequest {
   const t = parseOrThrow(TaskArgSchema, value, 'Invalid task');
   if (!targetIds.includes(t.target)) {
     throw new SkbError(
@@ -96,8 +97,9 @@ export function parseTaskArg(value: unknown, targetIds: readonly string[]): Task
       `Unknown target "${t.target}": searches run on the targets of the targets file (SKB_TARGETS_FILE): ${targetIds.join(', ') || 'none are configured'}`,
     );
   }
+  if (t.operation == null && t.problemSource == null) throw new SkbError('BAD_INPUT', TASK_NEEDS_OPERATION);
   return {
-    operation: parseOperationArg(t.operation),
+    ...(t.operation != null ? { operation: parseOperationArg(t.operation) } : {}),
     target: t.target,
     ...(t.baselineCode != null ? { baselineCode: t.baselineCode } : {}),
     ...(t.problemSource != null ? { problemSource: t.problemSource } : {}),

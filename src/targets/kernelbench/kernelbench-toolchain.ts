@@ -10,7 +10,8 @@
 import { SkbError, targetKey, isSkbError, type GpuFingerprint, type Operation } from '../../schedules/index.js';
 import { type ExecLimits, type ExecResult, type Executor, probeOncePerExecutor } from '../executor.js';
 import { GPU_PROCESS_LIMITS, gpuFingerprint } from '../gpu-fingerprint.js';
-import { kernelBenchHarnessSource } from './harness-source.js';
+import { kernelBenchHarnessSource, kernelBenchScriptSource } from './python-sources.js';
+import { interpretRecognition } from './recognition.js';
 import { kernelBenchProblemFor } from './problems.js';
 import { DEFAULT_SUSPICIOUS_SPEEDUP, flagSuspiciousSpeedup, interpretHarnessRun } from './result.js';
 import { createWarmWorkers, type WarmWorkers } from './warm-workers.js';
@@ -223,6 +224,12 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
 
     fingerprint(executor) {
       return probe(executor);
+    },
+
+    async recognize(problemSource, executor, signal) {
+      const files = { 'recognize.py': await kernelBenchScriptSource('recognize.py'), 'problem.py': problemSource };
+      const ran = await runHarness(executor, files, ['recognize.py', '--problem', 'problem.py'], signal);
+      return interpretRecognition(ran);
     },
 
     async selfCheck(executor): Promise<SelfCheckResult> {

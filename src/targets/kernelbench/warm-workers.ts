@@ -5,10 +5,10 @@
  * and a PyTorch import. A worker that dies (killed by a candidate, out of memory, idle too long)
  * is replaced by the next job; a job in flight when it died reads as a killed run.
  */
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { SkbError, messageOf } from '../../schedules/index.js';
 import type { ExecLimits, ExecResult, Executor, Workspace } from '../executor.js';
+import { kernelBenchScriptSource } from './python-sources.js';
 
 export interface WarmWorkerOptions {
   /** Python interpreter with PyTorch (and Triton) on the target. */
@@ -84,18 +84,6 @@ const ResultSchema = z.object({
 });
 type Result = z.infer<typeof ResultSchema>;
 
-let workerSource: Promise<string> | undefined;
-/** gpu-worker.py, from the source tree beside this module (tsc copies no .py files into dist/). */
-function gpuWorkerSource(): Promise<string> {
-  workerSource ??= readFile(new URL('./gpu-worker.py', import.meta.url), 'utf8')
-    .catch(() => readFile(new URL('../../../src/targets/kernelbench/gpu-worker.py', import.meta.url), 'utf8'))
-    .catch((error: unknown) => {
-      workerSource = undefined;
-      throw new SkbError('CONFIG', `The KernelBench warm worker (gpu-worker.py) was not found: ${messageOf(error)}`);
-    });
-  return workerSource;
-}
-
 /** One running worker and the jobs it owes an answer. */
 class Worker {
   private readonly stop = new AbortController();
@@ -138,7 +126,7 @@ class Worker {
   static async start(id: number, executor: Executor, options: WarmWorkerOptions): Promise<Worker> {
     const ws = await executor.createWorkspace();
     try {
-      await ws.writeFile('gpu-worker.py', await gpuWorkerSource());
+      await ws.writeFile('gpu-worker.py', await kernelBenchScriptSource('gpu-worker.py'));
       // A sandboxed worker's /tmp and /dev/shm are its own, so it may empty them between candidates.
       const wipeTmp = (await executor.protections()).tool !== null;
       const worker = new Worker(id, ws, options, wipeTmp);
