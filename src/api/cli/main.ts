@@ -5,6 +5,7 @@
 import type { CliCommand } from './command.js';
 import { exportCommand } from './export-command.js';
 import { importCommand } from './import-command.js';
+import { kernelbenchCommand } from './kernelbench-command.js';
 import { optimizeCommand } from './optimize-command.js';
 import { revalidateCommand } from './revalidate-command.js';
 import { runCli } from './run-cli.js';
@@ -19,6 +20,7 @@ import { tokenCommand } from './token-command.js';
 export const COMMANDS: readonly CliCommand[] = [
   serveCommand,
   optimizeCommand,
+  kernelbenchCommand,
   searchesCommand,
   searchCommand,
   schedulesCommand,

@@ -693,6 +693,29 @@ describe.skipIf(!hasGpuTriton)('Triton matmul template on a GPU (real KernelBenc
         op({ kind: 'gemm', dims: { M: 512, N: 512, K: 512 }, dtype: 'bf16', layout: 'nt' }),
         [{ impl: 'triton', block_m: 32, block_n: 32 }],
       ],
+      // Epilogue chains of every step kind, fused into the store: an nn.Linear (weight form) in f32,
+      // and two inputs in bf16, where each step's value is rounded as eager stores it.
+      [
+        op({
+          kind: 'gemm',
+          dims: { M: 300, N: 200, K: 130 },
+          dtype: 'f32',
+          layout: 'nt',
+          epilogue: ['bias', 'mul', 'leaky_relu', 'gelu', 'silu', 'sub', 'hardtanh', 'tanh'],
+          attrs: { weight: 'fc.weight', e1: 'fc.bias', e2: '1.5', e3: '0.1', e6: '0.25', e7: '-0.5,0.5' },
+        }),
+        [{ impl: 'torch' }, { impl: 'triton', precision: 'ieee' }, { impl: 'triton', precision: 'tf32x3' }],
+      ],
+      [
+        op({
+          kind: 'gemm',
+          dims: { M: 257, N: 130, K: 96 },
+          dtype: 'bf16',
+          epilogue: ['add', 'relu', 'div', 'mish', 'sigmoid', 'gelu_tanh', 'clamp', 'hardswish'],
+          attrs: { e1: '0.3', e3: '2.0', e7: ',0.6' },
+        }),
+        [{ impl: 'torch' }, { impl: 'triton' }, { impl: 'triton', block_m: 32, block_n: 32 }],
+      ],
     ];
     for (const [o, knobSets] of cases) {
       const t = templateOf(o);

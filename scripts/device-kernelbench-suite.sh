@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# On a GPU machine with python3 (PyTorch, Triton) but no Node and no network, from the repository
+# root, with .device/ made here by `scripts/pack-device-node.sh [--with-tests]` and carried along:
+# unpacks Node once (bubblewrap too when the machine lacks it), runs the GPU suites of problem
+# recognition and the Triton template when SKB_DEVICE_TESTS=1 (a pack with vitest), then
+# `skb kernelbench` over the problem files given, with a KernelBench target on this GPU. The
+# database and the results live in $SKB_KB_STATE (default /tmp/skb-kb), so a call cut short by its
+# time limit is resumed by the next call on the same machine; the results and logs are copied to $OUT.
+# Usage: scripts/device-kernelbench-suite.sh BUDGET SECONDS FILE...
+set -uo pipefail
+cd "$(dirname "$0")/.."
+budget="$1" limit="$2"
+shift 2
+out="${OUT:-/tmp/skb-device}"
+state="${SKB_KB_STATE:-/tmp/skb-kb}"
+mkdir -p "$out" "$state"
+[ -x /tmp/skb-node/node ] || bash scripts/unpack-device-node.sh /tmp/skb-node || exit 1
+if ! command -v bwrap >/dev/null 2>&1 && [ -x .device/bwrap ]; then
+  install -m 0755 .device/bwrap /usr/local/bin/bwrap && echo "installed the carried bwrap: $(bwrap --version)"
+fi
+export PATH="/tmp/skb-node:$PATH" PYTHONUNBUFFERED=1
+python="$(command -v python3)"
+if [ "${SKB_DEVICE_TESTS:-0}" = 1 ] && [ -d /tmp/skb-node/app/node_modules/vitest ]; then
+  ln -sfn /tmp/skb-node/app/node_modules node_modules
+  timeout 300 node node_modules/vitest/vitest.mjs run test/targets/kernelbench-recognition.test.ts \
+    test/targets/templates/triton-matmul-template.test.ts 2>&1 | tee "$out/vitest-gpu.log"
+fi
+cat >"$state/targets.json" <<JSON
+{ "targets": [ { "id": "h200", "description": "One NVIDIA Hopper GPU; PyTorch eager calls cuBLAS.",
+  "executor": { "kind": "local" }, "toolchain": { "kind": "kernelbench", "python": "$python" } } ] }
+JSON
+nvidia-smi --query-gpu=name,driver_version,utilization.gpu,memory.used --format=csv,noheader | tee "$out/gpu.txt"
+SKB_DATA_DIR="$state/data" SKB_TARGETS_FILE="$state/targets.json" timeout "$limit" \
+  node /tmp/skb-node/app/build/src/api/cli/main.js kernelbench "$@" --target h200 --budget "$budget" \
+  --out "$state/results.json" 2>&1 | tee -a "$out/kernelbench.log"
+cp "$state/results.json" "$out/" 2>/dev/null
+exit 0
