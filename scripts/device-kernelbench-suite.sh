@@ -26,12 +26,12 @@ if [ "${SKB_DEVICE_TESTS:-0}" = 1 ] && [ -d /tmp/skb-node/app/node_modules/vites
     test/targets/templates/triton-matmul-template.test.ts 2>&1 | tee "$out/vitest-gpu.log"
 fi
 cat >"$state/targets.json" <<JSON
-{ "targets": [ { "id": "h200", "description": "One NVIDIA Hopper GPU; PyTorch eager calls cuBLAS.",
+{ "targets": [ { "id": "gpu", "description": "The GPU of this machine; PyTorch eager calls cuBLAS.",
   "executor": { "kind": "local" }, "toolchain": { "kind": "kernelbench", "python": "$python" } } ] }
 JSON
 nvidia-smi --query-gpu=name,driver_version,utilization.gpu,memory.used --format=csv,noheader | tee "$out/gpu.txt"
 SKB_DATA_DIR="$state/data" SKB_TARGETS_FILE="$state/targets.json" timeout "$limit" \
-  node /tmp/skb-node/app/build/src/api/cli/main.js kernelbench "$@" --target h200 --budget "$budget" \
+  node /tmp/skb-node/app/build/src/api/cli/main.js kernelbench "$@" --target gpu --budget "$budget" \
   --out "$state/results.json" 2>&1 | tee -a "$out/kernelbench.log"
 cp "$state/results.json" "$out/" 2>/dev/null
 exit 0

@@ -86,10 +86,11 @@ describe("the recogniser's reply", () => {
   });
 });
 
-describe('the real recogniser without PyTorch', () => {
-  it("says the target's Python cannot import PyTorch, as a TARGET error", async () => {
-    const executor = createLocalExecutor();
-    const toolchain = createKernelBenchToolchain({ python: 'python3', warmWorkers: false });
+describe('the real recogniser on the Python the GPU suites use', () => {
+  it("says the target's Python cannot import PyTorch, as a TARGET error (and recognises where it can)", async () => {
+    const executor = createLocalExecutor({ sandbox: gpuSandbox });
+    // Without PyTorch here, the system's python3 (the sandbox's PATH; gpuPython may be a shim it cannot run).
+    const toolchain = createKernelBenchToolchain({ python: hasTorch ? gpuPython : 'python3', warmWorkers: false });
     try {
       const source = await readFile(
         new URL('../fixtures/kernelbench/recognise/linear_scale_leaky.py', import.meta.url),

@@ -2,7 +2,7 @@ import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { SkbError, messageOf } from '../../schedules/index.js';
 import type { KernelBenchToolchain } from '../../targets/kernelbench/kernelbench-toolchain.js';
-import { torchCompileCandidate } from '../../targets/kernelbench/torch-compile-candidate.js';
+import { eagerCandidate, torchCompileCandidate } from '../../targets/kernelbench/torch-compile-candidate.js';
 import {
   geomean,
   overEager,
@@ -95,21 +95,23 @@ function suiteDeps(
       const lease = await services.target(targetId).acquire('kernelbench-reference', new AbortController().signal);
       try {
         const toolchain = lease.target.toolchain as KernelBenchToolchain;
-        const [compiled] = await toolchain.evaluateProblem({
+        // The problem's own Model first, so eager is timed even when torch.compile fails to build.
+        const [eager, compiled] = await toolchain.evaluateProblem({
           problemSource,
-          candidates: [torchCompileCandidate(problemSource)],
+          candidates: [eagerCandidate(problemSource), torchCompileCandidate(problemSource)],
           executor: lease.target.executor,
         });
-        if (!compiled || compiled.referenceLatencyMs === null)
+        const eagerMs = eager?.referenceLatencyMs ?? null;
+        if (eagerMs === null)
           throw new SkbError(
             'BAD_INPUT',
-            `the problem's eager reference could not be timed: ${compiled?.result.feedback.join('; ') || 'no result'}`,
+            `the problem's eager reference could not be timed: ${eager?.result.feedback.join('; ') || 'no result'}`,
           );
-        const ok = compiled.result.correct && compiled.result.latencyMs !== null;
+        const ok = compiled !== undefined && compiled.result.correct && compiled.result.latencyMs !== null;
         return {
-          eagerMs: compiled.referenceLatencyMs,
+          eagerMs,
           compileMs: ok ? compiled.result.latencyMs : null,
-          compileError: ok ? null : compiled.result.feedback.join('; ').slice(0, 500) || 'torch.compile failed',
+          compileError: ok ? null : compiled?.result.feedback.join('; ').slice(0, 500) || 'torch.compile failed',
         };
       } finally {
         lease.release();

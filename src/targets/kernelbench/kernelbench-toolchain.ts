@@ -93,9 +93,14 @@ export const KERNELBENCH_TIMING: TimingSettings = {
 };
 const DEFAULT_RUN_LIMITS: Partial<ExecLimits> = { wallMs: 180_000, maxOutputBytes: 1024 * 1024 };
 
-/** Compiler caches live in the candidate's own directory: candidates never share (or poison) them. */
+/**
+ * Compiler caches live in the candidate's own directory: candidates never share (or poison) them.
+ * USER is set because the sandbox's uid has no passwd entry, and torch.compile asks getpass for a
+ * user name (which reads USER before the passwd file).
+ */
 function candidateCacheEnv(dir: string): Record<string, string> {
   return {
+    USER: 'skb-candidate',
     TRITON_CACHE_DIR: `${dir}/.triton`,
     TORCH_EXTENSIONS_DIR: `${dir}/.torch_extensions`,
     TORCHINDUCTOR_CACHE_DIR: `${dir}/.inductor`,
