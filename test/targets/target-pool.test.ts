@@ -11,7 +11,7 @@ import { createLibsqlStore } from '../../src/schedules/index.js';
 import { SkbError, type Fingerprint } from '../../src/schedules/index.js';
 import type { Executor } from '../../src/targets/executor.js';
 import { parseTargetsFile, membersOf, sshSessionLimits } from '../../src/targets/targets-file.js';
-import { poolOfTargets } from '../../src/targets/target-pool.js';
+import { poolOfTargets, type MemberLease } from '../../src/targets/target-pool.js';
 import type { Target } from '../../src/targets/target.js';
 
 const HOST_KEY = `SHA256:${'A'.repeat(43)}`;
@@ -69,8 +69,12 @@ describe('target pool', () => {
       ['b', 'busy', 's2'],
     ]);
     const order: string[] = [];
-    const third = pool.acquire('s3', live()).then((l) => (order.push('s3'), l));
-    const fourth = pool.acquire('s4', live()).then((l) => (order.push('s4'), l));
+    const arrived = (name: string) => (lease: MemberLease) => {
+      order.push(name);
+      return lease;
+    };
+    const third = pool.acquire('s3', live()).then(arrived('s3'));
+    const fourth = pool.acquire('s4', live()).then(arrived('s4'));
     await new Promise((r) => setTimeout(r, 20));
     expect(order).toEqual([]);
     second.release();

@@ -107,10 +107,11 @@ function suiteDeps(
             'BAD_INPUT',
             `the problem's eager reference could not be timed: ${eager?.result.feedback.join('; ') || 'no result'}`,
           );
-        const ok = compiled !== undefined && compiled.result.correct && compiled.result.latencyMs !== null;
+        const compileMs = compiled?.result.correct ? compiled.result.latencyMs : null;
+        const ok = compileMs !== null;
         return {
           eagerMs,
-          compileMs: ok ? compiled.result.latencyMs : null,
+          compileMs,
           compileError: ok ? null : compiled?.result.feedback.join('; ').slice(0, 500) || 'torch.compile failed',
         };
       } finally {
