@@ -110,7 +110,7 @@ export function randomMove(
   if (names.length === 0) return null;
   const fixed = b.template.fixedMoves?.[optionId];
   if (fixed) {
-    const moved = legalize(b, { ...parent, ...fixed(b.op) }, parent);
+    const moved = legalize(b, { ...parent, ...fixed(b.op, parent) }, parent);
     return accept(moved) ? moved : null;
   }
   const composites = compositeMoves(b, parent, optionId).filter(accept);
@@ -169,7 +169,7 @@ export function allMoves(b: Bound, parent: Knobs, optionIds: readonly string[], 
     if (names.length === 0) continue;
     const fixed = b.template.fixedMoves?.[optionId];
     if (fixed) {
-      add(optionId, legalize(b, { ...parent, ...fixed(b.op) }, parent));
+      add(optionId, legalize(b, { ...parent, ...fixed(b.op, parent) }, parent));
       continue;
     }
     for (const knobs of compositeMoves(b, parent, optionId)) add(optionId, knobs);

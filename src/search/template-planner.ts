@@ -371,11 +371,16 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
       // implementation measures a nearby point instead of repeating the first. When the option has
       // too few (a switch like restrict), neighbours of the other knobs fill the rest, so no sample
       // of the budget is spent on a missing or repeated implementation.
-      const own = movableKnobs(b, request.plan.optionId);
+      // A fixed move (into the library, into Triton, into torch.compile) pins the knobs it switched:
+      // a further implementation that moved them back would be another option's candidate.
+      const movable = movableKnobs(b, request.plan.optionId);
+      const fixed = b.template.fixedMoves?.[request.plan.optionId];
+      const pinned = fixed ? Object.keys(fixed(b.op, parent)).filter((name) => first[name] !== parent[name]) : movable;
+      const own = movable.filter((name) => !fixed || !pinned.includes(name));
       const others = b.template.knobs
         .map((k) => k.name)
-        .filter((name) => !own.includes(name) && (b.legal.get(name)?.length ?? 0) > 1);
-      const keepsMove = (v: Knobs): boolean => own.every((name) => v[name] === first[name]);
+        .filter((name) => !movable.includes(name) && !pinned.includes(name) && (b.legal.get(name)?.length ?? 0) > 1);
+      const keepsMove = (v: Knobs): boolean => pinned.every((name) => v[name] === first[name]);
       const fresh = untried(b, parent, request.tried);
       const isNew = (v: Knobs): boolean => fresh(v) && !chosen.some((c) => sameKnobs(c, v));
       const model = modelFor(b, request.evidence);

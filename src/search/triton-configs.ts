@@ -93,7 +93,10 @@ export function tritonConfigOf(schedule: Schedule, target: TargetRecord | undefi
     if (error instanceof SkbError && error.code !== 'INTERNAL') return { ok: false, reason: error.message };
     throw error;
   }
-  if (knobs.impl !== 'triton') return { ok: false, reason: 'its best kernel is torch.matmul (cuBLAS), not Triton' };
+  if (knobs.impl !== 'triton') {
+    const best = knobs.impl === 'compile' ? 'torch.compile' : 'torch.matmul (cuBLAS)';
+    return { ok: false, reason: `its best kernel is ${best}, not Triton` };
+  }
   for (const name of Object.keys(SOURCE_CONSTANTS)) {
     if (!validKnob(name, knobs[name]))
       return {

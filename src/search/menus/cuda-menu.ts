@@ -236,6 +236,11 @@ export const CUDA_MENU: Menu = {
       'Cut the number of kernel launches (fewer, larger kernels) where launch overhead dominates.',
     ),
     option(
+      'torch_compile',
+      'torch.compile',
+      'Let torch.compile (Inductor) fuse the operations and generate their kernels, in one of its modes: default, max-autotune-no-cudagraphs or max-autotune.',
+    ),
+    option(
       'triton',
       'Triton kernel',
       'Write the hot operation as a Triton kernel with explicit block sizes instead of a CUDA C++ extension.',

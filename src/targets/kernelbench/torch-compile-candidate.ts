@@ -23,7 +23,6 @@ export function eagerCandidate(problemSource: string): string {
 export function torchCompileCandidate(problemSource: string, mode: TorchCompileMode = 'default'): string {
   if (!TORCH_COMPILE_MODES.includes(mode))
     throw new SkbError('BAD_INPUT', `torch.compile mode "${mode}" is not one of ${TORCH_COMPILE_MODES.join(', ')}`);
-  const modeArg = mode === 'default' ? '' : `, mode="${mode}"`;
   return `${problemSource.trimEnd()}
 
 
@@ -31,12 +30,21 @@ export function torchCompileCandidate(problemSource: string, mode: TorchCompileM
 import torch as _skb_torch
 
 
-class ModelNew(Model):
-    """Model with forward under torch.compile (mode ${mode}); parameters keep Model's names."""
+${torchCompiledSubclass('Model', mode, '_skb_torch')}`;
+}
+
+/**
+ * `class ModelNew(base)`: the base module with its forward under torch.compile in `mode`;
+ * parameters keep the base's names, so the harness copies the reference's values in.
+ */
+export function torchCompiledSubclass(base: string, mode: TorchCompileMode, torch = 'torch'): string {
+  const modeArg = mode === 'default' ? '' : `, mode="${mode}"`;
+  return `class ModelNew(${base}):
+    """${base} with forward under torch.compile (mode ${mode})."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._skb_compiled = _skb_torch.compile(super().forward${modeArg})
+        self._skb_compiled = ${torch}.compile(super().forward${modeArg})
 
     def forward(self, *inputs):
         return self._skb_compiled(*inputs)

@@ -42,10 +42,11 @@ export interface KernelTemplate<K extends string = string> {
   moves: Partial<Record<string, string[]>>;
   /**
    * Options whose move sets knobs to fixed values for this operation instead of stepping them
-   * (e.g. "use the library" goes back to the baseline): merged onto the parent's knobs, and from a
+   * (e.g. "use the library" goes back to the baseline), given the parent's knobs (a fixed move may
+   * step through a short list from where the parent is): merged onto the parent's knobs, and from a
    * parent that already has them the option offers nothing. The option must also be in `moves`.
    */
-  fixedMoves?: Partial<Record<string, (op: Operation) => Knobs>>;
+  fixedMoves?: Partial<Record<string, (op: Operation, parent: Knobs) => Knobs>>;
   /**
    * Composite moves, by menu option: knob sets that change several knobs together, for where no
    * single knob pays on its own (packing pays only with a register block and the right tiles; a

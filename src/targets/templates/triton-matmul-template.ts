@@ -16,6 +16,11 @@
  * generated file and sweeps the same knob space through `skb_matmul`.
  */
 import { SkbError, isEpilogueArgumentAttr, type Operation } from '../../schedules/index.js';
+import {
+  TORCH_COMPILE_MODES,
+  type TorchCompileMode,
+  torchCompiledSubclass,
+} from '../kernelbench/torch-compile-candidate.js';
 import { epilogueParams, epilogueSteps, tritonEpilogueArgs, tritonEpilogueLines } from './epilogue-chain.js';
 import { nearestLegal, numKnob } from './knobs.js';
 import {
@@ -168,7 +173,16 @@ function checkOperation(op: Operation): void {
 
 /** The knob specs; legal values depend on the shape (block sizes) and the dtype (precision). */
 export const TRITON_MATMUL_KNOBS: KnobSpec[] = [
-  { name: 'impl', description: 'torch.matmul (cuBLAS) or the Triton kernel', values: () => ['torch', 'triton'] },
+  {
+    name: 'impl',
+    description: 'torch.matmul (cuBLAS), the Triton kernel, or the PyTorch lines under torch.compile',
+    values: () => ['torch', 'triton', 'compile'],
+  },
+  {
+    name: 'compile_mode',
+    description: 'torch.compile mode when impl is compile (what a GPU user gets by compiling)',
+    values: () => [...TORCH_COMPILE_MODES],
+  },
   {
     name: 'block_m',
     description: 'rows of C per program (BLOCK_M)',
@@ -230,6 +244,7 @@ export const TRITON_MATMUL_META_PARAMETERS = {
 export const TRITON_MATMUL_MOVES: KernelTemplate['moves'] = {
   'cuda.triton': ['impl'],
   'cuda.cublas': ['impl'],
+  'cuda.torch_compile': ['compile_mode'],
   'cuda.shared_tile': ['block_m', 'block_n', 'block_k'],
   'cuda.register_tile': ['block_m', 'block_n'],
   'cuda.block_size': ['num_warps'],
@@ -344,7 +359,13 @@ export function legalizeTritonMatmul(op: Operation, knobs: Knobs, options: Trito
   checkOperation(op);
   const budget = budgetOf(options);
   const def = tritonDefault(op, budget);
-  const triton = fitResources(op, snap(op, knobs, def), budget);
+  // Under torch.compile the Triton knobs mean nothing: they stay at their defaults, and the mode
+  // means something only there (elsewhere it stays at torch.compile's default).
+  if (knobs.impl === 'compile') {
+    const mode = nearestLegal(knobs.compile_mode, [...TORCH_COMPILE_MODES], 'default');
+    return { ...def, impl: 'compile', compile_mode: mode };
+  }
+  const triton = fitResources(op, snap(op, { ...knobs, compile_mode: 'default' }, def), budget);
   const impl = knobs.impl !== 'triton' && sameTriton(triton, def) ? 'torch' : 'triton';
   return { ...triton, impl };
 }
@@ -442,8 +463,28 @@ const zeros =
   (shape: number[]): string =>
     `torch.zeros(${shape.join(', ')}, dtype=${TORCH_DTYPES[op.dtype]!})`;
 
+/** The torch.compile mode after `mode` in TORCH_COMPILE_MODES, wrapping round. */
+function nextCompileMode(mode: Knobs[string] | undefined): TorchCompileMode {
+  const at = TORCH_COMPILE_MODES.indexOf(mode as TorchCompileMode);
+  return TORCH_COMPILE_MODES[(at + 1) % TORCH_COMPILE_MODES.length]!;
+}
+
 /** The Python source of ModelNew for legal knobs. */
 function generateSource(op: Operation, k: Knobs): string {
+  if (k.impl === 'compile') {
+    const mode = k.compile_mode as TorchCompileMode;
+    return [
+      matmulHeader(op, `torch.compile (mode ${mode}) of the PyTorch lines`),
+      'import torch',
+      'import torch.nn as nn',
+      '',
+      '',
+      matmulModuleClass(op, 'SkbEager', zeros(op), torchMatmulLines(op)),
+      '',
+      '',
+      torchCompiledSubclass('SkbEager', mode),
+    ].join('\n');
+  }
   if (k.impl === 'torch') {
     return [
       matmulHeader(op, 'torch.matmul (cuBLAS)'),
@@ -507,6 +548,12 @@ export function createTritonMatmulTemplate(
     fixedMoves: {
       'cuda.triton': () => ({ impl: 'triton' }),
       'cuda.cublas': (op) => tritonMatmulBaseline(op, options),
+      // Into torch.compile (default mode) from a kernel; from a compiled parent, its next mode.
+      'cuda.torch_compile': (op, parent) => ({
+        ...tritonMatmulBaseline(op, options),
+        impl: 'compile',
+        compile_mode: parent.impl === 'compile' ? nextCompileMode(parent.compile_mode) : 'default',
+      }),
     },
     ...(sms !== undefined
       ? { refit: (from: Operation, to: Operation, knobs: Knobs) => refitTiles(from, to, knobs, sms) }
@@ -519,8 +566,8 @@ export function createTritonMatmulTemplate(
  * template's knobs span, which bench/gpu sweeps exhaustively.
  */
 export function tritonMatmulSpace(op: Operation, options: TritonMatmulOptions = {}): Knobs[] {
-  const specs = TRITON_MATMUL_KNOBS.filter((s) => s.name !== 'impl');
-  let partial: Knobs[] = [{ impl: 'triton' }];
+  const specs = TRITON_MATMUL_KNOBS.filter((s) => s.name !== 'impl' && s.name !== 'compile_mode');
+  let partial: Knobs[] = [{ impl: 'triton', compile_mode: 'default' }];
   for (const spec of specs) partial = partial.flatMap((k) => spec.values(op).map((v) => ({ ...k, [spec.name]: v })));
   const seen = new Map<string, Knobs>();
   for (const k of partial) {

@@ -25,6 +25,7 @@ import type { CandidateView, ForcedStep, PlanningTask } from '../../../src/searc
 import { createRng } from '../../../src/search/rng.js';
 import { createTemplatePlanner } from '../../../src/search/template-planner.js';
 import { createKernelBenchToolchain } from '../../../src/targets/kernelbench/kernelbench-toolchain.js';
+import { TORCH_COMPILE_MODES } from '../../../src/targets/kernelbench/torch-compile-candidate.js';
 import { createLocalExecutor } from '../../../src/targets/local-executor.js';
 import { gpuTemplateFor } from '../../../src/targets/templates/index.js';
 import type { Knobs } from '../../../src/targets/templates/template.js';
@@ -124,7 +125,7 @@ describe('Triton matmul template: generated sources', () => {
           const legal = t.legalize(o, knobs);
           expect(legal.impl).toBe('triton');
           const src = t.generate(o, knobs);
-          const { impl: _impl, ...expected } = legal;
+          const { impl: _impl, compile_mode: _mode, ...expected } = legal;
           expect(constantsOf(src)).toEqual(expected);
           expect(src).toMatch(/@triton\.jit\ndef skb_matmul_kernel/);
           expect(src).toContain(`return skb_matmul(A, B${o.epilogue.includes('bias') ? ', self.bias' : ''})`);
@@ -291,7 +292,8 @@ describe('Triton matmul template in the template planner', () => {
         rng: rng.fork(),
       });
       if (!impl.ok) throw new Error(impl.error);
-      for (const im of impl.value) expect(im.code).toContain('@triton.jit');
+      const kernel = out.value.optionId === 'cuda.torch_compile' ? 'torch.compile(' : '@triton.jit';
+      for (const im of impl.value) expect(im.code, out.value.optionId).toContain(kernel);
     }
     expect(seen.size).toBeGreaterThan(3);
   });
@@ -322,6 +324,39 @@ describe('Triton matmul template in the template planner', () => {
     expect(await propose(tuned, 'cuda.triton')).toMatchObject({ ok: false });
     const into = await propose(base, 'cuda.triton');
     expect(into.ok && (into.value.params as { knobs: Knobs }).knobs.impl).toBe('triton');
+  });
+
+  it('torch.compile is one more option: from a kernel it compiles in the default mode, then steps through the modes', async () => {
+    const base = planner.baseline(task).params!.knobs as Knobs;
+    const tuned = gemm.legalize(OPS[0]!, { impl: 'triton', block_m: 128, block_n: 256, num_warps: 8 });
+    const modes: string[] = [];
+    let parent = tuned;
+    for (let i = 0; i <= TORCH_COMPILE_MODES.length; i++) {
+      const out = await planner.propose({
+        task,
+        parent: view(parent),
+        iteration: 1,
+        iterations: 4,
+        phase: 'optimize',
+        menu: CUDA_MENU.options.filter((o) => o.id === 'cuda.torch_compile'),
+        invent: false,
+        rules: [],
+        rng: createRng(7),
+      });
+      if (!out.ok) throw new Error(out.error);
+      parent = (out.value.params as { knobs: Knobs }).knobs;
+      expect(parent.impl).toBe('compile');
+      modes.push(String(parent.compile_mode));
+    }
+    expect(modes).toEqual([...TORCH_COMPILE_MODES, 'default']);
+    const src = gemm.generate(OPS[0]!, { ...base, impl: 'compile', compile_mode: 'max-autotune' });
+    expect(src).toContain('class SkbEager(nn.Module)');
+    expect(src).toContain('torch.compile(super().forward, mode="max-autotune")');
+    expect(src).not.toContain('@triton.jit');
+    // A Triton knob under torch.compile means nothing: it stays at the default, and outside
+    // torch.compile the mode stays at its default.
+    expect(gemm.legalize(OPS[0]!, { impl: 'compile', block_m: 16 })).toEqual({ ...base, impl: 'compile' });
+    expect(gemm.legalize(OPS[0]!, { ...tuned, compile_mode: 'max-autotune' })).toEqual(tuned);
   });
 
   it('replays a seed from another shape, re-fitting its knobs (warm start)', async () => {
@@ -567,6 +602,7 @@ describe("Triton matmul template: transposed operands and the GPU's shared memor
       num_warps: 8,
       num_stages: 4,
       precision: 'native',
+      compile_mode: 'default',
     };
     const hopper = { sharedMemoryBytes: sharedMemoryBudgetFor('9.0') };
     expect(tritonMatmulSpace(big, hopper)).toContainEqual(wanted);
