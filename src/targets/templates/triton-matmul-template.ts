@@ -16,13 +16,17 @@
  * generated file and sweeps the same knob space through `skb_matmul`.
  */
 import { SkbError, isEpilogueArgumentAttr, type Operation } from '../../schedules/index.js';
-import {
-  TORCH_COMPILE_MODES,
-  type TorchCompileMode,
-  torchCompiledSubclass,
-} from '../kernelbench/torch-compile-candidate.js';
 import { epilogueParams, epilogueSteps, tritonEpilogueArgs, tritonEpilogueLines } from './epilogue-chain.js';
 import { nearestLegal, numKnob } from './knobs.js';
+import {
+  COMPILE_MODE_KNOB,
+  IMPLEMENTATION_MOVES,
+  compiledModule,
+  implKnob,
+  implementationFixedMoves,
+  legalizeImplementation,
+  pyLiteral,
+} from './triton-implementation.js';
 import {
   TORCH_DTYPES,
   matmulHeader,
@@ -32,7 +36,7 @@ import {
   torchMatmulLines,
   weightParam,
 } from './matmul-module.js';
-import type { KernelTemplate, KnobSpec, KnobValue, Knobs } from './template.js';
+import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 
 /** Operation kinds the Triton matmul template generates. */
 export const TRITON_MATMUL_KINDS = ['gemm', 'batched_gemm'] as const;
@@ -92,7 +96,8 @@ export function tritonMatmulOptionsFor(gpu: { computeCapability: string; smCount
   return { sharedMemoryBytes: sharedMemoryBudgetFor(gpu.computeCapability), multiprocessors: gpu.smCount };
 }
 
-function budgetOf(options: TritonMatmulOptions): number {
+/** The options' shared-memory budget, checked (CONFIG when out of range). */
+export function budgetOf(options: TritonMatmulOptions): number {
   const bytes = options.sharedMemoryBytes ?? SHARED_MEMORY_BUDGET;
   if (!Number.isFinite(bytes) || bytes < 16 * 1024 || bytes > 1024 * 1024) {
     throw new SkbError('CONFIG', `sharedMemoryBytes must be from 16 KiB to 1 MiB (got ${bytes})`);
@@ -100,7 +105,8 @@ function budgetOf(options: TritonMatmulOptions): number {
   return bytes;
 }
 
-function multiprocessorsOf(options: TritonMatmulOptions): number | undefined {
+/** The options' SM count, checked (CONFIG when not a whole number in range); undefined when not given. */
+export function multiprocessorsOf(options: TritonMatmulOptions): number | undefined {
   const sms = options.multiprocessors;
   if (sms !== undefined && (!Number.isInteger(sms) || sms < 1 || sms > 4096)) {
     throw new SkbError('CONFIG', `multiprocessors must be a whole number from 1 to 4096 (got ${sms})`);
@@ -173,16 +179,8 @@ function checkOperation(op: Operation): void {
 
 /** The knob specs; legal values depend on the shape (block sizes) and the dtype (precision). */
 export const TRITON_MATMUL_KNOBS: KnobSpec[] = [
-  {
-    name: 'impl',
-    description: 'torch.matmul (cuBLAS), the Triton kernel, or the PyTorch lines under torch.compile',
-    values: () => ['torch', 'triton', 'compile'],
-  },
-  {
-    name: 'compile_mode',
-    description: 'torch.compile mode when impl is compile (what a GPU user gets by compiling)',
-    values: () => [...TORCH_COMPILE_MODES],
-  },
+  implKnob('torch.matmul (cuBLAS)'),
+  COMPILE_MODE_KNOB,
   {
     name: 'block_m',
     description: 'rows of C per program (BLOCK_M)',
@@ -242,9 +240,7 @@ export const TRITON_MATMUL_META_PARAMETERS = {
 
 /** Which knobs each CUDA menu option moves. */
 export const TRITON_MATMUL_MOVES: KernelTemplate['moves'] = {
-  'cuda.triton': ['impl'],
-  'cuda.cublas': ['impl'],
-  'cuda.torch_compile': ['compile_mode'],
+  ...IMPLEMENTATION_MOVES,
   'cuda.shared_tile': ['block_m', 'block_n', 'block_k'],
   'cuda.register_tile': ['block_m', 'block_n'],
   'cuda.block_size': ['num_warps'],
@@ -337,10 +333,6 @@ function refitTiles(from: Operation, to: Operation, knobs: Knobs, sms: number): 
   return out;
 }
 
-function sameTriton(a: Knobs, b: Knobs): boolean {
-  return TRITON_MATMUL_KNOBS.every((s) => s.name === 'impl' || a[s.name] === b[s.name]);
-}
-
 /** The default Triton knobs made legal for this shape. */
 function tritonDefault(op: Operation, sharedBudget: number): Knobs {
   return fitResources(
@@ -359,15 +351,7 @@ export function legalizeTritonMatmul(op: Operation, knobs: Knobs, options: Trito
   checkOperation(op);
   const budget = budgetOf(options);
   const def = tritonDefault(op, budget);
-  // Under torch.compile the Triton knobs mean nothing: they stay at their defaults, and the mode
-  // means something only there (elsewhere it stays at torch.compile's default).
-  if (knobs.impl === 'compile') {
-    const mode = nearestLegal(knobs.compile_mode, [...TORCH_COMPILE_MODES], 'default');
-    return { ...def, impl: 'compile', compile_mode: mode };
-  }
-  const triton = fitResources(op, snap(op, { ...knobs, compile_mode: 'default' }, def), budget);
-  const impl = knobs.impl !== 'triton' && sameTriton(triton, def) ? 'torch' : 'triton';
-  return { ...triton, impl };
+  return legalizeImplementation(knobs, def, (k) => fitResources(op, snap(op, k, def), budget));
 }
 
 /** The baseline: torch.matmul (cuBLAS), with the Triton knobs at their defaults for this shape. */
@@ -375,9 +359,6 @@ export function tritonMatmulBaseline(op: Operation, options: TritonMatmulOptions
   checkOperation(op);
   return { ...tritonDefault(op, budgetOf(options)), impl: 'torch' };
 }
-
-const py = (v: KnobValue): string =>
-  typeof v === 'string' ? JSON.stringify(v) : typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v);
 
 /**
  * The kernel and its launcher for this operation's epilogue chain: the chain's steps are written
@@ -463,27 +444,11 @@ const zeros =
   (shape: number[]): string =>
     `torch.zeros(${shape.join(', ')}, dtype=${TORCH_DTYPES[op.dtype]!})`;
 
-/** The torch.compile mode after `mode` in TORCH_COMPILE_MODES, wrapping round. */
-function nextCompileMode(mode: Knobs[string] | undefined): TorchCompileMode {
-  const at = TORCH_COMPILE_MODES.indexOf(mode as TorchCompileMode);
-  return TORCH_COMPILE_MODES[(at + 1) % TORCH_COMPILE_MODES.length]!;
-}
-
 /** The Python source of ModelNew for legal knobs. */
 function generateSource(op: Operation, k: Knobs): string {
   if (k.impl === 'compile') {
-    const mode = k.compile_mode as TorchCompileMode;
-    return [
-      matmulHeader(op, `torch.compile (mode ${mode}) of the PyTorch lines`),
-      'import torch',
-      'import torch.nn as nn',
-      '',
-      '',
-      matmulModuleClass(op, 'SkbEager', zeros(op), torchMatmulLines(op)),
-      '',
-      '',
-      torchCompiledSubclass('SkbEager', mode),
-    ].join('\n');
+    const header = matmulHeader(op, `torch.compile (mode ${String(k.compile_mode)}) of the PyTorch lines`);
+    return compiledModule(header, matmulModuleClass(op, 'SkbEager', zeros(op), torchMatmulLines(op)), k);
   }
   if (k.impl === 'torch') {
     return [
@@ -497,13 +462,13 @@ function generateSource(op: Operation, k: Knobs): string {
   }
   const what = `Triton kernel, BLOCK ${String(k.block_m)}x${String(k.block_n)}x${String(k.block_k)}, GROUP_M ${String(k.group_m)}, ${String(k.num_warps)} warps, ${String(k.num_stages)} stages, ${String(k.precision)} products`;
   const constants = [
-    `BLOCK_M = ${py(k.block_m!)}`,
-    `BLOCK_N = ${py(k.block_n!)}`,
-    `BLOCK_K = ${py(k.block_k!)}`,
-    `GROUP_M = ${py(k.group_m!)}`,
-    `NUM_WARPS = ${py(k.num_warps!)}`,
-    `NUM_STAGES = ${py(k.num_stages!)}`,
-    `PRECISION = ${py(k.precision!)}`,
+    `BLOCK_M = ${pyLiteral(k.block_m!)}`,
+    `BLOCK_N = ${pyLiteral(k.block_n!)}`,
+    `BLOCK_K = ${pyLiteral(k.block_k!)}`,
+    `GROUP_M = ${pyLiteral(k.group_m!)}`,
+    `NUM_WARPS = ${pyLiteral(k.num_warps!)}`,
+    `NUM_STAGES = ${pyLiteral(k.num_stages!)}`,
+    `PRECISION = ${pyLiteral(k.precision!)}`,
   ];
   // Transposed operands are passed as views: the kernel reads their strides in place.
   const vectors = epilogueParams(epilogueSteps(op)).map((name) => `self.${name}`);
@@ -543,18 +508,7 @@ export function createTritonMatmulTemplate(
       return generateSource(op, legalizeTritonMatmul(op, requested, options));
     },
     moves: TRITON_MATMUL_MOVES,
-    // The two options that choose the implementation go one way each: into Triton with the
-    // parent's knobs, and back to the library (the baseline, whose knobs are the defaults).
-    fixedMoves: {
-      'cuda.triton': () => ({ impl: 'triton' }),
-      'cuda.cublas': (op) => tritonMatmulBaseline(op, options),
-      // Into torch.compile (default mode) from a kernel; from a compiled parent, its next mode.
-      'cuda.torch_compile': (op, parent) => ({
-        ...tritonMatmulBaseline(op, options),
-        impl: 'compile',
-        compile_mode: parent.impl === 'compile' ? nextCompileMode(parent.compile_mode) : 'default',
-      }),
-    },
+    fixedMoves: implementationFixedMoves((op) => tritonMatmulBaseline(op, options)),
     ...(sms !== undefined
       ? { refit: (from: Operation, to: Operation, knobs: Knobs) => refitTiles(from, to, knobs, sms) }
       : {}),

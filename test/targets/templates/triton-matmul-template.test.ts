@@ -245,7 +245,8 @@ describe('Triton matmul template: legalize and the space', () => {
     expect(gemm.moves['cuda.tensor_cores']).toEqual(['precision']);
     expect(gemm.moves['cuda.l2_locality']).toEqual(['group_m']);
     expect(gemm.moves['cuda.double_buffer']).toEqual(['num_stages']);
-    expect(gpuTemplateFor('softmax')).toBeNull();
+    expect(gpuTemplateFor('conv2d')).toBeNull();
+    expect(gpuTemplateFor('softmax')?.kind).toBe('softmax');
     expect(gpuTemplateFor('batched_gemm')?.kind).toBe('batched_gemm');
   });
 });
@@ -520,9 +521,12 @@ describe('Triton matmul template in the template planner', () => {
     });
     const planner2 = factory(SearchConfigSchema.parse({}), { id: 'h200', toolchain: createKernelBenchToolchain() });
     expect(planner2.baseline({ ...task, operation: OPS[3]! }).code).toContain('torch.matmul(A, B)');
-    expect(() => planner2.baseline({ ...task, operation: op({ kind: 'softmax', dims: { R: 8, C: 8 } }) })).toThrow(
-      /planner "llm"/,
-    );
+    expect(() =>
+      planner2.baseline({
+        ...task,
+        operation: op({ kind: 'conv2d', dims: { N: 1, C: 3, H: 8, W: 8, K: 4, R: 3, S: 3 } }),
+      }),
+    ).toThrow(/planner "llm"/);
   });
 });
 
