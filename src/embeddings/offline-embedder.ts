@@ -1,4 +1,4 @@
-import { flopCount, minimumBytes, KNOWN_KINDS, SkbError, type Operation } from '../schedules/index.js';
+import { flopCount, minimumBytes, SkbError, type Operation } from '../schedules/index.js';
 import type { EmbeddingDoc, Embedder } from './embedder.js';
 
 /**
@@ -60,6 +60,13 @@ export function createOfflineEmbedder(options: OfflineEmbedderOptions = {}): Emb
   };
 }
 
+/**
+ * The kinds with a slot of their own, frozen with the embedder's id (offline-v1): a kind added to
+ * the schema later shares the last slot and is told apart by a hashed token, as custom kinds are,
+ * so stored vectors keep their meaning.
+ */
+const SLOTTED_KINDS = ['gemm', 'batched_gemm', 'conv2d', 'matvec', 'softmax', 'layernorm'] as const;
+
 interface Layout {
   kind: number;
   dtype: number;
@@ -74,7 +81,7 @@ interface Layout {
 
 function makeLayout(dim: number): Layout {
   const kind = 0;
-  const dtype = kind + KNOWN_KINDS.length + 1;
+  const dtype = kind + SLOTTED_KINDS.length + 1;
   const flags = dtype + DTYPES.length;
   const sizes = flags + FLAG_BUCKETS;
   const ratios = sizes + SIZE_SLOTS;
@@ -97,12 +104,12 @@ function embedOne(doc: EmbeddingDoc, dim: number, l: Layout): Float32Array {
   const v = new Float32Array(dim);
   const op = doc.operation;
 
-  const kindIndex = (KNOWN_KINDS as readonly string[]).indexOf(op.kind);
-  v[l.kind + (kindIndex >= 0 ? kindIndex : KNOWN_KINDS.length)] = WEIGHTS.kind;
+  const kindIndex = (SLOTTED_KINDS as readonly string[]).indexOf(op.kind);
+  v[l.kind + (kindIndex >= 0 ? kindIndex : SLOTTED_KINDS.length)] = WEIGHTS.kind;
   v[l.dtype + DTYPES.indexOf(op.dtype)] = WEIGHTS.dtype;
 
   const flagTokens = [
-    ...(op.kind.startsWith('custom:') ? [`kind:${op.kind}`] : []),
+    ...(kindIndex < 0 ? [`kind:${op.kind}`] : []),
     `layout:${op.layout ?? '-'}`,
     ...op.epilogue.map((e, i) => `epi:${i}:${e}`),
     ...Object.keys(op.attrs)

@@ -4,12 +4,21 @@ import { SkbError, parseOrThrow } from './errors.js';
 /** Bumped whenever the way keys are derived changes; old keys then never collide with new ones. */
 export const OPERATION_KEY_VERSION = 1;
 
-export const KNOWN_KINDS = ['gemm', 'batched_gemm', 'conv2d', 'matvec', 'softmax', 'layernorm'] as const;
+export const KNOWN_KINDS = [
+  'gemm',
+  'batched_gemm',
+  'conv2d',
+  'matvec',
+  'softmax',
+  'layernorm',
+  'elementwise',
+  'reduce',
+] as const;
 
 export const OperationKindSchema = z
   .string()
   .regex(
-    /^(gemm|batched_gemm|conv2d|matvec|softmax|layernorm|custom:[a-z0-9][a-z0-9_.-]{0,62})$/,
+    /^(gemm|batched_gemm|conv2d|matvec|softmax|layernorm|elementwise|reduce|custom:[a-z0-9][a-z0-9_.-]{0,62})$/,
     `kind must be one of ${KNOWN_KINDS.join(', ')} or custom:<name> (lower case letters, digits, _ . -)`,
   );
 
@@ -78,11 +87,15 @@ const DEFAULT_LAYOUTS: Readonly<Record<string, readonly string[]>> = {
   conv2d: ['nchw'],
   softmax: ['row'],
   layernorm: ['row'],
+  elementwise: ['row'],
+  reduce: ['row'],
 };
 
 /** Attribute values that mean what an omitted attribute means, per kind. */
 const DEFAULT_ATTRS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   conv2d: { stride: 1, pad: 0, dilation: 1, groups: 1 },
+  softmax: { log: 0 },
+  reduce: { keepdim: 0 },
 };
 
 /**
@@ -95,7 +108,7 @@ export function isEpilogueArgumentAttr(name: string): boolean {
   return name === 'weight' || /^e[1-8]$/.test(name);
 }
 
-const ARGUMENT_ATTR_KINDS = new Set(['gemm', 'batched_gemm']);
+const ARGUMENT_ATTR_KINDS = new Set(['gemm', 'batched_gemm', 'elementwise']);
 
 /**
  * The operation as its keys see it: layouts and attributes at their default values dropped, so
@@ -180,6 +193,10 @@ export function flopCount(op: Operation): number {
       return 5 * g('M') * g('N');
     case 'layernorm':
       return 8 * g('M') * g('N');
+    case 'elementwise':
+      return g('M') * g('N') * Math.max(1, op.epilogue.length);
+    case 'reduce':
+      return g('B') * g('R') * g('I');
     default:
       return Object.values(d).reduce((a, b) => a * b, 1);
   }
@@ -225,7 +242,10 @@ export function minimumBytes(op: Operation): number {
     }
     case 'softmax':
     case 'layernorm':
+    case 'elementwise':
       return b * 2 * g('M') * g('N');
+    case 'reduce':
+      return b * g('B') * g('I') * (g('R') + 1);
     default:
       return b * Object.values(d).reduce((a, v) => a * v, 1);
   }
