@@ -23,11 +23,13 @@ describe('plannerSupport', () => {
   it('lets the template planner run the kinds its toolchain has templates for, and says which those are', () => {
     expect(plannerSupport('template', 'c', 'conv2d')).toEqual({ ok: true });
     expect(plannerSupport('template', 'kernelbench', 'batched_gemm')).toEqual({ ok: true });
-    const gpu = plannerSupport('template', 'kernelbench', 'softmax');
+    for (const kind of ['matvec', 'softmax', 'elementwise', 'reduce'])
+      expect(plannerSupport('template', 'kernelbench', kind)).toEqual({ ok: true });
+    const gpu = plannerSupport('template', 'kernelbench', 'conv2d');
     expect(gpu.ok).toBe(false);
     if (!gpu.ok)
       expect(gpu.reason).toMatch(
-        /no kernel template for softmax operations on the kernelbench toolchain \(it has gemm, batched_gemm\).*planner "llm"/,
+        /no kernel template for conv2d operations on the kernelbench toolchain \(it has gemm, batched_gemm, .*\).*planner "llm"/,
       );
   });
 
@@ -46,7 +48,7 @@ describe('plannerSupport', () => {
     const gpu = factory(template, { id: 'h200', toolchain: createKernelBenchToolchain() });
     for (const [planner, toolchain, op] of [
       [c, 'c', task('custom:fft', { N: 64 })],
-      [gpu, 'kernelbench', task('softmax', { M: 8, N: 8 })],
+      [gpu, 'kernelbench', task('layernorm', { M: 8, N: 8 })],
     ] as const) {
       const support = plannerSupport('template', toolchain, op.operation.kind);
       if (support.ok) throw new Error('expected a refusal');

@@ -33,9 +33,8 @@ describe('KernelBench problems generated from operations', () => {
   });
 
   it('refuses what it cannot generate, saying to pass the problem source', () => {
-    expect(() => kernelBenchProblemFor(parseOperation({ kind: 'softmax', dims: { M: 8, N: 8 } }))).toThrow(
-      /pass the problem source/,
-    );
+    const conv = parseOperation({ kind: 'conv2d', dims: { N: 1, C: 3, H: 8, W: 8, K: 4, R: 3, S: 3 } });
+    expect(() => kernelBenchProblemFor(conv)).toThrow(/pass the problem source/);
     expect(() =>
       kernelBenchProblemFor(parseOperation({ kind: 'gemm', dims: { M: 8, N: 8, K: 8 }, dtype: 'i8' })),
     ).toThrow(/f32, f16 and bf16/);

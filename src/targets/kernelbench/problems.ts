@@ -6,6 +6,10 @@
  */
 import { SkbError, type Operation } from '../../schedules/index.js';
 import { epilogueSteps } from '../templates/epilogue-chain.js';
+import { elementwiseProblem } from '../templates/triton-elementwise-template.js';
+import { matvecProblem } from '../templates/triton-matvec-template.js';
+import { reduceProblem } from '../templates/triton-reduce-template.js';
+import { softmaxProblem } from '../templates/triton-softmax-template.js';
 import {
   matmulDim,
   matmulHeader,
@@ -19,8 +23,21 @@ import {
 
 export { MATMUL_LAYOUTS, matmulTransposes } from '../templates/matmul-module.js';
 
-/** The problem source for a gemm or batched_gemm (epilogue chain of epilogue-chain.ts; dtype f32, f16 or bf16). */
+/** Reference problems of the kinds other than the matrix products, from their templates. */
+const PROBLEMS_BY_KIND: Readonly<Record<string, (op: Operation) => string>> = {
+  matvec: matvecProblem,
+  elementwise: elementwiseProblem,
+  reduce: reduceProblem,
+  softmax: softmaxProblem,
+};
+
+/**
+ * The problem source for an operation: a gemm or batched_gemm (epilogue chain of
+ * epilogue-chain.ts; dtype f32, f16 or bf16), or a kind of PROBLEMS_BY_KIND.
+ */
 export function kernelBenchProblemFor(op: Operation): string {
+  const other = Object.hasOwn(PROBLEMS_BY_KIND, op.kind) ? PROBLEMS_BY_KIND[op.kind] : undefined;
+  if (other) return other(op);
   if (op.kind !== 'gemm' && op.kind !== 'batched_gemm') {
     throw new SkbError(
       'BAD_INPUT',

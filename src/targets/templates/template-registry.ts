@@ -14,6 +14,10 @@ import { createLayernormTemplate } from './layernorm-template.js';
 import { createMatvecTemplate } from './matvec-template.js';
 import { createSoftmaxTemplate } from './softmax-template.js';
 import type { KernelTemplate } from './template.js';
+import { createTritonElementwiseTemplate } from './triton-elementwise-template.js';
+import { createTritonMatvecTemplate } from './triton-matvec-template.js';
+import { createTritonReduceTemplate } from './triton-reduce-template.js';
+import { createTritonSoftmaxTemplate } from './triton-softmax-template.js';
 import {
   createTritonMatmulTemplate,
   type TritonMatmulKind,
@@ -42,9 +46,16 @@ const C_TEMPLATES: Factories<'c', CKind> = {
   layernorm: createLayernormTemplate,
 };
 
-const KERNELBENCH_TEMPLATES: Factories<'kernelbench', TritonMatmulKind> = {
+/** Operation kinds with a Triton template. */
+type KernelBenchKind = TritonMatmulKind | 'matvec' | 'elementwise' | 'reduce' | 'softmax';
+
+const KERNELBENCH_TEMPLATES: Factories<'kernelbench', KernelBenchKind> = {
   gemm: (options) => createTritonMatmulTemplate('gemm', options),
   batched_gemm: (options) => createTritonMatmulTemplate('batched_gemm', options),
+  matvec: (options) => createTritonMatvecTemplate(options),
+  elementwise: () => createTritonElementwiseTemplate(),
+  reduce: (options) => createTritonReduceTemplate(options),
+  softmax: (options) => createTritonSoftmaxTemplate(options),
 };
 
 const REGISTRY: { [T in TemplateToolchain]: Factories<T, string> } = {

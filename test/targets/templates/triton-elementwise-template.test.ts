@@ -1,0 +1,127 @@
+/**
+ * The Triton elementwise template: legal knobs, sources that compile for every knob value, the
+ * library and torch.compile forms, and refusals that say what to fix. Its GPU correctness runs
+ * with the other Triton templates' in triton-templates-gpu.test.ts.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isSkbError, type Operation, type OperationInput, parseOperation } from '../../../src/schedules/index.js';
+import { kernelBenchProblemFor } from '../../../src/targets/kernelbench/problems.js';
+import type { Knobs } from '../../../src/targets/templates/template.js';
+import {
+  TRITON_ELEMENTWISE_KNOBS,
+  createTritonElementwiseTemplate,
+} from '../../../src/targets/templates/triton-elementwise-template.js';
+
+const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
+const op = (input: OperationInput): Operation => parseOperation(input);
+const t = createTritonElementwiseTemplate();
+
+const OPS = [
+  op({ kind: 'elementwise', dims: { M: 4096, N: 393216 }, epilogue: ['gelu'] }),
+  op({
+    kind: 'elementwise',
+    dims: { M: 3, N: 7 },
+    dtype: 'bf16',
+    epilogue: ['leaky_relu', 'mul'],
+    attrs: { e1: '0.2', e2: '3' },
+  }),
+  op({ kind: 'elementwise', dims: { M: 1, N: 1000 }, dtype: 'f16', epilogue: ['hardtanh', 'silu'] }),
+];
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function pyCompile(sources: string[]): Promise<{ status: number | null; output: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'skb-triton-ew-'));
+  dirs.push(dir);
+  const files = await Promise.all(
+    sources.map(async (s, i) => {
+      const path = join(dir, `candidate_${i}.py`);
+      await writeFile(path, s);
+      return path;
+    }),
+  );
+  const ran = spawnSync('python3', ['-m', 'py_compile', ...files], { encoding: 'utf8' });
+  return { status: ran.status, output: `${ran.stdout}${ran.stderr}` };
+}
+
+describe('Triton elementwise template', () => {
+  it('legalizes idempotently; blocks stay within the tensor and warps within the block', () => {
+    for (const o of OPS) {
+      for (const spec of TRITON_ELEMENTWISE_KNOBS) {
+        for (const v of spec.values(o)) {
+          const legal = t.legalize(o, { impl: 'triton', [spec.name]: v });
+          expect(t.legalize(o, legal)).toEqual(legal);
+          expect((legal.num_warps as number) * 32 <= (legal.block as number) || legal.num_warps === 1).toBe(true);
+        }
+      }
+    }
+    const tiny = OPS[1]!;
+    expect(t.legalize(tiny, { impl: 'triton', block: 16384 }).block).toBe(256);
+    expect(t.legalize(OPS[0]!, { impl: 'triton', block: 8192, num_warps: 8 })).toMatchObject({
+      block: 8192,
+      num_warps: 8,
+    });
+  });
+
+  it.skipIf(!hasPython)('every knob value generates Python that compiles and carries its block and warps', async () => {
+    const sources: string[] = [];
+    for (const o of OPS) {
+      sources.push(kernelBenchProblemFor(o), t.generate(o, t.baseline(o)));
+      for (const spec of TRITON_ELEMENTWISE_KNOBS) {
+        for (const v of spec.values(o)) {
+          const legal: Knobs = t.legalize(o, { impl: 'triton', [spec.name]: v });
+          const src = t.generate(o, legal);
+          sources.push(src);
+          if (legal.impl !== 'triton') continue;
+          expect(src).toContain(`BLOCK = ${String(legal.block)}\nNUM_WARPS = ${String(legal.num_warps)}`);
+          expect(src).toMatch(/@triton\.jit\ndef skb_elementwise_kernel/);
+        }
+      }
+    }
+    const compiled = await pyCompile(sources);
+    expect(compiled.output).toBe('');
+    expect(compiled.status).toBe(0);
+  });
+
+  it('the baseline is the chain in PyTorch; the compiled form puts it under torch.compile', () => {
+    const o = OPS[1]!;
+    const base = t.generate(o, t.baseline(o));
+    expect(base).toContain('out = torch.nn.functional.leaky_relu(out, negative_slope=0.2)');
+    expect(base).not.toContain('triton');
+    const compiled = t.generate(o, { impl: 'compile', compile_mode: 'max-autotune-no-cudagraphs' });
+    expect(compiled).toContain('torch.compile(super().forward, mode="max-autotune-no-cudagraphs")');
+    const kernel = t.generate(o, { impl: 'triton' });
+    // bf16: each step rounds to the output dtype, as eager stores every intermediate.
+    expect(kernel).toContain('out = out.to(c_ptr.dtype.element_ty).to(tl.float32)');
+    expect(kernel).toContain('out = out * 3.0');
+  });
+
+  it('refuses operations it cannot generate with a sentence that says what to fix', () => {
+    const bad: Array<[OperationInput, RegExp]> = [
+      [{ kind: 'elementwise', dims: { M: 8, N: 8 } }, /epilogue steps/],
+      [{ kind: 'elementwise', dims: { N: 8 }, epilogue: ['relu'] }, /M is missing/],
+      [{ kind: 'elementwise', dims: { M: 8, N: 8 }, epilogue: ['bias'] }, /no bias parameter/],
+      [{ kind: 'elementwise', dims: { M: 8, N: 8 }, epilogue: ['softmax'] }, /not one the templates fuse/],
+      [{ kind: 'elementwise', dims: { M: 8, N: 8 }, dtype: 'f64', epilogue: ['relu'] }, /f32, f16 or bf16/],
+      [{ kind: 'elementwise', dims: { M: 8, N: 8 }, epilogue: ['relu'], attrs: { e1: '2' } }, /takes no argument/],
+      [{ kind: 'elementwise', dims: { M: 8, N: 8 }, epilogue: ['relu'], attrs: { swizzle: 1 } }, /not swizzle/],
+    ];
+    for (const [input, message] of bad) {
+      let caught: unknown;
+      try {
+        t.generate(op(input), { impl: 'triton' });
+      } catch (error) {
+        caught = error;
+      }
+      expect(isSkbError(caught) && caught.code).toBe('BAD_INPUT');
+      expect((caught as Error).message).toMatch(message);
+    }
+  });
+});
