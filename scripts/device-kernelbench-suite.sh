@@ -22,8 +22,8 @@ export PATH="/tmp/skb-node:$PATH" PYTHONUNBUFFERED=1
 python="$(command -v python3)"
 if [ "${SKB_DEVICE_TESTS:-0}" = 1 ] && [ -d /tmp/skb-node/app/node_modules/vitest ]; then
   ln -sfn /tmp/skb-node/app/node_modules node_modules
-  timeout 300 node node_modules/vitest/vitest.mjs run test/targets/kernelbench-recognition.test.ts \
-    test/targets/templates/triton-matmul-template.test.ts 2>&1 | tee "$out/vitest-gpu.log"
+  timeout "${SKB_DEVICE_TESTS_SECONDS:-300}" node node_modules/vitest/vitest.mjs run \
+    ${SKB_DEVICE_TEST_FILES:-test/targets/kernelbench-recognition.test.ts test/targets/templates/triton-*.test.ts} 2>&1 | tee "$out/vitest-gpu.log"
 fi
 cat >"$state/targets.json" <<JSON
 { "targets": [ { "id": "gpu", "description": "The GPU of this machine; PyTorch eager calls cuBLAS.",

@@ -157,8 +157,43 @@ describe.skipIf(!hasTorch)('recognising problem files with torch.fx (PyTorch on 
     });
   });
 
+  it('reads an elementwise chain on the one input, a reduction, a softmax and a matrix-vector product', async () => {
+    expect(await recognise('swish_3d.py')).toEqual({
+      kind: 'elementwise',
+      dims: { M: 24, N: 50 },
+      dtype: 'f32',
+      epilogue: ['silu', 'sub'],
+      attrs: { e2: '0.25' },
+    });
+    expect(await recognise('max_values_dim1.py')).toEqual({
+      kind: 'reduce',
+      dims: { B: 8, R: 30, I: 35 },
+      dtype: 'f32',
+      epilogue: [],
+      attrs: { reduce: 'max', dim: 1 },
+    });
+    expect(await recognise('sum_keepdim_last.py')).toMatchObject({
+      kind: 'reduce',
+      dims: { B: 16, R: 100, I: 1 },
+      dtype: 'bf16',
+      attrs: { reduce: 'sum', dim: 1, keepdim: 1 },
+    });
+    expect(await recognise('log_softmax_module.py')).toMatchObject({
+      kind: 'softmax',
+      dims: { M: 15, N: 1000 },
+      attrs: { log: 1 },
+    });
+    expect(await recognise('matvec_column.py')).toEqual({
+      kind: 'matvec',
+      dims: { M: 300, K: 5000 },
+      dtype: 'f32',
+      epilogue: [],
+      attrs: {},
+    });
+  });
+
   it('refuses what no template computes, saying what and naming the LLM planner', async () => {
-    for (const file of ['linear_groupnorm.py', 'residual_scale.py']) {
+    for (const file of ['linear_groupnorm.py', 'residual_scale.py', 'softmax_first_dim.py']) {
       const error = await recognise(file).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('LLM planner') });
     }

@@ -1,12 +1,12 @@
 /**
  * What recognize.py's run on the target says a KernelBench problem computes. Its output comes from
  * another machine running the user's file, so it is validated like any input from outside: the
- * operation must parse, and the template must be able to write a problem for it.
+ * operation must parse, and its template must be able to write a candidate for it.
  */
 import { z } from 'zod';
 import { SkbError, parseOperation, type Operation } from '../../schedules/index.js';
 import type { ExecResult } from '../executor.js';
-import { kernelBenchProblemFor } from './problems.js';
+import { gpuTemplateFor } from '../templates/index.js';
 
 const PREFIX = 'SKB_RECOGNIZED ';
 
@@ -48,7 +48,13 @@ export function interpretRecognition(ran: ExecResult): Operation {
   if ('unsupported' in reply)
     throw new SkbError('BAD_INPUT', `No template computes this problem: ${reply.unsupported}. ${LLM_PLANNER_HINT}.`);
   const operation = parseOperation(reply.operation);
-  // The template's own checks: an operation it could not write a problem for is not one it can search.
-  kernelBenchProblemFor(operation);
+  // The template's own checks: an operation it could not write a candidate for is not one it can search.
+  const template = gpuTemplateFor(operation.kind);
+  if (!template)
+    throw new SkbError(
+      'BAD_INPUT',
+      `No template computes this problem: no GPU template for ${operation.kind}. ${LLM_PLANNER_HINT}.`,
+    );
+  template.generate(operation, template.baseline(operation));
   return operation;
 }

@@ -7,8 +7,12 @@ costs nothing), traces forward with torch.fx, propagates shapes, and maps the gr
 operation a schedule-kb template computes:
   * a product: nn.Linear on one input (gemm, layout nt, the layer's weight and bias as parameters),
     or torch.matmul / mm / bmm / @ of two inputs, either side transposed (gemm or batched_gemm);
+    a product with a one-column right side is a matrix-vector product (matvec);
   * followed by a chain of elementwise steps on the product (bias, add/sub/mul/div by a constant,
-    relu, leaky_relu, gelu, gelu_tanh, silu, mish, sigmoid, tanh, hardtanh, clamp, hardswish).
+    relu, leaky_relu, gelu, gelu_tanh, silu, mish, sigmoid, tanh, hardtanh, clamp, hardswish);
+  * or such a chain on the one input alone (elementwise);
+  * or one reduction of the one input over one dimension (sum, mean, amax / max(...)[0], amin /
+    min(...)[0], argmax, argmin: reduce), or its softmax / log_softmax over the last dimension.
 Prints one line: SKB_RECOGNIZED {"operation": {...}}, {"unsupported": "why"} (no template computes
 it), {"error": "why"} (the file does not load) or {"target": "why"} (the target cannot trace).
 The service validates the operation again: this script's output is not trusted.
@@ -115,6 +119,13 @@ def transposed_input(graph, node):
     return inner, True
 
 
+def is_product(graph, node):
+    torch = graph.torch
+    return (isinstance(graph.module(node), torch.nn.Linear)
+            or is_call(node, functions=(torch.nn.functional.linear, torch.matmul, torch.mm, torch.bmm, operator.matmul),
+                       methods=("matmul", "mm", "bmm")))
+
+
 def product(graph, node):
     """The operation of the product `node` (the chain is added after), or Unsupported."""
     torch = graph.torch
@@ -173,6 +184,77 @@ def product(graph, node):
 
 def users(node):
     return list(node.users)
+
+
+def prod(values):
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+def only_input(graph, node):
+    """The one input of forward that `node` reads first, or Unsupported."""
+    if len(graph.placeholders) != 1:
+        raise Unsupported(f"forward takes {len(graph.placeholders)} inputs; a reduction or an elementwise chain takes one")
+    x = node.args[0] if node.args else None
+    if x is not graph.placeholders[0]:
+        raise Unsupported(f"{node.name} reads a computed value; the templates read the input as given")
+    return x
+
+
+REDUCTIONS = ("sum", "mean", "amax", "amin", "argmax", "argmin")
+
+
+def reduction(graph, node, output):
+    """The reduce or softmax operation of `node` when it is one and forward returns it, else None."""
+    torch = graph.torch
+    F = torch.nn.functional
+    kw = node.kwargs
+
+    def arg(i, name, default=None):
+        return node.args[i] if len(node.args) > i else kw.get(name, default)
+
+    softmax = is_call(node, functions=(torch.softmax, F.softmax), methods=("softmax",), modules=(torch.nn.Softmax,), graph=graph)
+    log_softmax = is_call(node, functions=(torch.log_softmax, F.log_softmax), methods=("log_softmax",), modules=(torch.nn.LogSoftmax,), graph=graph)
+    named = next((r for r in REDUCTIONS if is_call(node, functions=(getattr(torch, r),), methods=(r,))), None)
+    # torch.max(x, dim) / torch.min(x, dim) return (values, indices): forward takes [0].
+    pair = next((r for r in ("max", "min") if is_call(node, functions=(getattr(torch, r),), methods=(r,))), None)
+    if not (softmax or log_softmax or named or pair):
+        return None
+    x = only_input(graph, node)
+    shape = graph.shape(x)
+    rank = len(shape)
+    dtype = dtype_name(torch, x.meta["tensor_meta"].dtype)
+    mod = graph.module(node)
+    dim = mod.dim if mod is not None else arg(1, "dim")
+    if isinstance(dim, (list, tuple)) and len(dim) == 1:
+        dim = dim[0]
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -rank <= dim < rank:
+        raise Unsupported(f"{node.name} reduces over {dim!r}; the templates reduce over one given dimension")
+    dim %= rank
+    last = node
+    if pair is not None:
+        after = users(node)
+        if len(after) != 1 or after[0].op != "call_function" or after[0].target is not operator.getitem or after[0].args[1] != 0:
+            raise Unsupported(f"forward uses torch.{pair}(x, dim)'s indices or both results; the templates return its values")
+        last = after[0]
+        named = "a" + pair
+    if users(last) != [output]:
+        raise Unsupported(f"forward computes more after {node.name}; a reduction is searched on its own")
+    if softmax or log_softmax:
+        if dim != rank - 1:
+            raise Unsupported("a softmax over other than the last dimension")
+        op = {"kind": "softmax", "dims": {"M": prod(shape[:-1]), "N": shape[-1]}, "dtype": dtype, "epilogue": [], "attrs": {}}
+        if log_softmax:
+            op["attrs"]["log"] = 1
+        return op
+    keepdim = bool(kw.get("keepdim", node.args[2] if len(node.args) > 2 else False))
+    op = {"kind": "reduce", "dims": {"B": prod(shape[:dim]), "R": shape[dim], "I": prod(shape[dim + 1:])},
+          "dtype": dtype, "epilogue": [], "attrs": {"reduce": named.replace("amax", "max").replace("amin", "min"), "dim": dim}}
+    if keepdim:
+        op["attrs"]["keepdim"] = 1
+    return op
 
 
 def is_sigmoid(graph, node):
@@ -288,10 +370,22 @@ def recognize(torch, problem):
     first = next((n for n in compute if not (n.op == "call_function" and n.target is getattr) and not is_call(n, functions=(torch.t, torch.transpose), methods=("t", "transpose"))), None)
     if first is None:
         raise Unsupported("forward computes nothing")
-    op = product(graph, first)
-    n_cols = op["dims"]["N"]
-    cur = first
     output = next(n for n in graph.nodes if n.op == "output")
+    reduced = reduction(graph, first, output)
+    if reduced is not None:
+        return reduced
+    if is_product(graph, first):
+        op = product(graph, first)
+        cur = first
+    else:
+        # A chain on the input alone: the operation is the chain.
+        x = only_input(graph, first)
+        shape = graph.shape(x)
+        op = {"kind": "elementwise", "dims": {"M": prod(shape[:-1]) if len(shape) > 1 else 1, "N": shape[-1] if shape else 1},
+              "dtype": dtype_name(torch, x.meta["tensor_meta"].dtype), "epilogue": [], "attrs": {}}
+        cur = x
+    n_cols = op["dims"]["N"]
+    start_node = cur
     while users(cur) != [output]:
         following = users(cur)
         if output in following:
@@ -307,10 +401,19 @@ def recognize(torch, problem):
                 op["attrs"][f"e{len(op['epilogue'])}"] = value
     if output.args[0] is not cur:
         raise Unsupported("forward returns something other than the product's chain")
-    if graph.shape(cur) != graph.shape(first):
+    if graph.shape(cur) != graph.shape(start_node):
         raise Unsupported("the chain changes the product's shape")
     if len(op["epilogue"]) > 8:
         raise Unsupported(f"a chain of {len(op['epilogue'])} steps; the templates fuse up to 8")
+    if op["kind"] == "elementwise":
+        if not op["epilogue"]:
+            raise Unsupported("forward returns its input")
+        if "bias" in op["epilogue"]:
+            raise Unsupported("an elementwise chain that adds a parameter; the elementwise template takes constants")
+    if op["kind"] == "gemm" and op["dims"]["N"] == 1 and op.get("layout") is None and not op["attrs"]:
+        if op["epilogue"]:
+            raise Unsupported("a matrix-vector product followed by a chain; the matvec template computes the product alone")
+        return {"kind": "matvec", "dims": {"M": op["dims"]["M"], "K": op["dims"]["K"]}, "dtype": op["dtype"], "epilogue": [], "attrs": {}}
     return op
 
 
