@@ -243,8 +243,10 @@ Operation:
   --problem FILE        a KernelBench problem file (Model, get_inputs, get_init_inputs) to judge
                         candidates against on a kernelbench target; without --op the target
                         recognises its operation (torch.fx on the target): a product (nn.Linear,
-                        matmul, bmm) and a chain of elementwise steps, or a refusal naming the LLM planner
-  --op KIND             gemm, batched_gemm, conv2d, matvec, softmax, layernorm or custom:<name>
+                        matmul, bmm) and a chain of elementwise steps, an elementwise chain, a reduction,
+                        softmax, a matvec, or a refusal naming the LLM planner
+  --op KIND             gemm, batched_gemm, conv2d, matvec, softmax, layernorm, elementwise,
+                        reduce or custom:<name>
   --shape SIZES         named sizes, e.g. M=512,N=512,K=512
   --dtype T             f32 (default), f16, bf16, f64, i8, i32
   --epilogue LIST       fused epilogue in order, e.g. bias,relu
