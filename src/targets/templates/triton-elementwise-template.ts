@@ -14,12 +14,11 @@ import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 import {
   COMPILE_MODE_KNOB,
   IMPLEMENTATION_MOVES,
-  compiledModule,
   implKnob,
   implementationFixedMoves,
   legalizeImplementation,
-  pyLiteral,
 } from './triton-implementation.js';
+import { type OperatorFrame, operatorModuleSource, operatorProblemSource } from './operator-module.js';
 
 const DTYPES = ['f32', 'f16', 'bf16'];
 
@@ -112,20 +111,13 @@ export function tritonElementwiseBaseline(op: Operation): Knobs {
   return { ...tritonDefault(op), impl: 'torch' };
 }
 
-/** A module applying the chain with PyTorch: the reference problem's Model and the baseline. */
-function eagerClass(op: Operation, className: string): string {
-  return [
-    `class ${className}(nn.Module):`,
-    // The problem's constructor arguments are accepted and not needed: the chain is the operation's.
-    '    def __init__(self, *args):',
-    '        super().__init__()',
-    '',
-    '    def forward(self, x):',
-    '        out = x',
-    ...torchEpilogueLines(checkedSteps(op)),
-    '        return out',
-    '',
-  ].join('\n');
+/** The chain in PyTorch: the reference problem's Model and the baseline. */
+function frame(op: Operation): OperatorFrame {
+  const chain = torchEpilogueLines(checkedSteps(op), '');
+  return {
+    header: (what) => matmulHeader(op, what),
+    torch: { params: 'x', body: ['out = x', ...chain, 'return out'] },
+  };
 }
 
 function kernelSource(op: Operation): string {
@@ -155,61 +147,20 @@ def skb_elementwise(x, block=BLOCK, num_warps=NUM_WARPS):
 }
 
 function generateSource(op: Operation, k: Knobs): string {
-  if (k.impl === 'compile') {
-    const header = matmulHeader(op, `torch.compile (mode ${String(k.compile_mode)}) of the PyTorch lines`);
-    return compiledModule(header, eagerClass(op, 'SkbEager'), k);
-  }
-  if (k.impl === 'torch') {
-    return [
-      matmulHeader(op, "PyTorch's own kernels"),
-      'import torch',
-      'import torch.nn as nn',
-      '',
-      '',
-      eagerClass(op, 'ModelNew'),
-    ].join('\n');
-  }
-  return [
-    matmulHeader(op, `Triton kernel, BLOCK ${String(k.block)}, ${String(k.num_warps)} warps`),
-    'import torch',
-    'import torch.nn as nn',
-    'import triton',
-    'import triton.language as tl',
-    '',
-    `BLOCK = ${pyLiteral(k.block!)}`,
-    `NUM_WARPS = ${pyLiteral(k.num_warps!)}`,
-    kernelSource(op),
-    '',
-    'class ModelNew(nn.Module):',
-    '    def __init__(self, *args):',
-    '        super().__init__()',
-    '',
-    '    def forward(self, x):',
-    '        return skb_elementwise(x)',
-    '',
-  ].join('\n');
+  return operatorModuleSource(frame(op), k, "PyTorch's own kernels", () => ({
+    label: `Triton kernel, BLOCK ${String(k.block)}, ${String(k.num_warps)} warps`,
+    constants: [
+      ['BLOCK', k.block!],
+      ['NUM_WARPS', k.num_warps!],
+    ],
+    kernel: kernelSource(op),
+    call: 'return skb_elementwise(x)',
+  }));
 }
 
 /** The KernelBench reference problem of an elementwise operation: its chain on an M x N input. */
 export function elementwiseProblem(op: Operation): string {
-  checkedSteps(op);
-  const dtype = torchDtype(op);
-  return [
-    matmulHeader(op, 'the reference, the chain in PyTorch'),
-    'import torch',
-    'import torch.nn as nn',
-    '',
-    '',
-    eagerClass(op, 'Model'),
-    '',
-    'def get_inputs():',
-    `    return [torch.randn(${op.dims.M}, ${op.dims.N}, dtype=${dtype})]`,
-    '',
-    '',
-    'def get_init_inputs():',
-    '    return []',
-    '',
-  ].join('\n');
+  return operatorProblemSource(frame(op), [`torch.randn(${op.dims.M}, ${op.dims.N}, dtype=${torchDtype(op)})`]);
 }
 
 export function createTritonElementwiseTemplate(): KernelTemplate<'elementwise'> {

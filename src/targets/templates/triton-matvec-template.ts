@@ -22,12 +22,11 @@ import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 import {
   COMPILE_MODE_KNOB,
   IMPLEMENTATION_MOVES,
-  compiledModule,
   implKnob,
   implementationFixedMoves,
   legalizeImplementation,
-  pyLiteral,
 } from './triton-implementation.js';
+import { type OperatorFrame, operatorModuleSource, operatorProblemSource } from './operator-module.js';
 import { type TritonMatmulOptions, budgetOf, multiprocessorsOf } from './triton-matmul-template.js';
 
 const DTYPES = ['f32', 'f16', 'bf16'];
@@ -205,17 +204,8 @@ export function tritonMatvecBaseline(op: Operation, options: TritonMatmulOptions
 }
 
 /** A module computing torch.matmul(A, B): the reference problem's Model and the baseline. */
-function eagerClass(className: string): string {
-  return [
-    `class ${className}(nn.Module):`,
-    // The problem's constructor arguments are accepted and not needed: the sizes are the operation's.
-    '    def __init__(self, *args):',
-    '        super().__init__()',
-    '',
-    '    def forward(self, A, B):',
-    '        return torch.matmul(A, B)',
-    '',
-  ].join('\n');
+function frame(op: Operation): OperatorFrame {
+  return { header: (what) => matmulHeader(op, what), torch: { params: 'A, B', body: ['return torch.matmul(A, B)'] } };
 }
 
 const KERNEL_SOURCE = `
@@ -275,65 +265,28 @@ def skb_matvec(A, B, block_m=BLOCK_M, block_k=BLOCK_K, split_k=SPLIT_K, num_warp
 
 /** The Python source of ModelNew for legal knobs. */
 function generateSource(op: Operation, k: Knobs): string {
-  if (k.impl === 'compile') {
-    const header = matmulHeader(op, `torch.compile (mode ${String(k.compile_mode)}) of the PyTorch lines`);
-    return compiledModule(header, eagerClass('SkbEager'), k);
-  }
-  if (k.impl === 'torch') {
-    return [
-      matmulHeader(op, 'torch.matmul (cuBLAS)'),
-      'import torch',
-      'import torch.nn as nn',
-      '',
-      '',
-      eagerClass('ModelNew'),
-    ].join('\n');
-  }
-  const what = `Triton kernel, BLOCK ${String(k.block_m)}x${String(k.block_k)}, SPLIT_K ${String(k.split_k)}, ${String(k.num_warps)} warps, ${String(k.num_stages)} stages`;
-  return [
-    matmulHeader(op, what),
-    'import torch',
-    'import torch.nn as nn',
-    'import triton',
-    'import triton.language as tl',
-    '',
-    `BLOCK_M = ${pyLiteral(k.block_m!)}`,
-    `BLOCK_K = ${pyLiteral(k.block_k!)}`,
-    `SPLIT_K = ${pyLiteral(k.split_k!)}`,
-    `NUM_WARPS = ${pyLiteral(k.num_warps!)}`,
-    `NUM_STAGES = ${pyLiteral(k.num_stages!)}`,
-    KERNEL_SOURCE,
-    '',
-    'class ModelNew(nn.Module):',
-    '    def __init__(self, *args):',
-    '        super().__init__()',
-    '',
-    '    def forward(self, A, B):',
-    '        return skb_matvec(A, B)',
-    '',
-  ].join('\n');
+  return operatorModuleSource(frame(op), k, 'torch.matmul (cuBLAS)', () => ({
+    label: `Triton kernel, BLOCK ${String(k.block_m)}x${String(k.block_k)}, SPLIT_K ${String(k.split_k)}, ${String(k.num_warps)} warps, ${String(k.num_stages)} stages`,
+    constants: [
+      ['BLOCK_M', k.block_m!],
+      ['BLOCK_K', k.block_k!],
+      ['SPLIT_K', k.split_k!],
+      ['NUM_WARPS', k.num_warps!],
+      ['NUM_STAGES', k.num_stages!],
+    ],
+    kernel: KERNEL_SOURCE,
+    call: 'return skb_matvec(A, B)',
+  }));
 }
 
 /** The KernelBench reference problem of a matvec: torch.matmul of an M x K matrix and a K x 1 vector. */
 export function matvecProblem(op: Operation): string {
   const { M, K } = checkedDims(op);
   const dtype = torchDtype(op);
-  return [
-    matmulHeader(op, 'the reference, torch.matmul'),
-    'import torch',
-    'import torch.nn as nn',
-    '',
-    '',
-    eagerClass('Model'),
-    '',
-    'def get_inputs():',
-    `    return [torch.randn(${M}, ${K}, dtype=${dtype}), torch.randn(${K}, 1, dtype=${dtype})]`,
-    '',
-    '',
-    'def get_init_inputs():',
-    '    return []',
-    '',
-  ].join('\n');
+  return operatorProblemSource(frame(op), [
+    `torch.randn(${M}, ${K}, dtype=${dtype})`,
+    `torch.randn(${K}, 1, dtype=${dtype})`,
+  ]);
 }
 
 /**

@@ -21,12 +21,11 @@ import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 import {
   COMPILE_MODE_KNOB,
   IMPLEMENTATION_MOVES,
-  compiledModule,
   implKnob,
   implementationFixedMoves,
   legalizeImplementation,
-  pyLiteral,
 } from './triton-implementation.js';
+import { type OperatorFrame, operatorModuleSource, operatorProblemSource } from './operator-module.js';
 import type { TritonMatmulOptions } from './triton-matmul-template.js';
 
 export const REDUCE_FUNCTIONS = ['sum', 'mean', 'max', 'min', 'argmax', 'argmin'] as const;
@@ -227,18 +226,10 @@ function torchCall(s: ReduceSpec, dim: string = String(s.dim), keepdim: string =
 }
 
 /** A module doing the PyTorch call: the problem's Model and the baseline's ModelNew. */
-function eagerClass(op: Operation, className: string): string {
-  const s = reduceSpec(op);
-  return [
-    `class ${className}(nn.Module):`,
-    // The problem's constructor arguments are accepted and not needed: the axis is the operation's.
-    '    def __init__(self, *args):',
-    '        super().__init__()',
-    '',
-    '    def forward(self, x):',
-    `        return ${torchCall(s)}`,
-    '',
-  ].join('\n');
+/** The PyTorch computation: the reference problem's Model and the baseline. */
+function frame(op: Operation): OperatorFrame {
+  const call = torchCall(reduceSpec(op));
+  return { header: (what) => header(op, what), torch: { params: 'x', body: [`return ${call}`] } };
 }
 
 /**
@@ -362,53 +353,21 @@ def skb_reduce(x, dim=DIM, keepdim=KEEPDIM, block_r=BLOCK_R, block_inner=BLOCK_I
 
 function generateSource(op: Operation, k: Knobs): string {
   const s = reduceSpec(op);
-  if (k.impl === 'compile') {
-    return compiledModule(
-      header(op, `torch.compile (mode ${String(k.compile_mode)}) of the PyTorch call`),
-      eagerClass(op, 'SkbEager'),
-      k,
-    );
-  }
-  if (k.impl === 'torch') {
-    return [
-      header(op, "PyTorch's reduction"),
-      'import torch',
-      'import torch.nn as nn',
-      '',
-      '',
-      eagerClass(op, 'ModelNew'),
-    ].join('\n');
-  }
-  const inner = s.I === 1 ? 'BLOCK_B' : 'BLOCK_I';
-  return [
-    header(
-      op,
-      `Triton kernel, BLOCK_R ${String(k.block_r)}, ${inner} ${String(k.block_inner)}, ${String(k.num_warps)} warps, ${String(k.num_stages)} stages`,
-    ),
-    'import math',
-    '',
-    'import torch',
-    'import torch.nn as nn',
-    'import triton',
-    'import triton.language as tl',
-    '',
-    `DIM = ${s.dim}`,
-    `KEEPDIM = ${s.keepdim ? 'True' : 'False'}`,
-    `BLOCK_R = ${pyLiteral(k.block_r!)}`,
-    // BLOCK_B when the input's I is 1 at run time, BLOCK_I otherwise.
-    `BLOCK_INNER = ${pyLiteral(k.block_inner!)}`,
-    `NUM_WARPS = ${pyLiteral(k.num_warps!)}`,
-    `NUM_STAGES = ${pyLiteral(k.num_stages!)}`,
-    kernelSource(op),
-    '',
-    'class ModelNew(nn.Module):',
-    '    def __init__(self, *args):',
-    '        super().__init__()',
-    '',
-    '    def forward(self, x):',
-    '        return skb_reduce(x)',
-    '',
-  ].join('\n');
+  return operatorModuleSource(frame(op), k, "PyTorch's reduction", () => ({
+    label: `Triton kernel, BLOCK_R ${String(k.block_r)}, ${s.I === 1 ? 'BLOCK_B' : 'BLOCK_I'} ${String(k.block_inner)}, ${String(k.num_warps)} warps, ${String(k.num_stages)} stages`,
+    stdlib: ['math'],
+    constants: [
+      ['DIM', s.dim],
+      ['KEEPDIM', s.keepdim],
+      ['BLOCK_R', k.block_r!],
+      // BLOCK_B when the input's I is 1 at run time, BLOCK_I otherwise.
+      ['BLOCK_INNER', k.block_inner!],
+      ['NUM_WARPS', k.num_warps!],
+      ['NUM_STAGES', k.num_stages!],
+    ],
+    kernel: kernelSource(op),
+    call: 'return skb_reduce(x)',
+  }));
 }
 
 /**
@@ -422,28 +381,7 @@ export function reduceProblem(op: Operation): string {
       'BAD_INPUT',
       `A reduce problem is written as a B x R x I input reduced over dim 1; give attrs.dim 1 (or -2), not ${s.dim}`,
     );
-  return [
-    header(op, 'the reference, the PyTorch call'),
-    'import torch',
-    'import torch.nn as nn',
-    '',
-    '',
-    'class Model(nn.Module):',
-    '    def __init__(self):',
-    '        super().__init__()',
-    '',
-    '    def forward(self, x):',
-    `        return ${torchCall(s)}`,
-    '',
-    '',
-    'def get_inputs():',
-    `    return [torch.randn(${s.B}, ${s.R}, ${s.I}, dtype=${torchDtype(op)})]`,
-    '',
-    '',
-    'def get_init_inputs():',
-    '    return []',
-    '',
-  ].join('\n');
+  return operatorProblemSource(frame(op), [`torch.randn(${s.B}, ${s.R}, ${s.I}, dtype=${torchDtype(op)})`]);
 }
 
 /**

@@ -18,12 +18,11 @@ import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 import {
   COMPILE_MODE_KNOB,
   IMPLEMENTATION_MOVES,
-  compiledModule,
   implKnob,
   implementationFixedMoves,
   legalizeImplementation,
-  pyLiteral,
 } from './triton-implementation.js';
+import { type OperatorFrame, operatorModuleSource, operatorProblemSource } from './operator-module.js';
 import type { TritonMatmulOptions } from './triton-matmul-template.js';
 
 const DTYPES = ['f32', 'f16', 'bf16'];
@@ -151,17 +150,9 @@ function header(op: Operation, what: string): string {
 }
 
 /** A module doing the PyTorch call: the problem's Model and the baseline's ModelNew. */
-function eagerClass(op: Operation, className: string): string {
-  return [
-    `class ${className}(nn.Module):`,
-    // The problem's constructor arguments are accepted and not needed: the sizes come from x.
-    '    def __init__(self, *args):',
-    '        super().__init__()',
-    '',
-    '    def forward(self, x):',
-    `        return ${torchCall(op)}`,
-    '',
-  ].join('\n');
+/** The PyTorch computation: the reference problem's Model and the baseline. */
+function frame(op: Operation): OperatorFrame {
+  return { header: (what) => header(op, what), torch: { params: 'x', body: [`return ${torchCall(op)}`] } };
 }
 
 function kernelSource(op: Operation): string {
@@ -232,75 +223,23 @@ def skb_softmax(x, block_n=BLOCK_N, single_pass=SINGLE_PASS, num_warps=NUM_WARPS
 }
 
 function generateSource(op: Operation, k: Knobs): string {
-  if (k.impl === 'compile') {
-    return compiledModule(
-      header(op, `torch.compile (mode ${String(k.compile_mode)}) of the PyTorch call`),
-      eagerClass(op, 'SkbEager'),
-      k,
-    );
-  }
-  if (k.impl === 'torch') {
-    return [
-      header(op, "PyTorch's softmax"),
-      'import torch',
-      'import torch.nn as nn',
-      '',
-      '',
-      eagerClass(op, 'ModelNew'),
-    ].join('\n');
-  }
-  const kernel = k.single_pass === true ? 'single-pass' : 'online two-pass';
-  return [
-    header(
-      op,
-      `Triton ${kernel} kernel, BLOCK_N ${String(k.block_n)}, ${String(k.num_warps)} warps, ${String(k.num_stages)} stages`,
-    ),
-    'import torch',
-    'import torch.nn as nn',
-    'import triton',
-    'import triton.language as tl',
-    '',
-    `BLOCK_N = ${pyLiteral(k.block_n!)}`,
-    `SINGLE_PASS = ${pyLiteral(k.single_pass!)}`,
-    `NUM_WARPS = ${pyLiteral(k.num_warps!)}`,
-    `NUM_STAGES = ${pyLiteral(k.num_stages!)}`,
-    kernelSource(op),
-    '',
-    'class ModelNew(nn.Module):',
-    '    def __init__(self, *args):',
-    '        super().__init__()',
-    '',
-    '    def forward(self, x):',
-    '        return skb_softmax(x)',
-    '',
-  ].join('\n');
+  return operatorModuleSource(frame(op), k, "PyTorch's softmax", () => ({
+    label: `Triton ${k.single_pass === true ? 'single-pass' : 'online two-pass'} kernel, BLOCK_N ${String(k.block_n)}, ${String(k.num_warps)} warps, ${String(k.num_stages)} stages`,
+    constants: [
+      ['BLOCK_N', k.block_n!],
+      ['SINGLE_PASS', k.single_pass!],
+      ['NUM_WARPS', k.num_warps!],
+      ['NUM_STAGES', k.num_stages!],
+    ],
+    kernel: kernelSource(op),
+    call: 'return skb_softmax(x)',
+  }));
 }
 
 /** The KernelBench reference problem of a softmax operation: the PyTorch call on an M x N input. */
 export function softmaxProblem(op: Operation): string {
   const { M, N } = softmaxSpec(op);
-  return [
-    header(op, 'the reference, the PyTorch call'),
-    'import torch',
-    'import torch.nn as nn',
-    '',
-    '',
-    'class Model(nn.Module):',
-    '    def __init__(self):',
-    '        super().__init__()',
-    '',
-    '    def forward(self, x):',
-    `        return ${torchCall(op)}`,
-    '',
-    '',
-    'def get_inputs():',
-    `    return [torch.randn(${M}, ${N}, dtype=${torchDtype(op)})]`,
-    '',
-    '',
-    'def get_init_inputs():',
-    '    return []',
-    '',
-  ].join('\n');
+  return operatorProblemSource(frame(op), [`torch.randn(${M}, ${N}, dtype=${torchDtype(op)})`]);
 }
 
 /**
