@@ -64,18 +64,10 @@ ${ENVIRONMENT_HELP}
     } catch (error) {
       logger.error('resuming interrupted searches failed', error);
     }
-    const packs = await services.kb.seedPacks();
-    await writeOut(
-      io.stdout,
-      `schedule-kb listening on ${server.url} (GraphQL and GraphiQL at ${server.url}/graphql, health at ${server.url}/health)\n` +
-        `Seed packs: ${describeSeedPacks(packs)}; ${(await services.kb.counts()).schedules} schedules in all.\n` +
-        (server.apiToken.source.kind === 'file' && server.apiToken.source.created
-          ? `Generated an API token at ${server.apiToken.source.path}, readable by this account only.\n`
-          : '') +
-        `Mutations need the API token (Authorization: Bearer <token>), ${tokenHint(server.apiToken)}.\n`,
-    );
+    // The signal handlers go in before the start-up line is written: a client that reads the line
+    // and stops the service at once must get a clean stop, not the default action of SIGTERM.
     const running = server;
-    await new Promise<void>((resolve) => {
+    const stopped = new Promise<void>((resolve) => {
       const stop = (signal: NodeJS.Signals) => {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
@@ -88,6 +80,17 @@ ${ENVIRONMENT_HELP}
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
     });
+    const packs = await services.kb.seedPacks();
+    await writeOut(
+      io.stdout,
+      `schedule-kb listening on ${server.url} (GraphQL and GraphiQL at ${server.url}/graphql, health at ${server.url}/health)\n` +
+        `Seed packs: ${describeSeedPacks(packs)}; ${(await services.kb.counts()).schedules} schedules in all.\n` +
+        (server.apiToken.source.kind === 'file' && server.apiToken.source.created
+          ? `Generated an API token at ${server.apiToken.source.path}, readable by this account only.\n`
+          : '') +
+        `Mutations need the API token (Authorization: Bearer <token>), ${tokenHint(server.apiToken)}.\n`,
+    );
+    await stopped;
     return EXIT.ok;
   },
 };
