@@ -4,13 +4,11 @@
  * with the other Triton templates' in triton-templates-gpu.test.ts.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isSkbError, type Operation, type OperationInput, parseOperation } from '../../../src/schedules/index.js';
 import { kernelBenchProblemFor } from '../../../src/targets/kernelbench/problems.js';
 import type { Knobs } from '../../../src/targets/templates/template.js';
+import { pyCompile } from '../../support/py-compile.js';
 import {
   TRITON_ELEMENTWISE_KNOBS,
   createTritonElementwiseTemplate,
@@ -31,25 +29,6 @@ const OPS = [
   }),
   op({ kind: 'elementwise', dims: { M: 1, N: 1000 }, dtype: 'f16', epilogue: ['hardtanh', 'silu'] }),
 ];
-
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-async function pyCompile(sources: string[]): Promise<{ status: number | null; output: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'skb-triton-ew-'));
-  dirs.push(dir);
-  const files = await Promise.all(
-    sources.map(async (s, i) => {
-      const path = join(dir, `candidate_${i}.py`);
-      await writeFile(path, s);
-      return path;
-    }),
-  );
-  const ran = spawnSync('python3', ['-m', 'py_compile', ...files], { encoding: 'utf8' });
-  return { status: ran.status, output: `${ran.stdout}${ran.stderr}` };
-}
 
 describe('Triton elementwise template', () => {
   it('legalizes idempotently; blocks stay within the tensor and warps within the block', () => {

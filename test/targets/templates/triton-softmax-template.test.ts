@@ -5,10 +5,7 @@
  * on a GPU (python3 with torch, Triton and CUDA) and is skipped elsewhere.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isSkbError, parseOperation, type Operation, type OperationInput } from '../../../src/schedules/index.js';
 import { CUDA_MENU } from '../../../src/search/menus/cuda-menu.js';
 import type { Knobs } from '../../../src/targets/templates/template.js';
@@ -19,6 +16,7 @@ import {
   softmaxProblem,
 } from '../../../src/targets/templates/triton-softmax-template.js';
 import { compareOnGpu } from '../../support/gpu-compare.js';
+import { pyCompile } from '../../support/py-compile.js';
 import { hasGpuTriton } from '../../support/gpu.js';
 
 const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -32,26 +30,6 @@ const OPS: Operation[] = [
   op({ kind: 'softmax', dims: { M: 128, N: 16384 }, dtype: 'f16' }),
   op({ kind: 'softmax', dims: { M: 1000, N: 1000 }, dtype: 'f32', attrs: { log: 0 } }),
 ];
-
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-/** Writes the sources and compiles them all with one python3 -m py_compile; returns its status and output. */
-async function pyCompile(sources: string[]): Promise<{ status: number | null; output: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'skb-triton-softmax-'));
-  dirs.push(dir);
-  const files = await Promise.all(
-    sources.map(async (s, i) => {
-      const path = join(dir, `candidate_${i}.py`);
-      await writeFile(path, s);
-      return path;
-    }),
-  );
-  const ran = spawnSync('python3', ['-m', 'py_compile', ...files], { encoding: 'utf8' });
-  return { status: ran.status, output: `${ran.stdout}${ran.stderr}` };
-}
 
 /** The default Triton start, the single-pass start, and every knob moved to each legal value from both. */
 function everyKnobValue(o: Operation): Knobs[] {
