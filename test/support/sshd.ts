@@ -110,6 +110,11 @@ export async function startSshd(): Promise<TestSshd> {
       'MaxStartups 50:30:100',
       'LogLevel ERROR',
       'Subsystem sftp internal-sftp',
+      // bash sources the login user's ~/.bashrc for an ssh command only when it is the top-level
+      // shell (SHLVL below 2). This machine's bashrc may do slow work (pyenv's rehash takes a lock
+      // file and waits up to 60 s for it), and a test that kills sshd mid-session can leave that
+      // lock behind for every later login. Tests measure our executor, not the host's shell setup.
+      'SetEnv SHLVL=1',
       '',
     ].join('\n');
     const configPath = join(dir, 'sshd_config');
