@@ -85,14 +85,21 @@ async function startFaultServer(options: FaultServerOptions): Promise<FaultServe
           const session = acceptSession();
           stats.open += 1;
           stats.maxOpen = Math.max(stats.maxOpen, stats.open);
-          session.on('close', () => {
-            stats.open -= 1;
-          });
+          // A session stops counting once its command has ended, before the exit status goes out:
+          // the client can only free its slot after reading that, so the count here never runs
+          // ahead of the client's. (Waiting for the channel's close would let another connection's
+          // next session, opened at once by the client, arrive first and count one too many.)
+          let counted = true;
+          const uncount = () => {
+            if (counted) stats.open -= 1;
+            counted = false;
+          };
+          session.on('close', uncount);
           session.on('exec', (acceptExec, _reject, info) => {
             stats.commands.push(info.command);
             const stream = acceptExec();
             const fault = options.onExec?.(info.command, connectionNumber) ?? 'run';
-            if (fault === 'run') runHere(info.command, stream, children);
+            if (fault === 'run') runHere(info.command, stream, children, uncount);
             else if (fault === 'drop') setTimeout(() => socket?.destroy(), 300);
             else socket?.pause();
           });
@@ -134,7 +141,7 @@ function killGroup(pid: number): void {
 }
 
 /** Runs the command as sshd would (through a shell, in its own process group) and reports back. */
-function runHere(command: string, stream: ServerChannel, children: Set<number>): void {
+function runHere(command: string, stream: ServerChannel, children: Set<number>, onEnd: () => void): void {
   const child = spawn('sh', ['-c', command], { detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
   const pid = child.pid!;
   children.add(pid);
@@ -145,6 +152,7 @@ function runHere(command: string, stream: ServerChannel, children: Set<number>):
   stream.on('close', () => killGroup(pid));
   child.on('close', (code, signal) => {
     children.delete(pid);
+    onEnd();
     if (signal) stream.exit(signal.replace(/^SIG/, ''), false, '');
     else stream.exit(code ?? 255);
     stream.end();
