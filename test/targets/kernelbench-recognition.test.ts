@@ -157,13 +157,20 @@ describe.skipIf(!hasTorch)('recognising problem files with torch.fx (PyTorch on 
     });
   });
 
-  it('reads an elementwise chain on the one input, a reduction, a softmax and a matrix-vector product', async () => {
+  it('reads an elementwise chain on the one input (every level-1 activation), a reduction, a softmax and a matrix-vector product', async () => {
     expect(await recognise('swish_3d.py')).toEqual({
       kind: 'elementwise',
       dims: { M: 24, N: 50 },
       dtype: 'f32',
       epilogue: ['silu', 'sub'],
       attrs: { e2: '0.25' },
+    });
+    expect(await recognise('activations_chain.py')).toEqual({
+      kind: 'elementwise',
+      dims: { M: 32, N: 77 },
+      dtype: 'f32',
+      epilogue: ['selu', 'elu', 'softplus', 'hardsigmoid', 'softsign'],
+      attrs: { e2: '0.5' },
     });
     expect(await recognise('max_values_dim1.py')).toEqual({
       kind: 'reduce',
@@ -193,11 +200,12 @@ describe.skipIf(!hasTorch)('recognising problem files with torch.fx (PyTorch on 
   });
 
   it('refuses what no template computes, saying what and naming the LLM planner', async () => {
-    for (const file of ['linear_groupnorm.py', 'residual_scale.py', 'softmax_first_dim.py']) {
+    for (const file of ['linear_groupnorm.py', 'residual_scale.py', 'softmax_first_dim.py', 'softplus_beta.py']) {
       const error = await recognise(file).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('LLM planner') });
     }
     expect(await recognise('linear_groupnorm.py').catch((e: Error) => e.message)).toContain('norm');
+    expect(await recognise('softplus_beta.py').catch((e: Error) => e.message)).toContain('beta 2');
     expect(await recognise('does_not_load.py').catch((e: Error) => e.message)).toContain('SyntaxError');
   });
 });

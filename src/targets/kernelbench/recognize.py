@@ -9,7 +9,8 @@ operation a schedule-kb template computes:
     or torch.matmul / mm / bmm / @ of two inputs, either side transposed (gemm or batched_gemm);
     a product with a one-column right side is a matrix-vector product (matvec);
   * followed by a chain of elementwise steps on the product (bias, add/sub/mul/div by a constant,
-    relu, leaky_relu, gelu, gelu_tanh, silu, mish, sigmoid, tanh, hardtanh, clamp, hardswish);
+    relu, leaky_relu, gelu, gelu_tanh, silu, mish, sigmoid, tanh, hardtanh, clamp, hardswish,
+    hardsigmoid, elu, selu, softplus, softsign, the last also written out as x / (1 + abs(x)));
   * or such a chain on the one input alone (elementwise);
   * or one reduction of the one input over one dimension (sum, mean, amax / max(...)[0], amin /
     min(...)[0], argmax, argmin: reduce), or its softmax / log_softmax over the last dimension.
@@ -263,6 +264,27 @@ def is_sigmoid(graph, node):
                    modules=(torch.nn.Sigmoid,), graph=graph)
 
 
+def is_abs(graph, node):
+    return is_call(node, functions=(graph.torch.abs,), methods=("abs",))
+
+
+def written_softsign(graph, abs_node, cur):
+    """The division node of softsign written out, cur / (1 + abs(cur)) (either order of the sum), or None."""
+    torch = graph.torch
+    after = users(abs_node)
+    plus = after[0] if len(after) == 1 else None
+    if plus is None or not is_call(plus, functions=(operator.add, torch.add), methods=("add",)) or plus.kwargs:
+        return None
+    if abs_node not in plus.args[:2] or next((a for a in plus.args[:2] if a is not abs_node), None) != 1:
+        return None
+    after = users(plus)
+    div = after[0] if len(after) == 1 else None
+    if (div is None or not is_call(div, functions=(operator.truediv, torch.div), methods=("div",)) or div.kwargs
+            or tuple(div.args[:2]) != (cur, plus) or set(users(cur)) != {abs_node, div}):
+        return None
+    return div
+
+
 def other_arg(node, cur):
     """The argument of a binary node besides `cur`, and whether `cur` came first."""
     args = list(node.args[:2])
@@ -295,6 +317,10 @@ def chain_step(graph, node, cur, n_cols):
             return ["silu"], [None], user
         if len(users(cur)) == 1:
             return ["sigmoid"], [None], node
+    if is_abs(graph, node):
+        div = written_softsign(graph, node, cur)
+        if div is not None:
+            return ["softsign"], [None], div
     if len(users(cur)) != 1:
         raise Unsupported(f"the value {cur.name} is used twice ({', '.join(u.name for u in users(cur))}); the templates fuse a single chain")
     if is_call(node, functions=(operator.add, torch.add, operator.sub, torch.sub, operator.mul, torch.mul, operator.truediv, torch.div), methods=("add", "sub", "mul", "div"), graph=graph):
@@ -330,6 +356,21 @@ def chain_step(graph, node, cur, n_cols):
         return ["tanh"], [None], node
     if is_call(node, functions=(F.hardswish,), modules=(nn.Hardswish,), graph=graph):
         return ["hardswish"], [None], node
+    if is_call(node, functions=(F.hardsigmoid,), modules=(nn.Hardsigmoid,), graph=graph):
+        return ["hardsigmoid"], [None], node
+    if is_call(node, functions=(torch.selu, F.selu), methods=("selu",), modules=(nn.SELU,), graph=graph):
+        return ["selu"], [None], node
+    if is_call(node, functions=(F.elu,), modules=(nn.ELU,), graph=graph):
+        alpha = mod.alpha if mod is not None else arg(1, "alpha", 1.0)
+        return ["elu"], [number(alpha, "elu's alpha")], node
+    if is_call(node, functions=(F.softplus,), modules=(nn.Softplus,), graph=graph):
+        beta = mod.beta if mod is not None else arg(1, "beta", 1.0)
+        threshold = mod.threshold if mod is not None else arg(2, "threshold", 20.0)
+        if beta != 1 or threshold != 20:
+            raise Unsupported(f"{node.name} is softplus with beta {beta} and threshold {threshold}; the templates fuse softplus at its defaults (beta 1, threshold 20)")
+        return ["softplus"], [None], node
+    if is_call(node, functions=(F.softsign,), modules=(nn.Softsign,), graph=graph):
+        return ["softsign"], [None], node
     if is_call(node, functions=(F.hardtanh,), modules=(nn.Hardtanh,), graph=graph):
         lo = mod.min_val if mod is not None else arg(1, "min_val", -1.0)
         hi = mod.max_val if mod is not None else arg(2, "max_val", 1.0)
@@ -390,8 +431,9 @@ def recognize(torch, problem):
         following = users(cur)
         if output in following:
             raise Unsupported("forward returns the product and also computes more from it")
-        # Two users are only silu written out (sigmoid(x) * x), which chain_step reads from its sigmoid.
-        start = following[0] if len(following) == 1 else next((u for u in following if is_sigmoid(graph, u)), None)
+        # Two users are only silu (sigmoid(x) * x) or softsign (x / (1 + abs(x))) written out, which
+        # chain_step reads from their sigmoid or abs.
+        start = following[0] if len(following) == 1 else next((u for u in following if is_sigmoid(graph, u) or is_abs(graph, u)), None)
         if start is None:
             raise Unsupported(f"the value {cur.name} is used twice ({', '.join(u.name for u in following)}); the templates fuse a single chain")
         names, values, cur = chain_step(graph, start, cur, n_cols)

@@ -29,6 +29,11 @@ const STEP_ARGS = {
   hardtanh: { arg: 'range', default: '-1,1' },
   clamp: { arg: 'range' },
   hardswish: { arg: 'none' },
+  hardsigmoid: { arg: 'none' },
+  elu: { arg: 'number', default: '1.0' },
+  selu: { arg: 'none' },
+  softplus: { arg: 'none' },
+  softsign: { arg: 'none' },
 } as const satisfies Record<string, { arg: ArgKind; default?: string }>;
 
 export type EpilogueOp = keyof typeof STEP_ARGS;
@@ -39,10 +44,22 @@ export const EPILOGUE_OPS = Object.keys(STEP_ARGS) as readonly EpilogueOp[];
 /** One step of the chain with its argument parsed. */
 export type EpilogueStep =
   | { op: 'bias'; param: string }
-  | { op: 'add' | 'sub' | 'mul' | 'div' | 'leaky_relu'; value: number }
+  | { op: 'add' | 'sub' | 'mul' | 'div' | 'leaky_relu' | 'elu'; value: number }
   | { op: 'hardtanh' | 'clamp'; lo: number | null; hi: number | null }
   | {
-      op: 'relu' | 'gelu' | 'gelu_tanh' | 'silu' | 'mish' | 'sigmoid' | 'tanh' | 'hardswish';
+      op:
+        | 'relu'
+        | 'gelu'
+        | 'gelu_tanh'
+        | 'silu'
+        | 'mish'
+        | 'sigmoid'
+        | 'tanh'
+        | 'hardswish'
+        | 'hardsigmoid'
+        | 'selu'
+        | 'softplus'
+        | 'softsign';
     };
 
 /** The attribute that holds step i's argument (i from 0). */
@@ -134,6 +151,8 @@ function torchStep(step: EpilogueStep, v: string): string {
       return `${v} / ${pyNumber(step.value)}`;
     case 'leaky_relu':
       return `${F}.leaky_relu(${v}, negative_slope=${pyNumber(step.value)})`;
+    case 'elu':
+      return `${F}.elu(${v}, alpha=${pyNumber(step.value)})`;
     case 'hardtanh':
     case 'clamp': {
       const bounds = [
@@ -149,10 +168,14 @@ function torchStep(step: EpilogueStep, v: string): string {
     case 'relu':
     case 'sigmoid':
     case 'tanh':
+    case 'selu':
       return `torch.${step.op}(${v})`;
     case 'silu':
     case 'mish':
     case 'hardswish':
+    case 'hardsigmoid':
+    case 'softplus':
+    case 'softsign':
       return `${F}.${step.op}(${v})`;
   }
 }
@@ -165,6 +188,14 @@ export function torchEpilogueLines(steps: readonly EpilogueStep[], indent = '   
 const SIGMOID = (x: string): string => `(1.0 / (1.0 + tl.exp(-(${x}))))`;
 // tanh through the sigmoid: Triton's language has no tanh of its own on every version.
 const TANH = (x: string): string => `(2.0 / (1.0 + tl.exp(-2.0 * (${x}))) - 1.0)`;
+// softplus as PyTorch computes it at its default beta 1 and threshold 20: the identity above 20.
+const SOFTPLUS = (x: string): string => `tl.where(${x} > 20.0, ${x}, tl.log(1.0 + tl.exp(tl.minimum(${x}, 20.0))))`;
+// alpha * (e^x - 1) below zero, x above; the exponent is capped so the branch not taken cannot overflow.
+const ELU = (x: string, alpha: string): string =>
+  `tl.where(${x} > 0.0, ${x}, ${alpha} * (tl.exp(tl.minimum(${x}, 0.0)) - 1.0))`;
+// SELU's constants as torch.nn.functional.selu defines them.
+const SELU_ALPHA = '1.6732632423543772';
+const SELU_SCALE = '1.0507009873554805';
 
 /** The Triton (fp32) expression of one step applied to `x`; a bias step reads the row vector `b`. */
 function tritonStep(step: EpilogueStep, x: string, b: string): string {
@@ -201,10 +232,19 @@ function tritonStep(step: EpilogueStep, x: string, b: string): string {
     case 'silu':
       return `${x} * ${SIGMOID(x)}`;
     case 'mish':
-      // softplus as PyTorch computes it: the identity above 20.
-      return `${x} * ${TANH(`tl.where(${x} > 20.0, ${x}, tl.log(1.0 + tl.exp(tl.minimum(${x}, 20.0))))`)}`;
+      return `${x} * ${TANH(SOFTPLUS(x))}`;
+    case 'softplus':
+      return SOFTPLUS(x);
     case 'hardswish':
       return `${x} * tl.minimum(tl.maximum(${x} + 3.0, 0.0), 6.0) / 6.0`;
+    case 'hardsigmoid':
+      return `tl.minimum(tl.maximum(${x} + 3.0, 0.0), 6.0) / 6.0`;
+    case 'elu':
+      return ELU(x, pyNumber(step.value));
+    case 'selu':
+      return `${SELU_SCALE} * ${ELU(x, SELU_ALPHA)}`;
+    case 'softsign':
+      return `${x} / (1.0 + tl.abs(${x}))`;
   }
 }
 

@@ -28,6 +28,12 @@ const OPS = [
     attrs: { e1: '0.2', e2: '3' },
   }),
   op({ kind: 'elementwise', dims: { M: 1, N: 1000 }, dtype: 'f16', epilogue: ['hardtanh', 'silu'] }),
+  op({
+    kind: 'elementwise',
+    dims: { M: 3, N: 5 },
+    epilogue: ['selu', 'elu', 'softplus', 'hardsigmoid', 'softsign'],
+    attrs: { e2: '0.5' },
+  }),
 ];
 
 describe('Triton elementwise template', () => {
@@ -80,6 +86,14 @@ describe('Triton elementwise template', () => {
     // bf16: each step rounds to the output dtype, as eager stores every intermediate.
     expect(kernel).toContain('out = out.to(c_ptr.dtype.element_ty).to(tl.float32)');
     expect(kernel).toContain('out = out * 3.0');
+    // ELU's alpha is its argument (1.0 when left out, as PyTorch's default); softsign needs none.
+    const activations = OPS[3]!;
+    expect(t.generate(activations, t.baseline(activations))).toContain(
+      'out = torch.nn.functional.elu(out, alpha=0.5)\n        out = torch.nn.functional.softplus(out)',
+    );
+    const defaultAlpha = op({ kind: 'elementwise', dims: { M: 2, N: 2 }, epilogue: ['elu'] });
+    expect(t.generate(defaultAlpha, t.baseline(defaultAlpha))).toContain('elu(out, alpha=1.0)');
+    expect(t.generate(activations, { impl: 'triton' })).toContain('1.0507009873554805 * tl.where(');
   });
 
   it('refuses operations it cannot generate with a sentence that says what to fix', () => {

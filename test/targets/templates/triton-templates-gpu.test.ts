@@ -35,6 +35,27 @@ const CASES: Array<[string, Operation, Knobs[]]> = [
     op({ kind: 'elementwise', dims: { M: 17, N: 999 }, dtype: 'bf16', epilogue: ['silu', 'tanh', 'leaky_relu'] }),
     [{ impl: 'triton' }, { impl: 'compile', compile_mode: 'default' }],
   ],
+  [
+    'the level-1 activations (SELU, ELU, softplus, hardsigmoid, softsign) in f32 and f16',
+    op({
+      kind: 'elementwise',
+      dims: { M: 129, N: 515 },
+      epilogue: ['selu', 'elu', 'softplus', 'hardsigmoid', 'softsign'],
+      attrs: { e2: '0.5' },
+    }),
+    [{ impl: 'triton' }, { impl: 'triton', block: 1024, num_warps: 4 }],
+  ],
+  [
+    'softplus past its threshold and ELU far below zero, in f16',
+    op({
+      kind: 'elementwise',
+      dims: { M: 64, N: 64 },
+      dtype: 'f16',
+      epilogue: ['mul', 'elu', 'mul', 'softplus'],
+      attrs: { e1: '40.0', e3: '-30.0' },
+    }),
+    [{ impl: 'triton' }],
+  ],
   ...(['sum', 'mean', 'max', 'min', 'argmax', 'argmin'] as const).map((reduce): [string, Operation, Knobs[]] => [
     `reduce ${reduce} over the inner and the last dimension`,
     op({ kind: 'reduce', dims: { B: 5, R: 1000, I: 77 }, attrs: { reduce, dim: 1 } }),
