@@ -1,17 +1,27 @@
-// Builds the shipped reference seed pack (data/seed-packs/cpu-reference.jsonl) from real
-// template-planner searches on this machine. Run after `npm run build`:
-//   node scripts/build-seed-kb.mjs [--budget 48] [--out data/seed-packs/cpu-reference.jsonl] [--seed 1]
-// Every kernel template family at three shapes, smallest first, in a fresh knowledge base with
-// warm start on, so later shapes reuse earlier ones the way a user's knowledge base grows. The
-// pruned export (best schedule per shape and target) is written to --out. A new file ships as a
-// new version of its pack: raise `version` in data/seed-packs/packs.json, and databases that
-// imported an older version import its new schedules at start (src/search/seed-packs.ts).
+// Builds a shipped seed pack from real template-planner searches on this machine. Run after
+// `npm run build`:
+//   node scripts/build-seed-kb.mjs [--pack cpu|gpu] [--budget N] [--work DIR] [--out FILE] [--seed 1] [--only N]
+//                                  [--python python3]
+// --pack cpu (the default) searches the CPU kernel templates on the layers people tune (ResNet-50
+// convolutions, BERT and LLM projection GEMMs, attention batched GEMMs, LLM decode matvecs, softmax
+// and layernorm over real hidden sizes) on this machine's `local` target, into
+// data/seed-packs/cpu-reference.jsonl; --pack gpu searches the Triton matmul template on this
+// machine's GPU through a KernelBench target (--python has PyTorch and Triton), into
+// data/seed-packs/gpu-reference.jsonl. The shapes are in scripts/seed-kb-shapes.mjs, one of each
+// family in turn, so a build cut short still covers every family; warm start is on, so later
+// shapes reuse earlier ones the way a user's knowledge base grows.
+// The knowledge base and a progress log live in --work (default .tmp/seed-kb-<pack>) and survive
+// the run: started again, the script skips the shapes already searched and goes on where it
+// stopped (--only N stops after N new shapes; --only 0 only writes the export). At the end the pruned export (best schedule per
+// shape and target) of everything searched so far is written to --out. A new file ships as a new
+// version of its pack: raise `version` in data/seed-packs/packs.json, and databases that imported
+// an older version import its new schedules at start (src/search/seed-packs.ts).
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SEED_PACKS } from './seed-kb-shapes.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const dist = (p) => new URL(`dist/${p}`, new URL('../', import.meta.url));
@@ -21,112 +31,153 @@ if (!existsSync(dist('api/services.js'))) {
 }
 const { values } = parseArgs({
   options: {
-    budget: { type: 'string', default: '48' },
-    out: { type: 'string', default: 'data/seed-packs/cpu-reference.jsonl' },
+    pack: { type: 'string', default: 'cpu' },
+    budget: { type: 'string' },
+    out: { type: 'string' },
+    work: { type: 'string' },
     seed: { type: 'string', default: '1' },
+    only: { type: 'string' },
+    python: { type: 'string', default: 'python3' },
   },
 });
-const budget = Number(values.budget);
+const positiveInt = (name, text) => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got ${text}`);
+  return n;
+};
+const pack = SEED_PACKS[values.pack];
+if (!pack) throw new Error(`--pack is one of ${Object.keys(SEED_PACKS).join(', ')}, got ${values.pack}`);
+const budget = positiveInt('budget', values.budget ?? String(pack.budget));
 const searchSeed = Number(values.seed);
-if (!Number.isInteger(budget) || budget < 1)
-  throw new Error(`--budget must be a positive integer, got ${values.budget}`);
-const out = resolve(root, values.out);
+// --only 0 searches nothing and writes the export of what the work directory holds.
+const only =
+  values.only === undefined ? Number.POSITIVE_INFINITY : values.only === '0' ? 0 : positiveInt('only', values.only);
+const out = resolve(root, values.out ?? `data/seed-packs/${pack.name}.jsonl`);
+const work = resolve(root, values.work ?? `.tmp/seed-kb-${values.pack}`);
+const onGpu = values.pack === 'gpu';
 
 const { loadConfig } = await import(dist('api/config.js'));
 const { openServices } = await import(dist('api/services.js'));
 const { createConsoleLogger } = await import(dist('api/logger.js'));
 
-/** Three shapes per family, small to medium, so every sample compiles and runs in milliseconds. */
-const SHAPES = [
-  { kind: 'gemm', dims: { M: 128, N: 128, K: 128 } },
-  { kind: 'gemm', dims: { M: 256, N: 256, K: 256 } },
-  { kind: 'gemm', dims: { M: 384, N: 256, K: 320 } },
-  { kind: 'batched_gemm', dims: { B: 4, M: 64, N: 64, K: 64 } },
-  { kind: 'batched_gemm', dims: { B: 8, M: 96, N: 96, K: 64 } },
-  { kind: 'batched_gemm', dims: { B: 4, M: 128, N: 128, K: 128 } },
-  { kind: 'conv2d', dims: { N: 1, C: 16, H: 28, W: 28, K: 16, R: 3, S: 3 }, attrs: { pad: 1 } },
-  { kind: 'conv2d', dims: { N: 1, C: 32, H: 28, W: 28, K: 32, R: 3, S: 3 }, attrs: { pad: 1 } },
-  { kind: 'conv2d', dims: { N: 1, C: 32, H: 56, W: 56, K: 32, R: 3, S: 3 }, attrs: { pad: 1 } },
-  { kind: 'matvec', dims: { M: 512, K: 512 } },
-  { kind: 'matvec', dims: { M: 1024, K: 1024 } },
-  { kind: 'matvec', dims: { M: 2048, K: 1024 } },
-  { kind: 'softmax', dims: { M: 128, N: 512 } },
-  { kind: 'softmax', dims: { M: 256, N: 1024 } },
-  { kind: 'softmax', dims: { M: 512, N: 2048 } },
-  { kind: 'layernorm', dims: { M: 128, N: 512 } },
-  { kind: 'layernorm', dims: { M: 256, N: 1024 } },
-  { kind: 'layernorm', dims: { M: 512, N: 2048 } },
-];
+const shapeKey = (op) => JSON.stringify([op.kind, op.dims, op.attrs ?? {}, ...(op.dtype ? [op.dtype] : [])]);
+const describe = (op) =>
+  [...Object.entries(op.dims), ...Object.entries(op.attrs ?? {}), ...(op.dtype ? [['dtype', op.dtype]] : [])]
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
 
 const settings = {
   planner: 'template',
   budget,
-  beamWidth: 4,
+  beamWidth: onGpu ? 2 : 4,
   plansPerCandidate: 2,
   implementationsPerPlan: 1,
-  iterations: Math.ceil(budget / 8) + 4,
+  iterations: Math.ceil(budget / (onGpu ? 4 : 8)) + 4,
   earlyStopPatience: 0,
   seed: searchSeed,
   warmStart: { enabled: true },
+  // A GPU candidate's timed runs are its largest cost; 50 after 10 warm-up runs keep the median
+  // within a few percent on these shapes.
+  ...(onGpu ? { timing: { warmup: 10, runs: 50 } } : {}),
 };
 
-const dir = await mkdtemp(join(tmpdir(), 'skb-seed-kb-'));
+await mkdir(work, { recursive: true });
+/** The GPU of this machine as a KernelBench target, with the CUDA environment its harness needs. */
+async function gpuTargetsFile() {
+  const file = join(work, 'targets.json');
+  const env = Object.fromEntries(
+    ['LD_LIBRARY_PATH', 'CUDA_HOME', 'CUDA_VISIBLE_DEVICES', 'TRITON_PTXAS_PATH']
+      .filter((k) => process.env[k])
+      .map((k) => [k, process.env[k]]),
+  );
+  const target = {
+    id: 'gpu',
+    description:
+      'One GPU of this machine, Triton kernels timed through the KernelBench harness; eager PyTorch calls cuBLAS.',
+    executor: { kind: 'local' },
+    toolchain: { kind: 'kernelbench', python: values.python, ...(Object.keys(env).length ? { env } : {}) },
+  };
+  await writeFile(file, JSON.stringify({ targets: [target] }));
+  return file;
+}
+const progressFile = join(work, 'progress.jsonl');
+const done = existsSync(progressFile)
+  ? (await readFile(progressFile, 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line))
+  : [];
+const finished = new Set(done.map((r) => r.key));
 // No seed packs: the build must start from nothing, not from the pack it is about to replace.
-const env = { SKB_DB_URL: `file:${join(dir, 'kb.db')}`, SKB_DATA_DIR: join(dir, 'data'), SKB_SEED_PACKS: 'none' };
+const env = {
+  SKB_DB_URL: `file:${join(work, 'kb.db')}`,
+  SKB_DATA_DIR: join(work, 'data'),
+  SKB_SEED_PACKS: 'none',
+  ...(onGpu ? { SKB_TARGETS_FILE: await gpuTargetsFile() } : {}),
+};
 const quiet = createConsoleLogger();
 const services = await openServices(loadConfig(env, root), {
   cwd: root,
   env: process.env,
   logger: { ...quiet, info: () => {} },
 });
-const rows = [];
+const target = onGpu ? 'gpu' : 'local';
 const started = performance.now();
 try {
   // Only this build's searches may go into the export.
   const present = (await services.kb.counts()).schedules;
-  if (present !== 0)
-    throw new Error(`build-seed-kb: the fresh knowledge base opened with ${present} schedules; it must start empty`);
-  for (const operation of SHAPES) {
+  if (done.length === 0 && present !== 0)
+    throw new Error(
+      `build-seed-kb: ${work} holds ${present} schedules but no progress log; start from an empty --work directory`,
+    );
+  let searched = 0;
+  for (const operation of pack.shapes) {
+    const key = shapeKey(operation);
+    if (finished.has(key)) continue;
+    if (searched >= only) break;
     const t = performance.now();
-    const record = await services.search.start({ operation, target: 'local' }, settings);
-    const done = await services.search.wait(record.id);
-    if (done.status !== 'finished')
+    const record = await services.search.start({ operation, target }, settings);
+    const result = await services.search.wait(record.id);
+    if (result.status !== 'finished')
       throw new Error(
-        `search ${done.id} (${operation.kind}) ended ${done.status}: ${done.error ?? done.message ?? ''}`,
+        `search ${result.id} (${operation.kind} ${describe(operation)}) ended ${result.status}: ${result.error ?? result.message ?? ''}`,
       );
-    const speedup = done.baselineLatencyMs && done.bestLatencyMs ? done.baselineLatencyMs / done.bestLatencyMs : null;
-    rows.push({
+    const row = {
+      key,
       kind: operation.kind,
-      dims: Object.entries(operation.dims)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' '),
-      baseline: done.baselineLatencyMs,
-      best: done.bestLatencyMs,
-      speedup,
-      steps: done.bestLineage?.length ?? 0,
-      seeds: done.seeds.length,
-      stored: done.scheduleId ? 'yes' : 'no',
+      dims: describe(operation),
+      baseline: result.baselineLatencyMs,
+      best: result.bestLatencyMs,
+      speedup:
+        result.baselineLatencyMs && result.bestLatencyMs ? result.baselineLatencyMs / result.bestLatencyMs : null,
+      steps: result.bestLineage?.length ?? 0,
+      seeds: result.seeds.length,
+      stored: result.scheduleId ? 'yes' : 'no',
       seconds: (performance.now() - t) / 1000,
-    });
-    const r = rows.at(-1);
+    };
+    await appendFile(progressFile, `${JSON.stringify(row)}\n`);
+    done.push(row);
+    searched++;
     console.error(
-      `${r.kind} ${r.dims}: ${r.speedup?.toFixed(2) ?? '-'}x in ${r.steps} steps, ${r.seeds} seeds, ${r.seconds.toFixed(0)} s`,
+      `[${done.length}/${pack.shapes.length}] ${row.kind} ${row.dims}: ${row.speedup?.toFixed(2) ?? '-'}x in ${row.steps} steps, ${row.seeds} seeds, ${row.seconds.toFixed(0)} s`,
     );
   }
   const text = await services.kb.exportJsonl({ filter: {}, pruned: true });
   await writeFile(out, text);
   const schedules = text.split('\n').filter((l) => l.includes('"type":"schedule"')).length;
   const f = (x, d) => (x === null || x === undefined ? '-' : Number(x).toFixed(d));
-  console.log(`| kind | dims | baseline ms | best ms | speedup | steps | seeds used | stored | s |`);
+  console.log(`| kind | shape | baseline ms | best ms | speedup | steps | seeds used | stored | s |`);
   console.log(`|---|---|---:|---:|---:|---:|---:|---|---:|`);
-  for (const r of rows)
+  for (const r of done)
     console.log(
       `| ${r.kind} | ${r.dims} | ${f(r.baseline, 4)} | ${f(r.best, 4)} | ${f(r.speedup, 2)}x | ${r.steps} | ${r.seeds} | ${r.stored} | ${f(r.seconds, 0)} |`,
     );
+  const total = done.reduce((s, r) => s + r.seconds, 0);
   console.log(
-    `\nWrote ${schedules} schedules (pruned: best per shape and target) to ${out} in ${((performance.now() - started) / 1000).toFixed(0)} s (budget ${budget}, seed ${searchSeed}).`,
+    `\nWrote ${schedules} schedules (pruned: best per shape and target) to ${out}: ${done.length} of ${pack.shapes.length} shapes searched (budget ${budget}, seed ${searchSeed}), ${total.toFixed(0)} s of searching in all, ${((performance.now() - started) / 1000).toFixed(0)} s this run.`,
   );
+  if (done.length < pack.shapes.length)
+    console.log(`${pack.shapes.length - done.length} shapes remain: run the same command again to go on.`);
 } finally {
   await services.close();
-  await rm(dir, { recursive: true, force: true });
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createClient } from '@libsql/client';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createOfflineEmbedder } from '../../src/embeddings/offline-embedder.js';
@@ -21,7 +22,7 @@ import {
 import { MIGRATIONS, migrate } from '../../src/schedules/migrations.js';
 import { creationSortKey } from '../../src/schedules/ordering.js';
 import { openKnowledgeBase, type OpenedKnowledgeBase } from '../../src/search/libsql-knowledge-base.js';
-import { PACKAGE_SEED_PACKS, importSeedPacks, readSeedPackManifest } from '../../src/search/seed-packs.js';
+import { importSeedPacks, readSeedPackManifest } from '../../src/search/seed-packs.js';
 
 const SEED_ID = `sch_${'a'.repeat(24)}`;
 
@@ -36,10 +37,14 @@ function step(optionId: string, changed: Record<string, unknown>, before: number
   };
 }
 
-/** The shipped pack, as the unversioned seed file once held it: 6 of its 18 schedules hold replay steps. */
-async function shippedPack() {
-  const [pack] = await readSeedPackManifest(PACKAGE_SEED_PACKS);
-  const file = join(PACKAGE_SEED_PACKS, '..', pack!.file);
+/**
+ * Version 1 of the shipped pack, frozen as a fixture: its searches stored warm-start replays as one
+ * step, so 6 of its 18 schedules hold replay steps, as databases made before flattening still do.
+ */
+const LEGACY_SEED_PACKS = fileURLToPath(new URL('../fixtures/seed-packs-v1/packs.json', import.meta.url));
+async function legacyPack() {
+  const [pack] = await readSeedPackManifest(LEGACY_SEED_PACKS);
+  const file = join(LEGACY_SEED_PACKS, '..', pack!.file);
   return parseJsonl(await readFile(file, 'utf8'));
 }
 
@@ -71,7 +76,7 @@ describe('flattening replay steps', () => {
       latencyAfterMs: 2,
     };
     const own = step('cpu.compiler_flags', { vec: 16 }, 2, 1);
-    const [, sample] = (await shippedPack()).contents;
+    const [, sample] = (await legacyPack()).contents;
     const content: ScheduleContent = { ...sample!, steps: [replay, own] };
     const flat = await flattenReplays(content, (id) => (id === SEED_ID ? seed : null));
     expect(flat.steps.map((s) => s.optionId)).toEqual(['cpu.micro_kernel', 'cpu.unroll', 'cpu.compiler_flags']);
@@ -95,7 +100,7 @@ describe('flattening replay steps', () => {
   });
 
   it('reads the steps of a replay whose seed is gone from its text, nested replays included', async () => {
-    const nested = (await shippedPack()).contents
+    const nested = (await legacyPack()).contents
       .flatMap((c) => c.steps)
       .find((s) => s.optionId === REPLAY_OPTION_ID && s.plan.includes('1. [seed.replay] Replay the seed'));
     const steps = stepsFromReplayText(nested!.plan);
@@ -125,13 +130,13 @@ describe('stored schedules are flat', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('imports the shipped pack flat: seeds named by id, old ids found, exports round-trip byte for byte', async () => {
+  it('imports a pack of replay steps flat: seeds named by id, old ids found, exports round-trip byte for byte', async () => {
     const kb = await open('fresh');
-    await importSeedPacks(kb, PACKAGE_SEED_PACKS);
+    await importSeedPacks(kb, LEGACY_SEED_PACKS);
     const schedules = await all(kb);
     expect(schedules).toHaveLength(18);
     assertFlat(schedules);
-    const legacy = (await shippedPack()).contents.map(toSchedule);
+    const legacy = (await legacyPack()).contents.map(toSchedule);
     const replaying = legacy.filter((s) => s.steps.some((x) => x.optionId === REPLAY_OPTION_ID));
     expect(replaying).toHaveLength(6);
     for (const old of replaying) {
@@ -159,7 +164,7 @@ describe('stored schedules are flat', () => {
   });
 
   it('migration 7 flattens a database of the unflattened seeds into the same schedules, and repoints what names them', async () => {
-    const pack = await shippedPack();
+    const pack = await legacyPack();
     const url = `file:${join(dir, 'old.db')}`;
     const client = createClient({ url });
     await migrate(
@@ -207,7 +212,7 @@ describe('stored schedules are flat', () => {
 
     const migrated = await open('old');
     const fresh = await open('fresh');
-    await importSeedPacks(fresh, PACKAGE_SEED_PACKS);
+    await importSeedPacks(fresh, LEGACY_SEED_PACKS);
     const ids = (kb: OpenedKnowledgeBase) => all(kb).then((list) => list.map((s) => s.id).sort());
     // The same function flattens at import and in the migration: the same schedules, the same ids.
     expect(await ids(migrated)).toEqual(await ids(fresh));
