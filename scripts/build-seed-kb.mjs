@@ -1,7 +1,7 @@
 // Builds a shipped seed pack from real template-planner searches on this machine. Run after
 // `npm run build`:
 //   node scripts/build-seed-kb.mjs [--pack cpu|gpu] [--budget N] [--work DIR] [--out FILE] [--seed 1] [--only N]
-//                                  [--python python3]
+//                                  [--python python3] [--families K,K]
 // --pack cpu (the default) searches the CPU kernel templates on the layers people tune (ResNet-50
 // convolutions, BERT and LLM projection GEMMs, attention batched GEMMs, LLM decode matvecs, softmax
 // and layernorm over real hidden sizes) on this machine's `local` target, into
@@ -38,6 +38,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     only: { type: 'string' },
     python: { type: 'string', default: 'python3' },
+    families: { type: 'string' },
   },
 });
 const positiveInt = (name, text) => {
@@ -55,6 +56,15 @@ const only =
 const out = resolve(root, values.out ?? `data/seed-packs/${pack.name}.jsonl`);
 const work = resolve(root, values.work ?? `.tmp/seed-kb-${values.pack}`);
 const onGpu = values.pack === 'gpu';
+// --families gemm,conv2d searches those kinds only: two builds of disjoint families, each with its
+// own --work and --out, use two cores; `skb import` both into one database and `skb export --pruned`
+// writes the pack.
+const kinds = values.families?.split(',').filter(Boolean);
+const known = new Set(pack.shapes.map((op) => op.kind));
+for (const k of kinds ?? [])
+  if (!known.has(k))
+    throw new Error(`--families names kinds of the ${values.pack} pack (${[...known].join(', ')}), not ${k}`);
+const shapes = kinds ? pack.shapes.filter((op) => kinds.includes(op.kind)) : pack.shapes;
 
 const { loadConfig } = await import(dist('api/config.js'));
 const { openServices } = await import(dist('api/services.js'));
@@ -131,7 +141,7 @@ try {
       `build-seed-kb: ${work} holds ${present} schedules but no progress log; start from an empty --work directory`,
     );
   let searched = 0;
-  for (const operation of pack.shapes) {
+  for (const operation of shapes) {
     const key = shapeKey(operation);
     if (finished.has(key)) continue;
     if (searched >= only) break;
@@ -159,7 +169,7 @@ try {
     done.push(row);
     searched++;
     console.error(
-      `[${done.length}/${pack.shapes.length}] ${row.kind} ${row.dims}: ${row.speedup?.toFixed(2) ?? '-'}x in ${row.steps} steps, ${row.seeds} seeds, ${row.seconds.toFixed(0)} s`,
+      `[${done.length}/${shapes.length}] ${row.kind} ${row.dims}: ${row.speedup?.toFixed(2) ?? '-'}x in ${row.steps} steps, ${row.seeds} seeds, ${row.seconds.toFixed(0)} s`,
     );
   }
   const text = await services.kb.exportJsonl({ filter: {}, pruned: true });
@@ -173,11 +183,11 @@ try {
       `| ${r.kind} | ${r.dims} | ${f(r.baseline, 4)} | ${f(r.best, 4)} | ${f(r.speedup, 2)}x | ${r.steps} | ${r.seeds} | ${r.stored} | ${f(r.seconds, 0)} |`,
     );
   const total = done.reduce((s, r) => s + r.seconds, 0);
+  const remaining = shapes.filter((op) => !done.some((r) => r.key === shapeKey(op))).length;
   console.log(
-    `\nWrote ${schedules} schedules (pruned: best per shape and target) to ${out}: ${done.length} of ${pack.shapes.length} shapes searched (budget ${budget}, seed ${searchSeed}), ${total.toFixed(0)} s of searching in all, ${((performance.now() - started) / 1000).toFixed(0)} s this run.`,
+    `\nWrote ${schedules} schedules (pruned: best per shape and target) to ${out}: ${shapes.length - remaining} of ${shapes.length} shapes searched (budget ${budget}, seed ${searchSeed}), ${total.toFixed(0)} s of searching in all, ${((performance.now() - started) / 1000).toFixed(0)} s this run.`,
   );
-  if (done.length < pack.shapes.length)
-    console.log(`${pack.shapes.length - done.length} shapes remain: run the same command again to go on.`);
+  if (remaining) console.log(`${remaining} shapes remain: run the same command again to go on.`);
 } finally {
   await services.close();
 }
