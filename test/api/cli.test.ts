@@ -174,14 +174,26 @@ describe('serve', () => {
   it("imports the package's seed packs whatever SKB_DATA_DIR says, says so at start and in /health, and keeps a deleted seed deleted", async () => {
     const dir = tempDir();
     const packs = { SKB_SEED_PACKS: '' }; // unset: the package's own manifest
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'data', 'seed-packs', 'packs.json'), 'utf8')) as {
+      packs: Array<{ name: string; version: number; file: string }>;
+    };
+    const shipped = manifest.packs[0]!;
+    const packLines = readFileSync(join(ROOT, 'data', 'seed-packs', shipped.file), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"type":"schedule"'));
+    const n = packLines.length;
+    const said = (held: number) =>
+      new RegExp(
+        `Seed packs: ${shipped.name} v${shipped.version} \\(${held} schedules\\); ${held} schedules in all\\.`,
+      );
     const first = await startServe(dir, packs);
     let deletedId = '';
     try {
-      expect(first.stdout).toMatch(/Seed packs: cpu-reference v1 \(18 schedules\); 18 schedules in all\./);
+      expect(first.stdout).toMatch(said(n));
       const health = (await (await fetch(`${first.url}/health`)).json()) as Record<string, unknown>;
       expect(health).toMatchObject({
-        scheduleCount: 18,
-        seedPacks: [{ name: 'cpu-reference', version: 1, schedules: 18, offered: 18 }],
+        scheduleCount: n,
+        seedPacks: [{ name: shipped.name, version: shipped.version, schedules: n, offered: n }],
       });
       const token = (await skb(['token'], dir)).stdout.trim();
       const gql = async (query: string) =>
@@ -194,7 +206,9 @@ describe('serve', () => {
       deletedId = (listed.data.schedules as { nodes: Array<{ id: string }> }).nodes[0]!.id;
       expect(await gql(`mutation { deleteSchedule(id: "${deletedId}") }`)).toEqual({ data: { deleteSchedule: true } });
       expect(await gql('{ health { seedPacks { name version schedules offered } } }')).toEqual({
-        data: { health: { seedPacks: [{ name: 'cpu-reference', version: 1, schedules: 17, offered: 18 }] } },
+        data: {
+          health: { seedPacks: [{ name: shipped.name, version: shipped.version, schedules: n - 1, offered: n }] },
+        },
       });
     } finally {
       first.child.kill('SIGTERM');
@@ -205,13 +219,27 @@ describe('serve', () => {
     const second = await startServe(dir, packs);
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-    expect(second.stdout).toMatch(/Seed packs: cpu-reference v1 \(17 schedules\); 17 schedules in all\./);
+    expect(second.stdout).toMatch(said(n - 1));
     const shown = await skb(['schedule', deletedId], dir);
     expect(shown.code).not.toBe(0);
 
-    // A pack schedule that replayed seeds is stored flat; the id the pack file gives it still finds it.
-    const packText = readFileSync(join(ROOT, 'data', 'seed-packs', 'cpu-reference.jsonl'), 'utf8');
-    const grandchild = packText
+    // A shipped schedule grown from another shows its lineage: the seed it descends from and the
+    // seed's steps it replayed, each naming the seed's step.
+    const grown = packLines
+      .map((l) => JSON.parse(l) as { id: string; steps: Array<{ replayOf?: unknown }> })
+      .find((s) => s.steps.some((x) => x.replayOf))!;
+    expect(grown).toBeDefined();
+    const lineage = await skb(['schedule', grown.id], dir);
+    expect(lineage.code, lineage.stderr).toBe(0);
+    expect(lineage.stdout).toMatch(/^derived from\s+sch_[0-9a-f]{24}/m);
+    expect(lineage.stdout).toMatch(/^\d+\s+cpu\.\S+\s+.+ ms\s+sch_[0-9a-f]{24} step \d+\s/m);
+
+    // A schedule exported before flattening (version 1 of the pack held replays as one step) is
+    // stored flat on import; the id the old file gives it still finds it.
+    const legacyFile = join(ROOT, 'test', 'fixtures', 'seed-packs-v1', 'cpu-reference.jsonl');
+    const imported = await skb(['import', legacyFile], dir);
+    expect(imported.code, imported.stderr).toBe(0);
+    const grandchild = readFileSync(legacyFile, 'utf8')
       .split('\n')
       .filter((l) => l.includes('"type":"schedule"') && l.includes('seed.replay'))
       .map((l) => JSON.parse(l) as { id: string; steps: Array<{ plan: string }> })
