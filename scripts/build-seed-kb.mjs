@@ -167,9 +167,10 @@ try {
     };
     await appendFile(progressFile, `${JSON.stringify(row)}\n`);
     done.push(row);
+    finished.add(key);
     searched++;
     console.error(
-      `[${done.length}/${shapes.length}] ${row.kind} ${row.dims}: ${row.speedup?.toFixed(2) ?? '-'}x in ${row.steps} steps, ${row.seeds} seeds, ${row.seconds.toFixed(0)} s`,
+      `[${shapes.filter((op) => finished.has(shapeKey(op))).length}/${shapes.length}] ${row.kind} ${row.dims}: ${row.speedup?.toFixed(2) ?? '-'}x in ${row.steps} steps, ${row.seeds} seeds, ${row.seconds.toFixed(0)} s`,
     );
   }
   const text = await services.kb.exportJsonl({ filter: {}, pruned: true });
@@ -183,7 +184,7 @@ try {
       `| ${r.kind} | ${r.dims} | ${f(r.baseline, 4)} | ${f(r.best, 4)} | ${f(r.speedup, 2)}x | ${r.steps} | ${r.seeds} | ${r.stored} | ${f(r.seconds, 0)} |`,
     );
   const total = done.reduce((s, r) => s + r.seconds, 0);
-  const remaining = shapes.filter((op) => !done.some((r) => r.key === shapeKey(op))).length;
+  const remaining = shapes.filter((op) => !finished.has(shapeKey(op))).length;
   console.log(
     `\nWrote ${schedules} schedules (pruned: best per shape and target) to ${out}: ${shapes.length - remaining} of ${shapes.length} shapes searched (budget ${budget}, seed ${searchSeed}), ${total.toFixed(0)} s of searching in all, ${((performance.now() - started) / 1000).toFixed(0)} s this run.`,
   );
