@@ -334,8 +334,16 @@ function runOnChannel(live: LiveSshConnection, where: string, run: RawRun): Prom
             finish();
           }, EXIT_DRAIN_MS);
         });
-        channel.on('close', () => {
+        // ssh2 repeats the exit status in 'close'. It is the only copy for a command that ends at
+        // once (mktemp, a kill sweep): its status can arrive in the same read as the exec reply,
+        // and ssh2 emits 'exit' while parsing that read, before this listener exists.
+        channel.on('close', (code?: number | null, signalName?: string) => {
           closeConfirmed = true;
+          if (!sawExit && (typeof code === 'number' || typeof signalName === 'string')) {
+            sawExit = true;
+            exitCode = code ?? null;
+            exitSignal = signalName ?? null;
+          }
           if (!sawExit && killedFor === null && !live.lost.aborted) {
             // sshd always reports an exit status; a close without one means the session died.
             exitSignal = 'SIGKILL';

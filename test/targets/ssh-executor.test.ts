@@ -106,6 +106,27 @@ describe('ssh executor against OpenSSH', () => {
     }
   });
 
+  it('reports the exit of commands that end at once, many at a time, instead of a lost session', async () => {
+    // A command that ends at once can have its exit status arrive in the same read as the reply
+    // that opened its channel, which is common on a busy host. Misread, such a workspace create or
+    // remove failed as "exit SIGKILL", and a pool took the member down. Busy loops make the host busy.
+    const busy = Array.from({ length: 4 }, () => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+    const executor = createSshExecutor(connection());
+    try {
+      for (let round = 0; round < 4; round += 1) {
+        const spaces = await Promise.all(Array.from({ length: 12 }, () => executor.createWorkspace()));
+        const outcomes = await Promise.all(
+          spaces.map((ws, i) => ws.exec({ argv: ['sh', '-c', `exit ${i % 3}`], limits: { wallMs: 10_000 } })),
+        );
+        expect(outcomes.map((o) => [o.exitCode, o.signal])).toEqual(spaces.map((_, i) => [i % 3, null]));
+        await Promise.all(spaces.map((ws) => ws.dispose()));
+      }
+    } finally {
+      for (const loop of busy) loop.kill('SIGKILL');
+      await executor.close();
+    }
+  });
+
   it('runs candidates as an unprivileged user when it logs in as root', async () => {
     const executor = createSshExecutor(connection());
     try {
