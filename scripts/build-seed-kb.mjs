@@ -148,10 +148,10 @@ try {
     const t = performance.now();
     const record = await services.search.start({ operation, target }, settings);
     const result = await services.search.wait(record.id);
-    if (result.status !== 'finished')
-      throw new Error(
-        `search ${result.id} (${operation.kind} ${describe(operation)}) ended ${result.status}: ${result.error ?? result.message ?? ''}`,
-      );
+    // A shape whose search failed (its naive baseline ran past the evaluation limit, say) is
+    // logged and passed over, so one shape cannot stop a build of hours; resuming does not retry it.
+    const failure =
+      result.status === 'finished' ? null : `ended ${result.status}: ${result.error ?? result.message ?? ''}`;
     const row = {
       key,
       kind: operation.kind,
@@ -164,13 +164,17 @@ try {
       seeds: result.seeds.length,
       stored: result.scheduleId ? 'yes' : 'no',
       seconds: (performance.now() - t) / 1000,
+      ...(failure ? { failure } : {}),
     };
     await appendFile(progressFile, `${JSON.stringify(row)}\n`);
     done.push(row);
     finished.add(key);
     searched++;
+    const outcome = failure
+      ? `search ${result.id} ${failure}`
+      : `${row.speedup?.toFixed(2) ?? '-'}x in ${row.steps} steps, ${row.seeds} seeds`;
     console.error(
-      `[${shapes.filter((op) => finished.has(shapeKey(op))).length}/${shapes.length}] ${row.kind} ${row.dims}: ${row.speedup?.toFixed(2) ?? '-'}x in ${row.steps} steps, ${row.seeds} seeds, ${row.seconds.toFixed(0)} s`,
+      `[${shapes.filter((op) => finished.has(shapeKey(op))).length}/${shapes.length}] ${row.kind} ${row.dims}: ${outcome}, ${row.seconds.toFixed(0)} s`,
     );
   }
   const text = await services.kb.exportJsonl({ filter: {}, pruned: true });
@@ -181,7 +185,7 @@ try {
   console.log(`|---|---|---:|---:|---:|---:|---:|---|---:|`);
   for (const r of done)
     console.log(
-      `| ${r.kind} | ${r.dims} | ${f(r.baseline, 4)} | ${f(r.best, 4)} | ${f(r.speedup, 2)}x | ${r.steps} | ${r.seeds} | ${r.stored} | ${f(r.seconds, 0)} |`,
+      `| ${r.kind} | ${r.dims} | ${f(r.baseline, 4)} | ${f(r.best, 4)} | ${f(r.speedup, 2)}x | ${r.steps} | ${r.seeds} | ${r.failure ?? r.stored} | ${f(r.seconds, 0)} |`,
     );
   const total = done.reduce((s, r) => s + r.seconds, 0);
   const remaining = shapes.filter((op) => !finished.has(shapeKey(op))).length;
