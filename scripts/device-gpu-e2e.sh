@@ -8,12 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-/tmp/skb-device}"
 mkdir -p "$out"
-bash scripts/unpack-device-node.sh /tmp/skb-node || exit 1
-# Candidates run in bubblewrap; a machine without the package gets the carried binary.
-if ! command -v bwrap >/dev/null 2>&1 && [ -x .device/bwrap ]; then
-  install -m 0755 .device/bwrap /usr/local/bin/bwrap && echo "installed the carried bwrap: $(bwrap --version)"
-fi
-export PATH="/tmp/skb-node:$PATH" PYTHONUNBUFFERED=1
+source scripts/device-env.sh || exit 1
 node /tmp/skb-node/app/build/bench/gpu/search-e2e.js --out "$out" --python "$(command -v python3)" --deadline "${1:-360}" 2>&1 | tee "$out/e2e.log"
 if [ -d /tmp/skb-node/app/node_modules/vitest ]; then
   ln -sfn /tmp/skb-node/app/node_modules node_modules

@@ -14,11 +14,7 @@ shift 2
 out="${OUT:-/tmp/skb-device}"
 state="${SKB_KB_STATE:-/tmp/skb-kb}"
 mkdir -p "$out" "$state"
-[ -x /tmp/skb-node/node ] || bash scripts/unpack-device-node.sh /tmp/skb-node || exit 1
-if ! command -v bwrap >/dev/null 2>&1 && [ -x .device/bwrap ]; then
-  install -m 0755 .device/bwrap /usr/local/bin/bwrap && echo "installed the carried bwrap: $(bwrap --version)"
-fi
-export PATH="/tmp/skb-node:$PATH" PYTHONUNBUFFERED=1
+source scripts/device-env.sh || exit 1
 python="$(command -v python3)"
 if [ "${SKB_DEVICE_TESTS:-0}" = 1 ] && [ -d /tmp/skb-node/app/node_modules/vitest ]; then
   ln -sfn /tmp/skb-node/app/node_modules node_modules

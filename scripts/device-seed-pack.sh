@@ -11,11 +11,7 @@ limit="$1"
 shift
 out="${OUT:-/tmp/skb-device}"
 mkdir -p "$out" .tmp/seed-kb-gpu
-[ -x /tmp/skb-node/node ] || bash scripts/unpack-device-node.sh /tmp/skb-node || exit 1
-if ! command -v bwrap >/dev/null 2>&1 && [ -x .device/bwrap ]; then
-  install -m 0755 .device/bwrap /usr/local/bin/bwrap && echo "installed the carried bwrap: $(bwrap --version)"
-fi
-export PATH="/tmp/skb-node:$PATH" PYTHONUNBUFFERED=1
+source scripts/device-env.sh || exit 1
 # The script loads the service from dist/; the carried build holds it under build/src.
 [ -e dist ] || ln -s /tmp/skb-node/app/build/src dist
 timeout --signal=INT "$limit" node scripts/build-seed-kb.mjs --pack gpu --work .tmp/seed-kb-gpu \
