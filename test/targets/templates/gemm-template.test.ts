@@ -8,6 +8,7 @@ import { vectorWidths } from '../../../src/targets/templates/c-common.js';
 import { createGemmTemplate } from '../../../src/targets/templates/gemm-template.js';
 import type { KernelTemplate, Knobs } from '../../../src/targets/templates/template.js';
 import { cpuMenu } from '../../../src/search/menus/cpu-menu.js';
+import { startsAndEachKnobMoved } from '../../support/knob-moves.js';
 
 const executor = createLocalExecutor();
 const toolchain = createCToolchain();
@@ -49,11 +50,7 @@ function rng(seed: number): () => number {
 
 /** The baseline and the blocked start, each with one knob moved to each of its legal values. */
 function everyKnobValue(t: KernelTemplate, op: Operation): Knobs[] {
-  const out: Knobs[] = [];
-  for (const base of [t.baseline(op), t.legalize(op, BLOCKED)]) {
-    for (const spec of t.knobs) for (const value of spec.values(op)) out.push({ ...base, [spec.name]: value });
-  }
-  return out;
+  return startsAndEachKnobMoved(op, [t.baseline(op), t.legalize(op, BLOCKED)], t.knobs, []);
 }
 
 function randomKnobs(t: KernelTemplate, op: Operation, count: number, seed: number): Knobs[] {

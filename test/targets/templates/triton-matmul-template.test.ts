@@ -7,9 +7,6 @@
  * CUDA; it is skipped elsewhere.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPlannerFactory } from '../../../src/api/planners.js';
 import {
@@ -40,6 +37,8 @@ import {
 } from '../../../src/targets/templates/triton-matmul-template.js';
 import { kernelBenchProblemFor } from '../../../src/targets/kernelbench/problems.js';
 import { gpuPython, gpuSandbox, hasGpuTriton } from '../../support/gpu.js';
+import { startsAndEachKnobMoved } from '../../support/knob-moves.js';
+import { pyCompile } from '../../support/py-compile.js';
 
 const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -54,26 +53,6 @@ const OPS: Operation[] = [
   op({ kind: 'batched_gemm', dims: { B: 8, M: 512, N: 256, K: 1024 }, dtype: 'bf16', epilogue: ['bias'] }),
 ];
 const templateOf = (o: Operation) => (o.kind === 'gemm' ? gemm : batched);
-
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-/** Writes the sources and compiles them all with one python3 -m py_compile; returns its status and output. */
-async function pyCompile(sources: string[]): Promise<{ status: number | null; output: string }> {
-  const dir = await mkdtemp(join(tmpdir(), 'skb-triton-tpl-'));
-  dirs.push(dir);
-  const files = await Promise.all(
-    sources.map(async (s, i) => {
-      const path = join(dir, `candidate_${i}.py`);
-      await writeFile(path, s);
-      return path;
-    }),
-  );
-  const ran = spawnSync('python3', ['-m', 'py_compile', ...files], { encoding: 'utf8' });
-  return { status: ran.status, output: `${ran.stdout}${ran.stderr}` };
-}
 
 /** The constants the generated file starts with, read back as knobs. */
 function constantsOf(source: string): Knobs {
@@ -90,16 +69,12 @@ function constantsOf(source: string): Knobs {
   };
 }
 
-/** The default Triton start and every knob moved to each of its legal values from it. */
+/** The default Triton start and every knob (compile_mode too) moved to each of its legal values from it. */
 function everyKnobValue(o: Operation): Knobs[] {
   const t = templateOf(o);
-  const start = t.legalize(o, { ...t.baseline(o), impl: 'triton' });
-  const out: Knobs[] = [start];
-  for (const spec of TRITON_MATMUL_KNOBS) {
-    if (spec.name === 'impl') continue;
-    for (const v of spec.values(o)) out.push({ ...start, [spec.name]: v });
-  }
-  return out;
+  return startsAndEachKnobMoved(o, [t.legalize(o, { ...t.baseline(o), impl: 'triton' })], TRITON_MATMUL_KNOBS, [
+    'impl',
+  ]);
 }
 
 describe('Triton matmul template: generated sources', () => {

@@ -22,6 +22,8 @@ import {
 } from '../../../src/targets/templates/triton-matvec-template.js';
 import { SHARED_MEMORY_BUDGET } from '../../../src/targets/templates/triton-matmul-template.js';
 import { gpuPython, hasGpuTriton } from '../../support/gpu.js';
+import { startsAndEachKnobMoved } from '../../support/knob-moves.js';
+import { pyCompile } from '../../support/py-compile.js';
 
 const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -46,20 +48,6 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-/** Writes the sources and compiles them all with one python3 -m py_compile; returns its status and output. */
-async function pyCompile(sources: string[]): Promise<{ status: number | null; output: string }> {
-  const dir = await tempDir();
-  const files = await Promise.all(
-    sources.map(async (s, i) => {
-      const path = join(dir, `candidate_${i}.py`);
-      await writeFile(path, s);
-      return path;
-    }),
-  );
-  const ran = spawnSync('python3', ['-m', 'py_compile', ...files], { encoding: 'utf8' });
-  return { status: ran.status, output: `${ran.stdout}${ran.stderr}` };
-}
-
 /** The constants the generated file starts with, read back as knobs. */
 function constantsOf(source: string): Knobs {
   const n = (name: string): number => Number(new RegExp(`^${name} = (.+)$`, 'm').exec(source)?.[1]);
@@ -74,13 +62,11 @@ function constantsOf(source: string): Knobs {
 
 /** The default Triton start and every knob moved to each of its legal values from it. */
 function everyKnobValue(o: Operation): Knobs[] {
-  const start = matvec.legalize(o, { ...matvec.baseline(o), impl: 'triton' });
-  const out: Knobs[] = [start];
-  for (const spec of TRITON_MATVEC_KNOBS) {
-    if (spec.name === 'impl' || spec.name === 'compile_mode') continue;
-    for (const v of spec.values(o)) out.push({ ...start, [spec.name]: v });
-  }
-  return out;
+  return startsAndEachKnobMoved(
+    o,
+    [matvec.legalize(o, { ...matvec.baseline(o), impl: 'triton' })],
+    TRITON_MATVEC_KNOBS,
+  );
 }
 
 describe('Triton matvec template: generated sources', () => {

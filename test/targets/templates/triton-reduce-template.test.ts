@@ -19,6 +19,7 @@ import {
 import { compareOnGpu } from '../../support/gpu-compare.js';
 import { pyCompile } from '../../support/py-compile.js';
 import { hasGpuTriton } from '../../support/gpu.js';
+import { startsAndEachKnobMoved } from '../../support/knob-moves.js';
 
 const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -38,13 +39,7 @@ const OPS: Operation[] = [
 
 /** The default Triton start and every knob moved to each of its legal values from it. */
 function everyKnobValue(o: Operation): Knobs[] {
-  const start = t.legalize(o, { ...t.baseline(o), impl: 'triton' });
-  const out: Knobs[] = [start];
-  for (const spec of TRITON_REDUCE_KNOBS) {
-    if (spec.name === 'impl' || spec.name === 'compile_mode') continue;
-    for (const v of spec.values(o)) out.push({ ...start, [spec.name]: v });
-  }
-  return out;
+  return startsAndEachKnobMoved(o, [t.legalize(o, { ...t.baseline(o), impl: 'triton' })], TRITON_REDUCE_KNOBS);
 }
 
 function badInput(f: () => unknown): boolean {

@@ -18,6 +18,7 @@ import {
 import { compareOnGpu } from '../../support/gpu-compare.js';
 import { pyCompile } from '../../support/py-compile.js';
 import { hasGpuTriton } from '../../support/gpu.js';
+import { startsAndEachKnobMoved } from '../../support/knob-moves.js';
 
 const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -34,15 +35,7 @@ const OPS: Operation[] = [
 /** The default Triton start, the single-pass start, and every knob moved to each legal value from both. */
 function everyKnobValue(o: Operation): Knobs[] {
   const start = t.legalize(o, { ...t.baseline(o), impl: 'triton' });
-  const single = t.legalize(o, { ...start, single_pass: true });
-  const out: Knobs[] = [start, single];
-  for (const from of [start, single]) {
-    for (const spec of TRITON_SOFTMAX_KNOBS) {
-      if (spec.name === 'impl' || spec.name === 'compile_mode') continue;
-      for (const v of spec.values(o)) out.push({ ...from, [spec.name]: v });
-    }
-  }
-  return out;
+  return startsAndEachKnobMoved(o, [start, t.legalize(o, { ...start, single_pass: true })], TRITON_SOFTMAX_KNOBS);
 }
 
 function badInput(f: () => unknown): boolean {
