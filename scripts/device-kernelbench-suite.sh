@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On a GPU machine with python3 (PyTorch, Triton) but no Node and no network, from the repository
 # root, with .device/ made here by `scripts/pack-device-node.sh [--with-tests]` and carried along:
-# unpacks Node once (bubblewrap too when the machine lacks it), runs the GPU suites of problem
+# unpacks Node once per carried pack (bubblewrap too when the machine lacks it), runs the GPU suites of problem
 # recognition and the Triton template when SKB_DEVICE_TESTS=1 (a pack with vitest), then
 # `skb kernelbench` over the problem files given, with a KernelBench target on this GPU. The
 # database and the results live in $SKB_KB_STATE (default /tmp/skb-kb), so a call cut short by its
