@@ -190,7 +190,7 @@ try {
   const total = done.reduce((s, r) => s + r.seconds, 0);
   const remaining = shapes.filter((op) => !finished.has(shapeKey(op))).length;
   console.log(
-    `\nWrote ${schedules} schedules (pruned: best per shape and target) to ${out}: ${shapes.length - remaining} of ${shapes.length} shapes searched (budget ${budget}, seed ${searchSeed}), ${total.toFixed(0)} s of searching in all, ${((performance.now() - started) / 1000).toFixed(0)} s this run.`,
+    `\nWrote ${schedules} schedules (pruned: best per shape and target) to ${out}: ${shapes.length - remaining} of ${shapes.length} shapes searched (${done.filter((r) => r.failure).length} of them failed; budget ${budget}, seed ${searchSeed}), ${total.toFixed(0)} s of searching in all, ${((performance.now() - started) / 1000).toFixed(0)} s this run.`,
   );
   if (remaining) console.log(`${remaining} shapes remain: run the same command again to go on.`);
 } finally {
