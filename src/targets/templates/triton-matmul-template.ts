@@ -37,6 +37,7 @@ import {
   weightParam,
 } from './matmul-module.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
+import { tritonMatmulStarts } from './triton-matmul-starts.js';
 
 /** Operation kinds the Triton matmul template generates. */
 export const TRITON_MATMUL_KINDS = ['gemm', 'batched_gemm'] as const;
@@ -333,6 +334,21 @@ function refitTiles(from: Operation, to: Operation, knobs: Knobs, sms: number): 
   return out;
 }
 
+/** The starting configurations for this shape on this GPU (triton-matmul-starts.ts). */
+export function startsOf(op: Operation, options: TritonMatmulOptions): Knobs[] {
+  const sms = multiprocessorsOf(options);
+  return tritonMatmulStarts(op, dimsOf(op).K, {
+    legalize: (knobs) => legalizeTritonMatmul(op, knobs, options),
+    programs: (knobs) => tritonPrograms(op, knobs),
+    shrink(knobs) {
+      const out = { ...knobs };
+      const larger = numKnob(out, 'block_m') >= numKnob(out, 'block_n') ? 'block_m' : 'block_n';
+      return lower(op, out, larger) || lower(op, out, larger === 'block_m' ? 'block_n' : 'block_m') ? out : null;
+    },
+    ...(sms !== undefined ? { multiprocessors: sms } : {}),
+  });
+}
+
 /** The default Triton knobs made legal for this shape. */
 function tritonDefault(op: Operation, sharedBudget: number): Knobs {
   return fitResources(
@@ -508,7 +524,14 @@ export function createTritonMatmulTemplate(
       return generateSource(op, legalizeTritonMatmul(op, requested, options));
     },
     moves: TRITON_MATMUL_MOVES,
-    fixedMoves: implementationFixedMoves((op) => tritonMatmulBaseline(op, options)),
+    fixedMoves: {
+      ...implementationFixedMoves((op) => tritonMatmulBaseline(op, options)),
+      // Into Triton from the library or a compiled kernel: the first start sized for this shape,
+      // not the defaults (which only say what "every Triton knob untouched" is).
+      'cuda.triton': (op, parent) =>
+        parent.impl === 'triton' ? { impl: 'triton' } : (startsOf(op, options)[0] ?? { impl: 'triton' }),
+    },
+    composites: { 'cuda.shared_tile': (op) => startsOf(op, options) },
     ...(sms !== undefined
       ? { refit: (from: Operation, to: Operation, knobs: Knobs) => refitTiles(from, to, knobs, sms) }
       : {}),

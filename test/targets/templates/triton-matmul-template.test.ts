@@ -32,9 +32,12 @@ import {
   TRITON_MATMUL_KNOBS,
   createTritonMatmulTemplate,
   sharedMemoryBudgetFor,
+  tritonMatmulOptionsFor,
   tritonMatmulSpace,
   tritonPrograms,
 } from '../../../src/targets/templates/triton-matmul-template.js';
+import { TF32X3_MAX_K } from '../../../src/targets/templates/triton-matmul-starts.js';
+import { numKnob } from '../../../src/targets/templates/knobs.js';
 import { kernelBenchProblemFor } from '../../../src/targets/kernelbench/problems.js';
 import { gpuPython, gpuSandbox, hasGpuTriton } from '../../support/gpu.js';
 import { startsAndEachKnobMoved } from '../../support/knob-moves.js';
@@ -300,6 +303,52 @@ describe('Triton matmul template in the template planner', () => {
     expect(await propose(tuned, 'cuda.triton')).toMatchObject({ ok: false });
     const into = await propose(base, 'cuda.triton');
     expect(into.ok && (into.value.params as { knobs: Knobs }).knobs.impl).toBe('triton');
+  });
+
+  it('enters Triton at a start sized for the shape and dtype path, not at the defaults', async () => {
+    const h200 = createTritonMatmulTemplate('gemm', tritonMatmulOptionsFor({ computeCapability: '9.0', smCount: 132 }));
+    const sized = createTemplatePlanner({ templates: (kind) => (kind === 'gemm' ? h200 : null) });
+    const into = async (op: Operation): Promise<Knobs> => {
+      const t: PlanningTask = { operation: op, hardware: 'NVIDIA H200', contract: '' };
+      const out = await sized.propose({
+        task: t,
+        parent: view(sized.baseline(t).params!.knobs as Knobs),
+        iteration: 1,
+        iterations: 4,
+        phase: 'optimize',
+        menu: CUDA_MENU.options.filter((o) => o.id === 'cuda.triton'),
+        invent: false,
+        rules: [],
+        rng: createRng(1),
+      });
+      if (!out.ok) throw new Error(out.error);
+      return (out.value.params as { knobs: Knobs }).knobs;
+    };
+    const f32 = (M: number, N: number, K: number) => parseOperation({ kind: 'gemm', dims: { M, N, K }, dtype: 'f32' });
+    const bf16 = (M: number, N: number, K: number) =>
+      parseOperation({ kind: 'gemm', dims: { M, N, K }, dtype: 'bf16' });
+    // A long f32 reduction starts on FMA products with a tile that keeps the accumulator in
+    // registers (the defaults, 128x128 over 4 warps, spill); a short one on 3xTF32, which meets
+    // the f32 tolerance there.
+    const long = await into(f32(4096, 4096, 4096));
+    expect(long).toMatchObject({ impl: 'triton', precision: 'ieee' });
+    expect((numKnob(long, 'block_m') * numKnob(long, 'block_n')) / (32 * numKnob(long, 'num_warps'))).toBeLessThan(
+      ACCUMULATORS_PER_THREAD,
+    );
+    expect(await into(f32(512, 512, TF32X3_MAX_K / 2))).toMatchObject({ precision: 'tf32x3' });
+    expect(await into(f32(512, 512, TF32X3_MAX_K * 2))).toMatchObject({ precision: 'ieee' });
+    // bf16: the large tiles at 4096^2; at 512^2 tiles small enough to give half the SMs work.
+    expect(await into(bf16(4096, 4096, 4096))).toMatchObject({ block_m: 128, block_n: 256, num_warps: 8 });
+    const small = bf16(512, 512, 512);
+    expect(tritonPrograms(small, await into(small)) * 2).toBeGreaterThanOrEqual(132);
+    // The starts are the composite moves of cuda.shared_tile: distinct, legal, Triton, same dtype path.
+    const starts = h200.composites!['cuda.shared_tile']!(small);
+    expect(starts.length).toBeGreaterThan(2);
+    expect(new Set(starts.map((k) => JSON.stringify(k))).size).toBe(starts.length);
+    for (const k of starts) {
+      expect(h200.legalize(small, k)).toEqual(k);
+      expect(k).toMatchObject({ impl: 'triton', precision: 'native' });
+    }
   });
 
   it('torch.compile is one more option: from a kernel it compiles in the default mode, then steps through the modes', async () => {
