@@ -191,6 +191,8 @@ function replayTarget(byOperation) {
     evaluate: async (request) => request.candidates.map((code) => evaluateOne(request.operation, code)),
     fingerprint: async () => fingerprint,
     selfCheck: async () => ({ ok: true, output: 'replay' }),
+    // Shown to LLM planners only; the template planner's candidates are looked up, never run.
+    contract: () => 'A KernelBench ModelNew module (replayed: its knobs are looked up in the sweep)',
   };
   return {
     id: 'gpu',
