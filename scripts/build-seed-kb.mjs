@@ -1,7 +1,7 @@
 // Builds a shipped seed pack from real template-planner searches on this machine. Run after
 // `npm run build`:
 //   node scripts/build-seed-kb.mjs [--pack cpu|gpu] [--budget N] [--work DIR] [--out FILE] [--seed 1] [--only N]
-//                                  [--python python3] [--families K,K]
+//                                  [--python python3] [--families K,K] [--from-pack FILE]
 // --pack cpu (the default) searches the CPU kernel templates on the layers people tune (ResNet-50
 // convolutions, BERT and LLM projection GEMMs, attention batched GEMMs, LLM decode matvecs, softmax
 // and layernorm over real hidden sizes) on this machine's `local` target, into
@@ -16,6 +16,9 @@
 // shape and target) of everything searched so far is written to --out. A new file ships as a new
 // version of its pack: raise `version` in data/seed-packs/packs.json, and databases that imported
 // an older version import its new schedules at start (src/search/seed-packs.ts).
+// --from-pack FILE starts an empty --work directory from an existing pack (the shipped one, say):
+// its schedules are imported and the shapes they cover count as searched, so a build whose work
+// directory was lost goes on with the shapes the pack lacks, and its export is the grown pack.
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -39,6 +42,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     python: { type: 'string', default: 'python3' },
     families: { type: 'string' },
+    'from-pack': { type: 'string' },
   },
 });
 const positiveInt = (name, text) => {
@@ -69,6 +73,7 @@ const shapes = kinds ? pack.shapes.filter((op) => kinds.includes(op.kind)) : pac
 const { loadConfig } = await import(dist('api/config.js'));
 const { openServices } = await import(dist('api/services.js'));
 const { createConsoleLogger } = await import(dist('api/logger.js'));
+const { parseOperation, exactOperationKey } = await import(dist('schedules/operation.js'));
 
 const shapeKey = (op) => JSON.stringify([op.kind, op.dims, op.attrs ?? {}, ...(op.dtype ? [op.dtype] : [])]);
 const describe = (op) =>
@@ -132,6 +137,41 @@ const services = await openServices(loadConfig(env, root), {
   logger: { ...quiet, info: () => {} },
 });
 const target = onGpu ? 'gpu' : 'local';
+
+/** Imports a pack and logs the shapes its schedules cover as searched (--from-pack). */
+async function startFromPack(file) {
+  const text = await readFile(file, 'utf8');
+  const report = await services.kb.importJsonl(text);
+  const covered = new Map();
+  for (const line of text.split('\n')) {
+    if (!line.includes('"type":"schedule"')) continue;
+    const s = JSON.parse(line);
+    covered.set(s.operationKey, s);
+  }
+  for (const operation of shapes) {
+    const s = covered.get(exactOperationKey(parseOperation(operation)));
+    if (!s) continue;
+    const row = {
+      key: shapeKey(operation),
+      kind: operation.kind,
+      dims: describe(operation),
+      baseline: s.baselineLatencyMs,
+      best: s.bestLatencyMs,
+      speedup: s.speedup,
+      steps: s.steps.length,
+      seeds: 0,
+      stored: 'yes',
+      seconds: 0,
+      fromPack: file,
+    };
+    await appendFile(progressFile, `${JSON.stringify(row)}\n`);
+    done.push(row);
+    finished.add(row.key);
+  }
+  console.error(
+    `build-seed-kb: started from ${file}: ${JSON.stringify(report)}; ${finished.size} of ${shapes.length} shapes covered`,
+  );
+}
 const started = performance.now();
 try {
   // Only this build's searches may go into the export.
@@ -140,6 +180,11 @@ try {
     throw new Error(
       `build-seed-kb: ${work} holds ${present} schedules but no progress log; start from an empty --work directory`,
     );
+  if (values['from-pack']) {
+    if (done.length !== 0 || present !== 0)
+      throw new Error(`build-seed-kb: --from-pack starts an empty --work directory, and ${work} has a build in it`);
+    await startFromPack(resolve(root, values['from-pack']));
+  }
   let searched = 0;
   for (const operation of shapes) {
     const key = shapeKey(operation);
