@@ -4,7 +4,8 @@
  * old name to its current one.
  */
 import { SkbError } from '../../schedules/index.js';
-import type { KernelTemplate, KnobValue, Knobs } from './template.js';
+import type { Operation } from '../../schedules/index.js';
+import type { KernelTemplate, KnobSpec, KnobValue, Knobs } from './template.js';
 
 /** A numeric knob of a legalized knob set; INTERNAL when it is not a number (legalize was skipped). */
 export function numKnob(knobs: Knobs, name: string): number {
@@ -58,4 +59,16 @@ export function currentKnobNames<V>(
     if (current === name || !Object.hasOwn(knobs, current)) out[current] = value;
   }
   return out;
+}
+
+/**
+ * Lowers a numeric knob to the next smaller of its legal values for `op` (from `specs`), in place;
+ * false when it is already the smallest. What the templates' resource rules shrink with.
+ */
+export function lowerKnob(specs: readonly KnobSpec[], op: Operation, knobs: Knobs, name: string): boolean {
+  const legal = specs.find((s) => s.name === name)!.values(op) as number[];
+  const smaller = legal.filter((v) => v < numKnob(knobs, name));
+  if (!smaller.length) return false;
+  knobs[name] = smaller[smaller.length - 1]!;
+  return true;
 }

@@ -17,7 +17,7 @@
  */
 import { SkbError, isEpilogueArgumentAttr, type Operation } from '../../schedules/index.js';
 import { epilogueParams, epilogueSteps, tritonEpilogueArgs, tritonEpilogueLines } from './epilogue-chain.js';
-import { nearestLegal, numKnob } from './knobs.js';
+import { lowerKnob, nearestLegal, numKnob } from './knobs.js';
 import {
   COMPILE_MODE_KNOB,
   IMPLEMENTATION_MOVES,
@@ -264,14 +264,7 @@ function snap(op: Operation, knobs: Knobs, fallback: Knobs): Knobs {
   return out;
 }
 
-/** Lowers a knob to the next smaller legal value; false when it is already the smallest. */
-function lower(op: Operation, knobs: Knobs, name: string): boolean {
-  const legal = TRITON_MATMUL_KNOBS.find((s) => s.name === name)!.values(op) as number[];
-  const smaller = legal.filter((v) => v < numKnob(knobs, name));
-  if (!smaller.length) return false;
-  knobs[name] = smaller[smaller.length - 1]!;
-  return true;
-}
+const lower = (op: Operation, knobs: Knobs, name: string): boolean => lowerKnob(TRITON_MATMUL_KNOBS, op, knobs, name);
 
 /**
  * Applies the resource rules: the accumulator must fit in registers (more warps first, then a

@@ -16,7 +16,7 @@
  * the file do.
  */
 import { SkbError, type Operation } from '../../schedules/index.js';
-import { nearestLegal, numKnob } from './knobs.js';
+import { lowerKnob, nearestLegal, numKnob } from './knobs.js';
 import { matmulHeader, torchDtype } from './matmul-module.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 import {
@@ -127,8 +127,6 @@ function checkedOptions(options: TritonMatmulOptions): { shared: number; sms: nu
   return { shared: budgetOf(options), sms: multiprocessorsOf(options) ?? DEFAULT_MULTIPROCESSORS };
 }
 
-const specOf = (name: string): KnobSpec => TRITON_MATVEC_KNOBS.find((s) => s.name === name)!;
-
 /** Every Triton knob snapped to its nearest legal value, `fallback`'s where one is missing. */
 function snap(op: Operation, knobs: Knobs, fallback: Knobs): Knobs {
   const out: Knobs = {};
@@ -139,13 +137,7 @@ function snap(op: Operation, knobs: Knobs, fallback: Knobs): Knobs {
   return out;
 }
 
-/** Lowers a knob to the next smaller legal value; false when it is already the smallest. */
-function lower(op: Operation, knobs: Knobs, name: string): boolean {
-  const smaller = (specOf(name).values(op) as number[]).filter((v) => v < numKnob(knobs, name));
-  if (!smaller.length) return false;
-  knobs[name] = smaller[smaller.length - 1]!;
-  return true;
-}
+const lower = (op: Operation, knobs: Knobs, name: string): boolean => lowerKnob(TRITON_MATVEC_KNOBS, op, knobs, name);
 
 /**
  * The resource rules, in an order where a later rule never breaks an earlier one: the A tile within

@@ -15,7 +15,7 @@
  * argmax / argmin return the int64 index of the first extreme value, as torch does.
  */
 import { SkbError, type Operation } from '../../schedules/index.js';
-import { nearestLegal, numKnob } from './knobs.js';
+import { lowerKnob, nearestLegal, numKnob } from './knobs.js';
 import { matmulHeader, torchDtype } from './matmul-module.js';
 import type { KernelTemplate, KnobSpec, Knobs } from './template.js';
 import {
@@ -152,17 +152,7 @@ export const TRITON_REDUCE_MOVES: KernelTemplate['moves'] = {
   'cuda.double_buffer': ['num_stages'],
 };
 
-function legalOf(op: Operation, name: string): number[] {
-  return TRITON_REDUCE_KNOBS.find((s) => s.name === name)!.values(op) as number[];
-}
-
-/** Lowers a knob to the next smaller legal value; false when it is already the smallest. */
-function lower(op: Operation, knobs: Knobs, name: string): boolean {
-  const smaller = legalOf(op, name).filter((v) => v < numKnob(knobs, name));
-  if (!smaller.length) return false;
-  knobs[name] = smaller[smaller.length - 1]!;
-  return true;
-}
+const lower = (op: Operation, knobs: Knobs, name: string): boolean => lowerKnob(TRITON_REDUCE_KNOBS, op, knobs, name);
 
 /** Every knob snapped to a legal value (`fallback`'s where one is missing), then the register rules. */
 function snap(op: Operation, knobs: Knobs, fallback: Knobs): Knobs {
