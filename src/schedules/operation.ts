@@ -96,6 +96,8 @@ const DEFAULT_ATTRS: Readonly<Record<string, Readonly<Record<string, number>>>> 
   conv2d: { stride: 1, pad: 0, dilation: 1, groups: 1 },
   softmax: { log: 0 },
   reduce: { keepdim: 0 },
+  // Layer normalisation with weight and bias, as nn.LayerNorm and the C toolchain compute it.
+  layernorm: { rms: 0, affine: 1 },
 };
 
 /**
@@ -108,22 +110,35 @@ export function isEpilogueArgumentAttr(name: string): boolean {
   return name === 'weight' || /^e[1-8]$/.test(name);
 }
 
-const ARGUMENT_ATTR_KINDS = new Set(['gemm', 'batched_gemm', 'elementwise']);
+/**
+ * Attributes of a normalisation that name or parametrize without changing its kernel: its
+ * parameters' names (`weight`, `bias`), the trailing sizes they have (`shape`, whose product is N)
+ * and the number added to the variance (`eps`). A layer norm at eps 1e-5 and one at 1e-6 are the
+ * same kernel.
+ */
+const LAYERNORM_ARGUMENT_ATTRS: ReadonlySet<string> = new Set(['weight', 'bias', 'shape', 'eps']);
+
+/** Per kind, the attributes its keys drop (they name or parametrize without changing the structure). */
+const ARGUMENT_ATTRS: Readonly<Record<string, (name: string) => boolean>> = {
+  gemm: isEpilogueArgumentAttr,
+  batched_gemm: isEpilogueArgumentAttr,
+  elementwise: isEpilogueArgumentAttr,
+  layernorm: (name) => LAYERNORM_ARGUMENT_ATTRS.has(name),
+};
 
 /**
  * The operation as its keys see it: layouts and attributes at their default values dropped, so
  * `stride: 1` or `layout: "nn"` key the same as saying nothing, and a product's naming and
- * epilogue arguments dropped (isEpilogueArgumentAttr). Stored content keeps what was given (its
+ * epilogue arguments (isEpilogueArgumentAttr) and a normalisation's parameter names, shape and
+ * eps dropped. Stored content keeps what was given (its
  * hash and id do not change); only the keys are canonical.
  */
 function keyedForm(op: Operation): { layout: string | undefined; attrs: Operation['attrs'] } {
   const layout = op.layout !== undefined && DEFAULT_LAYOUTS[op.kind]?.includes(op.layout) ? undefined : op.layout;
   const defaults = DEFAULT_ATTRS[op.kind] ?? {};
-  const argumentsDropped = ARGUMENT_ATTR_KINDS.has(op.kind);
+  const isArgument = Object.hasOwn(ARGUMENT_ATTRS, op.kind) ? ARGUMENT_ATTRS[op.kind]! : () => false;
   const attrs = Object.fromEntries(
-    Object.entries(op.attrs).filter(
-      ([name, value]) => defaults[name] !== value && !(argumentsDropped && isEpilogueArgumentAttr(name)),
-    ),
+    Object.entries(op.attrs).filter(([name, value]) => defaults[name] !== value && !isArgument(name)),
   );
   return { layout, attrs };
 }
@@ -192,7 +207,8 @@ export function flopCount(op: Operation): number {
     case 'softmax':
       return 5 * g('M') * g('N');
     case 'layernorm':
-      return 8 * g('M') * g('N');
+      // Rows (M x N) or columns (B x R x I): the same work per element.
+      return 8 * g('M') * g('N') * g('B') * g('R') * g('I');
     case 'elementwise':
       return g('M') * g('N') * Math.max(1, op.epilogue.length);
     case 'reduce':
@@ -241,9 +257,10 @@ export function minimumBytes(op: Operation): number {
       );
     }
     case 'softmax':
-    case 'layernorm':
     case 'elementwise':
       return b * 2 * g('M') * g('N');
+    case 'layernorm':
+      return b * 2 * g('M') * g('N') * g('B') * g('R') * g('I');
     case 'reduce':
       return b * g('B') * g('I') * (g('R') + 1);
     default:

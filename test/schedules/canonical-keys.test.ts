@@ -52,11 +52,40 @@ describe('canonical operation keys', () => {
     same({ kind: 'matvec', dims: { M: 64, K: 64 }, layout: 'row' }, { kind: 'matvec', dims: { M: 64, K: 64 } });
     same({ kind: 'softmax', dims: { M: 64, N: 64 }, layout: 'row' }, { kind: 'softmax', dims: { M: 64, N: 64 } });
     same({ kind: 'layernorm', dims: { M: 64, N: 64 }, layout: 'row' }, { kind: 'layernorm', dims: { M: 64, N: 64 } });
+    same(
+      { kind: 'layernorm', dims: { M: 64, N: 64 }, attrs: { rms: 0, affine: 1 } },
+      { kind: 'layernorm', dims: { M: 64, N: 64 } },
+    );
     // A default of one kind is not a default of another.
     differ(
       { kind: 'softmax', dims: { M: 64, N: 64 }, attrs: { stride: 1 } },
       { kind: 'softmax', dims: { M: 64, N: 64 } },
     );
+  });
+});
+
+describe('canonical keys of normalisations', () => {
+  const ln = { kind: 'layernorm', dims: { M: 16, N: 4194304 } };
+
+  it('rms 0 and affine 1 are the omitted ones; RMS and no weight are other structures', () => {
+    same({ ...ln, attrs: { rms: 0 } }, ln);
+    same({ ...ln, attrs: { affine: 1 } }, ln);
+    differ({ ...ln, attrs: { rms: 1 } }, ln);
+    differ({ ...ln, attrs: { affine: 0 } }, ln);
+    differ({ ...ln, attrs: { rms: 1, affine: 0 } }, { ...ln, attrs: { rms: 1 } });
+  });
+
+  it('parameter names, their shape and eps name or parametrize one kernel: keys drop them', () => {
+    same({ ...ln, attrs: { weight: 'ln.weight', bias: 'ln.bias', shape: '64,256,256' } }, ln);
+    same({ ...ln, attrs: { eps: '1e-6' } }, { ...ln, attrs: { eps: '1e-5' } });
+    same({ ...ln, attrs: { eps: '1e-6', affine: 1 } }, ln);
+  });
+
+  it('the columns form keys its axis and differs from rows of the same sizes', () => {
+    const cols = { kind: 'layernorm', dims: { B: 112, R: 64, I: 262144 }, attrs: { rms: 1, affine: 0, dim: 1 } };
+    differ(cols, { ...cols, attrs: { ...cols.attrs, dim: 2 } });
+    differ({ kind: 'layernorm', dims: { M: 64, N: 64 }, attrs: { rms: 1, affine: 0 } }, cols);
+    same({ ...cols, attrs: { ...cols.attrs, rms: 1, eps: '1e-5' } }, cols);
   });
 });
 

@@ -23,7 +23,7 @@ describe('plannerSupport', () => {
   it('lets the template planner run the kinds its toolchain has templates for, and says which those are', () => {
     expect(plannerSupport('template', 'c', 'conv2d')).toEqual({ ok: true });
     expect(plannerSupport('template', 'kernelbench', 'batched_gemm')).toEqual({ ok: true });
-    for (const kind of ['matvec', 'softmax', 'elementwise', 'reduce'])
+    for (const kind of ['matvec', 'softmax', 'elementwise', 'reduce', 'layernorm'])
       expect(plannerSupport('template', 'kernelbench', kind)).toEqual({ ok: true });
     const gpu = plannerSupport('template', 'kernelbench', 'conv2d');
     expect(gpu.ok).toBe(false);
@@ -48,7 +48,7 @@ describe('plannerSupport', () => {
     const gpu = factory(template, { id: 'h200', toolchain: createKernelBenchToolchain() });
     for (const [planner, toolchain, op] of [
       [c, 'c', task('custom:fft', { N: 64 })],
-      [gpu, 'kernelbench', task('layernorm', { M: 8, N: 8 })],
+      [gpu, 'kernelbench', task('conv2d', { N: 1, C: 4, H: 8, W: 8, K: 4, R: 3, S: 3 })],
     ] as const) {
       const support = plannerSupport('template', toolchain, op.operation.kind);
       if (support.ok) throw new Error('expected a refusal');

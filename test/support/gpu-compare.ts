@@ -19,6 +19,11 @@ export interface GpuComparison {
   inputScale?: number;
   /** allclose tolerance (rtol = atol) for f32 and for f16 / bf16; int64 outputs must be equal. */
   tolerance: { f32: number; half: number };
+  /**
+   * Modules with parameters: for each dtype the reference and the candidates are cast to it, and
+   * each candidate is given the reference's parameters (as the harness copies them).
+   */
+  copyParameters?: boolean;
 }
 
 /** The exit status, then one line per mismatch and `FAILED n`. */
@@ -31,7 +36,7 @@ export function compareOnGpu(c: GpuComparison): string {
       return [name, path];
     });
     const script = `
-import importlib.util, sys, torch
+import copy, importlib.util, sys, torch
 def load(name, path):
     spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
@@ -42,11 +47,17 @@ ref = load(*files[0]).Model().cuda()
 cands = [(name, load(name, path).ModelNew().cuda()) for name, path in files[1:]]
 failed = 0
 for dtype in (torch.float32, torch.float16, torch.bfloat16):
+    ref_d, cands_d = ref, cands
+    if ${c.copyParameters ? 'True' : 'False'}:
+        ref_d = copy.deepcopy(ref).to(dtype)
+        cands_d = [(name, copy.deepcopy(m).to(dtype)) for name, m in cands]
+        for _, m in cands_d:
+            m.load_state_dict(ref_d.state_dict())
     for shape in ${JSON.stringify(c.shapes)}:
         torch.manual_seed(0)
         x = (${c.inputScale ?? 1} * torch.randn(*shape, device="cuda")).to(dtype)
-        want = ref(x)
-        for name, m in cands:
+        want = ref_d(x)
+        for name, m in cands_d:
             got = m(x)
             if want.dtype == torch.int64:
                 ok = got.dtype == torch.int64 and torch.equal(got, want)

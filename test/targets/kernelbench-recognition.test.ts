@@ -63,6 +63,22 @@ describe("the recogniser's reply", () => {
     expect(errorOf(() => interpretRecognition(reply({ target: 'no torch' }))).code).toBe('TARGET');
   });
 
+  it('gives a normalisation the layernorm template can write, and refuses one it cannot', () => {
+    const rms = {
+      kind: 'layernorm',
+      dims: { B: 6, R: 24, I: 120 },
+      dtype: 'f32',
+      epilogue: [],
+      attrs: { rms: 1, affine: 0, dim: 1 },
+    };
+    expect(interpretRecognition(reply({ operation: rms }))).toMatchObject({ kind: 'layernorm', attrs: { dim: 1 } });
+    const badShape = { kind: 'layernorm', dims: { M: 4, N: 4096 }, attrs: { shape: '8,16,16' } };
+    expect(errorOf(() => interpretRecognition(reply({ operation: badShape })))).toMatchObject({
+      code: 'BAD_INPUT',
+      message: expect.stringContaining('attrs.shape "8,16,16" multiplies to 2048'),
+    });
+  });
+
   it('refuses an operation the templates could not write, naming the field', () => {
     const badStep = { ...GEMM, epilogue: ['bias', 'softmax'] };
     expect(errorOf(() => interpretRecognition(reply({ operation: badStep })))).toMatchObject({
@@ -199,7 +215,39 @@ describe.skipIf(!hasTorch)('recognising problem files with torch.fx (PyTorch on 
     });
   });
 
+  it('reads nn.LayerNorm over trailing dims, F.layer_norm with its parameters and RMS norm written out', async () => {
+    expect(await recognise('layernorm_3d.py')).toEqual({
+      kind: 'layernorm',
+      dims: { M: 4, N: 4096 },
+      dtype: 'f32',
+      epilogue: [],
+      attrs: { shape: '8,16,32', weight: 'ln.weight', bias: 'ln.bias' },
+    });
+    expect(await recognise('layer_norm_functional.py')).toEqual({
+      kind: 'layernorm',
+      dims: { M: 50, N: 640 },
+      dtype: 'f32',
+      epilogue: [],
+      attrs: { eps: '1e-06', weight: 'gamma', bias: 'beta' },
+    });
+    expect(await recognise('rms_norm_features.py')).toEqual({
+      kind: 'layernorm',
+      dims: { B: 6, R: 24, I: 120 },
+      dtype: 'f32',
+      epilogue: [],
+      attrs: { rms: 1, affine: 0, dim: 1 },
+    });
+    expect(await recognise('rms_norm_last_rsqrt.py')).toEqual({
+      kind: 'layernorm',
+      dims: { M: 21, N: 300 },
+      dtype: 'bf16',
+      epilogue: [],
+      attrs: { rms: 1, affine: 0, eps: '1e-06' },
+    });
+  });
+
   it('refuses what no template computes, saying what and naming the LLM planner', async () => {
+    expect(await recognise('layernorm_no_bias.py').catch((e: Error) => e.message)).toContain('bias=False');
     for (const file of ['linear_groupnorm.py', 'residual_scale.py', 'softmax_first_dim.py', 'softplus_beta.py']) {
       const error = await recognise(file).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('LLM planner') });

@@ -244,7 +244,7 @@ Operation:
                         candidates against on a kernelbench target; without --op the target
                         recognises its operation (torch.fx on the target): a product (nn.Linear,
                         matmul, bmm) and a chain of elementwise steps, an elementwise chain, a reduction,
-                        softmax, a matvec, or a refusal naming the LLM planner
+                        softmax, a layer norm or RMS norm, a matvec, or a refusal naming the LLM planner
   --op KIND             gemm, batched_gemm, conv2d, matvec, softmax, layernorm, elementwise,
                         reduce or custom:<name>
   --shape SIZES         named sizes, e.g. M=512,N=512,K=512

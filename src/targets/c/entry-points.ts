@@ -16,6 +16,7 @@
  * | layernorm    | void kernel(int M, int N, const float *x, const float *gamma, const float *beta, float *y)  |
  */
 import { SkbError, conv2dOutputSize, type Operation } from '../../schedules/index.js';
+import { isPlainLayernorm, layernormForm } from '../templates/layernorm-form.js';
 
 export const C_KINDS = ['gemm', 'batched_gemm', 'conv2d', 'matvec', 'softmax', 'layernorm'] as const;
 export type CKind = (typeof C_KINDS)[number];
@@ -285,6 +286,11 @@ export function entryPointFor(op: Operation): EntryPoint {
     case 'layernorm': {
       const [M, N] = [dim(op, 'M'), dim(op, 'N')];
       noEpilogue(op);
+      if (!isPlainLayernorm(layernormForm(op)))
+        throw new SkbError(
+          'BAD_INPUT',
+          'The C toolchain computes layer normalisation of rows with weight and bias at eps 1e-5 (dims M, N; no attrs.rms, attrs.affine or attrs.eps other than 0, 1 and "1e-5"); RMS normalisation, no weight, another eps and columns have Triton templates on KernelBench targets',
+        );
       checkSize(op, M * N);
       return {
         kind: 'layernorm',

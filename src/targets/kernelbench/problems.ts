@@ -1,12 +1,14 @@
 /**
  * KernelBench problem files for operations the knowledge base names: a PyTorch `Model` that is the
  * reference, with `get_inputs` and `get_init_inputs`. Generated for gemm and batched gemm (two
- * inputs, or an nn.Linear-style weight) with any epilogue chain the templates fuse; operations
- * outside these need their problem source supplied by the caller (the toolchain's `problemFor`).
+ * inputs, or an nn.Linear-style weight) with any epilogue chain the templates fuse, and for the
+ * operator kinds of PROBLEMS_BY_KIND; operations outside these need their problem source supplied
+ * by the caller (the toolchain's `problemFor`).
  */
 import { SkbError, type Operation } from '../../schedules/index.js';
 import { epilogueSteps } from '../templates/epilogue-chain.js';
 import { elementwiseProblem } from '../templates/triton-elementwise-template.js';
+import { layernormProblem } from '../templates/triton-layernorm-template.js';
 import { matvecProblem } from '../templates/triton-matvec-template.js';
 import { reduceProblem } from '../templates/triton-reduce-template.js';
 import { softmaxProblem } from '../templates/triton-softmax-template.js';
@@ -29,6 +31,7 @@ const PROBLEMS_BY_KIND: Readonly<Record<string, (op: Operation) => string>> = {
   elementwise: elementwiseProblem,
   reduce: reduceProblem,
   softmax: softmaxProblem,
+  layernorm: layernormProblem,
 };
 
 /**

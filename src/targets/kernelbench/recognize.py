@@ -13,7 +13,11 @@ operation a schedule-kb template computes:
     hardsigmoid, elu, selu, softplus, softsign, the last also written out as x / (1 + abs(x)));
   * or such a chain on the one input alone (elementwise);
   * or one reduction of the one input over one dimension (sum, mean, amax / max(...)[0], amin /
-    min(...)[0], argmax, argmin: reduce), or its softmax / log_softmax over the last dimension.
+    min(...)[0], argmax, argmin: reduce), or its softmax / log_softmax over the last dimension;
+  * or its normalisation (layernorm): nn.LayerNorm / F.layer_norm and nn.RMSNorm / F.rms_norm over
+    the trailing dimensions (with their parameters), or RMS normalisation written out,
+    x / torch.sqrt(torch.mean(x ** 2, dim, keepdim=True) + eps) (or x * torch.rsqrt(...)), over
+    the trailing dimensions or one axis.
 Prints one line: SKB_RECOGNIZED {"operation": {...}}, {"unsupported": "why"} (no template computes
 it), {"error": "why"} (the file does not load) or {"target": "why"} (the target cannot trace).
 The service validates the operation again: this script's output is not trusted.
@@ -258,6 +262,154 @@ def reduction(graph, node, output):
     return op
 
 
+def normalization_op(graph, x, dims, rms, eps, weight=None, bias=None):
+    """The layernorm operation normalising the input x over the axes `dims` (weight and bias by state_dict name)."""
+    torch = graph.torch
+    shape = graph.shape(x)
+    rank = len(shape)
+    if not dims or not all(isinstance(d, int) and not isinstance(d, bool) and -rank <= d < rank for d in dims):
+        raise Unsupported(f"a normalisation over {dims!r}, which are not axes of its {rank}-D input")
+    dims = sorted(d % rank for d in dims)
+    if len(set(dims)) != len(dims):
+        raise Unsupported(f"a normalisation over the axes {dims}, one of them twice")
+    op = {"kind": "layernorm", "dtype": dtype_name(torch, x.meta["tensor_meta"].dtype), "epilogue": [], "attrs": {}}
+    attrs = op["attrs"]
+    if rms:
+        attrs["rms"] = 1
+    if weight is None:
+        attrs["affine"] = 0
+    eps_text = number(eps, "the normalisation's eps")
+    if float(eps_text) != 1e-5:
+        attrs["eps"] = eps_text
+    k = len(dims)
+    if dims == list(range(rank - k, rank)):
+        normalized = shape[rank - k:]
+        op["dims"] = {"M": prod(shape[:rank - k]), "N": prod(normalized)}
+        if k > 1:
+            attrs["shape"] = ",".join(str(n) for n in normalized)
+        for name, role in ((weight, "weight"), (bias, "bias")):
+            if name is not None:
+                attrs[role] = name
+        return op
+    if k == 1 and weight is None and bias is None:
+        d = dims[0]
+        op["dims"] = {"B": prod(shape[:d]), "R": shape[d], "I": prod(shape[d + 1:])}
+        attrs["dim"] = d
+        return op
+    raise Unsupported(f"a normalisation over the axes {dims} of a {rank}-D input; the template normalises the trailing axes, or one axis without a weight")
+
+
+def norm_param(graph, node, shape, what):
+    """The state_dict name of a weight or bias argument (None when None), checked to have the normalised shape."""
+    if node is None:
+        return None
+    param = graph.param(node)
+    if param is None:
+        raise Unsupported(f"a normalisation whose {what} is not a parameter of the module")
+    name, tensor = param
+    if list(tensor.shape) != list(shape):
+        raise Unsupported(f"a normalisation whose {what} {name} has shape {list(tensor.shape)}, not the normalised {list(shape)}")
+    return name
+
+
+def is_square(graph, node, x):
+    """Whether node computes x ** 2 (x.pow(2), torch.square(x), x * x)."""
+    torch = graph.torch
+    if is_call(node, functions=(operator.pow, torch.pow), methods=("pow",)):
+        return list(node.args[:2]) == [x, 2] and not node.kwargs
+    if is_call(node, functions=(torch.square,), methods=("square",)):
+        return list(node.args[:1]) == [x]
+    if is_call(node, functions=(operator.mul, torch.mul), methods=("mul",)):
+        return list(node.args[:2]) == [x, x] and not node.kwargs
+    return False
+
+
+def only_user(node):
+    after = users(node)
+    return after[0] if len(after) == 1 else None
+
+
+def written_rms(graph, node, output):
+    """The RMS normalisation written out from the square `node` of the input, else None."""
+    torch = graph.torch
+    x = graph.placeholders[0] if len(graph.placeholders) == 1 else None
+    if x is None or not is_square(graph, node, x):
+        return None
+    mean = only_user(node)
+    if mean is None or not is_call(mean, functions=(torch.mean,), methods=("mean",)):
+        return None
+    dims = mean.args[1] if len(mean.args) > 1 else mean.kwargs.get("dim")
+    keepdim = mean.args[2] if len(mean.args) > 2 else mean.kwargs.get("keepdim", False)
+    if dims is None or keepdim is not True:
+        raise Unsupported("an RMS normalisation whose mean is not taken over given axes with keepdim=True")
+    dims = list(dims) if isinstance(dims, (list, tuple)) else [dims]
+    plus = only_user(mean)
+    if plus is None or not is_call(plus, functions=(operator.add, torch.add), methods=("add",)) or plus.kwargs or mean not in plus.args[:2]:
+        return None
+    eps = next((a for a in plus.args[:2] if a is not mean), None)
+    root = only_user(plus)
+    if root is None:
+        return None
+    if is_call(root, functions=(torch.sqrt,), methods=("sqrt",)):
+        final = only_user(root)
+        ok = final is not None and is_call(final, functions=(operator.truediv, torch.div), methods=("div",)) and list(final.args[:2]) == [x, root] and not final.kwargs
+    elif is_call(root, functions=(torch.rsqrt,), methods=("rsqrt",)):
+        final = only_user(root)
+        ok = final is not None and is_call(final, functions=(operator.mul, torch.mul), methods=("mul",)) and set(final.args[:2]) == {x, root} and not final.kwargs
+    else:
+        return None
+    if not ok or set(users(x)) != {node, final}:
+        return None
+    if users(final) != [output]:
+        raise Unsupported("forward computes more after the RMS normalisation; it is searched on its own")
+    return normalization_op(graph, x, dims, True, eps)
+
+
+def normalization(graph, node, output):
+    """The layernorm operation of `node` (a normalisation of the one input that forward returns), else None."""
+    torch = graph.torch
+    F = torch.nn.functional
+    rms_module = getattr(torch.nn, "RMSNorm", None)
+    rms_function = getattr(F, "rms_norm", None)
+    layer = is_call(node, functions=(F.layer_norm,), modules=(torch.nn.LayerNorm,), graph=graph)
+    rms = (rms_module is not None and isinstance(graph.module(node), rms_module)) or (
+        rms_function is not None and is_call(node, functions=(rms_function,)))
+    if not (layer or rms):
+        return written_rms(graph, node, output)
+    x = only_input(graph, node)
+    if users(node) != [output]:
+        raise Unsupported(f"forward computes more after {node.name}; a normalisation is searched on its own")
+    dtype = x.meta["tensor_meta"].dtype
+    mod = graph.module(node)
+    if mod is not None:
+        shape = list(mod.normalized_shape)
+        eps = mod.eps if mod.eps is not None else torch.finfo(dtype).eps
+        affine = mod.elementwise_affine
+        weight = f"{node.target}.weight" if affine else None
+        bias = None
+        if layer and affine:
+            if mod.bias is None:
+                raise Unsupported("nn.LayerNorm without a bias (bias=False); the template's layer norm has weight and bias or neither")
+            bias = f"{node.target}.bias"
+    else:
+        def arg(i, name, default=None):
+            return node.args[i] if len(node.args) > i else node.kwargs.get(name, default)
+
+        shape = arg(1, "normalized_shape")
+        shape = [shape] if isinstance(shape, int) else list(shape)
+        weight = norm_param(graph, arg(2, "weight"), shape, "weight")
+        bias = norm_param(graph, arg(3, "bias"), shape, "bias") if layer else None
+        eps = arg(4 if layer else 3, "eps", 1e-5 if layer else None)
+        if eps is None:
+            eps = torch.finfo(dtype).eps
+        if layer and (weight is None) != (bias is None):
+            raise Unsupported("F.layer_norm with a weight or a bias alone; the template's layer norm has weight and bias or neither")
+    in_shape = graph.shape(x)
+    if len(in_shape) < len(shape) or in_shape[len(in_shape) - len(shape):] != shape:
+        raise Unsupported(f"a normalisation of shape {shape} on an input of shape {in_shape}")
+    return normalization_op(graph, x, list(range(len(in_shape) - len(shape), len(in_shape))), rms, eps, weight, bias)
+
+
 def is_sigmoid(graph, node):
     torch = graph.torch
     return is_call(node, functions=(torch.sigmoid, torch.nn.functional.sigmoid), methods=("sigmoid",),
@@ -412,6 +564,9 @@ def recognize(torch, problem):
     if first is None:
         raise Unsupported("forward computes nothing")
     output = next(n for n in graph.nodes if n.op == "output")
+    normalized = normalization(graph, first, output)
+    if normalized is not None:
+        return normalized
     reduced = reduction(graph, first, output)
     if reduced is not None:
         return reduced

@@ -14,6 +14,11 @@ export interface OperatorTorch {
   params: string;
   /** forward's body, lines without indentation; the last returns the result. */
   body: readonly string[];
+  /**
+   * __init__'s lines after super().__init__(), without indentation: the module's parameters
+   * under the reference's state_dict names, so the harness copies the reference's values in.
+   */
+  init?: readonly string[];
 }
 
 /** What ModelNew is when the implementation is the Triton kernel. */
@@ -46,6 +51,7 @@ export function eagerOperatorClass(className: string, torch: OperatorTorch): str
     `class ${className}(nn.Module):`,
     '    def __init__(self, *args):',
     '        super().__init__()',
+    ...(torch.init ?? []).map((line) => `        ${line}`),
     '',
     `    def forward(self, ${torch.params}):`,
     ...torch.body.map((line) => `        ${line}`),
@@ -89,7 +95,7 @@ export function operatorModuleSource(
     ...t.constants.map(([name, value]) => `${name} = ${pyLiteral(value)}`),
     t.kernel,
     '',
-    eagerOperatorClass('ModelNew', { params: frame.torch.params, body: [t.call] }),
+    eagerOperatorClass('ModelNew', { ...frame.torch, body: [t.call] }),
   ].join('\n');
 }
 

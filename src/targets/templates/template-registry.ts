@@ -15,6 +15,7 @@ import { createMatvecTemplate } from './matvec-template.js';
 import { createSoftmaxTemplate } from './softmax-template.js';
 import type { KernelTemplate } from './template.js';
 import { createTritonElementwiseTemplate } from './triton-elementwise-template.js';
+import { createTritonLayernormTemplate } from './triton-layernorm-template.js';
 import { createTritonMatvecTemplate } from './triton-matvec-template.js';
 import { createTritonReduceTemplate } from './triton-reduce-template.js';
 import { createTritonSoftmaxTemplate } from './triton-softmax-template.js';
@@ -47,7 +48,7 @@ const C_TEMPLATES: Factories<'c', CKind> = {
 };
 
 /** Operation kinds with a Triton template. */
-type KernelBenchKind = TritonMatmulKind | 'matvec' | 'elementwise' | 'reduce' | 'softmax';
+type KernelBenchKind = TritonMatmulKind | 'matvec' | 'elementwise' | 'reduce' | 'softmax' | 'layernorm';
 
 const KERNELBENCH_TEMPLATES: Factories<'kernelbench', KernelBenchKind> = {
   gemm: (options) => createTritonMatmulTemplate('gemm', options),
@@ -56,6 +57,7 @@ const KERNELBENCH_TEMPLATES: Factories<'kernelbench', KernelBenchKind> = {
   elementwise: () => createTritonElementwiseTemplate(),
   reduce: (options) => createTritonReduceTemplate(options),
   softmax: (options) => createTritonSoftmaxTemplate(options),
+  layernorm: (options) => createTritonLayernormTemplate(options),
 };
 
 const REGISTRY: { [T in TemplateToolchain]: Factories<T, string> } = {

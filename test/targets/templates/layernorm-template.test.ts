@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseOperation } from '../../../src/schedules/index.js';
 import { createCToolchain } from '../../../src/targets/c/c-toolchain.js';
+import { entryPointFor } from '../../../src/targets/c/entry-points.js';
 import { createLocalExecutor } from '../../../src/targets/local-executor.js';
 import { createLayernormTemplate } from '../../../src/targets/templates/layernorm-template.js';
 import type { Knobs } from '../../../src/targets/templates/template.js';
@@ -22,6 +23,19 @@ describe('layernorm template', () => {
   it('meets the template contract', () => {
     expectTemplateContract(t, { kind: 'layernorm', dims: { M: 4, N: 1024 } });
     expectTemplateContract(t, { kind: 'layernorm', dims: { M: 1, N: 1 } });
+  });
+
+  it('is the C toolchain layer norm: weight and bias at eps 1e-5, RMS and other forms refused', () => {
+    const plain = { kind: 'layernorm', dims: { M: 2, N: 9 } };
+    expect(entryPointFor(parseOperation(plain)).kind).toBe('layernorm');
+    expect(
+      entryPointFor(parseOperation({ ...plain, attrs: { rms: 0, affine: 1, eps: '1e-5', weight: 'ln.weight' } })).kind,
+    ).toBe('layernorm');
+    for (const attrs of [{ rms: 1 }, { affine: 0 }, { eps: '1e-6' }])
+      expect(() => entryPointFor(parseOperation({ ...plain, attrs }))).toThrow(/Triton templates on KernelBench/);
+    expect(() =>
+      entryPointFor(parseOperation({ kind: 'layernorm', dims: { B: 2, R: 9, I: 3 }, attrs: { affine: 0, dim: 1 } })),
+    ).toThrow(/dimension M/);
   });
 
   it('offers vector widths no wider than a row', () => {

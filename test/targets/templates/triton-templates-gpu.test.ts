@@ -1,7 +1,8 @@
 /**
  * The Triton templates beyond the matrix products, on a GPU through the real KernelBench harness:
  * for each kind, the library baseline, torch.compile and Triton configurations (remainders, both
- * kernel layouts, every reduction) are judged correct against the generated reference problem.
+ * kernel layouts, every reduction, split and whole-row normalisations) are judged correct against
+ * the generated reference problem.
  * Skips where there is no GPU with Triton (CI); the device runs it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -85,6 +86,36 @@ const CASES: Array<[string, Operation, Knobs[]]> = [
     'log-softmax in f16',
     op({ kind: 'softmax', dims: { M: 100, N: 777 }, dtype: 'f16', attrs: { log: 1 } }),
     [{ impl: 'triton' }, { impl: 'triton', block_n: 256 }],
+  ],
+  [
+    'layer norm over three trailing dims with nn.LayerNorm parameters (KernelBench 40), split rows',
+    op({
+      kind: 'layernorm',
+      dims: { M: 8, N: 262144 },
+      attrs: { shape: '16,128,128', weight: 'ln.weight', bias: 'ln.bias' },
+    }),
+    [
+      { impl: 'torch' },
+      { impl: 'triton' },
+      { impl: 'triton', split: 1, stats: 'two_pass' },
+      { impl: 'triton', split: 64, block_n: 1024 },
+      { impl: 'compile', compile_mode: 'default' },
+    ],
+  ],
+  [
+    'layer norm of short rows in bf16, eps 1e-6',
+    op({ kind: 'layernorm', dims: { M: 1000, N: 777 }, dtype: 'bf16', attrs: { eps: '1e-6' } }),
+    [{ impl: 'triton' }, { impl: 'triton', variant: 'row', block_inner: 16 }, { impl: 'triton', variant: 'loop' }],
+  ],
+  [
+    'RMS norm over the features (KernelBench 36)',
+    op({ kind: 'layernorm', dims: { B: 16, R: 64, I: 4096 }, attrs: { rms: 1, affine: 0, dim: 1 } }),
+    [{ impl: 'torch' }, { impl: 'triton' }, { impl: 'triton', variant: 'loop', block_n: 16, block_inner: 64 }],
+  ],
+  [
+    'RMS norm of rows with a weight, in f16',
+    op({ kind: 'layernorm', dims: { M: 96, N: 20000 }, dtype: 'f16', attrs: { rms: 1 } }),
+    [{ impl: 'triton' }, { impl: 'triton', split: 4, block_n: 512 }],
   ],
   [
     'matrix-vector products with remainders and split K',
