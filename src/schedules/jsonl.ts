@@ -51,7 +51,12 @@ export interface ImportLineError {
   message: string;
 }
 
-/** The best schedule per (operation shape, target): highest speedup, then the earliest, then the smallest id. */
+/**
+ * The best schedule per (operation shape, target): highest speedup, then the earliest, then the
+ * smallest id; and every schedule a kept one replays steps of (`replayOf`, transitively), so a
+ * pruned file still holds the source of each replayed step (a seed pack built from two builds
+ * would otherwise keep a schedule whose seed lost its shape to the other build's).
+ */
 export function pruneBest(schedules: Schedule[]): Schedule[] {
   const best = new Map<string, Schedule>();
   for (const s of schedules) {
@@ -60,7 +65,18 @@ export function pruneBest(schedules: Schedule[]): Schedule[] {
     if (!current || s.speedup > current.speedup || (s.speedup === current.speedup && compareByCreation(s, current) < 0))
       best.set(key, s);
   }
-  const kept = new Set(best.values());
+  const byId = new Map(schedules.map((s) => [s.id, s]));
+  const kept = new Set<Schedule>();
+  const pending = [...best.values()];
+  while (pending.length) {
+    const s = pending.pop()!;
+    if (kept.has(s)) continue;
+    kept.add(s);
+    for (const step of s.steps) {
+      const seed = step.replayOf ? byId.get(step.replayOf.scheduleId) : undefined;
+      if (seed) pending.push(seed);
+    }
+  }
   return schedules.filter((s) => kept.has(s));
 }
 

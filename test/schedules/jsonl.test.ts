@@ -176,6 +176,17 @@ describe('JSON Lines export and import', () => {
     const onOther = toSchedule(makeContent({ target: gpu, latencies: [10, 9], createdAt: '2026-01-03T00:00:00.000Z' }));
     expect(pruneBest([late, early, onOther]).map((s) => s.id)).toEqual([early.id, onOther.id]);
 
+    // A kept schedule's replayed seed stays, though a faster schedule of the seed's shape is kept too.
+    const seed = toSchedule(makeContent({ target: cpu, latencies: [10, 5] }));
+    const faster = toSchedule(makeContent({ target: cpu, latencies: [10, 2], finalCode: 'void kernel(void) { }\n' }));
+    const grown = makeContent({ target: cpu, kind: 'softmax', latencies: [8, 4] });
+    const replaying = toSchedule({
+      ...grown,
+      steps: grown.steps.map((step) => ({ ...step, replayOf: { scheduleId: seed.id, stepIndex: 0 } })),
+    });
+    expect(pruneBest([seed, faster]).map((s) => s.id)).toEqual([faster.id]);
+    expect(pruneBest([seed, faster, replaying]).map((s) => s.id)).toEqual([seed.id, faster.id, replaying.id]);
+
     const pruned = await exportStore(store, true);
     expect(
       pruned

@@ -71,7 +71,8 @@ command fails and says why.
 Options:
   --format F            jsonl (default) or triton-configs
   --out FILE            write to FILE instead of stdout
-  --pruned              only the best schedule per operation shape and target
+  --pruned              only the best schedule per operation shape and target (and the seeds
+                        whose steps a kept schedule replays)
   --kind K              only operations of kind K (gemm, conv2d, custom:<name>, ...)
   --structure-key S     only operations with structure key S
   --target T            only schedules measured on target key T; with --similar-to-op, the target
