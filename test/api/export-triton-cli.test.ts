@@ -14,8 +14,7 @@ import { ROOT, skb } from '../support/cli.js';
 import { makeContent, makeCpuTarget, makeGpuTarget } from '../support/fixtures.js';
 import { testConfig } from '../support/server.js';
 import { tritonExamples } from '../support/triton-schedules.js';
-
-const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
+import { hasPython } from '../support/py-compile.js';
 
 const gpu = makeGpuTarget('h100');
 const cpu = makeCpuTarget('local');

@@ -22,9 +22,8 @@ import { formatTritonConfigs, tritonConfigOf, type TritonConfigSource } from '..
 import { kernelTemplateFor, tritonMatmulOptionsFor } from '../../src/targets/index.js';
 import { makeContent, makeCpuTarget, makeGpuTarget } from '../support/fixtures.js';
 import { gpuPython, hasGpuTriton } from '../support/gpu.js';
+import { hasPython } from '../support/py-compile.js';
 import { tritonExamples } from '../support/triton-schedules.js';
-
-const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
 
 const gpu = makeGpuTarget('h100');
 const cpu = makeCpuTarget('local');

@@ -25,3 +25,6 @@ export async function pyCompile(sources: readonly string[]): Promise<{ status: n
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** Whether this machine has a python3 to compile with (tests that need it skip without it). */
+export const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;

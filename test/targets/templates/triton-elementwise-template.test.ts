@@ -3,18 +3,16 @@
  * library and torch.compile forms, and refusals that say what to fix. Its GPU correctness runs
  * with the other Triton templates' in triton-templates-gpu.test.ts.
  */
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { isSkbError, type Operation, type OperationInput, parseOperation } from '../../../src/schedules/index.js';
 import { kernelBenchProblemFor } from '../../../src/targets/kernelbench/problems.js';
 import type { Knobs } from '../../../src/targets/templates/template.js';
-import { pyCompile } from '../../support/py-compile.js';
+import { hasPython, pyCompile } from '../../support/py-compile.js';
 import {
   TRITON_ELEMENTWISE_KNOBS,
   createTritonElementwiseTemplate,
 } from '../../../src/targets/templates/triton-elementwise-template.js';
 
-const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
 const op = (input: OperationInput): Operation => parseOperation(input);
 const t = createTritonElementwiseTemplate();
 

@@ -4,9 +4,8 @@
  * and the moves are checked over every knob value. The last suite runs reference and candidates in
  * PyTorch on a GPU (python3 with torch, Triton and CUDA) and is skipped elsewhere.
  */
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { isSkbError, parseOperation, type Operation, type OperationInput } from '../../../src/schedules/index.js';
+import { parseOperation, type Operation, type OperationInput } from '../../../src/schedules/index.js';
 import { CUDA_MENU } from '../../../src/search/menus/cuda-menu.js';
 import { kernelBenchProblemFor } from '../../../src/targets/kernelbench/problems.js';
 import { gpuTemplateFor } from '../../../src/targets/templates/index.js';
@@ -20,9 +19,8 @@ import {
 import { compareOnGpu } from '../../support/gpu-compare.js';
 import { hasGpuTriton } from '../../support/gpu.js';
 import { startsAndEachKnobMoved } from '../../support/knob-moves.js';
-import { pyCompile } from '../../support/py-compile.js';
-
-const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
+import { hasPython, pyCompile } from '../../support/py-compile.js';
+import { badInput } from '../../support/bad-input.js';
 
 const op = (input: OperationInput): Operation => parseOperation(input);
 const t = createTritonLayernormTemplate();
@@ -51,15 +49,6 @@ function everyKnobValue(o: Operation): Knobs[] {
     t.legalize(o, { ...start, variant: 'loop', stats: 'two_pass' }),
   ];
   return startsAndEachKnobMoved(o, starts, TRITON_LAYERNORM_KNOBS);
-}
-
-function badInput(f: () => unknown): boolean {
-  try {
-    f();
-  } catch (err) {
-    return isSkbError(err) && err.code === 'BAD_INPUT';
-  }
-  return false;
 }
 
 describe('Triton layernorm template: generated sources', () => {

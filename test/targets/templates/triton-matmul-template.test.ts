@@ -6,7 +6,6 @@
  * generated candidates with the real KernelBench harness and needs python3 with torch, Triton and
  * CUDA; it is skipped elsewhere.
  */
-import { spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createPlannerFactory } from '../../../src/api/planners.js';
 import {
@@ -40,9 +39,7 @@ import { numKnob } from '../../../src/targets/templates/knobs.js';
 import { kernelBenchProblemFor } from '../../../src/targets/kernelbench/problems.js';
 import { gpuPython, gpuSandbox, hasGpuTriton } from '../../support/gpu.js';
 import { startsAndEachKnobMoved } from '../../support/knob-moves.js';
-import { pyCompile } from '../../support/py-compile.js';
-
-const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
+import { hasPython, pyCompile } from '../../support/py-compile.js';
 
 const op = (input: OperationInput): Operation => parseOperation(input);
 const gemm = createTritonMatmulTemplate('gemm');

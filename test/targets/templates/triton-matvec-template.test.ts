@@ -23,9 +23,7 @@ import {
 import { SHARED_MEMORY_BUDGET } from '../../../src/targets/templates/triton-matmul-template.js';
 import { gpuPython, hasGpuTriton } from '../../support/gpu.js';
 import { startsAndEachKnobMoved } from '../../support/knob-moves.js';
-import { pyCompile } from '../../support/py-compile.js';
-
-const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
+import { hasPython, pyCompile } from '../../support/py-compile.js';
 
 const op = (input: OperationInput): Operation => parseOperation(input);
 const matvec = createTritonMatvecTemplate();

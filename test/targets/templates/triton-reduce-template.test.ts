@@ -4,9 +4,8 @@
  * are checked over every knob value. The last suite runs reference and candidates in PyTorch on a
  * GPU (python3 with torch, Triton and CUDA) and is skipped elsewhere.
  */
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { isSkbError, parseOperation, type Operation, type OperationInput } from '../../../src/schedules/index.js';
+import { parseOperation, type Operation, type OperationInput } from '../../../src/schedules/index.js';
 import { CUDA_MENU } from '../../../src/search/menus/cuda-menu.js';
 import type { Knobs } from '../../../src/targets/templates/template.js';
 import {
@@ -17,11 +16,10 @@ import {
   reduceTileBudget,
 } from '../../../src/targets/templates/triton-reduce-template.js';
 import { compareOnGpu } from '../../support/gpu-compare.js';
-import { pyCompile } from '../../support/py-compile.js';
+import { hasPython, pyCompile } from '../../support/py-compile.js';
 import { hasGpuTriton } from '../../support/gpu.js';
 import { startsAndEachKnobMoved } from '../../support/knob-moves.js';
-
-const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
+import { badInput } from '../../support/bad-input.js';
 
 const op = (input: OperationInput): Operation => parseOperation(input);
 const t = createTritonReduceTemplate();
@@ -40,15 +38,6 @@ const OPS: Operation[] = [
 /** The default Triton start and every knob moved to each of its legal values from it. */
 function everyKnobValue(o: Operation): Knobs[] {
   return startsAndEachKnobMoved(o, [t.legalize(o, { ...t.baseline(o), impl: 'triton' })], TRITON_REDUCE_KNOBS);
-}
-
-function badInput(f: () => unknown): boolean {
-  try {
-    f();
-  } catch (err) {
-    return isSkbError(err) && err.code === 'BAD_INPUT';
-  }
-  return false;
 }
 
 describe('Triton reduce template: generated sources', () => {

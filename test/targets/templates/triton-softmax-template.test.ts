@@ -4,9 +4,8 @@
  * moves are checked over every knob value. The last suite runs reference and candidates in PyTorch
  * on a GPU (python3 with torch, Triton and CUDA) and is skipped elsewhere.
  */
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { isSkbError, parseOperation, type Operation, type OperationInput } from '../../../src/schedules/index.js';
+import { parseOperation, type Operation, type OperationInput } from '../../../src/schedules/index.js';
 import { CUDA_MENU } from '../../../src/search/menus/cuda-menu.js';
 import type { Knobs } from '../../../src/targets/templates/template.js';
 import {
@@ -16,11 +15,10 @@ import {
   softmaxProblem,
 } from '../../../src/targets/templates/triton-softmax-template.js';
 import { compareOnGpu } from '../../support/gpu-compare.js';
-import { pyCompile } from '../../support/py-compile.js';
+import { hasPython, pyCompile } from '../../support/py-compile.js';
 import { hasGpuTriton } from '../../support/gpu.js';
 import { startsAndEachKnobMoved } from '../../support/knob-moves.js';
-
-const hasPython = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
+import { badInput } from '../../support/bad-input.js';
 
 const op = (input: OperationInput): Operation => parseOperation(input);
 const t = createTritonSoftmaxTemplate();
@@ -36,15 +34,6 @@ const OPS: Operation[] = [
 function everyKnobValue(o: Operation): Knobs[] {
   const start = t.legalize(o, { ...t.baseline(o), impl: 'triton' });
   return startsAndEachKnobMoved(o, [start, t.legalize(o, { ...start, single_pass: true })], TRITON_SOFTMAX_KNOBS);
-}
-
-function badInput(f: () => unknown): boolean {
-  try {
-    f();
-  } catch (err) {
-    return isSkbError(err) && err.code === 'BAD_INPUT';
-  }
-  return false;
 }
 
 describe('Triton softmax template: generated sources', () => {
