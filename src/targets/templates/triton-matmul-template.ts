@@ -328,7 +328,7 @@ function refitTiles(from: Operation, to: Operation, knobs: Knobs, sms: number): 
 }
 
 /** The starting configurations for this shape on this GPU (triton-matmul-starts.ts). */
-export function startsOf(op: Operation, options: TritonMatmulOptions): Knobs[] {
+function startsOf(op: Operation, options: TritonMatmulOptions): Knobs[] {
   const sms = multiprocessorsOf(options);
   return tritonMatmulStarts(op, {
     legalize: (knobs) => legalizeTritonMatmul(op, knobs, options),
