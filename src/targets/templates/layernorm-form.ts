@@ -18,7 +18,7 @@ import { SkbError, type Operation } from '../../schedules/index.js';
 import { checkedParamName } from './epilogue-chain.js';
 
 /** nn.LayerNorm's eps, what an operation without attrs.eps adds to the variance. */
-export const DEFAULT_LAYERNORM_EPS = 1e-5;
+const DEFAULT_LAYERNORM_EPS = 1e-5;
 
 const NUMBER = /^[+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 const SHAPE = /^[1-9]\d{0,9}(,[1-9]\d{0,9}){0,7}$/;

@@ -51,7 +51,7 @@ const NUM_WARPS = [1, 2, 4, 8, 16];
 const NUM_STAGES = [1, 2, 3];
 
 /** The operation's form for this template (f32, f16 or bf16, row-major), or BAD_INPUT saying what to fix. */
-export function tritonLayernormSpec(op: Operation): LayernormForm {
+function tritonLayernormSpec(op: Operation): LayernormForm {
   if (op.kind !== 'layernorm')
     throw new SkbError('BAD_INPUT', `The Triton layernorm template generates layernorm kernels, not ${op.kind}`);
   if (!DTYPES.includes(op.dtype))
