@@ -197,7 +197,14 @@ export function createSshConnector(options: SshConnectionOptions): SshConnector 
             ),
           );
         } else {
-          reject(sshError('unreachable', `cannot open an SSH connection to ${where}: ${error.message}`));
+          // A host going away mid-handshake (sshd killed, a reset from a firewall) lands here; it reads
+          // like the other unreachable cases so a pool member's reason says the same thing for each.
+          reject(
+            sshError(
+              'unreachable',
+              `cannot reach ${where}: the SSH handshake failed (${error.message}); check that sshd runs there and the network between`,
+            ),
+          );
         }
       });
       const onGone = (): void => {

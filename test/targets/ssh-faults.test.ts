@@ -253,6 +253,31 @@ describe('ssh executor faults (ssh2 Server)', () => {
     }
   });
 
+  it('says a host that resets the connection mid-handshake cannot be reached, as a pool member reports it', async () => {
+    // What a host that goes down between two commands looks like to the reconnect: TCP is
+    // accepted, then reset before sshd says a word.
+    const resetting = createServer((socket) => socket.once('data', () => socket.resetAndDestroy()));
+    await new Promise<void>((resolve) => resetting.listen(0, '127.0.0.1', resolve));
+    const port = (resetting.address() as { port: number }).port;
+    const executor = await createSshExecutor({
+      host: '127.0.0.1',
+      port,
+      username: 'root',
+      privateKeyPath: clientKey,
+      hostKeySha256: await fingerprintOf(`${hostKey}.pub`),
+    });
+    try {
+      const error = await executor.createWorkspace().catch((e: unknown) => e);
+      expect(sshFailureReason(error)).toBe('unreachable');
+      expect((error as Error).message).toMatch(
+        new RegExp(`^cannot reach root@127\\.0\\.0\\.1:${port}: the SSH handshake failed \\(read ECONNRESET\\)`),
+      );
+    } finally {
+      await executor.close();
+      await new Promise((resolve) => resetting.close(resolve));
+    }
+  });
+
   it('says authentication failed when the server accepts none of the keys, and runs nothing', async () => {
     const server = await serve({ clientPublicKeyPath: null });
     const executor = await executorFor(server);
