@@ -17,10 +17,9 @@ import {
   implKnob,
   implementationFixedMoves,
   legalizeImplementation,
+  requireOperatorDtype,
 } from './triton-implementation.js';
 import { type OperatorFrame, operatorModuleSource, operatorProblemSource } from './operator-module.js';
-
-const DTYPES = ['f32', 'f16', 'bf16'];
 
 /** The steps, or BAD_INPUT saying what to fix. */
 function checkedSteps(op: Operation): EpilogueStep[] {
@@ -35,8 +34,7 @@ function checkedSteps(op: Operation): EpilogueStep[] {
   const extra = Object.keys(op.dims).filter((d) => d !== 'M' && d !== 'N');
   if (extra.length)
     throw new SkbError('BAD_INPUT', `An elementwise operation has the sizes M and N only, not ${extra.join(', ')}`);
-  if (!DTYPES.includes(op.dtype))
-    throw new SkbError('BAD_INPUT', `The Triton elementwise template takes f32, f16 or bf16, not ${op.dtype}`);
+  requireOperatorDtype(op, 'elementwise');
   if (op.layout !== undefined && op.layout !== 'row')
     throw new SkbError(
       'BAD_INPUT',

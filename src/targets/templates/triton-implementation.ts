@@ -2,7 +2,7 @@
  * What every KernelBench (Triton) template shares: the choice of implementation (the library
  * PyTorch calls, the template's Triton kernel, or the PyTorch lines under torch.compile in one of
  * its modes), the CUDA menu options that switch between them, how the choice is legalized, and the
- * torch.compile module.
+ * torch.compile module, and the dtypes the operator templates' kernels are written for.
  */
 import {
   TORCH_COMPILE_MODES,
@@ -11,7 +11,16 @@ import {
 } from '../kernelbench/torch-compile-candidate.js';
 import { nearestLegal } from './knobs.js';
 import type { KernelTemplate, KnobSpec, KnobValue, Knobs } from './template.js';
-import type { Operation } from '../../schedules/index.js';
+import { type Operation, SkbError } from '../../schedules/index.js';
+
+/** The dtypes the Triton operator templates' kernels load, accumulate in f32 and store. */
+const OPERATOR_DTYPES: readonly Operation['dtype'][] = ['f32', 'f16', 'bf16'];
+
+/** Refuses an operation whose dtype the `template` (its name in the message) has no kernel for. */
+export function requireOperatorDtype(op: Operation, template: string): void {
+  if (!OPERATOR_DTYPES.includes(op.dtype))
+    throw new SkbError('BAD_INPUT', `The Triton ${template} template takes f32, f16 or bf16, not ${op.dtype}`);
+}
 
 /** The `impl` knob: `library` names what the PyTorch lines call (cuBLAS, PyTorch's own kernels). */
 export function implKnob(library: string): KnobSpec {

@@ -29,10 +29,9 @@ import {
   implKnob,
   implementationFixedMoves,
   legalizeImplementation,
+  requireOperatorDtype,
 } from './triton-implementation.js';
 import type { TritonMatmulOptions } from './triton-matmul-template.js';
-
-const DTYPES = ['f32', 'f16', 'bf16'];
 
 /** The longest row (column) the "row" kernel holds in registers. */
 export const ROW_KERNEL_MAX = 16384;
@@ -54,8 +53,7 @@ const NUM_STAGES = [1, 2, 3];
 function tritonLayernormSpec(op: Operation): LayernormForm {
   if (op.kind !== 'layernorm')
     throw new SkbError('BAD_INPUT', `The Triton layernorm template generates layernorm kernels, not ${op.kind}`);
-  if (!DTYPES.includes(op.dtype))
-    throw new SkbError('BAD_INPUT', `The Triton layernorm template takes f32, f16 or bf16, not ${op.dtype}`);
+  requireOperatorDtype(op, 'layernorm');
   if (op.layout !== undefined && op.layout !== 'row')
     throw new SkbError(
       'BAD_INPUT',

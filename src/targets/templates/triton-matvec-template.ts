@@ -25,11 +25,11 @@ import {
   implKnob,
   implementationFixedMoves,
   legalizeImplementation,
+  requireOperatorDtype,
 } from './triton-implementation.js';
 import { type OperatorFrame, operatorModuleSource, operatorProblemSource } from './operator-module.js';
 import { type TritonMatmulOptions, budgetOf, multiprocessorsOf } from './triton-matmul-template.js';
 
-const DTYPES = ['f32', 'f16', 'bf16'];
 const LAYOUTS = ['n', 'row'];
 
 const BLOCK_M = [1, 2, 4, 8, 16, 32, 64];
@@ -54,8 +54,7 @@ function checkedDims(op: Operation): { M: number; K: number } {
       throw new SkbError('BAD_INPUT', `A matvec names its sizes M (rows of A) and K (length of x); ${d} is missing`);
   const extra = Object.keys(op.dims).filter((d) => d !== 'M' && d !== 'K');
   if (extra.length) throw new SkbError('BAD_INPUT', `A matvec has the sizes M and K only, not ${extra.join(', ')}`);
-  if (!DTYPES.includes(op.dtype))
-    throw new SkbError('BAD_INPUT', `The Triton matvec template takes f32, f16 or bf16, not ${op.dtype}`);
+  requireOperatorDtype(op, 'matvec');
   if (op.layout !== undefined && !LAYOUTS.includes(op.layout))
     throw new SkbError(
       'BAD_INPUT',

@@ -24,14 +24,13 @@ import {
   implKnob,
   implementationFixedMoves,
   legalizeImplementation,
+  requireOperatorDtype,
 } from './triton-implementation.js';
 import { type OperatorFrame, operatorModuleSource, operatorProblemSource } from './operator-module.js';
 import type { TritonMatmulOptions } from './triton-matmul-template.js';
 
 export const REDUCE_FUNCTIONS = ['sum', 'mean', 'max', 'min', 'argmax', 'argmin'] as const;
 export type ReduceFunction = (typeof REDUCE_FUNCTIONS)[number];
-
-const DTYPES = ['f32', 'f16', 'bf16'];
 
 /** The PyTorch call of each function; max / min return values only, as torch.amax / amin do. */
 const TORCH_CALLS: Record<ReduceFunction, string> = {
@@ -66,8 +65,7 @@ export function reduceSpec(op: Operation): ReduceSpec {
   const extra = Object.keys(op.dims).filter((d) => !['B', 'R', 'I'].includes(d));
   if (extra.length)
     throw new SkbError('BAD_INPUT', `A reduce operation has the sizes B, R and I only, not ${extra.join(', ')}`);
-  if (!DTYPES.includes(op.dtype))
-    throw new SkbError('BAD_INPUT', `The Triton reduce template takes f32, f16 or bf16, not ${op.dtype}`);
+  requireOperatorDtype(op, 'reduce');
   if (op.layout !== undefined && op.layout !== 'row')
     throw new SkbError('BAD_INPUT', `A reduce operation reads its input row-major (layout "row"), not "${op.layout}"`);
   if (op.epilogue.length)

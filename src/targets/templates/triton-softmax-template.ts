@@ -21,11 +21,10 @@ import {
   implKnob,
   implementationFixedMoves,
   legalizeImplementation,
+  requireOperatorDtype,
 } from './triton-implementation.js';
 import { type OperatorFrame, operatorModuleSource, operatorProblemSource } from './operator-module.js';
 import type { TritonMatmulOptions } from './triton-matmul-template.js';
-
-const DTYPES = ['f32', 'f16', 'bf16'];
 
 /** The largest row held in registers by the single-pass kernel (64 fp32 a thread at 8 warps). */
 export const SINGLE_PASS_MAX = 16384;
@@ -49,8 +48,7 @@ export function softmaxSpec(op: Operation): { M: number; N: number; log: boolean
   const extra = Object.keys(op.dims).filter((d) => d !== 'M' && d !== 'N');
   if (extra.length)
     throw new SkbError('BAD_INPUT', `A softmax operation has the sizes M and N only, not ${extra.join(', ')}`);
-  if (!DTYPES.includes(op.dtype))
-    throw new SkbError('BAD_INPUT', `The Triton softmax template takes f32, f16 or bf16, not ${op.dtype}`);
+  requireOperatorDtype(op, 'softmax');
   if (op.layout !== undefined && op.layout !== 'row')
     throw new SkbError('BAD_INPUT', `A softmax operation reads its input row-major (layout "row"), not "${op.layout}"`);
   if (op.epilogue.length) throw new SkbError('BAD_INPUT', 'A softmax operation has no epilogue');
