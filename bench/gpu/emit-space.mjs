@@ -4,7 +4,8 @@
 // --cc is the compute capability of the GPU the sweep runs on: the template sizes its shared-memory
 // tiles for it (sharedMemoryBudgetFor), exactly as the service does for a target with that GPU.
 // Outputs, beside this file:
-//   space.json   the bench cases: operation, legal values of every knob, the template's cold start
+//   space.json   the bench cases: operation (with its layout), input distribution, legal values of
+//                every knob, the template's cold start
 //                (its default Triton knobs) and every distinct legal configuration (tritonMatmulSpace)
 //   kernels/     the generated ModelNew source of one configuration per epilogue chain (the chain is
 //                compiled into the kernel's store); a file's kernel and skb_matmul launcher are the same
@@ -31,10 +32,36 @@ const SHAPES = [
   { label: 'small-512', kind: 'gemm', dims: { M: 512, N: 512, K: 512 } },
   { label: 'batched-16x1024', kind: 'batched_gemm', dims: { B: 16, M: 1024, N: 1024, K: 1024 } },
   { label: 'square-2048-bias-relu', kind: 'gemm', dims: { M: 2048, N: 2048, K: 2048 }, epilogue: ['bias', 'relu'] },
+  // KernelBench level-1 matmul problems 1, 8, 16 and 18 as they ship: inputs from torch.rand
+  // (uniform in [0, 1), so outputs are large and positive, unlike the normal draws above; the f32
+  // 3xTF32 path passes 1e-4 on them at every K), with their operand layouts read as strided views.
+  { label: 'kb1-square-4096', kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 }, inputs: 'uniform' },
+  { label: 'kb8-8205x5921x2949', kind: 'gemm', dims: { M: 8205, N: 5921, K: 2949 }, inputs: 'uniform' },
+  {
+    label: 'kb16-tn-2048x4096x8192',
+    kind: 'gemm',
+    dims: { M: 2048, N: 4096, K: 8192 },
+    layout: 'tn',
+    inputs: 'uniform',
+  },
+  {
+    label: 'kb18-tt-2048x4096x8192',
+    kind: 'gemm',
+    dims: { M: 2048, N: 4096, K: 8192 },
+    layout: 'tt',
+    inputs: 'uniform',
+  },
 ];
 const DTYPES = ['bf16', 'f32'];
 
-const op = (s, dtype) => ({ kind: s.kind, dims: s.dims, dtype, epilogue: s.epilogue ?? [], attrs: {} });
+const op = (s, dtype) => ({
+  kind: s.kind,
+  dims: s.dims,
+  dtype,
+  ...(s.layout ? { layout: s.layout } : {}),
+  epilogue: s.epilogue ?? [],
+  attrs: {},
+});
 // One kernel file per chain and dtype (bf16 rounds between steps): named by both, `plain` for no chain.
 const kernelFile = (o) => `kernels/${o.epilogue.length ? o.epilogue.join('-') : 'plain'}-${o.dtype}.py`;
 const kernels = new Map();
@@ -48,7 +75,8 @@ for (const dtype of DTYPES) {
     const configs = template.tritonMatmulSpace(o, options).map(({ impl: _i, ...k }) => k);
     const kernel = kernelFile(o);
     if (!kernels.has(kernel)) kernels.set(kernel, gen.generate(o, { ...cold, impl: 'triton' }));
-    cases.push({ label: `${s.label}-${dtype}`, shape: s.label, op: o, kernel, legal, cold, configs });
+    const inputs = s.inputs ?? 'normal';
+    cases.push({ label: `${s.label}-${dtype}`, shape: s.label, op: o, inputs, kernel, legal, cold, configs });
   }
 }
 await writeFile(

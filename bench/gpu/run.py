@@ -77,22 +77,24 @@ def launch_args(cfg):
 
 
 def compile_worker(jobs):
-    """Compiles configurations by launching them on a small problem (fills Triton's disk cache)."""
+    """Compiles configurations by launching them on a small problem (fills Triton's disk cache).
+    The small problem keeps the case's dims modulo 16 and its operand layout, so its strides and
+    sizes fall in the same Triton specialisation (divisibility by 16, unit strides) as the case's."""
     import torch
 
     failures = {}
-    for kernel, dtype, has_bias, batched, cfg in jobs:
+    for kernel, dtype, has_bias, batched, layout, residues, cfg in jobs:
         module = load_kernel_module(kernel)
         dt = getattr(torch, TORCH_DTYPE_NAMES[dtype])
-        shape_a, shape_b = ((2, 256, 256), (2, 256, 256)) if batched else ((256, 256), (256, 256))
-        a = torch.randn(shape_a, device="cuda", dtype=dt)
-        b = torch.randn(shape_b, device="cuda", dtype=dt)
-        bias = torch.randn(256, device="cuda", dtype=dt) if has_bias else None
+        small = {"B": 2, **{k: 256 + r for k, r in residues.items()}}
+        case = {"op": {"kind": "batched_gemm" if batched else "gemm", "dims": small, "dtype": dtype, "layout": layout,
+                       "epilogue": ["bias"] if has_bias else []}, "inputs": "normal"}
+        a, b, bias = make_problem(torch, case, seed=0)
         try:
             run_kernel(module, a, b, bias, cfg)
             torch.cuda.synchronize()
         except Exception as exc:  # noqa: BLE001 - a configuration that does not compile is a result
-            failures[config_key([kernel, dtype, has_bias, batched, cfg])] = f"{type(exc).__name__}: {str(exc)[:200]}"
+            failures[config_key([kernel, dtype, has_bias, batched, layout, residues, cfg])] = f"{type(exc).__name__}: {str(exc)[:200]}"
     return failures
 
 
@@ -100,7 +102,8 @@ def precompile(cases, workers):
     jobs = {}
     for case in cases:
         op = case["op"]
-        flags = (case["kernel"], op["dtype"], "bias" in op["epilogue"], op["kind"] == "batched_gemm")
+        residues = {k: op["dims"][k] % 16 for k in ("M", "N", "K")}
+        flags = (case["kernel"], op["dtype"], "bias" in op["epilogue"], op["kind"] == "batched_gemm", op.get("layout", "nn"), residues)
         for cfg in case["configs"]:
             jobs[config_key([*flags, cfg])] = (*flags, cfg)
     items = list(jobs.values())
@@ -114,17 +117,24 @@ def precompile(cases, workers):
 
 
 def make_problem(torch, case, seed):
+    """The case's operands on the GPU: normal or uniform draws (KernelBench's torch.rand), each
+    operand stored transposed where the layout says so ('tn': A, 'nt': B, 'tt': both) and passed
+    as the transposed view, as the template's ModelNew passes it."""
     op = case["op"]
     d = op["dims"]
     dt = getattr(torch, TORCH_DTYPE_NAMES[op["dtype"]])
     g = torch.Generator(device="cuda").manual_seed(seed)
-    if op["kind"] == "batched_gemm":
-        a = torch.randn((d["B"], d["M"], d["K"]), device="cuda", dtype=dt, generator=g)
-        b = torch.randn((d["B"], d["K"], d["N"]), device="cuda", dtype=dt, generator=g)
-    else:
-        a = torch.randn((d["M"], d["K"]), device="cuda", dtype=dt, generator=g)
-        b = torch.randn((d["K"], d["N"]), device="cuda", dtype=dt, generator=g)
-    bias = torch.randn(d["N"], device="cuda", dtype=dt, generator=g) if "bias" in op["epilogue"] else None
+    draw = torch.rand if case.get("inputs") == "uniform" else torch.randn
+    layout = op.get("layout", "nn")
+    batch = (d["B"],) if op["kind"] == "batched_gemm" else ()
+
+    def operand(rows, cols, transposed):
+        stored = draw((*batch, cols, rows) if transposed else (*batch, rows, cols), device="cuda", dtype=dt, generator=g)
+        return stored.transpose(-2, -1) if transposed else stored
+
+    a = operand(d["M"], d["K"], layout[0] == "t")
+    b = operand(d["K"], d["N"], layout[1] == "t")
+    bias = draw(d["N"], device="cuda", dtype=dt, generator=g) if "bias" in op["epilogue"] else None
     return a, b, bias
 
 
