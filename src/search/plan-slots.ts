@@ -257,7 +257,10 @@ function drawChoices(
   rng: Rng,
 ): { offered: MenuOption[]; forced: ForcedStep | undefined; invent: boolean } {
   const { config, menu } = ctx;
-  const { options, parent, planIndex } = slot;
+  const { parent, planIndex } = slot;
+  // A planner that can act on only some options draws from those (all of them if it names none).
+  const applicable = ctx.planner.applicableOptions?.(ctx.task, slot.options) ?? slot.options;
+  const options = applicable.length > 0 ? applicable : slot.options;
   // Every option takes its draw (so the draws after it do not depend on which options are
   // never dropped); a never-dropped option stays whatever it drew.
   const dropped = options.filter((o) => rng.next() < config.menuKeep || o.neverDropped === true);

@@ -312,6 +312,11 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
       return { code: b.template.generate(b.op, knobs), params: { knobs } };
     },
 
+    applicableOptions(task: PlanningTask, options: MenuOption[]): MenuOption[] {
+      const b = bound(task.operation);
+      return options.filter((o) => movableKnobs(b, o.id).length > 0);
+    },
+
     async propose(request: ProposeRequest): Promise<PlannerOutcome<Plan>> {
       const b = bound(request.task.operation);
       const parent = parentKnobs(b, request.parent.params);

@@ -13,6 +13,7 @@ import {
 } from '../../src/schedules/index.js';
 import { keepFactorFor, runBeamSearch, type BeamSearchSink } from '../../src/search/beam-search.js';
 import { CPU_MENU } from '../../src/search/menus/cpu-menu.js';
+import { CUDA_MENU } from '../../src/search/menus/cuda-menu.js';
 import type { Menu } from '../../src/search/menus/menu.js';
 import type { Planner } from '../../src/search/planner.js';
 import { createTemplatePlanner } from '../../src/search/template-planner.js';
@@ -21,6 +22,10 @@ import { entryPointFor } from '../../src/targets/c/entry-points.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
 import type { Knobs } from '../../src/targets/index.js';
 import { templateFor } from '../../src/targets/templates/index.js';
+import {
+  createTritonMatmulTemplate,
+  tritonMatmulOptionsFor,
+} from '../../src/targets/templates/triton-matmul-template.js';
 import type { CandidateResult } from '../../src/targets/toolchain.js';
 import { GEMM, GEMM_REPLIES, createScriptedPlanner, type ScriptedReply } from '../support/scripted-planner.js';
 import { toyGemmTemplate } from './template-planner-toy-template.js';
@@ -376,6 +381,34 @@ describe('cost model and reproducibility', () => {
       const all = [...whole.stored.slice(0, cut), ...resumed.stored];
       const strip = (cs: CandidateRecord[]) => tree(cs.map((c) => ({ ...c, admitted: false })));
       expect(strip(all)).toEqual(strip(whole.stored));
+    }
+  });
+
+  it('spends no sample on a dropout menu the template cannot act on', async () => {
+    // The CUDA menu has about thirty options and the Triton matmul template acts on a dozen of
+    // them; on an H100 two of a 16-sample search's samples drew only the others and failed with
+    // "no menu option of this sample applies", which the budget counted.
+    const triton = createTritonMatmulTemplate(
+      'gemm',
+      tritonMatmulOptionsFor({ computeCapability: '9.0', smCount: 132 }),
+    );
+    const gpuPlanner = createTemplatePlanner({ templates: (kind) => (kind === 'gemm' ? triton : null) });
+    const operation = parseOperation({ kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 }, dtype: 'f32' });
+    const gpuTask = { operation, hardware: 'NVIDIA H100', contract: '' };
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const result = await runBeamSearch({
+        searchId: `menu-${seed}`,
+        task: gpuTask,
+        config: SearchConfigSchema.parse({ budget: 16, seed }),
+        menu: CUDA_MENU,
+        planner: gpuPlanner,
+        baseline: gpuPlanner.baseline(gpuTask),
+        evaluate: fakeEvaluate,
+        sink: collectingSink(),
+      });
+      expect(result.samplesUsed).toBe(16);
+      const failed = result.candidates.filter((c) => c.errorKind === 'planner');
+      expect(failed.map((c) => `seed ${seed}, sample ${c.sample}: ${c.output}`)).toEqual([]);
     }
   });
 });
