@@ -108,6 +108,7 @@ export function randomMove(
 ): Knobs | null {
   const names = movableKnobs(b, optionId);
   if (names.length === 0) return null;
+  const base = moveBase(b, parent);
   const fixed = b.template.fixedMoves?.[optionId];
   if (fixed) {
     const moved = legalize(b, { ...parent, ...fixed(b.op, parent) }, parent);
@@ -118,7 +119,7 @@ export function randomMove(
   for (let attempt = 0; attempt < RANDOM_ATTEMPTS; attempt++) {
     const name = names[rng.int(names.length)]!;
     const values = b.legal.get(name)!;
-    const at = nearestIndex(values, parent[name]);
+    const at = nearestIndex(values, base[name]);
     let next: number;
     if (rng.next() < jumpProbability) {
       next = rng.int(values.length - 1);
@@ -127,19 +128,24 @@ export function randomMove(
       const neighbours = [at - 1, at + 1].filter((i) => i >= 0 && i < values.length);
       next = neighbours[rng.int(neighbours.length)]!;
     }
-    const moved = legalize(b, { ...parent, [name]: values[next]! }, parent);
+    const moved = legalize(b, { ...base, [name]: values[next]! }, parent);
     if (accept(moved)) return moved;
   }
   // The template may fold many values back onto the parent's (combination rules), and the
   // search may have measured the rest already; scan in order.
   for (const name of names) {
     for (const value of b.legal.get(name)!) {
-      if (value === parent[name]) continue;
-      const moved = legalize(b, { ...parent, [name]: value }, parent);
+      if (value === base[name]) continue;
+      const moved = legalize(b, { ...base, [name]: value }, parent);
       if (accept(moved)) return moved;
     }
   }
   return null;
+}
+
+/** Where single-knob moves from `parent` start: the template's move base, else the parent. */
+function moveBase(b: Bound, parent: Knobs): Knobs {
+  return b.template.moveBase?.(b.op, parent) ?? parent;
 }
 
 /** One legal move and the menu option it realizes. */
@@ -173,9 +179,10 @@ export function allMoves(b: Bound, parent: Knobs, optionIds: readonly string[], 
       continue;
     }
     for (const knobs of compositeMoves(b, parent, optionId)) add(optionId, knobs);
+    const base = moveBase(b, parent);
     for (const name of names) {
       for (const value of b.legal.get(name)!) {
-        if (value !== parent[name]) add(optionId, legalize(b, { ...parent, [name]: value }, parent));
+        if (value !== base[name]) add(optionId, legalize(b, { ...base, [name]: value }, parent));
       }
     }
   }

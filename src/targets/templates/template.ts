@@ -57,6 +57,13 @@ export interface KernelTemplate<K extends string = string> {
    */
   composites?: Partial<Record<string, (op: Operation) => Knobs[]>>;
   /**
+   * Where a single-knob move from `parent` starts (default: the parent itself). A template whose
+   * baseline calls a library keeps its own knobs at defaults that need not be a good kernel; a
+   * knob moved from there would measure the defaults with one change. The Triton matmul template
+   * starts such a move at its first start sized for the shape instead.
+   */
+  moveBase?: (op: Operation, parent: Knobs) => Knobs;
+  /**
    * Re-fits knobs a seed schedule chose for the operation `from` to the operation `to`, beyond
    * snapping each to a legal value (which `legalize` does): what made them right at the old sizes
    * kept at the new ones. Optional; the result is legalized for `to` afterwards.

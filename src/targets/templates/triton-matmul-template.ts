@@ -525,6 +525,9 @@ export function createTritonMatmulTemplate(
         parent.impl === 'triton' ? { impl: 'triton' } : (startsOf(op, options)[0] ?? { impl: 'triton' }),
     },
     composites: { 'cuda.shared_tile': (op) => startsOf(op, options) },
+    // A knob moved from the library starts at the first start too: from the defaults, an f32
+    // move measured the spilling 128x128x64 four-warp kernel with one change (5x cuBLAS's time).
+    moveBase: (op, parent) => (parent.impl === 'triton' ? parent : (startsOf(op, options)[0] ?? parent)),
     ...(sms !== undefined
       ? { refit: (from: Operation, to: Operation, knobs: Knobs) => refitTiles(from, to, knobs, sms) }
       : {}),

@@ -17,7 +17,7 @@ import {
 } from '../../../src/schedules/index.js';
 import { CPU_MENU } from '../../../src/search/menus/cpu-menu.js';
 import { CUDA_MENU } from '../../../src/search/menus/cuda-menu.js';
-import type { CandidateView, ForcedStep, PlanningTask } from '../../../src/search/planner.js';
+import type { CandidateView, ForcedStep, Planner, PlanningTask } from '../../../src/search/planner.js';
 import { createRng } from '../../../src/search/rng.js';
 import { createTemplatePlanner } from '../../../src/search/template-planner.js';
 import { createKernelBenchToolchain } from '../../../src/targets/kernelbench/kernelbench-toolchain.js';
@@ -236,6 +236,23 @@ describe('Triton matmul template in the template planner', () => {
     lineage: [],
     params: { knobs },
   });
+  /** The knobs of `sized`'s move of one option from the cuBLAS baseline of `op`, drawn with `seed`. */
+  const moveFromBaseline = async (sized: Planner, op: Operation, optionId: string, seed: number): Promise<Knobs> => {
+    const t: PlanningTask = { operation: op, hardware: 'NVIDIA H200', contract: '' };
+    const out = await sized.propose({
+      task: t,
+      parent: view(sized.baseline(t).params!.knobs as Knobs),
+      iteration: 1,
+      iterations: 4,
+      phase: 'optimize',
+      menu: CUDA_MENU.options.filter((o) => o.id === optionId),
+      invent: false,
+      rules: [],
+      rng: createRng(seed),
+    });
+    if (!out.ok) throw new Error(out.error);
+    return (out.value.params as { knobs: Knobs }).knobs;
+  };
 
   it('proposes CUDA menu moves from the cuBLAS baseline and implements them as Triton kernels', async () => {
     const base = planner.baseline(task);
@@ -304,22 +321,7 @@ describe('Triton matmul template in the template planner', () => {
   it('enters Triton at a start sized for the shape and dtype path, not at the defaults', async () => {
     const h200 = createTritonMatmulTemplate('gemm', tritonMatmulOptionsFor({ computeCapability: '9.0', smCount: 132 }));
     const sized = createTemplatePlanner({ templates: (kind) => (kind === 'gemm' ? h200 : null) });
-    const into = async (op: Operation): Promise<Knobs> => {
-      const t: PlanningTask = { operation: op, hardware: 'NVIDIA H200', contract: '' };
-      const out = await sized.propose({
-        task: t,
-        parent: view(sized.baseline(t).params!.knobs as Knobs),
-        iteration: 1,
-        iterations: 4,
-        phase: 'optimize',
-        menu: CUDA_MENU.options.filter((o) => o.id === 'cuda.triton'),
-        invent: false,
-        rules: [],
-        rng: createRng(1),
-      });
-      if (!out.ok) throw new Error(out.error);
-      return (out.value.params as { knobs: Knobs }).knobs;
-    };
+    const into = (op: Operation): Promise<Knobs> => moveFromBaseline(sized, op, 'cuda.triton', 1);
     const f32 = (M: number, N: number, K: number) => parseOperation({ kind: 'gemm', dims: { M, N, K }, dtype: 'f32' });
     const bf16 = (M: number, N: number, K: number) =>
       parseOperation({ kind: 'gemm', dims: { M, N, K }, dtype: 'bf16' });
@@ -344,6 +346,23 @@ describe('Triton matmul template in the template planner', () => {
     for (const k of starts) {
       expect(h200.legalize(small, k)).toEqual(k);
       expect(k).toMatchObject({ impl: 'triton', precision: 'native' });
+    }
+  });
+
+  it('moves a knob out of cuBLAS from the first start, not from the defaults', async () => {
+    const h200 = createTritonMatmulTemplate('gemm', tritonMatmulOptionsFor({ computeCapability: '9.0', smCount: 132 }));
+    const sized = createTemplatePlanner({ templates: (kind) => (kind === 'gemm' ? h200 : null) });
+    const f32Op = parseOperation({ kind: 'gemm', dims: { M: 4096, N: 4096, K: 4096 }, dtype: 'f32' });
+    const [start] = h200.composites!['cuda.shared_tile']!(f32Op);
+    // On an H100 the single-knob moves of a cold search's first iteration measured the spilling
+    // 128x128x64 four-warp f32 kernel with one knob changed, at 3 to 6 times cuBLAS's time.
+    for (const [optionId, knob] of [
+      ['cuda.l2_locality', 'group_m'],
+      ['cuda.double_buffer', 'num_stages'],
+    ] as const) {
+      const knobs = await moveFromBaseline(sized, f32Op, optionId, 3);
+      expect(knobs[knob]).not.toBe(start![knob]);
+      expect({ ...knobs, [knob]: start![knob] }).toEqual(start);
     }
   });
 
