@@ -506,10 +506,6 @@ export function createTritonMatmulTemplate(
 ): KernelTemplate<TritonMatmulKind> {
   budgetOf(options);
   const sms = multiprocessorsOf(options);
-  // Into Triton from the library or a compiled kernel: the first start sized for this shape, not
-  // the defaults (which only say what "every Triton knob untouched" is).
-  const intoTriton = (op: Operation, parent: Knobs): Knobs =>
-    parent.impl === 'triton' ? { impl: 'triton' } : (startsOf(op, options)[0] ?? { impl: 'triton' });
   return {
     kind,
     knobs: TRITON_MATMUL_KNOBS,
@@ -523,12 +519,15 @@ export function createTritonMatmulTemplate(
     moves: TRITON_MATMUL_MOVES,
     fixedMoves: {
       ...implementationFixedMoves((op) => tritonMatmulBaseline(op, options)),
-      'cuda.triton': intoTriton,
+      // Into Triton from the library or a compiled kernel: the first start sized for this shape,
+      // not the defaults (which only say what "every Triton knob untouched" is).
+      'cuda.triton': (op, parent) =>
+        parent.impl === 'triton' ? { impl: 'triton' } : (startsOf(op, options)[0] ?? { impl: 'triton' }),
     },
     composites: { 'cuda.shared_tile': (op) => startsOf(op, options) },
-    // A knob moved from the library starts there too: from the defaults, an f32 move measured
-    // the spilling 128x128x64 four-warp kernel with one change (5x cuBLAS's time).
-    moveBase: (op, parent) => ({ ...parent, ...intoTriton(op, parent) }),
+    // A knob moved from the library starts at the first start too: from the defaults, an f32
+    // move measured the spilling 128x128x64 four-warp kernel with one change (5x cuBLAS's time).
+    moveBase: (op, parent) => (parent.impl === 'triton' ? parent : (startsOf(op, options)[0] ?? parent)),
     ...(sms !== undefined
       ? { refit: (from: Operation, to: Operation, knobs: Knobs) => refitTiles(from, to, knobs, sms) }
       : {}),
