@@ -257,14 +257,18 @@ function drawChoices(
   rng: Rng,
 ): { offered: MenuOption[]; forced: ForcedStep | undefined; invent: boolean } {
   const { config, menu } = ctx;
-  const { parent, planIndex } = slot;
-  // A planner that can act on only some options draws from those (all of them if it names none).
-  const applicable = ctx.planner.applicableOptions?.(ctx.task, slot.options) ?? slot.options;
-  const options = applicable.length > 0 ? applicable : slot.options;
+  const { options, parent, planIndex } = slot;
   // Every option takes its draw (so the draws after it do not depend on which options are
   // never dropped); a never-dropped option stays whatever it drew.
   const dropped = options.filter((o) => rng.next() < config.menuKeep || o.neverDropped === true);
-  const sampleMenu = dropped.length ? dropped : [options[rng.int(options.length)]!];
+  const drawn = dropped.length ? dropped : [options[rng.int(options.length)]!];
+  // A planner that can act on only some options keeps those of the draw, and a draw with none of
+  // them takes one it can act on (one more draw, only there), so no sample is spent on a menu the
+  // planner can do nothing with and every other draw stays as it was.
+  const applicable = ctx.planner.applicableOptions?.(ctx.task, options) ?? [];
+  const kept = drawn.filter((o) => applicable.includes(o));
+  const sampleMenu =
+    applicable.length === 0 ? drawn : kept.length > 0 ? kept : [applicable[rng.int(applicable.length)]!];
   const forced =
     slot.phase === 'optimize'
       ? ctx.seeds?.forcedStep({
