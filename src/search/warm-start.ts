@@ -31,6 +31,16 @@ export interface SeedSchedule {
   operation: Operation;
 }
 
+/**
+ * Whether a seed's step made the seed faster where it was measured. A guided slot spends one
+ * sample of the budget on one step, so it follows only the steps that paid off there (a move to
+ * torch.compile that tied with cuBLAS before the Triton kernel that won, say); the whole replay
+ * still carries every step.
+ */
+function paidOff(step: Step): boolean {
+  return step.latencyAfterMs < step.latencyBeforeMs;
+}
+
 /** Retrieves the seeds of a search (always within the target's hardware family) and names their reuse records. */
 export async function chooseSeeds(
   kb: Pick<KnowledgeBase, 'similar'>,
@@ -92,7 +102,8 @@ export function createSeedPlan(input: {
   const byId = new Map(seeds.map((s) => [s.scheduleId, s]));
   const guided = Math.round(input.guidedShare * input.plansPerCandidate);
   const nextOnMenu = (seed: SeedSchedule, from: number): ForcedStep | undefined => {
-    for (let i = from; i < seed.steps.length; i++) if (onMenu.has(seed.steps[i]!.optionId)) return forcedStep(seed, i);
+    for (let i = from; i < seed.steps.length; i++)
+      if (onMenu.has(seed.steps[i]!.optionId) && paidOff(seed.steps[i]!)) return forcedStep(seed, i);
     return undefined;
   };
   return {
