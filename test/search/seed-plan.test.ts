@@ -36,12 +36,13 @@ const view = (lineage: string[]): CandidateView => ({
   lineage: lineage.map((optionId) => ({ optionId, plan: optionId })),
 });
 
-function hook() {
+/** The hook of a warm search with one seed, every slot guided, every seed option on the menu. */
+function hook(one: SeedSchedule = seed) {
   return createSeedPlan({
-    seeds: [seed],
+    seeds: [one],
     guidedShare: 1,
     plansPerCandidate: 2,
-    menuOptionIds: seed.steps.map((s) => s.optionId),
+    menuOptionIds: one.steps.map((s) => s.optionId),
   });
 }
 
@@ -74,12 +75,7 @@ describe('guided plan slots of a warm search', () => {
 
   it('leave a seed none of whose steps paid off to its replay: the baseline explores', () => {
     const flat: SeedSchedule = { ...seed, steps: [step('cuda.torch_compile', 2.0, 2.0)] };
-    const plan = createSeedPlan({
-      seeds: [flat],
-      guidedShare: 1,
-      plansPerCandidate: 2,
-      menuOptionIds: ['cuda.torch_compile'],
-    });
+    const plan = hook(flat);
     const forced = plan.forcedStep({
       iteration: 1,
       parent: view([]),
