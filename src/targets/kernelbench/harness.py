@@ -253,6 +253,18 @@ def copy_matching_state(torch, reference, candidate):
     return copied
 
 
+# Elements per piece of an output compared at a time: the comparison's temporaries (differences,
+# ratios, float copies of half outputs) stay at a few pieces' worth, so an output of 7 GB is checked
+# beside its reference, the candidate's and the inputs without running the GPU out of memory.
+COMPARE_CHUNK = 1 << 26
+
+
+def pieces(tensor):
+    """The tensor's elements in order, as 1-D slices of at most COMPARE_CHUNK (a copy only if it is not contiguous)."""
+    flat = tensor.detach().reshape(-1)
+    return [flat[i : i + COMPARE_CHUNK] for i in range(0, flat.numel(), COMPARE_CHUNK)]
+
+
 def compare(torch, ref_out, new_out):
     """One trial's verdict: shapes, dtypes and allclose with KernelBench's tolerance per output."""
     refs = flatten_outputs(torch, ref_out)
@@ -271,28 +283,38 @@ def compare(torch, ref_out, new_out):
             trial.update(passed=False, problem=f"output {i} has dtype {str(n.dtype).replace('torch.', '')}; the reference has {str(r.dtype).replace('torch.', '')}")
             return trial
         tol = tolerance_for(torch, r.dtype)
-        rf = r.detach().float()
-        nf = n.detach().float()
-        if not torch.isfinite(nf).all() and torch.isfinite(rf).all():
-            trial["problem"] = f"output {i} holds NaN or Inf where the reference is finite"
-        close = torch.isclose(nf, rf, rtol=tol, atol=tol)
-        diff = (nf - rf).abs()
-        diff = torch.nan_to_num(diff, nan=math.inf)
-        # Relative to |ref|, floored at the tolerance so that zeros in the reference do not explode it.
-        rel = diff / rf.abs().clamp_min(tol)
-        # Against the bound isclose applies (atol + rtol |ref|): 1 is at the tolerance, the schedule's evidence.
-        ratio = diff / (tol + tol * rf.abs())
-        if diff.numel():
+        output_close = True
+        new_finite = True
+        ref_finite = True
+        ref_sq = 0.0
+        err_sq = 0.0
+        for r_piece, n_piece in zip(pieces(r), pieces(n)):
+            rf = r_piece.float()
+            nf = n_piece.float()
+            new_finite = new_finite and bool(torch.isfinite(nf).all())
+            ref_finite = ref_finite and bool(torch.isfinite(rf).all())
+            close = torch.isclose(nf, rf, rtol=tol, atol=tol)
+            output_close = output_close and bool(close.all())
+            mismatched += int((~close).sum())
+            total += close.numel()
+            del close
+            diff = torch.nan_to_num((nf - rf).abs(), nan=math.inf)
             trial["maxAbsDiff"] = max(trial["maxAbsDiff"], float(diff.max()))
-            trial["maxRelDiff"] = max(trial["maxRelDiff"], float(rel.max()))
-            trial["maxErrRatio"] = max(trial["maxErrRatio"], float(ratio.max()))
-        mismatched += int((~close).sum())
-        total += close.numel()
-        if not bool(close.all()):
+            ref_abs = rf.abs()
+            # Relative to |ref|, floored at the tolerance so that zeros in the reference do not explode it.
+            trial["maxRelDiff"] = max(trial["maxRelDiff"], float((diff / ref_abs.clamp_min(tol)).max()))
+            # Against the bound isclose applies (atol + rtol |ref|): 1 is at the tolerance, the schedule's evidence.
+            trial["maxErrRatio"] = max(trial["maxErrRatio"], float((diff / (tol + tol * ref_abs)).max()))
+            del diff, ref_abs
+            ref_sq += float(torch.linalg.vector_norm(rf)) ** 2
+            err_sq += float(torch.linalg.vector_norm(nf - rf)) ** 2
+        if not new_finite and ref_finite:
+            trial["problem"] = f"output {i} holds NaN or Inf where the reference is finite"
+        if not output_close:
             trial["passed"] = False
-        ref_norm = float(torch.linalg.vector_norm(rf))
+        ref_norm = math.sqrt(ref_sq)
         if trial["passed"] and ref_norm > 0 and math.isfinite(ref_norm):
-            rel_l2 = float(torch.linalg.vector_norm(nf - rf)) / ref_norm
+            rel_l2 = math.sqrt(err_sq) / ref_norm
             bound = norm_tolerance_for(torch, r.dtype)
             if not rel_l2 <= bound:
                 trial.update(
@@ -448,7 +470,10 @@ def evaluate(args, result):
             correctness["mismatchFraction"] = max(correctness["mismatchFraction"], trial["mismatchFraction"])
             if trial["passed"]:
                 correctness["passed"] += 1
-            del ref_out, new_out
+            # Only one trial's tensors are alive at a time: a problem of 7 GB inputs keeps 7 GB, not
+            # the first trial's besides (the next inputs are made after these are gone).
+            del ref_out, new_out, inputs
+            first_inputs = first_ref = None
     except BaseException as exc:  # noqa: BLE001
         raise candidate_failure(exc, "correctness")
     for key in ("maxAbsDiff", "maxRelDiff", "maxErrRatio"):
@@ -473,6 +498,7 @@ def evaluate(args, result):
         result["timing"] = timing
         restore_precision(torch, precision)
         timing["candidate"] = time_model(torch, model_new, timing_inputs, args.warmup, args.iters, flush_buffer, args.warmup_ms)
+        del timing_inputs
     except BaseException as exc:  # noqa: BLE001
         raise candidate_failure(exc, "timing")
     if not args.skip_reference_timing:
