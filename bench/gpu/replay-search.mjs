@@ -41,6 +41,8 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'bench/out/gpu-replay.json' },
     only: { type: 'string', default: '' },
     baseline: { type: 'string', default: 'triton' },
+    // The service's default is 2 implementations per plan; 1 keeps the figures of earlier runs comparable.
+    impls: { type: 'string', default: '1' },
     report: { type: 'string' },
   },
 });
@@ -225,7 +227,7 @@ const searchConfig = {
   planner: 'template',
   beamWidth: 2,
   plansPerCandidate: 2,
-  implementationsPerPlan: 1,
+  implementationsPerPlan: Number(values.impls),
   iterations: 100,
   timing: { warmup: 1, runs: 1 },
 };
@@ -283,6 +285,17 @@ function curveOf(detail) {
   }
   for (let i = 1; i < curve.length; i++) curve[i] ??= curve[i - 1];
   return curve;
+}
+
+/** Samples that measured nothing, counted by cause (numbers in the message folded, so causes group). */
+function failuresOf(detail) {
+  const counts = {};
+  for (const c of detail.candidates) {
+    if (c.latencyMs !== null || !c.errorKind) continue;
+    const cause = `${c.errorKind}: ${c.output}`.replace(/\d+(\.\d+)?/g, 'N').slice(0, 120);
+    counts[cause] = (counts[cause] ?? 0) + 1;
+  }
+  return counts;
 }
 
 function summary(curve, best) {
@@ -349,7 +362,12 @@ try {
             warmStart: { enabled: mode === 'warm' },
           });
           const s = summary(curveOf(detail), best);
-          row[mode].push({ seed, ...s, seeds: done.seeds.map((x) => `${x.tier}:${x.outcome}`) });
+          row[mode].push({
+            seed,
+            ...s,
+            seeds: done.seeds.map((x) => `${x.tier}:${x.outcome}`),
+            failed: failuresOf(detail),
+          });
         } finally {
           await svc.close();
         }

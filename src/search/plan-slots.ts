@@ -94,9 +94,9 @@ type Attempt = Omit<SampleFields, 'code' | 'correct' | 'latencyMs' | 'errorKind'
 
 /** Plans, implements and evaluates one plan slot of the current iteration. */
 export async function runPlanSlot(ctx: SlotContext, state: SearchState, slot: PlanSlot): Promise<CandidateRecord[]> {
-  const { config, menu, planner, signal } = ctx;
+  const { signal } = ctx;
   const { parent, samples } = slot;
-  const rng = createRng(deriveSeed(config.seed, state.iteration, parent.record.sample, slot.planIndex));
+  const rng = createRng(deriveSeed(ctx.config.seed, state.iteration, parent.record.sample, slot.planIndex));
   const { offered, forced, invent } = drawChoices(ctx, state, slot, rng);
   const base = {
     parentId: parent.record.id,
@@ -119,45 +119,39 @@ export async function runPlanSlot(ctx: SlotContext, state: SearchState, slot: Pl
         error,
       ),
     );
-  const abortable = signal ? { signal } : {};
+  // Codes of this slot's implementations so far count as tried: a further plan must not repeat them.
+  const pending = new Set<string>();
+  const triedHere = (code: string): boolean => pending.has(code) || tried(state, code);
 
-  const proposed = await planner.propose({
-    task: ctx.task,
-    parent: parent.view,
-    iteration: state.iteration,
-    iterations: config.iterations,
-    phase: slot.phase,
-    menu: offered,
-    invent,
-    ...(forced ? { forced } : {}),
-    rules: menu.rules,
-    rng: rng.fork(),
-    tried: (code) => tried(state, code),
-    ...(state.evidence ? { evidence: state.evidence } : {}),
-    ...abortable,
-  });
-  signal?.throwIfAborted();
-  if (!proposed.ok) return failAll(null, proposed.error, null);
-  const plan = proposed.value;
-  const refusal = refusalOf(plan, offered, invent);
-  if (refusal) return failAll(plan, refusal, plan.model ?? null);
+  const first = await planAndImplement(ctx, state, slot, { offered, forced, invent, rng, tried: triedHere });
+  if (!first.ok) return failAll(first.plan, first.error, first.model);
+  const parts: PlannedPart[] = [first];
+  for (const impl of first.impls) pending.add(impl.code);
+  // A plan can have fewer distinct implementations than the slot has samples (a switch into the
+  // library has exactly one): a further plan of another applicable option of the iteration's menu
+  // takes the samples left, so none of the budget is spent on an implementation that does not exist.
+  const usedOptions = new Set([first.plan.optionId]);
+  let filled = first.impls.length;
+  while (filled < samples.length) {
+    const rest = applicableTo(ctx, parent, slot.options).filter((o) => !usedOptions.has(o.id));
+    if (rest.length === 0) break;
+    const next = await planAndImplement(
+      ctx,
+      state,
+      { ...slot, samples: samples.slice(filled) },
+      { offered: rest, forced: undefined, invent: false, rng: rng.fork(), tried: triedHere },
+    );
+    if (!next.ok) break;
+    usedOptions.add(next.plan.optionId);
+    for (const impl of next.impls) pending.add(impl.code);
+    parts.push(next);
+    filled += next.impls.length;
+  }
 
-  const withForced: Plan = forced ? { ...plan, forced } : plan;
-  const implemented = await planner.implement({
-    task: ctx.task,
-    parent: parent.view,
-    plan: withForced,
-    count: samples.length,
-    rules: menu.rules,
-    rng: rng.fork(),
-    tried: (code) => tried(state, code),
-    ...(state.evidence ? { evidence: state.evidence } : {}),
-    ...abortable,
-  });
-  signal?.throwIfAborted();
-  if (!implemented.ok) return failAll(withForced, implemented.error, plan.model ?? null);
-  const impls: Array<Implementation | undefined> = samples.map((_, i) => implemented.value[i]);
-  const runnable = impls.filter((impl): impl is Implementation => impl !== undefined && impl.code.trim() !== '');
+  const bySample = parts.flatMap((part) =>
+    part.impls.map((impl) => ({ part, impl: impl as Implementation | undefined })),
+  );
+  const runnable = bySample.flatMap(({ impl }) => (impl && impl.code.trim() !== '' ? [impl] : []));
   const results = runnable.length
     ? await ctx.evaluate(
         runnable.map((impl) => impl.code),
@@ -167,29 +161,90 @@ export async function runPlanSlot(ctx: SlotContext, state: SearchState, slot: Pl
     : [];
   if (results.length !== runnable.length)
     throw new SkbError('INTERNAL', `The target returned ${results.length} results for ${runnable.length} candidates`);
+  const returned = bySample.length;
   let next = 0;
   return samples.map((sample, i) => {
-    const impl = impls[i];
+    const { part, impl } = bySample[i] ?? { part: parts[parts.length - 1]!, impl: undefined };
     const attempt = {
       ...base,
+      ...(part === first ? {} : { forcedFrom: null }),
       sample,
-      optionId: plan.optionId,
-      optionLabel: plan.optionLabel,
-      plan: impl?.plan ?? plan.text,
-      model: impl?.model ?? plan.model ?? null,
+      optionId: part.plan.optionId,
+      optionLabel: part.plan.optionLabel,
+      plan: impl?.plan ?? part.plan.text,
+      model: impl?.model ?? part.plan.model ?? null,
     };
     if (!impl || impl.code.trim() === '') {
       const error = impl
         ? 'the implementation is empty'
-        : `the planner returned ${implemented.value.length} of ${samples.length} implementations`;
-      return failedSample(state, { ...attempt, params: plan.params ?? null, code: impl?.code ?? '' }, error);
+        : `the planner returned ${returned} of ${samples.length} implementations`;
+      return failedSample(state, { ...attempt, params: part.plan.params ?? null, code: impl?.code ?? '' }, error);
     }
     return measuredSample(
       state,
-      { ...attempt, params: impl.params ?? plan.params ?? null, code: impl.code },
+      { ...attempt, params: impl.params ?? part.plan.params ?? null, code: impl.code },
       results[next++]!,
     );
   });
+}
+
+/** One plan of a slot and its implementations (at most one per sample it was asked for). */
+interface PlannedPart {
+  ok: true;
+  plan: Plan;
+  impls: Implementation[];
+}
+
+/** Asks the planner for one plan on `choices.offered` and for implementations of it, one per sample of `slot`. */
+async function planAndImplement(
+  ctx: SlotContext,
+  state: SearchState,
+  slot: PlanSlot,
+  choices: {
+    offered: MenuOption[];
+    forced: ForcedStep | undefined;
+    invent: boolean;
+    rng: Rng;
+    tried: (code: string) => boolean;
+  },
+): Promise<PlannedPart | { ok: false; plan: Plan | null; error: string; model: string | null }> {
+  const { config, menu, planner, signal } = ctx;
+  const { offered, forced, invent, rng } = choices;
+  const abortable = signal ? { signal } : {};
+  const common = {
+    task: ctx.task,
+    parent: slot.parent.view,
+    rules: menu.rules,
+    tried: choices.tried,
+    ...(state.evidence ? { evidence: state.evidence } : {}),
+    ...abortable,
+  };
+  const proposed = await planner.propose({
+    ...common,
+    iteration: state.iteration,
+    iterations: config.iterations,
+    phase: slot.phase,
+    menu: offered,
+    invent,
+    ...(forced ? { forced } : {}),
+    rng: rng.fork(),
+  });
+  signal?.throwIfAborted();
+  if (!proposed.ok) return { ok: false, plan: null, error: proposed.error, model: null };
+  const plan = proposed.value;
+  const refusal = refusalOf(plan, offered, invent);
+  if (refusal) return { ok: false, plan, error: refusal, model: plan.model ?? null };
+
+  const withForced: Plan = forced ? { ...plan, forced } : plan;
+  const implemented = await planner.implement({
+    ...common,
+    plan: withForced,
+    count: slot.samples.length,
+    rng: rng.fork(),
+  });
+  signal?.throwIfAborted();
+  if (!implemented.ok) return { ok: false, plan: withForced, error: implemented.error, model: plan.model ?? null };
+  return { ok: true, plan, impls: implemented.value.slice(0, slot.samples.length) };
 }
 
 /** Replays a seed's whole sequence on `parent` in one planner call: one sample. */
@@ -246,6 +301,11 @@ export async function runReplaySlot(
   ];
 }
 
+/** The options of `options` the planner can act on from `parent` (all of them for a planner that does not say). */
+function applicableTo(ctx: SlotContext, parent: BeamNode, options: MenuOption[]): MenuOption[] {
+  return ctx.planner.applicableOptions?.(ctx.task, options, parent.view) ?? options;
+}
+
 /**
  * The slot's draws, in this order from its generator: the dropout menu (never empty), the seed
  * step it follows (optimize iterations, with warm start), and whether it invents an option.
@@ -265,7 +325,7 @@ function drawChoices(
   // A planner that can act on only some options keeps those of the draw, and a draw with none of
   // them takes one it can act on (one more draw, only there), so no sample is spent on a menu the
   // planner can do nothing with and every other draw stays as it was.
-  const applicable = ctx.planner.applicableOptions?.(ctx.task, options) ?? [];
+  const applicable = applicableTo(ctx, parent, options);
   const kept = drawn.filter((o) => applicable.includes(o));
   const sampleMenu =
     applicable.length === 0 ? drawn : kept.length > 0 ? kept : [applicable[rng.int(applicable.length)]!];

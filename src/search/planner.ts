@@ -152,11 +152,11 @@ export interface Planner {
   /** The root candidate's code and params for a task (the naive baseline, or a given code). */
   baseline(task: PlanningTask): { code: string; params?: Record<string, unknown> };
   /**
-   * The options of `options` this planner can act on for the task; each sample's dropout menu is
-   * drawn from them, so no sample is spent on a menu the planner can do nothing with. Optional:
-   * without it (an LLM can act on any option) every option is drawn from.
+   * The options of `options` this planner can act on for the task (from `parent`, where given);
+   * each sample's dropout menu is drawn from them, so no sample is spent on a menu the planner can
+   * do nothing with. Optional: without it (an LLM can act on any option) every option is drawn from.
    */
-  applicableOptions?(task: PlanningTask, options: MenuOption[]): MenuOption[];
+  applicableOptions?(task: PlanningTask, options: MenuOption[], parent?: CandidateView): MenuOption[];
   propose(request: ProposeRequest): Promise<PlannerOutcome<Plan>>;
   implement(request: ImplementRequest): Promise<PlannerOutcome<Implementation[]>>;
   /**

@@ -18,6 +18,7 @@ import type { MenuOption } from './menus/menu.js';
 import { describeKnobChanges, joinPhrases } from './plan-text.js';
 import { plannerSupport } from './planner-support.js';
 import type {
+  CandidateView,
   ForcedStep,
   Implementation,
   Plan,
@@ -312,9 +313,14 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
       return { code: b.template.generate(b.op, knobs), params: { knobs } };
     },
 
-    applicableOptions(task: PlanningTask, options: MenuOption[]): MenuOption[] {
+    applicableOptions(task: PlanningTask, options: MenuOption[], parent?: CandidateView): MenuOption[] {
       const b = bound(task.operation);
-      return options.filter((o) => movableKnobs(b, o.id).length > 0);
+      const acting = options.filter((o) => movableKnobs(b, o.id).length > 0);
+      if (!parent) return acting;
+      // From this parent, an option whose every move leaves the knobs as they are (the switch into
+      // the library from the library itself) can do nothing either.
+      const from = parentKnobs(b, parent.params);
+      return acting.filter((o) => allMoves(b, from, [o.id], changes(from)).length > 0);
     },
 
     async propose(request: ProposeRequest): Promise<PlannerOutcome<Plan>> {
