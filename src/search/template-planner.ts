@@ -295,6 +295,24 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
    * for depended on the seed (sample 3 with one seed, sample 27 with others); single-knob moves
    * keep the other half, so the model still gets a spread of points to learn from.
    */
+  /**
+   * The template's first move, from the baseline while it is on offer and not yet measured, else
+   * null; a request that does not say what was measured (no `tried`) cannot know, so it has none.
+   */
+  function firstFromBaseline(
+    b: Bound,
+    parent: Knobs,
+    offered: MenuOption[],
+    tried: TriedCode | undefined,
+  ): Plan | null {
+    const id = b.template.firstMove;
+    const fixed = id ? b.template.fixedMoves?.[id] : undefined;
+    if (!tried || !id || !fixed || !offered.some((o) => o.id === id)) return null;
+    if (!sameKnobs(parent, b.template.baseline(b.op))) return null;
+    const knobs = legalize(b, { ...parent, ...fixed(b.op, parent) }, parent);
+    return untried(b, parent, tried)(knobs) ? plan(id, parent, knobs, changeText(b, parent, knobs)) : null;
+  }
+
   function compositeFirst(b: Bound, parent: Knobs, offered: MenuOption[], rng: Rng, accept: Accept): Plan | null {
     const composites = offered.filter((o) => b.template.composites?.[o.id]);
     if (composites.length === 0 || rng.next() >= COMPOSITE_FIRST_SHARE) return null;
@@ -337,6 +355,8 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
           usage: [],
         };
       }
+      const first = firstFromBaseline(b, parent, offered, request.tried);
+      if (first) return { ok: true, value: first, usage: [] };
       const model = modelFor(b, request.evidence);
       if (exploits(model, request.evidence, request.rng)) {
         const ranked = modelPlan(b, parent, offered, model, request);
@@ -378,6 +398,10 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
       }
       const first = legalize(b, parsed.data.knobs, parent);
       const chosen: Knobs[] = [first];
+      // The first move from the baseline measures the reference a user gets without tuning, once:
+      // the slot's other samples go to another option's plan (its modes are moves from it later).
+      if (request.plan.optionId === b.template.firstMove && sameKnobs(parent, b.template.baseline(b.op)))
+        return { ok: true, value: [implementation(b, parent, first)], usage: [] };
       // Further implementations: one neighbouring value of a knob the same option moves, so each
       // implementation measures a nearby point instead of repeating the first. When the option has
       // too few (a switch like restrict), neighbours of the other knobs fill the rest, so no sample

@@ -235,11 +235,15 @@ export const CUDA_MENU: Menu = {
       'Launch overhead',
       'Cut the number of kernel launches (fewer, larger kernels) where launch overhead dominates.',
     ),
-    option(
-      'torch_compile',
-      'torch.compile',
-      'Let torch.compile (Inductor) fuse the operations and generate their kernels, in one of its modes: default, max-autotune-no-cudagraphs or max-autotune.',
-    ),
+    {
+      ...option(
+        'torch_compile',
+        'torch.compile',
+        'Let torch.compile (Inductor) fuse the operations and generate their kernels, in one of its modes: default, max-autotune-no-cudagraphs or max-autotune.',
+      ),
+      // What a GPU user gets by compiling is always on offer, so a search can reach it at any budget.
+      neverDropped: true,
+    },
     option(
       'triton',
       'Triton kernel',

@@ -48,6 +48,12 @@ export interface KernelTemplate<K extends string = string> {
    */
   fixedMoves?: Partial<Record<string, (op: Operation, parent: Knobs) => Knobs>>;
   /**
+   * The option a search takes first from the baseline, once, when its menu offers it: the move to
+   * what a user gets without tuning (torch.compile for the GPU templates), so every search has
+   * measured that reference before it explores. Optional; it must be a fixed move.
+   */
+  firstMove?: string;
+  /**
    * Composite moves, by menu option: knob sets that change several knobs together, for where no
    * single knob pays on its own (packing pays only with a register block and the right tiles; a
    * vector width only with a vectorizable exp). Each set is merged onto the parent's knobs and

@@ -16,6 +16,7 @@ import {
   IMPLEMENTATION_MOVES,
   implKnob,
   implementationFixedMoves,
+  TORCH_COMPILE_OPTION,
   legalizeImplementation,
   requireOperatorDtype,
 } from './triton-implementation.js';
@@ -169,6 +170,7 @@ export function createTritonElementwiseTemplate(): KernelTemplate<'elementwise'>
     legalize: legalizeTritonElementwise,
     generate: (op, requested) => generateSource(op, legalizeTritonElementwise(op, requested)),
     moves: TRITON_ELEMENTWISE_MOVES,
+    firstMove: TORCH_COMPILE_OPTION,
     fixedMoves: implementationFixedMoves(tritonElementwiseBaseline),
   };
 }

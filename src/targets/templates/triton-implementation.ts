@@ -50,6 +50,9 @@ function nextCompileMode(mode: KnobValue | undefined): TorchCompileMode {
   return TORCH_COMPILE_MODES[(at + 1) % TORCH_COMPILE_MODES.length]!;
 }
 
+/** The GPU templates' first move from the baseline: torch.compile in its default mode. */
+export const TORCH_COMPILE_OPTION = 'cuda.torch_compile';
+
 /**
  * The fixed moves between implementations. They go one way each: into Triton with the parent's
  * knobs; back to the library (the baseline, whose knobs are the defaults); into torch.compile in
@@ -61,7 +64,7 @@ export function implementationFixedMoves(
   return {
     'cuda.triton': () => ({ impl: 'triton' }),
     'cuda.cublas': (op) => baseline(op),
-    'cuda.torch_compile': (op, parent) => ({
+    [TORCH_COMPILE_OPTION]: (op, parent) => ({
       ...baseline(op),
       impl: 'compile',
       compile_mode: parent.impl === 'compile' ? nextCompileMode(parent.compile_mode) : 'default',

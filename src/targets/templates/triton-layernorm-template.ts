@@ -28,6 +28,7 @@ import {
   IMPLEMENTATION_MOVES,
   implKnob,
   implementationFixedMoves,
+  TORCH_COMPILE_OPTION,
   legalizeImplementation,
   requireOperatorDtype,
 } from './triton-implementation.js';
@@ -618,6 +619,7 @@ export function createTritonLayernormTemplate(options: TritonMatmulOptions = {})
     legalize,
     generate: (op, requested) => generateSource(op, legalize(op, requested)),
     moves: TRITON_LAYERNORM_MOVES,
+    firstMove: TORCH_COMPILE_OPTION,
     fixedMoves: implementationFixedMoves(baseline),
   };
 }

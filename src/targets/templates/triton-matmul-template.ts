@@ -24,6 +24,7 @@ import {
   compiledModule,
   implKnob,
   implementationFixedMoves,
+  TORCH_COMPILE_OPTION,
   legalizeImplementation,
   pyLiteral,
 } from './triton-implementation.js';
@@ -517,6 +518,7 @@ export function createTritonMatmulTemplate(
       return generateSource(op, legalizeTritonMatmul(op, requested, options));
     },
     moves: TRITON_MATMUL_MOVES,
+    firstMove: TORCH_COMPILE_OPTION,
     fixedMoves: {
       ...implementationFixedMoves((op) => tritonMatmulBaseline(op, options)),
       // Into Triton from the library or a compiled kernel: the first start sized for this shape,

@@ -24,6 +24,7 @@ import {
   IMPLEMENTATION_MOVES,
   implKnob,
   implementationFixedMoves,
+  TORCH_COMPILE_OPTION,
   legalizeImplementation,
   requireOperatorDtype,
 } from './triton-implementation.js';
@@ -293,6 +294,7 @@ export function createTritonMatvecTemplate(options: TritonMatmulOptions = {}): K
     legalize: (op, knobs) => legalizeTritonMatvec(op, knobs, options),
     generate: (op, requested) => generateSource(op, legalizeTritonMatvec(op, requested, options)),
     moves: TRITON_MATVEC_MOVES,
+    firstMove: TORCH_COMPILE_OPTION,
     fixedMoves: implementationFixedMoves((op) => tritonMatvecBaseline(op, options)),
   };
 }

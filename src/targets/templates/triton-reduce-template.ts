@@ -23,6 +23,7 @@ import {
   IMPLEMENTATION_MOVES,
   implKnob,
   implementationFixedMoves,
+  TORCH_COMPILE_OPTION,
   legalizeImplementation,
   requireOperatorDtype,
 } from './triton-implementation.js';
@@ -385,6 +386,7 @@ export function createTritonReduceTemplate(_options: TritonMatmulOptions = {}): 
     legalize: legalizeTritonReduce,
     generate: (op, requested) => generateSource(op, legalizeTritonReduce(op, requested)),
     moves: TRITON_REDUCE_MOVES,
+    firstMove: TORCH_COMPILE_OPTION,
     fixedMoves: implementationFixedMoves(tritonReduceBaseline),
   };
 }

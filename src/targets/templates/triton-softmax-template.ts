@@ -20,6 +20,7 @@ import {
   IMPLEMENTATION_MOVES,
   implKnob,
   implementationFixedMoves,
+  TORCH_COMPILE_OPTION,
   legalizeImplementation,
   requireOperatorDtype,
 } from './triton-implementation.js';
@@ -253,6 +254,7 @@ export function createTritonSoftmaxTemplate(_options: TritonMatmulOptions = {}):
     legalize: legalizeTritonSoftmax,
     generate: (op, requested) => generateSource(op, legalizeTritonSoftmax(op, requested)),
     moves: TRITON_SOFTMAX_MOVES,
+    firstMove: TORCH_COMPILE_OPTION,
     fixedMoves: implementationFixedMoves(tritonSoftmaxBaseline),
   };
 }

@@ -17,8 +17,9 @@ import {
 } from '../../../src/schedules/index.js';
 import { CPU_MENU } from '../../../src/search/menus/cpu-menu.js';
 import { CUDA_MENU } from '../../../src/search/menus/cuda-menu.js';
+import type { MenuOption } from '../../../src/search/menus/menu.js';
 import type { CandidateView, ForcedStep, Planner, PlanningTask } from '../../../src/search/planner.js';
-import { createRng } from '../../../src/search/rng.js';
+import { createRng, type Rng } from '../../../src/search/rng.js';
 import { createTemplatePlanner } from '../../../src/search/template-planner.js';
 import { createKernelBenchToolchain } from '../../../src/targets/kernelbench/kernelbench-toolchain.js';
 import { TORCH_COMPILE_MODES } from '../../../src/targets/kernelbench/torch-compile-candidate.js';
@@ -237,6 +238,20 @@ describe('Triton matmul template in the template planner', () => {
     params: { knobs },
   });
   /** The knobs of `sized`'s move of one option from the cuBLAS baseline of `op`, drawn with `seed`. */
+  /** The planner's plan for the gemm task from `parent` on `menu` (CUDA options), as in an optimize iteration. */
+  const proposeOn = (parent: Knobs, menu: MenuOption[], rng: Rng, tried?: (code: string) => boolean) =>
+    planner.propose({
+      task,
+      parent: view(parent),
+      iteration: 1,
+      iterations: 4,
+      phase: 'optimize',
+      menu,
+      invent: false,
+      rules: [],
+      rng,
+      ...(tried ? { tried } : {}),
+    });
   const moveFromBaseline = async (sized: Planner, op: Operation, optionId: string, seed: number): Promise<Knobs> => {
     const t: PlanningTask = { operation: op, hardware: 'NVIDIA H200', contract: '' };
     const out = await sized.propose({
@@ -260,17 +275,7 @@ describe('Triton matmul template in the template planner', () => {
     const rng = createRng(3);
     const seen = new Set<string>();
     for (let i = 0; i < 40; i++) {
-      const out = await planner.propose({
-        task,
-        parent: view(base.params!.knobs as Knobs),
-        iteration: 1,
-        iterations: 4,
-        phase: 'optimize',
-        menu: CUDA_MENU.options,
-        invent: false,
-        rules: [],
-        rng: rng.fork(),
-      });
+      const out = await proposeOn(base.params!.knobs as Knobs, CUDA_MENU.options, rng.fork());
       if (!out.ok) throw new Error(out.error);
       seen.add(out.value.optionId);
       expect(gemm.moves[out.value.optionId]).toBeDefined();
@@ -294,18 +299,7 @@ describe('Triton matmul template in the template planner', () => {
     const base = planner.baseline(task).params!.knobs as Knobs;
     const tuned = gemm.legalize(OPS[0]!, { impl: 'triton', block_m: 128, block_n: 256, num_warps: 8 });
     const only = (id: string) => CUDA_MENU.options.filter((o) => o.id === id);
-    const propose = (parent: Knobs, id: string) =>
-      planner.propose({
-        task,
-        parent: view(parent),
-        iteration: 1,
-        iterations: 4,
-        phase: 'optimize',
-        menu: only(id),
-        invent: false,
-        rules: [],
-        rng: createRng(5),
-      });
+    const propose = (parent: Knobs, id: string) => proposeOn(parent, only(id), createRng(5));
     const back = await propose(tuned, 'cuda.cublas');
     expect(back).toMatchObject({ ok: true, value: { optionId: 'cuda.cublas' } });
     const built = back.ok
@@ -316,6 +310,28 @@ describe('Triton matmul template in the template planner', () => {
     expect(await propose(tuned, 'cuda.triton')).toMatchObject({ ok: false });
     const into = await propose(base, 'cuda.triton');
     expect(into.ok && (into.value.params as { knobs: Knobs }).knobs.impl).toBe('triton');
+  });
+
+  it('measures torch.compile first from the baseline, once, and then explores', async () => {
+    const base = planner.baseline(task).params!.knobs as Knobs;
+    const measured = new Set<string>();
+    const propose = (seed: number) => proposeOn(base, CUDA_MENU.options, createRng(seed), (code) => measured.has(code));
+    for (const seed of [1, 2, 3]) {
+      const first = await propose(seed);
+      expect(first).toMatchObject({ ok: true, value: { optionId: 'cuda.torch_compile' } });
+      expect(first.ok && (first.value.params as { knobs: Knobs }).knobs).toMatchObject({
+        impl: 'compile',
+        compile_mode: 'default',
+      });
+    }
+    const first = await propose(1);
+    const built = first.ok
+      ? await planner.implement({ task, parent: view(base), plan: first.value, count: 1, rules: [], rng: createRng(2) })
+      : null;
+    if (!built?.ok) throw new Error('torch.compile move not implemented');
+    measured.add(built.value[0]!.code);
+    const later = await Promise.all([1, 2, 3, 4, 5].map(propose));
+    expect(later.every((p) => p.ok && p.value.optionId !== 'cuda.torch_compile')).toBe(true);
   });
 
   it('enters Triton at a start sized for the shape and dtype path, not at the defaults', async () => {
