@@ -94,9 +94,9 @@ type Attempt = Omit<SampleFields, 'code' | 'correct' | 'latencyMs' | 'errorKind'
 
 /** Plans, implements and evaluates one plan slot of the current iteration. */
 export async function runPlanSlot(ctx: SlotContext, state: SearchState, slot: PlanSlot): Promise<CandidateRecord[]> {
-  const { signal } = ctx;
+  const { config, signal } = ctx;
   const { parent, samples } = slot;
-  const rng = createRng(deriveSeed(ctx.config.seed, state.iteration, parent.record.sample, slot.planIndex));
+  const rng = createRng(deriveSeed(config.seed, state.iteration, parent.record.sample, slot.planIndex));
   const { offered, forced, invent } = drawChoices(ctx, state, slot, rng);
   const base = {
     parentId: parent.record.id,
@@ -148,10 +148,8 @@ export async function runPlanSlot(ctx: SlotContext, state: SearchState, slot: Pl
     filled += next.impls.length;
   }
 
-  const bySample = parts.flatMap((part) =>
-    part.impls.map((impl) => ({ part, impl: impl as Implementation | undefined })),
-  );
-  const runnable = bySample.flatMap(({ impl }) => (impl && impl.code.trim() !== '' ? [impl] : []));
+  const bySample = parts.flatMap((part) => part.impls.map((impl) => ({ part, impl })));
+  const runnable = bySample.flatMap(({ impl }) => (impl.code.trim() !== '' ? [impl] : []));
   const results = runnable.length
     ? await ctx.evaluate(
         runnable.map((impl) => impl.code),
@@ -164,7 +162,9 @@ export async function runPlanSlot(ctx: SlotContext, state: SearchState, slot: Pl
   const returned = bySample.length;
   let next = 0;
   return samples.map((sample, i) => {
-    const { part, impl } = bySample[i] ?? { part: parts[parts.length - 1]!, impl: undefined };
+    // Samples past the implementations of every part stay with the last part's plan, failed.
+    const part = bySample[i]?.part ?? parts[parts.length - 1]!;
+    const impl = bySample[i]?.impl;
     const attempt = {
       ...base,
       ...(part === first ? {} : { forcedFrom: null }),

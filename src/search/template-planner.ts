@@ -288,13 +288,11 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
     return plan(best.optionId, parent, best.knobs, `${what} (${why})`);
   }
 
-  /**
-   * Before the cost model has data (the first iteration of a cold search), half of the slots whose
-   * menu offers a composite option take one of its new moves. Drawn uniformly, a composite option
-   * is one of about ten, so whether the first iteration measures the kernel the template exists
-   * for depended on the seed (sample 3 with one seed, sample 27 with others); single-knob moves
-   * keep the other half, so the model still gets a spread of points to learn from.
-   */
+  /** Whether `knobs` are the template's baseline for the bound operation (the root of every search). */
+  function isBaseline(b: Bound, knobs: Knobs): boolean {
+    return sameKnobs(knobs, b.template.baseline(b.op));
+  }
+
   /**
    * The template's first move, from the baseline while it is on offer and not yet measured, else
    * null; a request that does not say what was measured (no `tried`) cannot know, so it has none.
@@ -308,11 +306,18 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
     const id = b.template.firstMove;
     const fixed = id ? b.template.fixedMoves?.[id] : undefined;
     if (!tried || !id || !fixed || !offered.some((o) => o.id === id)) return null;
-    if (!sameKnobs(parent, b.template.baseline(b.op))) return null;
+    if (!isBaseline(b, parent)) return null;
     const knobs = legalize(b, { ...parent, ...fixed(b.op, parent) }, parent);
     return untried(b, parent, tried)(knobs) ? plan(id, parent, knobs, changeText(b, parent, knobs)) : null;
   }
 
+  /**
+   * Before the cost model has data (the first iteration of a cold search), half of the slots whose
+   * menu offers a composite option take one of its new moves. Drawn uniformly, a composite option
+   * is one of about ten, so whether the first iteration measures the kernel the template exists
+   * for depended on the seed (sample 3 with one seed, sample 27 with others); single-knob moves
+   * keep the other half, so the model still gets a spread of points to learn from.
+   */
   function compositeFirst(b: Bound, parent: Knobs, offered: MenuOption[], rng: Rng, accept: Accept): Plan | null {
     const composites = offered.filter((o) => b.template.composites?.[o.id]);
     if (composites.length === 0 || rng.next() >= COMPOSITE_FIRST_SHARE) return null;
@@ -400,7 +405,7 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
       const chosen: Knobs[] = [first];
       // The first move from the baseline measures the reference a user gets without tuning, once:
       // the slot's other samples go to another option's plan (its modes are moves from it later).
-      if (request.plan.optionId === b.template.firstMove && sameKnobs(parent, b.template.baseline(b.op)))
+      if (request.plan.optionId === b.template.firstMove && isBaseline(b, parent))
         return { ok: true, value: [implementation(b, parent, first)], usage: [] };
       // Further implementations: one neighbouring value of a knob the same option moves, so each
       // implementation measures a nearby point instead of repeating the first. When the option has
