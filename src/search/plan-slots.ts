@@ -97,7 +97,9 @@ export async function runPlanSlot(ctx: SlotContext, state: SearchState, slot: Pl
   const { config, signal } = ctx;
   const { parent, samples } = slot;
   const rng = createRng(deriveSeed(config.seed, state.iteration, parent.record.sample, slot.planIndex));
-  const { offered, forced, invent } = drawChoices(ctx, state, slot, rng);
+  // What the planner can act on from this parent, for the slot's draw and for any further plan.
+  const applicable = applicableTo(ctx, parent, slot.options);
+  const { offered, forced, invent } = drawChoices(ctx, state, slot, applicable, rng);
   const base = {
     parentId: parent.record.id,
     iteration: state.iteration,
@@ -133,7 +135,7 @@ export async function runPlanSlot(ctx: SlotContext, state: SearchState, slot: Pl
   const usedOptions = new Set([first.plan.optionId]);
   let filled = first.impls.length;
   while (filled < samples.length) {
-    const rest = applicableTo(ctx, parent, slot.options).filter((o) => !usedOptions.has(o.id));
+    const rest = applicable.filter((o) => !usedOptions.has(o.id));
     if (rest.length === 0) break;
     const next = await planAndImplement(
       ctx,
@@ -314,6 +316,7 @@ function drawChoices(
   ctx: SlotContext,
   state: SearchState,
   slot: PlanSlot,
+  applicable: MenuOption[],
   rng: Rng,
 ): { offered: MenuOption[]; forced: ForcedStep | undefined; invent: boolean } {
   const { config, menu } = ctx;
@@ -325,7 +328,6 @@ function drawChoices(
   // A planner that can act on only some options keeps those of the draw, and a draw with none of
   // them takes one it can act on (one more draw, only there), so no sample is spent on a menu the
   // planner can do nothing with and every other draw stays as it was.
-  const applicable = applicableTo(ctx, parent, options);
   const kept = drawn.filter((o) => applicable.includes(o));
   const sampleMenu =
     applicable.length === 0 ? drawn : kept.length > 0 ? kept : [applicable[rng.int(applicable.length)]!];
