@@ -326,12 +326,29 @@ describe('Triton matmul template in the template planner', () => {
     }
     const first = await propose(1);
     const built = first.ok
-      ? await planner.implement({ task, parent: view(base), plan: first.value, count: 1, rules: [], rng: createRng(2) })
+      ? await planner.implement({ task, parent: view(base), plan: first.value, count: 2, rules: [], rng: createRng(2) })
       : null;
     if (!built?.ok) throw new Error('torch.compile move not implemented');
+    // One sample measures the reference; the slot's other sample is left to another option's plan.
+    expect(built.value).toHaveLength(1);
     measured.add(built.value[0]!.code);
     const later = await Promise.all([1, 2, 3, 4, 5].map(propose));
     expect(later.every((p) => p.ok && p.value.optionId !== 'cuda.torch_compile')).toBe(true);
+  });
+
+  it('offers only the options that can change the candidate in front of it', async () => {
+    const base = planner.baseline(task).params!.knobs as Knobs;
+    const tuned = gemm.legalize(OPS[0]!, { impl: 'triton', block_m: 128, block_n: 256, num_warps: 8 });
+    const ids = (parent: Knobs) => planner.applicableOptions!(task, CUDA_MENU.options, view(parent)).map((o) => o.id);
+    // From cuBLAS the switch into cuBLAS does nothing; from a Triton kernel the switch into Triton does nothing.
+    expect(ids(base)).not.toContain('cuda.cublas');
+    expect(ids(base)).toEqual(expect.arrayContaining(['cuda.triton', 'cuda.torch_compile']));
+    expect(ids(tuned)).not.toContain('cuda.triton');
+    expect(ids(tuned)).toEqual(expect.arrayContaining(['cuda.cublas', 'cuda.torch_compile']));
+    // Without a parent, every option the template has a knob for.
+    expect(planner.applicableOptions!(task, CUDA_MENU.options).map((o) => o.id)).toEqual(
+      expect.arrayContaining(['cuda.cublas', 'cuda.triton']),
+    );
   });
 
   it('enters Triton at a start sized for the shape and dtype path, not at the defaults', async () => {
