@@ -25,7 +25,8 @@ export interface CandidateRecord {
   feedback: string[];
   /**
    * Why a correct, timed result is not to be trusted unchecked (e.g. a speedup over the reference
-   * above the suspicion threshold); a suspect candidate never enters the beam.
+   * above the suspicion threshold that its check could not confirm); a suspect candidate never
+   * enters the beam.
    */
   suspect?: string;
   /** How a correct candidate was judged correct, where the toolchain said. */

@@ -88,7 +88,7 @@ const KernelBenchToolchainEntrySchema = z
      * false starts a fresh Python per candidate.
      */
     warmWorkers: z.boolean().optional(),
-    /** A speedup over eager PyTorch above this marks a candidate suspect, not admitted (default 10). */
+    /** A speedup over eager PyTorch above this sends a candidate to a check before it is admitted (default 10). */
     suspiciousSpeedup: z.number().gt(1).max(1e6).optional(),
     /**
      * The GPUs of each host this target may use, as CUDA_VISIBLE_DEVICES values ("0", "1", or a

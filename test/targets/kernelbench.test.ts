@@ -281,8 +281,8 @@ describe('the fingerprint-only line recorded on an H200', () => {
 describe('the KernelBench toolchain over a scripted interpreter', () => {
   let executor: Executor;
   let dir: string;
-  /** A harness report of a correct candidate timed at `candidateMs` against eager at `referenceMs`. */
-  const report = async (candidateMs: number, referenceMs: number) => {
+  /** A harness report of a correct candidate timed at `candidateMs` against eager at `referenceMs` (null: not timed). */
+  const report = async (candidateMs: number, referenceMs: number | null, extra: Record<string, unknown> = {}) => {
     const fingerprint = JSON.parse((await fixture('recorded/h200-fingerprint-only.txt')).slice('SKB_RESULT '.length))
       .fingerprint as unknown;
     const stats = (ms: number) => ({ mean: ms, median: ms, std: 0, min: ms, max: ms, samplesMs: [ms, ms, ms] });
@@ -308,23 +308,38 @@ describe('the KernelBench toolchain over a scripted interpreter', () => {
         mismatchFraction: 0,
         details: [1, 2, 3, 4, 5].map((seed) => ({ ...trial, seed })),
       },
-      timing: { warmup: 3, iters: 3, l2FlushBytes: 0, candidate: stats(candidateMs), reference: stats(referenceMs) },
+      timing: {
+        warmup: 3,
+        iters: 3,
+        l2FlushBytes: 0,
+        candidate: stats(candidateMs),
+        reference: referenceMs === null ? null : stats(referenceMs),
+      },
+      ...extra,
     })}\n`;
   };
+  /** The check run's report: timed on fresh inputs, every output within the tolerance. */
+  const checkedReport = (candidateMs: number) => report(candidateMs, null, { check: { runs: 20, maxErrRatio: 0.03 } });
   beforeAll(async () => {
-    // A stand-in interpreter that prints a prepared report whatever it runs (the probe included), so
-    // the toolchain's own path (workspace, limits, sandbox, parsing, judging) runs for real.
+    // A stand-in interpreter that prints a prepared report whatever it runs (the probe included),
+    // the check's own when called with --check, and logs its arguments, so the toolchain's own path
+    // (workspace, limits, sandbox, parsing, judging) runs for real.
     dir = await mkdtemp(join(tmpdir(), 'skb-kb-scripted-'));
     executor = createLocalExecutor({ sandbox: { ...DEFAULT_SANDBOX, readOnlyPaths: [dir] } });
-    await writeFile(join(dir, 'python'), `#!/bin/sh\ncat '${join(dir, 'line.txt')}'\n`, { mode: 0o755 });
+    const script = [
+      '#!/bin/sh',
+      `case " $* " in *" --check "*) cat '${join(dir, 'check.txt')}' ;; *) cat '${join(dir, 'line.txt')}' ;; esac`,
+    ];
+    await writeFile(join(dir, 'python'), `${script.join('\n')}\n`, { mode: 0o755 });
     await chmod(dir, 0o755);
   });
   afterAll(async () => {
     await executor.close();
     await rm(dir, { recursive: true, force: true });
   });
-  const evaluate = async (candidateMs: number, referenceMs: number) => {
+  const evaluate = async (candidateMs: number, referenceMs: number, check = 'printed nothing\n') => {
     await writeFile(join(dir, 'line.txt'), await report(candidateMs, referenceMs));
+    await writeFile(join(dir, 'check.txt'), check);
     const toolchain = createKernelBenchToolchain({ python: join(dir, 'python'), warmWorkers: false });
     try {
       const [result] = await toolchain.evaluate({
@@ -338,12 +353,47 @@ describe('the KernelBench toolchain over a scripted interpreter', () => {
     }
   };
 
-  it('marks a correct candidate 20x faster than eager as suspect, and keeps its measurement', async () => {
+  it('keeps a 20x candidate suspect, with its measurement, when its check cannot confirm it', async () => {
     const result = await evaluate(0.1, 2);
     expect(result.correct).toBe(true);
     expect(result.latencyMs).toBeCloseTo(0.1, 9);
     expect(result.suspect).toMatch(/^speedup 20\.0x over eager PyTorch is above the 10x suspicion threshold/);
-    expect(result.feedback.at(-1)).toBe(result.suspect);
+    expect(result.feedback).toContain(result.suspect);
+    expect(result.feedback.at(-1)).toMatch(/^its check could not confirm it: the harness printed no SKB_RESULT line/);
+  });
+
+  it('admits a 20x candidate whose check on fresh inputs passes, at the latency the check measured', async () => {
+    const result = await evaluate(0.1, 2, await checkedReport(0.125));
+    expect(result.correct).toBe(true);
+    expect(result.suspect).toBeUndefined();
+    expect(result.latencyMs).toBeCloseTo(0.125, 9);
+    expect(result.feedback[0]).toMatch(/median of 3 CUDA-event timed runs, each on fresh inputs/);
+    expect(result.feedback.at(-1)).toMatch(
+      /^checked, since its first run was 20\.0x faster than eager PyTorch .*20 timed runs .*admitted at their median, 0\.1250 ms \(16\.0x\)$/,
+    );
+  });
+
+  it('a cached result timed honestly by the check is admitted at what it costs on new inputs', async () => {
+    const result = await evaluate(0.01, 2, await checkedReport(1.6));
+    expect(result.suspect).toBeUndefined();
+    expect(result.latencyMs).toBeCloseTo(1.6, 9);
+  });
+
+  it('judges a 20x candidate wrong when a timed output of its check differs from eager', async () => {
+    const wrong = harnessResultLine({
+      ok: false,
+      errorKind: 'wrong_answer',
+      phase: 'check',
+      message: 'timed run 3 of 20 on fresh inputs differs from eager PyTorch: max abs diff 3.5',
+    });
+    const result = await evaluate(0.1, 2, `${wrong}\n`);
+    expect(result.correct).toBe(false);
+    expect(result.errorKind).toBe('wrong_answer');
+    expect(result.suspect).toBeUndefined();
+    expect(result.latencyMs).toBeNull();
+    expect(result.feedback[0]).toMatch(
+      /^its first run was 20\.0x faster than eager PyTorch, and its check failed: wrong answer: timed run 3 of 20 on fresh inputs/,
+    );
   });
 
   it('trusts a 2x candidate and records the evidence it was judged by', async () => {
@@ -409,6 +459,30 @@ describe.skipIf(!hasGpu)('KernelBench toolchain on a GPU', () => {
     });
     expect(evaluation!.result.correct).toBe(true);
     expect(evaluation!.result.latencyMs!).toBeGreaterThan(4 * evaluation!.referenceLatencyMs!);
+  });
+
+  it('checks a result above the suspicion threshold: a one-pass win is admitted, a cached product is timed as recomputed', async () => {
+    const judge = async (problem: string, candidate: string) => {
+      const [evaluation] = await toolchain.evaluateProblem({
+        problemSource: await fixture(`problems/${problem}.py`),
+        candidates: [await fixture(`candidates/${problem}/${candidate}.py`)],
+        executor,
+      });
+      return evaluation!;
+    };
+    const win = await judge('repeated_scale', 'one_pass');
+    expect(win.result.correct).toBe(true);
+    expect(win.result.suspect).toBeUndefined();
+    expect(win.speedup!).toBeGreaterThan(10);
+    expect(win.result.feedback.at(-1)).toMatch(/^checked, since its first run was [\d.]+x faster than eager PyTorch/);
+
+    const cached = await judge('matmul_fp32_large', 'caches_by_content');
+    // Its first run, on the same inputs throughout, read as tens of times faster than cuBLAS; on
+    // fresh inputs it computes every product, and that is the latency it is admitted at.
+    expect(cached.result.correct).toBe(true);
+    expect(cached.result.suspect).toBeUndefined();
+    expect(cached.result.feedback.at(-1)).toMatch(/^checked, since its first run was [\d.]+x faster/);
+    expect(cached.speedup!).toBeLessThan(2);
   });
 
   it('rejects all zeros where every output is below the absolute tolerance', async () => {

@@ -4,7 +4,9 @@
 Loads a KernelBench problem (``Model``, ``get_inputs``, ``get_init_inputs``) and a candidate
 (``ModelNew``) from files, checks the candidate against the eager reference over seeded trials with
 KernelBench's tolerances, times both with CUDA events (warm-up, then ``--iters`` runs, L2 flushed
-before each run) and reports a GPU fingerprint.
+before each run) and reports a GPU fingerprint. With ``--check`` (a suspiciously fast candidate's
+second run) the timing is instead ``--check-runs`` runs on inputs drawn fresh for each one, each
+output compared with the eager reference on the same inputs.
 
 Protocol: whatever the candidate prints goes to stderr (file descriptor 1 is pointed at stderr
 before any candidate code runs), and the harness writes exactly one line to the original stdout:
@@ -376,6 +378,64 @@ def time_model(torch, model, inputs, warmup, iters, flush_buffer, warmup_ms=0.0)
     return summarize(samples)
 
 
+def check_model(torch, problem, reference, model, args, device, flush_buffer, precision):
+    """The check of a candidate whose first run was suspiciously fast: `args.check_runs` timed runs,
+    each on inputs drawn fresh from a seed of its own (the candidate gets a copy), and each output
+    compared with eager PyTorch on the same inputs once its timing is over. A result cached from an
+    earlier call, by pointer or by content, is either recomputed (and timed as such) or wrong here;
+    the times are the candidate's on inputs it has never seen. Both run under the trials' precision
+    settings; one run's tensors are alive at a time, as in the trials."""
+
+    def under_trial_precision():
+        restore_precision(torch, precision)
+        exact_reductions(torch)
+
+    samples = []
+    worst = 0.0
+    with torch.no_grad():
+        warm_inputs = make_inputs(torch, problem, args.seed, device)
+        under_trial_precision()
+        started = time.perf_counter()
+        done = 0
+        while done < args.warmup or (time.perf_counter() - started) * 1000.0 < args.warmup_ms:
+            model(*clone_inputs(torch, warm_inputs))
+            done += 1
+            if done % 8 == 0:
+                torch.cuda.synchronize()
+        del warm_inputs
+        for run in range(args.check_runs):
+            inputs = make_inputs(torch, problem, args.seed + 7919 * (run + 1), device)
+            given = clone_inputs(torch, inputs)
+            under_trial_precision()
+            flush_buffer.zero_()
+            torch.cuda.synchronize()
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record()
+            out = model(*given)
+            # Device-wide, as in time_model: side-stream work is part of the run.
+            torch.cuda.synchronize()
+            end.record()
+            end.synchronize()
+            samples.append(float(start.elapsed_time(end)))
+            ref = reference(*inputs)
+            torch.cuda.synchronize()
+            trial = compare(torch, ref, out)
+            if not trial["passed"]:
+                reason = trial["problem"] or (
+                    f"max abs diff {trial['maxAbsDiff']}, {trial['mismatchFraction'] * 100:.2f}% of elements outside the tolerance"
+                )
+                raise HarnessError(
+                    "wrong_answer",
+                    "check",
+                    f"timed run {run + 1} of {args.check_runs} on fresh inputs differs from eager PyTorch: {reason} "
+                    "(the trials passed: a candidate that reuses results between calls reads like this)",
+                )
+            worst = max(worst, trial["maxErrRatio"])
+            del inputs, given, out, ref
+    return summarize(samples), {"runs": args.check_runs, "maxErrRatio": finite_or_none(worst)}
+
+
 def candidate_failure(exc, phase):
     kind = "compile" if is_build_error(exc) else "runtime"
     return HarnessError(kind, phase, describe_exception(exc), trimmed_traceback())
@@ -497,11 +557,18 @@ def evaluate(args, result):
         timing_inputs = make_inputs(torch, problem, args.seed, device)
         timing = {"warmup": args.warmup, "iters": args.iters, "l2FlushBytes": flush_bytes, "candidate": None, "reference": None}
         result["timing"] = timing
-        restore_precision(torch, precision)
-        timing["candidate"] = time_model(torch, model_new, timing_inputs, args.warmup, args.iters, flush_buffer, args.warmup_ms)
-        del timing_inputs
+        if args.check:
+            del timing_inputs
+            timing["iters"] = args.check_runs
+            timing["candidate"], result["check"] = check_model(torch, problem, reference, model_new, args, device, flush_buffer, precision)
+        else:
+            restore_precision(torch, precision)
+            timing["candidate"] = time_model(torch, model_new, timing_inputs, args.warmup, args.iters, flush_buffer, args.warmup_ms)
+            del timing_inputs
+    except HarnessError:
+        raise
     except BaseException as exc:  # noqa: BLE001
-        raise candidate_failure(exc, "timing")
+        raise candidate_failure(exc, "check" if args.check else "timing")
     if not args.skip_reference_timing:
         try:
             # Fresh inputs: the candidate may have written into the ones it was timed on.
@@ -524,11 +591,13 @@ def main():
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--skip-reference-timing", action="store_true")
     parser.add_argument("--fingerprint-only", action="store_true", help="report only the GPU fingerprint")
+    parser.add_argument("--check", action="store_true", help="time --check-runs runs on fresh inputs, each output compared with eager")
+    parser.add_argument("--check-runs", type=int, default=20)
     args = parser.parse_args()
     if not args.fingerprint_only and (not args.problem or not args.candidate):
         parser.error("--problem and --candidate are required unless --fingerprint-only is given")
-    if args.trials < 1 or args.iters < 1 or args.warmup < 0 or not 0 <= args.warmup_ms <= 60000:
-        parser.error("--trials and --iters must be at least 1, --warmup at least 0 and --warmup-ms from 0 to 60000")
+    if args.trials < 1 or args.iters < 1 or args.warmup < 0 or not 0 <= args.warmup_ms <= 60000 or not 1 <= args.check_runs <= 1000:
+        parser.error("--trials and --iters must be at least 1, --warmup at least 0, --warmup-ms from 0 to 60000 and --check-runs from 1 to 1000")
 
     # The result goes to a private copy of stdout; fd 1 then points at stderr, so nothing the
     # candidate prints (from Python or from native code) can forge or garble the result line.
@@ -547,6 +616,7 @@ def main():
         "fingerprint": None,
         "correctness": None,
         "timing": None,
+        "check": None,
     }
     try:
         evaluate(args, result)

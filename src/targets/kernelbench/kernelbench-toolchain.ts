@@ -2,7 +2,8 @@
  * The KernelBench toolchain for PyTorch/CUDA targets: a candidate is a Python file that defines
  * `ModelNew`, judged against a KernelBench problem (`Model`, `get_inputs`, `get_init_inputs`) by
  * harness.py on the target: 5 seeded correctness trials with KernelBench's tolerances, then CUDA-event
- * timing with the L2 flushed before each run, beside the eager reference. Candidates run one at a
+ * timing with the L2 flushed before each run, beside the eager reference; one faster than eager
+ * by more than the suspicion threshold runs again as a check (suspect-check.ts). Candidates run one at a
  * time, each in a process of its own, so a hanging or crashing one costs only its own run: by
  * default forked from a warm worker that imported PyTorch and Triton once (warm-workers.ts), or,
  * with `warmWorkers: false`, a fresh Python in a workspace of its own.
@@ -14,6 +15,7 @@ import { kernelBenchHarnessSource, kernelBenchScriptSource } from './python-sour
 import { interpretRecognition } from './recognition.js';
 import { kernelBenchProblemFor } from './problems.js';
 import { DEFAULT_SUSPICIOUS_SPEEDUP, flagSuspiciousSpeedup, interpretHarnessRun } from './result.js';
+import { CHECK_RUNS, checkSeed, judgeChecked } from './suspect-check.js';
 import { createWarmWorkers, type WarmWorkers } from './warm-workers.js';
 import {
   CandidateResultSchema,
@@ -46,8 +48,9 @@ export interface KernelBenchToolchainOptions {
    */
   warmWorkers?: boolean;
   /**
-   * A correct candidate faster than eager PyTorch by more than this is marked suspect and not
-   * admitted by the search (default 10, as KernelBench flags them).
+   * A correct candidate faster than eager PyTorch by more than this is marked suspect and checked
+   * by a second run; the search does not admit it unless the check passes (default 10, as
+   * KernelBench flags them).
    */
   suspiciousSpeedup?: number;
   /** Modules the warm worker imports once; default torch and triton (tests without a GPU pass others). */
@@ -132,14 +135,18 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
     // The eager reference is timed once, by the first run that gets that far, and reused after.
     let referenceLatencyMs: number | null = null;
     const evaluations: KernelBenchEvaluation[] = [];
+    const harnessArgs = (runSeed: number, skipReference: boolean, check: boolean): string[] => [
+      'harness.py',
+      ...['--problem', 'problem.py', '--candidate', 'candidate.py', '--trials', String(trials)],
+      ...['--warmup', String(timing.warmup), '--iters', String(timing.runs), '--seed', String(runSeed)],
+      ...['--device', device],
+      ...(skipReference ? ['--skip-reference-timing'] : []),
+      ...(check ? ['--check', '--check-runs', String(CHECK_RUNS)] : []),
+    ];
     for (const source of candidates) {
       signal?.throwIfAborted();
-      const args = ['--problem', 'problem.py', '--candidate', 'candidate.py', '--trials', String(trials)];
-      args.push('--warmup', String(timing.warmup), '--iters', String(timing.runs), '--seed', String(seed));
-      args.push('--device', device);
-      if (referenceLatencyMs !== null) args.push('--skip-reference-timing');
       const files = { 'harness.py': harness, 'problem.py': problemSource, 'candidate.py': source };
-      const ran = await runHarness(executor, files, ['harness.py', ...args], signal);
+      const ran = await runHarness(executor, files, harnessArgs(seed, referenceLatencyMs !== null, false), signal);
       const outcome = interpretHarnessRun(ran, referenceLatencyMs);
       if ('problem' in outcome) {
         throw new SkbError(
@@ -153,7 +160,17 @@ export function createKernelBenchToolchain(options: KernelBenchToolchainOptions 
       const reference = outcome.referenceLatencyMs;
       const speedup = reference !== null && measured.latencyMs ? reference / measured.latencyMs : null;
       const result = flagSuspiciousSpeedup(measured, speedup, suspiciousSpeedup);
-      evaluations.push({ result, referenceLatencyMs: reference, speedup, fingerprint });
+      if (result.suspect === undefined) {
+        evaluations.push({ result, referenceLatencyMs: reference, speedup, fingerprint });
+        continue;
+      }
+      const checkRun = await runHarness(executor, files, harnessArgs(checkSeed(seed), true, true), signal);
+      const judged = judgeChecked(
+        { ...result, suspect: result.suspect },
+        interpretHarnessRun(checkRun, reference),
+        reference,
+      );
+      evaluations.push({ ...judged, referenceLatencyMs: reference, fingerprint });
     }
     return evaluations;
   }

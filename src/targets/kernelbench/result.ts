@@ -74,6 +74,12 @@ export const HarnessReportSchema = z
       })
       .strict()
       .nullable(),
+    /** Present after a --check run: its timed runs, each on fresh inputs compared with eager. */
+    check: z
+      .object({ runs: z.number().int().positive(), maxErrRatio: z.number().nullable() })
+      .strict()
+      .nullable()
+      .optional(),
   })
   .strict()
   .refine((r) => r.ok === (r.errorKind === null), 'ok must be true exactly when errorKind is null')
@@ -120,6 +126,8 @@ export interface KernelBenchOutcome {
   referenceLatencyMs: number | null;
   /** The GPU the harness ran on, when it got that far. */
   fingerprint: GpuFingerprint | null;
+  /** What a --check run checked: its timed runs on fresh inputs, all compared with eager. */
+  check?: { runs: number; maxErrRatio: number | null };
 }
 
 /** The run failed because of the problem itself, before any candidate code ran. */
@@ -218,8 +226,9 @@ export function interpretHarnessRun(
     return fail('runtime', 'the harness reported success without timing the candidate', fingerprint);
   const { median, spreadPct } = summarizeSamples(candidate.samplesMs);
   const reference = timing.reference ? summarizeSamples(timing.reference.samplesMs).median : referenceLatencyMs;
+  const inputs = report.check ? ', each on fresh inputs' : '';
   const feedback = [
-    `latency ${fmt(median!)} ms (median of ${candidate.samplesMs.length} CUDA-event timed runs after ${timing.warmup} warm-up runs, spread ${(spreadPct ?? 0).toFixed(1)}%, L2 flushed before each run)`,
+    `latency ${fmt(median!)} ms (median of ${candidate.samplesMs.length} CUDA-event timed runs${inputs} after ${timing.warmup} warm-up runs, spread ${(spreadPct ?? 0).toFixed(1)}%, L2 flushed before each run)`,
   ];
   if (reference !== null && median! > 0) {
     feedback.push(`speedup over eager PyTorch ${(reference / median!).toFixed(2)}x; eager median ${fmt(reference)} ms`);
@@ -242,6 +251,7 @@ export function interpretHarnessRun(
     },
     referenceLatencyMs: reference,
     fingerprint,
+    ...(report.check ? { check: report.check } : {}),
   };
 }
 
@@ -270,9 +280,9 @@ export const DEFAULT_SUSPICIOUS_SPEEDUP = 10;
 
 /**
  * Marks a correct result whose speedup over eager PyTorch is above `threshold` as suspect: such
- * kernels are far more often a benchmark trick (work left on another stream, cached results, a
- * skipped computation the tolerance cannot see) than a real win, so the search does not admit
- * them unchecked. The result keeps its measurement; the feedback says why it was set aside.
+ * kernels are more often a benchmark trick (cached results, a skipped computation the tolerance
+ * cannot see) than a real win, so they are not admitted unchecked (suspect-check.ts runs the
+ * check). The result keeps its measurement; the feedback says why it was set aside.
  */
 export function flagSuspiciousSpeedup<R extends Pick<CandidateResult, 'correct' | 'feedback' | 'suspect'>>(
   result: R,
@@ -280,6 +290,6 @@ export function flagSuspiciousSpeedup<R extends Pick<CandidateResult, 'correct' 
   threshold: number,
 ): R {
   if (!result.correct || speedup === null || !(speedup > threshold)) return result;
-  const suspect = `speedup ${speedup.toFixed(1)}x over eager PyTorch is above the ${threshold}x suspicion threshold: not admitted unchecked (check that it times all its work and computes every output)`;
+  const suspect = `speedup ${speedup.toFixed(1)}x over eager PyTorch is above the ${threshold}x suspicion threshold: not admitted unchecked`;
   return { ...result, suspect, feedback: [...result.feedback, suspect] };
 }
