@@ -8,7 +8,13 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { OperationSchema, messageOf, type ReuseTier, type SearchRecord } from '../schedules/index.js';
+import {
+  OperationSchema,
+  messageOf,
+  type CandidateRecord,
+  type ReuseTier,
+  type SearchRecord,
+} from '../schedules/index.js';
 
 /** One search's outcome as the suite reports it. */
 export const SuiteSearchSchema = z.object({
@@ -22,6 +28,12 @@ export const SuiteSearchSchema = z.object({
   scheduleId: z.string().nullable(),
   seeds: z.number(),
   message: z.string().nullable(),
+  /**
+   * The samples that could not count, by why: the candidate's error kind, or "suspect" for a
+   * correct one above the suspicion threshold that its check could not confirm. Results files of
+   * runs before this field read as none.
+   */
+  failedSamples: z.record(z.string(), z.number().int().positive()).default({}),
 });
 export type SuiteSearch = z.infer<typeof SuiteSearchSchema>;
 
@@ -49,13 +61,31 @@ export const SuiteResultsSchema = z.object({
 });
 export type SuiteResults = z.infer<typeof SuiteResultsSchema>;
 
+/** A search as the suite gets it: its record, wall time and the samples of its tree that failed, by why. */
+export interface SuiteSearchRun {
+  record: SearchRecord;
+  wallSeconds: number;
+  failedSamples: Record<string, number>;
+}
+
+/** The samples of a search's tree that could not count, by why (see SuiteSearch.failedSamples). */
+export function tallyFailedSamples(candidates: readonly CandidateRecord[]): Record<string, number> {
+  const tally: Record<string, number> = {};
+  for (const c of candidates) {
+    if (c.sample === 0) continue;
+    const why = !c.correct ? (c.errorKind ?? 'failed') : c.suspect ? 'suspect' : null;
+    if (why !== null) tally[why] = (tally[why] ?? 0) + 1;
+  }
+  return tally;
+}
+
 /** What the suite needs of the service: searches, and the harness's eager and compiled timing. */
 export interface SuiteDeps {
   /** Starts a search of the problem (its operation recognised by the target) and waits for its end. */
   search(
     problemSource: string,
     warm: { enabled: false } | { enabled: true; tiers: ReuseTier[] },
-  ): Promise<{ record: SearchRecord; wallSeconds: number }>;
+  ): Promise<SuiteSearchRun>;
   /** Eager PyTorch and torch.compile of the problem's Model, timed in one harness run each. */
   reference(
     problemSource: string,
@@ -73,7 +103,7 @@ export function sourceHash(source: string): string {
   return createHash('sha256').update(source).digest('hex');
 }
 
-function searchOutcome(record: SearchRecord, wallSeconds: number): SuiteSearch {
+function searchOutcome({ record, wallSeconds, failedSamples }: SuiteSearchRun): SuiteSearch {
   return {
     searchId: record.id,
     status: record.status,
@@ -84,6 +114,7 @@ function searchOutcome(record: SearchRecord, wallSeconds: number): SuiteSearch {
     scheduleId: record.scheduleId,
     seeds: record.seeds.length,
     message: record.error ?? record.message,
+    failedSamples,
   };
 }
 
@@ -143,7 +174,7 @@ export async function runKernelBenchSuite(
       deps.progress(`${p.file}: cold search, budget ${settings.budget}`);
       const outcome = await searchOrError(deps, p.source, { enabled: false }, entry);
       if (outcome) {
-        entry.cold = searchOutcome(outcome.record, outcome.wallSeconds);
+        entry.cold = searchOutcome(outcome);
         entry.operation = outcome.record.task.operation;
       }
       await deps.save(results);
@@ -154,7 +185,7 @@ export async function runKernelBenchSuite(
     if (entry.error !== null || !done(entry.cold) || done(entry.warm)) continue;
     deps.progress(`${p.file}: warm search, budget ${settings.budget}, seeds from the other problems`);
     const outcome = await searchOrError(deps, p.source, { enabled: true, tiers: WARM_TIERS }, entry);
-    if (outcome) entry.warm = searchOutcome(outcome.record, outcome.wallSeconds);
+    if (outcome) entry.warm = searchOutcome(outcome);
     await deps.save(results);
   }
   return results;
@@ -166,7 +197,7 @@ async function searchOrError(
   source: string,
   warm: Parameters<SuiteDeps['search']>[1],
   entry: SuiteProblem,
-): Promise<{ record: SearchRecord; wallSeconds: number } | null> {
+): Promise<SuiteSearchRun | null> {
   try {
     return await deps.search(source, warm);
   } catch (error) {

@@ -11,17 +11,28 @@ import { suiteReport } from '../../src/api/cli/kernelbench-command.js';
 import {
   WARM_TIERS,
   geomean,
+  parseSuiteResults,
   runKernelBenchSuite,
+  tallyFailedSamples,
   type SuiteDeps,
   type SuiteResults,
 } from '../../src/api/kernelbench-suite.js';
-import { SearchConfigSchema, SkbError, newSearchRecord, parseOperation } from '../../src/schedules/index.js';
+import {
+  type CandidateRecord,
+  SearchConfigSchema,
+  SkbError,
+  newSearchRecord,
+  parseOperation,
+} from '../../src/schedules/index.js';
 import { torchCompileCandidate } from '../../src/targets/kernelbench/torch-compile-candidate.js';
 import { skb } from '../support/cli.js';
 
 const op = (n: number) => parseOperation({ kind: 'gemm', dims: { M: n, N: n, K: n } });
 
-/** A service whose searches of problem `p<n>` find `best[n]` ms from a 10 ms baseline. */
+/**
+ * A service whose searches of problem `p<n>` find `best[n]` ms from a 10 ms baseline; p3's cold
+ * search loses samples (3 suspect, 1 wrong answer).
+ */
 function scripted(best: Record<string, number>, refuse: string[] = []) {
   const calls: string[] = [];
   const saves: SuiteResults[] = [];
@@ -41,7 +52,9 @@ function scripted(best: Record<string, number>, refuse: string[] = []) {
         baselineLatencyMs: 10,
         bestLatencyMs: (best[source] ?? 10) * (warm.enabled ? 0.5 : 1),
       };
-      return { record, wallSeconds: 12.34 };
+      const failedSamples: Record<string, number> =
+        source === 'p3' && !warm.enabled ? { wrong_answer: 1, suspect: 3 } : {};
+      return { record, wallSeconds: 12.34, failedSamples };
     },
     async reference(source) {
       calls.push(`reference ${source}`);
@@ -86,6 +99,59 @@ describe('skb kernelbench suite', () => {
     expect(report).toContain('5.000 ms (2.00x)');
     // Cold speedups 2, 1.25, 1: geomean 1.357; compile 1.25 everywhere.
     expect(report).toContain('torch.compile 1.250x, cold best 1.357x, warm best 2.714x');
+    // Only the search that lost samples is listed, with how many and why.
+    expect(report.split('Samples that did not count (see skb search ID):\n')[1]).toBe(
+      '  p3 cold: 4 of 8 samples did not count (3 suspect, 1 wrong_answer)\n',
+    );
+  });
+
+  it('tallies the samples of a tree that could not count: failures by error kind, and unconfirmed suspects', () => {
+    const node = (sample: number, correct: boolean, errorKind: string | null, suspect?: string) =>
+      ({ sample, correct, errorKind, ...(suspect ? { suspect } : {}) }) as CandidateRecord;
+    expect(
+      tallyFailedSamples([
+        node(0, false, 'runtime'),
+        node(1, true, null),
+        node(2, false, 'compile'),
+        node(3, true, null, 'speedup 25.0x'),
+        node(4, false, 'compile'),
+        node(5, false, null),
+      ]),
+    ).toEqual({ compile: 2, suspect: 1, failed: 1 });
+  });
+
+  it('reads a results file written before samples were tallied as having lost none', () => {
+    const { failedSamples, ...before } = {
+      searchId: 's',
+      status: 'finished',
+      bestMs: 1,
+      baselineMs: 2,
+      samples: 8,
+      wallSeconds: 3,
+      scheduleId: null,
+      seeds: 0,
+      message: null,
+      failedSamples: {},
+    };
+    const text = JSON.stringify({
+      version: 1,
+      target: 'gpu',
+      budget: 8,
+      problems: [
+        {
+          file: 'p1',
+          sourceHash: 'h',
+          operation: null,
+          error: null,
+          eagerMs: 2,
+          compileMs: null,
+          compileError: null,
+          cold: before,
+          warm: null,
+        },
+      ],
+    });
+    expect(parseSuiteResults(text).problems[0]!.cold!.failedSamples).toEqual(failedSamples);
   });
 
   it('resumes: steps done for an unchanged file are not run again, an edited file is measured anew', async () => {

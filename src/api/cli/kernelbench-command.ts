@@ -8,6 +8,7 @@ import {
   overEager,
   parseSuiteResults,
   runKernelBenchSuite,
+  tallyFailedSamples,
   type SuiteDeps,
   type SuiteProblem,
   type SuiteResults,
@@ -88,7 +89,9 @@ function suiteDeps(
       const started = performance.now();
       const record = await services.search.start({ target: targetId, problemSource }, { budget, warmStart });
       const ended = await services.search.wait(record.id);
-      return { record: ended, wallSeconds: (performance.now() - started) / 1000 };
+      const wallSeconds = (performance.now() - started) / 1000;
+      const candidates = (await services.search.get(record.id))?.candidates ?? [];
+      return { record: ended, wallSeconds, failedSamples: tallyFailedSamples(candidates) };
     },
     async reference(problemSource) {
       // Held like a search holds its member, so no search of this service times on it meanwhile.
@@ -156,8 +159,29 @@ export function suiteReport(results: SuiteResults): string {
     `  torch.compile ${mean((p) => p.compileMs)}, cold best ${mean((p) => p.cold?.bestMs)}, warm best ${mean((p) => p.warm?.bestMs)}`,
     // Where a template covers only some problems, compare like with like too.
     `  over the searched problems: torch.compile ${geomeanOver(searched, (p) => p.compileMs)}, cold ${geomeanOver(searched, (p) => p.cold?.bestMs)}, warm ${geomeanOver(searched, (p) => p.warm?.bestMs)}`,
+    ...failedSampleLines(results.problems),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Per search that lost samples, how many and why: a search that ended near 1x because its
+ * kernels failed reads differently from one whose kernels were correct and no faster.
+ */
+function failedSampleLines(problems: readonly SuiteProblem[]): string[] {
+  const lines: string[] = [];
+  for (const p of problems)
+    for (const [phase, search] of [
+      ['cold', p.cold],
+      ['warm', p.warm],
+    ] as const) {
+      const causes = Object.entries(search?.failedSamples ?? {}).sort(([a], [b]) => a.localeCompare(b));
+      if (!search || !causes.length) continue;
+      const failed = causes.reduce((n, [, count]) => n + count, 0);
+      const why = causes.map(([cause, count]) => `${count} ${cause}`).join(', ');
+      lines.push(`  ${basename(p.file)} ${phase}: ${failed} of ${search.samples} samples did not count (${why})`);
+    }
+  return lines.length ? ['', 'Samples that did not count (see skb search ID):', ...lines] : [];
 }
 
 function geomeanOver(problems: readonly SuiteProblem[], pick: (p: SuiteProblem) => number | null | undefined): string {
