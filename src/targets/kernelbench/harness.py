@@ -554,14 +554,13 @@ def evaluate(args, result):
     try:
         flush_bytes = l2_flush_bytes(torch, device)
         flush_buffer = torch.empty(flush_bytes // 4, dtype=torch.int32, device=device)
-        timing_inputs = make_inputs(torch, problem, args.seed, device)
         timing = {"warmup": args.warmup, "iters": args.iters, "l2FlushBytes": flush_bytes, "candidate": None, "reference": None}
         result["timing"] = timing
         if args.check:
-            del timing_inputs
             timing["iters"] = args.check_runs
             timing["candidate"], result["check"] = check_model(torch, problem, reference, model_new, args, device, flush_buffer, precision)
         else:
+            timing_inputs = make_inputs(torch, problem, args.seed, device)
             restore_precision(torch, precision)
             timing["candidate"] = time_model(torch, model_new, timing_inputs, args.warmup, args.iters, flush_buffer, args.warmup_ms)
             del timing_inputs
