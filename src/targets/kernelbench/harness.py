@@ -448,6 +448,10 @@ def evaluate(args, result):
         raise HarnessError("runtime", "setup", f"PyTorch is not installed for {sys.executable} on this target ({describe_exception(exc)})")
     if not args.device.startswith("cuda") or not torch.cuda.is_available():
         raise HarnessError("runtime", "setup", "CUDA is not available on this target")
+    # Inputs are drawn under torch.device as a context manager, which PyTorch 2.0 added.
+    major = torch.__version__.split(".")[0]
+    if not major.isdigit() or int(major) < 2:
+        raise HarnessError("runtime", "setup", f"the target's PyTorch is {torch.__version__}; the harness needs PyTorch 2.0 or later")
     device = torch.device(args.device)
     if device.index is not None:
         torch.cuda.set_device(device)

@@ -623,6 +623,12 @@ def main():
     except ImportError as exc:
         emit({"target": f"PyTorch cannot be imported by the target's Python ({exc})"})
         return 0
+    # Tracing on the meta device uses torch.device as a context manager, which PyTorch 2.0 added:
+    # an older PyTorch would read every problem as one no template computes.
+    major = torch.__version__.split(".")[0]
+    if not major.isdigit() or int(major) < 2:
+        emit({"target": f"the target's PyTorch is {torch.__version__}; recognising problems needs PyTorch 2.0 or later"})
+        return 0
     try:
         problem = load_problem(args.problem)
     except Unsupported as exc:
