@@ -8,13 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import {
-  OperationSchema,
-  messageOf,
-  type CandidateRecord,
-  type ReuseTier,
-  type SearchRecord,
-} from '../schedules/index.js';
+import { OperationSchema, messageOf, type ReuseTier, type SearchRecord } from '../schedules/index.js';
 
 /** One search's outcome as the suite reports it. */
 export const SuiteSearchSchema = z.object({
@@ -66,17 +60,6 @@ export interface SuiteSearchRun {
   record: SearchRecord;
   wallSeconds: number;
   failedSamples: Record<string, number>;
-}
-
-/** The samples of a search's tree that could not count, by why (see SuiteSearch.failedSamples). */
-export function tallyFailedSamples(candidates: readonly CandidateRecord[]): Record<string, number> {
-  const tally: Record<string, number> = {};
-  for (const c of candidates) {
-    if (c.sample === 0) continue;
-    const why = !c.correct ? (c.errorKind ?? 'failed') : c.suspect ? 'suspect' : null;
-    if (why !== null) tally[why] = (tally[why] ?? 0) + 1;
-  }
-  return tally;
 }
 
 /** What the suite needs of the service: searches, and the harness's eager and compiled timing. */

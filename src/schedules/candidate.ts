@@ -38,3 +38,18 @@ export interface CandidateRecord {
   model: string | null;
   createdAt: string;
 }
+
+/**
+ * The samples of a search's tree that could not count, by why: the error kind of a failed one
+ * ("failed" when it has none), "suspect" for a correct one above the suspicion threshold that its
+ * check could not confirm. The baseline is not a sample.
+ */
+export function tallyFailedSamples(candidates: readonly CandidateRecord[]): Record<string, number> {
+  const tally: Record<string, number> = {};
+  for (const c of candidates) {
+    if (c.sample === 0) continue;
+    const why = !c.correct ? (c.errorKind ?? 'failed') : c.suspect ? 'suspect' : null;
+    if (why !== null) tally[why] = (tally[why] ?? 0) + 1;
+  }
+  return tally;
+}

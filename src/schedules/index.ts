@@ -132,7 +132,7 @@ export {
   newSearchRecord,
 } from './search.js';
 export { TASK_NEEDS_OPERATION, TaskSchema, type Task, type TaskInput } from './task.js';
-export type { CandidateRecord } from './candidate.js';
+export { type CandidateRecord, tallyFailedSamples } from './candidate.js';
 export {
   DEFAULT_SLOWER_BY_PCT,
   RevalidationSchema,

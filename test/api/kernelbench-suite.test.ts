@@ -13,7 +13,6 @@ import {
   geomean,
   parseSuiteResults,
   runKernelBenchSuite,
-  tallyFailedSamples,
   type SuiteDeps,
   type SuiteResults,
 } from '../../src/api/kernelbench-suite.js';
@@ -23,6 +22,7 @@ import {
   SkbError,
   newSearchRecord,
   parseOperation,
+  tallyFailedSamples,
 } from '../../src/schedules/index.js';
 import { torchCompileCandidate } from '../../src/targets/kernelbench/torch-compile-candidate.js';
 import { skb } from '../support/cli.js';

@@ -15,6 +15,7 @@ import {
   type SearchStatus,
   type SearchStore,
 } from '../../src/schedules/index.js';
+import { sampleCandidate } from '../support/fixtures.js';
 
 /** A search store and how to let go of it. */
 export interface OpenedSearchStore {
@@ -49,28 +50,18 @@ function makeSearch(id: string, second: number, overrides: Partial<SearchRecord>
 
 /** A valid candidate: sample `sample` of search `searchId`. */
 function makeCandidate(searchId: string, sample: number, overrides: Partial<CandidateRecord> = {}): CandidateRecord {
-  return {
-    id: `${searchId}-c${sample}`,
-    searchId,
-    parentId: sample === 0 ? null : `${searchId}-c0`,
-    iteration: sample === 0 ? 0 : 1,
-    sample,
+  return sampleCandidate(searchId, sample, 10 - sample / 10, {
     optionId: sample === 0 ? null : 'cpu.tile',
     optionLabel: sample === 0 ? null : 'Tile the loops',
     plan: sample === 0 ? null : `Tile by ${8 * sample}.`,
     params: sample === 0 ? null : { MR: 4, NR: 8 * sample },
     code: `/* sample ${sample} */\nvoid kernel(void) {}\n`,
-    correct: true,
-    latencyMs: 10 - sample / 10,
-    errorKind: null,
     output: `sample ${sample} ran`,
     feedback: sample === 0 ? [] : [`sample ${sample} was faster`],
     admitted: false,
-    forcedFrom: null,
-    model: null,
     createdAt: at(100 + sample),
     ...overrides,
-  };
+  });
 }
 
 export function describeSearchStoreSuite(name: string, open: () => Promise<OpenedSearchStore>): void {

@@ -3,6 +3,7 @@
  * schemas, so a test that uses them exercises the same shapes production code sees.
  */
 import {
+  type CandidateRecord,
   ScheduleContentSchema,
   makeTargetRecord,
   type CpuFingerprint,
@@ -152,4 +153,38 @@ export function makeVector(dim: number, seed: number): Float32Array {
   const scale = 1 / Math.sqrt(norm);
   for (let i = 0; i < dim; i++) v[i] = v[i]! * scale;
   return v;
+}
+
+/**
+ * Sample `sample` of search `searchId` (0: the baseline), a child of the baseline: correct and
+ * admitted at `latencyMs`; override any field (correct, errorKind, suspect).
+ */
+export function sampleCandidate(
+  searchId: string,
+  sample: number,
+  latencyMs: number,
+  overrides: Partial<CandidateRecord> = {},
+): CandidateRecord {
+  return {
+    id: `${searchId}-c${sample}`,
+    searchId,
+    parentId: sample === 0 ? null : `${searchId}-c0`,
+    iteration: sample === 0 ? 0 : 1,
+    sample,
+    optionId: sample === 0 ? null : 'cuda.split_k',
+    optionLabel: null,
+    plan: null,
+    params: null,
+    code: '',
+    correct: true,
+    latencyMs,
+    errorKind: null,
+    output: '',
+    feedback: [],
+    admitted: true,
+    forcedFrom: null,
+    model: null,
+    createdAt: new Date(0).toISOString(),
+    ...overrides,
+  };
 }

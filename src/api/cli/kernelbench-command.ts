@@ -1,6 +1,6 @@
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import { SkbError, messageOf } from '../../schedules/index.js';
+import { SkbError, messageOf, tallyFailedSamples } from '../../schedules/index.js';
 import type { KernelBenchToolchain } from '../../targets/kernelbench/kernelbench-toolchain.js';
 import { eagerCandidate, torchCompileCandidate } from '../../targets/kernelbench/torch-compile-candidate.js';
 import {
@@ -8,7 +8,6 @@ import {
   overEager,
   parseSuiteResults,
   runKernelBenchSuite,
-  tallyFailedSamples,
   type SuiteDeps,
   type SuiteProblem,
   type SuiteResults,

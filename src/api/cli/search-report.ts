@@ -2,6 +2,7 @@ import {
   bestLineage,
   shapeKey,
   speedupOf,
+  tallyFailedSamples,
   type CandidateRecord,
   type LineageStep,
   type Operation,
@@ -94,7 +95,9 @@ function describeWarmStart(search: SearchRecord): string {
  */
 export function searchSummary(detail: SearchDetail): string {
   const { search, candidates } = detail;
-  const failed = candidates.filter((c) => !c.correct && c.sample > 0).length;
+  const { suspect = 0, ...errors } = tallyFailedSamples(candidates);
+  const failed = Object.values(errors).reduce((n, count) => n + count, 0);
+  const lost = `${failed} failed${suspect ? `, ${suspect} suspect: above the suspicion threshold, not confirmed by their check` : ''}`;
   const facts: Array<[string, string]> = [
     ['search', `${search.id} (${search.status})`],
     [
@@ -108,7 +111,7 @@ export function searchSummary(detail: SearchDetail): string {
     ['baseline', `${formatMs(search.baselineLatencyMs)} ms`],
     ['best', `${formatMs(search.bestLatencyMs)} ms`],
     ['speedup', formatSpeedup(speedupOf(search))],
-    ['samples', `${search.samplesUsed}/${search.config.budget} (${failed} failed)`],
+    ['samples', `${search.samplesUsed}/${search.config.budget} (${lost})`],
   ];
   facts.push(['warm start', describeWarmStart(search)]);
   const over = search.status !== 'queued' && search.status !== 'running';

@@ -53,12 +53,15 @@ export function SearchesPage(props: { page: Page<SearchRecord> }) {
   );
 }
 
-/** Best latency so far after each sample (correct candidates only; the baseline is sample 0). */
+/**
+ * Best latency so far after each sample (the baseline is sample 0), over the candidates the search
+ * could count: correct and not suspect, as the search's own best.
+ */
 function convergence(candidates: readonly CandidateRecord[]): Array<{ sample: number; bestMs: number }> {
   let best = Number.POSITIVE_INFINITY;
   const points: Array<{ sample: number; bestMs: number }> = [];
   for (const c of [...candidates].sort((a, b) => a.sample - b.sample)) {
-    if (c.correct && c.latencyMs != null && c.latencyMs > 0 && c.latencyMs < best) best = c.latencyMs;
+    if (c.correct && !c.suspect && c.latencyMs != null && c.latencyMs > 0 && c.latencyMs < best) best = c.latencyMs;
     if (Number.isFinite(best)) points.push({ sample: c.sample, bestMs: best });
   }
   return points;
@@ -77,6 +80,12 @@ function Tree(props: { candidates: readonly CandidateRecord[]; bestId: string | 
         ) : (
           <span class="error">{c.errorKind ?? 'incorrect'}</span>
         )}
+        {c.suspect ? (
+          <span class="error" title={c.suspect}>
+            {' '}
+            suspect
+          </span>
+        ) : null}
         {c.id === props.bestId ? ' ← best' : ''}
       </span>
       {c.plan ? <div class="muted">{c.plan}</div> : null}
