@@ -1,8 +1,9 @@
 /**
- * The check a suspiciously fast KernelBench candidate gets (harness.py's check_model), run on
- * Debian's CPU PyTorch: every timed run on fresh inputs, each output compared with eager. The GPU
- * path of the same check is in kernelbench.test.ts's GPU suite; this one runs wherever
- * scripts/setup-test-deps.sh installed python3-torch (it skips elsewhere).
+ * harness.py's judging on Debian's CPU PyTorch, wherever scripts/setup-test-deps.sh installed
+ * python3-torch (it skips elsewhere): the check a suspiciously fast candidate gets (check_model:
+ * every timed run on fresh inputs, each output compared with eager), and one trial's verdict
+ * (compare), whole and walked in pieces as a 7 GB output is. The GPU paths of both are in
+ * kernelbench.test.ts's GPU suite.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,10 +13,11 @@ const DEBIAN_PYTHON = '/usr/bin/python3';
 const hasCpuTorch = spawnSync(DEBIAN_PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
 
-describe.skipIf(!hasCpuTorch)('the check of a suspect candidate, on CPU PyTorch', () => {
+/** The driver's verdicts for one mode, by case name, and what it wrote to stderr. */
+function drive(mode: 'check' | 'compare') {
   const ran = spawnSync(
     DEBIAN_PYTHON,
-    [path('../fixtures/kernelbench/cpu_check_driver.py'), path('../../src/targets/kernelbench/harness.py')],
+    [path('../fixtures/kernelbench/cpu_harness_driver.py'), path('../../src/targets/kernelbench/harness.py'), mode],
     { encoding: 'utf8', timeout: 60_000 },
   );
   const verdicts = new Map(
@@ -28,9 +30,14 @@ describe.skipIf(!hasCpuTorch)('the check of a suspect candidate, on CPU PyTorch'
         return [v.name, v] as const;
       }),
   );
+  return { ran, verdicts };
+}
+
+describe.skipIf(!hasCpuTorch)('the check of a suspect candidate, on CPU PyTorch', () => {
+  const { ran, verdicts } = hasCpuTorch ? drive('check') : { ran: null, verdicts: new Map() };
 
   it('passes an honest kernel, timing each of its runs on fresh inputs', () => {
-    expect(ran.stderr).toBe('');
+    expect(ran!.stderr).toBe('');
     expect(verdicts.get('honest')).toEqual({
       name: 'honest',
       passed: true,
@@ -51,5 +58,30 @@ describe.skipIf(!hasCpuTorch)('the check of a suspect candidate, on CPU PyTorch'
         phase: 'check',
         message: expect.stringMatching(/^timed run 1 of 6 on fresh inputs differs from eager PyTorch: max abs diff/),
       });
+  });
+});
+
+describe.skipIf(!hasCpuTorch)("one trial's verdict (compare), on CPU PyTorch", () => {
+  const { ran, verdicts } = hasCpuTorch ? drive('compare') : { ran: null, verdicts: new Map() };
+  type Verdict = { passed: boolean; problem: string | null };
+  const whole = (name: string) => (verdicts.get(name) as { whole: Verdict } | undefined)?.whole;
+
+  it('gives the same verdict, maxima and mismatch fraction walked in pieces as whole', () => {
+    expect(ran!.stderr).toBe('');
+    expect(verdicts.size).toBe(10);
+    for (const [name, v] of verdicts) expect(v.pieces, name).toEqual(v.whole);
+  });
+
+  it('passes right and slightly-off outputs, fails wrong ones, zeros below the tolerance, NaN, shape and dtype', () => {
+    for (const name of ['exact', 'noise', 'half', 'two_d']) expect(whole(name), name).toMatchObject({ passed: true });
+    expect(whole('wrong')).toMatchObject({ passed: false, problem: null });
+    expect(whole('tuple')).toMatchObject({ passed: false });
+    expect(whole('zeros_below_tolerance')!.problem).toMatch(/within atol elementwise but its relative L2 error is 1 /);
+    expect(whole('nan')).toMatchObject({
+      passed: false,
+      problem: 'output 0 holds NaN or Inf where the reference is finite',
+    });
+    expect(whole('shape')!.problem).toBe('output 0 has shape [70, 50]; the reference has [50, 70]');
+    expect(whole('dtype')!.problem).toBe('output 0 has dtype float64; the reference has float32');
   });
 });
