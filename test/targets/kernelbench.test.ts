@@ -322,12 +322,14 @@ describe('the KernelBench toolchain over a scripted interpreter', () => {
   const checkedReport = (candidateMs: number) => report(candidateMs, null, { check: { runs: 20, maxErrRatio: 0.03 } });
   beforeAll(async () => {
     // A stand-in interpreter that prints a prepared report whatever it runs (the probe included),
-    // the check's own when called with --check, and logs its arguments, so the toolchain's own path
-    // (workspace, limits, sandbox, parsing, judging) runs for real.
+    // the check's own when called with --check, and writes its arguments to stderr (which the result
+    // keeps as its output), so the toolchain's own path (workspace, limits, sandbox, parsing,
+    // judging) runs for real.
     dir = await mkdtemp(join(tmpdir(), 'skb-kb-scripted-'));
     executor = createLocalExecutor({ sandbox: { ...DEFAULT_SANDBOX, readOnlyPaths: [dir] } });
     const script = [
       '#!/bin/sh',
+      'echo "argv: $*" >&2',
       `case " $* " in *" --check "*) cat '${join(dir, 'check.txt')}' ;; *) cat '${join(dir, 'line.txt')}' ;; esac`,
     ];
     await writeFile(join(dir, 'python'), `${script.join('\n')}\n`, { mode: 0o755 });
@@ -367,6 +369,8 @@ describe('the KernelBench toolchain over a scripted interpreter', () => {
     expect(result.correct).toBe(true);
     expect(result.suspect).toBeUndefined();
     expect(result.latencyMs).toBeCloseTo(0.125, 9);
+    // The check ran as a check: another seed than the first run's 42, and eager's time reused.
+    expect(result.output).toMatch(/--seed 43 --device cuda --skip-reference-timing --check --check-runs 20$/m);
     expect(result.feedback[0]).toMatch(/median of 3 CUDA-event timed runs, each on fresh inputs/);
     expect(result.feedback.at(-1)).toMatch(
       /^checked, since its first run was 20\.0x faster than eager PyTorch .*20 timed runs .*admitted at their median, 0\.1250 ms \(16\.0x\)$/,
