@@ -8,7 +8,26 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { OperationSchema, messageOf, type ReuseTier, type SearchRecord } from '../schedules/index.js';
+import {
+  type CandidateRecord,
+  OperationSchema,
+  knobsOf,
+  messageOf,
+  type ReuseTier,
+  type SearchRecord,
+} from '../schedules/index.js';
+
+/**
+ * The kernel a search ended on, when one beat its baseline: its sample, the menu option of its
+ * step and the template's knobs (null for a planner without knobs), so a results file says what
+ * won without the database it was measured with.
+ */
+export const SuiteBestSchema = z.object({
+  sample: z.number().int().positive(),
+  optionId: z.string().nullable(),
+  knobs: z.record(z.string(), z.unknown()).nullable(),
+});
+export type SuiteBest = z.infer<typeof SuiteBestSchema>;
 
 /** One search's outcome as the suite reports it. */
 export const SuiteSearchSchema = z.object({
@@ -28,6 +47,8 @@ export const SuiteSearchSchema = z.object({
    * runs before this field read as none.
    */
   failedSamples: z.record(z.string(), z.number().int().positive()).default({}),
+  /** The winning kernel; null when the baseline was kept (and in results files from before the field). */
+  best: SuiteBestSchema.nullable().default(null),
 });
 export type SuiteSearch = z.infer<typeof SuiteSearchSchema>;
 
@@ -55,11 +76,12 @@ export const SuiteResultsSchema = z.object({
 });
 export type SuiteResults = z.infer<typeof SuiteResultsSchema>;
 
-/** A search as the suite gets it: its record, wall time and the samples of its tree that failed, by why. */
+/** A search as the suite gets it: its record, wall time, the samples of its tree that failed (by why) and its winner. */
 export interface SuiteSearchRun {
   record: SearchRecord;
   wallSeconds: number;
   failedSamples: Record<string, number>;
+  best: SuiteBest | null;
 }
 
 /** What the suite needs of the service: searches, and the harness's eager and compiled timing. */
@@ -86,7 +108,7 @@ export function sourceHash(source: string): string {
   return createHash('sha256').update(source).digest('hex');
 }
 
-function searchOutcome({ record, wallSeconds, failedSamples }: SuiteSearchRun): SuiteSearch {
+function searchOutcome({ record, wallSeconds, failedSamples, best }: SuiteSearchRun): SuiteSearch {
   return {
     searchId: record.id,
     status: record.status,
@@ -98,7 +120,15 @@ function searchOutcome({ record, wallSeconds, failedSamples }: SuiteSearchRun): 
     seeds: record.seeds.length,
     message: record.error ?? record.message,
     failedSamples,
+    best,
   };
+}
+
+/** The winner of a search's tree: its best candidate, unless that is the baseline itself. */
+export function searchWinner(record: SearchRecord, candidates: readonly CandidateRecord[]): SuiteBest | null {
+  const best = candidates.find((c) => c.id === record.bestCandidateId);
+  if (!best || best.sample === 0) return null;
+  return { sample: best.sample, optionId: best.optionId, knobs: knobsOf(best) };
 }
 
 /**

@@ -89,7 +89,7 @@ export type {
   ReuseStats,
   MeasuredPointsQuery,
 } from './store.js';
-export { measuredPointsOf, type MeasuredPoint } from './measured-point.js';
+export { knobsOf, measuredPointsOf, type MeasuredPoint } from './measured-point.js';
 export {
   baselineKey,
   MeasuredBaselineSchema,

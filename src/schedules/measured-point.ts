@@ -14,6 +14,17 @@ export interface MeasuredPoint {
   latencyMs: number;
 }
 
+/**
+ * The knob set a template planner wrote in a point's, step's or candidate's params
+ * (`params.knobs`), or null for one another planner made.
+ */
+export function knobsOf(holder: { params?: Record<string, unknown> | null }): Record<string, unknown> | null {
+  const knobs = holder.params?.knobs;
+  return knobs !== null && typeof knobs === 'object' && !Array.isArray(knobs)
+    ? (knobs as Record<string, unknown>)
+    : null;
+}
+
 /** The parts of a schedule's content that hold measured points (what the store reads of it). */
 export const ScheduleMeasurementsSchema = z.object({
   steps: z.array(z.looseObject(StepSchema.pick({ params: true, latencyAfterMs: true }).shape)),

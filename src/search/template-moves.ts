@@ -4,9 +4,8 @@
  * does without a cost model), and every legal move of the offered options (what a cost model
  * ranks): single-knob moves and the template's composite moves.
  */
-import { flopCount, type MeasuredPoint, type Operation } from '../schedules/index.js';
+import { flopCount, knobsOf, type MeasuredPoint, type Operation } from '../schedules/index.js';
 import { currentKnobNames, type KernelTemplate, type KnobSpec, type KnobValue, type Knobs } from '../targets/index.js';
-import { knobsOf } from './cost-model/cost-model.js';
 import type { Rng } from './rng.js';
 
 /** Random draws tried before falling back to an exhaustive scan for a move that changes the knobs. */

@@ -13,6 +13,7 @@ import {
   geomean,
   parseSuiteResults,
   runKernelBenchSuite,
+  searchWinner,
   type SuiteDeps,
   type SuiteResults,
 } from '../../src/api/kernelbench-suite.js';
@@ -26,8 +27,12 @@ import {
 } from '../../src/schedules/index.js';
 import { torchCompileCandidate } from '../../src/targets/kernelbench/torch-compile-candidate.js';
 import { skb } from '../support/cli.js';
+import { sampleCandidate } from '../support/fixtures.js';
 
 const op = (n: number) => parseOperation({ kind: 'gemm', dims: { M: n, N: n, K: n } });
+
+/** The winner the scripted searches report: a Triton tile for p1, nothing for a search that kept its baseline. */
+const P1_WINNER = { sample: 6, optionId: 'cuda.tile_shape', knobs: { BLOCK_M: 256, BLOCK_N: 64, num_warps: 8 } };
 
 /**
  * A service whose searches of problem `p<n>` find `best[n]` ms from a 10 ms baseline; p3's cold
@@ -54,7 +59,9 @@ function scripted(best: Record<string, number>, refuse: string[] = []) {
       };
       const failedSamples: Record<string, number> =
         source === 'p3' && !warm.enabled ? { wrong_answer: 1, suspect: 3 } : {};
-      return { record, wallSeconds: 12.34, failedSamples };
+      const winner =
+        record.bestLatencyMs < 10 ? (source === 'p1' ? P1_WINNER : { sample: 2, optionId: null, knobs: null }) : null;
+      return { record, wallSeconds: 12.34, failedSamples, best: winner };
     },
     async reference(source) {
       calls.push(`reference ${source}`);
@@ -100,9 +107,48 @@ describe('skb kernelbench suite', () => {
     // Cold speedups 2, 1.25, 1: geomean 1.357; compile 1.25 everywhere.
     expect(report).toContain('torch.compile 1.250x, cold best 1.357x, warm best 2.714x');
     // Only the search that lost samples is listed, with how many and why.
-    expect(report.split('Samples that did not count (see skb search ID):\n')[1]).toBe(
-      '  p3 cold: 4 of 8 samples did not count (3 suspect, 1 wrong_answer)\n',
+    expect(report.split('Samples that did not count (see skb search ID):\n')[1]!.split('\n\n')[0]).toBe(
+      '  p3 cold: 4 of 8 samples did not count (3 suspect, 1 wrong_answer)',
     );
+    // What won is in the results and the report, so neither needs the database it came from.
+    expect(results.problems[0]!.cold!.best).toEqual(P1_WINNER);
+    expect(report.split('What each search ended on:\n')[1]).toBe(
+      [
+        '  p1 cold: sample 6 (cuda.tile_shape): BLOCK_M=256 BLOCK_N=64 num_warps=8',
+        '  p1 warm: sample 6 (cuda.tile_shape): BLOCK_M=256 BLOCK_N=64 num_warps=8',
+        '  p2 cold: sample 2',
+        '  p2 warm: sample 2',
+        '  p3 cold: the baseline (nothing beat it)',
+        '  p3 warm: sample 2',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it("names a search's winner from its tree: the best candidate's sample, option and knobs, none when the baseline won", () => {
+    const base = newSearchRecord({
+      id: 's',
+      task: { operation: op(64), target: 'gpu', problemSource: 'p' },
+      config: SearchConfigSchema.parse({}),
+      createdAt: new Date(0).toISOString(),
+    });
+    const tree = [
+      sampleCandidate('s', 0, 10),
+      sampleCandidate('s', 1, 4, { params: { knobs: { BLOCK_M: 128 }, changed: { BLOCK_M: 128 } } }),
+      sampleCandidate('s', 2, 6, { optionId: 'cuda.torch_compile', params: { mode: 'default' } }),
+    ];
+    expect(searchWinner({ ...base, bestCandidateId: 's-c1' }, tree)).toEqual({
+      sample: 1,
+      optionId: 'cuda.split_k',
+      knobs: { BLOCK_M: 128 },
+    });
+    expect(searchWinner({ ...base, bestCandidateId: 's-c2' }, tree)).toEqual({
+      sample: 2,
+      optionId: 'cuda.torch_compile',
+      knobs: null,
+    });
+    expect(searchWinner({ ...base, bestCandidateId: 's-c0' }, tree)).toBeNull();
+    expect(searchWinner(base, tree)).toBeNull();
   });
 
   it('tallies the samples of a tree that could not count: failures by error kind, and unconfirmed suspects', () => {
@@ -152,6 +198,7 @@ describe('skb kernelbench suite', () => {
       ],
     });
     expect(parseSuiteResults(text).problems[0]!.cold!.failedSamples).toEqual(failedSamples);
+    expect(parseSuiteResults(text).problems[0]!.cold!.best).toBeNull();
   });
 
   it('resumes: steps done for an unchanged file are not run again, an edited file is measured anew', async () => {

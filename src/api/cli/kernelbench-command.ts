@@ -8,6 +8,7 @@ import {
   overEager,
   parseSuiteResults,
   runKernelBenchSuite,
+  searchWinner,
   type SuiteDeps,
   type SuiteProblem,
   type SuiteResults,
@@ -90,7 +91,12 @@ function suiteDeps(
       const ended = await services.search.wait(record.id);
       const wallSeconds = (performance.now() - started) / 1000;
       const candidates = (await services.search.get(record.id))?.candidates ?? [];
-      return { record: ended, wallSeconds, failedSamples: tallyFailedSamples(candidates) };
+      return {
+        record: ended,
+        wallSeconds,
+        failedSamples: tallyFailedSamples(candidates),
+        best: searchWinner(ended, candidates),
+      };
     },
     async reference(problemSource) {
       // Held like a search holds its member, so no search of this service times on it meanwhile.
@@ -159,6 +165,7 @@ export function suiteReport(results: SuiteResults): string {
     // Where a template covers only some problems, compare like with like too.
     `  over the searched problems: torch.compile ${geomeanOver(searched, (p) => p.compileMs)}, cold ${geomeanOver(searched, (p) => p.cold?.bestMs)}, warm ${geomeanOver(searched, (p) => p.warm?.bestMs)}`,
     ...failedSampleLines(results.problems),
+    ...winnerLines(results.problems),
   ];
   return `${lines.join('\n')}\n`;
 }
@@ -170,17 +177,46 @@ export function suiteReport(results: SuiteResults): string {
 function failedSampleLines(problems: readonly SuiteProblem[]): string[] {
   const lines: string[] = [];
   for (const p of problems)
-    for (const [phase, search] of [
-      ['cold', p.cold],
-      ['warm', p.warm],
-    ] as const) {
-      const causes = Object.entries(search?.failedSamples ?? {}).sort(([a], [b]) => a.localeCompare(b));
-      if (!search || !causes.length) continue;
+    for (const [phase, search] of phasesOf(p)) {
+      const causes = Object.entries(search.failedSamples).sort(([a], [b]) => a.localeCompare(b));
+      if (!causes.length) continue;
       const failed = causes.reduce((n, [, count]) => n + count, 0);
       const why = causes.map(([cause, count]) => `${count} ${cause}`).join(', ');
       lines.push(`  ${basename(p.file)} ${phase}: ${failed} of ${search.samples} samples did not count (${why})`);
     }
   return lines.length ? ['', 'Samples that did not count (see skb search ID):', ...lines] : [];
+}
+
+/** Each finished search's phases as [name, search], in the report's order. */
+function phasesOf(p: SuiteProblem): [string, SuiteSearch][] {
+  return (
+    [
+      ['cold', p.cold],
+      ['warm', p.warm],
+    ] as const
+  ).filter((e): e is ['cold' | 'warm', SuiteSearch] => e[1] !== null);
+}
+
+/** What each search ended on: the winning sample's option and knobs, or the baseline kept. */
+function winnerLines(problems: readonly SuiteProblem[]): string[] {
+  const lines: string[] = [];
+  for (const p of problems)
+    for (const [phase, search] of phasesOf(p)) {
+      if (search.status !== 'finished') continue;
+      const best = search.best;
+      const what = !best
+        ? 'the baseline (nothing beat it)'
+        : `sample ${best.sample}${best.optionId ? ` (${best.optionId})` : ''}${best.knobs ? `: ${knobText(best.knobs)}` : ''}`;
+      lines.push(`  ${basename(p.file)} ${phase}: ${what}`);
+    }
+  return lines.length ? ['', 'What each search ended on:', ...lines] : [];
+}
+
+/** Knobs as `name=value` pairs in the order the template gave them. */
+function knobText(knobs: Record<string, unknown>): string {
+  return Object.entries(knobs)
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(' ');
 }
 
 function geomeanOver(problems: readonly SuiteProblem[], pick: (p: SuiteProblem) => number | null | undefined): string {

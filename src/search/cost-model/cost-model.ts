@@ -8,7 +8,7 @@
  * MAX_TRAINING_POINTS (see training-set.ts for which): about a second on one core.
  */
 import { RandomForestRegression } from 'ml-random-forest';
-import { canonicalJson, flopCount, type MeasuredPoint, type Operation } from '../../schedules/index.js';
+import { canonicalJson, flopCount, knobsOf, type MeasuredPoint, type Operation } from '../../schedules/index.js';
 import type { KernelTemplate, Knobs } from '../../targets/index.js';
 import { featureEncoder } from './features.js';
 
@@ -39,14 +39,6 @@ export interface CostModel {
   readonly points: number;
   /** Predicted ln(ms per flop) of each knob set on the model's operation: lower is faster. */
   predict(knobs: readonly Knobs[]): number[];
-}
-
-/** A point's knob set (`params.knobs`), or null for a point a planner other than the template planner measured. */
-export function knobsOf(point: MeasuredPoint): Record<string, unknown> | null {
-  const knobs = point.params.knobs;
-  return knobs !== null && typeof knobs === 'object' && !Array.isArray(knobs)
-    ? (knobs as Record<string, unknown>)
-    : null;
 }
 
 /** ln(ms per flop): comparable across the shapes of one structure. */
