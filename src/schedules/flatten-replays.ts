@@ -126,6 +126,22 @@ function applyGroup(group: StepBody[], replay: Step, seedId: string | null): Ste
 }
 
 /**
+ * A step's text without the `(here: ...)` note a replay appends (what it set on this machine).
+ * The note holds plan text, parentheses and all, so its start is found by balancing them from
+ * the end; text that does not end in such a note comes back as it is.
+ */
+function withoutHereNote(text: string): string {
+  if (!text.endsWith(')')) return text;
+  let depth = 0;
+  for (let i = text.length - 1; i >= 0; i--) {
+    if (text[i] === ')') depth++;
+    else if (text[i] === '(' && --depth === 0)
+      return text.startsWith('(here: ', i) ? text.slice(0, i).trimEnd() : text;
+  }
+  return text;
+}
+
+/**
  * The steps a replay's plan text lists (`Replay the seed's N steps in order: 1. [id] plan 2. ...`),
  * nested replays read through to their own steps; a trailing `(here: ...)` note is left off. Used
  * only where the seed itself is no longer stored, so the steps carry no parameters.
@@ -137,10 +153,7 @@ export function stepsFromReplayText(text: string): StepBody[] {
     const end = marks[i + 1]?.index ?? text.length;
     return {
       optionId: m[2]!,
-      plan: text
-        .slice(start, end)
-        .replace(/\s*\(here: [^()]*\)\s*$/, '')
-        .trim(),
+      plan: withoutHereNote(text.slice(start, end).trim()),
     };
   });
   return steps

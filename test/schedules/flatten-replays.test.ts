@@ -109,8 +109,19 @@ describe('flattening replay steps', () => {
     for (const s of steps) {
       expect(s.optionId).toMatch(/^cpu\./);
       expect(s.plan).not.toMatch(/^\d+\. \[/);
+      // The replay's note of what it set here is not part of the seed's step.
+      expect(s.plan).not.toContain('(here: ');
       expect(s.plan.length).toBeGreaterThan(10);
     }
+  });
+
+  it("leaves off the replay's note of what it set here, parentheses and all, and keeps a step's own", () => {
+    const text =
+      "Replay the seed's 2 steps in order: 1. [cpu.pack] Pack B (pack = b). 2. [cpu.unroll] Unroll by 2 (the cost model's pick). (here: pack B (pack = b); unroll (by 2).)";
+    expect(stepsFromReplayText(text).map((s) => s.plan)).toEqual([
+      'Pack B (pack = b).',
+      "Unroll by 2 (the cost model's pick).",
+    ]);
   });
 });
 
