@@ -126,19 +126,21 @@ function applyGroup(group: StepBody[], replay: Step, seedId: string | null): Ste
 }
 
 /**
- * A step's text without the `(here: ...)` note a replay appends (what it set on this machine).
- * The note holds plan text, parentheses and all, so its start is found by balancing them from
- * the end; text that does not end in such a note comes back as it is.
+ * A step's text apart from the `(here: ...)` note a replay appends (what it set on this machine):
+ * the note, or null when the text does not end in one. The note holds plan text, parentheses and
+ * all, so its start is found by balancing them from the end.
  */
-function withoutHereNote(text: string): string {
-  if (!text.endsWith(')')) return text;
+export function splitHereNote(text: string): { body: string; here: string | null } {
+  const trimmed = text.trim();
   let depth = 0;
-  for (let i = text.length - 1; i >= 0; i--) {
-    if (text[i] === ')') depth++;
-    else if (text[i] === '(' && --depth === 0)
-      return text.startsWith('(here: ', i) ? text.slice(0, i).trimEnd() : text;
+  for (let i = trimmed.length - 1; i >= 0 && trimmed.endsWith(')'); i--) {
+    if (trimmed[i] === ')') depth++;
+    else if (trimmed[i] === '(' && --depth === 0) {
+      if (!trimmed.startsWith('(here: ', i)) break;
+      return { body: trimmed.slice(0, i).trimEnd(), here: trimmed.slice(i + '(here: '.length, -1) };
+    }
   }
-  return text;
+  return { body: trimmed, here: null };
 }
 
 /**
@@ -153,7 +155,7 @@ export function stepsFromReplayText(text: string): StepBody[] {
     const end = marks[i + 1]?.index ?? text.length;
     return {
       optionId: m[2]!,
-      plan: withoutHereNote(text.slice(start, end).trim()),
+      plan: splitHereNote(text.slice(start, end)).body,
     };
   });
   return steps

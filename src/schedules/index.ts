@@ -70,6 +70,7 @@ export {
   flattenReplays,
   holdsReplaySteps,
   replayedSeedId,
+  splitHereNote,
   stepsFromReplayText,
   type FlatSeed,
   type SeedLookup,

@@ -1,11 +1,18 @@
 /**
  * The progress view of `skb optimize`: a bar redrawn in place on a terminal, plain lines in logs.
- * Driven with the progress events the search service publishes.
+ * Driven with the progress events the search service publishes. And the plan sequence it ends on.
  */
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createProgressView } from '../../src/api/cli/search-report.js';
-import type { ProgressEvent } from '../../src/schedules/index.js';
+import { createProgressView, stepRows } from '../../src/api/cli/search-report.js';
+import {
+  type LineageStep,
+  type ProgressEvent,
+  REPLAY_OPTION_ID,
+  SearchConfigSchema,
+  newSearchRecord,
+  parseOperation,
+} from '../../src/schedules/index.js';
 
 const base: ProgressEvent = {
   searchId: 's1',
@@ -54,5 +61,46 @@ describe('createProgressView', () => {
     expect(lines.map((l) => l.split(':')[0])).toEqual(['started', 'new best', 'iteration', 'finished']);
     expect(lines[1]).toContain('2/8 samples');
     expect(lines.some((l) => l.includes('\r'))).toBe(false);
+  });
+});
+
+describe('the accepted plan sequence', () => {
+  const SEED = `sch_${'c'.repeat(24)}`;
+  const step = (over: Partial<LineageStep>): LineageStep => ({
+    candidateId: 'c',
+    optionId: 'cpu.unroll',
+    optionLabel: 'Unroll',
+    plan: 'Unroll by 2.',
+    params: null,
+    latencyBeforeMs: 4,
+    latencyAfterMs: 2,
+    ...over,
+  });
+  const search = (steps: LineageStep[]) => ({
+    ...newSearchRecord({
+      id: 's',
+      task: { operation: parseOperation({ kind: 'gemm', dims: { M: 8, N: 8, K: 8 } }), target: 'local' },
+      config: SearchConfigSchema.parse({}),
+      createdAt: new Date(0).toISOString(),
+    }),
+    bestLineage: steps,
+  });
+
+  it("reads a replay as its seed, the seed's options in order and what it set here, not the seed's every plan", () => {
+    const replay = step({
+      optionId: REPLAY_OPTION_ID,
+      optionLabel: `Replay of seed schedule ${SEED}`,
+      plan: "Replay the seed's 2 steps in order: 1. [cpu.pack] Pack B (pack = b). 2. [cpu.unroll] Unroll by 2. (here: pack B (pack = b); unroll by 4.)",
+    });
+    const rows = stepRows(search([replay, step({ latencyBeforeMs: 2, latencyAfterMs: 1 })]), []);
+    expect(rows).toEqual([
+      [
+        '1',
+        REPLAY_OPTION_ID,
+        '4.000 -> 2.000 ms',
+        `Replayed ${SEED}'s 2 steps (cpu.pack, cpu.unroll); here: pack B (pack = b); unroll by 4.`,
+      ],
+      ['2', 'cpu.unroll', '2.000 -> 1.000 ms', 'Unroll by 2.'],
+    ]);
   });
 });

@@ -1,6 +1,9 @@
 import {
   bestLineage,
+  replayedSeedId,
   shapeKey,
+  splitHereNote,
+  stepsFromReplayText,
   speedupOf,
   tallyFailedSamples,
   type CandidateRecord,
@@ -60,8 +63,22 @@ export function stepRows(search: SearchRecord, candidates: readonly CandidateRec
     String(i + 1),
     step.optionId,
     `${formatMs(step.latencyBeforeMs)} -> ${formatMs(step.latencyAfterMs)} ms`,
-    step.plan.replace(/\s+/g, ' ').trim(),
+    planCell(step).replace(/\s+/g, ' ').trim(),
   ]);
+}
+
+/**
+ * A step's plan as the table shows it. A replay's plan text spells out every step of its seed,
+ * which the stored schedule lists one per row; here it reads as the seed, its options in order,
+ * and what the replay set on this machine.
+ */
+function planCell(step: LineageStep): string {
+  const seedId = replayedSeedId(step);
+  if (!seedId) return step.plan;
+  const replayed = stepsFromReplayText(step.plan).map((s) => s.optionId);
+  const { here } = splitHereNote(step.plan);
+  const options = replayed.length ? ` (${replayed.join(', ')})` : '';
+  return `Replayed ${seedId}'s ${replayed.length} steps${options}${here ? `; here: ${here}` : ''}`;
 }
 
 /** `0`, `0.25`, `1.83`: shape and embedding distances are small numbers. */
