@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ROOT, skb, startServe } from '../support/cli.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openConfiguredKnowledgeBase } from '../../src/api/configured-knowledge-base.js';
-import { createLibsqlStore } from '../../src/schedules/index.js';
+import { createLibsqlStore, toSchedule } from '../../src/schedules/index.js';
 import { makeContents, makeCpuTarget, makeVector } from '../support/fixtures.js';
 import { testConfig } from '../support/server.js';
 import { seed, type Seeded } from './seed.js';
@@ -119,6 +119,30 @@ describe('export and import', () => {
     expect(lines.length).toBeLessThanOrEqual(2);
     expect(similar.stdout).toContain(data.ids.gemms[0]);
     expect(similar.stdout).not.toContain(data.ids.foreign);
+  });
+
+  it('exports by a configured target name as by its key, and names the configured names for one it does not know', async () => {
+    const dir = tempDir();
+    // Any command that opens the services registers this machine's target under its name.
+    expect((await skb(['targets', 'list'], dir)).code).toBe(0);
+    const kb = await openConfiguredKnowledgeBase(testConfig(dir));
+    const here = (await kb.listTargets()).find((t) => t.name === 'local')!;
+    const elsewhere = makeCpuTarget('elsewhere', { model: 'Other CPU 100 @ 2.0GHz' });
+    await kb.addSchedules([...makeContents(here, 2), ...makeContents(elsewhere, 1)], [elsewhere]);
+    await kb.close();
+    const byName = await skb(['export', '--target', 'local'], dir);
+    expect(byName.code, byName.stderr).toBe(0);
+    expect(scheduleLines(byName.stdout)).toHaveLength(2);
+    expect(byName.stdout).toBe((await skb(['export', '--target', here.key], dir)).stdout);
+    const similarOn = (target: string) =>
+      skb(['export', '--similar-to-op', '{"kind":"gemm","dims":{"M":64,"N":256,"K":256}}', '--target', target], dir);
+    const similar = await similarOn('local');
+    expect(similar.code, similar.stderr).toBe(0);
+    expect(similar.stdout).toContain(toSchedule(makeContents(here, 2)[0]!).id);
+    expect(similar.stdout).toBe((await similarOn(here.key)).stdout);
+    const unknown = await skb(['export', '--target', 'nowhere'], dir);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/Unknown target "nowhere".*configured names: local/);
   });
 
   it('refuses a truncated file: every bad line printed with its number, exit 1, nothing imported', async () => {

@@ -1,21 +1,29 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { messageOf, parseOperation, SkbError, type ScheduleFilter } from '../../schedules/index.js';
-import { EXPORT_FORMATS, type ExportFormat, type ExportRequest } from '../../search/index.js';
+import { EXPORT_FORMATS, type ExportFormat, type ExportRequest, type KnowledgeBase } from '../../search/index.js';
 import { loadConfig } from '../config.js';
+import { createTargetResolver, isTargetKey } from '../graphql/context.js';
 import { MAX_PAGE_SIZE } from '../graphql/inputs.js';
 import { openConfiguredKnowledgeBase } from '../configured-knowledge-base.js';
 import { UsageError, writeOut, type CliCommand, type ParsedArgs } from './command.js';
 import { ENVIRONMENT_HELP } from './env-help.js';
 import { stringFlag } from './flags.js';
 import { EXIT } from './run-cli.js';
+import { withServices } from './with-services.js';
 
-/** Turns the flags into an export request, refusing combinations that would silently mean something else. */
-export function exportRequestFromArgs(args: ParsedArgs): ExportRequest {
+/**
+ * Turns the flags into an export request, refusing combinations that would silently mean
+ * something else; `resolveTarget` turns --target (a key or a configured name) into a key.
+ */
+export function exportRequestFromArgs(
+  args: ParsedArgs,
+  resolveTarget: (ref: string) => string = (ref) => ref,
+): ExportRequest {
   const filter: ScheduleFilter = {};
   const kind = stringFlag(args, 'kind');
   const structure = stringFlag(args, 'structure-key');
-  const target = stringFlag(args, 'target');
+  const ref = stringFlag(args, 'target');
   const similar = stringFlag(args, 'similar-to-op');
   const k = stringFlag(args, 'k');
   if (kind) filter.kind = kind;
@@ -23,10 +31,11 @@ export function exportRequestFromArgs(args: ParsedArgs): ExportRequest {
   const request: ExportRequest = { filter, pruned: args.values.pruned === true };
   if (k !== undefined && similar === undefined) throw new UsageError('--k only applies with --similar-to-op');
   if (similar === undefined) {
-    if (target) filter.targetKey = target;
+    if (ref) filter.targetKey = resolveTarget(ref);
     return request;
   }
-  if (!target) throw new UsageError('--similar-to-op needs --target KEY: similarity is only meaningful on one target');
+  if (!ref)
+    throw new UsageError('--similar-to-op needs --target KEY or NAME: similarity is only meaningful on one target');
   let raw: unknown;
   try {
     raw = JSON.parse(similar);
@@ -38,7 +47,7 @@ export function exportRequestFromArgs(args: ParsedArgs): ExportRequest {
   const count = k === undefined ? 10 : Number(k);
   if (!Number.isInteger(count) || count < 1 || count > MAX_PAGE_SIZE)
     throw new UsageError(`--k must be an integer from 1 to ${MAX_PAGE_SIZE}, not ${k}`);
-  request.similarTo = { operation: parseOperation(raw), targetKey: target, k: count };
+  request.similarTo = { operation: parseOperation(raw), targetKey: resolveTarget(ref), k: count };
   return request;
 }
 
@@ -75,8 +84,9 @@ Options:
                         whose steps a kept schedule replays)
   --kind K              only operations of kind K (gemm, conv2d, custom:<name>, ...)
   --structure-key S     only operations with structure key S
-  --target T            only schedules measured on target key T; with --similar-to-op, the target
-                        whose hardware family the similar schedules must share
+  --target T            only schedules measured on target T (a key t-..., or a configured name
+                        such as local); with --similar-to-op, the target whose hardware family
+                        the similar schedules must share
   --similar-to-op JSON  the schedules most similar to this operation, all tiers, e.g.
                         '{"kind":"gemm","dims":{"M":512,"N":512,"K":512}}'
   --k N                 how many similar schedules (default 10, at most ${MAX_PAGE_SIZE})
@@ -96,14 +106,23 @@ ${ENVIRONMENT_HELP}
   positionals: { min: 0, max: 0 },
   async run(args, io) {
     const format = exportFormatFromArgs(args);
-    const request = exportRequestFromArgs(args);
-    const config = loadConfig(io.env, io.cwd);
-    const kb = await openConfiguredKnowledgeBase(config);
+    const write = (kb: KnowledgeBase, request: ExportRequest) =>
+      format === 'triton-configs' ? kb.exportTritonConfigs(request) : kb.exportJsonl(request);
+    const ref = stringFlag(args, 'target');
     let text: string;
-    try {
-      text = format === 'triton-configs' ? await kb.exportTritonConfigs(request) : await kb.exportJsonl(request);
-    } finally {
-      await kb.close();
+    if (ref !== undefined && !isTargetKey(ref)) {
+      // A name is known only once the configured targets are fingerprinted, as skb similar does.
+      text = await withServices(io, (services) =>
+        write(services.kb, exportRequestFromArgs(args, createTargetResolver(services.targetNames))),
+      );
+    } else {
+      const request = exportRequestFromArgs(args);
+      const kb = await openConfiguredKnowledgeBase(loadConfig(io.env, io.cwd));
+      try {
+        text = await write(kb, request);
+      } finally {
+        await kb.close();
+      }
     }
     const out = stringFlag(args, 'out');
     if (!out) {

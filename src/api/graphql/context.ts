@@ -34,13 +34,18 @@ export interface ApiContext {
 
 const TARGET_KEY = /^t-[0-9a-f]{16}$/;
 
+/** Whether a target reference is a key (t-…) rather than a configured name. */
+export function isTargetKey(ref: string): boolean {
+  return TARGET_KEY.test(ref);
+}
+
 /**
  * Resolves a target reference: a target key as it is, or the name of a target configured on this
  * service ("local") to its key; anything else is BAD_INPUT listing what would do.
  */
 export function createTargetResolver(names: ReadonlyMap<string, string>): (ref: string) => string {
   return (ref) => {
-    if (TARGET_KEY.test(ref)) return ref;
+    if (isTargetKey(ref)) return ref;
     const key = names.get(ref);
     if (key) return key;
     const known = [...names.keys()];
