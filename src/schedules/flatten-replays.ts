@@ -18,6 +18,7 @@ import {
   type ScheduleContent,
   type Step,
 } from './schedule.js';
+import { splitHereNote, withoutCostModelNote } from './plan-notes.js';
 
 /** The label a replay candidate carries: the one place a stored replay step names its seed. */
 const REPLAY_LABEL = /^Replay of seed schedule (sch_[0-9a-f]{24})$/;
@@ -121,26 +122,10 @@ function applyGroup(group: StepBody[], replay: Step, seedId: string | null): Ste
       params = { changed, knobs: here.data.knobs } as Step['params'];
     } else if (last && !params && replay.params) params = replay.params;
     const { params: _, ...rest } = step;
-    return { ...rest, ...(params ? { params } : {}), ...around, ...marker };
+    // The seed's search chose the step with its own cost model; that note is not this schedule's.
+    const plan = withoutCostModelNote(step.plan);
+    return { ...rest, plan, ...(params ? { params } : {}), ...around, ...marker };
   });
-}
-
-/**
- * A step's text apart from the `(here: ...)` note a replay appends (what it set on this machine):
- * the note, or null when the text does not end in one. The note holds plan text, parentheses and
- * all, so its start is found by balancing them from the end.
- */
-export function splitHereNote(text: string): { body: string; here: string | null } {
-  const trimmed = text.trim();
-  let depth = 0;
-  for (let i = trimmed.length - 1; i >= 0 && trimmed.endsWith(')'); i--) {
-    if (trimmed[i] === ')') depth++;
-    else if (trimmed[i] === '(' && --depth === 0) {
-      if (!trimmed.startsWith('(here: ', i)) break;
-      return { body: trimmed.slice(0, i).trimEnd(), here: trimmed.slice(i + '(here: '.length, -1) };
-    }
-  }
-  return { body: trimmed, here: null };
 }
 
 /**
@@ -155,7 +140,7 @@ export function stepsFromReplayText(text: string): StepBody[] {
     const end = marks[i + 1]?.index ?? text.length;
     return {
       optionId: m[2]!,
-      plan: splitHereNote(text.slice(start, end)).body,
+      plan: withoutCostModelNote(splitHereNote(text.slice(start, end)).body),
     };
   });
   return steps

@@ -70,12 +70,18 @@ export {
   flattenReplays,
   holdsReplaySteps,
   replayedSeedId,
-  splitHereNote,
   stepsFromReplayText,
   type FlatSeed,
   type SeedLookup,
   type ScheduleAlias,
 } from './flatten-replays.js';
+export {
+  type CostModelPick,
+  splitHereNote,
+  withCostModelNote,
+  withHereNote,
+  withoutCostModelNote,
+} from './plan-notes.js';
 export type {
   Store,
   ScheduleFilter,

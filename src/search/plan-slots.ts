@@ -10,6 +10,7 @@ import {
   REPLAY_OPTION_ID,
   SkbError,
   seedOfCandidate,
+  withHereNote,
   type CandidateRecord,
   type MeasuredPoint,
   type SearchConfig,
@@ -293,7 +294,7 @@ export async function runReplaySlot(
       state,
       {
         ...base,
-        plan: `${plan}${impl.plan ? ` (here: ${impl.plan})` : ''}`,
+        plan: withHereNote(plan, impl.plan),
         params: impl.params ?? null,
         code: impl.code,
         model: impl.model ?? null,

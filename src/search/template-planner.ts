@@ -8,7 +8,7 @@
  * (src/search/cost-model/) before it spends a sample, and explores a share of its slots at random.
  */
 import { z } from 'zod';
-import { SkbError, type Operation } from '../schedules/index.js';
+import { SkbError, withCostModelNote, type Operation } from '../schedules/index.js';
 import { currentKnobNames, type KernelTemplate, type Knobs, type TemplateToolchain } from '../targets/index.js';
 import type { CostModel } from './cost-model/cost-model.js';
 import { exploits, modelFor, predictedGflops, rankKnobs, rankMoves } from './cost-model/ranking.js';
@@ -284,8 +284,8 @@ export function createTemplatePlanner(options: TemplatePlannerOptions): Planner 
     const what = best.from
       ? `Take the configuration the knowledge base measured fastest per flop nearest this shape (on ${dimsText(best.from)}), re-fitted here: ${changeText(b, parent, best.knobs)}`
       : changeText(b, parent, best.knobs);
-    const why = `the cost model's pick of ${moves.length} moves, predicted ${predictedGflops(best.predicted).toFixed(1)} GFLOP/s, trained on ${model.points} measured kernels`;
-    return plan(best.optionId, parent, best.knobs, `${what} (${why})`);
+    const pick = { moves: moves.length, predictedGflops: predictedGflops(best.predicted), trainedOn: model.points };
+    return plan(best.optionId, parent, best.knobs, withCostModelNote(what, pick));
   }
 
   /** Whether `knobs` are the template's baseline for the bound operation (the root of every search). */

@@ -14,6 +14,8 @@ import {
   shapeKey,
   stepsFromReplayText,
   structureKey,
+  withCostModelNote,
+  withoutCostModelNote,
   toSchedule,
   type Schedule,
   type ScheduleContent,
@@ -97,6 +99,30 @@ describe('flattening replay steps', () => {
     expect(flat.derivedFrom).toEqual([{ scheduleId: SEED_ID }]);
     // Flat content is left as it is: flattening twice changes nothing.
     expect(await flattenReplays(flat, () => seed)).toBe(flat);
+  });
+
+  it("leaves a seed's cost-model notes with the seed: its replayed steps read as the optimizations, the schedule's own steps keep theirs", async () => {
+    const pick = { moves: 81, predictedGflops: 150.84, trainedOn: 9 };
+    const noted = (s: Step): Step => ({ ...s, plan: withCostModelNote(s.plan, pick) });
+    const seed = {
+      id: SEED_ID,
+      steps: [noted(step('cpu.micro_kernel', { mr: 4 }, 9, 3)), step('cpu.unroll', { unroll: 8 }, 3, 2)],
+    };
+    expect(seed.steps[0]!.plan).toBe(
+      "plan of cpu.micro_kernel (the cost model's pick of 81 moves, predicted 150.8 GFLOP/s, trained on 9 measured kernels)",
+    );
+    const replay: Step = {
+      optionId: REPLAY_OPTION_ID,
+      optionLabel: `Replay of seed schedule ${SEED_ID}`,
+      plan: "Replay the seed's 2 steps in order: ...",
+      latencyBeforeMs: 10,
+      latencyAfterMs: 2,
+    };
+    const own = noted(step('cpu.compiler_flags', { vec: 16 }, 2, 1));
+    const [, sample] = (await legacyPack()).contents;
+    const flat = await flattenReplays({ ...sample!, steps: [replay, own] }, () => seed);
+    expect(flat.steps.map((s) => s.plan)).toEqual(['plan of cpu.micro_kernel', 'plan of cpu.unroll', own.plan]);
+    expect(withoutCostModelNote(own.plan)).toBe('plan of cpu.compiler_flags');
   });
 
   it('reads the steps of a replay whose seed is gone from its text, nested replays included', async () => {
