@@ -72,8 +72,10 @@ def config_key(cfg):
 
 
 def launch_args(cfg):
+    # Configurations recorded before the align knob read their operands in place.
     return dict(block_m=cfg["block_m"], block_n=cfg["block_n"], block_k=cfg["block_k"], group_m=cfg["group_m"],
-                num_warps=cfg["num_warps"], num_stages=cfg["num_stages"], precision=cfg["precision"])
+                num_warps=cfg["num_warps"], num_stages=cfg["num_stages"], precision=cfg["precision"],
+                align=bool(cfg.get("align", 0)))
 
 
 def compile_worker(jobs):
@@ -387,7 +389,7 @@ def main():
         vs = r["cublasMs"] / r["bestMs"] if r["bestMs"] else 0.0
         if r["bestMs"]:
             ratios.append(vs)
-        cfg = f"{c['block_m']}x{c['block_n']}x{c['block_k']} g{c['group_m']} w{c['num_warps']} s{c['num_stages']} {c['precision']}" if c else "-"
+        cfg = f"{c['block_m']}x{c['block_n']}x{c['block_k']} g{c['group_m']} w{c['num_warps']} s{c['num_stages']} {c['precision']}{' aligned' if c.get('align') else ''}" if c else "-"
         comp = f"{r['compileMs']:.4f} ({r.get('compileSeconds')})" if r.get("compileMs") else (r.get("compileNote") or "-")
         cold = r.get("cold", {})
         warm = r.get("warm", {})

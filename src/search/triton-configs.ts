@@ -28,6 +28,11 @@ export interface TritonConfig {
   numStages: number;
   /** The dtype path of the products (the template's `precision` knob); said in the comment, not a Config field. */
   precision: string;
+  /**
+   * Whether the measured kernel first copied misaligned operands into 16-byte-aligned rows (the
+   * template's `align` knob): the launcher's work, not a Config field, so the comment says it.
+   */
+  aligned: boolean;
 }
 
 /** A schedule offered to the export, with the target it was measured on and, for a similar-to export, its retrieval. */
@@ -126,6 +131,7 @@ export function tritonConfigOf(schedule: Schedule, target: TargetRecord | undefi
       numWarps: num('num_warps'),
       numStages: num('num_stages'),
       precision: knobs.precision,
+      aligned: knobs.align === 1,
     },
   };
 }
@@ -173,6 +179,7 @@ function sourceComment(source: TritonConfigSource, config: TritonConfig, twins: 
     `${s.id}: ${shapeText(s.operation)}`,
     `${s.speedup.toFixed(2)}x over its baseline on ${source.target?.name ?? s.targetKey}`,
     `${config.precision} products`,
+    ...(config.aligned ? ['measured with misaligned operands copied to 16-byte-aligned rows first'] : []),
     ...(source.retrieval ? [`${source.retrieval.tier} match`] : []),
     ...(twins > 0 ? [`same config in ${twins} more schedule(s)`] : []),
   ];

@@ -65,11 +65,17 @@ describe('Triton configs: the config of one schedule', () => {
         numWarps: 8,
         numStages: 4,
         precision: 'native',
+        aligned: false,
       },
     });
     expect(tritonConfigOf(toSchedule(batched), gpu)).toMatchObject({
       ok: true,
-      config: { meta: { BLOCK_M: 64, BLOCK_N: 64, BLOCK_K: 32, GROUP_M: 1 }, numStages: 2, precision: 'tf32x3' },
+      config: {
+        meta: { BLOCK_M: 64, BLOCK_N: 64, BLOCK_K: 32, GROUP_M: 1 },
+        numStages: 2,
+        precision: 'tf32x3',
+        aligned: false,
+      },
     });
   });
 

@@ -8,9 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const DEBIAN_PYTHON = '/usr/bin/python3';
-const hasCpuTorch = spawnSync(DEBIAN_PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+import { DEBIAN_PYTHON, hasCpuTorch } from '../support/cpu-torch.js';
 const path = (relative: string) => fileURLToPath(new URL(relative, import.meta.url));
 
 /** The driver's verdicts for one mode, by case name, and what it wrote to stderr. */

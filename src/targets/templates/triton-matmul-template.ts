@@ -9,7 +9,8 @@
  * Correctness for every shape: the kernel masks the K remainder and the stores, wraps the row and
  * column offsets it loads (the stores are masked), and takes every stride from the tensors, so
  * transposed or otherwise strided inputs are read in place. With a bias, the product is rounded to
- * the output dtype before the bias is added, as the eager reference does.
+ * the output dtype before the bias is added, as the eager reference does. With `align` on, the
+ * launcher first copies an operand whose rows are off the 16-byte boundary into padded rows.
  *
  * The kernel's source does not depend on the knobs (they are constexpr launch arguments); only the
  * constants at the top of the file and the launch do. bench/gpu/run.py relies on this: it imports one
@@ -210,7 +211,28 @@ export const TRITON_MATMUL_KNOBS: KnobSpec[] = [
     description: 'dtype path of the products: native tensor cores (f16/bf16), f32 FMA (ieee) or 3xTF32 (tf32x3)',
     values: (op) => (op.dtype === 'f32' ? [...F32_PRECISIONS] : ['native']),
   },
+  {
+    name: 'align',
+    description:
+      'copy operands whose rows do not start on 16-byte boundaries into aligned buffers before the kernel (1), or read them in place (0)',
+    values: (op) => (misalignedOperands(op) ? [0, 1] : [0]),
+  },
 ];
+
+/** Bytes a row of an operand must start on for Triton to read it with 128-bit vector loads. */
+const ROW_ALIGNMENT_BYTES = 16;
+
+/**
+ * Whether an operand as the operation stores it has rows that do not start on 16-byte
+ * boundaries (a row length of K = 2949 f32 elements, say). Triton then reads it element by
+ * element; a copy into rows padded to the boundary costs one pass over the operand.
+ */
+function misalignedOperands(op: Operation): boolean {
+  const { M, N, K } = dimsOf(op);
+  const t = matmulTransposes(op);
+  const rowLengths = [t.a ? M : K, t.b ? K : N];
+  return rowLengths.some((n) => (n * bytesOf(op)) % ROW_ALIGNMENT_BYTES !== 0);
+}
 
 /**
  * The Triton configuration the template starts from when it leaves cuBLAS (before legalization,
@@ -252,6 +274,8 @@ export const TRITON_MATMUL_MOVES: KernelTemplate['moves'] = {
   'cuda.l2_locality': ['group_m'],
   'cuda.tensor_cores': ['precision'],
   'cuda.mixed_precision': ['precision'],
+  'cuda.layout_change': ['align'],
+  'cuda.vector_loads': ['align'],
 };
 
 /** The Triton knobs (everything but impl) snapped to their legal values, before the resource rules. */
@@ -427,12 +451,37 @@ ${epilogue.length ? `${epilogue.join('\n')}\n` : ''}    c_ptrs = c_ptr + batch *
     tl.store(c_ptrs, out.to(c_ptr.dtype.element_ty), mask=c_mask)
 
 
+def skb_misaligned(t):
+    """Whether Triton must read t ([batch,] rows x cols) element by element: its contiguous rows
+    do not start on ${ROW_ALIGNMENT_BYTES}-byte boundaries, or neither of its last two dimensions is contiguous."""
+    if t.stride(-1) == 1:
+        lead = t.stride(-2)
+    elif t.stride(-2) == 1:
+        lead = t.stride(-1)
+    else:
+        return True
+    return (lead * t.element_size()) % ${ROW_ALIGNMENT_BYTES} != 0 or t.data_ptr() % ${ROW_ALIGNMENT_BYTES} != 0
+
+
+def skb_aligned(t):
+    """The same values in a buffer whose rows are padded to ${ROW_ALIGNMENT_BYTES} bytes (the view leaves the padding out)."""
+    per = ${ROW_ALIGNMENT_BYTES} // t.element_size()
+    cols = t.shape[-1]
+    buf = torch.empty((*t.shape[:-1], (cols + per - 1) // per * per), device=t.device, dtype=t.dtype)[..., :cols]
+    buf.copy_(t)
+    return buf
+
+
 def skb_matmul(A, B, ${vectors.map((v) => `${v}, `).join('')}block_m=BLOCK_M, block_n=BLOCK_N, block_k=BLOCK_K,
-               group_m=GROUP_M, num_warps=NUM_WARPS, num_stages=NUM_STAGES, precision=PRECISION):
+               group_m=GROUP_M, num_warps=NUM_WARPS, num_stages=NUM_STAGES, precision=PRECISION, align=ALIGN):
     """C = A @ B then the epilogue (${op.epilogue.join(', ') || 'none'}), for [batch,] M x K and [batch,] K x N inputs, any strides."""
     batched = A.dim() == 3
     a3 = A if batched else A.unsqueeze(0)
     b3 = B if batched else B.unsqueeze(0)
+    if align:
+        # One pass over a misaligned operand buys vector loads on every pass the kernel makes over it.
+        a3 = skb_aligned(a3) if skb_misaligned(a3) else a3
+        b3 = skb_aligned(b3) if skb_misaligned(b3) else b3
     batch, M, K = a3.shape
     N = b3.shape[2]
     c3 = torch.empty((batch, M, N), device=A.device, dtype=A.dtype)
@@ -470,7 +519,7 @@ function generateSource(op: Operation, k: Knobs): string {
       matmulModuleClass(op, 'ModelNew', zeros(op), torchMatmulLines(op)),
     ].join('\n');
   }
-  const what = `Triton kernel, BLOCK ${String(k.block_m)}x${String(k.block_n)}x${String(k.block_k)}, GROUP_M ${String(k.group_m)}, ${String(k.num_warps)} warps, ${String(k.num_stages)} stages, ${String(k.precision)} products`;
+  const what = `Triton kernel, BLOCK ${String(k.block_m)}x${String(k.block_n)}x${String(k.block_k)}, GROUP_M ${String(k.group_m)}, ${String(k.num_warps)} warps, ${String(k.num_stages)} stages, ${String(k.precision)} products${k.align ? ', misaligned operands copied to aligned rows' : ''}`;
   const constants = [
     `BLOCK_M = ${pyLiteral(k.block_m!)}`,
     `BLOCK_N = ${pyLiteral(k.block_n!)}`,
@@ -479,6 +528,7 @@ function generateSource(op: Operation, k: Knobs): string {
     `NUM_WARPS = ${pyLiteral(k.num_warps!)}`,
     `NUM_STAGES = ${pyLiteral(k.num_stages!)}`,
     `PRECISION = ${pyLiteral(k.precision!)}`,
+    `ALIGN = ${pyLiteral(k.align ?? 0)}`,
   ];
   // Transposed operands are passed as views: the kernel reads their strides in place.
   const vectors = epilogueParams(epilogueSteps(op)).map((name) => `self.${name}`);

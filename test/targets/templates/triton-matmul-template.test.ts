@@ -66,6 +66,7 @@ function constantsOf(source: string): Knobs {
     num_warps: n('NUM_WARPS'),
     num_stages: n('NUM_STAGES'),
     precision: JSON.parse(read('PRECISION') ?? 'null') as string,
+    align: n('ALIGN'),
   };
 }
 
@@ -678,6 +679,7 @@ describe("Triton matmul template: transposed operands and the GPU's shared memor
       num_warps: 8,
       num_stages: 4,
       precision: 'native',
+      align: 0,
       compile_mode: 'default',
     };
     const hopper = { sharedMemoryBytes: sharedMemoryBudgetFor('9.0') };
@@ -783,16 +785,25 @@ describe.skipIf(!hasGpuTriton)('Triton matmul template on a GPU (real KernelBenc
     const cases: Array<[Operation, Knobs[]]> = [
       [
         op({ kind: 'gemm', dims: { M: 300, N: 200, K: 130 }, dtype: 'f32', epilogue: ['relu'] }),
-        [{ impl: 'torch' }, { impl: 'triton', precision: 'ieee' }, { impl: 'triton', block_m: 128, num_warps: 8 }],
+        [
+          { impl: 'torch' },
+          { impl: 'triton', precision: 'ieee' },
+          { impl: 'triton', block_m: 128, num_warps: 8 },
+          // K = 130 f32 rows are off the 16-byte boundary: A is copied into padded rows first.
+          { impl: 'triton', precision: 'tf32x3', align: 1 },
+        ],
       ],
       [
         op({ kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f16' }),
-        [{ impl: 'triton', block_n: 128, num_stages: 4 }],
+        [
+          { impl: 'triton', block_n: 128, num_stages: 4 },
+          { impl: 'triton', align: 1 },
+        ],
       ],
-      // Transposed operands, read in place through their strides.
+      // Transposed operands, read in place through their strides (or, aligned, copied row-major).
       [
         op({ kind: 'gemm', dims: { M: 300, N: 200, K: 130 }, dtype: 'bf16', layout: 'tn', epilogue: ['bias', 'relu'] }),
-        [{ impl: 'torch' }, { impl: 'triton' }],
+        [{ impl: 'torch' }, { impl: 'triton' }, { impl: 'triton', align: 1 }],
       ],
       [
         op({ kind: 'batched_gemm', dims: { B: 3, M: 200, N: 330, K: 96 }, dtype: 'f32', layout: 'tt' }),
