@@ -13,8 +13,8 @@ export interface CostModelPick {
   trainedOn: number;
 }
 
-const COST_MODEL_NOTE =
-  / \(the cost model's pick of \d+ moves, predicted [\d.]+ GFLOP\/s, trained on \d+ measured kernels\)$/;
+/** What withCostModelNote appends, whatever figures it printed (a prediction may read NaN). */
+const COST_MODEL_NOTE = / \(the cost model's pick of [^()]*\)$/;
 
 /** The plan with the cost model's pick appended: `... (the cost model's pick of N moves, ...)`. */
 export function withCostModelNote(plan: string, pick: CostModelPick): string {
