@@ -13,54 +13,13 @@ import { execFile } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSuiteResults } from '../../src/api/kernelbench-suite.js';
 import { BIN, envFor } from '../support/cli.js';
-import { harnessResultLine } from '../support/gpu.js';
+import { STAND_IN_FINGERPRINT, harnessResultLine, passingReportLine } from '../support/gpu.js';
 
-const FINGERPRINT = {
-  kind: 'gpu',
-  name: 'Stand-in GPU',
-  smCount: 132,
-  computeCapability: '9.0',
-  driver: 'd',
-  cuda: '13.0',
-  torch: '2.11',
-  triton: '3.6',
-};
+const FINGERPRINT = { ...STAND_IN_FINGERPRINT, name: 'Stand-in GPU' };
 
 /** A passing harness report whose candidate median is the text MS, and eager 1 ms unless skipped. */
-function reportTemplate(withReference: boolean): string {
-  const stats = (ms: number) => ({ mean: ms, median: ms, std: 0, min: ms, max: ms, samplesMs: [ms, ms, ms] });
-  const trial = {
-    passed: true,
-    maxAbsDiff: 1e-6,
-    maxRelDiff: 1e-5,
-    maxErrRatio: 0.02,
-    mismatchFraction: 0,
-    problem: null,
-  };
-  const line = harnessResultLine({
-    fingerprint: FINGERPRINT,
-    correctness: {
-      trials: 5,
-      passed: 5,
-      atol: 1e-4,
-      rtol: 1e-4,
-      dtype: 'float32',
-      maxAbsDiff: 1e-6,
-      maxRelDiff: 1e-5,
-      maxErrRatio: 0.02,
-      mismatchFraction: 0,
-      details: [1, 2, 3, 4, 5].map((seed) => ({ ...trial, seed })),
-    },
-    timing: {
-      warmup: 3,
-      iters: 3,
-      l2FlushBytes: 0,
-      candidate: stats(777.125),
-      reference: withReference ? stats(1) : null,
-    },
-  });
-  return `${line.replaceAll('777.125', 'MS')}\n`;
-}
+const reportTemplate = (withReference: boolean): string =>
+  `${passingReportLine(FINGERPRINT, 777.125, withReference ? 1 : null).replaceAll('777.125', 'MS')}\n`;
 
 let dir: string;
 let bin: string;

@@ -59,6 +59,62 @@ export function harnessResultLine(fields: Record<string, unknown>): string {
   })}`;
 }
 
+/** A GPU fingerprint as the harness reports one, for stand-in interpreters. */
+export const STAND_IN_FINGERPRINT = {
+  kind: 'gpu',
+  name: 'NAME',
+  smCount: 132,
+  computeCapability: '9.0',
+  driver: 'd',
+  cuda: '13.0',
+  torch: '2.11',
+  triton: '3.6',
+};
+
+/**
+ * The harness's line for a correct f32 candidate (five passing trials) timed at `candidateMs`
+ * against eager at `referenceMs` (null: eager not timed in this run), `extra` laid over it.
+ */
+export function passingReportLine(
+  fingerprint: unknown,
+  candidateMs: number,
+  referenceMs: number | null,
+  extra: Record<string, unknown> = {},
+): string {
+  const stats = (ms: number) => ({ mean: ms, median: ms, std: 0, min: ms, max: ms, samplesMs: [ms, ms, ms] });
+  const trial = {
+    passed: true,
+    maxAbsDiff: 1e-6,
+    maxRelDiff: 1e-5,
+    maxErrRatio: 0.02,
+    mismatchFraction: 0,
+    problem: null,
+  };
+  return harnessResultLine({
+    fingerprint,
+    correctness: {
+      trials: 5,
+      passed: 5,
+      atol: 1e-4,
+      rtol: 1e-4,
+      dtype: 'float32',
+      maxAbsDiff: 1e-6,
+      maxRelDiff: 1e-5,
+      maxErrRatio: 0.02,
+      mismatchFraction: 0,
+      details: [1, 2, 3, 4, 5].map((seed) => ({ ...trial, seed })),
+    },
+    timing: {
+      warmup: 3,
+      iters: 3,
+      l2FlushBytes: 0,
+      candidate: stats(candidateMs),
+      reference: referenceMs === null ? null : stats(referenceMs),
+    },
+    ...extra,
+  });
+}
+
 /**
  * Writes a stand-in `python` into a new directory under `parent` that answers the GPU probe with
  * a fingerprint named "GPU <value of the environment variable `nameVariable`>": the name comes
@@ -67,18 +123,7 @@ export function harnessResultLine(fields: Record<string, unknown>): string {
  */
 export async function writeFakeGpuProbe(parent: string, nameVariable: string): Promise<string> {
   const bin = await mkdtemp(join(parent, 'skb-fake-python-'));
-  const line = harnessResultLine({
-    fingerprint: {
-      kind: 'gpu',
-      name: 'NAME',
-      smCount: 132,
-      computeCapability: '9.0',
-      driver: 'd',
-      cuda: '13.0',
-      torch: '2.11',
-      triton: '3.6',
-    },
-  });
+  const line = harnessResultLine({ fingerprint: STAND_IN_FINGERPRINT });
   await writeFile(join(bin, 'python'), `#!/bin/sh\necho '${line}' | sed "s/NAME/GPU $${nameVariable}/"\n`, {
     mode: 0o755,
   });

@@ -17,7 +17,7 @@ import {
   interpretHarnessRun,
   type KernelBenchOutcome,
 } from '../../src/targets/kernelbench/result.js';
-import { gpuPython, gpuSandbox, harnessResultLine, hasGpu } from '../support/gpu.js';
+import { gpuPython, gpuSandbox, harnessResultLine, hasGpu, passingReportLine } from '../support/gpu.js';
 import { createLocalExecutor } from '../../src/targets/local-executor.js';
 import { DEFAULT_SANDBOX } from '../../src/targets/sandbox.js';
 
@@ -285,38 +285,7 @@ describe('the KernelBench toolchain over a scripted interpreter', () => {
   const report = async (candidateMs: number, referenceMs: number | null, extra: Record<string, unknown> = {}) => {
     const fingerprint = JSON.parse((await fixture('recorded/h200-fingerprint-only.txt')).slice('SKB_RESULT '.length))
       .fingerprint as unknown;
-    const stats = (ms: number) => ({ mean: ms, median: ms, std: 0, min: ms, max: ms, samplesMs: [ms, ms, ms] });
-    const trial = {
-      passed: true,
-      maxAbsDiff: 1e-6,
-      maxRelDiff: 1e-5,
-      maxErrRatio: 0.02,
-      mismatchFraction: 0,
-      problem: null,
-    };
-    return `${harnessResultLine({
-      fingerprint,
-      correctness: {
-        trials: 5,
-        passed: 5,
-        atol: 1e-4,
-        rtol: 1e-4,
-        dtype: 'float32',
-        maxAbsDiff: 1e-6,
-        maxRelDiff: 1e-5,
-        maxErrRatio: 0.02,
-        mismatchFraction: 0,
-        details: [1, 2, 3, 4, 5].map((seed) => ({ ...trial, seed })),
-      },
-      timing: {
-        warmup: 3,
-        iters: 3,
-        l2FlushBytes: 0,
-        candidate: stats(candidateMs),
-        reference: referenceMs === null ? null : stats(referenceMs),
-      },
-      ...extra,
-    })}\n`;
+    return `${passingReportLine(fingerprint, candidateMs, referenceMs, extra)}\n`;
   };
   /** The check run's report: timed on fresh inputs, every output within the tolerance. */
   const checkedReport = (candidateMs: number) => report(candidateMs, null, { check: { runs: 20, maxErrRatio: 0.03 } });
