@@ -237,7 +237,9 @@ and torch.compile (default mode) timed by the harness in one run; then a cold se
 off, the operation recognised from the problem's forward). Then, for each problem, a warm search
 seeded from the schedules the other problems' searches stored (every retrieval tier but exact,
 so no problem seeds itself). Prints per problem: eager, torch.compile, cold and warm best (with
-the speedup over eager), samples and wall time, and the geometric means over eager.
+the speedup over eager), samples and wall time, and the geometric means over eager; then the
+searches that lost samples (how many, and why), and what each search ended on (the winning
+sample, its menu option and the template's knobs, or the baseline kept).
 
 Results are saved to --out after every step; running the same command again resumes where it
 stopped (a step already done for an unchanged file, target and budget is not run again).
