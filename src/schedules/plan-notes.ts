@@ -38,13 +38,16 @@ export function withHereNote(plan: string, here: string | undefined): string {
  */
 export function splitHereNote(text: string): { body: string; here: string | null } {
   const trimmed = text.trim();
+  const none = { body: trimmed, here: null };
+  if (!trimmed.endsWith(')')) return none;
   let depth = 0;
-  for (let i = trimmed.length - 1; i >= 0 && trimmed.endsWith(')'); i--) {
+  for (let i = trimmed.length - 1; i >= 0; i--) {
     if (trimmed[i] === ')') depth++;
     else if (trimmed[i] === '(' && --depth === 0) {
-      if (!trimmed.startsWith('(here: ', i)) break;
-      return { body: trimmed.slice(0, i).trimEnd(), here: trimmed.slice(i + '(here: '.length, -1) };
+      return trimmed.startsWith('(here: ', i)
+        ? { body: trimmed.slice(0, i).trimEnd(), here: trimmed.slice(i + '(here: '.length, -1) }
+        : none;
     }
   }
-  return { body: trimmed, here: null };
+  return none;
 }
