@@ -43,6 +43,46 @@ describe('the align knob of the Triton matmul template', () => {
     expect(gemm.generate(aligned, { impl: 'triton', align: 1 })).toMatch(/^ALIGN = 0$/m);
   });
 
+  it.skipIf(!hasCpuTorch)(
+    'the launcher hands the kernel aligned copies with align on, and the operands themselves without',
+    () => {
+      const source = gemm.generate(op({}), { impl: 'triton', align: 0 });
+      // The launcher as generated, with its constants, over a stand-in kernel that keeps what it was given.
+      const constants = source.match(/^[A-Z_]+ = .+$/gm)!;
+      const start = source.indexOf('def skb_misaligned(');
+      const end = source.indexOf('return c3 if batched else c3[0]') + 'return c3 if batched else c3[0]'.length;
+      const script = `import types, torch
+triton = types.SimpleNamespace(cdiv=lambda a, b: (a + b - 1) // b)
+given = []
+class StandInKernel:
+    def __getitem__(self, grid):
+        return lambda a, b, c, *rest, **meta: given.append((a, b))
+skb_matmul_kernel = StandInKernel()
+${constants.join('\n')}
+${source.slice(start, end)}
+A, B = torch.rand(5, 7), torch.rand(7, 6)
+for align in (ALIGN, 1):
+    given.clear()
+    skb_matmul(A, B, align=align)
+    a, b = given[0]
+    print(align, a.stride(1), b.stride(1), torch.equal(a[0], A), torch.equal(b[0], B))
+A8 = torch.rand(4, 8)
+given.clear()
+skb_matmul(A8, torch.rand(8, 6), align=1)
+print(given[0][0].data_ptr() == A8.data_ptr(), given[0][1].stride(1))
+`;
+      const ran = spawnSync(DEBIAN_PYTHON, ['-c', script], { encoding: 'utf8', timeout: 60_000 });
+      expect(ran.stderr).toBe('');
+      expect(ran.stdout.trim().split('\n')).toEqual([
+        // Off: rows of 7 and 6 f32 read in place. On: padded to 8, the same values.
+        '0 7 6 True True',
+        '1 8 8 True True',
+        // An operand already on the boundary is passed as it is; only the other is copied.
+        'True 8',
+      ]);
+    },
+  );
+
   it.skipIf(!hasCpuTorch)('copies exactly the misaligned operands, into padded rows holding the same values', () => {
     const source = gemm.generate(op({}), { impl: 'triton', align: 1 });
     // The two helpers as the launcher has them, without the module's Triton imports.
